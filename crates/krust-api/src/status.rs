@@ -1,0 +1,251 @@
+//! Kubernetes `Status` errors.
+
+use serde_json::{Value, json};
+
+/// One cause of an `Invalid` (422) or `BadRequest` error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cause {
+    /// `FieldValueInvalid`, `FieldValueRequired`, `FieldValueNotSupported`, …
+    pub reason: &'static str,
+    pub message: String,
+    /// The field path, e.g. `metadata.name`.
+    pub field: String,
+}
+
+impl Cause {
+    /// `Invalid value: "x": why`.
+    pub fn invalid(field: impl Into<String>, value: &Value, why: impl std::fmt::Display) -> Self {
+        let shown = match value {
+            Value::String(s) => format!("{s:?}"),
+            other => other.to_string(),
+        };
+        Cause {
+            reason: "FieldValueInvalid",
+            message: format!("Invalid value: {shown}: {why}"),
+            field: field.into(),
+        }
+    }
+
+    /// `Required value`.
+    pub fn required(field: impl Into<String>, why: &str) -> Self {
+        let message = if why.is_empty() {
+            "Required value".to_string()
+        } else {
+            format!("Required value: {why}")
+        };
+        Cause { reason: "FieldValueRequired", message, field: field.into() }
+    }
+
+    /// `Unsupported value: "x": supported values: "a", "b"`.
+    pub fn not_supported(field: impl Into<String>, value: &Value, supported: &[&str]) -> Self {
+        let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        Cause {
+            reason: "FieldValueNotSupported",
+            message: format!("Unsupported value: {value}: supported values: {}", list.join(", ")),
+            field: field.into(),
+        }
+    }
+
+    /// `Duplicate value: "x"`.
+    pub fn duplicate(field: impl Into<String>, value: &Value) -> Self {
+        Cause {
+            reason: "FieldValueDuplicate",
+            message: format!("Duplicate value: {value}"),
+            field: field.into(),
+        }
+    }
+
+    /// `Forbidden: why`.
+    pub fn forbidden(field: impl Into<String>, why: impl std::fmt::Display) -> Self {
+        Cause { reason: "FieldValueForbidden", message: format!("Forbidden: {why}"), field: field.into() }
+    }
+}
+
+/// An API error, rendered as a `v1 Status`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    /// `details.name`, `details.group`, `details.kind`.
+    pub name: Option<String>,
+    pub group: Option<String>,
+    pub kind: Option<String>,
+    pub causes: Vec<Cause>,
+    /// `details.retryAfterSeconds`.
+    pub retry_after: Option<u32>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.reason, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// An error with no details.
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            name: None,
+            group: None,
+            kind: None,
+            causes: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    fn about(mut self, group: &str, kind: &str, name: &str) -> Self {
+        self.group = (!group.is_empty()).then(|| group.to_string());
+        self.kind = Some(kind.to_string());
+        self.name = (!name.is_empty()).then(|| name.to_string());
+        self
+    }
+
+    /// 404: `pods "x" not found` (`resource` is `pods` or `deployments.apps`).
+    pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
+        let qualified = qualify(group, plural);
+        Self::new(404, "NotFound", format!("{qualified} {name:?} not found")).about(group, plural, name)
+    }
+
+    /// 409: `pods "x" already exists`.
+    pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
+        let qualified = qualify(group, plural);
+        Self::new(409, "AlreadyExists", format!("{qualified} {name:?} already exists"))
+            .about(group, plural, name)
+    }
+
+    /// 409: the object was modified since it was read.
+    pub fn conflict(group: &str, plural: &str, name: &str, why: &str) -> Self {
+        let qualified = qualify(group, plural);
+        Self::new(409, "Conflict", format!("Operation cannot be fulfilled on {qualified} {name:?}: {why}"))
+            .about(group, plural, name)
+    }
+
+    /// 422: `Pod "x" is invalid: <causes>` (`kind` is the Kind, e.g. `Pod`).
+    pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
+        let list: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+        let summary = if list.len() == 1 { list[0].clone() } else { format!("[{}]", list.join(", ")) };
+        let mut e = Self::new(422, "Invalid", format!("{kind} {name:?} is invalid: {summary}"))
+            .about(group, kind, name);
+        e.causes = causes;
+        e
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    /// 405.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", message)
+    }
+
+    /// 410: the requested resourceVersion is gone.
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    /// 415.
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: \
+                 application/json, application/yaml, application/vnd.kubernetes.protobuf \
+                 (got {content_type:?})"
+            ),
+        )
+    }
+
+    /// 500.
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::new(500, "InternalError", format!("Internal error occurred: {message}"))
+    }
+
+    /// The `v1 Status` body.
+    pub fn to_status(&self) -> Value {
+        let mut details = serde_json::Map::new();
+        if let Some(n) = &self.name {
+            details.insert("name".into(), json!(n));
+        }
+        if let Some(g) = &self.group {
+            details.insert("group".into(), json!(g));
+        }
+        if let Some(k) = &self.kind {
+            details.insert("kind".into(), json!(k));
+        }
+        if !self.causes.is_empty() {
+            let causes: Vec<Value> = self
+                .causes
+                .iter()
+                .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                .collect();
+            details.insert("causes".into(), Value::Array(causes));
+        }
+        if let Some(s) = self.retry_after {
+            details.insert("retryAfterSeconds".into(), json!(s));
+        }
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if !details.is_empty() {
+            status["details"] = Value::Object(details);
+        }
+        status
+    }
+}
+
+fn qualify(group: &str, plural: &str) -> String {
+    if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") }
+}
+
+/// A `v1 Status` of success (what DELETE answers when the object is gone).
+pub fn success(group: &str, plural: &str, name: &str, uid: &str) -> Value {
+    let mut details = json!({"name": name, "kind": plural, "uid": uid});
+    if !group.is_empty() {
+        details["group"] = json!(group);
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_message_matches_kubectl_expectation() {
+        let e = ApiError::invalid(
+            "",
+            "Pod",
+            "Bad_Name",
+            vec![Cause::invalid("metadata.name", &json!("Bad_Name"), "a lowercase RFC 1123 subdomain")],
+        );
+        assert_eq!(
+            e.message,
+            "Pod \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"
+        );
+        let s = e.to_status();
+        assert_eq!(s["code"], 422);
+        assert_eq!(s["details"]["causes"][0]["field"], "metadata.name");
+    }
+
+    #[test]
+    fn not_found_names_group() {
+        let e = ApiError::not_found("apps", "deployments", "web");
+        assert_eq!(e.message, "deployments.apps \"web\" not found");
+        assert_eq!(e.to_status()["details"]["group"], "apps");
+    }
+}

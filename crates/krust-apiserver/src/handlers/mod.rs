@@ -1,0 +1,134 @@
+//! The REST handlers: one file per verb, all reached through `handle`.
+
+mod create;
+mod delete;
+mod get;
+mod list;
+mod patch;
+mod scale;
+mod update;
+pub mod watch;
+
+use crate::negotiate::{self, Params};
+use crate::path::{self, Target};
+use crate::respond;
+use crate::state::Api;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::{HeaderMap, Method};
+use krust_api::convert;
+use krust_api::resources::Resource;
+use krust_api::status::ApiError;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// One resource request, parsed.
+pub struct Call {
+    pub api: Arc<Api>,
+    pub target: Target,
+    pub params: Params,
+    pub headers: HeaderMap,
+}
+
+impl Call {
+    /// The resource whose objects are stored (differs for events.k8s.io).
+    pub fn stored(&self) -> &'static Resource {
+        convert::storage_resource(self.target.resource)
+    }
+
+    /// The namespace of the request.
+    pub fn namespace(&self) -> Option<&str> {
+        self.target.namespace.as_deref()
+    }
+
+    /// The object name of the request ("" for collections).
+    pub fn name(&self) -> &str {
+        self.target.name.as_deref().unwrap_or("")
+    }
+
+    /// A stored object as the requested version serves it.
+    pub fn served(&self, obj: Value) -> Value {
+        convert::from_storage(self.target.resource, obj)
+    }
+
+    /// The write options of the query.
+    pub fn write_options(&self) -> Result<crate::registry::WriteOptions, ApiError> {
+        Ok(crate::registry::WriteOptions {
+            dry_run: self.params.dry_run()?,
+            field_manager: self.params.get("fieldManager").map(String::from),
+        })
+    }
+
+    /// An object answer: JSON, or a one-row Table when asked for.
+    pub fn object(&self, code: u16, obj: Value) -> Response {
+        let obj = self.served(obj);
+        if negotiate::wants_table(&self.headers) {
+            let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+            let t = crate::table::table(self.target.resource, &[obj], serde_json::json!({"resourceVersion": rv}), true);
+            return respond::json(code, &t);
+        }
+        respond::json(code, &obj)
+    }
+}
+
+/// The verb of a request, as Kubernetes names it in metrics and audit.
+pub fn verb(method: &Method, target: &Target, params: &Params) -> &'static str {
+    match (method.as_str(), target.name.is_some()) {
+        ("GET", true) => "get",
+        ("GET", false) if params.flag("watch") => "watch",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, negotiate::MAX_BODY).await.map_err(|_| {
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {}", negotiate::MAX_BODY),
+        )
+    })
+}
+
+/// Serves every request under `/api/v1` and `/apis/<group>/<version>`.
+pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
+    let started = std::time::Instant::now();
+    let (parts, body) = req.into_parts();
+    let parsed = path::parse(parts.uri.path()).and_then(|t| Ok((t, Params::parse(parts.uri.query())?)));
+    let (target, params) = match parsed {
+        Ok(p) => p,
+        Err(e) => return respond::error(&e),
+    };
+    let verb = verb(&parts.method, &target, &params);
+    let resource = match target.subresource {
+        Some(s) => format!("{}/{}", target.resource.plural, s.name),
+        None => target.resource.plural.to_string(),
+    };
+    let call = Call { api: api.clone(), target, params, headers: parts.headers };
+    let result = async {
+        match verb {
+            "get" => get::get(&call).await,
+            "list" => list::list(&call).await,
+            "watch" => watch::watch(&call).await,
+            "create" => create::create(&call, read_body(body).await?).await,
+            "update" => update::update(&call, read_body(body).await?).await,
+            "patch" => patch::patch(&call, read_body(body).await?).await,
+            "delete" => delete::delete(&call, read_body(body).await?).await,
+            "deletecollection" => delete::delete_collection(&call, read_body(body).await?).await,
+            _ => Err(ApiError::method_not_allowed(format!("{} is not supported", parts.method))),
+        }
+    }
+    .await;
+    let response = result.unwrap_or_else(|e| respond::error(&e));
+    if verb != "watch" {
+        api.metrics.observe(verb, &resource, response.status().as_u16(), started.elapsed());
+    }
+    response
+}

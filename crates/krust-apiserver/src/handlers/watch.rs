@@ -1,0 +1,179 @@
+//! WATCH: chunked, newline-delimited events, resumed from a resourceVersion, with
+//! bookmarks, streaming initial lists (`sendInitialEvents`), timeouts, and one-row Tables
+//! for `kubectl get -w`. A watch from a compacted revision gets HTTP 200 and one `ERROR`
+//! event with a 410 `Expired` Status, which clients answer by relisting.
+
+use super::Call;
+use crate::negotiate;
+use crate::registry::{ListQuery, decode};
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use krust_api::resources::Resource;
+use krust_api::status::ApiError;
+use krust_store::{Event, EventType, Revision};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often an idle watch with `allowWatchBookmarks` gets a bookmark.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+
+/// Encodes watch events for one watcher.
+struct Encoder {
+    resource: &'static Resource,
+    table: bool,
+    columns_sent: bool,
+}
+
+impl Encoder {
+    fn event(&mut self, kind: &str, obj: Value) -> Bytes {
+        let object = if self.table && kind != "ERROR" && kind != "BOOKMARK" {
+            let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+            let first = !self.columns_sent;
+            self.columns_sent = true;
+            crate::table::table(self.resource, &[obj], json!({"resourceVersion": rv}), first)
+        } else {
+            obj
+        };
+        let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    }
+
+    fn bookmark(&mut self, rev: Revision, initial_end: bool) -> Bytes {
+        let mut metadata = json!({"resourceVersion": rev.to_string()});
+        if initial_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let obj = json!({"kind": self.resource.kind, "apiVersion": self.resource.api_version(), "metadata": metadata});
+        self.event("BOOKMARK", obj)
+    }
+}
+
+pub async fn watch(call: &Call) -> Result<Response, ApiError> {
+    let q = super::list::query(call)?;
+    let params = &call.params;
+    let rv = params.get("resourceVersion").filter(|s| !s.is_empty());
+    let send_initial = params.flag("sendInitialEvents");
+    let bookmarks = params.flag("allowWatchBookmarks");
+    let timeout = params.int("timeoutSeconds")?.filter(|t| *t > 0).map(|t| Duration::from_secs(t as u64));
+    let enc = Encoder { resource: call.target.resource, table: negotiate::wants_table(&call.headers), columns_sent: false };
+    match rv {
+        // From a given revision: only what happened after it.
+        Some(rv) if !send_initial && rv != "0" => {
+            let after = rv.parse::<Revision>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
+            start(call, q, Vec::new(), after, false, bookmarks, timeout, enc).await
+        }
+        // Without one (or "0"), or with sendInitialEvents: the current state first, as ADDED.
+        _ => {
+            let q = ListQuery { limit: 0, continue_token: None, exact_revision: None, ..q };
+            let page = call.api.registry.list(call.stored(), &q).await?;
+            start(call, q, page.items, page.revision, send_initial && bookmarks, bookmarks, timeout, enc).await
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start(
+    call: &Call,
+    q: ListQuery,
+    initial: Vec<Value>,
+    after: Revision,
+    initial_end_bookmark: bool,
+    bookmarks: bool,
+    timeout: Option<Duration>,
+    mut enc: Encoder,
+) -> Result<Response, ApiError> {
+    let store = call.api.registry.store.clone();
+    let prefix = call.stored().key_prefix(call.namespace());
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
+    let mut events = match store.watch(&prefix, after) {
+        Ok(rx) => rx,
+        Err(krust_store::Error::Compacted { requested, oldest }) => {
+            let status = ApiError::expired(format!("too old resource version: {requested} ({oldest})")).to_status();
+            let _ = tx.try_send(Ok(enc.event("ERROR", status)));
+            drop(tx);
+            return Ok(stream_response(rx));
+        }
+        Err(e) => return Err(crate::registry::store_error(call.stored(), "", e)),
+    };
+    let watchers = call.api.metrics.watcher(call.target.resource.plural);
+    let served: Vec<Value> = initial.into_iter().map(|o| call.served(o)).collect();
+    let resource = call.target.resource;
+    tokio::spawn(async move {
+        let _watchers = watchers;
+        let mut last = after;
+        for obj in served {
+            if tx.send(Ok(enc.event("ADDED", obj))).await.is_err() {
+                return;
+            }
+        }
+        if initial_end_bookmark && tx.send(Ok(enc.bookmark(last, true))).await.is_err() {
+            return;
+        }
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut tick = tokio::time::interval(BOOKMARK_EVERY);
+        tick.tick().await;
+        loop {
+            let ended = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ev = events.recv() => {
+                    let Some(ev) = ev else { return };
+                    last = ev.kv.mod_revision;
+                    let out = match filtered(&q, &ev, |v| krust_api::convert::from_storage(resource, v)) {
+                        Ok(Some((kind, obj))) => enc.event(kind, obj),
+                        Ok(None) => continue,
+                        Err(e) => enc.event("ERROR", e.to_status()),
+                    };
+                    if tx.send(Ok(out)).await.is_err() {
+                        return;
+                    }
+                }
+                _ = tick.tick(), if bookmarks => {
+                    if tx.send(Ok(enc.bookmark(last, false))).await.is_err() {
+                        return;
+                    }
+                }
+                _ = tx.closed() => return,
+                _ = ended => return,
+            }
+        }
+    });
+    Ok(stream_response(rx))
+}
+
+/// The event a watcher with selectors sees for a store event, if any: objects entering
+/// the selection are ADDED, objects leaving it DELETED.
+fn filtered(q: &ListQuery, ev: &Event, served: impl Fn(Value) -> Value) -> Result<Option<(&'static str, Value)>, ApiError> {
+    let now = decode(&ev.kv)?;
+    let before = ev.prev.as_ref().map(decode).transpose()?;
+    let now_ok = q.matches(&now);
+    let before_ok = before.as_ref().is_some_and(|b| q.matches(b));
+    Ok(match ev.kind {
+        EventType::Created => now_ok.then(|| ("ADDED", served(now))),
+        EventType::Deleted => now_ok.then(|| ("DELETED", served(now))),
+        EventType::Modified => match (before_ok, now_ok) {
+            (true, true) => Some(("MODIFIED", served(now))),
+            (false, true) => Some(("ADDED", served(now))),
+            (true, false) => {
+                let mut last = before.expect("matched before");
+                last["metadata"]["resourceVersion"] = json!(ev.kv.mod_revision.to_string());
+                Some(("DELETED", served(last)))
+            }
+            (false, false) => None,
+        },
+    })
+}
+
+fn stream_response(rx: mpsc::Receiver<Result<Bytes, std::convert::Infallible>>) -> Response {
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let mut r = Response::new(body);
+    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    r
+}

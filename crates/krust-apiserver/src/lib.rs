@@ -1,0 +1,21 @@
+//! The krust API server: HTTPS with client certificates, REST handlers over the store,
+//! watch, discovery, OpenAPI, Table printing and metrics.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+mod bootstrap;
+mod discovery;
+mod handlers;
+pub mod metrics;
+mod negotiate;
+mod openapi;
+mod path;
+pub mod pki;
+pub mod registry;
+mod respond;
+mod server;
+mod state;
+mod table;
+pub mod tls;
+
+pub use server::{Config, Running, start, start_with_store};

@@ -1,0 +1,181 @@
+//! OpenAPI v3 (per group-version documents and their index) and v2, generated from the
+//! resource table and the k8s-openapi schemas (`krust_api::schema`).
+
+use krust_api::resources::{RESOURCES, Resource, group_version, groups};
+use krust_api::schema::{self, REF_PREFIX};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+/// A generated document and its content hash.
+pub struct Document {
+    pub body: Vec<u8>,
+    pub hash: String,
+}
+
+fn hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016X}")
+}
+
+fn refs(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(r) = m.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix(REF_PREFIX)) {
+                out.insert(r.to_string());
+            }
+            m.values().for_each(|c| refs(c, out));
+        }
+        Value::Array(a) => a.iter().for_each(|c| refs(c, out)),
+        _ => {}
+    }
+}
+
+/// The definitions `roots` need, transitively.
+fn closure(roots: impl IntoIterator<Item = String>) -> Map<String, Value> {
+    let mut todo: Vec<String> = roots.into_iter().collect();
+    let mut out = Map::new();
+    while let Some(name) = todo.pop() {
+        if out.contains_key(&name) {
+            continue;
+        }
+        let Some(def) = schema::definition(&name) else { continue };
+        let mut found = BTreeSet::new();
+        refs(def, &mut found);
+        todo.extend(found);
+        out.insert(name, def.clone());
+    }
+    out
+}
+
+fn gvk(r: &Resource) -> Value {
+    json!({"group": r.group, "version": r.version, "kind": r.kind})
+}
+
+fn param(name: &str, kind: &str) -> Value {
+    json!({"name": name, "in": "query", "schema": {"type": kind}})
+}
+
+fn content(def: &str) -> Value {
+    json!({"application/json": {"schema": {"$ref": format!("{REF_PREFIX}{def}")}}})
+}
+
+fn operations(r: &Resource, def: &str, list_def: Option<&str>) -> (Value, Value) {
+    let x = |action: &str, id: String| json!({"operationId": id, "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk(r)});
+    let ok = |d: &str| json!({"200": {"description": "OK", "content": content(d)}});
+    let write_params = || vec![param("dryRun", "string"), param("fieldManager", "string"), param("fieldValidation", "string")];
+    let mut item = Map::new();
+    let mut get = x("get", format!("read{}", r.kind));
+    get["responses"] = ok(def);
+    item.insert("get".into(), get);
+    let mut put = x("put", format!("replace{}", r.kind));
+    put["parameters"] = json!(write_params());
+    put["requestBody"] = json!({"content": content(def), "required": true});
+    put["responses"] = ok(def);
+    item.insert("put".into(), put);
+    let mut patch = x("patch", format!("patch{}", r.kind));
+    let mut pp = write_params();
+    pp.push(param("force", "boolean"));
+    patch["parameters"] = json!(pp);
+    let obj = json!({"schema": {"type": "object"}});
+    patch["requestBody"] = json!({"content": {"application/apply-patch+yaml": obj, "application/json-patch+json": obj,
+        "application/merge-patch+json": obj, "application/strategic-merge-patch+json": obj}, "required": true});
+    patch["responses"] = ok(def);
+    item.insert("patch".into(), patch);
+    let mut delete = x("delete", format!("delete{}", r.kind));
+    delete["parameters"] = json!([param("dryRun", "string"), param("gracePeriodSeconds", "integer"), param("propagationPolicy", "string")]);
+    delete["responses"] = ok(def);
+    item.insert("delete".into(), delete);
+
+    let mut coll = Map::new();
+    let mut list = x("list", format!("list{}", r.kind));
+    list["parameters"] = json!([param("labelSelector", "string"), param("fieldSelector", "string"), param("limit", "integer"),
+        param("continue", "string"), param("resourceVersion", "string"), param("watch", "boolean")]);
+    list["responses"] = ok(list_def.unwrap_or(def));
+    coll.insert("get".into(), list);
+    let mut post = x("post", format!("create{}", r.kind));
+    post["parameters"] = json!(write_params());
+    post["requestBody"] = json!({"content": content(def), "required": true});
+    post["responses"] = json!({"201": {"description": "Created", "content": content(def)}});
+    coll.insert("post".into(), post);
+    (Value::Object(item), Value::Object(coll))
+}
+
+fn group_version_document(group: &str, version: &str) -> Value {
+    let mut paths = Map::new();
+    let mut roots = vec![
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Status".to_string(),
+        "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".to_string(),
+    ];
+    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version && r.is_listable()) {
+        let Some(def) = schema::definition_for(r.group, r.version, r.kind) else { continue };
+        let list_def = schema::definition_for(r.group, r.version, &r.list_kind());
+        roots.push(def.to_string());
+        roots.extend(list_def.map(String::from));
+        let base = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let coll = if r.namespaced { format!("{base}/namespaces/{{namespace}}/{}", r.plural) } else { format!("{base}/{}", r.plural) };
+        let (item, list) = operations(r, def, list_def);
+        paths.insert(format!("{coll}/{{name}}"), item);
+        paths.insert(coll, list);
+    }
+    json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.4"},
+        "paths": paths,
+        "components": {"schemas": closure(roots)},
+    })
+}
+
+/// `<prefix>` → document, for every served group-version (`api/v1`, `apis/apps/v1`, …).
+pub static V3: LazyLock<Vec<(String, Document)>> = LazyLock::new(|| {
+    groups()
+        .into_iter()
+        .map(|(g, v)| {
+            let prefix = if g.is_empty() { format!("api/{v}") } else { format!("apis/{}", group_version(g, v)) };
+            let body = serde_json::to_vec(&group_version_document(g, v)).unwrap_or_default();
+            let hash = hash(&body);
+            (prefix, Document { body, hash })
+        })
+        .collect()
+});
+
+/// The `/openapi/v3` index.
+pub fn v3_index() -> Value {
+    let paths: Map<String, Value> = V3
+        .iter()
+        .map(|(p, d)| (p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", d.hash)})))
+        .collect();
+    json!({"paths": paths})
+}
+
+/// The Swagger 2.0 document (`/openapi/v2`, JSON).
+pub static V2: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut paths = Map::new();
+    let mut definitions = Map::new();
+    for (g, v) in groups() {
+        let doc = group_version_document(g, v);
+        paths.extend(doc["paths"].as_object().cloned().unwrap_or_default());
+        definitions.extend(doc["components"]["schemas"].as_object().cloned().unwrap_or_default());
+    }
+    let doc = json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.4"}, "paths": paths, "definitions": definitions});
+    serde_json::to_string(&doc).unwrap_or_default().replace(REF_PREFIX, "#/definitions/").into_bytes()
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apps_document_declares_field_validation_on_patch() {
+        let (_, doc) = V3.iter().find(|(p, _)| p == "apis/apps/v1").unwrap();
+        let v: Value = serde_json::from_slice(&doc.body).unwrap();
+        let patch = &v["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
+        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
+        assert!(v["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"].is_object());
+        assert!(v3_index()["paths"]["api/v1"]["serverRelativeURL"].as_str().unwrap().contains("hash="));
+    }
+}

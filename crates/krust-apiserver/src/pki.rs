@@ -1,0 +1,129 @@
+//! The cluster PKI: a CA minted at first start, the serving certificate, the admin client
+//! certificate, and the kubeconfig that carries them to kubectl.
+
+use anyhow::{Context, Result};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// PEM files of the cluster PKI, under `<data>/pki`.
+#[derive(Clone, Debug)]
+pub struct Pki {
+    pub dir: PathBuf,
+    pub ca_cert: String,
+    pub server_cert: String,
+    pub server_key: String,
+    pub admin_cert: String,
+    pub admin_key: String,
+}
+
+fn ca_params() -> Result<CertificateParams> {
+    let mut p = CertificateParams::new(Vec::<String>::new())?;
+    p.distinguished_name.push(DnType::CommonName, "krust-ca");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    p.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2099, 1, 1);
+    Ok(p)
+}
+
+fn leaf(cn: &str, org: Option<&str>, sans: &[SanType], usage: ExtendedKeyUsagePurpose) -> Result<CertificateParams> {
+    let mut p = CertificateParams::new(Vec::<String>::new())?;
+    p.distinguished_name.push(DnType::CommonName, cn);
+    if let Some(o) = org {
+        p.distinguished_name.push(DnType::OrganizationName, o);
+    }
+    p.subject_alt_names = sans.to_vec();
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    p.extended_key_usages = vec![usage];
+    p.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2099, 1, 1);
+    Ok(p)
+}
+
+fn read_or<F: FnOnce() -> Result<String>>(path: &Path, make: F) -> Result<String> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        return Ok(s);
+    }
+    let s = make()?;
+    std::fs::write(path, &s).with_context(|| format!("writing {}", path.display()))?;
+    Ok(s)
+}
+
+impl Pki {
+    /// Loads the PKI under `dir`, minting whatever is missing. `ips` and `names` go into the
+    /// serving certificate's subject alternative names.
+    pub fn load_or_create(dir: &Path, ips: &[IpAddr], names: &[String]) -> Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let ca_key = KeyPair::from_pem(&read_or(&dir.join("ca.key"), || Ok(KeyPair::generate()?.serialize_pem()))?)?;
+        let ca_cert = read_or(&dir.join("ca.crt"), || Ok(ca_params()?.self_signed(&ca_key)?.pem()))?;
+        let issuer = Issuer::from_ca_cert_pem(&ca_cert, &ca_key)?;
+
+        let mut sans: Vec<SanType> = ips.iter().map(|ip| SanType::IpAddress(*ip)).collect();
+        for n in names {
+            sans.push(SanType::DnsName(n.as_str().try_into()?));
+        }
+        let (server_cert, server_key) = Self::leaf_pair(dir, "server", || {
+            leaf("kube-apiserver", None, &sans, ExtendedKeyUsagePurpose::ServerAuth)
+        }, &issuer)?;
+        let (admin_cert, admin_key) = Self::leaf_pair(dir, "admin", || {
+            leaf("kubernetes-admin", Some("system:masters"), &[], ExtendedKeyUsagePurpose::ClientAuth)
+        }, &issuer)?;
+        Ok(Pki { dir: dir.to_path_buf(), ca_cert, server_cert, server_key, admin_cert, admin_key })
+    }
+
+    fn leaf_pair(
+        dir: &Path,
+        name: &str,
+        params: impl FnOnce() -> Result<CertificateParams>,
+        issuer: &Issuer<'_, &KeyPair>,
+    ) -> Result<(String, String)> {
+        let (crt, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+        if let (Ok(c), Ok(k)) = (std::fs::read_to_string(&crt), std::fs::read_to_string(&key)) {
+            return Ok((c, k));
+        }
+        let kp = KeyPair::generate()?;
+        let cert = params()?.signed_by(&kp, issuer)?.pem();
+        std::fs::write(&key, kp.serialize_pem())?;
+        std::fs::write(&crt, &cert)?;
+        Ok((cert, kp.serialize_pem()))
+    }
+
+    /// A kubeconfig for the admin user against `server` (`https://host:port`).
+    pub fn kubeconfig(&self, server: &str) -> String {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: krust\n  cluster:\n    server: {server}\n    \
+             certificate-authority-data: {}\nusers:\n- name: krust-admin\n  user:\n    \
+             client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: krust\n  context:\n    \
+             cluster: krust\n    user: krust-admin\n    namespace: default\ncurrent-context: krust\n",
+            b64(&self.ca_cert),
+            b64(&self.admin_cert),
+            b64(&self.admin_key),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_once_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ips = ["127.0.0.1".parse().unwrap()];
+        let a = Pki::load_or_create(dir.path(), &ips, &["localhost".into()]).unwrap();
+        let b = Pki::load_or_create(dir.path(), &ips, &["localhost".into()]).unwrap();
+        assert_eq!(a.ca_cert, b.ca_cert);
+        assert_eq!(a.admin_cert, b.admin_cert);
+        assert!(a.kubeconfig("https://127.0.0.1:6443").contains("client-key-data"));
+    }
+}

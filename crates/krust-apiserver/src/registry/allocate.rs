@@ -1,0 +1,179 @@
+//! Cluster IP and node port allocation.
+//!
+//! Each allocated address is a key in the store (`/registry/ipallocations/<ip>`,
+//! `/registry/nodeportallocations/<port>`), created atomically, so two API servers on one
+//! store never hand out the same address.
+
+use super::Registry;
+use bytes::Bytes;
+use krust_api::status::{ApiError, Cause};
+use serde_json::{Value, json};
+use std::net::Ipv4Addr;
+
+/// An IPv4 CIDR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub base: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let (ip, prefix) = s.split_once('/').ok_or_else(|| anyhow::anyhow!("{s}: not a CIDR"))?;
+        let prefix: u8 = prefix.parse()?;
+        anyhow::ensure!((8..=30).contains(&prefix), "{s}: prefix must be between /8 and /30");
+        let base = u32::from(ip.parse::<Ipv4Addr>()?) & (u32::MAX << (32 - prefix));
+        Ok(Cidr { base: base.into(), prefix })
+    }
+}
+
+impl Cidr {
+    /// Number of addresses.
+    pub fn size(&self) -> u32 {
+        1 << (32 - self.prefix)
+    }
+
+    /// The `n`th address.
+    pub fn nth(&self, n: u32) -> Ipv4Addr {
+        (u32::from(self.base) + n).into()
+    }
+
+    /// Whether `ip` is inside.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        (u32::from(ip) ^ u32::from(self.base)) >> (32 - self.prefix) == 0
+    }
+}
+
+const NODE_PORTS: std::ops::RangeInclusive<u32> = 30000..=32767;
+
+fn ip_key(ip: Ipv4Addr) -> String {
+    format!("/registry/ipallocations/{ip}")
+}
+
+fn port_key(port: u32) -> String {
+    format!("/registry/nodeportallocations/{port}")
+}
+
+fn seed(owner: &str) -> u32 {
+    owner.bytes().fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
+}
+
+impl Registry {
+    async fn claim(&self, key: String, owner: &str) -> Result<bool, ApiError> {
+        match self.store.create(&key, Bytes::from(json!({"owner": owner}).to_string())).await {
+            Ok(_) => Ok(true),
+            Err(krust_store::Error::AlreadyExists(_)) => Ok(false),
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+
+    /// The well-known first service address (`10.43.0.1`), held by `default/kubernetes`.
+    pub fn kubernetes_service_ip(&self) -> Ipv4Addr {
+        self.service_cidr.nth(1)
+    }
+
+    /// Allocates `spec.clusterIP(s)` and node ports of a Service being created.
+    pub async fn allocate_service(&self, svc: &mut Value, owner: &str) -> Result<(), ApiError> {
+        let spec = &mut svc["spec"];
+        let external = spec["type"] == "ExternalName";
+        match spec.get("clusterIP").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            Some("None") => spec["clusterIPs"] = json!(["None"]),
+            Some(ip) => {
+                let invalid = |why: String| {
+                    ApiError::invalid("", "Service", owner, vec![Cause::invalid("spec.clusterIPs", &json!([ip]), why)])
+                };
+                let addr: Ipv4Addr = ip.parse().map_err(|_| invalid("must be a valid IP address".into()))?;
+                if !self.service_cidr.contains(addr) {
+                    let cidr = format!("{}/{}", self.service_cidr.base, self.service_cidr.prefix);
+                    return Err(invalid(format!("failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {cidr}")));
+                }
+                if !self.claim(ip_key(addr), owner).await? {
+                    return Err(invalid(format!("failed to allocate IP {ip}: provided IP is already allocated")));
+                }
+                spec["clusterIPs"] = json!([ip]);
+            }
+            None if external => {}
+            None => {
+                let size = self.service_cidr.size();
+                let start = seed(owner) % (size - 3);
+                let mut chosen = None;
+                for i in 0..size - 3 {
+                    // Skip the network address, .1 (the kubernetes service) and broadcast.
+                    let ip = self.service_cidr.nth(2 + (start + i) % (size - 3));
+                    if self.claim(ip_key(ip), owner).await? {
+                        chosen = Some(ip);
+                        break;
+                    }
+                }
+                let ip = chosen.ok_or_else(|| ApiError::internal("failed to allocate a serviceIP: range is full"))?;
+                spec["clusterIP"] = json!(ip.to_string());
+                spec["clusterIPs"] = json!([ip.to_string()]);
+            }
+        }
+        if !external {
+            spec["ipFamilies"] = json!(["IPv4"]);
+            spec["ipFamilyPolicy"] = json!("SingleStack");
+        }
+        if matches!(spec["type"].as_str(), Some("NodePort" | "LoadBalancer")) {
+            let n = spec["ports"].as_array().map_or(0, Vec::len);
+            for i in 0..n {
+                let wanted = spec["ports"][i].get("nodePort").and_then(Value::as_u64).map(|p| p as u32);
+                let port = match wanted {
+                    Some(p) if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner).await? => p,
+                    Some(p) => {
+                        let field = format!("spec.ports[{i}].nodePort");
+                        return Err(ApiError::invalid("", "Service", owner, vec![Cause::invalid(
+                            field, &json!(p), format!("provided port is already allocated or not in the valid range {}-{}", NODE_PORTS.start(), NODE_PORTS.end()),
+                        )]));
+                    }
+                    None => {
+                        let span = NODE_PORTS.end() - NODE_PORTS.start() + 1;
+                        let start = seed(&format!("{owner}/{i}")) % span;
+                        let mut got = None;
+                        for k in 0..span {
+                            let p = NODE_PORTS.start() + (start + k) % span;
+                            if self.claim(port_key(p), owner).await? {
+                                got = Some(p);
+                                break;
+                            }
+                        }
+                        got.ok_or_else(|| ApiError::internal("failed to allocate a nodePort: range is full"))?
+                    }
+                };
+                spec["ports"][i]["nodePort"] = json!(port);
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases what a deleted Service held.
+    pub async fn release_service(&self, svc: &Value) {
+        let spec = &svc["spec"];
+        for ip in spec["clusterIPs"].as_array().into_iter().flatten() {
+            if let Some(addr) = ip.as_str().and_then(|s| s.parse::<Ipv4Addr>().ok()) {
+                let _ = self.store.delete(&ip_key(addr), None).await;
+            }
+        }
+        for p in spec["ports"].as_array().into_iter().flatten() {
+            if let Some(port) = p.get("nodePort").and_then(Value::as_u64) {
+                let _ = self.store.delete(&port_key(port as u32), None).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs() {
+        let c: Cidr = "10.43.0.0/16".parse().unwrap();
+        assert_eq!(c.size(), 65536);
+        assert_eq!(c.nth(1), Ipv4Addr::new(10, 43, 0, 1));
+        assert!(c.contains(Ipv4Addr::new(10, 43, 200, 1)));
+        assert!(!c.contains(Ipv4Addr::new(10, 44, 0, 1)));
+        assert!("10.43.0.0".parse::<Cidr>().is_err());
+    }
+}

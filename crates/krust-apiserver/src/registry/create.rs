@@ -1,0 +1,119 @@
+//! Create.
+
+use super::{Registry, WriteOptions, decode, encode, hooks, store_error};
+use krust_api::resources::{Resource, find};
+use krust_api::status::ApiError;
+use krust_api::{defaults, meta, validation};
+use serde_json::{Value, json};
+
+const NAME_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// `generateName` plus five random characters, as Kubernetes does.
+fn generated(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4();
+    let suffix: String = id.as_bytes()[..5].iter().map(|b| NAME_CHARS[*b as usize % NAME_CHARS.len()] as char).collect();
+    let max = 63 - 5;
+    format!("{}{suffix}", &prefix[..prefix.len().min(max)])
+}
+
+impl Registry {
+    /// Checks that `namespace` exists and is not terminating.
+    pub async fn check_namespace(&self, resource: &Resource, namespace: &str, name: &str) -> Result<(), ApiError> {
+        let namespaces = find("", "v1", "namespaces").expect("namespaces are served");
+        let ns = self.get(namespaces, None, namespace).await?;
+        if meta::is_terminating(&ns) {
+            let msg = format!(
+                "{} {name:?} is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+                resource.qualified()
+            );
+            let mut e = ApiError::new(403, "Forbidden", msg);
+            e.causes = vec![krust_api::status::Cause {
+                reason: "NamespaceTerminating",
+                message: format!("namespace {namespace} is being terminated"),
+                field: "metadata.namespace".into(),
+            }];
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Creates an object of `resource` in `namespace`.
+    pub async fn create(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body of the request must be an object"));
+        }
+        obj["apiVersion"] = json!(resource.api_version());
+        obj["kind"] = json!(resource.kind);
+        let m = meta::metadata_mut(&mut obj);
+        if resource.namespaced {
+            let ns = namespace.unwrap_or("default");
+            match m.get("namespace").and_then(Value::as_str) {
+                Some(given) if !given.is_empty() && given != ns => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+                _ => m.insert("namespace".into(), json!(ns)),
+            };
+        } else {
+            m.remove("namespace");
+        }
+        for f in ["resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            m.remove(f);
+        }
+        if m.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
+            && let Some(prefix) = m.get("generateName").and_then(Value::as_str).filter(|p| !p.is_empty())
+        {
+            let name = generated(prefix);
+            m.insert("name".into(), json!(name));
+        }
+        m.insert("uid".into(), json!(meta::new_uid()));
+        m.insert("creationTimestamp".into(), json!(meta::now()));
+        hooks::prepare_create(resource, &mut obj);
+        defaults::on_create(resource.kind, &mut obj);
+        validation::validate(resource, &obj, None)?;
+        let name = meta::name(&obj).to_string();
+        if let (true, Some(ns)) = (resource.namespaced, meta::namespace(&obj).map(String::from)) {
+            self.check_namespace(resource, &ns, &name).await?;
+        }
+        if opts.dry_run {
+            return Ok(obj);
+        }
+        let owner = format!("{}/{name}", meta::namespace(&obj).unwrap_or(""));
+        let key = resource.key(meta::namespace(&obj), &name);
+        if resource.kind == "Service" {
+            // Refuse a duplicate before it can hold addresses.
+            if self.store.get(&key).await.map_err(|e| store_error(resource, &name, e))?.is_some() {
+                return Err(ApiError::already_exists(resource.group, resource.plural, &name));
+            }
+            self.allocate_service(&mut obj, &owner).await?;
+        }
+        match self.store.create(&key, encode(&obj)).await {
+            Ok(kv) => decode(&kv),
+            Err(e) => {
+                if resource.kind == "Service" {
+                    self.release_service(&obj).await;
+                }
+                Err(store_error(resource, &name, e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_have_five_suffix_chars() {
+        let n = generated("web-");
+        assert_eq!(n.len(), 9);
+        assert!(n.starts_with("web-"));
+    }
+}

@@ -1,0 +1,155 @@
+//! Delete: preconditions, propagation finalizers, graceful pod deletion, finalizers.
+
+use super::{Registry, decode, store_error};
+use krust_api::resources::Resource;
+use krust_api::status::ApiError;
+use krust_api::meta;
+use serde_json::{Value, json};
+
+/// `DeleteOptions`, from the body or the query.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    /// `Orphan`, `Background` or `Foreground`.
+    pub propagation_policy: Option<String>,
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+    pub dry_run: bool,
+}
+
+impl DeleteOptions {
+    /// Reads a `DeleteOptions` body (absent fields stay as they are).
+    pub fn merge_body(&mut self, body: &Value) -> Result<(), ApiError> {
+        if let Some(g) = body.get("gracePeriodSeconds").filter(|v| !v.is_null()) {
+            self.grace_period_seconds = Some(g.as_i64().ok_or_else(|| ApiError::bad_request("gracePeriodSeconds must be an integer"))?);
+        }
+        if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
+            self.propagation_policy = Some(p.to_string());
+        }
+        if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+            self.propagation_policy = Some("Orphan".into());
+        }
+        if let Some(u) = body.pointer("/preconditions/uid").and_then(Value::as_str) {
+            self.precondition_uid = Some(u.to_string());
+        }
+        if let Some(r) = body.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
+            self.precondition_resource_version = Some(r.to_string());
+        }
+        if body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All")) {
+            self.dry_run = true;
+        }
+        match self.propagation_policy.as_deref() {
+            None | Some("Orphan" | "Background" | "Foreground") => Ok(()),
+            Some(other) => Err(ApiError::invalid("", "DeleteOptions", "", vec![krust_api::status::Cause::not_supported(
+                "propagationPolicy", &json!(other), &["Foreground", "Background", "Orphan", "nil"],
+            )])),
+        }
+    }
+}
+
+/// The outcome of a delete.
+pub enum Deleted {
+    /// Gone from the store; the last state.
+    Gone(Value),
+    /// Marked for deletion (grace period or finalizers pending); the current state.
+    Pending(Value),
+}
+
+impl Registry {
+    /// Deletes an object as Kubernetes does.
+    pub async fn delete(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Deleted, ApiError> {
+        let key = resource.key(namespace, name);
+        let kv = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| store_error(resource, name, e))?
+            .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))?;
+        let mut obj = decode(&kv)?;
+        let failed = |why: String| ApiError::conflict(resource.group, resource.plural, name, &format!("Precondition failed: {why}"));
+        let uid = meta::meta_str(&obj, "uid").unwrap_or("").to_string();
+        if let Some(want) = &opts.precondition_uid
+            && *want != uid
+        {
+            return Err(failed(format!("UID in precondition: {want}, UID in object meta: {uid}")));
+        }
+        if let Some(want) = &opts.precondition_resource_version
+            && *want != kv.mod_revision.to_string()
+        {
+            return Err(failed(format!(
+                "ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
+                kv.mod_revision
+            )));
+        }
+        let mut finalizers = meta::finalizers(&obj);
+        let propagation = match opts.propagation_policy.as_deref() {
+            Some("Orphan") => Some("orphan"),
+            Some("Foreground") => Some("foregroundDeletion"),
+            _ => None,
+        };
+        if let Some(f) = propagation
+            && !finalizers.iter().any(|x| x == f)
+        {
+            finalizers.push(f.to_string());
+        }
+        let grace = self.grace_period(resource, &obj, opts);
+        let namespace_pending = resource.kind == "Namespace"
+            && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        if opts.dry_run {
+            return Ok(Deleted::Gone(obj));
+        }
+        if grace > 0 || !finalizers.is_empty() || namespace_pending {
+            let already = meta::is_terminating(&obj);
+            let m = meta::metadata_mut(&mut obj);
+            if !finalizers.is_empty() {
+                m.insert("finalizers".into(), json!(finalizers));
+            }
+            let current_grace = m.get("deletionGracePeriodSeconds").and_then(Value::as_i64);
+            if !already || current_grace.is_some_and(|g| grace < g) {
+                let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
+                m.insert("deletionTimestamp".into(), json!(meta::timestamp(at)));
+                m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+            }
+            if namespace_pending {
+                obj["status"]["phase"] = json!("Terminating");
+            }
+            let kv = self
+                .store
+                .update(&key, super::encode(&obj), kv.mod_revision)
+                .await
+                .map_err(|e| store_error(resource, name, e))?;
+            return Ok(Deleted::Pending(decode(&kv)?));
+        }
+        let gone = self
+            .store
+            .delete(&key, Some(kv.mod_revision))
+            .await
+            .map_err(|e| store_error(resource, name, e))?;
+        if resource.kind == "Service" {
+            self.release_service(&obj).await;
+        }
+        obj["metadata"]["resourceVersion"] = json!(gone.mod_revision.to_string());
+        Ok(Deleted::Gone(obj))
+    }
+
+    /// The grace period of a delete: pods that may be running get theirs, all else 0.
+    fn grace_period(&self, resource: &Resource, obj: &Value, opts: &DeleteOptions) -> i64 {
+        if resource.kind != "Pod" {
+            return 0;
+        }
+        let scheduled = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let finished = matches!(obj.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        if !scheduled || finished {
+            return 0;
+        }
+        let spec_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        // A grace period of 0 from a client means "now" (kubectl --grace-period=0 --force).
+        opts.grace_period_seconds.unwrap_or(spec_grace).max(0)
+    }
+}

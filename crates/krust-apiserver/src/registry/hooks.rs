@@ -1,0 +1,64 @@
+//! Per-kind rules of the write path (what Kubernetes keeps in each kind's strategy).
+
+use krust_api::resources::Resource;
+use serde_json::{Value, json};
+
+/// Kinds whose `metadata.generation` counts spec changes.
+pub fn has_generation(resource: &Resource) -> bool {
+    matches!(resource.kind, "Deployment" | "ReplicaSet")
+}
+
+/// Clears what a client may not set on create (status, for most kinds with a status).
+pub fn prepare_create(resource: &Resource, obj: &mut Value) {
+    match resource.kind {
+        "Deployment" | "ReplicaSet" => obj["status"] = json!({}),
+        "Service" => obj["status"] = json!({"loadBalancer": {}}),
+        _ => {}
+    }
+    if has_generation(resource) {
+        obj["metadata"]["generation"] = json!(1);
+    }
+}
+
+/// Carries over from `old` what an update may not change, and splits spec from status:
+/// a write to the main resource keeps the old status, a write to `/status` keeps the rest.
+pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, status_only: bool) {
+    if status_only {
+        let status = obj.get("status").cloned();
+        let mut merged = old.clone();
+        match status {
+            Some(s) => merged["status"] = s,
+            None => {
+                merged.as_object_mut().map(|m| m.remove("status"));
+            }
+        }
+        // Labels and annotations may change through /status too, as in Kubernetes.
+        for f in ["labels", "annotations"] {
+            match obj.pointer(&format!("/metadata/{f}")) {
+                Some(v) => merged["metadata"][f] = v.clone(),
+                None => {
+                    merged["metadata"].as_object_mut().map(|m| m.remove(f));
+                }
+            }
+        }
+        *obj = merged;
+    } else if resource.has_status {
+        match old.get("status") {
+            Some(s) => obj["status"] = s.clone(),
+            None => {
+                obj.as_object_mut().map(|m| m.remove("status"));
+            }
+        }
+    }
+    let meta = obj["metadata"].as_object_mut().expect("metadata");
+    for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        match old["metadata"].get(f) {
+            Some(v) => meta.insert(f.to_string(), v.clone()),
+            None => meta.remove(f),
+        };
+    }
+    if has_generation(resource) && obj.get("spec") != old.get("spec") {
+        let g = old["metadata"]["generation"].as_i64().unwrap_or(0);
+        obj["metadata"]["generation"] = json!(g + 1);
+    }
+}

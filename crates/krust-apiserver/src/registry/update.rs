@@ -1,0 +1,132 @@
+//! Update (PUT), and the read-modify-write loop patches use.
+
+use super::{Registry, WriteOptions, decode, encode, hooks, store_error};
+use krust_api::resources::Resource;
+use krust_api::status::ApiError;
+use krust_api::{defaults, meta, validation};
+use serde_json::{Value, json};
+
+/// Kinds that PUT may create (as in Kubernetes' `AllowCreateOnUpdate`).
+fn create_on_update(resource: &Resource) -> bool {
+    matches!(resource.kind, "Endpoints" | "Event" | "Lease")
+}
+
+fn same_ignoring_version(a: &Value, b: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
+        v
+    };
+    strip(a) == strip(b)
+}
+
+impl Registry {
+    /// Replaces an object. `status_only` for the `/status` subresource. Returns the stored
+    /// object and whether it was created.
+    pub async fn update(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        mut obj: Value,
+        status_only: bool,
+        opts: &WriteOptions,
+    ) -> Result<(Value, bool), ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body of the request must be an object"));
+        }
+        let body_name = meta::name(&obj);
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let key = resource.key(namespace, name);
+        let Some(current) = self.store.get(&key).await.map_err(|e| store_error(resource, name, e))? else {
+            if create_on_update(resource) {
+                meta::metadata_mut(&mut obj).insert("name".into(), json!(name));
+                return Ok((self.create(resource, namespace, obj, opts).await?, true));
+            }
+            return Err(ApiError::not_found(resource.group, resource.plural, name));
+        };
+        let old = decode(&current)?;
+        let expected = match meta::meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
+            Some(rv) => rv.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!("invalid resource version: {rv:?}"))
+            })?,
+            None => current.mod_revision,
+        };
+        if expected != current.mod_revision {
+            return Err(store_error(resource, name, krust_store::Error::Conflict {
+                key,
+                expected,
+                current: current.mod_revision,
+            }));
+        }
+        obj["apiVersion"] = json!(resource.api_version());
+        obj["kind"] = json!(resource.kind);
+        let m = meta::metadata_mut(&mut obj);
+        m.insert("name".into(), json!(name));
+        match namespace {
+            Some(ns) if resource.namespaced => m.insert("namespace".into(), json!(ns)),
+            _ => m.remove("namespace"),
+        };
+        hooks::prepare_update(resource, &mut obj, &old, status_only);
+        defaults::on_write(resource.kind, &mut obj);
+        validation::validate(resource, &obj, Some(&old))?;
+        if same_ignoring_version(&obj, &old) || opts.dry_run {
+            obj["metadata"]["resourceVersion"] = json!(current.mod_revision.to_string());
+            return Ok((obj, false));
+        }
+        // The last finalizer removed from an object being deleted: it goes now.
+        let namespace_finalizers = obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+            && resource.kind == "Namespace";
+        if meta::is_terminating(&obj) && meta::finalizers(&obj).is_empty() && !namespace_finalizers && !self.waits_for_kubelet(&obj) {
+            let kv = self.store.delete(&key, Some(expected)).await.map_err(|e| store_error(resource, name, e))?;
+            if resource.kind == "Service" {
+                self.release_service(&obj).await;
+            }
+            let mut gone = obj;
+            gone["metadata"]["resourceVersion"] = json!(kv.mod_revision.to_string());
+            return Ok((gone, false));
+        }
+        let kv = self.store.update(&key, encode(&obj), expected).await.map_err(|e| store_error(resource, name, e))?;
+        Ok((decode(&kv)?, false))
+    }
+
+    /// Reads the object, applies `change` and writes it back, retrying on conflicts
+    /// unless `change` pins a resourceVersion itself (as a patch carrying one does).
+    pub async fn read_modify_write<F>(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        status_only: bool,
+        opts: &WriteOptions,
+        mut change: F,
+    ) -> Result<Value, ApiError>
+    where
+        F: FnMut(Value) -> Result<Value, ApiError>,
+    {
+        let mut attempts = 0;
+        loop {
+            let current = self.get(resource, namespace, name).await?;
+            let rv = meta::meta_str(&current, "resourceVersion").unwrap_or("").to_string();
+            let mut next = change(current)?;
+            let pinned = meta::meta_str(&next, "resourceVersion").is_some_and(|v| v != rv);
+            if !pinned {
+                meta::metadata_mut(&mut next).insert("resourceVersion".into(), json!(rv));
+            }
+            match self.update(resource, namespace, name, next, status_only, opts).await {
+                Err(e) if e.code == 409 && e.reason == "Conflict" && !pinned && attempts < 8 => attempts += 1,
+                other => return other.map(|(v, _)| v),
+            }
+        }
+    }
+
+    /// A pod with a deletion grace period waits for its kubelet to confirm the end.
+    fn waits_for_kubelet(&self, obj: &Value) -> bool {
+        obj["kind"] == "Pod"
+            && obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) > 0
+    }
+}

@@ -1,0 +1,132 @@
+//! Starting the API server: store, PKI, bootstrap objects, routes and the HTTPS listener.
+
+use crate::handlers;
+use crate::metrics::Metrics;
+use crate::pki::Pki;
+use crate::registry::Registry;
+use crate::state::Api;
+use crate::{auth, bootstrap, discovery, openapi, respond, tls};
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use krust_store::Store;
+use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How to run the API server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the store, the PKI and the kubeconfig live.
+    pub data_dir: PathBuf,
+    /// Where to listen (`127.0.0.1:6443`; port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// The service CIDR (`10.43.0.0/16`).
+    pub service_cidr: String,
+}
+
+/// A running API server.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// `https://<addr>`.
+    pub url: String,
+    /// The admin kubeconfig written for kubectl.
+    pub kubeconfig: PathBuf,
+    /// Ends with the server.
+    pub task: tokio::task::JoinHandle<Result<()>>,
+}
+
+/// Opens the store under `data_dir` and serves the API.
+pub async fn start(config: Config) -> Result<Running> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store: Arc<dyn Store> = krust_store::SqliteStore::open(&config.data_dir.join("state.db"))?;
+    start_with_store(config, store).await
+}
+
+/// Serves the API over an already opened store.
+pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<Running> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse()?, "::1".parse()?, "10.43.0.1".parse()?];
+    if !addr.ip().is_unspecified() && !ips.contains(&addr.ip()) {
+        ips.push(addr.ip());
+    }
+    let names: Vec<String> = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let pki = Pki::load_or_create(&config.data_dir.join("pki"), &ips, &names)?;
+    let advertise = if addr.ip().is_unspecified() { SocketAddr::new("127.0.0.1".parse()?, addr.port()) } else { addr };
+    let url = format!("https://{advertise}");
+    let kubeconfig = config.data_dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, pki.kubeconfig(&url))?;
+
+    let registry = Registry::new(store, &config.service_cidr)?;
+    bootstrap::ensure_all(&registry, advertise).await.map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    tokio::spawn(bootstrap::keep(registry.clone(), advertise));
+    let api = Arc::new(Api { registry, metrics: Metrics::default() });
+    let app = router(api, advertise.to_string());
+    let tls = tls::server_config(&pki)?;
+    let task = tokio::spawn(tls::serve(listener, tls, app));
+    tracing::info!(%url, kubeconfig = %kubeconfig.display(), "API server ready");
+    Ok(Running { addr, url, kubeconfig, task })
+}
+
+/// The routes: fixed documents, then every resource path.
+pub fn router(api: Arc<Api>, server_address: String) -> Router {
+    let ok = || async { respond::with_type(200, "text/plain; charset=utf-8", b"ok".to_vec()) };
+    Router::new()
+        .route("/version", get(version))
+        .route("/healthz", get(ok))
+        .route("/livez", get(ok))
+        .route("/readyz", get(ok))
+        .route("/metrics", get(metrics))
+        .route("/api", get(move |req: Request| async move { discovery::api(req.headers(), &server_address) }))
+        .route("/apis", get(|req: Request| async move { discovery::apis(req.headers()) }))
+        .route("/openapi/v2", get(|| async { respond::with_type(200, "application/json", openapi::V2.clone()) }))
+        .route("/openapi/v3", get(|| async { respond::json(200, &openapi::v3_index()) }))
+        .route("/openapi/v3/{*path}", get(openapi_v3))
+        .fallback(resources)
+        .layer(axum::middleware::from_fn(auth::layer))
+        .with_state(api)
+}
+
+async fn version() -> Response {
+    respond::json(200, &json!({
+        "major": "1", "minor": "32", "gitVersion": "v1.32.4-krust", "gitCommit": env!("CARGO_PKG_VERSION"),
+        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rustc",
+        "compiler": "rustc", "platform": "linux/amd64",
+    }))
+}
+
+async fn metrics(State(api): State<Arc<Api>>) -> Response {
+    let text = api.metrics.render(api.registry.store.revision());
+    respond::with_type(200, "text/plain; version=0.0.4; charset=utf-8", text.into_bytes())
+}
+
+async fn openapi_v3(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    match openapi::V3.iter().find(|(p, _)| *p == path) {
+        Some((_, doc)) => respond::with_type(200, "application/json", doc.body.clone()),
+        None => respond::error(&crate::path::not_found()),
+    }
+}
+
+/// Discovery documents under `/api/v1` and `/apis/…`, and every resource path.
+async fn resources(state: State<Arc<Api>>, req: Request) -> Response {
+    let segs: Vec<&str> = req.uri().path().trim_matches('/').split('/').collect();
+    let doc = match (req.method() == http::Method::GET, segs.as_slice()) {
+        (true, ["api", v]) => Some(discovery::resource_list("", v)),
+        (true, ["apis", g]) => Some(discovery::group(g)),
+        (true, ["apis", g, v]) => Some(discovery::resource_list(g, v)),
+        _ => None,
+    };
+    match doc {
+        Some(Some(r)) => r,
+        Some(None) => respond::error(&crate::path::not_found()),
+        None => handlers::handle(state, req).await.into_response(),
+    }
+}

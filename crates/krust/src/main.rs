@@ -1,0 +1,40 @@
+//! `krust`: the whole cluster in one binary.
+#![forbid(unsafe_code)]
+
+mod server;
+
+use clap::{Parser, Subcommand};
+
+/// krust: a small Kubernetes-compatible cluster.
+#[derive(Parser)]
+#[command(name = "krust", version, about)]
+struct Cli {
+    /// Log lines as JSON objects instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the control plane: API server and store.
+    Server(server::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KRUST_LOG").unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Server(args) => server::run(args).await,
+        }
+    })
+}
