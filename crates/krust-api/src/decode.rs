@@ -82,12 +82,8 @@ fn prune_map(s: &mut Map<String, Value>, k: &Map<String, Value>, path: &str, out
         if v.is_null() || k.contains_key(key) {
             return true;
         }
-        // Empty objects and lists may be dropped by the typed encoding without being unknown.
-        let empty = matches!(v, Value::Object(m) if m.is_empty()) || matches!(v, Value::Array(a) if a.is_empty());
-        if !empty {
-            out.push(if path.is_empty() { key.clone() } else { format!("{path}.{key}") });
-        }
-        empty
+        out.push(if path.is_empty() { key.clone() } else { format!("{path}.{key}") });
+        false
     });
     for (key, v) in s.iter_mut() {
         if let Some(kv) = k.get(key) {

@@ -42,8 +42,11 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
 pub async fn keep(registry: Registry, advertise: SocketAddr) {
     let key = find("", "v1", "services").expect("services").key(Some("default"), "kubernetes");
     loop {
+        // Right after a delete the old address may not be released yet: retry shortly.
         if let Err(e) = ensure_all(&registry, advertise).await {
-            tracing::warn!(error = %e, "bootstrap objects");
+            tracing::debug!(error = %e, "bootstrap objects, retrying");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
         }
         let Ok(mut events) = registry.store.watch(&key, registry.store.revision()) else {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;

@@ -48,6 +48,11 @@ pub(super) struct Field {
 }
 
 impl Field {
+    /// A field with no property metadata (a list item, a map value, the root).
+    pub(super) fn plain(node: Node) -> Self {
+        Field { node, prop: None }
+    }
+
     fn unknown(definitions: Definitions) -> Self {
         Field {
             node: Node {
@@ -103,6 +108,13 @@ impl Node {
             None => At::Unknown,
         };
         Node { definitions, at }
+    }
+
+    /// Whether the struct at this node is atomic (`x-kubernetes-map-type: atomic`).
+    pub(super) fn is_atomic(self) -> bool {
+        let At::Struct(def) = self.at else { return false };
+        self.definitions.get(def).and_then(|d| d.get("x-kubernetes-map-type")).and_then(Value::as_str)
+            == Some("atomic")
     }
 
     fn value_node(self, prop: &Property) -> Node {

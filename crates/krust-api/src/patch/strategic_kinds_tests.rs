@@ -1,6 +1,6 @@
 //! Strategic merge patch on other kinds, schema-less fallback and malformed patches.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::strategic_tests::{DEPLOYMENT, POD, deployment, smp};
 use super::{PatchError, strategic_merge_patch};

@@ -316,6 +316,7 @@ pub const ATOMIC_MAPS: &[(&str, &str)] = &[
 
 /// Structs Kubernetes marks `+structType=atomic` (`x-kubernetes-map-type: atomic` on the definition).
 pub const ATOMIC_STRUCTS: &[&str] = &[
+    "apimachinery.pkg.apis.meta.v1.LabelSelector",
     "apimachinery.pkg.apis.meta.v1.OwnerReference",
     "api.core.v1.ObjectReference",
     "api.core.v1.LocalObjectReference",
