@@ -3,12 +3,20 @@
 //!
 //! All functions are pure: they take the current object and return the patched one.
 
-pub mod apply;
+mod apply;
+mod apply_fields;
+mod apply_merge;
 mod fieldset;
+mod managed;
 mod strategic;
 mod strategic_list;
+
+#[cfg(test)]
+mod apply_tests;
 #[cfg(test)]
 mod json_tests;
+#[cfg(test)]
+mod managed_tests;
 #[cfg(test)]
 mod strategic_kinds_tests;
 #[cfg(test)]
@@ -18,7 +26,7 @@ mod strategic_upstream_tests;
 
 use serde_json::Value;
 
-pub use apply::*;
+pub use apply::{ApplyConflict, ApplyError, apply, update_managed_fields};
 pub use strategic::{strategic_merge_patch, strategic_merge_patch_in};
 
 /// A patch that cannot be applied, with the HTTP status Kubernetes answers with.

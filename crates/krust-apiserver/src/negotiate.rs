@@ -24,11 +24,6 @@ impl Params {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    /// Every value of `key`.
-    pub fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
-    }
-
     /// `key=true`.
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
@@ -122,7 +117,7 @@ mod tests {
     #[test]
     fn params() {
         let p = Params::parse(Some("command=ls&command=-la&watch=true&limit=500")).unwrap();
-        assert_eq!(p.all("command"), vec!["ls", "-la"]);
+        assert_eq!(p.get("command"), Some("ls"));
         assert!(p.flag("watch"));
         assert_eq!(p.int("limit").unwrap(), Some(500));
         assert!(Params::parse(Some("limit=x")).unwrap().int("limit").is_err());

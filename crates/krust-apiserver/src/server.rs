@@ -87,7 +87,7 @@ pub fn router(api: Arc<Api>, server_address: String) -> Router {
         .route("/metrics", get(metrics))
         .route("/api", get(move |req: Request| async move { discovery::api(req.headers(), &server_address) }))
         .route("/apis", get(|req: Request| async move { discovery::apis(req.headers()) }))
-        .route("/openapi/v2", get(|| async { respond::with_type(200, "application/json", openapi::V2.clone()) }))
+        .route("/openapi/v2", get(openapi_v2))
         .route("/openapi/v3", get(|| async { respond::json(200, &openapi::v3_index()) }))
         .route("/openapi/v3/{*path}", get(openapi_v3))
         .fallback(resources)
@@ -106,6 +106,16 @@ async fn version() -> Response {
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
     let text = api.metrics.render(api.registry.store.revision());
     respond::with_type(200, "text/plain; version=0.0.4; charset=utf-8", text.into_bytes())
+}
+
+/// Swagger 2.0 as JSON; kubectl asks for it only as protobuf, which is not served.
+async fn openapi_v2(req: Request) -> Response {
+    let accept = req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*");
+    if !accept.contains("json") && !accept.contains("*/*") {
+        let msg = "only application/json is supported for /openapi/v2; use /openapi/v3";
+        return respond::error(&krust_api::status::ApiError::new(406, "NotAcceptable", msg));
+    }
+    respond::with_type(200, "application/json", openapi::V2.clone())
 }
 
 async fn openapi_v3(axum::extract::Path(path): axum::extract::Path<String>) -> Response {

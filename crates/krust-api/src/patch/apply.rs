@@ -1,1 +1,308 @@
-//! Server-side apply (in progress).
+//! Server-side apply (`application/apply-patch+yaml`) and `metadata.managedFields` tracking.
+//!
+//! [`apply`] merges an applied configuration into the live object and records the applier's
+//! fields; fields it applied before but no longer applies are removed unless another manager
+//! owns them; a field owned by another manager that would change is a conflict unless forced
+//! (forcing takes the field over). [`update_managed_fields`] records the fields a non-apply
+//! write (create, update, patch) changed, taking them from their previous owners.
+
+use serde_json::{Value, json};
+
+use super::apply_fields::{field_set, lookup, remove};
+use super::apply_merge::merge_value;
+use super::fieldset::{FieldPath, FieldSet, display_path};
+use super::managed::{Entry, Operation, read_entries, write_entries};
+use super::strategic::{Field, Node};
+use crate::schema;
+
+/// One field owned by another manager that an apply would change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyConflict {
+    /// The owner as Kubernetes prints it: `"kubectl-client-side-apply" using apps/v1`.
+    pub manager: String,
+    /// The field path, e.g. `.spec.replicas`.
+    pub field: String,
+}
+
+/// Why an apply (or managed-fields update) failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// 409: fields owned by other managers would change (`Status.details.causes` lists them
+    /// with type `FieldManagerConflict`, message `conflict with <manager>`, field `<path>`).
+    #[error("{message}")]
+    Conflict {
+        /// The Kubernetes message, e.g. `Apply failed with 1 conflict: conflict with ...`.
+        message: String,
+        /// Every conflicting field.
+        conflicts: Vec<ApplyConflict>,
+    },
+    /// 400: the request itself is malformed (e.g. the configuration sets managedFields).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422: the configuration does not fit the schema (e.g. a list item without its key).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ApplyError {
+    /// The HTTP status code.
+    pub fn code(&self) -> u16 {
+        match self {
+            ApplyError::Conflict { .. } => 409,
+            ApplyError::BadRequest(_) => 400,
+            ApplyError::Invalid(_) => 422,
+        }
+    }
+
+    /// The Status `reason`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApplyError::Conflict { .. } => "Conflict",
+            ApplyError::BadRequest(_) => "BadRequest",
+            ApplyError::Invalid(_) => "Invalid",
+        }
+    }
+}
+
+/// The manager Kubernetes invents for fields of an object that has no managedFields.
+const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+
+fn root(definition: &str) -> Node {
+    Node::of_definition(schema::definitions(), definition)
+}
+
+fn without_managed_fields(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(Value::Object(meta)) = object.get_mut("metadata") {
+        meta.remove("managedFields");
+    }
+    object
+}
+
+fn api_version(object: &Value) -> String {
+    object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether the value at `path` differs in a way that counts as a change of that field:
+/// leaves compare values, members with fields below only count being added.
+fn changed(set: &FieldSet, path: &FieldPath, before: &Value, after: &Value) -> bool {
+    let (old, new) = (lookup(before, path), lookup(after, path));
+    if set.has_children(path) {
+        old.is_none() && new.is_some()
+    } else {
+        new.is_some() && old != new
+    }
+}
+
+/// Applies `applied` (a full or partial object) for `manager` to `current` (the live object,
+/// `None` on create) of the given definition. Returns the new object with
+/// `metadata.managedFields` updated; `now` is the RFC 3339 time to record.
+pub fn apply(
+    current: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+    definition: &str,
+    now: &str,
+) -> Result<Value, ApplyError> {
+    if !applied.is_object() {
+        return Err(ApplyError::BadRequest(
+            "the applied configuration must be an object".into(),
+        ));
+    }
+    if applied
+        .pointer("/metadata/managedFields")
+        .is_some_and(|m| !m.is_null())
+    {
+        return Err(ApplyError::BadRequest(
+            "metadata.managedFields must be nil".into(),
+        ));
+    }
+    let node = root(definition);
+    let live = current
+        .map(without_managed_fields)
+        .unwrap_or_else(|| json!({}));
+    let mut entries = current.map(read_entries).unwrap_or_default();
+    if current.is_some() && entries.is_empty() {
+        let set = field_set(&live, node).map_err(ApplyError::Invalid)?;
+        entries.push(Entry::new(
+            BEFORE_FIRST_APPLY,
+            Operation::Update,
+            api_version(&live),
+            now,
+            set,
+        ));
+    }
+    let applied_set = field_set(applied, node).map_err(ApplyError::Invalid)?;
+    let mut merged = merge_value(Some(live.clone()), applied.clone(), &Field::plain(node))
+        .map_err(ApplyError::Invalid)?;
+
+    let mine = entries
+        .iter()
+        .position(|e| e.manager == manager && e.operation == Operation::Apply);
+    if let Some(last) = mine.map(|i| entries[i].set.clone()) {
+        let mut kept = applied_set.clone();
+        entries
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != mine)
+            .for_each(|(_, e)| kept.union(&e.set));
+        prune(&mut merged, &last.difference(&applied_set), &kept);
+    }
+
+    let mut conflicts = Vec::new();
+    for (i, entry) in entries.iter_mut().enumerate() {
+        if Some(i) == mine {
+            continue;
+        }
+        let mut lost = FieldSet::default();
+        for path in entry.set.paths() {
+            if changed(&entry.set, &path, &live, &merged) {
+                conflicts.push(ApplyConflict {
+                    manager: entry.display(),
+                    field: display_path(&path),
+                });
+                lost.insert(&path);
+            } else if lookup(&live, &path).is_some() && lookup(&merged, &path).is_none() {
+                lost.insert(&path);
+            }
+        }
+        entry.set = entry.set.difference(&lost);
+    }
+    if !force && !conflicts.is_empty() {
+        return Err(conflict_error(conflicts));
+    }
+
+    let changed_object = merged != live;
+    match mine {
+        Some(i) => {
+            entries[i].set = applied_set;
+            entries[i].api_version = api_version(applied);
+            if changed_object {
+                entries[i].time = now.to_owned();
+            }
+        }
+        None => entries.push(Entry::new(
+            manager,
+            Operation::Apply,
+            api_version(applied),
+            now,
+            applied_set,
+        )),
+    }
+    write_entries(&mut merged, entries);
+    Ok(merged)
+}
+
+/// Removes the fields in `to_remove` that nobody in `kept` owns (nor anything below them),
+/// then maps left empty by the removal.
+fn prune(object: &mut Value, to_remove: &FieldSet, kept: &FieldSet) {
+    for path in to_remove.paths() {
+        if kept.contains_prefix(&path) || !remove(object, &path) {
+            continue;
+        }
+        let mut parent = path;
+        while parent.pop().is_some() && !parent.is_empty() && !kept.contains_prefix(&parent) {
+            if lookup(object, &parent).is_some_and(|v| v.as_object().is_some_and(|m| m.is_empty()))
+            {
+                remove(object, &parent);
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+fn conflict_error(conflicts: Vec<ApplyConflict>) -> ApplyError {
+    let message = if let [only] = conflicts.as_slice() {
+        format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            only.manager, only.field
+        )
+    } else {
+        let mut managers: Vec<&str> = conflicts.iter().map(|c| c.manager.as_str()).collect();
+        managers.sort_unstable();
+        managers.dedup();
+        let mut lines = Vec::new();
+        for manager in managers {
+            lines.push(format!("conflicts with {manager}:"));
+            lines.extend(
+                conflicts
+                    .iter()
+                    .filter(|c| c.manager == manager)
+                    .map(|c| format!("- {}", c.field)),
+            );
+        }
+        format!(
+            "Apply failed with {} conflicts: {}",
+            conflicts.len(),
+            lines.join("\n")
+        )
+    };
+    ApplyError::Conflict { message, conflicts }
+}
+
+/// Records a non-apply write (operation `Update`) by `manager`: the fields that `new` adds or
+/// changes relative to `old` (`None` on create) become the manager's, taken from any other
+/// owner; removed fields are dropped from every owner. Returns `new` with
+/// `metadata.managedFields` set. A request carrying `managedFields: [{}]` clears them; one
+/// carrying other non-empty managedFields has them used as the starting point.
+pub fn update_managed_fields(
+    old: Option<&Value>,
+    new: &Value,
+    manager: &str,
+    definition: &str,
+    now: &str,
+) -> Result<Value, ApplyError> {
+    let provided = new
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array);
+    let mut result = without_managed_fields(new);
+    if provided.is_some_and(|m| m.len() == 1 && m[0].as_object().is_some_and(|e| e.is_empty())) {
+        return Ok(result);
+    }
+    let mut entries = match provided {
+        Some(list) if !list.is_empty() => read_entries(new),
+        _ => old.map(read_entries).unwrap_or_default(),
+    };
+    let node = root(definition);
+    let before = old.map(without_managed_fields).unwrap_or_else(|| json!({}));
+    let old_set = field_set(&before, node).map_err(ApplyError::Invalid)?;
+    let new_set = field_set(&result, node).map_err(ApplyError::Invalid)?;
+    let mut taken = FieldSet::default();
+    for path in new_set.paths() {
+        if changed(&new_set, &path, &before, &result) {
+            taken.insert(&path);
+        }
+    }
+    let mut gone = FieldSet::default();
+    for path in old_set.paths() {
+        if lookup(&result, &path).is_none() {
+            gone.insert(&path);
+        }
+    }
+    let mut dropped = taken.clone();
+    dropped.union(&gone);
+    for entry in &mut entries {
+        entry.set = entry.set.difference(&dropped);
+    }
+    let version = api_version(&result);
+    if !taken.is_empty() {
+        let mine = entries.iter().position(|e| {
+            e.manager == manager && e.operation == Operation::Update && e.api_version == version
+        });
+        match mine {
+            Some(i) => {
+                entries[i].set.union(&taken);
+                entries[i].time = now.to_owned();
+            }
+            None => entries.push(Entry::new(manager, Operation::Update, version, now, taken)),
+        }
+    }
+    write_entries(&mut result, entries);
+    Ok(result)
+}

@@ -38,8 +38,16 @@ pub(super) enum ListKind {
 
 /// The list kind of a field, from its `x-kubernetes-list-type` (or patch strategy).
 pub(super) fn list_kind(field: &Field) -> ListKind {
-    let Some(prop) = &field.prop else { return ListKind::Atomic };
-    let keys = || if prop.list_map_keys.is_empty() { prop.merge_key.into_iter().collect() } else { prop.list_map_keys.clone() };
+    let Some(prop) = &field.prop else {
+        return ListKind::Atomic;
+    };
+    let keys = || {
+        if prop.list_map_keys.is_empty() {
+            prop.merge_key.into_iter().collect()
+        } else {
+            prop.list_map_keys.clone()
+        }
+    };
     match prop.list_type {
         Some("map") => ListKind::Map(keys()),
         Some("set") => ListKind::Set,
@@ -52,7 +60,11 @@ pub(super) fn list_kind(field: &Field) -> ListKind {
 
 /// Whether a map value at this field is replaced as a whole.
 pub(super) fn atomic_map(field: &Field) -> bool {
-    field.node.is_atomic() || field.prop.as_ref().is_some_and(|p| p.map_type == Some("atomic"))
+    field.node.is_atomic()
+        || field
+            .prop
+            .as_ref()
+            .is_some_and(|p| p.map_type == Some("atomic"))
 }
 
 /// Key fields Kubernetes defaults, so items may omit them.
@@ -63,7 +75,9 @@ fn key_default(key: &str) -> Option<Value> {
 /// The `k:{...}` element of an associative list item.
 pub(super) fn key_element(item: &Value, keys: &[&str]) -> Result<String, String> {
     let Value::Object(map) = item else {
-        return Err(format!("expected an object in an associative list, got {item}"));
+        return Err(format!(
+            "expected an object in an associative list, got {item}"
+        ));
     };
     let mut key = Map::new();
     for name in keys {
@@ -93,7 +107,12 @@ pub(super) fn field_set(object: &Value, root: Node) -> Result<FieldSet, String> 
     Ok(set.difference(&stripped))
 }
 
-fn walk_map(map: &Map<String, Value>, node: Node, path: &mut FieldPath, set: &mut FieldSet) -> Result<(), String> {
+fn walk_map(
+    map: &Map<String, Value>,
+    node: Node,
+    path: &mut FieldPath,
+    set: &mut FieldSet,
+) -> Result<(), String> {
     for (key, value) in map {
         let field = node.field(key);
         path.push(format!("f:{key}"));
@@ -107,18 +126,25 @@ fn walk_map(map: &Map<String, Value>, node: Node, path: &mut FieldPath, set: &mu
     Ok(())
 }
 
-fn walk_value(value: &Value, field: &Field, path: &mut FieldPath, set: &mut FieldSet) -> Result<(), String> {
+fn walk_value(
+    value: &Value,
+    field: &Field,
+    path: &mut FieldPath,
+    set: &mut FieldSet,
+) -> Result<(), String> {
     match value {
-        Value::Object(map) if !map.is_empty() && !atomic_map(field) => walk_map(map, field.node, path, set),
+        Value::Object(map) if !map.is_empty() && !atomic_map(field) => {
+            walk_map(map, field.node, path, set)
+        }
         Value::Array(items) => match list_kind(field) {
             ListKind::Map(keys) => {
                 for item in items {
                     path.push(key_element(item, &keys)?);
                     set.insert(path);
-                    if let Value::Object(map) = item {
-                        if !field.node.is_atomic() {
-                            walk_map(map, field.node, path, set)?;
-                        }
+                    if let Value::Object(map) = item
+                        && !field.node.is_atomic()
+                    {
+                        walk_map(map, field.node, path, set)?;
                     }
                     path.pop();
                 }
@@ -149,7 +175,9 @@ fn item_matches(item: &Value, index: usize, element: &str) -> bool {
     let (kind, rest) = element.split_at(2);
     match kind {
         "k:" => match serde_json::from_str::<Map<String, Value>>(rest) {
-            Ok(keys) => keys.iter().all(|(k, v)| item.get(k).cloned().or_else(|| key_default(k)).as_ref() == Some(v)),
+            Ok(keys) => keys
+                .iter()
+                .all(|(k, v)| item.get(k).cloned().or_else(|| key_default(k)).as_ref() == Some(v)),
             Err(_) => false,
         },
         "v:" => serde_json::from_str::<Value>(rest).is_ok_and(|v| &v == item),
@@ -161,7 +189,11 @@ fn item_matches(item: &Value, index: usize, element: &str) -> bool {
 fn child<'a>(value: &'a Value, element: &str) -> Option<&'a Value> {
     match (value, element.strip_prefix("f:")) {
         (Value::Object(map), Some(name)) => map.get(name),
-        (Value::Array(items), None) => items.iter().enumerate().find(|(i, item)| item_matches(item, *i, element)).map(|(_, v)| v),
+        (Value::Array(items), None) => items
+            .iter()
+            .enumerate()
+            .find(|(i, item)| item_matches(item, *i, element))
+            .map(|(_, v)| v),
         _ => None,
     }
 }
@@ -173,14 +205,18 @@ pub(super) fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value>
 
 /// Removes the value at a field path (every matching list item); returns whether it existed.
 pub(super) fn remove(value: &mut Value, path: &[String]) -> bool {
-    let Some((last, parents)) = path.split_last() else { return false };
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
     let mut parent = value;
     for element in parents {
         let next = match (parent, element.strip_prefix("f:")) {
             (Value::Object(map), Some(name)) => map.get_mut(name),
-            (Value::Array(items), None) => {
-                items.iter_mut().enumerate().find(|(i, item)| item_matches(item, *i, element)).map(|(_, v)| v)
-            }
+            (Value::Array(items), None) => items
+                .iter_mut()
+                .enumerate()
+                .find(|(i, item)| item_matches(item, *i, element))
+                .map(|(_, v)| v),
             _ => None,
         };
         let Some(next) = next else { return false };

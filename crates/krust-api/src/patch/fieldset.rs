@@ -38,6 +38,7 @@ impl FieldSet {
     }
 
     /// Whether the path is in the set.
+    #[cfg(test)]
     pub fn contains(&self, path: &[String]) -> bool {
         self.node(path).is_some_and(|n| n.member)
     }
@@ -54,7 +55,8 @@ impl FieldSet {
 
     /// Whether the path has members below it (not counting itself).
     pub fn has_children(&self, path: &[String]) -> bool {
-        self.node(path).is_some_and(|n| n.children.values().any(|c| !c.is_empty()))
+        self.node(path)
+            .is_some_and(|n| n.children.values().any(|c| !c.is_empty()))
     }
 
     /// Every path in the set, parents before children.
@@ -79,13 +81,19 @@ impl FieldSet {
     pub fn union(&mut self, other: &FieldSet) {
         self.member |= other.member;
         for (element, child) in &other.children {
-            self.children.entry(element.clone()).or_default().union(child);
+            self.children
+                .entry(element.clone())
+                .or_default()
+                .union(child);
         }
     }
 
     /// The paths of `self` not in `other`.
     pub fn difference(&self, other: &FieldSet) -> FieldSet {
-        let mut out = FieldSet { member: self.member && !other.member, children: BTreeMap::new() };
+        let mut out = FieldSet {
+            member: self.member && !other.member,
+            children: BTreeMap::new(),
+        };
         for (element, child) in &self.children {
             let rest = match other.children.get(element) {
                 Some(o) => child.difference(o),
@@ -120,12 +128,20 @@ impl FieldSet {
     }
 
     fn read(value: &Value) -> Result<FieldSet, String> {
-        let Value::Object(map) = value else { return Err(format!("FieldsV1 nodes must be objects, got {value}")) };
-        let mut set = FieldSet { member: map.is_empty(), children: BTreeMap::new() };
+        let Value::Object(map) = value else {
+            return Err(format!("FieldsV1 nodes must be objects, got {value}"));
+        };
+        let mut set = FieldSet {
+            member: map.is_empty(),
+            children: BTreeMap::new(),
+        };
         for (element, child) in map {
             if element == "." {
                 set.member = true;
-            } else if ["f:", "k:", "v:", "i:"].iter().any(|p| element.starts_with(p)) {
+            } else if ["f:", "k:", "v:", "i:"]
+                .iter()
+                .any(|p| element.starts_with(p))
+            {
                 set.children.insert(element.clone(), Self::read(child)?);
             } else {
                 return Err(format!("unknown FieldsV1 path element {element:?}"));

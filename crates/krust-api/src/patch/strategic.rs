@@ -112,8 +112,13 @@ impl Node {
 
     /// Whether the struct at this node is atomic (`x-kubernetes-map-type: atomic`).
     pub(super) fn is_atomic(self) -> bool {
-        let At::Struct(def) = self.at else { return false };
-        self.definitions.get(def).and_then(|d| d.get("x-kubernetes-map-type")).and_then(Value::as_str)
+        let At::Struct(def) = self.at else {
+            return false;
+        };
+        self.definitions
+            .get(def)
+            .and_then(|d| d.get("x-kubernetes-map-type"))
+            .and_then(Value::as_str)
             == Some("atomic")
     }
 

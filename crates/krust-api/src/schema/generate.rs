@@ -76,6 +76,7 @@ pub(super) fn build() -> (Map<String, Value>, Vec<Kind>) {
     kinds.extend(list_kinds);
     for k in &kinds {
         set_gvk(&mut defs, &k.definition, &[(k.group, k.version, &k.kind)]);
+        metadata_optional(&mut defs, &k.definition);
     }
     set_gvk(
         &mut defs,
@@ -126,6 +127,19 @@ fn list_schema(k: &Kind) -> Value {
         },
         "required": ["items"],
     })
+}
+
+/// k8s-openapi marks `metadata` required on kinds; Kubernetes does not.
+fn metadata_optional(defs: &mut Map<String, Value>, name: &str) {
+    let Some(Value::Object(def)) = defs.get_mut(name) else {
+        return;
+    };
+    if let Some(Value::Array(required)) = def.get_mut("required") {
+        required.retain(|r| r != "metadata");
+        if required.is_empty() {
+            def.remove("required");
+        }
+    }
 }
 
 fn set_gvk(defs: &mut Map<String, Value>, name: &str, gvks: &[(&str, &str, &str)]) {

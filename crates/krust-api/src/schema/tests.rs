@@ -67,6 +67,15 @@ fn served_kinds_have_root_definitions_with_gvk() {
         Some("io.k8s.api.core.v1.Event")
     );
     assert_eq!(definition_for("apps", "v1", "Pod"), None);
+    // Kubernetes does not mark metadata required (k8s-openapi does).
+    assert_eq!(
+        definitions()["io.k8s.api.apps.v1.Deployment"].get("required"),
+        None
+    );
+    assert_eq!(
+        definitions()["io.k8s.api.core.v1.Binding"]["required"],
+        json!(["target"])
+    );
     assert_eq!(
         definitions()[&format!("{META}Status")]["x-kubernetes-group-version-kind"],
         json!([{ "group": "", "version": "v1", "kind": "Status" }])

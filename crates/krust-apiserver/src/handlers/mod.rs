@@ -56,8 +56,17 @@ impl Call {
     pub fn write_options(&self) -> Result<crate::registry::WriteOptions, ApiError> {
         Ok(crate::registry::WriteOptions {
             dry_run: self.params.dry_run()?,
-            field_manager: self.params.get("fieldManager").map(String::from),
+            field_manager: Some(self.field_manager()),
         })
+    }
+
+    /// `fieldManager`, or the user agent's product name as Kubernetes derives it.
+    pub fn field_manager(&self) -> String {
+        if let Some(m) = self.params.get("fieldManager").filter(|m| !m.is_empty()) {
+            return m.to_string();
+        }
+        let agent = self.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+        agent.split('/').next().unwrap_or("unknown").chars().take(128).collect()
     }
 
     /// An object answer: JSON, or a one-row Table when asked for.
@@ -127,8 +136,10 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
     }
     .await;
     let response = result.unwrap_or_else(|e| respond::error(&e));
+    let code = response.status().as_u16();
     if verb != "watch" {
-        api.metrics.observe(verb, &resource, response.status().as_u16(), started.elapsed());
+        api.metrics.observe(verb, &resource, code, started.elapsed());
     }
+    tracing::debug!(verb, resource, namespace = call.namespace(), name = call.name(), code, took_us = started.elapsed().as_micros() as u64, "request");
     response
 }

@@ -42,7 +42,10 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     let ct = negotiate::content_type(&call.headers);
     let resource = call.target.resource;
     let mode = FieldValidation::parse(call.params.get("fieldValidation"))?;
-    let opts = call.write_options()?;
+    let mut opts = call.write_options()?;
+    if ct == APPLY {
+        opts.field_manager = None;
+    }
     let status_only = sub == Some("status");
     let mut warnings = Vec::new();
     let finish = |mut obj: Value, warnings: &mut Vec<String>| -> Result<Value, ApiError> {
@@ -64,7 +67,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         let now = krust_api::meta::now();
         match registry.get(call.stored(), ns, name).await {
             Err(e) if e.code == 404 && !status_only => {
-                let mut obj = apply_stub(None, &applied, manager, force, definition, &now)
+                let mut obj = patch::apply(None, &applied, manager, force, definition, &now)
                     .map_err(|e| ApiError::new(e.code(), e.reason(), e.to_string()))?;
                 krust_api::meta::metadata_mut(&mut obj).insert("name".into(), json!(name));
                 let obj = finish(obj, &mut warnings)?;
@@ -77,7 +80,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         registry
             .read_modify_write(call.stored(), ns, name, status_only, &opts, |current| {
                 let served = call.served(current);
-                let obj = apply_stub(Some(&served), &applied, manager, force, definition, &now)
+                let obj = patch::apply(Some(&served), &applied, manager, force, definition, &now)
                     .map_err(|e| ApiError::new(e.code(), e.reason(), e.to_string()))?;
                 finish(obj, &mut warnings)
             })
@@ -101,13 +104,3 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     Ok(respond::warn(call.object(200, stored), &warnings))
 }
 
-// TEMPORARY until krust_api::patch::apply lands.
-struct StubErr;
-impl StubErr {
-    fn code(&self) -> u16 { 415 }
-    fn reason(&self) -> &'static str { "UnsupportedMediaType" }
-}
-impl std::fmt::Display for StubErr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "server-side apply is not available yet") }
-}
-fn apply_stub(_: Option<&Value>, _: &Value, _: &str, _: bool, _: &str, _: &str) -> Result<Value, StubErr> { Err(StubErr) }

@@ -24,7 +24,8 @@ use std::sync::Arc;
 pub struct WriteOptions {
     /// `dryRun=All`: everything but the store write.
     pub dry_run: bool,
-    /// `fieldManager`.
+    /// Who is writing (`fieldManager`, or derived from the user agent); `managedFields`
+    /// record it. `None` leaves `managedFields` as given (server-side apply computes its own).
     pub field_manager: Option<String>,
 }
 
@@ -40,6 +41,16 @@ impl Registry {
     pub fn new(store: Arc<dyn Store>, service_cidr: &str) -> anyhow::Result<Self> {
         Ok(Registry { store, service_cidr: service_cidr.parse()? })
     }
+}
+
+/// Records in `managedFields` which fields `manager` set with this write.
+pub fn track_fields(resource: &Resource, old: Option<&Value>, obj: Value, opts: &WriteOptions) -> Result<Value, ApiError> {
+    let Some(manager) = &opts.field_manager else { return Ok(obj) };
+    let Some(definition) = krust_api::schema::definition_for(resource.group, resource.version, resource.kind) else {
+        return Ok(obj);
+    };
+    krust_api::patch::update_managed_fields(old, &obj, manager, definition, &krust_api::meta::now())
+        .map_err(|e| ApiError::new(e.code(), e.reason(), e.to_string()))
 }
 
 /// Decodes a stored object, setting `metadata.resourceVersion` from its revision.

@@ -74,6 +74,7 @@ impl Registry {
         hooks::prepare_update(resource, &mut obj, &old, status_only);
         defaults::on_write(resource.kind, &mut obj);
         validation::validate(resource, &obj, Some(&old))?;
+        let mut obj = super::track_fields(resource, Some(&old), obj, opts)?;
         if same_ignoring_version(&obj, &old) || opts.dry_run {
             obj["metadata"]["resourceVersion"] = json!(current.mod_revision.to_string());
             return Ok((obj, false));
