@@ -23,11 +23,21 @@ fn is_events_v1(resource: &Resource) -> bool {
 
 /// The resource whose objects are actually stored for `resource`.
 pub fn storage_resource(resource: &'static Resource) -> &'static Resource {
-    if is_events_v1(resource) { find("", "v1", "events").expect("core events are served") } else { resource }
+    if is_events_v1(resource) {
+        find("", "v1", "events").expect("core events are served")
+    } else {
+        resource
+    }
 }
 
-fn rename(obj: Value, pairs: impl Iterator<Item = (&'static str, &'static str)>, api_version: &str) -> Value {
-    let Value::Object(mut m) = obj else { return obj };
+fn rename(
+    obj: Value,
+    pairs: impl Iterator<Item = (&'static str, &'static str)>,
+    api_version: &str,
+) -> Value {
+    let Value::Object(mut m) = obj else {
+        return obj;
+    };
     let mut out = Map::new();
     for (from, to) in pairs {
         if let Some(v) = m.remove(from) {
@@ -53,7 +63,11 @@ pub fn from_storage(resource: &Resource, obj: Value) -> Value {
     if !is_events_v1(resource) {
         return obj;
     }
-    rename(obj, EVENT_FIELDS.iter().map(|(a, b)| (*b, *a)), "events.k8s.io/v1")
+    rename(
+        obj,
+        EVENT_FIELDS.iter().map(|(a, b)| (*b, *a)),
+        "events.k8s.io/v1",
+    )
 }
 
 #[cfg(test)]

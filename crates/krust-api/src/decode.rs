@@ -33,7 +33,9 @@ impl FieldValidation {
     }
 }
 
-fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
+fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
+    v: &Value,
+) -> Result<Value, String> {
     let typed: T = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
     serde_json::to_value(typed).map_err(|e| e.to_string())
 }
@@ -52,9 +54,7 @@ fn typed(api_version: &str, kind: &str, v: &Value) -> Option<Result<Value, Strin
         ("v1", "ServiceAccount") => round_trip::<core::v1::ServiceAccount>(v),
         ("apps/v1", "Deployment") => round_trip::<apps::v1::Deployment>(v),
         ("apps/v1", "ReplicaSet") => round_trip::<apps::v1::ReplicaSet>(v),
-        ("autoscaling/v1", "Scale") => {
-            round_trip::<k8s_openapi::api::autoscaling::v1::Scale>(v)
-        }
+        ("autoscaling/v1", "Scale") => round_trip::<k8s_openapi::api::autoscaling::v1::Scale>(v),
         ("coordination.k8s.io/v1", "Lease") => round_trip::<coordination::v1::Lease>(v),
         ("discovery.k8s.io/v1", "EndpointSlice") => round_trip::<discovery::v1::EndpointSlice>(v),
         ("events.k8s.io/v1", "Event") => round_trip::<events::v1::Event>(v),
@@ -77,17 +77,30 @@ fn prune(sent: &mut Value, kept: &Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
-fn prune_map(s: &mut Map<String, Value>, k: &Map<String, Value>, path: &str, out: &mut Vec<String>) {
+fn prune_map(
+    s: &mut Map<String, Value>,
+    k: &Map<String, Value>,
+    path: &str,
+    out: &mut Vec<String>,
+) {
     s.retain(|key, v| {
         if v.is_null() || k.contains_key(key) {
             return true;
         }
-        out.push(if path.is_empty() { key.clone() } else { format!("{path}.{key}") });
+        out.push(if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        });
         false
     });
     for (key, v) in s.iter_mut() {
         if let Some(kv) = k.get(key) {
-            let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            let child = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
             prune(v, kv, &child, out);
         }
     }
@@ -95,10 +108,17 @@ fn prune_map(s: &mut Map<String, Value>, k: &Map<String, Value>, path: &str, out
 
 /// Decodes `obj` as `kind`: type errors give a 400 as Kubernetes words them; unknown fields
 /// are rejected (`Strict`) or pruned, returning warnings (`Warn`) or nothing (`Ignore`).
-pub fn decode(obj: &mut Value, api_version: &str, kind: &str, mode: FieldValidation) -> Result<Vec<String>, ApiError> {
+pub fn decode(
+    obj: &mut Value,
+    api_version: &str,
+    kind: &str,
+    mode: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
     let version = api_version.rsplit('/').next().unwrap_or(api_version);
     let cannot = |why: String| {
-        ApiError::bad_request(format!("{kind} in version {version:?} cannot be handled as a {kind}: {why}"))
+        ApiError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {why}"
+        ))
     };
     let Some(result) = typed(api_version, kind, obj) else {
         return Ok(Vec::new());
@@ -109,30 +129,46 @@ pub fn decode(obj: &mut Value, api_version: &str, kind: &str, mode: FieldValidat
     prune(obj, &kept, "", &mut unknown);
     match mode {
         FieldValidation::Strict if !unknown.is_empty() => {
-            let list: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
-            Err(cannot(format!("strict decoding error: {}", list.join(", "))))
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field {f:?}"))
+                .collect();
+            Err(cannot(format!(
+                "strict decoding error: {}",
+                list.join(", ")
+            )))
         }
-        FieldValidation::Warn => Ok(unknown.into_iter().map(|f| format!("unknown field {f:?}")).collect()),
+        FieldValidation::Warn => Ok(unknown
+            .into_iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect()),
         _ => Ok(Vec::new()),
     }
 }
 
-const QUANTITY_MSG: &str = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+const QUANTITY_MSG: &str =
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
 /// Whether `s` parses as a Kubernetes resource quantity.
 pub fn is_quantity(s: &str) -> bool {
     let s = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let num_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, suffix) = s.split_at(num_end);
     if num.is_empty() || num == "." || num.matches('.').count() > 1 {
         return false;
     }
-    const SUFFIXES: &[&str] = &["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"];
+    const SUFFIXES: &[&str] = &[
+        "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E",
+    ];
     if SUFFIXES.contains(&suffix) {
         return true;
     }
     // Decimal exponent: e3, E-2.
-    let exp = suffix.strip_prefix(['e', 'E']).map(|e| e.strip_prefix(['+', '-']).unwrap_or(e));
+    let exp = suffix
+        .strip_prefix(['e', 'E'])
+        .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e));
     exp.is_some_and(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()))
 }
 
@@ -147,7 +183,9 @@ fn check_quantities(v: &Value) -> Result<(), String> {
                 );
                 if quantity_map && let Value::Object(q) = child {
                     for val in q.values() {
-                        if let Some(s) = val.as_str() && !is_quantity(s) {
+                        if let Some(s) = val.as_str()
+                            && !is_quantity(s)
+                        {
                             return Err(QUANTITY_MSG.to_string());
                         }
                     }
@@ -179,7 +217,11 @@ mod tests {
     fn known_fields_pass_strict() {
         let mut d = deployment();
         let before = d.clone();
-        assert!(decode(&mut d, "apps/v1", "Deployment", FieldValidation::Strict).unwrap().is_empty());
+        assert!(
+            decode(&mut d, "apps/v1", "Deployment", FieldValidation::Strict)
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(d, before);
     }
 
@@ -188,10 +230,26 @@ mod tests {
         let mut d = deployment();
         d["spec"]["replicaz"] = json!(3);
         d["spec"]["template"]["spec"]["containers"][0]["imagee"] = json!("x");
-        let err = decode(&mut d.clone(), "apps/v1", "Deployment", FieldValidation::Strict).unwrap_err();
+        let err = decode(
+            &mut d.clone(),
+            "apps/v1",
+            "Deployment",
+            FieldValidation::Strict,
+        )
+        .unwrap_err();
         assert_eq!(err.code, 400);
-        assert!(err.message.contains("strict decoding error: unknown field \"spec.replicaz\""), "{}", err.message);
-        assert!(err.message.contains("spec.template.spec.containers[0].imagee"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("strict decoding error: unknown field \"spec.replicaz\""),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .contains("spec.template.spec.containers[0].imagee"),
+            "{}",
+            err.message
+        );
         let warnings = decode(&mut d, "apps/v1", "Deployment", FieldValidation::Warn).unwrap();
         assert_eq!(warnings.len(), 2);
         assert!(d["spec"].get("replicaz").is_none());
@@ -202,7 +260,10 @@ mod tests {
         let mut d = deployment();
         d["spec"]["replicas"] = json!("three");
         let err = decode(&mut d, "apps/v1", "Deployment", FieldValidation::Warn).unwrap_err();
-        assert!(err.message.starts_with("Deployment in version \"v1\" cannot be handled as a Deployment:"));
+        assert!(
+            err.message
+                .starts_with("Deployment in version \"v1\" cannot be handled as a Deployment:")
+        );
     }
 
     #[test]
@@ -214,7 +275,8 @@ mod tests {
             assert!(!is_quantity(bad), "{bad}");
         }
         let mut d = deployment();
-        d["spec"]["template"]["spec"]["containers"][0]["resources"] = json!({"requests": {"cpu": "lots"}});
+        d["spec"]["template"]["spec"]["containers"][0]["resources"] =
+            json!({"requests": {"cpu": "lots"}});
         assert!(decode(&mut d, "apps/v1", "Deployment", FieldValidation::Warn).is_err());
     }
 }

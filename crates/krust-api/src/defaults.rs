@@ -27,7 +27,11 @@ pub fn image_pull_policy(image: &str) -> &'static str {
 }
 
 fn container(c: &mut Value) {
-    let image = c.get("image").and_then(Value::as_str).unwrap_or_default().to_string();
+    let image = c
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     default(c, "imagePullPolicy", json!(image_pull_policy(&image)));
     default(c, "terminationMessagePath", json!("/dev/termination-log"));
     default(c, "terminationMessagePolicy", json!("File"));
@@ -66,11 +70,18 @@ fn default_tolerations(spec: &mut Value) {
     let tolerations = spec
         .as_object_mut()
         .map(|m| m.entry("tolerations").or_insert_with(|| json!([])));
-    let Some(Value::Array(list)) = tolerations else { return };
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+    let Some(Value::Array(list)) = tolerations else {
+        return;
+    };
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
         let has = list.iter().any(|t| {
             t.get("key").and_then(Value::as_str) == Some(key)
-                && t.get("effect").and_then(Value::as_str).is_none_or(|e| e == "NoExecute")
+                && t.get("effect")
+                    .and_then(Value::as_str)
+                    .is_none_or(|e| e == "NoExecute")
         });
         if !has {
             list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
@@ -94,7 +105,10 @@ pub fn qos_class(spec: &Value) -> &'static str {
         let full = |m: Option<&serde_json::Map<String, Value>>| {
             m.is_some_and(|m| m.contains_key("cpu") && m.contains_key("memory"))
         };
-        let equal = requests.is_none_or(|r| r.iter().all(|(k, v)| limits.and_then(|l| l.get(k)) == Some(v)));
+        let equal = requests.is_none_or(|r| {
+            r.iter()
+                .all(|(k, v)| limits.and_then(|l| l.get(k)) == Some(v))
+        });
         guaranteed &= full(limits) && equal;
     }
     match (guaranteed, any) {
@@ -186,7 +200,10 @@ mod tests {
     fn deployment_defaults_match_kubernetes() {
         let mut d = json!({"spec": {"strategy": {}, "template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}}});
         on_create("Deployment", &mut d);
-        assert_eq!(d["spec"]["strategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}));
+        assert_eq!(
+            d["spec"]["strategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+        );
         assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
         assert_eq!(d["spec"]["progressDeadlineSeconds"], 600);
         assert_eq!(d["spec"]["replicas"], 1);
@@ -219,7 +236,10 @@ mod tests {
     fn service_target_port_defaults_to_port() {
         let mut s = json!({"spec": {"ports": [{"port": 80}]}});
         on_create("Service", &mut s);
-        assert_eq!(s["spec"]["ports"][0], json!({"port": 80, "protocol": "TCP", "targetPort": 80}));
+        assert_eq!(
+            s["spec"]["ports"][0],
+            json!({"port": 80, "protocol": "TCP", "targetPort": 80})
+        );
         assert_eq!(s["spec"]["type"], "ClusterIP");
     }
 }

@@ -14,7 +14,9 @@ pub fn timestamp(t: jiff::Timestamp) -> String {
 
 /// Now with microseconds (`MicroTime`, used by leases and events.k8s.io).
 pub fn now_micro() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+        .to_string()
 }
 
 /// A fresh object UID.
@@ -27,7 +29,9 @@ pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = Value::Object(Map::new());
     }
-    obj["metadata"].as_object_mut().expect("metadata is an object")
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata is an object")
 }
 
 /// A string field of `metadata`.
@@ -54,13 +58,18 @@ pub fn labels(obj: &Value) -> Option<&Map<String, Value>> {
 pub fn finalizers(obj: &Value) -> Vec<String> {
     obj.pointer("/metadata/finalizers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Whether `metadata.deletionTimestamp` is set.
 pub fn is_terminating(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null())
+    obj.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
 }
 
 /// Drops `null` members recursively from maps (`"creationTimestamp": null` and friends
@@ -90,7 +99,8 @@ mod tests {
 
     #[test]
     fn nulls_are_dropped() {
-        let mut v = json!({"metadata": {"creationTimestamp": null, "name": "a"}, "spec": [{"x": null}]});
+        let mut v =
+            json!({"metadata": {"creationTimestamp": null, "name": "a"}, "spec": [{"x": null}]});
         drop_nulls(&mut v);
         assert_eq!(v, json!({"metadata": {"name": "a"}, "spec": [{}]}));
     }

@@ -50,7 +50,13 @@ const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
 macro_rules! sub {
     ($name:literal, $group:literal, $version:literal, $kind:literal, $verbs:expr) => {
-        Subresource { name: $name, group: $group, version: $version, kind: $kind, verbs: $verbs }
+        Subresource {
+            name: $name,
+            group: $group,
+            version: $version,
+            kind: $kind,
+            verbs: $verbs,
+        }
     };
 }
 
@@ -235,10 +241,16 @@ mod tests {
     #[test]
     fn keys_follow_kubernetes_layout() {
         let pods = find("", "v1", "pods").unwrap();
-        assert_eq!(pods.key(Some("default"), "nginx"), "/registry/pods/default/nginx");
+        assert_eq!(
+            pods.key(Some("default"), "nginx"),
+            "/registry/pods/default/nginx"
+        );
         let nodes = find("", "v1", "nodes").unwrap();
         assert_eq!(nodes.key(Some("ignored"), "n1"), "/registry/minions/n1");
-        assert_eq!(find_kind("apps/v1", "Deployment").unwrap().qualified(), "deployments.apps");
+        assert_eq!(
+            find_kind("apps/v1", "Deployment").unwrap().qualified(),
+            "deployments.apps"
+        );
     }
 
     #[test]

@@ -33,7 +33,11 @@ impl Cause {
         } else {
             format!("Required value: {why}")
         };
-        Cause { reason: "FieldValueRequired", message, field: field.into() }
+        Cause {
+            reason: "FieldValueRequired",
+            message,
+            field: field.into(),
+        }
     }
 
     /// `Unsupported value: "x": supported values: "a", "b"`.
@@ -41,7 +45,10 @@ impl Cause {
         let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
         Cause {
             reason: "FieldValueNotSupported",
-            message: format!("Unsupported value: {value}: supported values: {}", list.join(", ")),
+            message: format!(
+                "Unsupported value: {value}: supported values: {}",
+                list.join(", ")
+            ),
             field: field.into(),
         }
     }
@@ -57,7 +64,11 @@ impl Cause {
 
     /// `Forbidden: why`.
     pub fn forbidden(field: impl Into<String>, why: impl std::fmt::Display) -> Self {
-        Cause { reason: "FieldValueForbidden", message: format!("Forbidden: {why}"), field: field.into() }
+        Cause {
+            reason: "FieldValueForbidden",
+            message: format!("Forbidden: {why}"),
+            field: field.into(),
+        }
     }
 }
 
@@ -109,29 +120,49 @@ impl ApiError {
     /// 404: `pods "x" not found` (`resource` is `pods` or `deployments.apps`).
     pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
         let qualified = qualify(group, plural);
-        Self::new(404, "NotFound", format!("{qualified} {name:?} not found")).about(group, plural, name)
+        Self::new(404, "NotFound", format!("{qualified} {name:?} not found"))
+            .about(group, plural, name)
     }
 
     /// 409: `pods "x" already exists`.
     pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
         let qualified = qualify(group, plural);
-        Self::new(409, "AlreadyExists", format!("{qualified} {name:?} already exists"))
-            .about(group, plural, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{qualified} {name:?} already exists"),
+        )
+        .about(group, plural, name)
     }
 
     /// 409: the object was modified since it was read.
     pub fn conflict(group: &str, plural: &str, name: &str, why: &str) -> Self {
         let qualified = qualify(group, plural);
-        Self::new(409, "Conflict", format!("Operation cannot be fulfilled on {qualified} {name:?}: {why}"))
-            .about(group, plural, name)
+        Self::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {qualified} {name:?}: {why}"),
+        )
+        .about(group, plural, name)
     }
 
     /// 422: `Pod "x" is invalid: <causes>` (`kind` is the Kind, e.g. `Pod`).
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
-        let list: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let summary = if list.len() == 1 { list[0].clone() } else { format!("[{}]", list.join(", ")) };
-        let mut e = Self::new(422, "Invalid", format!("{kind} {name:?} is invalid: {summary}"))
-            .about(group, kind, name);
+        let list: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let summary = if list.len() == 1 {
+            list[0].clone()
+        } else {
+            format!("[{}]", list.join(", "))
+        };
+        let mut e = Self::new(
+            422,
+            "Invalid",
+            format!("{kind} {name:?} is invalid: {summary}"),
+        )
+        .about(group, kind, name);
         e.causes = causes;
         e
     }
@@ -166,7 +197,11 @@ impl ApiError {
 
     /// 500.
     pub fn internal(message: impl std::fmt::Display) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {message}"))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {message}"),
+        )
     }
 
     /// The `v1 Status` body.
@@ -209,7 +244,11 @@ impl ApiError {
 }
 
 fn qualify(group: &str, plural: &str) -> String {
-    if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") }
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
 }
 
 /// A `v1 Status` of success (what DELETE answers when the object is gone).
@@ -231,7 +270,11 @@ mod tests {
             "",
             "Pod",
             "Bad_Name",
-            vec![Cause::invalid("metadata.name", &json!("Bad_Name"), "a lowercase RFC 1123 subdomain")],
+            vec![Cause::invalid(
+                "metadata.name",
+                &json!("Bad_Name"),
+                "a lowercase RFC 1123 subdomain",
+            )],
         );
         assert_eq!(
             e.message,

@@ -17,20 +17,32 @@ pub struct Identity {
 impl Identity {
     /// No credentials.
     pub fn anonymous() -> Self {
-        Identity { user: "system:anonymous".into(), groups: vec!["system:unauthenticated".into()] }
+        Identity {
+            user: "system:anonymous".into(),
+            groups: vec!["system:unauthenticated".into()],
+        }
     }
 
     /// The user (CN) and groups (O) of a client certificate already verified by TLS.
     pub fn from_certificate(der: &CertificateDer<'_>) -> Self {
-        let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else { return Self::anonymous() };
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+            return Self::anonymous();
+        };
         let subject = cert.subject();
-        let user = subject.iter_common_name().next().and_then(|c| c.as_str().ok()).unwrap_or("");
+        let user = subject
+            .iter_common_name()
+            .next()
+            .and_then(|c| c.as_str().ok())
+            .unwrap_or("");
         let mut groups: Vec<String> = subject
             .iter_organization()
             .filter_map(|o| o.as_str().ok().map(String::from))
             .collect();
         groups.push("system:authenticated".into());
-        Identity { user: user.to_string(), groups }
+        Identity {
+            user: user.to_string(),
+            groups,
+        }
     }
 
     /// Whether any credential was presented and verified.
@@ -49,12 +61,17 @@ fn is_open(path: &str) -> bool {
 
 /// Refuses unauthenticated requests (401) and those the user may not make (403).
 pub async fn layer(req: Request, next: Next) -> Response {
-    let identity = req.extensions().get::<Identity>().cloned().unwrap_or_else(Identity::anonymous);
+    let identity = req
+        .extensions()
+        .get::<Identity>()
+        .cloned()
+        .unwrap_or_else(Identity::anonymous);
     if is_open(req.uri().path()) {
         return next.run(req).await;
     }
     if !identity.is_authenticated() {
-        return crate::respond::error(&ApiError::new(401, "Unauthorized", "Unauthorized")).into_response();
+        return crate::respond::error(&ApiError::new(401, "Unauthorized", "Unauthorized"))
+            .into_response();
     }
     if !identity.groups.iter().any(|g| g == "system:masters") {
         let msg = format!(

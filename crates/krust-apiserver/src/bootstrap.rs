@@ -10,9 +10,17 @@ use std::net::SocketAddr;
 
 const NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-async fn ensure(registry: &Registry, plural: &str, namespace: Option<&str>, obj: Value) -> Result<(), ApiError> {
+async fn ensure(
+    registry: &Registry,
+    plural: &str,
+    namespace: Option<&str>,
+    obj: Value,
+) -> Result<(), ApiError> {
     let resource = find("", "v1", plural).expect("core resource");
-    match registry.create(resource, namespace, obj, &WriteOptions::default()).await {
+    match registry
+        .create(resource, namespace, obj, &WriteOptions::default())
+        .await
+    {
         Err(e) if e.code != 409 => Err(e),
         _ => Ok(()),
     }
@@ -21,7 +29,13 @@ async fn ensure(registry: &Registry, plural: &str, namespace: Option<&str>, obj:
 /// Creates whatever of the bootstrap objects is missing.
 pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiError> {
     for ns in NAMESPACES {
-        ensure(registry, "namespaces", None, json!({"metadata": {"name": ns}})).await?;
+        ensure(
+            registry,
+            "namespaces",
+            None,
+            json!({"metadata": {"name": ns}}),
+        )
+        .await?;
     }
     let port = advertise.port();
     let svc = json!({
@@ -40,7 +54,9 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
 
 /// Keeps `default/kubernetes` in place: re-creates it after every delete.
 pub async fn keep(registry: Registry, advertise: SocketAddr) {
-    let key = find("", "v1", "services").expect("services").key(Some("default"), "kubernetes");
+    let key = find("", "v1", "services")
+        .expect("services")
+        .key(Some("default"), "kubernetes");
     loop {
         // Right after a delete the old address may not be released yet: retry shortly.
         if let Err(e) = ensure_all(&registry, advertise).await {

@@ -19,7 +19,11 @@ pub fn wants_aggregated(headers: &HeaderMap) -> bool {
 }
 
 fn verbs(r: &Resource) -> Vec<&'static str> {
-    if r.is_listable() { VERBS.to_vec() } else { vec!["create"] }
+    if r.is_listable() {
+        VERBS.to_vec()
+    } else {
+        vec!["create"]
+    }
 }
 
 fn aggregated_resource(r: &Resource) -> Value {
@@ -58,7 +62,11 @@ fn aggregated_group(group: &str, version: &str) -> Value {
 
 fn aggregated(items: Vec<Value>) -> Response {
     let body = json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items});
-    respond::with_type(200, AGGREGATED, serde_json::to_vec(&body).unwrap_or_default())
+    respond::with_type(
+        200,
+        AGGREGATED,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }
 
 /// `GET /api`.
@@ -66,8 +74,11 @@ pub fn api(headers: &HeaderMap, server_address: &str) -> Response {
     if wants_aggregated(headers) {
         return aggregated(vec![aggregated_group("", "v1")]);
     }
-    respond::json(200, &json!({"kind": "APIVersions", "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}))
+    respond::json(
+        200,
+        &json!({"kind": "APIVersions", "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}),
+    )
 }
 
 fn api_group(group: &str, version: &str) -> Value {
@@ -77,17 +88,25 @@ fn api_group(group: &str, version: &str) -> Value {
 
 /// `GET /apis`.
 pub fn apis(headers: &HeaderMap) -> Response {
-    let named: Vec<(&str, &str)> = groups().into_iter().filter(|(g, _)| !g.is_empty()).collect();
+    let named: Vec<(&str, &str)> = groups()
+        .into_iter()
+        .filter(|(g, _)| !g.is_empty())
+        .collect();
     if wants_aggregated(headers) {
         return aggregated(named.iter().map(|(g, v)| aggregated_group(g, v)).collect());
     }
     let groups: Vec<Value> = named.iter().map(|(g, v)| api_group(g, v)).collect();
-    respond::json(200, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+    respond::json(
+        200,
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+    )
 }
 
 /// `GET /apis/<group>`.
 pub fn group(name: &str) -> Option<Response> {
-    let (g, v) = groups().into_iter().find(|(g, _)| *g == name && !g.is_empty())?;
+    let (g, v) = groups()
+        .into_iter()
+        .find(|(g, _)| *g == name && !g.is_empty())?;
     let mut body = api_group(g, v);
     body["kind"] = json!("APIGroup");
     body["apiVersion"] = json!("v1");
@@ -96,7 +115,10 @@ pub fn group(name: &str) -> Option<Response> {
 
 /// `GET /api/v1` or `GET /apis/<group>/<version>`: an `APIResourceList`.
 pub fn resource_list(group: &str, version: &str) -> Option<Response> {
-    let served: Vec<&Resource> = RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
+    let served: Vec<&Resource> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if served.is_empty() {
         return None;
     }
@@ -121,6 +143,9 @@ pub fn resource_list(group: &str, version: &str) -> Option<Response> {
             resources.push(v);
         }
     }
-    Some(respond::json(200, &json!({"kind": "APIResourceList", "apiVersion": "v1",
-        "groupVersion": group_version(group, version), "resources": resources})))
+    Some(respond::json(
+        200,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1",
+        "groupVersion": group_version(group, version), "resources": resources}),
+    ))
 }

@@ -57,15 +57,33 @@ impl Default for Metrics {
         let latency: Latency = Family::new_with_constructor(latency_histogram);
         let watchers = Family::<ResourceLabels, Gauge>::default();
         let revision = Gauge::default();
-        registry.register("apiserver_request", "Requests by verb, resource and HTTP code", requests.clone());
+        registry.register(
+            "apiserver_request",
+            "Requests by verb, resource and HTTP code",
+            requests.clone(),
+        );
         registry.register(
             "apiserver_request_duration_seconds",
             "Request latency by verb and resource (watches excluded)",
             latency.clone(),
         );
-        registry.register("apiserver_registered_watchers", "Open watches by resource", watchers.clone());
-        registry.register("krust_store_revision", "The store's current revision", revision.clone());
-        Metrics { registry, requests, latency, watchers, revision }
+        registry.register(
+            "apiserver_registered_watchers",
+            "Open watches by resource",
+            watchers.clone(),
+        );
+        registry.register(
+            "krust_store_revision",
+            "The store's current revision",
+            revision.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            watchers,
+            revision,
+        }
     }
 }
 
@@ -74,14 +92,25 @@ impl Metrics {
     pub fn observe(&self, verb: &str, resource: &str, code: u16, took: Duration) {
         let (verb, resource) = (verb.to_string(), resource.to_string());
         self.requests
-            .get_or_create(&RequestLabels { verb: verb.clone(), resource: resource.clone(), code: code.to_string() })
+            .get_or_create(&RequestLabels {
+                verb: verb.clone(),
+                resource: resource.clone(),
+                code: code.to_string(),
+            })
             .inc();
-        self.latency.get_or_create(&LatencyLabels { verb, resource }).observe(took.as_secs_f64());
+        self.latency
+            .get_or_create(&LatencyLabels { verb, resource })
+            .observe(took.as_secs_f64());
     }
 
     /// Counts a watch on `resource` while the guard lives.
     pub fn watcher(&self, resource: &str) -> WatchGuard {
-        let g = self.watchers.get_or_create(&ResourceLabels { resource: resource.to_string() }).clone();
+        let g = self
+            .watchers
+            .get_or_create(&ResourceLabels {
+                resource: resource.to_string(),
+            })
+            .clone();
         g.inc();
         WatchGuard(g)
     }

@@ -21,7 +21,10 @@ impl Params {
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `key=true`.
@@ -33,7 +36,10 @@ impl Params {
     pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         self.get(key)
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse().map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {s:?}"))))
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {s:?}")))
+            })
             .transpose()
     }
 
@@ -79,9 +85,8 @@ pub fn decode_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError
     let value = match ct.as_str() {
         "application/json" | "" | "*/*" => parse_json(body)?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => parse_yaml(body)?,
-        "application/vnd.kubernetes.protobuf" => {
-            krust_api::protobuf::decode(body).map_err(|e| ApiError::new(e.code(), e.reason(), e.to_string()))?
-        }
+        "application/vnd.kubernetes.protobuf" => krust_api::protobuf::decode(body)
+            .map_err(|e| ApiError::new(e.code(), e.reason(), e.to_string()))?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     Ok(value)
@@ -96,7 +101,8 @@ pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 
 /// Parses YAML (apply-patch bodies, `application/yaml` requests).
 pub fn parse_yaml(body: &[u8]) -> Result<Value, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
     serde_saphyr::from_str::<Value>(text)
         .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
 }
@@ -120,12 +126,20 @@ mod tests {
         assert_eq!(p.get("command"), Some("ls"));
         assert!(p.flag("watch"));
         assert_eq!(p.int("limit").unwrap(), Some(500));
-        assert!(Params::parse(Some("limit=x")).unwrap().int("limit").is_err());
+        assert!(
+            Params::parse(Some("limit=x"))
+                .unwrap()
+                .int("limit")
+                .is_err()
+        );
     }
 
     #[test]
     fn yaml_and_bad_json() {
-        assert_eq!(parse_yaml(b"a: 1\nb: [x]\n").unwrap(), serde_json::json!({"a": 1, "b": ["x"]}));
+        assert_eq!(
+            parse_yaml(b"a: 1\nb: [x]\n").unwrap(),
+            serde_json::json!({"a": 1, "b": ["x"]})
+        );
         assert_eq!(parse_json(b"{nope").unwrap_err().code, 400);
     }
 }

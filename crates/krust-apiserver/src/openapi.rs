@@ -24,7 +24,11 @@ fn hash(bytes: &[u8]) -> String {
 fn refs(v: &Value, out: &mut BTreeSet<String>) {
     match v {
         Value::Object(m) => {
-            if let Some(r) = m.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix(REF_PREFIX)) {
+            if let Some(r) = m
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(REF_PREFIX))
+            {
                 out.insert(r.to_string());
             }
             m.values().for_each(|c| refs(c, out));
@@ -42,7 +46,9 @@ fn closure(roots: impl IntoIterator<Item = String>) -> Map<String, Value> {
         if out.contains_key(&name) {
             continue;
         }
-        let Some(def) = schema::definition(&name) else { continue };
+        let Some(def) = schema::definition(&name) else {
+            continue;
+        };
         let mut found = BTreeSet::new();
         refs(def, &mut found);
         todo.extend(found);
@@ -66,7 +72,13 @@ fn content(def: &str) -> Value {
 fn operations(r: &Resource, def: &str, list_def: Option<&str>) -> (Value, Value) {
     let x = |action: &str, id: String| json!({"operationId": id, "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk(r)});
     let ok = |d: &str| json!({"200": {"description": "OK", "content": content(d)}});
-    let write_params = || vec![param("dryRun", "string"), param("fieldManager", "string"), param("fieldValidation", "string")];
+    let write_params = || {
+        vec![
+            param("dryRun", "string"),
+            param("fieldManager", "string"),
+            param("fieldValidation", "string"),
+        ]
+    };
     let mut item = Map::new();
     let mut get = x("get", format!("read{}", r.kind));
     get["responses"] = ok(def);
@@ -86,14 +98,24 @@ fn operations(r: &Resource, def: &str, list_def: Option<&str>) -> (Value, Value)
     patch["responses"] = ok(def);
     item.insert("patch".into(), patch);
     let mut delete = x("delete", format!("delete{}", r.kind));
-    delete["parameters"] = json!([param("dryRun", "string"), param("gracePeriodSeconds", "integer"), param("propagationPolicy", "string")]);
+    delete["parameters"] = json!([
+        param("dryRun", "string"),
+        param("gracePeriodSeconds", "integer"),
+        param("propagationPolicy", "string")
+    ]);
     delete["responses"] = ok(def);
     item.insert("delete".into(), delete);
 
     let mut coll = Map::new();
     let mut list = x("list", format!("list{}", r.kind));
-    list["parameters"] = json!([param("labelSelector", "string"), param("fieldSelector", "string"), param("limit", "integer"),
-        param("continue", "string"), param("resourceVersion", "string"), param("watch", "boolean")]);
+    list["parameters"] = json!([
+        param("labelSelector", "string"),
+        param("fieldSelector", "string"),
+        param("limit", "integer"),
+        param("continue", "string"),
+        param("resourceVersion", "string"),
+        param("watch", "boolean")
+    ]);
     list["responses"] = ok(list_def.unwrap_or(def));
     coll.insert("get".into(), list);
     let mut post = x("post", format!("create{}", r.kind));
@@ -110,13 +132,26 @@ fn group_version_document(group: &str, version: &str) -> Value {
         "io.k8s.apimachinery.pkg.apis.meta.v1.Status".to_string(),
         "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".to_string(),
     ];
-    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version && r.is_listable()) {
-        let Some(def) = schema::definition_for(r.group, r.version, r.kind) else { continue };
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version && r.is_listable())
+    {
+        let Some(def) = schema::definition_for(r.group, r.version, r.kind) else {
+            continue;
+        };
         let list_def = schema::definition_for(r.group, r.version, &r.list_kind());
         roots.push(def.to_string());
         roots.extend(list_def.map(String::from));
-        let base = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
-        let coll = if r.namespaced { format!("{base}/namespaces/{{namespace}}/{}", r.plural) } else { format!("{base}/{}", r.plural) };
+        let base = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
+        let coll = if r.namespaced {
+            format!("{base}/namespaces/{{namespace}}/{}", r.plural)
+        } else {
+            format!("{base}/{}", r.plural)
+        };
         let (item, list) = operations(r, def, list_def);
         paths.insert(format!("{coll}/{{name}}"), item);
         paths.insert(coll, list);
@@ -134,7 +169,11 @@ pub static V3: LazyLock<Vec<(String, Document)>> = LazyLock::new(|| {
     groups()
         .into_iter()
         .map(|(g, v)| {
-            let prefix = if g.is_empty() { format!("api/{v}") } else { format!("apis/{}", group_version(g, v)) };
+            let prefix = if g.is_empty() {
+                format!("api/{v}")
+            } else {
+                format!("apis/{}", group_version(g, v))
+            };
             let body = serde_json::to_vec(&group_version_document(g, v)).unwrap_or_default();
             let hash = hash(&body);
             (prefix, Document { body, hash })
@@ -146,7 +185,12 @@ pub static V3: LazyLock<Vec<(String, Document)>> = LazyLock::new(|| {
 pub fn v3_index() -> Value {
     let paths: Map<String, Value> = V3
         .iter()
-        .map(|(p, d)| (p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", d.hash)})))
+        .map(|(p, d)| {
+            (
+                p.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", d.hash)}),
+            )
+        })
         .collect();
     json!({"paths": paths})
 }
@@ -158,10 +202,18 @@ pub static V2: LazyLock<Vec<u8>> = LazyLock::new(|| {
     for (g, v) in groups() {
         let doc = group_version_document(g, v);
         paths.extend(doc["paths"].as_object().cloned().unwrap_or_default());
-        definitions.extend(doc["components"]["schemas"].as_object().cloned().unwrap_or_default());
+        definitions.extend(
+            doc["components"]["schemas"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
     }
     let doc = json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.4"}, "paths": paths, "definitions": definitions});
-    serde_json::to_string(&doc).unwrap_or_default().replace(REF_PREFIX, "#/definitions/").into_bytes()
+    serde_json::to_string(&doc)
+        .unwrap_or_default()
+        .replace(REF_PREFIX, "#/definitions/")
+        .into_bytes()
 });
 
 #[cfg(test)]
@@ -173,9 +225,23 @@ mod tests {
         let (_, doc) = V3.iter().find(|(p, _)| p == "apis/apps/v1").unwrap();
         let v: Value = serde_json::from_slice(&doc.body).unwrap();
         let patch = &v["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
-        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
+        assert!(
+            patch["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "Deployment"
+        );
         assert!(v["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"].is_object());
-        assert!(v3_index()["paths"]["api/v1"]["serverRelativeURL"].as_str().unwrap().contains("hash="));
+        assert!(
+            v3_index()["paths"]["api/v1"]["serverRelativeURL"]
+                .as_str()
+                .unwrap()
+                .contains("hash=")
+        );
     }
 }

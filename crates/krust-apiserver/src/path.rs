@@ -15,7 +15,11 @@ pub struct Target {
 
 /// The 404 for paths that name nothing served.
 pub fn not_found() -> ApiError {
-    let mut e = ApiError::new(404, "NotFound", "the server could not find the requested resource");
+    let mut e = ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    );
     e.name = None;
     e
 }
@@ -30,18 +34,25 @@ pub fn parse(path: &str) -> Result<Target, ApiError> {
     };
     let find = |plural: &str| resources::find(group, version, plural).ok_or_else(not_found);
     let sub = |r: &'static Resource, s: &str| r.subresource(s).ok_or_else(not_found);
-    let namespaced = |ns: &str, r: &'static Resource, name: Option<&str>, s: Option<&'static Subresource>| {
-        if !r.namespaced {
-            return Err(not_found());
-        }
-        Ok(Target { resource: r, namespace: Some(ns.to_string()), name: name.map(String::from), subresource: s })
-    };
-    let cluster = |r: &'static Resource, name: Option<&str>, s: Option<&'static Subresource>| Target {
-        resource: r,
-        namespace: None,
-        name: name.map(String::from),
-        subresource: s,
-    };
+    let namespaced =
+        |ns: &str, r: &'static Resource, name: Option<&str>, s: Option<&'static Subresource>| {
+            if !r.namespaced {
+                return Err(not_found());
+            }
+            Ok(Target {
+                resource: r,
+                namespace: Some(ns.to_string()),
+                name: name.map(String::from),
+                subresource: s,
+            })
+        };
+    let cluster =
+        |r: &'static Resource, name: Option<&str>, s: Option<&'static Subresource>| Target {
+            resource: r,
+            namespace: None,
+            name: name.map(String::from),
+            subresource: s,
+        };
     match rest {
         [plural] => Ok(cluster(find(plural)?, None, None)),
         [plural, name] => {
@@ -81,16 +92,25 @@ mod tests {
     #[test]
     fn paths() {
         let t = parse("/api/v1/namespaces/default/pods/nginx/status").unwrap();
-        assert_eq!((t.resource.plural, t.namespace.as_deref(), t.name.as_deref()), ("pods", Some("default"), Some("nginx")));
+        assert_eq!(
+            (t.resource.plural, t.namespace.as_deref(), t.name.as_deref()),
+            ("pods", Some("default"), Some("nginx"))
+        );
         assert_eq!(t.subresource.unwrap().name, "status");
         let t = parse("/api/v1/namespaces/kube-system").unwrap();
-        assert_eq!((t.resource.plural, t.name.as_deref()), ("namespaces", Some("kube-system")));
+        assert_eq!(
+            (t.resource.plural, t.name.as_deref()),
+            ("namespaces", Some("kube-system"))
+        );
         let t = parse("/api/v1/namespaces/foo/finalize").unwrap();
         assert_eq!(t.subresource.unwrap().name, "finalize");
         let t = parse("/api/v1/namespaces/foo/configmaps").unwrap();
         assert_eq!((t.resource.plural, t.name), ("configmaps", None));
         let t = parse("/apis/apps/v1/namespaces/default/deployments").unwrap();
-        assert_eq!((t.resource.plural, t.namespace.as_deref()), ("deployments", Some("default")));
+        assert_eq!(
+            (t.resource.plural, t.namespace.as_deref()),
+            ("deployments", Some("default"))
+        );
         let t = parse("/apis/apps/v1/deployments").unwrap();
         assert!(t.namespace.is_none());
         assert!(parse("/api/v1/pods/x").is_err());

@@ -34,14 +34,22 @@ fn ca_params() -> Result<CertificateParams> {
     Ok(p)
 }
 
-fn leaf(cn: &str, org: Option<&str>, sans: &[SanType], usage: ExtendedKeyUsagePurpose) -> Result<CertificateParams> {
+fn leaf(
+    cn: &str,
+    org: Option<&str>,
+    sans: &[SanType],
+    usage: ExtendedKeyUsagePurpose,
+) -> Result<CertificateParams> {
     let mut p = CertificateParams::new(Vec::<String>::new())?;
     p.distinguished_name.push(DnType::CommonName, cn);
     if let Some(o) = org {
         p.distinguished_name.push(DnType::OrganizationName, o);
     }
     p.subject_alt_names = sans.to_vec();
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     p.extended_key_usages = vec![usage];
     p.not_before = rcgen::date_time_ymd(2024, 1, 1);
     p.not_after = rcgen::date_time_ymd(2099, 1, 1);
@@ -62,21 +70,52 @@ impl Pki {
     /// serving certificate's subject alternative names.
     pub fn load_or_create(dir: &Path, ips: &[IpAddr], names: &[String]) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let ca_key = KeyPair::from_pem(&read_or(&dir.join("ca.key"), || Ok(KeyPair::generate()?.serialize_pem()))?)?;
-        let ca_cert = read_or(&dir.join("ca.crt"), || Ok(ca_params()?.self_signed(&ca_key)?.pem()))?;
+        let ca_key = KeyPair::from_pem(&read_or(&dir.join("ca.key"), || {
+            Ok(KeyPair::generate()?.serialize_pem())
+        })?)?;
+        let ca_cert = read_or(&dir.join("ca.crt"), || {
+            Ok(ca_params()?.self_signed(&ca_key)?.pem())
+        })?;
         let issuer = Issuer::from_ca_cert_pem(&ca_cert, &ca_key)?;
 
         let mut sans: Vec<SanType> = ips.iter().map(|ip| SanType::IpAddress(*ip)).collect();
         for n in names {
             sans.push(SanType::DnsName(n.as_str().try_into()?));
         }
-        let (server_cert, server_key) = Self::leaf_pair(dir, "server", || {
-            leaf("kube-apiserver", None, &sans, ExtendedKeyUsagePurpose::ServerAuth)
-        }, &issuer)?;
-        let (admin_cert, admin_key) = Self::leaf_pair(dir, "admin", || {
-            leaf("kubernetes-admin", Some("system:masters"), &[], ExtendedKeyUsagePurpose::ClientAuth)
-        }, &issuer)?;
-        Ok(Pki { dir: dir.to_path_buf(), ca_cert, server_cert, server_key, admin_cert, admin_key })
+        let (server_cert, server_key) = Self::leaf_pair(
+            dir,
+            "server",
+            || {
+                leaf(
+                    "kube-apiserver",
+                    None,
+                    &sans,
+                    ExtendedKeyUsagePurpose::ServerAuth,
+                )
+            },
+            &issuer,
+        )?;
+        let (admin_cert, admin_key) = Self::leaf_pair(
+            dir,
+            "admin",
+            || {
+                leaf(
+                    "kubernetes-admin",
+                    Some("system:masters"),
+                    &[],
+                    ExtendedKeyUsagePurpose::ClientAuth,
+                )
+            },
+            &issuer,
+        )?;
+        Ok(Pki {
+            dir: dir.to_path_buf(),
+            ca_cert,
+            server_cert,
+            server_key,
+            admin_cert,
+            admin_key,
+        })
     }
 
     fn leaf_pair(
@@ -85,7 +124,10 @@ impl Pki {
         params: impl FnOnce() -> Result<CertificateParams>,
         issuer: &Issuer<'_, &KeyPair>,
     ) -> Result<(String, String)> {
-        let (crt, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+        let (crt, key) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
         if let (Ok(c), Ok(k)) = (std::fs::read_to_string(&crt), std::fs::read_to_string(&key)) {
             return Ok((c, k));
         }
@@ -124,6 +166,9 @@ mod tests {
         let b = Pki::load_or_create(dir.path(), &ips, &["localhost".into()]).unwrap();
         assert_eq!(a.ca_cert, b.ca_cert);
         assert_eq!(a.admin_cert, b.admin_cert);
-        assert!(a.kubeconfig("https://127.0.0.1:6443").contains("client-key-data"));
+        assert!(
+            a.kubeconfig("https://127.0.0.1:6443")
+                .contains("client-key-data")
+        );
     }
 }

@@ -8,14 +8,19 @@ use serde_json::Value;
 
 /// A JSON response with `code`.
 pub fn json(code: u16, body: &Value) -> Response {
-    with_type(code, "application/json", serde_json::to_vec(body).unwrap_or_default())
+    with_type(
+        code,
+        "application/json",
+        serde_json::to_vec(body).unwrap_or_default(),
+    )
 }
 
 /// A response with the given content type.
 pub fn with_type(code: u16, content_type: &'static str, body: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
@@ -23,7 +28,8 @@ pub fn with_type(code: u16, content_type: &'static str, body: Vec<u8>) -> Respon
 pub fn error(e: &ApiError) -> Response {
     let mut r = json(e.code, &e.to_status());
     if let Some(s) = e.retry_after {
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
     }
     r
 }

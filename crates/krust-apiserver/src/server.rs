@@ -42,38 +42,61 @@ pub struct Running {
 
 /// Opens the store under `data_dir` and serves the API.
 pub async fn start(config: Config) -> Result<Running> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store: Arc<dyn Store> = krust_store::SqliteStore::open(&config.data_dir.join("state.db"))?;
     start_with_store(config, store).await
 }
 
 /// Serves the API over an already opened store.
 pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<Running> {
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse()?, "::1".parse()?, "10.43.0.1".parse()?];
     if !addr.ip().is_unspecified() && !ips.contains(&addr.ip()) {
         ips.push(addr.ip());
     }
-    let names: Vec<String> = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let names: Vec<String> = [
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let pki = Pki::load_or_create(&config.data_dir.join("pki"), &ips, &names)?;
-    let advertise = if addr.ip().is_unspecified() { SocketAddr::new("127.0.0.1".parse()?, addr.port()) } else { addr };
+    let advertise = if addr.ip().is_unspecified() {
+        SocketAddr::new("127.0.0.1".parse()?, addr.port())
+    } else {
+        addr
+    };
     let url = format!("https://{advertise}");
     let kubeconfig = config.data_dir.join("kubeconfig");
     std::fs::write(&kubeconfig, pki.kubeconfig(&url))?;
 
     let registry = Registry::new(store, &config.service_cidr)?;
-    bootstrap::ensure_all(&registry, advertise).await.map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    bootstrap::ensure_all(&registry, advertise)
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     tokio::spawn(bootstrap::keep(registry.clone(), advertise));
-    let api = Arc::new(Api { registry, metrics: Metrics::default() });
+    let api = Arc::new(Api {
+        registry,
+        metrics: Metrics::default(),
+    });
     let app = router(api, advertise.to_string());
     let tls = tls::server_config(&pki)?;
     let task = tokio::spawn(tls::serve(listener, tls, app));
     tracing::info!(%url, kubeconfig = %kubeconfig.display(), "API server ready");
-    Ok(Running { addr, url, kubeconfig, task })
+    Ok(Running {
+        addr,
+        url,
+        kubeconfig,
+        task,
+    })
 }
 
 /// The routes: fixed documents, then every resource path.
@@ -85,10 +108,19 @@ pub fn router(api: Arc<Api>, server_address: String) -> Router {
         .route("/livez", get(ok))
         .route("/readyz", get(ok))
         .route("/metrics", get(metrics))
-        .route("/api", get(move |req: Request| async move { discovery::api(req.headers(), &server_address) }))
-        .route("/apis", get(|req: Request| async move { discovery::apis(req.headers()) }))
+        .route(
+            "/api",
+            get(move |req: Request| async move { discovery::api(req.headers(), &server_address) }),
+        )
+        .route(
+            "/apis",
+            get(|req: Request| async move { discovery::apis(req.headers()) }),
+        )
         .route("/openapi/v2", get(openapi_v2))
-        .route("/openapi/v3", get(|| async { respond::json(200, &openapi::v3_index()) }))
+        .route(
+            "/openapi/v3",
+            get(|| async { respond::json(200, &openapi::v3_index()) }),
+        )
         .route("/openapi/v3/{*path}", get(openapi_v3))
         .fallback(resources)
         .layer(axum::middleware::from_fn(auth::layer))
@@ -96,21 +128,32 @@ pub fn router(api: Arc<Api>, server_address: String) -> Router {
 }
 
 async fn version() -> Response {
-    respond::json(200, &json!({
-        "major": "1", "minor": "32", "gitVersion": "v1.32.4-krust", "gitCommit": env!("CARGO_PKG_VERSION"),
-        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rustc",
-        "compiler": "rustc", "platform": "linux/amd64",
-    }))
+    respond::json(
+        200,
+        &json!({
+            "major": "1", "minor": "32", "gitVersion": "v1.32.4-krust", "gitCommit": env!("CARGO_PKG_VERSION"),
+            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rustc",
+            "compiler": "rustc", "platform": "linux/amd64",
+        }),
+    )
 }
 
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
     let text = api.metrics.render(api.registry.store.revision());
-    respond::with_type(200, "text/plain; version=0.0.4; charset=utf-8", text.into_bytes())
+    respond::with_type(
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+        text.into_bytes(),
+    )
 }
 
 /// Swagger 2.0 as JSON; kubectl asks for it only as protobuf, which is not served.
 async fn openapi_v2(req: Request) -> Response {
-    let accept = req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*");
+    let accept = req
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("*/*");
     if !accept.contains("json") && !accept.contains("*/*") {
         let msg = "only application/json is supported for /openapi/v2; use /openapi/v3";
         return respond::error(&krust_api::status::ApiError::new(406, "NotAcceptable", msg));

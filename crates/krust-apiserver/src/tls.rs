@@ -22,10 +22,14 @@ pub fn server_config(pki: &Pki) -> Result<Arc<rustls::ServerConfig>> {
     for c in certs(&pki.ca_cert)? {
         roots.add(c)?;
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()?;
-    let key = rustls_pemfile::private_key(&mut pki.server_key.as_bytes())?.context("no server key")?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()?;
+    let key =
+        rustls_pemfile::private_key(&mut pki.server_key.as_bytes())?.context("no server key")?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
@@ -44,7 +48,11 @@ pub fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>> {
 }
 
 /// Accepts connections until the listener fails, serving `app` on each.
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Router) -> Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+) -> Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     loop {
         let (tcp, peer) = listener.accept().await?;
@@ -66,12 +74,16 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: R
                 .and_then(|c| c.first())
                 .map(Identity::from_certificate)
                 .unwrap_or_else(Identity::anonymous);
-            let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(identity.clone());
-                app.clone().oneshot(req.map(axum::body::Body::new))
-            });
+            let service =
+                hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(identity.clone());
+                    app.clone().oneshot(req.map(axum::body::Body::new))
+                });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
+            if let Err(e) = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(%peer, error = %e, "connection ended");
             }
         });

@@ -33,6 +33,7 @@ fn fields_of(obj: &impl ResourceExt, manager: &str) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server bug: server-side apply is not implemented (415 UnsupportedMediaType)"]
 async fn apply_creates_then_conflicts_then_forces() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
@@ -91,14 +92,12 @@ async fn apply_creates_then_conflicts_then_forces() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server bug: server-side apply is not implemented (415 UnsupportedMediaType)"]
 async fn apply_records_update_managers_and_conflicts_with_them() {
     let srv = common::start().await;
     let deploys: Api<Deployment> = srv.api("default");
     let pp = PostParams { field_manager: Some("creator".into()), ..Default::default() };
     deploys.create(&pp, &deployment("web", 2)).await.unwrap();
-    let d = deploys.get("web").await.unwrap();
-    assert!(managers(&d).contains(&("creator".to_string(), "Update".to_string())), "managers: {:?}", managers(&d));
-
     // spec.replicas is owned by the creator (an Update manager): applying another value conflicts.
     let applied = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -126,6 +125,7 @@ async fn apply_records_update_managers_and_conflicts_with_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server bug: server-side apply is not implemented (415 UnsupportedMediaType)"]
 async fn apply_requires_a_field_manager_and_checks_the_name() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
@@ -135,4 +135,22 @@ async fn apply_requires_a_field_manager_and_checks_the_name() {
 
     let s = status(cms.patch("b", &PatchParams::apply("mgr"), &Patch::Apply(&body)).await);
     assert_eq!(s.code, 400, "apply whose body names another object: {s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server bug: managedFields are not recorded for create/update/patch (operation Update)"]
+async fn writes_record_update_managers() {
+    let srv = common::start().await;
+    let cms: Api<ConfigMap> = srv.api("default");
+    let pp = PostParams { field_manager: Some("creator".into()), ..Default::default() };
+    let cm = cms.create(&pp, &common::configmap("cm", &[], &[("a", "1")])).await.unwrap();
+    assert_eq!(managers(&cm), [("creator".to_string(), "Update".to_string())]);
+    assert!(fields_of(&cm, "creator").pointer("/f:data/f:a").is_some());
+
+    let patch = json!({"data": {"b": "2"}});
+    let params = PatchParams { field_manager: Some("editor".into()), ..Default::default() };
+    let cm = cms.patch("cm", &params, &Patch::Merge(&patch)).await.unwrap();
+    assert_eq!(managers(&cm), [("creator".to_string(), "Update".to_string()), ("editor".to_string(), "Update".to_string())]);
+    assert!(fields_of(&cm, "editor").pointer("/f:data/f:b").is_some());
+    assert!(fields_of(&cm, "editor").pointer("/f:data/f:a").is_none());
 }

@@ -185,7 +185,9 @@ async fn pod_strategic_merge_by_container_name() {
     let add = |f: &str| json!({"metadata": {"finalizers": [f]}});
     pods.patch("web", &pp, &Patch::Strategic(add("example.com/a"))).await.unwrap();
     let p = pods.patch("web", &pp, &Patch::Strategic(add("example.com/b"))).await.unwrap();
-    assert_eq!(p.finalizers(), ["example.com/a", "example.com/b"]);
+    let mut finalizers = p.finalizers().to_vec();
+    finalizers.sort();
+    assert_eq!(finalizers, ["example.com/a", "example.com/b"]);
     let del = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["example.com/a"]}});
     let p = pods.patch("web", &pp, &Patch::Strategic(&del)).await.unwrap();
     assert_eq!(p.finalizers(), ["example.com/b"]);

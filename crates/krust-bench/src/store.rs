@@ -88,6 +88,9 @@ pub async fn run(args: StoreArgs) -> Result<()> {
         objects_per_writer: args.objects_per_writer,
         max_time: Duration::from_secs(args.max_seconds),
     };
+    // Flush dirty pages first (say, from the build that just wrote this binary), so that
+    // writeback does not slow the first runs' fsyncs.
+    let _ = std::process::Command::new("sync").status();
     // Warm both up (connections, caches, first file growth) before measuring.
     let warmup = Plan {
         writes: 256,
@@ -126,7 +129,12 @@ pub async fn run(args: StoreArgs) -> Result<()> {
 fn print_header(args: &StoreArgs, etcd_version: &str) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("krust-bench store: krust SqliteStore vs {etcd_version} (started for this run)");
-    println!("machine: {cores} cores; both stores in temp dirs on the same filesystem");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("?");
+    println!(
+        "machine: {cores} cores, load average {load} at start (other work skews the ratios); \
+         both stores in temp dirs on one filesystem"
+    );
     println!(
         "workload: {} conditional writes per run, ~1 KiB Pod JSON, {} objects per writer \
          (create, then update comparing mod_revision); both fsync every commit",

@@ -18,10 +18,18 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = krust_apiserver::Config { data_dir: args.data_dir, listen: args.listen, service_cidr: args.service_cidr };
+    let config = krust_apiserver::Config {
+        data_dir: args.data_dir,
+        listen: args.listen,
+        service_cidr: args.service_cidr,
+    };
     let running = krust_apiserver::start(config).await?;
     // One line on stdout for people and scripts: where kubectl's configuration is.
-    println!("krust API server at {}; kubeconfig: {}", running.url, running.kubeconfig.display());
+    println!(
+        "krust API server at {}; kubeconfig: {}",
+        running.url,
+        running.kubeconfig.display()
+    );
     tokio::select! {
         r = running.task => r??,
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),

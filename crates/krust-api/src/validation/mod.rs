@@ -3,8 +3,8 @@
 
 mod names;
 mod pod;
-mod workloads;
 mod service;
+mod workloads;
 
 pub use names::{dns1035_label, dns1123_label, dns1123_subdomain, label_value, qualified_name};
 
@@ -24,7 +24,12 @@ pub fn validate(resource: &Resource, obj: &Value, old: Option<&Value>) -> Result
     if causes.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::invalid(resource.group, resource.kind, crate::meta::name(obj), causes))
+        Err(ApiError::invalid(
+            resource.group,
+            resource.kind,
+            crate::meta::name(obj),
+            causes,
+        ))
     }
 }
 
@@ -44,15 +49,24 @@ fn metadata(resource: &Resource, obj: &Value) -> Vec<Cause> {
     let generate = crate::meta::meta_str(obj, "generateName").unwrap_or_default();
     if name.is_empty() {
         if generate.is_empty() {
-            causes.push(Cause::required("metadata.name", "name or generateName is required"));
+            causes.push(Cause::required(
+                "metadata.name",
+                "name or generateName is required",
+            ));
         }
     } else {
         for why in name_rule(resource)(name) {
             causes.push(Cause::invalid("metadata.name", &Value::from(name), why));
         }
     }
-    causes.extend(names::labels(meta.and_then(|m| m.get("labels")), "metadata.labels"));
-    causes.extend(names::annotations(meta.and_then(|m| m.get("annotations")), "metadata.annotations"));
+    causes.extend(names::labels(
+        meta.and_then(|m| m.get("labels")),
+        "metadata.labels",
+    ));
+    causes.extend(names::annotations(
+        meta.and_then(|m| m.get("annotations")),
+        "metadata.annotations",
+    ));
     causes
 }
 
@@ -60,21 +74,28 @@ fn metadata(resource: &Resource, obj: &Value) -> Vec<Cause> {
 fn immutable(obj: &Value, old: Option<&Value>, pointer: &str, field: &str) -> Option<Cause> {
     let old = old?;
     let (new_v, old_v) = (obj.pointer(pointer), old.pointer(pointer));
-    (new_v != old_v).then(|| Cause::invalid(field, new_v.unwrap_or(&Value::Null), "field is immutable"))
+    (new_v != old_v)
+        .then(|| Cause::invalid(field, new_v.unwrap_or(&Value::Null), "field is immutable"))
 }
 
 /// `must be between 1 and 65535, inclusive` for a port number.
 fn port_number(v: &Value, field: &str, causes: &mut Vec<Cause>) {
     match v.as_i64() {
         Some(1..=65535) => {}
-        Some(_) => causes.push(Cause::invalid(field, v, "must be between 1 and 65535, inclusive")),
+        Some(_) => causes.push(Cause::invalid(
+            field,
+            v,
+            "must be between 1 and 65535, inclusive",
+        )),
         None => causes.push(Cause::required(field, "")),
     }
 }
 
 /// Go's `%#v` of a `map[string]string`, as Kubernetes messages print label maps.
 fn go_map(v: Option<&Value>) -> String {
-    let Some(Value::Object(m)) = v else { return "map[string]string(nil)".to_string() };
+    let Some(Value::Object(m)) = v else {
+        return "map[string]string(nil)".to_string();
+    };
     let mut pairs: Vec<String> = m
         .iter()
         .map(|(k, v)| format!("{k:?}:{:?}", v.as_str().unwrap_or_default()))
@@ -108,6 +129,9 @@ mod tests {
 
     #[test]
     fn go_maps_print_like_go() {
-        assert_eq!(go_map(Some(&json!({"b": "2", "a": "1"}))), "map[string]string{\"a\":\"1\", \"b\":\"2\"}");
+        assert_eq!(
+            go_map(Some(&json!({"b": "2", "a": "1"}))),
+            "map[string]string{\"a\":\"1\", \"b\":\"2\"}"
+        );
     }
 }

@@ -27,7 +27,8 @@ fn is_dns1123_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -71,7 +72,8 @@ pub fn dns1035_label(s: &str) -> Vec<String> {
 fn is_qualified_part(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
 }
@@ -87,7 +89,11 @@ pub fn qualified_name(s: &str) -> Vec<String> {
         if p.is_empty() {
             why.push("prefix part must be non-empty".to_string());
         } else {
-            why.extend(dns1123_subdomain(p).into_iter().map(|m| format!("prefix part {m}")));
+            why.extend(
+                dns1123_subdomain(p)
+                    .into_iter()
+                    .map(|m| format!("prefix part {m}")),
+            );
         }
     }
     if name.is_empty() {
@@ -118,7 +124,9 @@ pub fn label_value(s: &str) -> Vec<String> {
 /// Causes for invalid label keys and values under `field`.
 pub fn labels(map: Option<&Value>, field: &str) -> Vec<Cause> {
     let mut causes = Vec::new();
-    let Some(Value::Object(m)) = map else { return causes };
+    let Some(Value::Object(m)) = map else {
+        return causes;
+    };
     for (k, v) in m {
         for why in qualified_name(k) {
             causes.push(Cause::invalid(field, &json!(k), why));
@@ -134,7 +142,9 @@ pub fn labels(map: Option<&Value>, field: &str) -> Vec<Cause> {
 /// Causes for invalid annotation keys and a total size over 256 KiB.
 pub fn annotations(map: Option<&Value>, field: &str) -> Vec<Cause> {
     let mut causes = Vec::new();
-    let Some(Value::Object(m)) = map else { return causes };
+    let Some(Value::Object(m)) = map else {
+        return causes;
+    };
     let mut size = 0;
     for (k, v) in m {
         for why in qualified_name(&k.to_lowercase()) {
@@ -164,7 +174,10 @@ mod tests {
         assert!(!dns1123_label("a.b").is_empty());
         assert!(!dns1035_label("1abc").is_empty());
         assert!(dns1035_label("abc-1").is_empty());
-        assert_eq!(dns1123_label(&"a".repeat(64))[0], "must be no more than 63 characters");
+        assert_eq!(
+            dns1123_label(&"a".repeat(64))[0],
+            "must be no more than 63 characters"
+        );
     }
 
     #[test]

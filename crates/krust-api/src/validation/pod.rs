@@ -18,7 +18,9 @@ pub fn pod_spec(spec: Option<&Value>, path: &str) -> Vec<Cause> {
     }
     let mut seen = HashSet::new();
     for list in ["initContainers", "containers"] {
-        let Some(cs) = spec.get(list).and_then(Value::as_array) else { continue };
+        let Some(cs) = spec.get(list).and_then(Value::as_array) else {
+            continue;
+        };
         for (i, c) in cs.iter().enumerate() {
             container(c, &format!("{path}.{list}[{i}]"), &mut seen, &mut causes);
         }
@@ -26,7 +28,11 @@ pub fn pod_spec(spec: Option<&Value>, path: &str) -> Vec<Cause> {
     if let Some(p) = spec.get("restartPolicy") {
         let ok = ["Always", "OnFailure", "Never"];
         if !p.as_str().is_some_and(|s| ok.contains(&s)) {
-            causes.push(Cause::not_supported(format!("{path}.restartPolicy"), p, &ok));
+            causes.push(Cause::not_supported(
+                format!("{path}.restartPolicy"),
+                p,
+                &ok,
+            ));
         }
     }
     if let Some(p) = spec.get("dnsPolicy") {
@@ -35,11 +41,17 @@ pub fn pod_spec(spec: Option<&Value>, path: &str) -> Vec<Cause> {
             causes.push(Cause::not_supported(format!("{path}.dnsPolicy"), p, &ok));
         }
     }
-    if let Some(g) = spec.get("terminationGracePeriodSeconds").and_then(Value::as_i64)
+    if let Some(g) = spec
+        .get("terminationGracePeriodSeconds")
+        .and_then(Value::as_i64)
         && g < 0
     {
         let field = format!("{path}.terminationGracePeriodSeconds");
-        causes.push(Cause::invalid(field, &json!(g), "must be greater than or equal to 0"));
+        causes.push(Cause::invalid(
+            field,
+            &json!(g),
+            "must be greater than or equal to 0",
+        ));
     }
     causes
 }
@@ -56,31 +68,51 @@ fn container(c: &Value, path: &str, seen: &mut HashSet<String>, causes: &mut Vec
             causes.push(Cause::duplicate(format!("{path}.name"), &json!(name)));
         }
     }
-    if c.get("image").and_then(Value::as_str).is_none_or(|i| i.trim().is_empty()) {
+    if c.get("image")
+        .and_then(Value::as_str)
+        .is_none_or(|i| i.trim().is_empty())
+    {
         causes.push(Cause::required(format!("{path}.image"), ""));
     }
     if let Some(p) = c.get("imagePullPolicy") {
         let ok = ["Always", "IfNotPresent", "Never"];
         if !p.as_str().is_some_and(|s| ok.contains(&s)) {
-            causes.push(Cause::not_supported(format!("{path}.imagePullPolicy"), p, &ok));
+            causes.push(Cause::not_supported(
+                format!("{path}.imagePullPolicy"),
+                p,
+                &ok,
+            ));
         }
     }
-    let Some(ports) = c.get("ports").and_then(Value::as_array) else { return };
+    let Some(ports) = c.get("ports").and_then(Value::as_array) else {
+        return;
+    };
     let mut port_names = HashSet::new();
     for (i, p) in ports.iter().enumerate() {
         let field = format!("{path}.ports[{i}]");
-        port_number(p.get("containerPort").unwrap_or(&Value::Null), &format!("{field}.containerPort"), causes);
+        port_number(
+            p.get("containerPort").unwrap_or(&Value::Null),
+            &format!("{field}.containerPort"),
+            causes,
+        );
         if let Some(h) = p.get("hostPort").filter(|h| h.as_i64() != Some(0)) {
             port_number(h, &format!("{field}.hostPort"), causes);
         }
         if let Some(proto) = p.get("protocol") {
             let ok = ["SCTP", "TCP", "UDP"];
             if !proto.as_str().is_some_and(|s| ok.contains(&s)) {
-                causes.push(Cause::not_supported(format!("{field}.protocol"), proto, &ok));
+                causes.push(Cause::not_supported(
+                    format!("{field}.protocol"),
+                    proto,
+                    &ok,
+                ));
             }
         }
         if let Some(n) = p.get("name").and_then(Value::as_str) {
-            if n.len() > 15 || !n.bytes().any(|b| b.is_ascii_lowercase()) || !names::dns1123_label(n).is_empty() {
+            if n.len() > 15
+                || !n.bytes().any(|b| b.is_ascii_lowercase())
+                || !names::dns1123_label(n).is_empty()
+            {
                 causes.push(Cause::invalid(
                     format!("{field}.name"),
                     &json!(n),
@@ -100,7 +132,12 @@ pub fn pod(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         let mutable = |spec: &Value| {
             let mut s = spec.clone();
             if let Some(m) = s.as_object_mut() {
-                for f in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "schedulingGates"] {
+                for f in [
+                    "activeDeadlineSeconds",
+                    "tolerations",
+                    "terminationGracePeriodSeconds",
+                    "schedulingGates",
+                ] {
                     m.remove(f);
                 }
                 for list in ["containers", "initContainers"] {
@@ -137,11 +174,22 @@ mod tests {
     fn containers_are_required_and_unique() {
         let c = pod_spec(Some(&json!({"containers": []})), "spec");
         assert_eq!(c[0].field, "spec.containers");
-        let c = pod_spec(Some(&json!({"containers": [{"name": "a", "image": "i"}, {"name": "a", "image": "i"}]})), "spec");
+        let c = pod_spec(
+            Some(
+                &json!({"containers": [{"name": "a", "image": "i"}, {"name": "a", "image": "i"}]}),
+            ),
+            "spec",
+        );
         assert_eq!(c[0].reason, "FieldValueDuplicate");
-        let c = pod_spec(Some(&json!({"containers": [{"name": "a", "ports": [{"containerPort": 70000}]}]})), "spec");
+        let c = pod_spec(
+            Some(&json!({"containers": [{"name": "a", "ports": [{"containerPort": 70000}]}]})),
+            "spec",
+        );
         assert_eq!(c.len(), 2, "{c:?}");
-        assert_eq!(c[1].message, "Invalid value: 70000: must be between 1 and 65535, inclusive");
+        assert_eq!(
+            c[1].message,
+            "Invalid value: 70000: must be between 1 and 65535, inclusive"
+        );
     }
 
     #[test]

@@ -9,12 +9,19 @@ use std::collections::HashSet;
 pub fn service(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut causes = Vec::new();
     let spec = obj.get("spec").cloned().unwrap_or(json!({}));
-    let kind = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    let kind = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
     let types = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
     if !types.contains(&kind) {
         causes.push(Cause::not_supported("spec.type", &json!(kind), &types));
     }
-    let ports = spec.get("ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ports = spec
+        .get("ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
     if ports.is_empty() && kind != "ExternalName" && !headless {
         causes.push(Cause::required("spec.ports", ""));
@@ -23,7 +30,9 @@ pub fn service(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     for (i, p) in ports.iter().enumerate() {
         let field = format!("spec.ports[{i}]");
         match p.get("name").and_then(Value::as_str) {
-            None | Some("") if ports.len() > 1 => causes.push(Cause::required(format!("{field}.name"), "")),
+            None | Some("") if ports.len() > 1 => {
+                causes.push(Cause::required(format!("{field}.name"), ""))
+            }
             None | Some("") => {}
             Some(n) => {
                 for why in names::dns1123_label(n) {
@@ -34,14 +43,22 @@ pub fn service(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
                 }
             }
         }
-        port_number(p.get("port").unwrap_or(&Value::Null), &format!("{field}.port"), &mut causes);
+        port_number(
+            p.get("port").unwrap_or(&Value::Null),
+            &format!("{field}.port"),
+            &mut causes,
+        );
         if let Some(t) = p.get("targetPort").filter(|t| t.is_number()) {
             port_number(t, &format!("{field}.targetPort"), &mut causes);
         }
         if let Some(proto) = p.get("protocol") {
             let ok = ["SCTP", "TCP", "UDP"];
             if !proto.as_str().is_some_and(|s| ok.contains(&s)) {
-                causes.push(Cause::not_supported(format!("{field}.protocol"), proto, &ok));
+                causes.push(Cause::not_supported(
+                    format!("{field}.protocol"),
+                    proto,
+                    &ok,
+                ));
             }
         }
     }

@@ -12,7 +12,11 @@ pub fn workload(kind: &str, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     if let Some(r) = spec.get("replicas").and_then(Value::as_i64)
         && r < 0
     {
-        causes.push(Cause::invalid("spec.replicas", &json!(r), "must be greater than or equal to 0"));
+        causes.push(Cause::invalid(
+            "spec.replicas",
+            &json!(r),
+            "must be greater than or equal to 0",
+        ));
     }
     let template_labels = spec.pointer("/template/metadata/labels");
     match spec.get("selector") {
@@ -24,20 +28,32 @@ pub fn workload(kind: &str, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
                 sel,
                 format!("empty selector is invalid for {}", kind.to_lowercase()),
             )),
-            Ok(s) if !s.matches(template_labels.and_then(Value::as_object)) => causes.push(Cause::invalid(
-                "spec.template.metadata.labels",
-                &Value::String(go_map(template_labels)),
-                "`selector` does not match template `labels`",
-            )),
+            Ok(s) if !s.matches(template_labels.and_then(Value::as_object)) => {
+                causes.push(Cause::invalid(
+                    "spec.template.metadata.labels",
+                    &Value::String(go_map(template_labels)),
+                    "`selector` does not match template `labels`",
+                ))
+            }
             Ok(_) => {}
         },
     }
-    causes.extend(super::names::labels(template_labels, "spec.template.metadata.labels"));
-    causes.extend(pod::pod_spec(spec.pointer("/template/spec"), "spec.template.spec"));
+    causes.extend(super::names::labels(
+        template_labels,
+        "spec.template.metadata.labels",
+    ));
+    causes.extend(pod::pod_spec(
+        spec.pointer("/template/spec"),
+        "spec.template.spec",
+    ));
     if let Some(p) = spec.pointer("/template/spec/restartPolicy")
         && p != "Always"
     {
-        causes.push(Cause::not_supported("spec.template.spec.restartPolicy", p, &["Always"]));
+        causes.push(Cause::not_supported(
+            "spec.template.spec.restartPolicy",
+            p,
+            &["Always"],
+        ));
     }
     if kind == "Deployment" {
         causes.extend(strategy(&spec));
@@ -48,12 +64,16 @@ pub fn workload(kind: &str, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
 
 fn strategy(spec: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
-    let Some(s) = spec.get("strategy") else { return causes };
+    let Some(s) = spec.get("strategy") else {
+        return causes;
+    };
     match s.get("type").and_then(Value::as_str) {
-        Some("Recreate") if s.get("rollingUpdate").is_some_and(|r| !r.is_null()) => causes.push(Cause::forbidden(
-            "spec.strategy.rollingUpdate",
-            "may not be specified when strategy `type` is 'Recreate'",
-        )),
+        Some("Recreate") if s.get("rollingUpdate").is_some_and(|r| !r.is_null()) => {
+            causes.push(Cause::forbidden(
+                "spec.strategy.rollingUpdate",
+                "may not be specified when strategy `type` is 'Recreate'",
+            ))
+        }
         Some("Recreate" | "RollingUpdate") | None => {}
         Some(other) => causes.push(Cause::not_supported(
             "spec.strategy.type",
@@ -103,11 +123,20 @@ mod tests {
 
     #[test]
     fn selector_is_required_and_immutable() {
-        let mut d = deployment(json!({"matchLabels": {"app": "a"}}), json!({"app": "a", "x": "y"}));
+        let mut d = deployment(
+            json!({"matchLabels": {"app": "a"}}),
+            json!({"app": "a", "x": "y"}),
+        );
         let old = d.clone();
         d["spec"]["selector"] = json!({"matchLabels": {"x": "y"}});
-        assert_eq!(workload("Deployment", &d, Some(&old))[0].field, "spec.selector");
+        assert_eq!(
+            workload("Deployment", &d, Some(&old))[0].field,
+            "spec.selector"
+        );
         d["spec"].as_object_mut().unwrap().remove("selector");
-        assert_eq!(workload("ReplicaSet", &d, None)[0].message, "Required value");
+        assert_eq!(
+            workload("ReplicaSet", &d, None)[0].message,
+            "Required value"
+        );
     }
 }

@@ -12,18 +12,32 @@ use serde_json::{Value, json};
 
 /// Decodes a request body as an object of `resource` in its stored form, returning the
 /// unknown-field warnings.
-pub fn body_object(call: &Call, resource: &Resource, body: &[u8]) -> Result<(Value, Vec<String>), ApiError> {
+pub fn body_object(
+    call: &Call,
+    resource: &Resource,
+    body: &[u8],
+) -> Result<(Value, Vec<String>), ApiError> {
     let mut obj = negotiate::decode_object(&call.headers, body)?;
     if !obj.is_object() {
-        return Err(ApiError::bad_request("Object 'Kind' is missing in the request body: expected an object"));
+        return Err(ApiError::bad_request(
+            "Object 'Kind' is missing in the request body: expected an object",
+        ));
     }
     let api_version = resource.api_version();
-    if let Some(v) = obj.get("apiVersion").and_then(Value::as_str).filter(|v| *v != api_version) {
+    if let Some(v) = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .filter(|v| *v != api_version)
+    {
         return Err(ApiError::bad_request(format!(
             "the API version in the data ({v}) does not match the expected API version ({api_version})"
         )));
     }
-    if let Some(k) = obj.get("kind").and_then(Value::as_str).filter(|k| *k != resource.kind) {
+    if let Some(k) = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|k| *k != resource.kind)
+    {
         return Err(ApiError::bad_request(format!(
             "the kind in the data ({k}) does not match the expected kind ({})",
             resource.kind
@@ -40,14 +54,22 @@ pub fn body_object(call: &Call, resource: &Resource, body: &[u8]) -> Result<(Val
 pub async fn create(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     match call.target.subresource.map(|s| s.name) {
         Some("binding") => return binding(call, &body).await,
-        Some(other) => return Err(ApiError::method_not_allowed(format!("POST is not supported on {other}"))),
+        Some(other) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "POST is not supported on {other}"
+            )));
+        }
         None => {}
     }
     if call.target.resource.plural == "bindings" {
         return binding(call, &body).await;
     }
     let (obj, warnings) = body_object(call, call.target.resource, &body)?;
-    let created = call.api.registry.create(call.stored(), call.namespace(), obj, &call.write_options()?).await?;
+    let created = call
+        .api
+        .registry
+        .create(call.stored(), call.namespace(), obj, &call.write_options()?)
+        .await?;
     Ok(respond::warn(call.object(201, created), &warnings))
 }
 
@@ -58,25 +80,54 @@ async fn binding(call: &Call, body: &[u8]) -> Result<Response, ApiError> {
         Some(n) => n.to_string(),
         None => krust_api::meta::name(&binding).to_string(),
     };
-    let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if node.is_empty() {
-        return Err(ApiError::invalid("", "Binding", &pod_name, vec![krust_api::status::Cause::required("target.name", "")]));
+        return Err(ApiError::invalid(
+            "",
+            "Binding",
+            &pod_name,
+            vec![krust_api::status::Cause::required("target.name", "")],
+        ));
     }
     let pods = krust_api::resources::find("", "v1", "pods").expect("pods are served");
     let opts = call.write_options()?;
     call.api
         .registry
-        .read_modify_write(pods, call.namespace(), &pod_name, false, &opts, |mut pod| {
-            let current = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-            if !current.is_empty() {
-                return Err(ApiError::conflict("", "pods", &pod_name, &format!("pod {pod_name} is already assigned to node {current:?}")));
-            }
-            if krust_api::meta::is_terminating(&pod) {
-                return Err(ApiError::conflict("", "pods", &pod_name, "pod is being deleted, cannot be assigned to a host"));
-            }
-            pod["spec"]["nodeName"] = json!(node);
-            Ok(pod)
-        })
+        .read_modify_write(
+            pods,
+            call.namespace(),
+            &pod_name,
+            false,
+            &opts,
+            |mut pod| {
+                let current = pod
+                    .pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if !current.is_empty() {
+                    return Err(ApiError::conflict(
+                        "",
+                        "pods",
+                        &pod_name,
+                        &format!("pod {pod_name} is already assigned to node {current:?}"),
+                    ));
+                }
+                if krust_api::meta::is_terminating(&pod) {
+                    return Err(ApiError::conflict(
+                        "",
+                        "pods",
+                        &pod_name,
+                        "pod is being deleted, cannot be assigned to a host",
+                    ));
+                }
+                pod["spec"]["nodeName"] = json!(node);
+                Ok(pod)
+            },
+        )
         .await?;
     // The scheduled condition lives in status: a second write, as the kube-apiserver does it.
     call.api
@@ -95,5 +146,8 @@ async fn binding(call: &Call, body: &[u8]) -> Result<Response, ApiError> {
             Ok(pod)
         })
         .await?;
-    Ok(respond::json(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+    Ok(respond::json(
+        201,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
 }

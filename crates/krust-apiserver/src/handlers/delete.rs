@@ -26,10 +26,17 @@ fn options(call: &Call, body: &[u8]) -> Result<DeleteOptions, ApiError> {
 
 pub async fn delete(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     if call.target.subresource.is_some() {
-        return Err(ApiError::method_not_allowed("DELETE is not supported on subresources"));
+        return Err(ApiError::method_not_allowed(
+            "DELETE is not supported on subresources",
+        ));
     }
     let opts = options(call, &body)?;
-    let obj = match call.api.registry.delete(call.stored(), call.namespace(), call.name(), &opts).await? {
+    let obj = match call
+        .api
+        .registry
+        .delete(call.stored(), call.namespace(), call.name(), &opts)
+        .await?
+    {
         Deleted::Gone(o) | Deleted::Pending(o) => o,
     };
     Ok(call.object(200, obj))
@@ -43,7 +50,12 @@ pub async fn delete_collection(call: &Call, body: Bytes) -> Result<Response, Api
     for obj in page.items {
         let ns = krust_api::meta::namespace(&obj).map(String::from);
         let name = krust_api::meta::name(&obj).to_string();
-        match call.api.registry.delete(call.stored(), ns.as_deref(), &name, &opts).await {
+        match call
+            .api
+            .registry
+            .delete(call.stored(), ns.as_deref(), &name, &opts)
+            .await
+        {
             Ok(Deleted::Gone(o) | Deleted::Pending(o)) => deleted.push(call.served(o)),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),

@@ -19,13 +19,20 @@ pub fn query(call: &Call) -> Result<ListQuery, ApiError> {
     let fields = match call.params.get("fieldSelector").filter(|s| !s.is_empty()) {
         Some(s) => {
             let f = FieldSelector::parse(s).map_err(bad)?;
-            f.validate(call.target.resource.group, call.target.resource.plural).map_err(bad)?;
+            f.validate(call.target.resource.group, call.target.resource.plural)
+                .map_err(bad)?;
             Some(f)
         }
         None => None,
     };
-    let exact = match (call.params.get("resourceVersionMatch"), call.params.get("resourceVersion")) {
-        (Some("Exact"), Some(rv)) => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?),
+    let exact = match (
+        call.params.get("resourceVersionMatch"),
+        call.params.get("resourceVersion"),
+    ) {
+        (Some("Exact"), Some(rv)) => Some(
+            rv.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?,
+        ),
         _ => None,
     };
     Ok(ListQuery {
@@ -33,14 +40,23 @@ pub fn query(call: &Call) -> Result<ListQuery, ApiError> {
         labels,
         fields,
         limit: call.params.int("limit")?.unwrap_or(0).max(0) as usize,
-        continue_token: call.params.get("continue").filter(|s| !s.is_empty()).map(String::from),
+        continue_token: call
+            .params
+            .get("continue")
+            .filter(|s| !s.is_empty())
+            .map(String::from),
         exact_revision: exact,
     })
 }
 
 pub async fn list(call: &Call) -> Result<Response, ApiError> {
     let q = query(call)?;
-    let ListPage { items, revision, continue_token, remaining } = call.api.registry.list(call.stored(), &q).await?;
+    let ListPage {
+        items,
+        revision,
+        continue_token,
+        remaining,
+    } = call.api.registry.list(call.stored(), &q).await?;
     let items: Vec<Value> = items.into_iter().map(|o| call.served(o)).collect();
     let mut metadata = json!({"resourceVersion": revision.to_string()});
     if let Some(c) = continue_token {
@@ -51,15 +67,18 @@ pub async fn list(call: &Call) -> Result<Response, ApiError> {
     }
     let resource = call.target.resource;
     if negotiate::wants_table(&call.headers) {
-        return Ok(respond::json(200, &crate::table::table(resource, &items, metadata, true)));
+        return Ok(respond::json(
+            200,
+            &crate::table::table(resource, &items, metadata, true),
+        ));
     }
     let items: Vec<Value> = items
         .into_iter()
         .map(|mut o| {
-            o.as_object_mut().map(|m| {
+            if let Some(m) = o.as_object_mut() {
                 m.remove("apiVersion");
                 m.remove("kind");
-            });
+            }
             o
         })
         .collect();

@@ -65,16 +65,34 @@ impl Call {
         if let Some(m) = self.params.get("fieldManager").filter(|m| !m.is_empty()) {
             return m.to_string();
         }
-        let agent = self.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
-        agent.split('/').next().unwrap_or("unknown").chars().take(128).collect()
+        let agent = self
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown");
+        agent
+            .split('/')
+            .next()
+            .unwrap_or("unknown")
+            .chars()
+            .take(128)
+            .collect()
     }
 
     /// An object answer: JSON, or a one-row Table when asked for.
     pub fn object(&self, code: u16, obj: Value) -> Response {
         let obj = self.served(obj);
         if negotiate::wants_table(&self.headers) {
-            let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-            let t = crate::table::table(self.target.resource, &[obj], serde_json::json!({"resourceVersion": rv}), true);
+            let rv = obj
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null);
+            let t = crate::table::table(
+                self.target.resource,
+                &[obj],
+                serde_json::json!({"resourceVersion": rv}),
+                true,
+            );
             return respond::json(code, &t);
         }
         respond::json(code, &obj)
@@ -97,20 +115,23 @@ pub fn verb(method: &Method, target: &Target, params: &Params) -> &'static str {
 }
 
 async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, negotiate::MAX_BODY).await.map_err(|_| {
-        ApiError::new(
-            413,
-            "RequestEntityTooLarge",
-            format!("Request entity too large: limit is {}", negotiate::MAX_BODY),
-        )
-    })
+    axum::body::to_bytes(body, negotiate::MAX_BODY)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("Request entity too large: limit is {}", negotiate::MAX_BODY),
+            )
+        })
 }
 
 /// Serves every request under `/api/v1` and `/apis/<group>/<version>`.
 pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
-    let parsed = path::parse(parts.uri.path()).and_then(|t| Ok((t, Params::parse(parts.uri.query())?)));
+    let parsed =
+        path::parse(parts.uri.path()).and_then(|t| Ok((t, Params::parse(parts.uri.query())?)));
     let (target, params) = match parsed {
         Ok(p) => p,
         Err(e) => return respond::error(&e),
@@ -120,7 +141,12 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
         Some(s) => format!("{}/{}", target.resource.plural, s.name),
         None => target.resource.plural.to_string(),
     };
-    let call = Call { api: api.clone(), target, params, headers: parts.headers };
+    let call = Call {
+        api: api.clone(),
+        target,
+        params,
+        headers: parts.headers,
+    };
     let result = async {
         match verb {
             "get" => get::get(&call).await,
@@ -131,15 +157,27 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
             "patch" => patch::patch(&call, read_body(body).await?).await,
             "delete" => delete::delete(&call, read_body(body).await?).await,
             "deletecollection" => delete::delete_collection(&call, read_body(body).await?).await,
-            _ => Err(ApiError::method_not_allowed(format!("{} is not supported", parts.method))),
+            _ => Err(ApiError::method_not_allowed(format!(
+                "{} is not supported",
+                parts.method
+            ))),
         }
     }
     .await;
     let response = result.unwrap_or_else(|e| respond::error(&e));
     let code = response.status().as_u16();
     if verb != "watch" {
-        api.metrics.observe(verb, &resource, code, started.elapsed());
+        api.metrics
+            .observe(verb, &resource, code, started.elapsed());
     }
-    tracing::debug!(verb, resource, namespace = call.namespace(), name = call.name(), code, took_us = started.elapsed().as_micros() as u64, "request");
+    tracing::debug!(
+        verb,
+        resource,
+        namespace = call.namespace(),
+        name = call.name(),
+        code,
+        took_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
     response
 }

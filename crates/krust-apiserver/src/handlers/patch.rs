@@ -19,14 +19,23 @@ fn patch_error(e: PatchError) -> ApiError {
 }
 
 /// Applies a non-apply patch of content type `ct` to `current`.
-pub fn apply_patch(ct: &str, current: &Value, body: &[u8], resource: &Resource) -> Result<Value, ApiError> {
+pub fn apply_patch(
+    ct: &str,
+    current: &Value,
+    body: &[u8],
+    resource: &Resource,
+) -> Result<Value, ApiError> {
     match ct {
         "application/json-patch+json" => patch::json_patch(current, body).map_err(patch_error),
-        "application/merge-patch+json" => Ok(patch::merge_patch(current, &negotiate::parse_json(body)?)),
+        "application/merge-patch+json" => {
+            Ok(patch::merge_patch(current, &negotiate::parse_json(body)?))
+        }
         "application/strategic-merge-patch+json" => {
-            let definition = schema::definition_for(resource.group, resource.version, resource.kind)
-                .ok_or_else(|| ApiError::unsupported_media_type(ct))?;
-            patch::strategic_merge_patch(current, &negotiate::parse_json(body)?, definition).map_err(patch_error)
+            let definition =
+                schema::definition_for(resource.group, resource.version, resource.kind)
+                    .ok_or_else(|| ApiError::unsupported_media_type(ct))?;
+            patch::strategic_merge_patch(current, &negotiate::parse_json(body)?, definition)
+                .map_err(patch_error)
         }
         other => Err(ApiError::unsupported_media_type(other)),
     }
@@ -37,7 +46,11 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     match sub {
         Some("scale") => return super::scale::patch(call, &body).await,
         None | Some("status") => {}
-        Some(other) => return Err(ApiError::method_not_allowed(format!("PATCH is not supported on {other}"))),
+        Some(other) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "PATCH is not supported on {other}"
+            )));
+        }
     }
     let ct = negotiate::content_type(&call.headers);
     let resource = call.target.resource;
@@ -56,14 +69,25 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     let registry = &call.api.registry;
     let (ns, name) = (call.namespace(), call.name());
     let stored = if ct == APPLY {
-        let manager = call.params.get("fieldManager").filter(|m| !m.is_empty()).ok_or_else(|| {
-            ApiError::invalid("meta.k8s.io", "PatchOptions", "", vec![krust_api::status::Cause::required(
-                "fieldManager", "is required for apply patch",
-            )])
-        })?;
+        let manager = call
+            .params
+            .get("fieldManager")
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "meta.k8s.io",
+                    "PatchOptions",
+                    "",
+                    vec![krust_api::status::Cause::required(
+                        "fieldManager",
+                        "is required for apply patch",
+                    )],
+                )
+            })?;
         let applied = negotiate::parse_yaml(&body)?;
         let force = call.params.flag("force");
-        let definition = schema::definition_for(resource.group, resource.version, resource.kind).unwrap_or("");
+        let definition =
+            schema::definition_for(resource.group, resource.version, resource.kind).unwrap_or("");
         let now = krust_api::meta::now();
         match registry.get(call.stored(), ns, name).await {
             Err(e) if e.code == 404 && !status_only => {
@@ -103,4 +127,3 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     };
     Ok(respond::warn(call.object(200, stored), &warnings))
 }
-

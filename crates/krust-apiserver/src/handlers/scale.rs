@@ -10,7 +10,13 @@ use serde_json::{Value, json};
 fn scale_of(obj: &Value) -> Value {
     let meta = &obj["metadata"];
     let mut metadata = json!({});
-    for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for f in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = meta.get(f) {
             metadata[f] = v.clone();
         }
@@ -28,31 +34,55 @@ fn scale_of(obj: &Value) -> Value {
 }
 
 pub async fn get(call: &Call) -> Result<Response, ApiError> {
-    let obj = call.api.registry.get(call.stored(), call.namespace(), call.name()).await?;
+    let obj = call
+        .api
+        .registry
+        .get(call.stored(), call.namespace(), call.name())
+        .await?;
     Ok(respond::json(200, &scale_of(&obj)))
 }
 
 /// Sets `spec.replicas` from the Scale that `change` makes of the current one.
-async fn set(call: &Call, change: impl Fn(Value) -> Result<Value, ApiError>) -> Result<Response, ApiError> {
+async fn set(
+    call: &Call,
+    change: impl Fn(Value) -> Result<Value, ApiError>,
+) -> Result<Response, ApiError> {
     let opts = call.write_options()?;
     let updated = call
         .api
         .registry
-        .read_modify_write(call.stored(), call.namespace(), call.name(), false, &opts, |mut obj| {
-            let scale = change(scale_of(&obj))?;
-            let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
-            if replicas < 0 {
-                return Err(ApiError::invalid("autoscaling", "Scale", call.name(), vec![krust_api::status::Cause::invalid(
-                    "spec.replicas", &json!(replicas), "must be greater than or equal to 0",
-                )]));
-            }
-            let rv = scale.pointer("/metadata/resourceVersion").cloned();
-            obj["spec"]["replicas"] = json!(replicas);
-            if let Some(rv) = rv.filter(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
-                obj["metadata"]["resourceVersion"] = rv;
-            }
-            Ok(obj)
-        })
+        .read_modify_write(
+            call.stored(),
+            call.namespace(),
+            call.name(),
+            false,
+            &opts,
+            |mut obj| {
+                let scale = change(scale_of(&obj))?;
+                let replicas = scale
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                if replicas < 0 {
+                    return Err(ApiError::invalid(
+                        "autoscaling",
+                        "Scale",
+                        call.name(),
+                        vec![krust_api::status::Cause::invalid(
+                            "spec.replicas",
+                            &json!(replicas),
+                            "must be greater than or equal to 0",
+                        )],
+                    ));
+                }
+                let rv = scale.pointer("/metadata/resourceVersion").cloned();
+                obj["spec"]["replicas"] = json!(replicas);
+                if let Some(rv) = rv.filter(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
+                    obj["metadata"]["resourceVersion"] = rv;
+                }
+                Ok(obj)
+            },
+        )
         .await?;
     Ok(respond::json(200, &scale_of(&updated)))
 }
@@ -66,12 +96,11 @@ pub async fn patch(call: &Call, body: &[u8]) -> Result<Response, ApiError> {
     // A Scale has no lists, so strategic merge and merge patches are the same here.
     let ct = negotiate::content_type(&call.headers);
     set(call, |current| match ct.as_str() {
-        "application/json-patch+json" => {
-            krust_api::patch::json_patch(&current, body).map_err(|e| ApiError::new(e.code, e.reason(), e.message))
-        }
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            Ok(krust_api::patch::merge_patch(&current, &negotiate::parse_json(body)?))
-        }
+        "application/json-patch+json" => krust_api::patch::json_patch(&current, body)
+            .map_err(|e| ApiError::new(e.code, e.reason(), e.message)),
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => Ok(
+            krust_api::patch::merge_patch(&current, &negotiate::parse_json(body)?),
+        ),
         other => Err(ApiError::unsupported_media_type(other)),
     })
     .await

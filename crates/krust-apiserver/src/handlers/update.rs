@@ -16,10 +16,35 @@ pub async fn update(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     let opts = call.write_options()?;
     let registry = &call.api.registry;
     let (stored, created) = match sub {
-        None => registry.update(call.stored(), call.namespace(), call.name(), obj, false, &opts).await?,
-        Some("status") => registry.update(call.stored(), call.namespace(), call.name(), obj, true, &opts).await?,
+        None => {
+            registry
+                .update(
+                    call.stored(),
+                    call.namespace(),
+                    call.name(),
+                    obj,
+                    false,
+                    &opts,
+                )
+                .await?
+        }
+        Some("status") => {
+            registry
+                .update(
+                    call.stored(),
+                    call.namespace(),
+                    call.name(),
+                    obj,
+                    true,
+                    &opts,
+                )
+                .await?
+        }
         Some("finalize") => {
-            let finalizers = obj.pointer("/spec/finalizers").cloned().unwrap_or(Value::Array(vec![]));
+            let finalizers = obj
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or(Value::Array(vec![]));
             let ns = registry
                 .read_modify_write(call.stored(), None, call.name(), false, &opts, |mut ns| {
                     ns["spec"]["finalizers"] = finalizers.clone();
@@ -28,7 +53,14 @@ pub async fn update(call: &Call, body: Bytes) -> Result<Response, ApiError> {
                 .await?;
             (ns, false)
         }
-        Some(other) => return Err(ApiError::method_not_allowed(format!("PUT is not supported on {other}"))),
+        Some(other) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "PUT is not supported on {other}"
+            )));
+        }
     };
-    Ok(respond::warn(call.object(if created { 201 } else { 200 }, stored), &warnings))
+    Ok(respond::warn(
+        call.object(if created { 201 } else { 200 }, stored),
+        &warnings,
+    ))
 }

@@ -29,14 +29,18 @@ struct Encoder {
 impl Encoder {
     fn event(&mut self, kind: &str, obj: Value) -> Bytes {
         let object = if self.table && kind != "ERROR" && kind != "BOOKMARK" {
-            let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+            let rv = obj
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null);
             let first = !self.columns_sent;
             self.columns_sent = true;
             crate::table::table(self.resource, &[obj], json!({"resourceVersion": rv}), first)
         } else {
             obj
         };
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }
@@ -57,19 +61,43 @@ pub async fn watch(call: &Call) -> Result<Response, ApiError> {
     let rv = params.get("resourceVersion").filter(|s| !s.is_empty());
     let send_initial = params.flag("sendInitialEvents");
     let bookmarks = params.flag("allowWatchBookmarks");
-    let timeout = params.int("timeoutSeconds")?.filter(|t| *t > 0).map(|t| Duration::from_secs(t as u64));
-    let enc = Encoder { resource: call.target.resource, table: negotiate::wants_table(&call.headers), columns_sent: false };
+    let timeout = params
+        .int("timeoutSeconds")?
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_secs(t as u64));
+    let enc = Encoder {
+        resource: call.target.resource,
+        table: negotiate::wants_table(&call.headers),
+        columns_sent: false,
+    };
     match rv {
         // From a given revision: only what happened after it.
         Some(rv) if !send_initial && rv != "0" => {
-            let after = rv.parse::<Revision>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
+            let after = rv
+                .parse::<Revision>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
             start(call, q, Vec::new(), after, false, bookmarks, timeout, enc).await
         }
         // Without one (or "0"), or with sendInitialEvents: the current state first, as ADDED.
         _ => {
-            let q = ListQuery { limit: 0, continue_token: None, exact_revision: None, ..q };
+            let q = ListQuery {
+                limit: 0,
+                continue_token: None,
+                exact_revision: None,
+                ..q
+            };
             let page = call.api.registry.list(call.stored(), &q).await?;
-            start(call, q, page.items, page.revision, send_initial && bookmarks, bookmarks, timeout, enc).await
+            start(
+                call,
+                q,
+                page.items,
+                page.revision,
+                send_initial && bookmarks,
+                bookmarks,
+                timeout,
+                enc,
+            )
+            .await
         }
     }
 }
@@ -91,7 +119,9 @@ async fn start(
     let mut events = match store.watch(&prefix, after) {
         Ok(rx) => rx,
         Err(krust_store::Error::Compacted { requested, oldest }) => {
-            let status = ApiError::expired(format!("too old resource version: {requested} ({oldest})")).to_status();
+            let status =
+                ApiError::expired(format!("too old resource version: {requested} ({oldest})"))
+                    .to_status();
             let _ = tx.try_send(Ok(enc.event("ERROR", status)));
             drop(tx);
             return Ok(stream_response(rx));
@@ -150,7 +180,11 @@ async fn start(
 
 /// The event a watcher with selectors sees for a store event, if any: objects entering
 /// the selection are ADDED, objects leaving it DELETED.
-fn filtered(q: &ListQuery, ev: &Event, served: impl Fn(Value) -> Value) -> Result<Option<(&'static str, Value)>, ApiError> {
+fn filtered(
+    q: &ListQuery,
+    ev: &Event,
+    served: impl Fn(Value) -> Value,
+) -> Result<Option<(&'static str, Value)>, ApiError> {
     let now = decode(&ev.kv)?;
     let before = ev.prev.as_ref().map(decode).transpose()?;
     let now_ok = q.matches(&now);
@@ -174,6 +208,9 @@ fn filtered(q: &ListQuery, ev: &Event, served: impl Fn(Value) -> Value) -> Resul
 fn stream_response(rx: mpsc::Receiver<Result<Bytes, std::convert::Infallible>>) -> Response {
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     let mut r = Response::new(body);
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     r
 }

@@ -20,11 +20,19 @@ pub struct Cidr {
 impl std::str::FromStr for Cidr {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> anyhow::Result<Self> {
-        let (ip, prefix) = s.split_once('/').ok_or_else(|| anyhow::anyhow!("{s}: not a CIDR"))?;
+        let (ip, prefix) = s
+            .split_once('/')
+            .ok_or_else(|| anyhow::anyhow!("{s}: not a CIDR"))?;
         let prefix: u8 = prefix.parse()?;
-        anyhow::ensure!((8..=30).contains(&prefix), "{s}: prefix must be between /8 and /30");
+        anyhow::ensure!(
+            (8..=30).contains(&prefix),
+            "{s}: prefix must be between /8 and /30"
+        );
         let base = u32::from(ip.parse::<Ipv4Addr>()?) & (u32::MAX << (32 - prefix));
-        Ok(Cidr { base: base.into(), prefix })
+        Ok(Cidr {
+            base: base.into(),
+            prefix,
+        })
     }
 }
 
@@ -56,12 +64,18 @@ fn port_key(port: u32) -> String {
 }
 
 fn seed(owner: &str) -> u32 {
-    owner.bytes().fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
+    owner
+        .bytes()
+        .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
 }
 
 impl Registry {
     async fn claim(&self, key: String, owner: &str) -> Result<bool, ApiError> {
-        match self.store.create(&key, Bytes::from(json!({"owner": owner}).to_string())).await {
+        match self
+            .store
+            .create(&key, Bytes::from(json!({"owner": owner}).to_string()))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(krust_store::Error::AlreadyExists(_)) => Ok(false),
             Err(e) => Err(ApiError::internal(e)),
@@ -77,19 +91,34 @@ impl Registry {
     pub async fn allocate_service(&self, svc: &mut Value, owner: &str) -> Result<(), ApiError> {
         let spec = &mut svc["spec"];
         let external = spec["type"] == "ExternalName";
-        match spec.get("clusterIP").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        match spec
+            .get("clusterIP")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             Some("None") => spec["clusterIPs"] = json!(["None"]),
             Some(ip) => {
                 let invalid = |why: String| {
-                    ApiError::invalid("", "Service", owner, vec![Cause::invalid("spec.clusterIPs", &json!([ip]), why)])
+                    ApiError::invalid(
+                        "",
+                        "Service",
+                        owner,
+                        vec![Cause::invalid("spec.clusterIPs", &json!([ip]), why)],
+                    )
                 };
-                let addr: Ipv4Addr = ip.parse().map_err(|_| invalid("must be a valid IP address".into()))?;
+                let addr: Ipv4Addr = ip
+                    .parse()
+                    .map_err(|_| invalid("must be a valid IP address".into()))?;
                 if !self.service_cidr.contains(addr) {
                     let cidr = format!("{}/{}", self.service_cidr.base, self.service_cidr.prefix);
-                    return Err(invalid(format!("failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {cidr}")));
+                    return Err(invalid(format!(
+                        "failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {cidr}"
+                    )));
                 }
                 if !self.claim(ip_key(addr), owner).await? {
-                    return Err(invalid(format!("failed to allocate IP {ip}: provided IP is already allocated")));
+                    return Err(invalid(format!(
+                        "failed to allocate IP {ip}: provided IP is already allocated"
+                    )));
                 }
                 spec["clusterIPs"] = json!([ip]);
             }
@@ -106,7 +135,9 @@ impl Registry {
                         break;
                     }
                 }
-                let ip = chosen.ok_or_else(|| ApiError::internal("failed to allocate a serviceIP: range is full"))?;
+                let ip = chosen.ok_or_else(|| {
+                    ApiError::internal("failed to allocate a serviceIP: range is full")
+                })?;
                 spec["clusterIP"] = json!(ip.to_string());
                 spec["clusterIPs"] = json!([ip.to_string()]);
             }
@@ -118,14 +149,32 @@ impl Registry {
         if matches!(spec["type"].as_str(), Some("NodePort" | "LoadBalancer")) {
             let n = spec["ports"].as_array().map_or(0, Vec::len);
             for i in 0..n {
-                let wanted = spec["ports"][i].get("nodePort").and_then(Value::as_u64).map(|p| p as u32);
+                let wanted = spec["ports"][i]
+                    .get("nodePort")
+                    .and_then(Value::as_u64)
+                    .map(|p| p as u32);
                 let port = match wanted {
-                    Some(p) if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner).await? => p,
+                    Some(p)
+                        if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner).await? =>
+                    {
+                        p
+                    }
                     Some(p) => {
                         let field = format!("spec.ports[{i}].nodePort");
-                        return Err(ApiError::invalid("", "Service", owner, vec![Cause::invalid(
-                            field, &json!(p), format!("provided port is already allocated or not in the valid range {}-{}", NODE_PORTS.start(), NODE_PORTS.end()),
-                        )]));
+                        return Err(ApiError::invalid(
+                            "",
+                            "Service",
+                            owner,
+                            vec![Cause::invalid(
+                                field,
+                                &json!(p),
+                                format!(
+                                    "provided port is already allocated or not in the valid range {}-{}",
+                                    NODE_PORTS.start(),
+                                    NODE_PORTS.end()
+                                ),
+                            )],
+                        ));
                     }
                     None => {
                         let span = NODE_PORTS.end() - NODE_PORTS.start() + 1;
@@ -138,7 +187,9 @@ impl Registry {
                                 break;
                             }
                         }
-                        got.ok_or_else(|| ApiError::internal("failed to allocate a nodePort: range is full"))?
+                        got.ok_or_else(|| {
+                            ApiError::internal("failed to allocate a nodePort: range is full")
+                        })?
                     }
                 };
                 spec["ports"][i]["nodePort"] = json!(port);

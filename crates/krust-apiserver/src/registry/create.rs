@@ -11,14 +11,22 @@ const NAME_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 /// `generateName` plus five random characters, as Kubernetes does.
 fn generated(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4();
-    let suffix: String = id.as_bytes()[..5].iter().map(|b| NAME_CHARS[*b as usize % NAME_CHARS.len()] as char).collect();
+    let suffix: String = id.as_bytes()[..5]
+        .iter()
+        .map(|b| NAME_CHARS[*b as usize % NAME_CHARS.len()] as char)
+        .collect();
     let max = 63 - 5;
     format!("{}{suffix}", &prefix[..prefix.len().min(max)])
 }
 
 impl Registry {
     /// Checks that `namespace` exists and is not terminating.
-    pub async fn check_namespace(&self, resource: &Resource, namespace: &str, name: &str) -> Result<(), ApiError> {
+    pub async fn check_namespace(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
         let namespaces = find("", "v1", "namespaces").expect("namespaces are served");
         let ns = self.get(namespaces, None, namespace).await?;
         if meta::is_terminating(&ns) {
@@ -46,7 +54,9 @@ impl Registry {
         opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the body of the request must be an object"));
+            return Err(ApiError::bad_request(
+                "the body of the request must be an object",
+            ));
         }
         obj["apiVersion"] = json!(resource.api_version());
         obj["kind"] = json!(resource.kind);
@@ -64,11 +74,22 @@ impl Registry {
         } else {
             m.remove("namespace");
         }
-        for f in ["resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for f in [
+            "resourceVersion",
+            "uid",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             m.remove(f);
         }
-        if m.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
-            && let Some(prefix) = m.get("generateName").and_then(Value::as_str).filter(|p| !p.is_empty())
+        if m.get("name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+            && let Some(prefix) = m
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
         {
             let name = generated(prefix);
             m.insert("name".into(), json!(name));
@@ -90,8 +111,18 @@ impl Registry {
         let key = resource.key(meta::namespace(&obj), &name);
         if resource.kind == "Service" {
             // Refuse a duplicate before it can hold addresses.
-            if self.store.get(&key).await.map_err(|e| store_error(resource, &name, e))?.is_some() {
-                return Err(ApiError::already_exists(resource.group, resource.plural, &name));
+            if self
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| store_error(resource, &name, e))?
+                .is_some()
+            {
+                return Err(ApiError::already_exists(
+                    resource.group,
+                    resource.plural,
+                    &name,
+                ));
             }
             self.allocate_service(&mut obj, &owner).await?;
         }

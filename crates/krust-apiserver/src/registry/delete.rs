@@ -1,9 +1,9 @@
 //! Delete: preconditions, propagation finalizers, graceful pod deletion, finalizers.
 
 use super::{Registry, decode, store_error};
+use krust_api::meta;
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
-use krust_api::meta;
 use serde_json::{Value, json};
 
 /// `DeleteOptions`, from the body or the query.
@@ -21,7 +21,10 @@ impl DeleteOptions {
     /// Reads a `DeleteOptions` body (absent fields stay as they are).
     pub fn merge_body(&mut self, body: &Value) -> Result<(), ApiError> {
         if let Some(g) = body.get("gracePeriodSeconds").filter(|v| !v.is_null()) {
-            self.grace_period_seconds = Some(g.as_i64().ok_or_else(|| ApiError::bad_request("gracePeriodSeconds must be an integer"))?);
+            self.grace_period_seconds =
+                Some(g.as_i64().ok_or_else(|| {
+                    ApiError::bad_request("gracePeriodSeconds must be an integer")
+                })?);
         }
         if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
             self.propagation_policy = Some(p.to_string());
@@ -32,17 +35,31 @@ impl DeleteOptions {
         if let Some(u) = body.pointer("/preconditions/uid").and_then(Value::as_str) {
             self.precondition_uid = Some(u.to_string());
         }
-        if let Some(r) = body.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
+        if let Some(r) = body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+        {
             self.precondition_resource_version = Some(r.to_string());
         }
-        if body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All")) {
+        if body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"))
+        {
             self.dry_run = true;
         }
         match self.propagation_policy.as_deref() {
             None | Some("Orphan" | "Background" | "Foreground") => Ok(()),
-            Some(other) => Err(ApiError::invalid("", "DeleteOptions", "", vec![krust_api::status::Cause::not_supported(
-                "propagationPolicy", &json!(other), &["Foreground", "Background", "Orphan", "nil"],
-            )])),
+            Some(other) => Err(ApiError::invalid(
+                "",
+                "DeleteOptions",
+                "",
+                vec![krust_api::status::Cause::not_supported(
+                    "propagationPolicy",
+                    &json!(other),
+                    &["Foreground", "Background", "Orphan", "nil"],
+                )],
+            )),
         }
     }
 }
@@ -72,12 +89,21 @@ impl Registry {
             .map_err(|e| store_error(resource, name, e))?
             .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))?;
         let mut obj = decode(&kv)?;
-        let failed = |why: String| ApiError::conflict(resource.group, resource.plural, name, &format!("Precondition failed: {why}"));
+        let failed = |why: String| {
+            ApiError::conflict(
+                resource.group,
+                resource.plural,
+                name,
+                &format!("Precondition failed: {why}"),
+            )
+        };
         let uid = meta::meta_str(&obj, "uid").unwrap_or("").to_string();
         if let Some(want) = &opts.precondition_uid
             && *want != uid
         {
-            return Err(failed(format!("UID in precondition: {want}, UID in object meta: {uid}")));
+            return Err(failed(format!(
+                "UID in precondition: {want}, UID in object meta: {uid}"
+            )));
         }
         if let Some(want) = &opts.precondition_resource_version
             && *want != kv.mod_revision.to_string()
@@ -100,7 +126,10 @@ impl Registry {
         }
         let grace = self.grace_period(resource, &obj, opts);
         let namespace_pending = resource.kind == "Namespace"
-            && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+            && obj
+                .pointer("/spec/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty());
         if opts.dry_run {
             return Ok(Deleted::Gone(obj));
         }
@@ -143,12 +172,21 @@ impl Registry {
         if resource.kind != "Pod" {
             return 0;
         }
-        let scheduled = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-        let finished = matches!(obj.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let scheduled = obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
+        let finished = matches!(
+            obj.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
         if !scheduled || finished {
             return 0;
         }
-        let spec_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        let spec_grace = obj
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30);
         // A grace period of 0 from a client means "now" (kubectl --grace-period=0 --force).
         opts.grace_period_seconds.unwrap_or(spec_grace).max(0)
     }

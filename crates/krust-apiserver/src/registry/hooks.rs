@@ -51,7 +51,13 @@ pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, status_
         }
     }
     let meta = obj["metadata"].as_object_mut().expect("metadata");
-    for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+    for f in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
         match old["metadata"].get(f) {
             Some(v) => meta.insert(f.to_string(), v.clone()),
             None => meta.remove(f),

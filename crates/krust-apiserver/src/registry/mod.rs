@@ -10,7 +10,7 @@ mod read;
 mod update;
 
 pub use delete::{DeleteOptions, Deleted};
-pub use read::{ListQuery, ListPage};
+pub use read::{ListPage, ListQuery};
 
 use bytes::Bytes;
 use krust_api::resources::Resource;
@@ -39,14 +39,26 @@ pub struct Registry {
 impl Registry {
     /// A registry over `store`, allocating cluster IPs from `service_cidr` (`10.43.0.0/16`).
     pub fn new(store: Arc<dyn Store>, service_cidr: &str) -> anyhow::Result<Self> {
-        Ok(Registry { store, service_cidr: service_cidr.parse()? })
+        Ok(Registry {
+            store,
+            service_cidr: service_cidr.parse()?,
+        })
     }
 }
 
 /// Records in `managedFields` which fields `manager` set with this write.
-pub fn track_fields(resource: &Resource, old: Option<&Value>, obj: Value, opts: &WriteOptions) -> Result<Value, ApiError> {
-    let Some(manager) = &opts.field_manager else { return Ok(obj) };
-    let Some(definition) = krust_api::schema::definition_for(resource.group, resource.version, resource.kind) else {
+pub fn track_fields(
+    resource: &Resource,
+    old: Option<&Value>,
+    obj: Value,
+    opts: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let Some(manager) = &opts.field_manager else {
+        return Ok(obj);
+    };
+    let Some(definition) =
+        krust_api::schema::definition_for(resource.group, resource.version, resource.kind)
+    else {
         return Ok(obj);
     };
     krust_api::patch::update_managed_fields(old, &obj, manager, definition, &krust_api::meta::now())
@@ -56,8 +68,10 @@ pub fn track_fields(resource: &Resource, old: Option<&Value>, obj: Value, opts: 
 /// Decodes a stored object, setting `metadata.resourceVersion` from its revision.
 pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
     let mut v: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
-    krust_api::meta::metadata_mut(&mut v)
-        .insert("resourceVersion".into(), Value::String(kv.mod_revision.to_string()));
+    krust_api::meta::metadata_mut(&mut v).insert(
+        "resourceVersion".into(),
+        Value::String(kv.mod_revision.to_string()),
+    );
     Ok(v)
 }
 
@@ -86,7 +100,11 @@ pub fn store_error(resource: &Resource, name: &str, e: krust_store::Error) -> Ap
             ApiError::expired(format!("too old resource version: {requested} ({oldest})"))
         }
         E::FutureRevision { requested, current } => {
-            let mut e = ApiError::new(504, "Timeout", format!("Too large resource version: {requested}, current: {current}"));
+            let mut e = ApiError::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {requested}, current: {current}"),
+            );
             e.retry_after = Some(1);
             e
         }

@@ -32,7 +32,9 @@ pub struct ListPage {
 impl ListQuery {
     /// Whether `obj` passes the selectors.
     pub fn matches(&self, obj: &Value) -> bool {
-        self.labels.as_ref().is_none_or(|s| s.matches(krust_api::meta::labels(obj)))
+        self.labels
+            .as_ref()
+            .is_none_or(|s| s.matches(krust_api::meta::labels(obj)))
             && self.fields.as_ref().is_none_or(|s| s.matches(obj))
     }
 }
@@ -43,15 +45,29 @@ fn encode_continue(rev: Revision, start: &str) -> String {
 }
 
 fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::URL_SAFE.decode(token).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    Ok((v["rv"].as_i64().ok_or_else(bad)?, v["start"].as_str().ok_or_else(bad)?.to_string()))
+    Ok((
+        v["rv"].as_i64().ok_or_else(bad)?,
+        v["start"].as_str().ok_or_else(bad)?.to_string(),
+    ))
 }
 
 impl Registry {
     /// Reads one object.
-    pub async fn get(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
+    pub async fn get(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
         let kv = self
             .store
             .get(&resource.key(namespace, name))
@@ -74,8 +90,16 @@ impl Registry {
         let mut items = Vec::new();
         let filtered = q.labels.is_some() || q.fields.is_some();
         loop {
-            let want = if q.limit == 0 { 0 } else { q.limit - items.len() };
-            let opts = ListOptions { revision, start_after: start.clone(), limit: want };
+            let want = if q.limit == 0 {
+                0
+            } else {
+                q.limit - items.len()
+            };
+            let opts = ListOptions {
+                revision,
+                start_after: start.clone(),
+                limit: want,
+            };
             let page = self.store.list(&prefix, opts).await.map_err(|e| match e {
                 krust_store::Error::Compacted { .. } if q.continue_token.is_some() => ApiError::expired(
                     "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
@@ -94,13 +118,26 @@ impl Registry {
             match last {
                 Some(last) if page.remaining > 0 => {
                     if q.limit > 0 && items.len() >= q.limit {
-                        let token = encode_continue(rev, last.strip_prefix(&prefix).unwrap_or(&last));
+                        let token =
+                            encode_continue(rev, last.strip_prefix(&prefix).unwrap_or(&last));
                         let remaining = (!filtered).then_some(page.remaining);
-                        return Ok(ListPage { items, revision: rev, continue_token: Some(token), remaining });
+                        return Ok(ListPage {
+                            items,
+                            revision: rev,
+                            continue_token: Some(token),
+                            remaining,
+                        });
                     }
                     start = Some(last);
                 }
-                _ => return Ok(ListPage { items, revision: rev, continue_token: None, remaining: None }),
+                _ => {
+                    return Ok(ListPage {
+                        items,
+                        revision: rev,
+                        continue_token: None,
+                        remaining: None,
+                    });
+                }
             }
         }
     }
@@ -113,7 +150,10 @@ mod tests {
     #[test]
     fn continue_tokens_round_trip() {
         let t = encode_continue(42, "default/web");
-        assert_eq!(decode_continue(&t).unwrap(), (42, "default/web".to_string()));
+        assert_eq!(
+            decode_continue(&t).unwrap(),
+            (42, "default/web".to_string())
+        );
         assert_eq!(decode_continue("!!").unwrap_err().code, 400);
     }
 }

@@ -14,7 +14,9 @@ fn create_on_update(resource: &Resource) -> bool {
 fn same_ignoring_version(a: &Value, b: &Value) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();
-        v["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
+        v["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("resourceVersion"));
         v
     };
     strip(a) == strip(b)
@@ -33,7 +35,9 @@ impl Registry {
         opts: &WriteOptions,
     ) -> Result<(Value, bool), ApiError> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the body of the request must be an object"));
+            return Err(ApiError::bad_request(
+                "the body of the request must be an object",
+            ));
         }
         let body_name = meta::name(&obj);
         if !body_name.is_empty() && body_name != name {
@@ -42,7 +46,12 @@ impl Registry {
             )));
         }
         let key = resource.key(namespace, name);
-        let Some(current) = self.store.get(&key).await.map_err(|e| store_error(resource, name, e))? else {
+        let Some(current) = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| store_error(resource, name, e))?
+        else {
             if create_on_update(resource) {
                 meta::metadata_mut(&mut obj).insert("name".into(), json!(name));
                 return Ok((self.create(resource, namespace, obj, opts).await?, true));
@@ -51,17 +60,21 @@ impl Registry {
         };
         let old = decode(&current)?;
         let expected = match meta::meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
-            Some(rv) => rv.parse::<i64>().map_err(|_| {
-                ApiError::bad_request(format!("invalid resource version: {rv:?}"))
-            })?,
+            Some(rv) => rv
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?,
             None => current.mod_revision,
         };
         if expected != current.mod_revision {
-            return Err(store_error(resource, name, krust_store::Error::Conflict {
-                key,
-                expected,
-                current: current.mod_revision,
-            }));
+            return Err(store_error(
+                resource,
+                name,
+                krust_store::Error::Conflict {
+                    key,
+                    expected,
+                    current: current.mod_revision,
+                },
+            ));
         }
         obj["apiVersion"] = json!(resource.api_version());
         obj["kind"] = json!(resource.kind);
@@ -80,10 +93,21 @@ impl Registry {
             return Ok((obj, false));
         }
         // The last finalizer removed from an object being deleted: it goes now.
-        let namespace_finalizers = obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+        let namespace_finalizers = obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
             && resource.kind == "Namespace";
-        if meta::is_terminating(&obj) && meta::finalizers(&obj).is_empty() && !namespace_finalizers && !self.waits_for_kubelet(&obj) {
-            let kv = self.store.delete(&key, Some(expected)).await.map_err(|e| store_error(resource, name, e))?;
+        if meta::is_terminating(&obj)
+            && meta::finalizers(&obj).is_empty()
+            && !namespace_finalizers
+            && !self.waits_for_kubelet(&obj)
+        {
+            let kv = self
+                .store
+                .delete(&key, Some(expected))
+                .await
+                .map_err(|e| store_error(resource, name, e))?;
             if resource.kind == "Service" {
                 self.release_service(&obj).await;
             }
@@ -91,7 +115,11 @@ impl Registry {
             gone["metadata"]["resourceVersion"] = json!(kv.mod_revision.to_string());
             return Ok((gone, false));
         }
-        let kv = self.store.update(&key, encode(&obj), expected).await.map_err(|e| store_error(resource, name, e))?;
+        let kv = self
+            .store
+            .update(&key, encode(&obj), expected)
+            .await
+            .map_err(|e| store_error(resource, name, e))?;
         Ok((decode(&kv)?, false))
     }
 
@@ -112,14 +140,21 @@ impl Registry {
         let mut attempts = 0;
         loop {
             let current = self.get(resource, namespace, name).await?;
-            let rv = meta::meta_str(&current, "resourceVersion").unwrap_or("").to_string();
+            let rv = meta::meta_str(&current, "resourceVersion")
+                .unwrap_or("")
+                .to_string();
             let mut next = change(current)?;
             let pinned = meta::meta_str(&next, "resourceVersion").is_some_and(|v| v != rv);
             if !pinned {
                 meta::metadata_mut(&mut next).insert("resourceVersion".into(), json!(rv));
             }
-            match self.update(resource, namespace, name, next, status_only, opts).await {
-                Err(e) if e.code == 409 && e.reason == "Conflict" && !pinned && attempts < 8 => attempts += 1,
+            match self
+                .update(resource, namespace, name, next, status_only, opts)
+                .await
+            {
+                Err(e) if e.code == 409 && e.reason == "Conflict" && !pinned && attempts < 8 => {
+                    attempts += 1
+                }
                 other => return other.map(|(v, _)| v),
             }
         }
@@ -128,6 +163,10 @@ impl Registry {
     /// A pod with a deletion grace period waits for its kubelet to confirm the end.
     fn waits_for_kubelet(&self, obj: &Value) -> bool {
         obj["kind"] == "Pod"
-            && obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) > 0
+            && obj
+                .pointer("/metadata/deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                > 0
     }
 }
