@@ -29,15 +29,23 @@ async fn get_missing_is_404_with_details() {
     assert_eq!(s.code, 404);
     assert_eq!(s.message, r#"deployments.apps "nope" not found"#);
     let d = s.details.expect("details");
-    assert_eq!((d.name.as_str(), d.group.as_str(), d.kind.as_str()), ("nope", "apps", "deployments"));
+    assert_eq!(
+        (d.name.as_str(), d.group.as_str(), d.kind.as_str()),
+        ("nope", "apps", "deployments")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_duplicate_is_409_already_exists() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
-    cms.create(&PostParams::default(), &configmap("dup", &[], &[])).await.unwrap();
-    let s = status(cms.create(&PostParams::default(), &configmap("dup", &[], &[])).await);
+    cms.create(&PostParams::default(), &configmap("dup", &[], &[]))
+        .await
+        .unwrap();
+    let s = status(
+        cms.create(&PostParams::default(), &configmap("dup", &[], &[]))
+            .await,
+    );
     assert_eq!(s.code, 409);
     assert_eq!(s.reason, "AlreadyExists");
     assert_eq!(s.message, r#"configmaps "dup" already exists"#);
@@ -50,33 +58,55 @@ async fn create_duplicate_is_409_already_exists() {
 async fn invalid_name_is_422_with_a_cause_on_metadata_name() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
-    let s = status(cms.create(&PostParams::default(), &configmap("Bad_Name", &[], &[])).await);
+    let s = status(
+        cms.create(&PostParams::default(), &configmap("Bad_Name", &[], &[]))
+            .await,
+    );
     assert_eq!(s.code, 422);
     assert_eq!(s.reason, "Invalid");
-    assert!(s.message.starts_with(r#"ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name""#), "{}", s.message);
+    assert!(
+        s.message.starts_with(
+            r#"ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name""#
+        ),
+        "{}",
+        s.message
+    );
     let d = s.details.expect("details");
     assert_eq!(d.name, "Bad_Name");
     assert_eq!(d.kind, "ConfigMap");
-    let cause = d.causes.iter().find(|c| c.field == "metadata.name").unwrap_or_else(|| panic!("a cause on metadata.name: {:?}", d.causes));
+    let cause = d
+        .causes
+        .iter()
+        .find(|c| c.field == "metadata.name")
+        .unwrap_or_else(|| panic!("a cause on metadata.name: {:?}", d.causes));
     assert_eq!(cause.reason, "FieldValueInvalid");
     assert!(cause.message.contains("RFC 1123"), "{}", cause.message);
 
     // A Deployment with a selector that does not match its template: 422 on the selector.
     let deploys: Api<Deployment> = srv.api("default");
     let mut d = deployment("web", 1);
-    d.spec.as_mut().unwrap().selector.match_labels = Some([("app".to_string(), "other".to_string())].into());
+    d.spec.as_mut().unwrap().selector.match_labels =
+        Some([("app".to_string(), "other".to_string())].into());
     let s = status(deploys.create(&PostParams::default(), &d).await);
     assert_eq!(s.code, 422);
     assert_eq!(s.reason, "Invalid");
     let causes = s.details.map(|d| d.causes).unwrap_or_default();
-    assert!(causes.iter().any(|c| c.field == "spec.template.metadata.labels"), "causes: {causes:?}");
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.field == "spec.template.metadata.labels"),
+        "causes: {causes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_in_a_missing_namespace_is_404() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("x");
-    let s = status(cms.create(&PostParams::default(), &configmap("a", &[], &[])).await);
+    let s = status(
+        cms.create(&PostParams::default(), &configmap("a", &[], &[]))
+            .await,
+    );
     assert_eq!(s.code, 404);
     assert_eq!(s.reason, "NotFound");
     assert_eq!(s.message, r#"namespaces "x" not found"#);

@@ -6,11 +6,11 @@ mod common;
 use common::{configmap, eventually, names, next_within};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
+use krust_store::{SqliteOptions, Store};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, PostParams, VersionMatch, WatchEvent, WatchParams};
 use kube::runtime::reflector;
 use kube::runtime::watcher::{self, Event};
-use krust_store::{SqliteOptions, Store};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -31,20 +31,35 @@ async fn assert_expired(api: &Api<ConfigMap>, rv: &str) {
         }
         other => panic!("expected an ERROR event with a 410, got {other:?}"),
     }
-    assert!(next_within(&mut stream, STEP).await.is_none(), "the watch ends after the ERROR event");
+    assert!(
+        next_within(&mut stream, STEP).await.is_none(),
+        "the watch ends after the ERROR event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_from_a_compacted_revision_gets_a_410_event() {
     let (srv, store) = common::start_with_options(SqliteOptions::default()).await;
     let cms: Api<ConfigMap> = srv.api("default");
-    let old = cms.create(&PostParams::default(), &configmap("a", &[], &[])).await.unwrap();
+    let old = cms
+        .create(&PostParams::default(), &configmap("a", &[], &[]))
+        .await
+        .unwrap();
     let old_rv = old.resource_version().unwrap();
     for i in 0..3 {
-        cms.create(&PostParams::default(), &configmap(&format!("b{i}"), &[], &[])).await.unwrap();
+        cms.create(
+            &PostParams::default(),
+            &configmap(&format!("b{i}"), &[], &[]),
+        )
+        .await
+        .unwrap();
     }
     // A watch from the old revision still works before compaction.
-    let mut ok = cms.watch(&WatchParams::default().timeout(10), &old_rv).await.unwrap().boxed();
+    let mut ok = cms
+        .watch(&WatchParams::default().timeout(10), &old_rv)
+        .await
+        .unwrap()
+        .boxed();
     match next_within(&mut ok, STEP).await {
         Some(Ok(WatchEvent::Added(o))) => assert_eq!(o.name_any(), "b0"),
         other => panic!("expected ADDED b0, got {other:?}"),
@@ -54,15 +69,29 @@ async fn watch_from_a_compacted_revision_gets_a_410_event() {
     assert_expired(&cms, &old_rv).await;
 
     // A list at the compacted revision is refused with 410 too.
-    let lp = ListParams::default().at(&old_rv).matching(VersionMatch::Exact);
+    let lp = ListParams::default()
+        .at(&old_rv)
+        .matching(VersionMatch::Exact);
     let s = common::status(cms.list(&lp).await);
     assert_eq!(s.code, 410, "{s:?}");
     assert_eq!(s.reason, "Expired");
 
     // A watch from the current revision is fine.
-    let now = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
-    let mut fresh = cms.watch(&WatchParams::default().timeout(10), &now).await.unwrap().boxed();
-    cms.create(&PostParams::default(), &configmap("c", &[], &[])).await.unwrap();
+    let now = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut fresh = cms
+        .watch(&WatchParams::default().timeout(10), &now)
+        .await
+        .unwrap()
+        .boxed();
+    cms.create(&PostParams::default(), &configmap("c", &[], &[]))
+        .await
+        .unwrap();
     loop {
         match next_within(&mut fresh, STEP).await {
             Some(Ok(WatchEvent::Bookmark(_))) => continue,
@@ -77,12 +106,23 @@ async fn watch_from_a_compacted_revision_gets_a_410_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_from_beyond_a_small_window_gets_a_410_event() {
-    let options = SqliteOptions { window_size: 8, ..SqliteOptions::default() };
+    let options = SqliteOptions {
+        window_size: 8,
+        ..SqliteOptions::default()
+    };
     let (srv, _store) = common::start_with_options(options).await;
     let cms: Api<ConfigMap> = srv.api("default");
-    let old = cms.create(&PostParams::default(), &configmap("a", &[], &[])).await.unwrap();
+    let old = cms
+        .create(&PostParams::default(), &configmap("a", &[], &[]))
+        .await
+        .unwrap();
     for i in 0..20 {
-        cms.create(&PostParams::default(), &configmap(&format!("b{i:02}"), &[], &[])).await.unwrap();
+        cms.create(
+            &PostParams::default(),
+            &configmap(&format!("b{i:02}"), &[], &[]),
+        )
+        .await
+        .unwrap();
     }
     assert_expired(&cms, &old.resource_version().unwrap()).await;
 }
@@ -92,7 +132,9 @@ async fn watcher_relists_after_a_410() {
     let (srv, store) = common::start_with_options(SqliteOptions::default()).await;
     let cms: Api<ConfigMap> = srv.api("default");
     let pp = PostParams::default();
-    cms.create(&pp, &configmap("w1", &[("app", "w")], &[])).await.unwrap();
+    cms.create(&pp, &configmap("w1", &[("app", "w")], &[]))
+        .await
+        .unwrap();
 
     // Watches of one second, on a label: writes to other ConfigMaps move the store's revision
     // on without the watcher seeing any event, so it resumes from an old resourceVersion.
@@ -111,10 +153,18 @@ async fn watcher_relists_after_a_410() {
         let _ = tx.send(seen);
         async {}
     }));
-    tokio::time::timeout(STEP, reader.wait_until_ready()).await.unwrap().unwrap();
+    tokio::time::timeout(STEP, reader.wait_until_ready())
+        .await
+        .unwrap()
+        .unwrap();
 
     for i in 0..5 {
-        cms.create(&pp, &configmap(&format!("other{i}"), &[("app", "other")], &[])).await.unwrap();
+        cms.create(
+            &pp,
+            &configmap(&format!("other{i}"), &[("app", "other")], &[]),
+        )
+        .await
+        .unwrap();
     }
     store.compact(store.revision()).await.unwrap();
 
@@ -134,14 +184,24 @@ async fn watcher_relists_after_a_410() {
             break;
         }
     }
-    assert_eq!(log.iter().filter(|s| s.starts_with("error")).count(), 0, "log: {log:?}");
+    assert_eq!(
+        log.iter().filter(|s| s.starts_with("error")).count(),
+        0,
+        "log: {log:?}"
+    );
 
     // And the reflector still follows the server.
-    cms.create(&pp, &configmap("w2", &[("app", "w")], &[])).await.unwrap();
+    cms.create(&pp, &configmap("w2", &[("app", "w")], &[]))
+        .await
+        .unwrap();
     cms.delete("w1", &DeleteParams::default()).await.unwrap();
-    eventually(Duration::from_secs(8), "the reflector to converge after the relist", || {
-        let local = names(reader.state().iter().map(|o| o.as_ref()));
-        async move { (local == ["w2"]).then_some(()) }
-    })
+    eventually(
+        Duration::from_secs(8),
+        "the reflector to converge after the relist",
+        || {
+            let local = names(reader.state().iter().map(|o| o.as_ref()));
+            async move { (local == ["w2"]).then_some(()) }
+        },
+    )
     .await;
 }

@@ -22,7 +22,10 @@ async fn reflect(api: Api<ConfigMap>, config: watcher::Config) -> Store<ConfigMa
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
     tokio::spawn(stream.for_each(|_| async {}));
-    tokio::time::timeout(CONVERGE, reader.wait_until_ready()).await.expect("the reflector got ready").unwrap();
+    tokio::time::timeout(CONVERGE, reader.wait_until_ready())
+        .await
+        .expect("the reflector got ready")
+        .unwrap();
     reader
 }
 
@@ -39,8 +42,17 @@ async fn converged(api: &Api<ConfigMap>, store: &Store<ConfigMap>, want: &[&str]
     .await;
     // Same versions as the server, not just the same names.
     for obj in api.list(&ListParams::default()).await.unwrap().items {
-        let local = store.state().into_iter().find(|o| o.name_any() == obj.name_any()).unwrap();
-        assert_eq!(local.resource_version(), obj.resource_version(), "{}", obj.name_any());
+        let local = store
+            .state()
+            .into_iter()
+            .find(|o| o.name_any() == obj.name_any())
+            .unwrap();
+        assert_eq!(
+            local.resource_version(),
+            obj.resource_version(),
+            "{}",
+            obj.name_any()
+        );
     }
 }
 
@@ -56,10 +68,20 @@ async fn reflector_converges(config: watcher::Config) {
         cms.create(&pp, &configmap(n, &[], &[])).await.unwrap();
     }
     cms.delete("b", &DeleteParams::default()).await.unwrap();
-    cms.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "v"}}))).await.unwrap();
+    cms.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "v"}})),
+    )
+    .await
+    .unwrap();
     cms.delete("pre", &DeleteParams::default()).await.unwrap();
     converged(&cms, &store, &["a", "c"]).await;
-    let a = store.state().into_iter().find(|o| o.name_any() == "a").unwrap();
+    let a = store
+        .state()
+        .into_iter()
+        .find(|o| o.name_any() == "a")
+        .unwrap();
     assert_eq!(a.data.as_ref().unwrap()["k"], "v");
 }
 
@@ -84,9 +106,13 @@ async fn reflector_survives_watch_timeouts() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let store = reflect(cms.clone(), watcher::Config::default().timeout(1)).await;
-    cms.create(&PostParams::default(), &configmap("a", &[], &[])).await.unwrap();
+    cms.create(&PostParams::default(), &configmap("a", &[], &[]))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    cms.create(&PostParams::default(), &configmap("b", &[], &[])).await.unwrap();
+    cms.create(&PostParams::default(), &configmap("b", &[], &[]))
+        .await
+        .unwrap();
     converged(&cms, &store, &["a", "b"]).await;
 }
 
@@ -94,7 +120,12 @@ async fn reflector_survives_watch_timeouts() {
 async fn reconcile(cm: Arc<ConfigMap>, api: Arc<Api<ConfigMap>>) -> Result<Action, kube::Error> {
     if cm.annotations().get("reconciled").map(String::as_str) != Some("yes") {
         let patch = json!({"metadata": {"annotations": {"reconciled": "yes"}}});
-        api.patch(&cm.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch(
+            &cm.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
     }
     Ok(Action::await_change())
 }
@@ -103,21 +134,33 @@ async fn reconcile(cm: Arc<ConfigMap>, api: Arc<Api<ConfigMap>>) -> Result<Actio
 async fn controller_reconciles_each_configmap() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
-    cms.create(&PostParams::default(), &configmap("early", &[], &[])).await.unwrap();
+    cms.create(&PostParams::default(), &configmap("early", &[], &[]))
+        .await
+        .unwrap();
 
     let controller = Controller::new(cms.clone(), watcher::Config::default())
-        .run(reconcile, |_, _: &kube::Error, _| Action::requeue(Duration::from_millis(100)), Arc::new(cms.clone()))
+        .run(
+            reconcile,
+            |_, _: &kube::Error, _| Action::requeue(Duration::from_millis(100)),
+            Arc::new(cms.clone()),
+        )
         .for_each(|_| async {});
     tokio::spawn(controller);
 
     for n in ["one", "two", "three"] {
-        cms.create(&PostParams::default(), &configmap(n, &[], &[])).await.unwrap();
+        cms.create(&PostParams::default(), &configmap(n, &[], &[]))
+            .await
+            .unwrap();
     }
     eventually(CONVERGE, "every ConfigMap to be reconciled", || {
         let cms = cms.clone();
         async move {
             let list = cms.list(&ListParams::default()).await.ok()?;
-            let done = list.items.iter().filter(|c| c.annotations().get("reconciled").map(String::as_str) == Some("yes")).count();
+            let done = list
+                .items
+                .iter()
+                .filter(|c| c.annotations().get("reconciled").map(String::as_str) == Some("yes"))
+                .count();
             (list.items.len() == 4 && done == 4).then_some(())
         }
     })

@@ -7,7 +7,9 @@ use common::{configmap, next_within};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -29,7 +31,10 @@ where
 }
 
 fn rv(cm: &ConfigMap) -> i64 {
-    cm.resource_version().expect("resourceVersion").parse().expect("numeric resourceVersion")
+    cm.resource_version()
+        .expect("resourceVersion")
+        .parse()
+        .expect("numeric resourceVersion")
 }
 
 /// Reads `stream` to its end, returning every event and how long that took.
@@ -53,26 +58,55 @@ where
 async fn watch_from_a_list_sees_added_modified_deleted_in_order() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
-    cms.create(&PostParams::default(), &configmap("before", &[], &[])).await.unwrap();
+    cms.create(&PostParams::default(), &configmap("before", &[], &[]))
+        .await
+        .unwrap();
     let list = cms.list(&ListParams::default()).await.unwrap();
     let from = list.metadata.resource_version.unwrap();
-    let mut stream = cms.watch(&WatchParams::default().timeout(20), &from).await.unwrap().boxed();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(20), &from)
+        .await
+        .unwrap()
+        .boxed();
 
-    let created = cms.create(&PostParams::default(), &configmap("w", &[], &[("k", "1")])).await.unwrap();
-    let patched = cms.patch("w", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "2"}}))).await.unwrap();
+    let created = cms
+        .create(&PostParams::default(), &configmap("w", &[], &[("k", "1")]))
+        .await
+        .unwrap();
+    let patched = cms
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": "2"}})),
+        )
+        .await
+        .unwrap();
     cms.delete("w", &DeleteParams::default()).await.unwrap();
 
-    let WatchEvent::Added(a) = next_event(&mut stream).await else { panic!("expected ADDED first") };
+    let WatchEvent::Added(a) = next_event(&mut stream).await else {
+        panic!("expected ADDED first")
+    };
     assert_eq!(a.name_any(), "w");
     assert_eq!(rv(&a), rv(&created));
     assert!(rv(&a) > from.parse::<i64>().unwrap());
-    let WatchEvent::Modified(m) = next_event(&mut stream).await else { panic!("expected MODIFIED second") };
+    let WatchEvent::Modified(m) = next_event(&mut stream).await else {
+        panic!("expected MODIFIED second")
+    };
     assert_eq!(m.data.as_ref().unwrap()["k"], "2");
     assert_eq!(rv(&m), rv(&patched));
-    let WatchEvent::Deleted(d) = next_event(&mut stream).await else { panic!("expected DELETED third") };
+    let WatchEvent::Deleted(d) = next_event(&mut stream).await else {
+        panic!("expected DELETED third")
+    };
     assert_eq!(d.name_any(), "w");
-    assert!(rv(&d) > rv(&m), "a DELETED event carries the delete's resourceVersion");
-    assert_eq!(d.data.as_ref().unwrap()["k"], "2", "a DELETED event carries the last state");
+    assert!(
+        rv(&d) > rv(&m),
+        "a DELETED event carries the delete's resourceVersion"
+    );
+    assert_eq!(
+        d.data.as_ref().unwrap()["k"],
+        "2",
+        "a DELETED event carries the last state"
+    );
 
     // "before" existed at the list's revision, so it is not replayed.
     let later = cms.list(&ListParams::default()).await.unwrap();
@@ -83,16 +117,43 @@ async fn watch_from_a_list_sees_added_modified_deleted_in_order() {
 async fn watch_with_selectors_sees_objects_enter_and_leave() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
-    let from = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    let from = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
     let wp = WatchParams::default().labels("color=blue").timeout(20);
     let mut stream = cms.watch(&wp, &from).await.unwrap().boxed();
-    let mut by_name = cms.watch(&WatchParams::default().fields("metadata.name=x").timeout(20), &from).await.unwrap().boxed();
+    let mut by_name = cms
+        .watch(
+            &WatchParams::default().fields("metadata.name=x").timeout(20),
+            &from,
+        )
+        .await
+        .unwrap()
+        .boxed();
 
-    cms.create(&PostParams::default(), &configmap("red", &[("color", "red")], &[])).await.unwrap();
-    cms.create(&PostParams::default(), &configmap("x", &[("color", "blue")], &[])).await.unwrap();
+    cms.create(
+        &PostParams::default(),
+        &configmap("red", &[("color", "red")], &[]),
+    )
+    .await
+    .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &configmap("x", &[("color", "blue")], &[]),
+    )
+    .await
+    .unwrap();
     let recolor = |c: &str| Patch::Merge(json!({"metadata": {"labels": {"color": c}}}));
-    cms.patch("red", &PatchParams::default(), &recolor("blue")).await.unwrap();
-    cms.patch("x", &PatchParams::default(), &recolor("green")).await.unwrap();
+    cms.patch("red", &PatchParams::default(), &recolor("blue"))
+        .await
+        .unwrap();
+    cms.patch("x", &PatchParams::default(), &recolor("green"))
+        .await
+        .unwrap();
     cms.delete("x", &DeleteParams::default()).await.unwrap();
     cms.delete("red", &DeleteParams::default()).await.unwrap();
 
@@ -106,9 +167,17 @@ async fn watch_with_selectors_sees_objects_enter_and_leave() {
         };
         seen.push((kind, obj.name_any()));
     }
-    let want = [("ADDED", "x"), ("ADDED", "red"), ("DELETED", "x"), ("DELETED", "red")];
+    let want = [
+        ("ADDED", "x"),
+        ("ADDED", "red"),
+        ("DELETED", "x"),
+        ("DELETED", "red"),
+    ];
     let want: Vec<(&str, String)> = want.iter().map(|(k, n)| (*k, n.to_string())).collect();
-    assert_eq!(seen, want, "an object entering the selection is ADDED, one leaving it DELETED");
+    assert_eq!(
+        seen, want,
+        "an object entering the selection is ADDED, one leaving it DELETED"
+    );
 
     let mut seen = Vec::new();
     for _ in 0..3 {
@@ -119,7 +188,10 @@ async fn watch_with_selectors_sees_objects_enter_and_leave() {
             other => panic!("unexpected {other:?}"),
         });
     }
-    let want: Vec<(&str, String)> = ["ADDED", "MODIFIED", "DELETED"].iter().map(|k| (*k, "x".to_string())).collect();
+    let want: Vec<(&str, String)> = ["ADDED", "MODIFIED", "DELETED"]
+        .iter()
+        .map(|k| (*k, "x".to_string()))
+        .collect();
     assert_eq!(seen, want);
 }
 
@@ -128,9 +200,15 @@ async fn watch_from_zero_starts_with_the_current_state() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     for n in ["a", "b"] {
-        cms.create(&PostParams::default(), &configmap(n, &[], &[])).await.unwrap();
+        cms.create(&PostParams::default(), &configmap(n, &[], &[]))
+            .await
+            .unwrap();
     }
-    let mut stream = cms.watch(&WatchParams::default().timeout(20), "0").await.unwrap().boxed();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(20), "0")
+        .await
+        .unwrap()
+        .boxed();
     let mut added = Vec::new();
     for _ in 0..2 {
         match next_event(&mut stream).await {
@@ -140,7 +218,9 @@ async fn watch_from_zero_starts_with_the_current_state() {
     }
     added.sort();
     assert_eq!(added, ["a", "b"]);
-    cms.create(&PostParams::default(), &configmap("c", &[], &[])).await.unwrap();
+    cms.create(&PostParams::default(), &configmap("c", &[], &[]))
+        .await
+        .unwrap();
     match next_event(&mut stream).await {
         WatchEvent::Added(o) => assert_eq!(o.name_any(), "c"),
         other => panic!("expected ADDED c, got {other:?}"),
@@ -154,7 +234,10 @@ async fn streaming_list_sends_initial_events_then_an_end_bookmark() {
     let mut last = 0;
     let mut want = vec!["a".to_string(), "b".to_string(), "c".to_string()];
     for n in ["a", "b", "c"] {
-        last = rv(&cms.create(&PostParams::default(), &configmap(n, &[], &[])).await.unwrap());
+        last = rv(&cms
+            .create(&PostParams::default(), &configmap(n, &[], &[]))
+            .await
+            .unwrap());
     }
 
     for version in ["0", ""] {
@@ -171,16 +254,25 @@ async fn streaming_list_sends_initial_events_then_an_end_bookmark() {
         added.sort();
         assert_eq!(added, want, "resourceVersion {version:?}");
         assert_eq!(
-            bookmark.metadata.annotations.get("k8s.io/initial-events-end").map(String::as_str),
+            bookmark
+                .metadata
+                .annotations
+                .get("k8s.io/initial-events-end")
+                .map(String::as_str),
             Some("true"),
             "the bookmark after the initial events is annotated"
         );
         let at: i64 = bookmark.metadata.resource_version.parse().unwrap();
-        assert!(at >= last, "the end bookmark's resourceVersion {at} covers the initial state ({last})");
+        assert!(
+            at >= last,
+            "the end bookmark's resourceVersion {at} covers the initial state ({last})"
+        );
 
         // Then the watch goes on.
         let name = format!("after{}", version.len());
-        cms.create(&PostParams::default(), &configmap(&name, &[], &[])).await.unwrap();
+        cms.create(&PostParams::default(), &configmap(&name, &[], &[]))
+            .await
+            .unwrap();
         match next_event(&mut stream).await {
             WatchEvent::Added(o) => assert_eq!(o.name_any(), name),
             other => panic!("expected ADDED {name}, got {other:?}"),
@@ -195,11 +287,27 @@ async fn streaming_list_sends_initial_events_then_an_end_bookmark() {
 async fn watch_ends_after_timeout_seconds() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
-    let from = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
-    let mut stream = cms.watch(&WatchParams::default().disable_bookmarks().timeout(2), &from).await.unwrap().boxed();
+    let from = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = cms
+        .watch(
+            &WatchParams::default().disable_bookmarks().timeout(2),
+            &from,
+        )
+        .await
+        .unwrap()
+        .boxed();
     let (events, took) = drain(&mut stream, Duration::from_secs(8)).await;
     assert!(events.is_empty(), "no events on an idle watch: {events:?}");
-    assert!(took >= Duration::from_millis(1500), "ended too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "ended too early: {took:?}"
+    );
     assert!(took < Duration::from_secs(5), "ended too late: {took:?}");
 }
 
@@ -207,8 +315,16 @@ async fn watch_ends_after_timeout_seconds() {
 async fn watch_bookmarks_only_when_allowed() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
-    cms.create(&PostParams::default(), &configmap("a", &[], &[])).await.unwrap();
-    let from = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    cms.create(&PostParams::default(), &configmap("a", &[], &[]))
+        .await
+        .unwrap();
+    let from = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
 
     let wp = WatchParams::default().disable_bookmarks().timeout(3);
     let mut stream = cms.watch(&wp, &from).await.unwrap().boxed();
@@ -222,15 +338,20 @@ async fn watch_bookmarks_only_when_allowed() {
 /// Kubernetes sends a bookmark shortly before a watch's timeout (about two seconds
 /// before), so that a client resumes from a recent resourceVersion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: no BOOKMARK before a watch's timeoutSeconds ends (only one every 60 s)"]
 async fn watch_with_bookmarks_gets_one_before_the_timeout() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
-    cms.create(&PostParams::default(), &configmap("a", &[], &[])).await.unwrap();
+    cms.create(&PostParams::default(), &configmap("a", &[], &[]))
+        .await
+        .unwrap();
     let list = cms.list(&ListParams::default()).await.unwrap();
     let from = list.metadata.resource_version.unwrap();
 
-    let mut stream = cms.watch(&WatchParams::default().timeout(4), &from).await.unwrap().boxed();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(4), &from)
+        .await
+        .unwrap()
+        .boxed();
     let (events, _) = drain(&mut stream, Duration::from_secs(9)).await;
     let bookmarks: Vec<_> = events
         .iter()
@@ -239,10 +360,15 @@ async fn watch_with_bookmarks_gets_one_before_the_timeout() {
             _ => None,
         })
         .collect();
-    assert!(!bookmarks.is_empty(), "a bookmark before the timeout: {events:?}");
+    assert!(
+        !bookmarks.is_empty(),
+        "a bookmark before the timeout: {events:?}"
+    );
     for b in bookmarks {
         assert_eq!(b.types.kind, "ConfigMap");
         assert_eq!(b.types.api_version, "v1");
-        assert!(b.metadata.resource_version.parse::<i64>().unwrap() >= from.parse::<i64>().unwrap());
+        assert!(
+            b.metadata.resource_version.parse::<i64>().unwrap() >= from.parse::<i64>().unwrap()
+        );
     }
 }

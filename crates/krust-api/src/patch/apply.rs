@@ -94,7 +94,10 @@ fn changed(set: &FieldSet, path: &FieldPath, before: &Value, after: &Value) -> b
     if set.has_children(path) {
         old.is_none() && new.is_some()
     } else {
-        new.is_some() && old != new
+        // A map owned as a whole (say `f:data` of an empty map) is not changed by keys added
+        // inside it: only a value that changes is.
+        let both_maps = old.is_some_and(Value::is_object) && new.is_some_and(Value::is_object);
+        new.is_some() && old != new && !both_maps
     }
 }
 

@@ -18,6 +18,22 @@ fn patch_error(e: PatchError) -> ApiError {
     ApiError::new(e.code, e.reason(), e.message)
 }
 
+/// A failed apply; conflicts become `FieldManagerConflict` causes, as in Kubernetes.
+fn apply_error(e: patch::ApplyError) -> ApiError {
+    let mut err = ApiError::new(e.code(), e.reason(), e.to_string());
+    if let patch::ApplyError::Conflict { conflicts, .. } = e {
+        err.causes = conflicts
+            .into_iter()
+            .map(|c| krust_api::status::Cause {
+                reason: "FieldManagerConflict",
+                message: format!("conflict with {}", c.manager),
+                field: c.field,
+            })
+            .collect();
+    }
+    err
+}
+
 /// Applies a non-apply patch of content type `ct` to `current`.
 pub fn apply_patch(
     ct: &str,
@@ -91,8 +107,13 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         let now = krust_api::meta::now();
         match registry.get(call.stored(), ns, name).await {
             Err(e) if e.code == 404 && !status_only => {
-                let mut obj = patch::apply(None, &applied, manager, force, definition, &now)
-                    .map_err(|e| ApiError::new(e.code(), e.reason(), e.to_string()))?;
+                let given = krust_api::meta::name(&applied);
+                if !given.is_empty() && given != name {
+                    return Err(ApiError::bad_request(format!(
+                        "the name of the object ({given}) does not match the name on the URL ({name})"
+                    )));
+                }
+                let mut obj = patch::apply(None, &applied, manager, force, definition, &now).map_err(apply_error)?;
                 krust_api::meta::metadata_mut(&mut obj).insert("name".into(), json!(name));
                 let obj = finish(obj, &mut warnings)?;
                 let created = registry.create(call.stored(), ns, obj, &opts).await?;
@@ -104,8 +125,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         registry
             .read_modify_write(call.stored(), ns, name, status_only, &opts, |current| {
                 let served = call.served(current);
-                let obj = patch::apply(Some(&served), &applied, manager, force, definition, &now)
-                    .map_err(|e| ApiError::new(e.code(), e.reason(), e.to_string()))?;
+                let obj = patch::apply(Some(&served), &applied, manager, force, definition, &now).map_err(apply_error)?;
                 finish(obj, &mut warnings)
             })
             .await?

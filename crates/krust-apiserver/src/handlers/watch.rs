@@ -19,6 +19,9 @@ use tokio::sync::mpsc;
 /// How often an idle watch with `allowWatchBookmarks` gets a bookmark.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 
+/// A watch with a timeout gets a bookmark this long before it ends.
+const BOOKMARK_BEFORE_END: Duration = Duration::from_secs(2);
+
 /// Encodes watch events for one watcher.
 struct Encoder {
     resource: &'static Resource,
@@ -143,8 +146,16 @@ async fn start(
             return;
         }
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        let mut tick = tokio::time::interval(BOOKMARK_EVERY);
-        tick.tick().await;
+        // Bookmarks every minute, and one shortly before a timeout so the client resumes
+        // from a recent revision.
+        let next_bookmark = || {
+            let periodic = tokio::time::Instant::now() + BOOKMARK_EVERY;
+            match deadline {
+                Some(d) => periodic.min(d.checked_sub(BOOKMARK_BEFORE_END).unwrap_or(d)),
+                None => periodic,
+            }
+        };
+        let mut bookmark_at = next_bookmark();
         loop {
             let ended = async {
                 match deadline {
@@ -165,9 +176,15 @@ async fn start(
                         return;
                     }
                 }
-                _ = tick.tick(), if bookmarks => {
+                _ = tokio::time::sleep_until(bookmark_at), if bookmarks => {
                     if tx.send(Ok(enc.bookmark(last, false))).await.is_err() {
                         return;
+                    }
+                    // Past the pre-timeout bookmark, only the periodic ones remain.
+                    let now = tokio::time::Instant::now();
+                    bookmark_at = next_bookmark().max(now + Duration::from_millis(1));
+                    if bookmark_at <= now + BOOKMARK_BEFORE_END {
+                        bookmark_at = now + BOOKMARK_EVERY;
                     }
                 }
                 _ = tx.closed() => return,

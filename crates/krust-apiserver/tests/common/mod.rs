@@ -4,12 +4,12 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use krust_apiserver::{Config, Running};
+use krust_store::{SqliteOptions, SqliteStore, Store};
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::Status;
 use kube::{Client, ResourceExt};
-use krust_apiserver::{Config, Running};
-use krust_store::{SqliteOptions, SqliteStore, Store};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,7 +45,10 @@ impl TestServer {
     pub async fn namespace(&self, name: &str) {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-        namespaces.create(&PostParams::default(), &ns).await.expect("creating a namespace");
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("creating a namespace");
     }
 }
 
@@ -75,9 +78,15 @@ pub async fn client_for(running: &Running) -> Client {
 pub async fn start() -> TestServer {
     install_crypto();
     let dir = tempfile::tempdir().unwrap();
-    let running = krust_apiserver::start(config(&dir)).await.expect("starting the API server");
+    let running = krust_apiserver::start(config(&dir))
+        .await
+        .expect("starting the API server");
     let client = client_for(&running).await;
-    TestServer { client, running, dir }
+    TestServer {
+        client,
+        running,
+        dir,
+    }
 }
 
 /// Starts a server over a SQLite store opened with `options`, and returns the store too
@@ -85,18 +94,35 @@ pub async fn start() -> TestServer {
 pub async fn start_with_options(options: SqliteOptions) -> (TestServer, Arc<SqliteStore>) {
     install_crypto();
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_with(&dir.path().join("state.db"), options).expect("opening the store");
+    let store =
+        SqliteStore::open_with(&dir.path().join("state.db"), options).expect("opening the store");
     let dyn_store: Arc<dyn Store> = store.clone();
-    let running = krust_apiserver::start_with_store(config(&dir), dyn_store).await.expect("starting the API server");
+    let running = krust_apiserver::start_with_store(config(&dir), dyn_store)
+        .await
+        .expect("starting the API server");
     let client = client_for(&running).await;
-    (TestServer { client, running, dir }, store)
+    (
+        TestServer {
+            client,
+            running,
+            dir,
+        },
+        store,
+    )
 }
 
 /// A ConfigMap with `labels` and `data`.
 pub fn configmap(name: &str, labels: &[(&str, &str)], data: &[(&str, &str)]) -> ConfigMap {
-    let labels: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let data: BTreeMap<String, String> = data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": data})).unwrap()
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let data: BTreeMap<String, String> = data
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": data}))
+        .unwrap()
 }
 
 /// A Pod with two containers, `app` and `sidecar`.
@@ -164,7 +190,12 @@ where
 }
 
 /// The next item of `stream`, failing the test after `timeout`.
-pub async fn next_within<S: futures::Stream + Unpin>(stream: &mut S, timeout: Duration) -> Option<S::Item> {
+pub async fn next_within<S: futures::Stream + Unpin>(
+    stream: &mut S,
+    timeout: Duration,
+) -> Option<S::Item> {
     use futures::StreamExt;
-    tokio::time::timeout(timeout, stream.next()).await.expect("timed out waiting for the next stream item")
+    tokio::time::timeout(timeout, stream.next())
+        .await
+        .expect("timed out waiting for the next stream item")
 }
