@@ -1,1 +1,502 @@
-//! placeholder
+//! End-to-end harness: a `krust server` process driven by the real `kubectl`.
+//!
+//! Every test starts its own [`Cluster`]: a `krust server` on a fresh temporary data
+//! directory, listening on a free port of 127.0.0.1. kubectl runs against the kubeconfig the
+//! server writes, with a per-cluster `--cache-dir` so that no discovery or OpenAPI cache is
+//! shared between clusters (or with the user's `~/.kube/cache`).
+//!
+//! The server binary is `$KRUST_BIN` if set, else `target/<profile>/krust` next to the test
+//! executable. It is not built by the tests: run `cargo build -p krust` first (the workspace's
+//! `scripts/test.sh` builds every target before running the tests). kubectl is `$KUBECTL` if
+//! set, else `kubectl` from the `PATH`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to print its ready line.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long one kubectl command may run before it is killed and the test fails.
+pub const KUBECTL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The path of the `krust` binary under test.
+///
+/// `$KRUST_BIN` if set; otherwise `krust` in the directory above the test executable's
+/// (`target/debug/deps/<test>` gives `target/debug/krust`).
+pub fn krust_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("KRUST_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lives in target/<profile>/deps");
+    profile_dir.join(format!("krust{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The kubectl command: `$KUBECTL` if set, else `kubectl`.
+pub fn kubectl_bin() -> PathBuf {
+    std::env::var_os("KUBECTL").map_or_else(|| PathBuf::from("kubectl"), PathBuf::from)
+}
+
+/// What a finished command printed, and how it ended.
+#[derive(Debug)]
+pub struct Output {
+    /// How the process ended.
+    pub status: ExitStatus,
+    /// Everything written to stdout (lossily decoded as UTF-8).
+    pub stdout: String,
+    /// Everything written to stderr (lossily decoded as UTF-8).
+    pub stderr: String,
+}
+
+impl Output {
+    /// Whether the command exited with status 0.
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+}
+
+/// Runs `cmd` to completion with stdin closed, killing it after `timeout`.
+///
+/// # Panics
+/// If the command cannot be started, or runs longer than `timeout` (the panic shows what it
+/// printed so far).
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let stdout = read_all_in_background(child.stdout.take().expect("stdout"));
+    let stderr = read_all_in_background(child.stderr.take().expect("stderr"));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().expect("waiting for a child process") {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let out = stdout.join().unwrap_or_default();
+                let err = stderr.join().unwrap_or_default();
+                panic!(
+                    "{what} still running after {timeout:?}; killed.\n--- stdout ---\n{out}\n--- stderr ---\n{err}"
+                );
+            }
+            None => thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+fn read_all_in_background(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// A `krust server` process on its own temporary data directory; killed when dropped.
+pub struct Cluster {
+    /// The server process, `None` only in the middle of a restart.
+    server: Option<Child>,
+    /// Holds the data dir (`data/`), the kubectl cache dir (`cache/`), the server's stderr
+    /// (`server-<n>.stderr`) and scratch files written by tests.
+    dir: tempfile::TempDir,
+    url: String,
+    kubeconfig: PathBuf,
+    /// How many server processes were started (one per start or restart).
+    starts: u32,
+}
+
+impl Cluster {
+    /// Starts a server on a fresh data directory and a free port, and waits until it is ready.
+    ///
+    /// # Panics
+    /// If the binary is missing, or the server exits or stays silent for 30 s before printing
+    /// its ready line (the panic shows the server's stderr).
+    pub fn start() -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("krust-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("cache")).expect("cache dir");
+        let mut cluster = Cluster {
+            server: None,
+            dir,
+            url: String::new(),
+            kubeconfig: PathBuf::new(),
+            starts: 0,
+        };
+        cluster.spawn_server();
+        cluster
+    }
+
+    /// Spawns the server on the data dir and waits for its ready line.
+    fn spawn_server(&mut self) {
+        let bin = krust_bin();
+        assert!(
+            bin.exists(),
+            "{} does not exist: build it with `cargo build -p krust` (or set KRUST_BIN)",
+            bin.display()
+        );
+        self.starts += 1;
+        let stderr_path = self.stderr_path();
+        let stderr = File::create(&stderr_path).expect("server stderr file");
+        let mut child = Command::new(&bin)
+            .arg("server")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let lines = lines_in_background(child.stdout.take().expect("stdout"));
+        let deadline = Instant::now() + START_TIMEOUT;
+        let line = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if line.starts_with("krust API server at ") => break line,
+                Ok(_) => continue,
+                Err(e) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    let why = match e {
+                        RecvTimeoutError::Timeout => format!("no ready line after {START_TIMEOUT:?}"),
+                        RecvTimeoutError::Disconnected => format!("server exited ({status:?})"),
+                    };
+                    let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                    panic!("krust server did not start: {why}\n--- server stderr ---\n{err}");
+                }
+            }
+        };
+        // "krust API server at https://127.0.0.1:PORT; kubeconfig: DIR/kubeconfig"
+        let rest = &line["krust API server at ".len()..];
+        let (url, kubeconfig) = rest
+            .split_once("; kubeconfig: ")
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"));
+        self.url = url.to_string();
+        self.kubeconfig = PathBuf::from(kubeconfig);
+        // Keep draining stdout so that the server never writes into a full or closed pipe.
+        thread::spawn(move || for _ in lines {});
+        self.server = Some(child);
+    }
+
+    /// `https://127.0.0.1:PORT`, the URL the server listens on.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {}", self.url))
+    }
+
+    /// The admin kubeconfig the server wrote.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The server's data directory (store, PKI, kubeconfig).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// kubectl's `--cache-dir` for this cluster.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join(format!("server-{}.stderr", self.starts))
+    }
+
+    /// What the current server process wrote to stderr so far (its logs).
+    pub fn server_stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
+    }
+
+    /// Writes a scratch file (manifests, request bodies) into the cluster's temporary
+    /// directory and returns its path.
+    pub fn write_file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        path
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.server
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// A kubectl command with the admin kubeconfig and this cluster's cache dir, not started.
+    pub fn kubectl_command(&self, args: &[&str]) -> Command {
+        self.kubectl_command_with(&self.kubeconfig, args)
+    }
+
+    /// A kubectl command with another kubeconfig (and this cluster's cache dir), not started.
+    pub fn kubectl_command_with(&self, kubeconfig: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(kubectl_bin());
+        cmd.arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cache_dir())
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("HOME", self.dir.path());
+        cmd
+    }
+
+    /// Runs kubectl with the admin kubeconfig; returns its status and output.
+    ///
+    /// # Panics
+    /// If kubectl cannot be started or runs longer than [`KUBECTL_TIMEOUT`].
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        run_with_timeout(self.kubectl_command(args), KUBECTL_TIMEOUT)
+    }
+
+    /// Runs kubectl with another kubeconfig; returns its status and output.
+    pub fn kubectl_with(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        run_with_timeout(self.kubectl_command_with(kubeconfig, args), KUBECTL_TIMEOUT)
+    }
+
+    /// Runs kubectl, asserts that it succeeded and returns its stdout.
+    ///
+    /// # Panics
+    /// If kubectl fails; the panic shows its stderr and the server's logs.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        if !out.success() {
+            panic!(
+                "kubectl {} failed ({}).\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- server stderr (tail) ---\n{}",
+                args.join(" "),
+                out.status,
+                out.stdout,
+                out.stderr,
+                tail(&self.server_stderr(), 40)
+            );
+        }
+        out.stdout
+    }
+
+    /// Runs kubectl, asserts that it failed and returns its stderr.
+    ///
+    /// # Panics
+    /// If kubectl succeeds; the panic shows its stdout.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        if out.success() {
+            panic!(
+                "kubectl {} succeeded but should have failed.\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                args.join(" "),
+                out.stdout,
+                out.stderr
+            );
+        }
+        out.stderr
+    }
+
+    /// `kubectl get <what> -o jsonpath=<path>`: one field of a stored object.
+    pub fn jsonpath(&self, what: &[&str], path: &str) -> String {
+        let jp = format!("jsonpath={path}");
+        let mut args = vec!["get"];
+        args.extend_from_slice(what);
+        args.extend_from_slice(&["-o", &jp]);
+        self.ok(&args)
+    }
+
+    /// `kubectl get <what> -o json`, parsed.
+    pub fn get_json(&self, what: &[&str]) -> serde_json::Value {
+        let mut args = vec!["get"];
+        args.extend_from_slice(what);
+        args.extend_from_slice(&["-o", "json"]);
+        let out = self.ok(&args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("kubectl {args:?} printed invalid JSON ({e}):\n{out}"))
+    }
+
+    /// Starts a long-running kubectl (`get -w`, …) whose stdout lines can be read as they
+    /// come; it is killed when the returned [`Background`] is dropped.
+    pub fn kubectl_background(&self, args: &[&str]) -> Background {
+        Background::spawn(self.kubectl_command(args))
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush or clean up), then starts a new
+    /// server on the same data directory, on a new free port, and waits until it is ready.
+    /// The kubeconfig is rewritten by the new server; `url()` and `port()` change.
+    pub fn restart_after_kill9(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            // `Child::kill` sends SIGKILL on Unix.
+            child.kill().expect("kill -9 the server");
+            child.wait().expect("reap the server");
+        }
+        self.spawn_server();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn lines_in_background(stdout: ChildStdout) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A long-running process whose stdout is read line by line; killed when dropped.
+pub struct Background {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: Option<thread::JoinHandle<String>>,
+    seen: Vec<String>,
+}
+
+impl Background {
+    /// Starts `cmd` with stdin closed and stdout and stderr captured.
+    pub fn spawn(mut cmd: Command) -> Background {
+        let what = format!("{cmd:?}");
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let lines = lines_in_background(child.stdout.take().expect("stdout"));
+        let stderr = read_all_in_background(child.stderr.take().expect("stderr"));
+        Background { child, lines, stderr: Some(stderr), seen: Vec::new() }
+    }
+
+    /// The next stdout line, waiting at most `timeout`.
+    ///
+    /// # Panics
+    /// If no line comes in time, or the process ends first; the panic lists the lines seen.
+    pub fn next_line(&mut self, timeout: Duration) -> String {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(e) => {
+                let state = match self.child.try_wait() {
+                    Ok(Some(status)) => format!("exited with {status}"),
+                    _ => "still running".to_string(),
+                };
+                panic!(
+                    "no further stdout line within {timeout:?} ({e:?}; process {state}); lines so far:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+        }
+    }
+
+    /// Every line read so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills the process and returns what it wrote to stderr.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 100 ms until it returns true or `timeout` passes; returns whether it
+/// became true.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The whitespace-separated cells of each line of a `kubectl get` table (header included).
+///
+/// Multi-word headers (`NOMINATED NODE`) come out as two cells; compare headers with exact
+/// strings instead.
+pub fn table(output: &str) -> Vec<Vec<String>> {
+    output
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+/// The value of a top-level `Field:   value` line of `kubectl describe` output (`None` if
+/// absent). Only unindented lines are considered.
+pub fn describe_field<'a>(output: &'a str, field: &str) -> Option<&'a str> {
+    let prefix = format!("{field}:");
+    output
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim())
+}
+
+/// Whether `age` looks like an AGE cell printed by kubectl (`0s`, `5s`, `3m2s`, `4h`, …).
+pub fn is_age(age: &str) -> bool {
+    !age.is_empty()
+        && age.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && age.chars().all(|c| c.is_ascii_digit() || "smhdy".contains(c))
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
