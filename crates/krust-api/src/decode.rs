@@ -127,6 +127,9 @@ pub fn decode(
     check_quantities(obj).map_err(cannot)?;
     let mut unknown = Vec::new();
     prune(obj, &kept, "", &mut unknown);
+    if let Some(definition) = crate::schema::definition_for(group_of(api_version), version, kind) {
+        drop_empty_maps(obj, definition);
+    }
     match mode {
         FieldValidation::Strict if !unknown.is_empty() => {
             let list: Vec<String> = unknown
@@ -143,6 +146,31 @@ pub fn decode(
             .map(|f| format!("unknown field {f:?}"))
             .collect()),
         _ => Ok(Vec::new()),
+    }
+}
+
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+/// Drops empty maps (`labels: {}`, `data: {}`), as Go's `omitempty` does: Kubernetes never
+/// stores or returns them.
+fn drop_empty_maps(obj: &mut Value, definition: &str) {
+    use crate::schema::{Shape, property};
+    let Value::Object(m) = obj else { return };
+    m.retain(|key, v| {
+        let Some(p) = property(definition, key) else { return true };
+        !(p.shape == Shape::Map && v.as_object().is_some_and(Map::is_empty))
+    });
+    for (key, v) in m.iter_mut() {
+        let Some(p) = property(definition, key) else { continue };
+        let Some(child) = p.definition else { continue };
+        match (p.shape, v) {
+            (Shape::Object, v @ Value::Object(_)) => drop_empty_maps(v, child),
+            (Shape::List, Value::Array(items)) => items.iter_mut().for_each(|i| drop_empty_maps(i, child)),
+            (Shape::Map, Value::Object(values)) => values.values_mut().for_each(|i| drop_empty_maps(i, child)),
+            _ => {}
+        }
     }
 }
 
@@ -264,6 +292,19 @@ mod tests {
             err.message
                 .starts_with("Deployment in version \"v1\" cannot be handled as a Deployment:")
         );
+    }
+
+    #[test]
+    fn empty_maps_are_dropped() {
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "labels": {}, "annotations": {}}, "data": {}});
+        decode(&mut cm, "v1", "ConfigMap", FieldValidation::Strict).unwrap();
+        assert_eq!(cm, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}));
+        let mut d = deployment();
+        d["spec"]["template"]["spec"]["nodeSelector"] = json!({});
+        decode(&mut d, "apps/v1", "Deployment", FieldValidation::Strict).unwrap();
+        assert!(d["spec"]["template"]["spec"].get("nodeSelector").is_none());
+        assert_eq!(d["spec"]["strategy"], json!({}), "empty structs stay");
     }
 
     #[test]

@@ -44,12 +44,27 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
     });
     ensure(registry, "services", Some("default"), svc).await?;
+    // After a restart on another port, the Service and its Endpoints follow the server.
+    let services = find("", "v1", "services").expect("services");
+    let current = registry.get(services, Some("default"), "kubernetes").await?;
+    if current.pointer("/spec/ports/0/targetPort") != Some(&json!(port)) {
+        registry
+            .read_modify_write(services, Some("default"), "kubernetes", false, &WriteOptions::default(), |mut svc| {
+                svc["spec"]["ports"][0]["targetPort"] = json!(port);
+                Ok(svc)
+            })
+            .await?;
+    }
     let endpoints = json!({
         "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": advertise.ip().to_string()}],
                      "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
     });
-    ensure(registry, "endpoints", Some("default"), endpoints).await
+    let resource = find("", "v1", "endpoints").expect("endpoints");
+    registry
+        .update(resource, Some("default"), "kubernetes", endpoints, false, &WriteOptions::default())
+        .await?;
+    Ok(())
 }
 
 /// Keeps `default/kubernetes` in place: re-creates it after every delete.

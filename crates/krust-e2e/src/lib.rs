@@ -10,6 +10,8 @@
 //! `scripts/test.sh` builds every target before running the tests). kubectl is `$KUBECTL` if
 //! set, else `kubectl` from the `PATH`.
 
+#![warn(missing_docs)]
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -178,7 +180,9 @@ impl Cluster {
                     let _ = child.kill();
                     let status = child.wait().ok();
                     let why = match e {
-                        RecvTimeoutError::Timeout => format!("no ready line after {START_TIMEOUT:?}"),
+                        RecvTimeoutError::Timeout => {
+                            format!("no ready line after {START_TIMEOUT:?}")
+                        }
                         RecvTimeoutError::Disconnected => format!("server exited ({status:?})"),
                     };
                     let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
@@ -228,7 +232,9 @@ impl Cluster {
     }
 
     fn stderr_path(&self) -> PathBuf {
-        self.dir.path().join(format!("server-{}.stderr", self.starts))
+        self.dir
+            .path()
+            .join(format!("server-{}.stderr", self.starts))
     }
 
     /// What the current server process wrote to stderr so far (its logs).
@@ -240,7 +246,8 @@ impl Cluster {
     /// directory and returns its path.
     pub fn write_file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let path = self.dir.path().join(name);
-        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        std::fs::write(&path, contents)
+            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         path
     }
 
@@ -257,6 +264,9 @@ impl Cluster {
     }
 
     /// A kubectl command with another kubeconfig (and this cluster's cache dir), not started.
+    ///
+    /// `KUBECONFIG` is removed and `HOME` points into the cluster's temporary directory, so
+    /// nothing of the user's own kubectl configuration leaks in.
     pub fn kubectl_command_with(&self, kubeconfig: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(kubectl_bin());
         cmd.arg("--kubeconfig")
@@ -333,7 +343,8 @@ impl Cluster {
         args.extend_from_slice(what);
         args.extend_from_slice(&["-o", "json"]);
         let out = self.ok(&args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("kubectl {args:?} printed invalid JSON ({e}):\n{out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("kubectl {args:?} printed invalid JSON ({e}):\n{out}"))
     }
 
     /// Starts a long-running kubectl (`get -w`, …) whose stdout lines can be read as they
@@ -397,7 +408,12 @@ impl Background {
             .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         let lines = lines_in_background(child.stdout.take().expect("stdout"));
         let stderr = read_all_in_background(child.stderr.take().expect("stderr"));
-        Background { child, lines, stderr: Some(stderr), seen: Vec::new() }
+        Background {
+            child,
+            lines,
+            stderr: Some(stderr),
+            seen: Vec::new(),
+        }
     }
 
     /// The next stdout line, waiting at most `timeout`.
@@ -421,6 +437,13 @@ impl Background {
                 );
             }
         }
+    }
+
+    /// The next stdout line if one comes within `timeout`, else `None`.
+    pub fn try_next_line(&mut self, timeout: Duration) -> Option<String> {
+        let line = self.lines.recv_timeout(timeout).ok()?;
+        self.seen.push(line.clone());
+        Some(line)
     }
 
     /// Every line read so far.
@@ -492,7 +515,9 @@ pub fn describe_field<'a>(output: &'a str, field: &str) -> Option<&'a str> {
 pub fn is_age(age: &str) -> bool {
     !age.is_empty()
         && age.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && age.chars().all(|c| c.is_ascii_digit() || "smhdy".contains(c))
+        && age
+            .chars()
+            .all(|c| c.is_ascii_digit() || "smhdy".contains(c))
 }
 
 /// The last `n` lines of `text`.

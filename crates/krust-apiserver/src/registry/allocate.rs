@@ -89,6 +89,7 @@ impl Registry {
 
     /// Allocates `spec.clusterIP(s)` and node ports of a Service being created.
     pub async fn allocate_service(&self, svc: &mut Value, owner: &str) -> Result<(), ApiError> {
+        let name = krust_api::meta::name(svc).to_string();
         let spec = &mut svc["spec"];
         let external = spec["type"] == "ExternalName";
         match spec
@@ -99,16 +100,14 @@ impl Registry {
             Some("None") => spec["clusterIPs"] = json!(["None"]),
             Some(ip) => {
                 let invalid = |why: String| {
-                    ApiError::invalid(
-                        "",
-                        "Service",
-                        owner,
-                        vec![Cause::invalid("spec.clusterIPs", &json!([ip]), why)],
-                    )
+                    let cause = Cause {
+                        reason: "FieldValueInvalid",
+                        message: format!("Invalid value: []string{{{ip:?}}}: {why}"),
+                        field: "spec.clusterIPs".into(),
+                    };
+                    ApiError::invalid("", "Service", &name, vec![cause])
                 };
-                let addr: Ipv4Addr = ip
-                    .parse()
-                    .map_err(|_| invalid("must be a valid IP address".into()))?;
+                let addr: Ipv4Addr = ip.parse().map_err(|_| invalid("must be a valid IP address".into()))?;
                 if !self.service_cidr.contains(addr) {
                     let cidr = format!("{}/{}", self.service_cidr.base, self.service_cidr.prefix);
                     return Err(invalid(format!(
@@ -116,9 +115,7 @@ impl Registry {
                     )));
                 }
                 if !self.claim(ip_key(addr), owner).await? {
-                    return Err(invalid(format!(
-                        "failed to allocate IP {ip}: provided IP is already allocated"
-                    )));
+                    return Err(invalid(format!("failed to allocate IP {ip}: provided IP is already allocated")));
                 }
                 spec["clusterIPs"] = json!([ip]);
             }
@@ -154,27 +151,19 @@ impl Registry {
                     .and_then(Value::as_u64)
                     .map(|p| p as u32);
                 let port = match wanted {
-                    Some(p)
-                        if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner).await? =>
-                    {
-                        p
-                    }
+                    Some(p) if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner).await? => p,
                     Some(p) => {
+                        let why = if NODE_PORTS.contains(&p) {
+                            "provided port is already allocated".to_string()
+                        } else {
+                            format!(
+                                "provided port is not in the valid range. The range of valid ports is {}-{}",
+                                NODE_PORTS.start(),
+                                NODE_PORTS.end()
+                            )
+                        };
                         let field = format!("spec.ports[{i}].nodePort");
-                        return Err(ApiError::invalid(
-                            "",
-                            "Service",
-                            owner,
-                            vec![Cause::invalid(
-                                field,
-                                &json!(p),
-                                format!(
-                                    "provided port is already allocated or not in the valid range {}-{}",
-                                    NODE_PORTS.start(),
-                                    NODE_PORTS.end()
-                                ),
-                            )],
-                        ));
+                        return Err(ApiError::invalid("", "Service", &name, vec![Cause::invalid(field, &json!(p), why)]));
                     }
                     None => {
                         let span = NODE_PORTS.end() - NODE_PORTS.start() + 1;

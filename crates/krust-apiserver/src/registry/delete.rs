@@ -6,6 +6,9 @@ use krust_api::resources::Resource;
 use krust_api::status::ApiError;
 use serde_json::{Value, json};
 
+/// Namespaces the system needs: deleting them is forbidden, as in Kubernetes.
+const PROTECTED_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
+
 /// `DeleteOptions`, from the body or the query.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeleteOptions {
@@ -88,6 +91,13 @@ impl Registry {
             .await
             .map_err(|e| store_error(resource, name, e))?
             .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))?;
+        if resource.kind == "Namespace" && PROTECTED_NAMESPACES.contains(&name) {
+            let msg = format!("namespaces {name:?} is forbidden: this namespace may not be deleted");
+            let mut e = ApiError::new(403, "Forbidden", msg);
+            e.name = Some(name.to_string());
+            e.kind = Some("namespaces".into());
+            return Err(e);
+        }
         let mut obj = decode(&kv)?;
         let failed = |why: String| {
             ApiError::conflict(
