@@ -66,6 +66,26 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
         .any(|first| first.contains("as=Table"))
 }
 
+/// Whether the client asked for metadata only (`PartialObjectMetadata[List]`).
+pub fn wants_metadata(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .take(1)
+        .any(|first| first.contains("as=PartialObjectMetadata"))
+}
+
+/// An object reduced to its metadata.
+pub fn partial(obj: &Value) -> Value {
+    serde_json::json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
+    })
+}
+
 /// The media type of the body, without parameters.
 pub fn content_type(headers: &HeaderMap) -> String {
     headers

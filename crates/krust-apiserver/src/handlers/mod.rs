@@ -79,9 +79,12 @@ impl Call {
             .collect()
     }
 
-    /// An object answer: JSON, or a one-row Table when asked for.
+    /// An object answer: JSON, metadata only, or a one-row Table, as asked for.
     pub fn object(&self, code: u16, obj: Value) -> Response {
         let obj = self.served(obj);
+        if negotiate::wants_metadata(&self.headers) {
+            return respond::json(code, &negotiate::partial(&obj));
+        }
         if negotiate::wants_table(&self.headers) {
             let rv = obj
                 .pointer("/metadata/resourceVersion")

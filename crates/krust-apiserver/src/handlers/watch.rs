@@ -26,6 +26,7 @@ const BOOKMARK_BEFORE_END: Duration = Duration::from_secs(2);
 struct Encoder {
     resource: &'static Resource,
     table: bool,
+    metadata_only: bool,
     columns_sent: bool,
 }
 
@@ -39,6 +40,8 @@ impl Encoder {
             let first = !self.columns_sent;
             self.columns_sent = true;
             crate::table::table(self.resource, &[obj], json!({"resourceVersion": rv}), first)
+        } else if self.metadata_only && kind != "ERROR" && kind != "BOOKMARK" {
+            negotiate::partial(&obj)
         } else {
             obj
         };
@@ -71,6 +74,7 @@ pub async fn watch(call: &Call) -> Result<Response, ApiError> {
     let enc = Encoder {
         resource: call.target.resource,
         table: negotiate::wants_table(&call.headers),
+        metadata_only: negotiate::wants_metadata(&call.headers),
         columns_sent: false,
     };
     match rv {

@@ -15,8 +15,11 @@ fn generated(prefix: &str) -> String {
         .iter()
         .map(|b| NAME_CHARS[*b as usize % NAME_CHARS.len()] as char)
         .collect();
-    let max = 63 - 5;
-    format!("{}{suffix}", &prefix[..prefix.len().min(max)])
+    let mut cut = prefix.len().min(63 - 5);
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &prefix[..cut])
 }
 
 impl Registry {
@@ -147,5 +150,7 @@ mod tests {
         let n = generated("web-");
         assert_eq!(n.len(), 9);
         assert!(n.starts_with("web-"));
+        let long = format!("{}é-", "a".repeat(57));
+        assert!(generated(&long).len() <= 63, "cuts at a character boundary");
     }
 }
