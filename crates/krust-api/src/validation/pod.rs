@@ -151,11 +151,22 @@ pub fn pod(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
             s
         };
         let (new_spec, old_spec) = (obj.get("spec"), old.get("spec"));
+        // Binding sets nodeName once; after that it is immutable like the rest.
+        let unbound = old_spec
+            .and_then(|o| o.get("nodeName"))
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+        let comparable = |spec: &Value| {
+            let mut s = mutable(spec);
+            if unbound && let Some(m) = s.as_object_mut() {
+                m.remove("nodeName");
+            }
+            s
+        };
         let changed = match (new_spec, old_spec) {
-            (Some(n), Some(o)) => mutable(n) != mutable(o),
+            (Some(n), Some(o)) => comparable(n) != comparable(o),
             _ => false,
         };
-        // Binding sets nodeName once; otherwise it is immutable like the rest.
         if changed {
             causes.push(Cause::forbidden(
                 "spec",
@@ -200,5 +211,11 @@ mod tests {
         assert!(pod(&new, Some(&old)).is_empty());
         new["spec"]["containers"][0]["command"] = json!(["sh"]);
         assert_eq!(pod(&new, Some(&old))[0].field, "spec");
+        let mut bound = old.clone();
+        bound["spec"]["nodeName"] = json!("node-1");
+        assert!(pod(&bound, Some(&old)).is_empty(), "binding sets nodeName once");
+        let mut moved = bound.clone();
+        moved["spec"]["nodeName"] = json!("node-2");
+        assert_eq!(pod(&moved, Some(&bound))[0].field, "spec");
     }
 }

@@ -1,0 +1,34 @@
+//! `pods/binding`: the scheduler's way of assigning a pod to a node, once.
+
+mod common;
+
+use common::{pod, status};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+
+fn binding(pod: &str, node: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_sets_the_node_once() {
+    let srv = common::start().await;
+    let pods: Api<Pod> = srv.api("default");
+    pods.create(&PostParams::default(), &pod("p")).await.unwrap();
+    pods.create_subresource::<_, serde_json::Value>("binding", "p", &PostParams::default(), &binding("p", "node-1"))
+        .await
+        .unwrap();
+    let bound = pods.get("p").await.unwrap();
+    assert_eq!(bound.spec.as_ref().unwrap().node_name.as_deref(), Some("node-1"));
+    let conditions = bound.status.unwrap().conditions.unwrap();
+    assert!(conditions.iter().any(|c| c.type_ == "PodScheduled" && c.status == "True"));
+
+    let again = pods
+        .create_subresource::<_, serde_json::Value>("binding", "p", &PostParams::default(), &binding("p", "node-2"))
+        .await;
+    let s = status(again);
+    assert_eq!(s.code, 409, "{s:?}");
+    assert!(s.message.contains("is already assigned to node \"node-1\""), "{}", s.message);
+}

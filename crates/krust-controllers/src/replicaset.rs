@@ -1,0 +1,208 @@
+//! The ReplicaSet controller: keeps `spec.replicas` pods of `spec.template` alive for each
+//! ReplicaSet, as Kubernetes' `pkg/controller/replicaset` does.
+//!
+//! - Watches ReplicaSets and pods into [`informer::Cache`]s (no list per reconcile); a pod
+//!   change wakes its controller (or, for an orphan, every ReplicaSet whose selector matches).
+//! - Creates missing pods (`generateName: <rs>-`, template labels/annotations, a controller
+//!   ownerReference) in slow-start batches, deletes extra ones in Kubernetes' order
+//!   ([`pods::to_delete`]), and holds [`expectations`] so a lagging watch never makes it
+//!   create or delete twice.
+//! - Adopts orphans its selector matches and releases owned pods it no longer matches.
+//! - Writes `status` (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas with
+//!   minReadySeconds, observedGeneration, the `ReplicaFailure` condition).
+//! - Posts `SuccessfulCreate`/`SuccessfulDelete` (and `FailedCreate`/`FailedDelete`) Events.
+
+pub(crate) mod expectations;
+pub(crate) mod informer;
+pub(crate) mod owners;
+pub(crate) mod pods;
+pub(crate) mod selector;
+pub(crate) mod sync;
+
+use crate::events::Recorder;
+use expectations::Expectations;
+use futures::StreamExt;
+use futures::channel::mpsc;
+use informer::{Cache, Change, controller_of};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::runtime::controller::{Action, Config, applier};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client, ResourceExt};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The component name on Events and in logs.
+pub const COMPONENT: &str = "replicaset-controller";
+
+/// A reconcile failure (requeued by the error policy).
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct Error(#[from] anyhow::Error);
+
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
+        Self(e.into())
+    }
+}
+
+impl Error {
+    /// An optimistic-concurrency conflict: the cache was behind; retry soon.
+    pub(crate) fn is_conflict(&self) -> bool {
+        matches!(self.0.downcast_ref::<kube::Error>(), Some(kube::Error::Api(s)) if s.code == 409)
+    }
+}
+
+pub(crate) struct Context {
+    client: Client,
+    replicasets: Cache<ReplicaSet>,
+    pods: Cache<Pod>,
+    expectations: Expectations,
+    recorder: Recorder,
+}
+
+/// `namespace/name`.
+pub(crate) fn key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+/// Runs this controller until it fails.
+pub async fn run(client: Client) -> anyhow::Result<()> {
+    let (replicasets, rs_writer) = informer::cache::<ReplicaSet>();
+    let (pods, pod_writer) = informer::cache::<Pod>();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        replicasets: replicasets.clone(),
+        pods: pods.clone(),
+        expectations: Expectations::default(),
+        recorder: Recorder::new(client.clone(), COMPONENT),
+    });
+    let (tx, rx) = mpsc::unbounded::<ObjectRef<ReplicaSet>>();
+
+    let rs_watch = informer::run(
+        Api::<ReplicaSet>::all(client.clone()),
+        rs_writer,
+        replicasets.clone(),
+        |change| on_replicaset(&ctx, &tx, change),
+    );
+    let pod_watch = informer::run(
+        Api::<Pod>::all(client),
+        pod_writer,
+        pods.clone(),
+        |change| on_pod(&ctx, &tx, change),
+    );
+    let control = async {
+        replicasets.wait_synced().await;
+        pods.wait_synced().await;
+        tracing::info!("replicaset controller synced");
+        applier(
+            |rs, ctx| Box::pin(sync::reconcile(rs, ctx)),
+            error_policy,
+            ctx.clone(),
+            replicasets.store(),
+            rx.map(Ok::<_, Infallible>),
+            Config::default().concurrency(16),
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "replicaset reconcile");
+            }
+        })
+        .await;
+    };
+    tokio::join!(rs_watch, pod_watch, control);
+    anyhow::bail!("the replicaset controller stopped")
+}
+
+fn error_policy(rs: Arc<ReplicaSet>, error: &Error, _: Arc<Context>) -> Action {
+    if error.is_conflict() {
+        Action::requeue(Duration::from_millis(200))
+    } else {
+        tracing::warn!(replicaset = %rs.name_any(), %error, "sync failed");
+        Action::requeue(Duration::from_secs(2))
+    }
+}
+
+fn enqueue(tx: &mpsc::UnboundedSender<ObjectRef<ReplicaSet>>, namespace: &str, name: &str) {
+    let _ = tx.unbounded_send(ObjectRef::new(name).within(namespace));
+}
+
+fn on_replicaset(
+    ctx: &Context,
+    tx: &mpsc::UnboundedSender<ObjectRef<ReplicaSet>>,
+    change: Change<ReplicaSet>,
+) {
+    match change {
+        Change::Applied { obj, .. } => {
+            enqueue(tx, &obj.namespace().unwrap_or_default(), &obj.name_any())
+        }
+        Change::Deleted {
+            namespace, name, ..
+        } => ctx.expectations.forget(&key(&namespace, &name)),
+    }
+}
+
+/// The ReplicaSet a controller reference points to, if it is in the cache with that uid.
+fn resolve(ctx: &Context, namespace: &str, owner: &OwnerReference) -> Option<Arc<ReplicaSet>> {
+    if owner.kind != "ReplicaSet" || !owner.api_version.starts_with("apps/") {
+        return None;
+    }
+    ctx.replicasets
+        .get(namespace, &owner.name)
+        .filter(|rs| rs.metadata.uid.as_deref() == Some(owner.uid.as_str()))
+}
+
+/// Wakes the ReplicaSets a pod change concerns and records what expectations it meets.
+fn on_pod(ctx: &Context, tx: &mpsc::UnboundedSender<ObjectRef<ReplicaSet>>, change: Change<Pod>) {
+    match change {
+        Change::Applied { obj: pod, previous } => {
+            let namespace = pod.namespace().unwrap_or_default();
+            let pod_key = key(&namespace, &pod.name_any());
+            let controller = controller_of(pod.as_ref());
+            if let Some(Some(old)) = &previous
+                && controller.is_none_or(|c| c.uid != old.uid)
+                && let Some(rs) = resolve(ctx, &namespace, old)
+            {
+                enqueue(tx, &namespace, &rs.name_any());
+            }
+            match controller {
+                Some(owner) => {
+                    let Some(rs) = resolve(ctx, &namespace, owner) else {
+                        return;
+                    };
+                    let rs_key = key(&namespace, &rs.name_any());
+                    if previous.is_none() {
+                        ctx.expectations.creation_observed(&rs_key);
+                    }
+                    if pod.metadata.deletion_timestamp.is_some() {
+                        ctx.expectations.deletion_observed(&rs_key, &pod_key);
+                    }
+                    enqueue(tx, &namespace, &rs.name_any());
+                }
+                None => {
+                    if pod.metadata.deletion_timestamp.is_some() {
+                        return;
+                    }
+                    for rs in sync::matching(ctx, &namespace, pod.metadata.labels.as_ref()) {
+                        enqueue(tx, &namespace, &rs.name_any());
+                    }
+                }
+            }
+        }
+        Change::Deleted {
+            namespace,
+            name,
+            controller,
+            ..
+        } => {
+            let Some(rs) = controller.and_then(|c| resolve(ctx, &namespace, &c)) else {
+                return;
+            };
+            ctx.expectations
+                .deletion_observed(&key(&namespace, &rs.name_any()), &key(&namespace, &name));
+            enqueue(tx, &namespace, &rs.name_any());
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Pod facts the workload controllers share (Kubernetes' `podutil` and `controller_utils`):
+//! activity, readiness, availability, the pod a template makes, and which pods to delete first.
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// Not finished (Succeeded/Failed) and not being deleted (`controller.IsPodActive`).
+pub(crate) fn is_active(pod: &Pod) -> bool {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    !matches!(phase, Some("Succeeded" | "Failed")) && pod.metadata.deletion_timestamp.is_none()
+}
+
+/// The pod's phase, `""` when unset.
+pub(crate) fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or_default()
+}
+
+/// The `Ready` condition's status and last transition time.
+fn ready_condition(pod: &Pod) -> Option<(bool, Option<Timestamp>)> {
+    let conditions = pod.status.as_ref()?.conditions.as_ref()?;
+    let c = conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some((
+        c.status == "True",
+        c.last_transition_time.as_ref().map(|t| t.0),
+    ))
+}
+
+/// The `Ready` condition is `True`.
+pub(crate) fn is_ready(pod: &Pod) -> bool {
+    ready_condition(pod).is_some_and(|(ready, _)| ready)
+}
+
+/// When the pod became ready, if it is.
+fn ready_since(pod: &Pod) -> Option<Timestamp> {
+    ready_condition(pod).and_then(|(ready, at)| if ready { at } else { None })
+}
+
+/// Ready for at least `min_ready_seconds` (`podutil.IsPodAvailable`).
+pub(crate) fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
+    match ready_condition(pod) {
+        Some((true, _)) if min_ready_seconds <= 0 => true,
+        Some((true, Some(at))) => {
+            at + SignedDuration::from_secs(i64::from(min_ready_seconds)) < now
+        }
+        _ => false,
+    }
+}
+
+/// How long until a ready pod becomes available, if it is ready but not yet available.
+pub(crate) fn until_available(
+    pod: &Pod,
+    min_ready_seconds: i32,
+    now: Timestamp,
+) -> Option<std::time::Duration> {
+    if min_ready_seconds <= 0 || is_available(pod, min_ready_seconds, now) {
+        return None;
+    }
+    let at = ready_since(pod)?;
+    let due = at + SignedDuration::from_secs(i64::from(min_ready_seconds));
+    let left = due.duration_since(now);
+    Some(left.unsigned_abs() + std::time::Duration::from_millis(100))
+}
+
+/// The pod a controller creates from its template (`controller.GetPodFromTemplate`).
+pub(crate) fn from_template(
+    template: &PodTemplateSpec,
+    controller_name: &str,
+    owner: OwnerReference,
+) -> Pod {
+    let meta = template.metadata.clone().unwrap_or_default();
+    // `<name>-` unless that is not a valid pod name prefix.
+    let prefix = if controller_name.len() < 253 {
+        format!("{controller_name}-")
+    } else {
+        controller_name.to_string()
+    };
+    Pod {
+        metadata: ObjectMeta {
+            generate_name: Some(prefix),
+            labels: meta.labels,
+            annotations: meta.annotations,
+            finalizers: meta.finalizers,
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        spec: template.spec.clone(),
+        status: None,
+    }
+}
+
+fn node(pod: &Pod) -> &str {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .unwrap_or_default()
+}
+
+fn phase_ordinal(pod: &Pod) -> u8 {
+    match phase(pod) {
+        "Pending" => 0,
+        "Unknown" => 1,
+        "Running" => 2,
+        _ => 3,
+    }
+}
+
+fn deletion_cost(pod: &Pod) -> i32 {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("controller.kubernetes.io/pod-deletion-cost"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn max_restarts(pod: &Pod) -> i32 {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map(|cs| cs.iter().map(|c| c.restart_count).max().unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// `floor(log2(now - t))` in nanoseconds, -1 for times not in the past.
+fn log_rank(t: Timestamp, now: Timestamp) -> i64 {
+    let d = now.duration_since(t).as_nanos();
+    if d > 0 { (d as f64).log2() as i64 } else { -1 }
+}
+
+/// Orders two times as "delete first": empty first, then newer (by log-scale buckets, then
+/// uid, as Kubernetes' `LogarithmicScaleDown` does).
+fn newer_first(
+    a: Option<Timestamp>,
+    b: Option<Timestamp>,
+    uids: (&str, &str),
+    now: Timestamp,
+) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(a), Some(b)) if a == b => Ordering::Equal,
+        (Some(a), Some(b)) => match log_rank(a, now).cmp(&log_rank(b, now)) {
+            Ordering::Equal => uids.0.cmp(uids.1),
+            other => other,
+        },
+    }
+}
+
+/// The order Kubernetes deletes a ReplicaSet's pods in (`ActivePodsWithRanks.Less`): first
+/// unscheduled, then pending/unknown before running, not ready before ready, lower
+/// `pod-deletion-cost`, more pods of the same owner family on the node, ready for less time,
+/// more restarts, newer.
+fn deletion_order(a: (&Pod, usize), b: (&Pod, usize), now: Timestamp) -> Ordering {
+    let ((pa, ra), (pb, rb)) = (a, b);
+    let (na, nb) = (node(pa), node(pb));
+    if na != nb && (na.is_empty() || nb.is_empty()) {
+        return if na.is_empty() {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+    }
+    let uids = (
+        pa.metadata.uid.as_deref().unwrap_or_default(),
+        pb.metadata.uid.as_deref().unwrap_or_default(),
+    );
+    phase_ordinal(pa)
+        .cmp(&phase_ordinal(pb))
+        .then_with(|| is_ready(pa).cmp(&is_ready(pb)))
+        .then_with(|| deletion_cost(pa).cmp(&deletion_cost(pb)))
+        .then_with(|| rb.cmp(&ra))
+        .then_with(|| {
+            if is_ready(pa) && is_ready(pb) {
+                newer_first(ready_since(pa), ready_since(pb), uids, now)
+            } else {
+                Ordering::Equal
+            }
+        })
+        .then_with(|| max_restarts(pb).cmp(&max_restarts(pa)))
+        .then_with(|| {
+            let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            newer_first(created(pa), created(pb), uids, now)
+        })
+}
+
+/// The `n` pods to delete among `pods`; `related` are the active pods of the owner family
+/// (used to prefer pods doubled up on a node).
+pub(crate) fn to_delete<'a>(pods: &[&'a Pod], related: &[&Pod], n: usize) -> Vec<&'a Pod> {
+    let mut pods = pods.to_vec();
+    if n < pods.len() {
+        let mut on_node: HashMap<&str, usize> = HashMap::new();
+        for p in related.iter().filter(|p| is_active(p)) {
+            *on_node.entry(node(p)).or_default() += 1;
+        }
+        let now = Timestamp::now();
+        let rank = |p: &Pod| on_node.get(node(p)).copied().unwrap_or(0);
+        pods.sort_by(|a, b| deletion_order((a, rank(a)), (b, rank(b)), now));
+    }
+    pods.truncate(n);
+    pods
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, node: &str, phase: &str, ready: Option<&str>, created: &str) -> Pod {
+        let mut v = json!({
+            "metadata": {"name": name, "uid": name, "creationTimestamp": created},
+            "spec": {"containers": [], "nodeName": node},
+            "status": {"phase": phase},
+        });
+        if let Some(at) = ready {
+            v["status"]["conditions"] =
+                json!([{"type": "Ready", "status": "True", "lastTransitionTime": at}]);
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn unhealthy_and_newer_pods_go_first() {
+        let old_ready = pod(
+            "a",
+            "n1",
+            "Running",
+            Some("2020-01-01T00:00:00Z"),
+            "2020-01-01T00:00:00Z",
+        );
+        let new_ready = pod(
+            "b",
+            "n1",
+            "Running",
+            Some("2024-01-01T00:00:00Z"),
+            "2024-01-01T00:00:00Z",
+        );
+        let not_ready = pod("c", "n1", "Running", None, "2019-01-01T00:00:00Z");
+        let pending = pod("d", "n1", "Pending", None, "2019-01-01T00:00:00Z");
+        let unscheduled = pod("e", "", "Pending", None, "2018-01-01T00:00:00Z");
+        let all = [&old_ready, &new_ready, &not_ready, &pending, &unscheduled];
+        let names: Vec<_> = to_delete(&all, &all, 4)
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(names, ["e", "d", "c", "b"]);
+    }
+
+    #[test]
+    fn availability_waits_for_min_ready_seconds() {
+        let p = pod(
+            "a",
+            "n",
+            "Running",
+            Some("2024-01-01T00:00:00Z"),
+            "2024-01-01T00:00:00Z",
+        );
+        let at: Timestamp = "2024-01-01T00:00:05Z".parse().unwrap();
+        assert!(is_available(&p, 0, at));
+        assert!(is_available(&p, 4, at));
+        assert!(!is_available(&p, 5, at));
+        assert!(until_available(&p, 10, at).is_some());
+    }
+}

@@ -1,0 +1,260 @@
+//! The garbage collector against an in-process API server: Background, Foreground and
+//! Orphan propagation over ownerReferences (ReplicaSets and pods made by hand; no ReplicaSet
+//! controller runs here).
+
+mod controllers_support;
+
+use controllers_support::{create, eventually, spawn};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PropagationPolicy};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn replicaset(client: &Client, name: &str) -> ReplicaSet {
+    create(
+        client,
+        "default",
+        json!({
+            "metadata": {"name": name},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+        }),
+    )
+    .await
+}
+
+fn owner_ref<K: Resource<DynamicType = ()>>(owner: &K, block: bool) -> Value {
+    json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "name": owner.name_any(),
+        "uid": owner.uid().unwrap(),
+        "controller": true,
+        "blockOwnerDeletion": block,
+    })
+}
+
+/// An unscheduled pod (deleted at once, no kubelet needed) owned by `owners`.
+async fn owned_pod(client: &Client, name: &str, owners: Vec<Value>, finalizers: &[&str]) -> Pod {
+    create(
+        client,
+        "default",
+        json!({
+            "metadata": {"name": name, "ownerReferences": owners, "finalizers": finalizers},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}
+        }),
+    )
+    .await
+}
+
+async fn gone<K>(api: &Api<K>, name: &str)
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    eventually(10, &format!("{name} deleted"), || async {
+        api.get_opt(name).await.unwrap().is_none().then_some(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn background_deletion_removes_dependents() {
+    let server = krust_testkit::start().await;
+    let client = server.client.clone();
+    let _gc = spawn(
+        "gc",
+        krust_controllers::garbage_collector::run(client.clone()),
+    );
+    let rs = replicaset(&client, "web").await;
+    owned_pod(&client, "web-1", vec![owner_ref(&rs, true)], &[]).await;
+    owned_pod(&client, "web-2", vec![owner_ref(&rs, true)], &[]).await;
+    let bystander = owned_pod(&client, "other", vec![], &[]).await;
+
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    rss.delete("web", &DeleteParams::background())
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    gone(&pods, "web-1").await;
+    gone(&pods, "web-2").await;
+    assert_eq!(
+        pods.get("other").await.unwrap().uid(),
+        bystander.uid(),
+        "unowned pods stay"
+    );
+}
+
+#[tokio::test]
+async fn dependents_of_owners_that_never_existed_are_deleted() {
+    let server = krust_testkit::start().await;
+    let client = server.client.clone();
+    // Created before the collector starts: found on its first list.
+    let ghost = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "ghost",
+        "uid": "00000000-0000-0000-0000-000000000000", "controller": true});
+    owned_pod(&client, "orphaned", vec![ghost.clone()], &[]).await;
+    let _gc = spawn(
+        "gc",
+        krust_controllers::garbage_collector::run(client.clone()),
+    );
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    gone(&pods, "orphaned").await;
+
+    // An owner of the same name but another UID is not the owner.
+    let _rs = replicaset(&client, "ghost").await;
+    owned_pod(&client, "late", vec![ghost], &[]).await;
+    gone(&pods, "late").await;
+}
+
+#[tokio::test]
+async fn a_remaining_owner_keeps_the_dependent() {
+    let server = krust_testkit::start().await;
+    let client = server.client.clone();
+    let _gc = spawn(
+        "gc",
+        krust_controllers::garbage_collector::run(client.clone()),
+    );
+    let a: ConfigMap = create(&client, "default", json!({"metadata": {"name": "a"}})).await;
+    let b: ConfigMap = create(&client, "default", json!({"metadata": {"name": "b"}})).await;
+    let mut ra = owner_ref(&a, false);
+    ra["controller"] = json!(false);
+    let mut rb = owner_ref(&b, false);
+    rb["controller"] = json!(false);
+    let dependent: ConfigMap = create(
+        &client,
+        "default",
+        json!({"metadata": {"name": "dep", "ownerReferences": [ra, rb]}}),
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.delete("a", &DeleteParams::default()).await.unwrap();
+    let now = eventually(10, "reference to a removed", || async {
+        let d = cms.get("dep").await.unwrap();
+        (d.owner_references().len() == 1).then_some(d)
+    })
+    .await;
+    assert_eq!(now.owner_references()[0].name, "b");
+    assert_eq!(now.uid(), dependent.uid());
+    cms.delete("b", &DeleteParams::default()).await.unwrap();
+    gone(&cms, "dep").await;
+}
+
+#[tokio::test]
+async fn foreground_deletion_waits_for_blocking_dependents() {
+    let server = krust_testkit::start().await;
+    let client = server.client.clone();
+    let _gc = spawn(
+        "gc",
+        krust_controllers::garbage_collector::run(client.clone()),
+    );
+    let rs = replicaset(&client, "web").await;
+    // One dependent holds on with a finalizer of its own, so the owner must wait for it.
+    owned_pod(
+        &client,
+        "web-1",
+        vec![owner_ref(&rs, true)],
+        &["example.com/hold"],
+    )
+    .await;
+    owned_pod(&client, "web-2", vec![owner_ref(&rs, true)], &[]).await;
+
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    rss.delete("web", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    gone(&pods, "web-2").await;
+    let held = eventually(10, "web-1 terminating", || async {
+        let p = pods.get("web-1").await.unwrap();
+        p.metadata.deletion_timestamp.is_some().then_some(p)
+    })
+    .await;
+    assert!(held.finalizers().contains(&"example.com/hold".to_string()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = rss.get("web").await.expect("the owner waits for web-1");
+    assert!(waiting.metadata.deletion_timestamp.is_some());
+    assert_eq!(waiting.finalizers(), ["foregroundDeletion"]);
+
+    pods.patch(
+        "web-1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    gone(&pods, "web-1").await;
+    gone(&rss, "web").await;
+}
+
+#[tokio::test]
+async fn foreground_deletion_ignores_non_blocking_dependents() {
+    let server = krust_testkit::start().await;
+    let client = server.client.clone();
+    let _gc = spawn(
+        "gc",
+        krust_controllers::garbage_collector::run(client.clone()),
+    );
+    let rs = replicaset(&client, "web").await;
+    owned_pod(
+        &client,
+        "web-1",
+        vec![owner_ref(&rs, false)],
+        &["example.com/hold"],
+    )
+    .await;
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    rss.delete("web", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    gone(&rss, "web").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let p = eventually(10, "web-1 deleted too", || async {
+        let p = pods.get("web-1").await.unwrap();
+        p.metadata.deletion_timestamp.is_some().then_some(p)
+    })
+    .await;
+    assert!(p.finalizers().contains(&"example.com/hold".to_string()));
+}
+
+#[tokio::test]
+async fn orphan_deletion_keeps_dependents_without_the_reference() {
+    let server = krust_testkit::start().await;
+    let client = server.client.clone();
+    let _gc = spawn(
+        "gc",
+        krust_controllers::garbage_collector::run(client.clone()),
+    );
+    let rs = replicaset(&client, "web").await;
+    let other: ConfigMap = create(&client, "default", json!({"metadata": {"name": "keep"}})).await;
+    let mut keep = owner_ref(&other, false);
+    keep["controller"] = json!(false);
+    owned_pod(&client, "web-1", vec![owner_ref(&rs, true)], &[]).await;
+    owned_pod(&client, "web-2", vec![owner_ref(&rs, true), keep], &[]).await;
+
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let dp = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Orphan),
+        ..Default::default()
+    };
+    rss.delete("web", &dp).await.unwrap();
+    gone(&rss, "web").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    // Give a wrong collector time to delete them.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let p1 = pods.get("web-1").await.unwrap();
+    assert!(
+        p1.owner_references().is_empty(),
+        "{:?}",
+        p1.owner_references()
+    );
+    assert!(p1.metadata.deletion_timestamp.is_none());
+    let p2 = pods.get("web-2").await.unwrap();
+    let owners: Vec<&str> = p2
+        .owner_references()
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(owners, ["keep"]);
+}
