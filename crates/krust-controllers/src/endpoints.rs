@@ -10,12 +10,10 @@
 
 pub mod event;
 pub mod pods;
-pub mod queue;
-pub mod watch;
 
 use self::pods::{is_headless, is_ready, service_selects, should_be_in_endpoints};
-use self::queue::{Outcome, WorkQueue};
-use self::watch::{for_each_change, reflect};
+use crate::queue::{Outcome, WorkQueue};
+use crate::watch::{for_each_change, reflect};
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service,
 };

@@ -18,8 +18,8 @@ mod graph;
 
 use self::discovery::{Served, resolve, served_eventually};
 use self::graph::{FOREGROUND, Graph, Node, ORPHAN};
-use crate::endpoints::queue::{Outcome, WorkQueue};
-use crate::endpoints::watch::log_errors;
+use crate::queue::{Outcome, WorkQueue};
+use crate::watch::log_errors;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{

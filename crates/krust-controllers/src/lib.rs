@@ -12,8 +12,10 @@ pub mod leader;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod queue;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod watch;
 
 use kube::Client;
 use std::time::Duration;

@@ -4,8 +4,8 @@
 //! have are respected (and marked used) once the first list of nodes is in.
 
 use crate::endpoints::event;
-use crate::endpoints::queue::{Outcome, WorkQueue};
-use crate::endpoints::watch::{for_each_change, reflect};
+use crate::queue::{Outcome, WorkQueue};
+use crate::watch::{for_each_change, reflect};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};

@@ -27,7 +27,7 @@ mod health;
 use self::eviction::{Verdict, verdict};
 use self::health::{NO_EXECUTE, retainted, silenced, status};
 use crate::endpoints::event;
-use crate::endpoints::watch::{for_each_change, reflect};
+use crate::watch::{for_each_change, reflect};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};

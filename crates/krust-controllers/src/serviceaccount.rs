@@ -2,8 +2,8 @@
 //! created when missing and re-created when deleted. Namespaces and `default` accounts are
 //! watched into stores; a sync reads only those.
 
-use crate::endpoints::queue::{Outcome, WorkQueue};
-use crate::endpoints::watch::{for_each_change, reflect};
+use crate::queue::{Outcome, WorkQueue};
+use crate::watch::{for_each_change, reflect};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
