@@ -32,3 +32,18 @@ async fn binding_sets_the_node_once() {
     assert_eq!(s.code, 409, "{s:?}");
     assert!(s.message.contains("is already assigned to node \"node-1\""), "{}", s.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uid_in_the_body_is_a_precondition() {
+    let srv = common::start().await;
+    let pods: Api<Pod> = srv.api("default");
+    pods.create(&PostParams::default(), &pod("p")).await.unwrap();
+    let patch = json!({"metadata": {"uid": "someone-else"}, "status": {"phase": "Running"}});
+    let result = pods
+        .patch_status("p", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+        .await;
+    let s = status(result);
+    assert_eq!(s.code, 409, "{s:?}");
+    assert!(s.message.contains("Precondition failed: UID in precondition: someone-else"), "{}", s.message);
+    assert_eq!(pods.get("p").await.unwrap().status.unwrap().phase.as_deref(), Some("Pending"));
+}

@@ -1,0 +1,5 @@
+//! The krust node agent. Today: simulated nodes ([`sim`]), kubelets without containers that
+//! drive pods through their lifecycle through the API, for tests and benchmarks at scale.
+#![forbid(unsafe_code)]
+
+pub mod sim;

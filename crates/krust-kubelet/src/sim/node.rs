@@ -1,0 +1,390 @@
+//! One sim node: registration, status reports and heartbeats, and the watch of sim Nodes
+//! (their `spec.podCIDR`, and Ready conditions changed by someone else).
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, NodeCondition};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::{Shared, SimOptions, ids, ip, lease};
+
+pub const KUBELET_VERSION: &str = "v1.32.4-krust";
+
+/// The kubelet's node conditions: (type, status, reason, message).
+const CONDITIONS: [(&str, &str, &str, &str); 4] = [
+    (
+        "MemoryPressure",
+        "False",
+        "KubeletHasSufficientMemory",
+        "kubelet has sufficient memory available",
+    ),
+    (
+        "DiskPressure",
+        "False",
+        "KubeletHasNoDiskPressure",
+        "kubelet has no disk pressure",
+    ),
+    (
+        "PIDPressure",
+        "False",
+        "KubeletHasSufficientPID",
+        "kubelet has sufficient PID available",
+    ),
+    (
+        "Ready",
+        "True",
+        "KubeletReady",
+        "kubelet is posting ready status",
+    ),
+];
+
+pub struct SimNode {
+    pub name: String,
+    pub index: usize,
+    pub ip: Ipv4Addr,
+    pub ip_str: String,
+    created: Instant,
+    stopped: watch::Sender<bool>,
+    /// `spec.podCIDR` as last seen.
+    cidr: watch::Sender<Option<String>>,
+    ips: Mutex<ip::Pool>,
+    /// Conditions as last seen (for their lastTransitionTime).
+    conditions: Mutex<Vec<NodeCondition>>,
+    status_now: Notify,
+    heartbeat: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SimNode {
+    pub fn new(name: &str, index: usize) -> Self {
+        Self {
+            name: name.into(),
+            index,
+            ip: ip::node_ip(index),
+            ip_str: ip::node_ip(index).to_string(),
+            created: Instant::now(),
+            stopped: watch::Sender::new(false),
+            cidr: watch::Sender::new(None),
+            ips: Mutex::default(),
+            conditions: Mutex::default(),
+            status_now: Notify::new(),
+            heartbeat: Mutex::default(),
+        }
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.stopped.borrow()
+    }
+
+    /// Resolves when the node is stopped.
+    pub async fn stopped(&self) {
+        let mut rx = self.stopped.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    pub fn stop(&self) {
+        self.stopped.send_replace(true);
+        if let Some(h) = self.heartbeat.lock().expect("lock").take() {
+            h.abort();
+        }
+    }
+
+    pub fn set_heartbeat(&self, handle: JoinHandle<()>) {
+        if self.is_stopped() {
+            handle.abort();
+        } else {
+            *self.heartbeat.lock().expect("lock") = Some(handle);
+        }
+    }
+
+    /// The node's pod CIDR: `spec.podCIDR`, waited for until `wait` after the node started,
+    /// then the fallback range.
+    pub async fn pod_cidr(&self, wait: Duration) -> String {
+        let mut rx = self.cidr.subscribe();
+        let found =
+            tokio::time::timeout_at(self.created + wait, rx.wait_for(Option::is_some)).await;
+        match found {
+            Ok(Ok(cidr)) => cidr.clone().unwrap_or_default(),
+            _ => ip::fallback_cidr(self.index),
+        }
+    }
+
+    /// An address for pod `uid` from `cidr`.
+    pub fn allocate(&self, uid: &str, cidr: &str) -> Option<Ipv4Addr> {
+        let mut pool = self.ips.lock().expect("lock");
+        pool.set_cidr(cidr);
+        pool.allocate(uid)
+    }
+
+    pub fn reserve(&self, uid: &str, ip: Ipv4Addr) {
+        self.ips.lock().expect("lock").reserve(uid, ip);
+    }
+
+    pub fn release(&self, uid: &str) {
+        self.ips.lock().expect("lock").release(uid);
+    }
+
+    /// Takes in the Node as the API server has it.
+    fn note(&self, node: &Node, from_watch: bool) {
+        let cidr = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.pod_cidr.clone())
+            .filter(|c| !c.is_empty());
+        self.cidr.send_if_modified(|c| {
+            let changed = *c != cidr && cidr.is_some();
+            if changed {
+                c.clone_from(&cidr);
+            }
+            changed
+        });
+        let conditions = node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let ready = conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        *self.conditions.lock().expect("lock") = conditions;
+        if from_watch && !ready && !self.is_stopped() {
+            // Someone else (the node lifecycle controller) changed Ready: report at once.
+            self.status_now.notify_one();
+        }
+    }
+
+    /// The kubelet's conditions, heartbeat now, transition times kept while unchanged.
+    fn conditions(&self) -> Value {
+        let now = krust_api::meta::now();
+        let seen = self.conditions.lock().expect("lock");
+        let list: Vec<Value> = CONDITIONS
+            .iter()
+            .map(|(type_, status, reason, message)| {
+                let since = seen
+                    .iter()
+                    .find(|c| c.type_ == *type_ && c.status == *status)
+                    .and_then(|c| c.last_transition_time.as_ref())
+                    .map(|t| krust_api::meta::timestamp(t.0))
+                    .unwrap_or_else(|| now.clone());
+                json!({"type": type_, "status": status, "reason": reason, "message": message,
+                       "lastHeartbeatTime": now, "lastTransitionTime": since})
+            })
+            .collect();
+        Value::Array(list)
+    }
+}
+
+/// The Node a kubelet registers.
+fn node_object(opts: &SimOptions, node: &SimNode) -> Value {
+    let name = &node.name;
+    let resources = json!({
+        "cpu": opts.cpu, "memory": opts.memory, "pods": opts.pods.to_string(),
+        "ephemeral-storage": "100Gi", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
+    });
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "beta.kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "node.kubernetes.io/instance-type": "sim",
+                "type": "sim",
+            },
+            "annotations": {
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            },
+        },
+        "spec": {},
+        "status": {
+            "capacity": resources,
+            "allocatable": resources,
+            "addresses": [
+                {"type": "InternalIP", "address": node.ip.to_string()},
+                {"type": "Hostname", "address": name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": &ids::hex64(&["machine", name])[..32],
+                "systemUUID": ids::uuid(&["system", name]),
+                "bootID": ids::uuid(&["boot", name, &jiff::Timestamp::now().to_string()]),
+                "kernelVersion": "6.1.0-sim",
+                "osImage": "krust sim node",
+                "containerRuntimeVersion": "sim://1.0",
+                "kubeletVersion": KUBELET_VERSION,
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+            "conditions": node.conditions(),
+        },
+    })
+}
+
+/// Registers `node` (creating its Node, or taking an existing one over) and its Lease.
+pub async fn register(shared: &Shared, node: &SimNode) -> anyhow::Result<lease::Heartbeat> {
+    let api: Api<Node> = Api::all(shared.client.clone());
+    let object = node_object(&shared.opts, node);
+    let typed: Node = serde_json::from_value(object.clone())?;
+    let mut delay = Duration::from_millis(100);
+    let registered = loop {
+        let attempt = {
+            let _permit = shared.limit.acquire().await?;
+            take_over(&api, &typed, &object).await
+        };
+        match attempt {
+            Ok(n) => break n,
+            Err(e) if delay < Duration::from_secs(5) => {
+                tracing::warn!(node = %node.name, error = %e, "registering; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    node.note(&registered, false);
+    let uid = registered.metadata.uid.clone().unwrap_or_default();
+    let heartbeat = {
+        let _permit = shared.limit.acquire().await?;
+        lease::Heartbeat::start(shared.client.clone(), &node.name, &uid).await?
+    };
+    let ev = &shared.events;
+    ev.node(&node.name, "Starting", "Starting kubelet.".into());
+    for (_, _, reason, _) in &CONDITIONS[..3] {
+        let r = reason.trim_start_matches("Kubelet");
+        ev.node(
+            &node.name,
+            &format!("Node{r}"),
+            format!("Node {} status is now: Node{r}", node.name),
+        );
+    }
+    ev.node(
+        &node.name,
+        "NodeAllocatableEnforced",
+        "Updated Node Allocatable limit across pods".into(),
+    );
+    ev.node(
+        &node.name,
+        "NodeReady",
+        format!("Node {} status is now: NodeReady", node.name),
+    );
+    Ok(heartbeat)
+}
+
+/// Creates the Node; if one of that name exists, updates its labels and status to ours.
+async fn take_over(api: &Api<Node>, typed: &Node, object: &Value) -> kube::Result<Node> {
+    let status = || Patch::Strategic(json!({"status": object["status"]}));
+    match api.create(&PostParams::default(), typed).await {
+        Ok(n)
+            if n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some() =>
+        {
+            Ok(n)
+        }
+        Ok(n) => {
+            api.patch_status(
+                &n.metadata.name.unwrap_or_default(),
+                &PatchParams::default(),
+                &status(),
+            )
+            .await
+        }
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            let name = typed.metadata.name.as_deref().unwrap_or_default();
+            let meta = json!({"metadata": {"labels": object["metadata"]["labels"],
+                                           "annotations": object["metadata"]["annotations"]}});
+            api.patch(name, &PatchParams::default(), &Patch::Merge(meta))
+                .await?;
+            api.patch_status(name, &PatchParams::default(), &status())
+                .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Posts the node's conditions with a fresh heartbeat time.
+async fn post_status(shared: &Shared, node: &SimNode) {
+    let api: Api<Node> = Api::all(shared.client.clone());
+    let patch = Patch::Strategic(json!({"status": {"conditions": node.conditions()}}));
+    let Ok(_permit) = shared.limit.acquire().await else {
+        return;
+    };
+    match api
+        .patch_status(&node.name, &PatchParams::default(), &patch)
+        .await
+    {
+        Ok(n) => node.note(&n, false),
+        Err(e) => tracing::warn!(node = %node.name, error = %e, "posting node status"),
+    }
+}
+
+/// Renews the node's Lease every `lease_interval` and posts its status every
+/// `status_interval` or when asked to, the nodes' timers staggered over the intervals.
+pub async fn heartbeats(shared: Arc<Shared>, node: Arc<SimNode>, mut lease: lease::Heartbeat) {
+    let opts = &shared.opts;
+    let share = (node.index + 1) as f64 / opts.count.max(1) as f64;
+    let start = Instant::now();
+    let mut lease_tick = tokio::time::interval_at(
+        start + opts.lease_interval.mul_f64(share),
+        opts.lease_interval,
+    );
+    let mut status_tick = tokio::time::interval_at(
+        start + opts.status_interval.mul_f64(share),
+        opts.status_interval,
+    );
+    lease_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    status_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    while !node.is_stopped() {
+        tokio::select! {
+            _ = lease_tick.tick() => {
+                let Ok(_permit) = shared.limit.acquire().await else { return };
+                lease.renew().await;
+            }
+            _ = status_tick.tick() => post_status(&shared, &node).await,
+            _ = node.status_now.notified() => {
+                post_status(&shared, &node).await;
+                status_tick.reset();
+            }
+        }
+    }
+}
+
+/// Watches the sim Nodes for their pod CIDRs and for Ready conditions changed by others.
+pub async fn watch(shared: Arc<Shared>) {
+    let api: Api<Node> = Api::all(shared.client.clone());
+    let config = watcher::Config::default().labels("type=sim");
+    let mut stream = watcher(api, config).default_backoff().boxed();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) => {
+                if let Some(sim) = n
+                    .metadata
+                    .name
+                    .as_ref()
+                    .and_then(|name| shared.nodes.get(name))
+                {
+                    sim.note(&n, true);
+                }
+            }
+            Ok(watcher::Event::Delete(n)) => {
+                tracing::warn!(node = ?n.metadata.name, "sim node deleted from the API");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "watching sim nodes"),
+        }
+    }
+}

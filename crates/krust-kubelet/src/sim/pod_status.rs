@@ -1,0 +1,185 @@
+//! The statuses a kubelet posts for a sim pod: Running (ready as its probes allow), then
+//! terminated when it is deleted. Bodies of strategic merge patches on `pods/status`.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+use serde_json::{Value, json};
+
+use super::ids;
+
+/// When a container is ready, counted from its start: after its readiness probe's
+/// `initialDelaySeconds` if it has one (the first probe succeeds), else at once.
+pub fn ready_after(c: &Container) -> Duration {
+    let delay = c
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| p.initial_delay_seconds)
+        .unwrap_or(0);
+    Duration::from_secs(delay.max(0) as u64)
+}
+
+/// The distinct positive delays after which more containers become ready, in order.
+pub fn readiness_steps(pod: &Pod) -> Vec<Duration> {
+    let mut steps: Vec<Duration> = containers(pod)
+        .map(ready_after)
+        .filter(|d| !d.is_zero())
+        .collect();
+    steps.sort();
+    steps.dedup();
+    steps
+}
+
+fn containers(pod: &Pod) -> impl Iterator<Item = &Container> {
+    pod.spec.iter().flat_map(|s| s.containers.iter())
+}
+
+fn init_containers(pod: &Pod) -> impl Iterator<Item = &Container> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.init_containers.iter().flatten())
+}
+
+/// Where a pod runs and since when.
+pub struct Placement<'a> {
+    pub host_ip: &'a str,
+    pub pod_ip: &'a str,
+    pub started: jiff::Timestamp,
+}
+
+pub fn container_id(pod_uid: &str, container: &str) -> String {
+    format!("sim://{}", ids::hex64(&[pod_uid, container]))
+}
+
+fn base(c: &Container, uid: &str) -> Value {
+    let image = ids::normalize_image(c.image.as_deref().unwrap_or_default());
+    json!({
+        "name": c.name,
+        "imageID": format!("sim://sha256:{}", ids::hex64(&[&image])),
+        "image": image,
+        "containerID": container_id(uid, &c.name),
+        "restartCount": 0,
+        "lastState": {},
+    })
+}
+
+/// The Running status `elapsed` after the containers started.
+pub fn running(pod: &Pod, at: &Placement, elapsed: Duration) -> Value {
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    let started = krust_api::meta::timestamp(at.started);
+    let mut unready = Vec::new();
+    let statuses: Vec<Value> = containers(pod)
+        .map(|c| {
+            let ready = ready_after(c) <= elapsed;
+            if !ready {
+                unready.push(c.name.clone());
+            }
+            let mut s = base(c, uid);
+            s["ready"] = json!(ready);
+            s["started"] = json!(true);
+            s["state"] = json!({"running": {"startedAt": started}});
+            s
+        })
+        .collect();
+    let inits: Vec<Value> = init_containers(pod)
+        .map(|c| {
+            let mut s = base(c, uid);
+            if c.restart_policy.as_deref() == Some("Always") {
+                // A sidecar: keeps running.
+                s["ready"] = json!(true);
+                s["started"] = json!(true);
+                s["state"] = json!({"running": {"startedAt": started}});
+            } else {
+                s["ready"] = json!(true);
+                s["started"] = json!(false);
+                s["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed",
+                    "startedAt": started, "finishedAt": started, "containerID": s["containerID"]}});
+            }
+            s
+        })
+        .collect();
+    let ready = if unready.is_empty() {
+        ("True", None, None)
+    } else {
+        let message = format!("containers with unready status: [{}]", unready.join(" "));
+        ("False", Some("ContainersNotReady"), Some(message))
+    };
+    let conditions = [
+        ("PodReadyToStartContainers", "True", None, None),
+        ("Initialized", "True", None, None),
+        ("Ready", ready.0, ready.1, ready.2.clone()),
+        ("ContainersReady", ready.0, ready.1, ready.2),
+        ("PodScheduled", "True", None, None),
+    ];
+    let mut status = json!({
+        "phase": "Running",
+        "hostIP": at.host_ip, "hostIPs": [{"ip": at.host_ip}],
+        "podIP": at.pod_ip, "podIPs": [{"ip": at.pod_ip}],
+        "startTime": started,
+        "conditions": conditions_json(pod, &conditions),
+        "containerStatuses": statuses,
+    });
+    if !inits.is_empty() {
+        status["initContainerStatuses"] = json!(inits);
+    }
+    json!({"metadata": {"uid": uid}, "status": status})
+}
+
+/// The status once the containers stopped at `finished` (exit 0, as a process handling
+/// SIGTERM): phase Succeeded, not ready, containers terminated.
+pub fn terminated(pod: &Pod, at: &Placement, finished: jiff::Timestamp) -> Value {
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    let started = krust_api::meta::timestamp(at.started);
+    let finished = krust_api::meta::timestamp(finished);
+    let stopped = |c: &Container| {
+        let mut s = base(c, uid);
+        s["ready"] = json!(false);
+        s["started"] = json!(false);
+        s["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed",
+            "startedAt": started, "finishedAt": finished, "containerID": s["containerID"]}});
+        s
+    };
+    let completed = Some("PodCompleted");
+    let conditions = [
+        ("PodReadyToStartContainers", "False", None, None),
+        ("Initialized", "True", completed, None),
+        ("Ready", "False", completed, None),
+        ("ContainersReady", "False", completed, None),
+        ("PodScheduled", "True", None, None),
+    ];
+    let mut status = json!({
+        "phase": "Succeeded",
+        "hostIP": at.host_ip, "hostIPs": [{"ip": at.host_ip}],
+        "podIP": at.pod_ip, "podIPs": [{"ip": at.pod_ip}],
+        "startTime": started,
+        "conditions": conditions_json(pod, &conditions),
+        "containerStatuses": containers(pod).map(stopped).collect::<Vec<_>>(),
+    });
+    let inits: Vec<Value> = init_containers(pod).map(stopped).collect();
+    if !inits.is_empty() {
+        status["initContainerStatuses"] = json!(inits);
+    }
+    json!({"metadata": {"uid": uid}, "status": status})
+}
+
+type Condition<'a> = (&'a str, &'a str, Option<&'a str>, Option<String>);
+
+/// Conditions with lastTransitionTime kept from the pod's current ones whose status is the same.
+fn conditions_json(pod: &Pod, list: &[Condition]) -> Value {
+    let now = krust_api::meta::now();
+    let current = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
+    let list: Vec<Value> = list
+        .iter()
+        .map(|(type_, status, reason, message)| {
+            let since = current
+                .and_then(|cs| cs.iter().find(|c| c.type_ == *type_ && c.status == *status))
+                .and_then(|c| c.last_transition_time.as_ref())
+                .map(|t| krust_api::meta::timestamp(t.0))
+                .unwrap_or_else(|| now.clone());
+            // Nulls remove an earlier reason or message in the strategic merge.
+            json!({"type": type_, "status": status, "lastTransitionTime": since,
+                   "reason": reason, "message": message})
+        })
+        .collect();
+    Value::Array(list)
+}
