@@ -122,15 +122,27 @@ pub struct Cluster {
     kubeconfig: PathBuf,
     /// How many server processes were started (one per start or restart).
     starts: u32,
+    /// Extra `krust server` arguments, kept across restarts.
+    args: Vec<String>,
 }
 
 impl Cluster {
-    /// Starts a server on a fresh data directory and a free port, and waits until it is ready.
+    /// Starts an API-only server (no scheduler, no controllers: objects stay as written) on a
+    /// fresh data directory and a free port, and waits until it is ready.
     ///
     /// # Panics
     /// If the binary is missing, or the server exits or stays silent for 30 s before printing
     /// its ready line (the panic shows the server's stderr).
     pub fn start() -> Cluster {
+        Self::start_with(&["--api-only"])
+    }
+
+    /// Starts a server with extra `krust server` arguments (e.g. `--sim-nodes 3` for a whole
+    /// cluster with scheduler, controllers and simulated nodes).
+    ///
+    /// # Panics
+    /// As [`Cluster::start`].
+    pub fn start_with(args: &[&str]) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("krust-e2e-")
             .tempdir()
@@ -142,6 +154,7 @@ impl Cluster {
             url: String::new(),
             kubeconfig: PathBuf::new(),
             starts: 0,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         cluster.spawn_server();
         cluster
@@ -164,6 +177,7 @@ impl Cluster {
             .arg(self.data_dir())
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

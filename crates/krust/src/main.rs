@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod server;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -18,8 +19,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the control plane: API server and store.
+    /// Runs the control plane: API server and store, scheduler, controllers.
     Server(server::Args),
+    /// Runs simulated nodes against a cluster.
+    Sim(sim::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +43,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Server(args) => server::run(args).await,
+            Command::Sim(args) => sim::run(args).await,
         }
     })
 }

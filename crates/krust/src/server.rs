@@ -1,7 +1,10 @@
-//! `krust server`: the API server over the embedded store.
+//! `krust server`: the control plane (API server over the embedded store, scheduler and
+//! controller manager), optionally with simulated nodes.
 
+use crate::sim;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Options of `krust server`.
 #[derive(clap::Args)]
@@ -15,6 +18,30 @@ pub struct Args {
     /// The range Service cluster IPs come from.
     #[arg(long, default_value = "10.43.0.0/16")]
     service_cidr: String,
+    /// Serve the API only: no scheduler, no controllers (objects stay as written).
+    #[arg(long)]
+    api_only: bool,
+    /// Register this many simulated nodes (`sim-node-0`, …) that run pods without containers.
+    #[arg(long, default_value_t = 0)]
+    sim_nodes: usize,
+    /// How long a node may stay silent before it is marked not ready (sim nodes renew their
+    /// leases four times as often).
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
+    node_monitor_grace_period: Duration,
+}
+
+/// `40s`, `2m`, `500ms`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 40s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: the unit must be ms, s or m")),
+    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -24,6 +51,32 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         service_cidr: args.service_cidr,
     };
     let running = krust_apiserver::start(config).await?;
+    let client = krust_controllers::client::from_kubeconfig(&running.kubeconfig).await?;
+    if !args.api_only {
+        let identity = format!("krust-{}", std::process::id());
+        let scheduler = client.clone();
+        tokio::spawn(krust_controllers::leader::lead(
+            client.clone(),
+            "kube-scheduler",
+            identity.clone(),
+            move || krust_scheduler::run(scheduler.clone()),
+        ));
+        let controllers = client.clone();
+        let opts = krust_controllers::Options {
+            node_monitor_grace_period: args.node_monitor_grace_period,
+        };
+        tokio::spawn(krust_controllers::leader::lead(
+            client.clone(),
+            "kube-controller-manager",
+            identity,
+            move || krust_controllers::run_all_with(controllers.clone(), opts.clone()),
+        ));
+    }
+    let nodes = if args.sim_nodes > 0 {
+        Some(sim::start(client, args.sim_nodes, args.node_monitor_grace_period).await?)
+    } else {
+        None
+    };
     // One line on stdout for people and scripts: where kubectl's configuration is.
     println!(
         "krust API server at {}; kubeconfig: {}",
@@ -33,6 +86,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tokio::select! {
         r = running.task => r??,
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+    }
+    if let Some(Ok(nodes)) = nodes.map(std::sync::Arc::try_unwrap) {
+        nodes.shutdown().await;
     }
     Ok(())
 }
