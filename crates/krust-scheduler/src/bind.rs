@@ -13,7 +13,7 @@ use crate::objects::Pod;
 use crate::podinfo::PodInfo;
 
 /// Bindings in flight at once; the scheduling loop waits for a slot beyond that.
-const MAX_IN_FLIGHT: usize = 128;
+const MAX_IN_FLIGHT: usize = 256;
 
 /// The outcome of a binding.
 pub struct Bound {

@@ -281,9 +281,14 @@ impl Cache {
         self.place(info, node, true);
     }
 
-    /// Drops an assumed pod (its binding failed); a confirmed pod stays.
-    pub fn forget(&mut self, key: &str) -> Option<Arc<PodInfo>> {
-        if self.pods.get(key).is_some_and(|p| p.assumed) {
+    /// Drops an assumed pod (its binding failed); a confirmed pod, or another pod of the
+    /// same name, stays.
+    pub fn forget(&mut self, key: &str, uid: &str) -> Option<Arc<PodInfo>> {
+        if self
+            .pods
+            .get(key)
+            .is_some_and(|p| p.assumed && p.info.uid == uid)
+        {
             self.remove_pod(key)
         } else {
             None
@@ -405,7 +410,7 @@ mod tests {
         cache.add_pod(owned("b", "rs1"));
         assert!(!cache.is_assumed("default/b"));
         assert_eq!(cache.nodes()[0].requested.milli_cpu, 200);
-        assert!(cache.forget("default/b").is_none());
+        assert!(cache.forget("default/b", "uid-b").is_none());
         cache.remove_pod("default/a");
         assert_eq!(cache.nodes()[0].requested.milli_cpu, 100);
         assert_eq!(cache.owner_zones("rs1").unwrap()["z1"], 1);

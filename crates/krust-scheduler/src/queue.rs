@@ -102,6 +102,11 @@ impl Queue {
         self.pods.get(key).map(|q| q.location)
     }
 
+    /// Whether the queue holds this very pod (not another one of the same name).
+    pub fn holds(&self, key: &str, uid: &str) -> bool {
+        self.pods.get(key).is_some_and(|q| q.info.uid == uid)
+    }
+
     pub fn keys(&self) -> Vec<String> {
         self.pods.keys().cloned().collect()
     }

@@ -140,14 +140,21 @@ impl Scheduler {
     }
 
     fn bound(&mut self, b: Bound) {
-        let key = &b.pod.key;
+        let (key, uid) = (&b.pod.key, &b.pod.uid);
+        // The pod may have been replaced by another of the same name meanwhile.
+        let queued = self.queue.holds(key, uid);
         let Err(e) = b.result else {
-            self.queue.done(key);
+            if queued {
+                self.queue.done(key);
+            }
             return;
         };
         let now = Instant::now();
-        if self.cache.forget(key).is_some() {
+        if self.cache.forget(key, uid).is_some() {
             self.queue.move_unschedulable(POD_DELETED, now);
+        }
+        if !queued {
+            return;
         }
         match &e {
             // Deleted, or bound by someone else: the watch tells the rest.

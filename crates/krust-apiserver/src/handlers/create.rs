@@ -93,58 +93,10 @@ async fn binding(call: &Call, body: &[u8]) -> Result<Response, ApiError> {
             vec![krust_api::status::Cause::required("target.name", "")],
         ));
     }
-    let pods = krust_api::resources::find("", "v1", "pods").expect("pods are served");
-    let opts = call.write_options()?;
+    let namespace = call.namespace().unwrap_or("default");
     call.api
         .registry
-        .read_modify_write(
-            pods,
-            call.namespace(),
-            &pod_name,
-            false,
-            &opts,
-            |mut pod| {
-                let current = pod
-                    .pointer("/spec/nodeName")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                if !current.is_empty() {
-                    return Err(ApiError::conflict(
-                        "",
-                        "pods",
-                        &pod_name,
-                        &format!("pod {pod_name} is already assigned to node {current:?}"),
-                    ));
-                }
-                if krust_api::meta::is_terminating(&pod) {
-                    return Err(ApiError::conflict(
-                        "",
-                        "pods",
-                        &pod_name,
-                        "pod is being deleted, cannot be assigned to a host",
-                    ));
-                }
-                pod["spec"]["nodeName"] = json!(node);
-                Ok(pod)
-            },
-        )
-        .await?;
-    // The scheduled condition lives in status: a second write, as the kube-apiserver does it.
-    call.api
-        .registry
-        .read_modify_write(pods, call.namespace(), &pod_name, true, &opts, |mut pod| {
-            let cond = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
-                              "lastTransitionTime": krust_api::meta::now()});
-            let list = pod["status"]["conditions"].as_array_mut();
-            match list {
-                Some(l) => {
-                    l.retain(|c| c["type"] != "PodScheduled");
-                    l.push(cond);
-                }
-                None => pod["status"]["conditions"] = json!([cond]),
-            }
-            Ok(pod)
-        })
+        .bind(namespace, &pod_name, &node, call.params.dry_run()?)
         .await?;
     Ok(respond::json(
         201,

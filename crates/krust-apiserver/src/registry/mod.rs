@@ -3,6 +3,7 @@
 //! finalizers, graceful deletion). HTTP handlers and the server's own loops both use it.
 
 mod allocate;
+mod bind;
 mod create;
 mod delete;
 mod hooks;
