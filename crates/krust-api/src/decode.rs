@@ -159,16 +159,24 @@ fn drop_empty_maps(obj: &mut Value, definition: &str) {
     use crate::schema::{Shape, property};
     let Value::Object(m) = obj else { return };
     m.retain(|key, v| {
-        let Some(p) = property(definition, key) else { return true };
+        let Some(p) = property(definition, key) else {
+            return true;
+        };
         !(p.shape == Shape::Map && v.as_object().is_some_and(Map::is_empty))
     });
     for (key, v) in m.iter_mut() {
-        let Some(p) = property(definition, key) else { continue };
+        let Some(p) = property(definition, key) else {
+            continue;
+        };
         let Some(child) = p.definition else { continue };
         match (p.shape, v) {
             (Shape::Object, v @ Value::Object(_)) => drop_empty_maps(v, child),
-            (Shape::List, Value::Array(items)) => items.iter_mut().for_each(|i| drop_empty_maps(i, child)),
-            (Shape::Map, Value::Object(values)) => values.values_mut().for_each(|i| drop_empty_maps(i, child)),
+            (Shape::List, Value::Array(items)) => {
+                items.iter_mut().for_each(|i| drop_empty_maps(i, child))
+            }
+            (Shape::Map, Value::Object(values)) => {
+                values.values_mut().for_each(|i| drop_empty_maps(i, child))
+            }
             _ => {}
         }
     }
@@ -299,7 +307,10 @@ mod tests {
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "c", "labels": {}, "annotations": {}}, "data": {}});
         decode(&mut cm, "v1", "ConfigMap", FieldValidation::Strict).unwrap();
-        assert_eq!(cm, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}));
+        assert_eq!(
+            cm,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+        );
         let mut d = deployment();
         d["spec"]["template"]["spec"]["nodeSelector"] = json!({});
         decode(&mut d, "apps/v1", "Deployment", FieldValidation::Strict).unwrap();

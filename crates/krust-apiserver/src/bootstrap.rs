@@ -46,13 +46,22 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
     ensure(registry, "services", Some("default"), svc).await?;
     // After a restart on another port, the Service and its Endpoints follow the server.
     let services = find("", "v1", "services").expect("services");
-    let current = registry.get(services, Some("default"), "kubernetes").await?;
+    let current = registry
+        .get(services, Some("default"), "kubernetes")
+        .await?;
     if current.pointer("/spec/ports/0/targetPort") != Some(&json!(port)) {
         registry
-            .read_modify_write(services, Some("default"), "kubernetes", false, &WriteOptions::default(), |mut svc| {
-                svc["spec"]["ports"][0]["targetPort"] = json!(port);
-                Ok(svc)
-            })
+            .read_modify_write(
+                services,
+                Some("default"),
+                "kubernetes",
+                false,
+                &WriteOptions::default(),
+                |mut svc| {
+                    svc["spec"]["ports"][0]["targetPort"] = json!(port);
+                    Ok(svc)
+                },
+            )
             .await?;
     }
     let endpoints = json!({
@@ -62,7 +71,14 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
     });
     let resource = find("", "v1", "endpoints").expect("endpoints");
     registry
-        .update(resource, Some("default"), "kubernetes", endpoints, false, &WriteOptions::default())
+        .update(
+            resource,
+            Some("default"),
+            "kubernetes",
+            endpoints,
+            false,
+            &WriteOptions::default(),
+        )
         .await?;
     Ok(())
 }

@@ -362,7 +362,9 @@ async fn apply_adding_a_key_to_a_map_another_manager_created_is_no_conflict() {
     };
     // `data: {}` is dropped as Go's omitempty drops it, so the creator owns no `f:data`;
     // either way, adding a key is no conflict.
-    cms.create(&pp, &common::configmap("cm", &[], &[])).await.unwrap();
+    cms.create(&pp, &common::configmap("cm", &[], &[]))
+        .await
+        .unwrap();
 
     let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"k": "v"}});
     let cm = cms

@@ -16,34 +16,77 @@ fn binding(pod: &str, node: &str) -> serde_json::Value {
 async fn binding_sets_the_node_once() {
     let srv = common::start().await;
     let pods: Api<Pod> = srv.api("default");
-    pods.create(&PostParams::default(), &pod("p")).await.unwrap();
-    pods.create_subresource::<_, serde_json::Value>("binding", "p", &PostParams::default(), &binding("p", "node-1"))
+    pods.create(&PostParams::default(), &pod("p"))
         .await
         .unwrap();
+    pods.create_subresource::<_, serde_json::Value>(
+        "binding",
+        "p",
+        &PostParams::default(),
+        &binding("p", "node-1"),
+    )
+    .await
+    .unwrap();
     let bound = pods.get("p").await.unwrap();
-    assert_eq!(bound.spec.as_ref().unwrap().node_name.as_deref(), Some("node-1"));
+    assert_eq!(
+        bound.spec.as_ref().unwrap().node_name.as_deref(),
+        Some("node-1")
+    );
     let conditions = bound.status.unwrap().conditions.unwrap();
-    assert!(conditions.iter().any(|c| c.type_ == "PodScheduled" && c.status == "True"));
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "PodScheduled" && c.status == "True")
+    );
 
     let again = pods
-        .create_subresource::<_, serde_json::Value>("binding", "p", &PostParams::default(), &binding("p", "node-2"))
+        .create_subresource::<_, serde_json::Value>(
+            "binding",
+            "p",
+            &PostParams::default(),
+            &binding("p", "node-2"),
+        )
         .await;
     let s = status(again);
     assert_eq!(s.code, 409, "{s:?}");
-    assert!(s.message.contains("is already assigned to node \"node-1\""), "{}", s.message);
+    assert!(
+        s.message.contains("is already assigned to node \"node-1\""),
+        "{}",
+        s.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_uid_in_the_body_is_a_precondition() {
     let srv = common::start().await;
     let pods: Api<Pod> = srv.api("default");
-    pods.create(&PostParams::default(), &pod("p")).await.unwrap();
+    pods.create(&PostParams::default(), &pod("p"))
+        .await
+        .unwrap();
     let patch = json!({"metadata": {"uid": "someone-else"}, "status": {"phase": "Running"}});
     let result = pods
-        .patch_status("p", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+        .patch_status(
+            "p",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
         .await;
     let s = status(result);
     assert_eq!(s.code, 409, "{s:?}");
-    assert!(s.message.contains("Precondition failed: UID in precondition: someone-else"), "{}", s.message);
-    assert_eq!(pods.get("p").await.unwrap().status.unwrap().phase.as_deref(), Some("Pending"));
+    assert!(
+        s.message
+            .contains("Precondition failed: UID in precondition: someone-else"),
+        "{}",
+        s.message
+    );
+    assert_eq!(
+        pods.get("p")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .phase
+            .as_deref(),
+        Some("Pending")
+    );
 }

@@ -11,9 +11,12 @@ use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 async fn lists_gets_and_watches_carry_metadata_only() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
-    cms.create(&PostParams::default(), &configmap("a", &[("team", "x")], &[("k", "v")]))
-        .await
-        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &configmap("a", &[("team", "x")], &[("k", "v")]),
+    )
+    .await
+    .unwrap();
     let list = cms.list_metadata(&ListParams::default()).await.unwrap();
     assert_eq!(list.items.len(), 1);
     assert_eq!(list.items[0].metadata.name.as_deref(), Some("a"));
@@ -21,8 +24,14 @@ async fn lists_gets_and_watches_carry_metadata_only() {
     assert_eq!(one.types.as_ref().unwrap().kind, "PartialObjectMetadata");
 
     let rv = list.metadata.resource_version.clone().unwrap();
-    let mut events = cms.watch_metadata(&WatchParams::default(), &rv).await.unwrap().boxed();
-    cms.create(&PostParams::default(), &configmap("b", &[], &[("k", "v")])).await.unwrap();
+    let mut events = cms
+        .watch_metadata(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    cms.create(&PostParams::default(), &configmap("b", &[], &[("k", "v")]))
+        .await
+        .unwrap();
     match events.try_next().await.unwrap() {
         Some(WatchEvent::Added(o)) => {
             assert_eq!(o.metadata.name.as_deref(), Some("b"));

@@ -12,9 +12,9 @@
 mod plan;
 
 use crate::endpoints::pods::{self, is_headless, is_ready, should_be_in_endpoints};
+use crate::endpoints::{HEADLESS, event, pod_services};
 use crate::queue::{Outcome, WorkQueue};
 use crate::watch::{for_each_change, reflect};
-use crate::endpoints::{HEADLESS, event, pod_services};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;

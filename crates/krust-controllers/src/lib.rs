@@ -29,7 +29,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { node_monitor_grace_period: Duration::from_secs(40) }
+        Options {
+            node_monitor_grace_period: Duration::from_secs(40),
+        }
     }
 }
 
@@ -42,7 +44,8 @@ pub async fn run_all(client: Client) -> anyhow::Result<()> {
 pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
     let lifecycle = node_lifecycle::Options {
         grace_period: opts.node_monitor_grace_period,
-        monitor_period: (opts.node_monitor_grace_period / 8).clamp(Duration::from_millis(200), Duration::from_secs(5)),
+        monitor_period: (opts.node_monitor_grace_period / 8)
+            .clamp(Duration::from_millis(200), Duration::from_secs(5)),
         ..node_lifecycle::Options::default()
     };
     tokio::try_join!(

@@ -8,9 +8,9 @@
 //! As in Kubernetes, emptying a namespace means a `deletecollection` and a list per resource
 //! per pass: only namespaces being deleted cost anything.
 
+use crate::garbage_collector::discovery::{self, Served};
 use crate::queue::{Outcome, WorkQueue};
 use crate::watch::{for_each_change, reflect};
-use crate::garbage_collector::discovery::{self, Served};
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{

@@ -52,10 +52,14 @@ fn nodes_register_ready() {
 fn deployment_rolls_out_scales_updates_and_undoes() {
     let c = cluster();
     assert_eq!(
-        c.ok(&["create", "deployment", "nginx-depl", "--image=nginx"]).trim(),
+        c.ok(&["create", "deployment", "nginx-depl", "--image=nginx"])
+            .trim(),
         "deployment.apps/nginx-depl created"
     );
-    assert!(ready(&c, "nginx-depl", "1/1"), "the deployment never became 1/1");
+    assert!(
+        ready(&c, "nginx-depl", "1/1"),
+        "the deployment never became 1/1"
+    );
 
     c.ok(&["scale", "deployment", "nginx-depl", "--replicas=5"]);
     assert!(ready(&c, "nginx-depl", "5/5"));
@@ -63,9 +67,15 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
         let p = pods(&c, "app=nginx-depl");
         p.len() == 5 && p.values().all(|(phase, _, _)| phase == "Running")
     }));
-    let nodes: std::collections::BTreeSet<String> =
-        pods(&c, "app=nginx-depl").values().map(|(_, n, _)| n.clone()).collect();
-    assert_eq!(nodes.len(), 3, "five replicas spread over the three nodes: {nodes:?}");
+    let nodes: std::collections::BTreeSet<String> = pods(&c, "app=nginx-depl")
+        .values()
+        .map(|(_, n, _)| n.clone())
+        .collect();
+    assert_eq!(
+        nodes.len(),
+        3,
+        "five replicas spread over the three nodes: {nodes:?}"
+    );
 
     // Availability never drops below replicas - maxUnavailable (5 - floor(25% of 5) = 4).
     let mut watch = c.kubectl_background(&[
@@ -77,9 +87,16 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
         "jsonpath={.status.availableReplicas}{\"\\n\"}",
     ]);
     c.ok(&["set", "image", "deployment/nginx-depl", "nginx=nginx:1.25"]);
-    let status = c.ok(&["rollout", "status", "deployment/nginx-depl", "--timeout=60s"]);
+    let status = c.ok(&[
+        "rollout",
+        "status",
+        "deployment/nginx-depl",
+        "--timeout=60s",
+    ]);
     assert!(
-        status.trim_end().ends_with("deployment \"nginx-depl\" successfully rolled out"),
+        status
+            .trim_end()
+            .ends_with("deployment \"nginx-depl\" successfully rolled out"),
         "{status}"
     );
     let mut seen = Vec::new();
@@ -92,19 +109,31 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
     }
     assert!(eventually(ROLL, || {
         let p = pods(&c, "app=nginx-depl");
-        p.len() == 5 && p.values().all(|(phase, _, image)| phase == "Running" && image == "nginx:1.25")
+        p.len() == 5
+            && p.values()
+                .all(|(phase, _, image)| phase == "Running" && image == "nginx:1.25")
     }));
 
     c.ok(&["rollout", "undo", "deployment/nginx-depl"]);
-    c.ok(&["rollout", "status", "deployment/nginx-depl", "--timeout=60s"]);
+    c.ok(&[
+        "rollout",
+        "status",
+        "deployment/nginx-depl",
+        "--timeout=60s",
+    ]);
     assert_eq!(
-        c.jsonpath(&["deploy", "nginx-depl"], "{.spec.template.spec.containers[0].image}"),
+        c.jsonpath(
+            &["deploy", "nginx-depl"],
+            "{.spec.template.spec.containers[0].image}"
+        ),
         "nginx"
     );
 
     c.ok(&["delete", "deployment", "nginx-depl"]);
     assert!(eventually(ROLL, || {
-        c.ok(&["get", "rs,pods", "-l", "app=nginx-depl", "-o", "name"]).trim().is_empty()
+        c.ok(&["get", "rs,pods", "-l", "app=nginx-depl", "-o", "name"])
+            .trim()
+            .is_empty()
     }));
 }
 
@@ -112,8 +141,23 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
 fn deleting_a_namespace_empties_it() {
     let c = cluster();
     c.ok(&["create", "namespace", "team-a"]);
-    c.ok(&["create", "deployment", "web", "--image=nginx", "--replicas=2", "-n", "team-a"]);
-    c.ok(&["create", "configmap", "settings", "--from-literal=a=b", "-n", "team-a"]);
+    c.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=2",
+        "-n",
+        "team-a",
+    ]);
+    c.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=a=b",
+        "-n",
+        "team-a",
+    ]);
     c.ok(&["delete", "namespace", "team-a", "--timeout=60s"]);
     let err = c.fails(&["get", "namespace", "team-a"]);
     assert!(err.contains("namespaces \"team-a\" not found"), "{err}");
@@ -156,7 +200,10 @@ spec:
     assert!(
         eventually(ROLL, || {
             let p = pods(&c, "app=web");
-            p.values().filter(|(phase, node, _)| phase == "Running" && *node != victim).count() == 3
+            p.values()
+                .filter(|(phase, node, _)| phase == "Running" && *node != victim)
+                .count()
+                == 3
         }),
         "the pods were not recreated elsewhere: {:?}",
         pods(&c, "app=web")
@@ -168,7 +215,8 @@ fn a_pod_too_big_for_any_node_stays_pending_with_the_reason() {
     let c = cluster();
     c.ok(&["run", "huge", "--image=nginx", "--overrides", r#"{"spec":{"containers":[{"name":"huge","image":"nginx","resources":{"requests":{"cpu":"100"}}}]}}"#]);
     assert!(eventually(ROLL, || {
-        c.ok(&["describe", "pod", "huge"]).contains("0/3 nodes are available: 3 Insufficient cpu.")
+        c.ok(&["describe", "pod", "huge"])
+            .contains("0/3 nodes are available: 3 Insufficient cpu.")
     }));
     let rows = table(&c.ok(&["get", "pod", "huge", "--no-headers"]));
     assert_eq!(rows[0][2], "Pending");

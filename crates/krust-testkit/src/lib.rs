@@ -27,9 +27,15 @@ pub async fn start() -> TestServer {
         listen: "127.0.0.1:0".parse().expect("an address"),
         service_cidr: "10.43.0.0/16".into(),
     };
-    let running = krust_apiserver::start(config).await.expect("starting the API server");
+    let running = krust_apiserver::start(config)
+        .await
+        .expect("starting the API server");
     let client = krust_controllers::client::from_kubeconfig(&running.kubeconfig)
         .await
         .expect("a client");
-    TestServer { client, running, dir }
+    TestServer {
+        client,
+        running,
+        dir,
+    }
 }

@@ -213,7 +213,10 @@ mod tests {
         assert_eq!(pod(&new, Some(&old))[0].field, "spec");
         let mut bound = old.clone();
         bound["spec"]["nodeName"] = json!("node-1");
-        assert!(pod(&bound, Some(&old)).is_empty(), "binding sets nodeName once");
+        assert!(
+            pod(&bound, Some(&old)).is_empty(),
+            "binding sets nodeName once"
+        );
         let mut moved = bound.clone();
         moved["spec"]["nodeName"] = json!("node-2");
         assert_eq!(pod(&moved, Some(&bound))[0].field, "spec");

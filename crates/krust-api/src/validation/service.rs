@@ -48,7 +48,10 @@ pub fn service(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
             &format!("{field}.port"),
             &mut causes,
         );
-        if let Some(n) = p.get("nodePort").filter(|n| n.as_i64().is_some_and(|n| n != 0)) {
+        if let Some(n) = p
+            .get("nodePort")
+            .filter(|n| n.as_i64().is_some_and(|n| n != 0))
+        {
             port_number(n, &format!("{field}.nodePort"), &mut causes);
         }
         if let Some(t) = p.get("targetPort").filter(|t| t.is_number()) {

@@ -113,7 +113,8 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
                         "the name of the object ({given}) does not match the name on the URL ({name})"
                     )));
                 }
-                let mut obj = patch::apply(None, &applied, manager, force, definition, &now).map_err(apply_error)?;
+                let mut obj = patch::apply(None, &applied, manager, force, definition, &now)
+                    .map_err(apply_error)?;
                 krust_api::meta::metadata_mut(&mut obj).insert("name".into(), json!(name));
                 let obj = finish(obj, &mut warnings)?;
                 let created = registry.create(call.stored(), ns, obj, &opts).await?;
@@ -125,7 +126,8 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         registry
             .read_modify_write(call.stored(), ns, name, status_only, &opts, |current| {
                 let served = call.served(current);
-                let obj = patch::apply(Some(&served), &applied, manager, force, definition, &now).map_err(apply_error)?;
+                let obj = patch::apply(Some(&served), &applied, manager, force, definition, &now)
+                    .map_err(apply_error)?;
                 finish(obj, &mut warnings)
             })
             .await?

@@ -107,7 +107,9 @@ impl Registry {
                     };
                     ApiError::invalid("", "Service", &name, vec![cause])
                 };
-                let addr: Ipv4Addr = ip.parse().map_err(|_| invalid("must be a valid IP address".into()))?;
+                let addr: Ipv4Addr = ip
+                    .parse()
+                    .map_err(|_| invalid("must be a valid IP address".into()))?;
                 if !self.service_cidr.contains(addr) {
                     let cidr = format!("{}/{}", self.service_cidr.base, self.service_cidr.prefix);
                     return Err(invalid(format!(
@@ -115,7 +117,9 @@ impl Registry {
                     )));
                 }
                 if !self.claim(ip_key(addr), owner).await? {
-                    return Err(invalid(format!("failed to allocate IP {ip}: provided IP is already allocated")));
+                    return Err(invalid(format!(
+                        "failed to allocate IP {ip}: provided IP is already allocated"
+                    )));
                 }
                 spec["clusterIPs"] = json!([ip]);
             }
@@ -151,7 +155,11 @@ impl Registry {
                     .and_then(Value::as_u64)
                     .map(|p| p as u32);
                 let port = match wanted {
-                    Some(p) if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner).await? => p,
+                    Some(p)
+                        if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner).await? =>
+                    {
+                        p
+                    }
                     Some(p) => {
                         let why = if NODE_PORTS.contains(&p) {
                             "provided port is already allocated".to_string()
@@ -163,7 +171,12 @@ impl Registry {
                             )
                         };
                         let field = format!("spec.ports[{i}].nodePort");
-                        return Err(ApiError::invalid("", "Service", &name, vec![Cause::invalid(field, &json!(p), why)]));
+                        return Err(ApiError::invalid(
+                            "",
+                            "Service",
+                            &name,
+                            vec![Cause::invalid(field, &json!(p), why)],
+                        ));
                     }
                     None => {
                         let span = NODE_PORTS.end() - NODE_PORTS.start() + 1;

@@ -92,7 +92,8 @@ impl Registry {
             .map_err(|e| store_error(resource, name, e))?
             .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))?;
         if resource.kind == "Namespace" && PROTECTED_NAMESPACES.contains(&name) {
-            let msg = format!("namespaces {name:?} is forbidden: this namespace may not be deleted");
+            let msg =
+                format!("namespaces {name:?} is forbidden: this namespace may not be deleted");
             let mut e = ApiError::new(403, "Forbidden", msg);
             e.name = Some(name.to_string());
             e.kind = Some("namespaces".into());

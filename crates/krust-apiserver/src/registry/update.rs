@@ -78,9 +78,17 @@ impl Registry {
         }
         // A uid in the body is a precondition: it must name the stored object.
         let stored_uid = meta::meta_str(&old, "uid").unwrap_or("");
-        if let Some(uid) = meta::meta_str(&obj, "uid").filter(|u| !u.is_empty() && *u != stored_uid) {
-            let why = format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {stored_uid}");
-            return Err(ApiError::conflict(resource.group, resource.plural, name, &why));
+        if let Some(uid) = meta::meta_str(&obj, "uid").filter(|u| !u.is_empty() && *u != stored_uid)
+        {
+            let why = format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {stored_uid}"
+            );
+            return Err(ApiError::conflict(
+                resource.group,
+                resource.plural,
+                name,
+                &why,
+            ));
         }
         obj["apiVersion"] = json!(resource.api_version());
         obj["kind"] = json!(resource.kind);
