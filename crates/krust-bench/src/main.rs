@@ -15,14 +15,28 @@ struct Cli {
 enum Bench {
     /// Write and watch throughput: krust's SQLite store against a real etcd.
     Store(krust_bench::store::StoreArgs),
+    /// Scheduling throughput and latency: pods created through the API onto many nodes.
+    Scheduler(krust_bench::scheduler::SchedulerArgs),
+    /// A large Deployment created and rolled on sim nodes: time to Running, to rollout
+    /// complete, peak memory.
+    Churn(krust_bench::churn::ChurnArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The control loops' own logs (warnings and errors unless KRUST_LOG says otherwise).
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("KRUST_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let bench = async {
         match cli.bench {
             Bench::Store(args) => krust_bench::store::run(args).await,
+            Bench::Scheduler(args) => krust_bench::scheduler::run(args).await,
+            Bench::Churn(args) => krust_bench::churn::run(args).await,
         }
     };
     // On Ctrl-C the benchmark is dropped, which stops the processes it started.
