@@ -1,0 +1,676 @@
+//! `krust-bench churn`: a large Deployment created and rolled on simulated nodes, the whole
+//! control plane in one process: API server, controller manager (`krust_controllers::run_all`),
+//! scheduler (`krust_scheduler::run`) and krust-kubelet sim nodes, each with its own client.
+//!
+//! Phase 1 creates a Deployment of R replicas and times, from the create, until every pod
+//! exists, is bound, is Running, and the Deployment reports R available. Phase 2 changes the
+//! image and times until the rollout is complete as `kubectl rollout status` sees it
+//! (observedGeneration caught up, updated == replicas == available) and no old pod is left.
+//! Watches on the pods and the Deployment feed both; they also record how far the rollout
+//! went below the available count maxUnavailable allows and above the count maxSurge allows.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use krust_kubelet::sim::{SimNodes, SimOptions};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::cluster::{self, Cluster, Requests, Usage, secs};
+
+const NAMESPACE: &str = "bench-churn";
+const NAME: &str = "churn";
+const IMAGE_V1: &str = "registry.k8s.io/pause:3.9";
+const IMAGE_V2: &str = "registry.k8s.io/pause:3.10";
+
+/// Options of `krust-bench churn`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ChurnArgs {
+    /// Replicas of the Deployment.
+    #[arg(long, default_value_t = 1000)]
+    pub replicas: usize,
+    /// Sim nodes.
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// Turn the sim nodes' kubelet Events (Pulled, Created, Started…) off.
+    #[arg(long)]
+    pub no_kubelet_events: bool,
+    /// Restart the controller manager or the scheduler 1 s after it stops (fails or panics),
+    /// as a process supervisor would, and count it; without it, a phase ends there.
+    #[arg(long)]
+    pub restart_crashed: bool,
+    /// Bound of each phase (cluster up, create, roll), seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_seconds: u64,
+}
+
+/// A pod as the watch last showed it.
+struct PodView {
+    image: String,
+    bound: bool,
+    running: bool,
+    ready: bool,
+    terminating: bool,
+}
+
+/// The Deployment as the watch last showed it.
+#[derive(Clone, Debug, Default)]
+struct DeployView {
+    generation: i64,
+    observed: i64,
+    replicas: i32,
+    updated: i32,
+    available: i32,
+}
+
+#[derive(Default)]
+struct State {
+    /// By uid.
+    pods: HashMap<String, PodView>,
+    deploy: DeployView,
+}
+
+/// What the watches share with the phases.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+/// Counts over the pods (of the image `want`) and the Deployment.
+#[derive(Clone, Debug, Default)]
+struct Counts {
+    /// Pods that exist, terminating or not.
+    existing: usize,
+    /// Not terminating.
+    active: usize,
+    /// Not terminating, of image `want`.
+    created: usize,
+    bound: usize,
+    running: usize,
+    /// Not terminating and Ready (any image).
+    ready: usize,
+    /// Pods of another image, terminating or not.
+    old: usize,
+    deploy: DeployView,
+}
+
+impl Shared {
+    fn counts(&self, want: &str) -> Counts {
+        let state = self.state.lock().expect("lock");
+        let mut c = Counts {
+            existing: state.pods.len(),
+            deploy: state.deploy.clone(),
+            ..Counts::default()
+        };
+        for p in state.pods.values() {
+            if p.image != want {
+                c.old += 1;
+            }
+            if p.terminating {
+                continue;
+            }
+            c.active += 1;
+            c.ready += usize::from(p.ready);
+            if p.image == want {
+                c.created += 1;
+                c.bound += usize::from(p.bound);
+                c.running += usize::from(p.running);
+            }
+        }
+        c
+    }
+}
+
+/// When each milestone of a phase was first reached, from the phase's start.
+#[derive(Default)]
+struct Milestones(Vec<(&'static str, Option<Duration>)>);
+
+impl Milestones {
+    fn new(names: &[&'static str]) -> Self {
+        Self(names.iter().map(|n| (*n, None)).collect())
+    }
+
+    fn reach(&mut self, name: &str, reached: bool, at: Duration) {
+        for (n, t) in &mut self.0 {
+            if *n == name && reached && t.is_none() {
+                *t = Some(at);
+            }
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<Duration> {
+        self.0.iter().find(|(n, _)| *n == name).and_then(|(_, t)| *t)
+    }
+
+    fn all(&self) -> bool {
+        self.0.iter().all(|(_, t)| t.is_some())
+    }
+
+    fn print(&self) {
+        for (name, t) in &self.0 {
+            println!("  {name:<44} {}", secs(*t));
+        }
+    }
+}
+
+pub async fn run(args: ChurnArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.replicas > 0 && args.nodes > 0,
+        "--replicas and --nodes must be positive"
+    );
+    anyhow::ensure!(
+        args.replicas * 5 / 4 <= args.nodes * 110,
+        "{} replicas (with 25% surge) do not fit on {} nodes of 110 pods",
+        args.replicas,
+        args.nodes
+    );
+    let max = Duration::from_secs(args.max_seconds);
+    let replicas = args.replicas;
+    print_header(&args);
+
+    // The cluster: server, controllers, scheduler, sim nodes.
+    let before = Usage::now();
+    let started = Instant::now();
+    let cluster = Cluster::start("churn").await?;
+    let bench = cluster.client().await?;
+    let mut loops = ControlLoops::start(
+        cluster.client().await?,
+        cluster.client().await?,
+        args.restart_crashed,
+    );
+    let opts = SimOptions {
+        count: args.nodes,
+        prefix: "churn-node".into(),
+        events: !args.no_kubelet_events,
+        ..SimOptions::default()
+    };
+    let sim_client = cluster.client().await?;
+    let sim = match tokio::time::timeout(max, SimNodes::start(sim_client, opts)).await {
+        Ok(sim) => sim.context("starting sim nodes")?,
+        Err(_) => bail!("registering {} sim nodes took more than {max:?}", args.nodes),
+    };
+    // Up when every node has its pod CIDR (node IPAM ran) and is Ready.
+    let nodes: Api<Node> = Api::all(bench.clone());
+    let deadline = Instant::now() + max;
+    loop {
+        let list = nodes.list(&ListParams::default()).await?;
+        let up = list
+            .items
+            .iter()
+            .filter(|n| {
+                let spec = n.spec.as_ref();
+                let cidr = spec.and_then(|s| s.pod_cidr.as_ref()).is_some();
+                let ready = n
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                cidr && ready
+            })
+            .count();
+        if up >= args.nodes {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "only {up}/{} nodes got a pod CIDR and Ready within {max:?}",
+                args.nodes
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cluster::create_namespace(&bench, NAMESPACE).await?;
+    println!(
+        "cluster up: {} sim nodes Ready with pod CIDRs after {:.2} s; {}",
+        args.nodes,
+        started.elapsed().as_secs_f64(),
+        Usage::now().since(&before)
+    );
+
+    let shared = Arc::new(Shared::default());
+    let mut watches = vec![
+        tokio::spawn(watch_pods(cluster.client().await?, shared.clone())),
+        tokio::spawn(watch_deployment(cluster.client().await?, shared.clone())),
+    ];
+    let deployments: Api<Deployment> = Api::namespaced(bench.clone(), NAMESPACE);
+
+    // Phase 1: create.
+    let rev0 = cluster::revision(&bench).await?;
+    let requests0 = Requests::read(&bench).await?;
+    let before = Usage::now();
+    let t0 = Instant::now();
+    let created = deployments
+        .create(&PostParams::default(), &deployment(replicas))
+        .await
+        .context("creating the Deployment")?;
+    let gen1 = created.metadata.generation.unwrap_or(1);
+    let mut create = Milestones::new(&[
+        "all pods created",
+        "all pods bound",
+        "all pods Running",
+        "Deployment reports all available",
+    ]);
+    let mut create_peak = 0usize;
+    let outcome = follow(
+        &shared,
+        IMAGE_V1,
+        t0,
+        max,
+        &mut loops,
+        |c, at| {
+            create_peak = create_peak.max(c.active);
+            create.reach("all pods created", c.created >= replicas, at);
+            create.reach("all pods bound", c.bound >= replicas, at);
+            create.reach("all pods Running", c.running >= replicas, at);
+            let d = &c.deploy;
+            create.reach(
+                "Deployment reports all available",
+                d.observed >= gen1 && d.available as usize >= replicas,
+                at,
+            );
+            create.all()
+        },
+    )
+    .await;
+    let usage1 = Usage::now().since(&before);
+    let rev1 = cluster::revision(&bench).await?;
+    let requests1 = Requests::read(&bench).await?;
+    let peak1 = cluster::peak_rss_mib();
+    println!();
+    println!(
+        "phase 1: create a Deployment of {replicas} replicas ({}):",
+        outcome.describe(max)
+    );
+    create.print();
+    if let Some(t) = create.get("all pods Running") {
+        println!(
+            "  = {:.0} pods/s to Running",
+            replicas as f64 / t.as_secs_f64().max(1e-9)
+        );
+    }
+    println!(
+        "  pods not terminating at most {create_peak} (replicas {replicas}); store revision \
+         {rev0} -> {rev1} (+{}, {:.1} writes per pod)",
+        rev1 - rev0,
+        (rev1 - rev0) as f64 / replicas as f64
+    );
+    println!("  process: {usage1}; peak RSS {peak1:.0} MiB");
+    println!("  api server: {}", requests1.since(&requests0, 10));
+    let phase1_ok = outcome == Outcome::Done;
+
+    // Phase 2: roll to a new image.
+    let mut roll = Milestones::new(&[
+        "rollout complete (kubectl rollout status)",
+        "no old pod left, all Running",
+    ]);
+    let (mut min_ready, mut max_active) = (usize::MAX, 0usize);
+    let mut outcome2 = Outcome::Skipped;
+    let (rev2, usage2, requests2) = if phase1_ok {
+        let before = Usage::now();
+        let t1 = Instant::now();
+        let patch = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "image": IMAGE_V2},
+        ]}}}});
+        let patched = deployments
+            .patch(NAME, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+            .context("changing the image")?;
+        let gen2 = patched.metadata.generation.unwrap_or(0);
+        anyhow::ensure!(
+            gen2 > gen1,
+            "the image change left generation at {gen2} (was {gen1})"
+        );
+        outcome2 = follow(
+            &shared,
+            IMAGE_V2,
+            t1,
+            max,
+            &mut loops,
+            |c, at| {
+                min_ready = min_ready.min(c.ready);
+                max_active = max_active.max(c.active);
+                let d = &c.deploy;
+                let r = replicas as i32;
+                roll.reach(
+                    "rollout complete (kubectl rollout status)",
+                    d.observed >= gen2 && d.updated == r && d.replicas == r && d.available == r,
+                    at,
+                );
+                roll.reach(
+                    "no old pod left, all Running",
+                    c.old == 0 && c.existing == replicas && c.running == replicas,
+                    at,
+                );
+                roll.all()
+            },
+        )
+        .await;
+        (
+            cluster::revision(&bench).await?,
+            Some(Usage::now().since(&before)),
+            Some(Requests::read(&bench).await?.since(&requests1, 10)),
+        )
+    } else {
+        (rev1, None, None)
+    };
+    println!();
+    println!(
+        "phase 2: change the image, RollingUpdate 25%/25% ({}):",
+        outcome2.describe(max)
+    );
+    roll.print();
+    if outcome2 != Outcome::Skipped {
+        let allowed_min = replicas - replicas / 4;
+        let allowed_max = replicas + replicas.div_ceil(4);
+        println!(
+            "  ready pods at least {min_ready} (maxUnavailable allows >= {allowed_min}: {}); \
+             pods not terminating at most {max_active} (maxSurge allows <= {allowed_max}: {})",
+            if min_ready >= allowed_min { "ok" } else { "BELOW" },
+            if max_active <= allowed_max { "ok" } else { "ABOVE" },
+        );
+        println!(
+            "  store revision {rev1} -> {rev2} (+{}, {:.1} writes per replaced pod)",
+            rev2 - rev1,
+            (rev2 - rev1) as f64 / replicas as f64
+        );
+    }
+    if let Some(u) = usage2 {
+        println!("  process: {u}");
+    }
+    if let Some(r) = requests2 {
+        println!("  api server: {r}");
+    }
+
+    println!();
+    println!(
+        "memory: peak RSS (VmHWM) {:.0} MiB, now {:.0} MiB (whole process: server, control \
+         loops, {} sim nodes, benchmark clients)",
+        cluster::peak_rss_mib(),
+        cluster::rss_mib(),
+        args.nodes
+    );
+    println!(
+        "store: revision {rev0} -> {rev2} over both phases (+{}), files {:.0} MiB",
+        rev2 - rev0,
+        cluster.store_bytes() as f64 / (1024.0 * 1024.0)
+    );
+
+    for w in watches.drain(..) {
+        w.abort();
+    }
+    loops.print();
+    loops.abort();
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// How a phase ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    TimedOut,
+    /// A control loop stopped: which, and why.
+    Stopped(String),
+    Skipped,
+}
+
+impl Outcome {
+    fn describe(&self, max: Duration) -> String {
+        match self {
+            Outcome::Done => "done".into(),
+            Outcome::TimedOut => format!("TIMED OUT after {} s, partial", max.as_secs()),
+            Outcome::Stopped(why) => format!("STOPPED: {why}"),
+            Outcome::Skipped => "skipped: phase 1 did not finish".into(),
+        }
+    }
+}
+
+type Loop = tokio::task::JoinHandle<Result<()>>;
+
+/// How long a stopped control loop stays down before `--restart-crashed` starts it again.
+const RESTART_DELAY: Duration = Duration::from_secs(1);
+
+/// The controller manager and the scheduler, each on its own client, restarted when they
+/// stop if asked.
+struct ControlLoops {
+    controllers_client: kube::Client,
+    scheduler_client: kube::Client,
+    /// `None` once stopped for good.
+    controllers: Option<Loop>,
+    scheduler: Option<Loop>,
+    restart: bool,
+    /// Why each stop happened, in order.
+    crashes: Vec<String>,
+}
+
+impl ControlLoops {
+    fn start(controllers_client: kube::Client, scheduler_client: kube::Client, restart: bool) -> Self {
+        let controllers = tokio::spawn(krust_controllers::run_all(controllers_client.clone()));
+        let scheduler = tokio::spawn(krust_scheduler::run(scheduler_client.clone()));
+        Self {
+            controllers_client,
+            scheduler_client,
+            controllers: Some(controllers),
+            scheduler: Some(scheduler),
+            restart,
+            crashes: Vec::new(),
+        }
+    }
+
+    /// Resolves when a loop stops: restarts it (and returns `None`) or returns why.
+    async fn stopped(&mut self) -> Option<String> {
+        async fn join(handle: &mut Option<Loop>) -> Result<Result<()>, tokio::task::JoinError> {
+            match handle {
+                Some(h) => h.await,
+                None => std::future::pending().await,
+            }
+        }
+        let why = tokio::select! {
+            r = join(&mut self.controllers) => {
+                self.controllers = None;
+                if self.restart {
+                    let c = self.controllers_client.clone();
+                    self.controllers = Some(tokio::spawn(async move {
+                        tokio::time::sleep(RESTART_DELAY).await;
+                        krust_controllers::run_all(c).await
+                    }));
+                }
+                format!("controller manager {}", ended(r))
+            }
+            r = join(&mut self.scheduler) => {
+                self.scheduler = None;
+                if self.restart {
+                    let c = self.scheduler_client.clone();
+                    self.scheduler = Some(tokio::spawn(async move {
+                        tokio::time::sleep(RESTART_DELAY).await;
+                        krust_scheduler::run(c).await
+                    }));
+                }
+                format!("scheduler {}", ended(r))
+            }
+        };
+        eprintln!("control loop stopped: {why}");
+        self.crashes.push(why.clone());
+        (!self.restart).then_some(why)
+    }
+
+    fn print(&self) {
+        match self.crashes.first() {
+            None => println!("control loops: no crash"),
+            Some(first) => println!(
+                "control loops: STOPPED {} time(s){}; first: {first}",
+                self.crashes.len(),
+                if self.restart { " (restarted: --restart-crashed)" } else { "" }
+            ),
+        }
+    }
+
+    fn abort(&self) {
+        for h in [&self.controllers, &self.scheduler].into_iter().flatten() {
+            h.abort();
+        }
+    }
+}
+
+/// Feeds `step` the counts (for image `want`) and the time since `t0` at every change the
+/// watches see, until it returns true, `max` passes, or a control loop stops for good.
+async fn follow(
+    shared: &Shared,
+    want: &str,
+    t0: Instant,
+    max: Duration,
+    loops: &mut ControlLoops,
+    mut step: impl FnMut(&Counts, Duration) -> bool,
+) -> Outcome {
+    let deadline = tokio::time::Instant::from_std(t0 + max);
+    let mut report = tokio::time::interval(Duration::from_secs(5));
+    report.tick().await;
+    loop {
+        let counts = shared.counts(want);
+        if step(&counts, t0.elapsed()) {
+            return Outcome::Done;
+        }
+        tokio::select! {
+            _ = shared.changed.notified() => {}
+            _ = report.tick() => {
+                let d = &counts.deploy;
+                eprintln!(
+                    "  {:>5.0} s: pods {} (new: {} created, {} bound, {} Running; old {}), \
+                     ready {}; deployment gen {}/{} updated {} available {}",
+                    t0.elapsed().as_secs_f64(), counts.existing, counts.created, counts.bound,
+                    counts.running, counts.old, counts.ready, d.observed, d.generation,
+                    d.updated, d.available,
+                );
+            }
+            _ = tokio::time::sleep_until(deadline) => return Outcome::TimedOut,
+            stopped = loops.stopped() => {
+                if let Some(why) = stopped {
+                    return Outcome::Stopped(why);
+                }
+            }
+        }
+    }
+}
+
+fn ended(r: Result<Result<()>, tokio::task::JoinError>) -> String {
+    match r {
+        Ok(Ok(())) => "returned".into(),
+        Ok(Err(e)) => format!("failed: {e:#}"),
+        Err(e) => format!("panicked: {e}"),
+    }
+}
+
+fn print_header(args: &ChurnArgs) {
+    println!(
+        "krust-bench churn: a Deployment of {} replicas created, then rolled to a new image, on \
+         {} sim nodes",
+        args.replicas, args.nodes
+    );
+    println!("{}", cluster::machine_line());
+    println!(
+        "control plane: API server + controller manager (run_all) + scheduler, each with its own \
+         client; sim nodes: 4 cpu, 16Gi, 110 pods, Lease every 10 s, kubelet Events {}",
+        if args.no_kubelet_events { "off" } else { "on" }
+    );
+    println!(
+        "pods: requests 10m cpu / 32Mi; RollingUpdate maxSurge 25%, maxUnavailable 25%; every \
+         phase bounded by {} s",
+        args.max_seconds
+    );
+}
+
+fn deployment(replicas: usize) -> Deployment {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": NAME}},
+            "template": {
+                "metadata": {"labels": {"app": NAME}},
+                "spec": {"containers": [{
+                    "name": "app",
+                    "image": IMAGE_V1,
+                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+                }]},
+            },
+        },
+    }))
+    .expect("a valid Deployment")
+}
+
+fn pod_view(pod: &Pod) -> PodView {
+    let spec = pod.spec.as_ref();
+    let status = pod.status.as_ref();
+    PodView {
+        image: spec
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default(),
+        bound: spec.and_then(|s| s.node_name.as_ref()).is_some(),
+        running: status.and_then(|s| s.phase.as_deref()) == Some("Running"),
+        ready: status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
+        terminating: pod.metadata.deletion_timestamp.is_some(),
+    }
+}
+
+async fn watch_pods(client: kube::Client, shared: Arc<Shared>) {
+    let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    while let Some(event) = stream.next().await {
+        let mut state = shared.state.lock().expect("lock");
+        match event {
+            Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => {
+                let uid = pod.metadata.uid.clone().unwrap_or_default();
+                state.pods.insert(uid, pod_view(&pod));
+            }
+            Ok(watcher::Event::Delete(pod)) => {
+                state
+                    .pods
+                    .remove(pod.metadata.uid.as_deref().unwrap_or_default());
+            }
+            Ok(watcher::Event::Init) => state.pods.clear(),
+            Ok(watcher::Event::InitDone) => {}
+            Err(e) => eprintln!("pod watch: {e}"),
+        }
+        drop(state);
+        shared.changed.notify_one();
+    }
+}
+
+async fn watch_deployment(client: kube::Client, shared: Arc<Shared>) {
+    let api: Api<Deployment> = Api::namespaced(client, NAMESPACE);
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) => {
+                let status = d.status.clone().unwrap_or_default();
+                shared.state.lock().expect("lock").deploy = DeployView {
+                    generation: d.metadata.generation.unwrap_or(0),
+                    observed: status.observed_generation.unwrap_or(0),
+                    replicas: status.replicas.unwrap_or(0),
+                    updated: status.updated_replicas.unwrap_or(0),
+                    available: status.available_replicas.unwrap_or(0),
+                };
+                shared.changed.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("deployment watch: {e}"),
+        }
+    }
+}

@@ -1,0 +1,556 @@
+//! `krust-bench scheduler`: how fast krust's scheduler places pods created through the API on
+//! many nodes, against kube-scheduler's own CI floor.
+//!
+//! An in-process API server over a temporary store; N nodes (krust-kubelet sim nodes, or bare
+//! Node objects as kube-scheduler's `scheduler_perf` uses); the scheduler
+//! (`krust_scheduler::run`, its own client); then P plain pods (small cpu/memory requests, no
+//! controller) created through the API with a bounded number in flight. A watch on the pods
+//! notes when each one's `spec.nodeName` is first seen. Throughput is pods bound per second
+//! from the first create sent to the last binding seen; latency is from a pod's create
+//! acknowledgment to its binding seen.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use krust_kubelet::sim::{SimNodes, SimOptions};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::cluster::{self, Cluster, Requests, Usage, quantile_ms};
+
+/// kube-scheduler's CI floor (scheduler_perf, SchedulingBasic, 5,000 nodes), pods/s.
+const KUBE_SCHEDULER_FLOOR: f64 = 680.0;
+/// krust's target on the 2-core benchmark machine, pods/s.
+const TARGET: f64 = 2000.0;
+/// Node capacity (and allocatable), as sim nodes have by default.
+const NODE_CPU: &str = "4";
+const NODE_MEMORY: &str = "16Gi";
+const NODE_PODS: usize = 110;
+/// Every pod's requests: small enough that 110 pods fit a node.
+const POD_CPU: &str = "10m";
+const POD_MEMORY: &str = "32Mi";
+const NAMESPACE: &str = "bench-scheduler";
+
+/// What the nodes are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum NodeKind {
+    /// krust-kubelet sim nodes (Lease heartbeats, status reports, bound pods go Running), with
+    /// kubelet Events off.
+    Sim,
+    /// Node objects only (capacity, Ready condition), nothing behind them, as in
+    /// kube-scheduler's scheduler_perf.
+    Objects,
+}
+
+/// Options of `krust-bench scheduler`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SchedulerArgs {
+    /// Nodes to register.
+    #[arg(long, default_value_t = 5000)]
+    pub nodes: usize,
+    /// Pods to create and schedule.
+    #[arg(long, default_value_t = 10000)]
+    pub pods: usize,
+    /// Pod creations in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// What the nodes are.
+    #[arg(long, value_enum, default_value = "sim")]
+    pub node_kind: NodeKind,
+    /// Sim nodes: seconds between Lease renewals of each node (the kubelet's 10).
+    #[arg(long, default_value_t = 10)]
+    pub lease_seconds: u64,
+    /// Create every pod before the scheduler starts, then time the scheduler alone (from its
+    /// start to the last binding; no per-pod latency).
+    #[arg(long)]
+    pub precreate: bool,
+    /// Bound of each phase (node registration, scheduling), seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_seconds: u64,
+}
+
+/// Bindings seen by the watch: pod name → (when, node).
+#[derive(Default)]
+struct Seen {
+    bound: Mutex<HashMap<String, (Instant, String)>>,
+}
+
+/// One pod creation: when it was sent and acknowledged, or why it failed.
+struct Created {
+    name: String,
+    sent: Instant,
+    acked: Instant,
+    error: Option<String>,
+}
+
+pub async fn run(args: SchedulerArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.nodes > 0 && args.pods > 0,
+        "--nodes and --pods must be positive"
+    );
+    anyhow::ensure!(
+        args.pods <= args.nodes * NODE_PODS,
+        "{} pods do not fit on {} nodes of {NODE_PODS} pods",
+        args.pods,
+        args.nodes
+    );
+    let max = Duration::from_secs(args.max_seconds);
+    print_header(&args);
+
+    let cluster = Cluster::start("scheduler").await?;
+    let bench = cluster.client().await?;
+    cluster::create_namespace(&bench, NAMESPACE).await?;
+
+    // Nodes.
+    eprintln!("registering {} nodes ({:?})", args.nodes, args.node_kind);
+    let before = Usage::now();
+    let started = Instant::now();
+    let node_client = cluster.client().await?;
+    let registering = async {
+        match args.node_kind {
+            NodeKind::Sim => {
+                let opts = SimOptions {
+                    count: args.nodes,
+                    prefix: "bench-node".into(),
+                    cpu: NODE_CPU.into(),
+                    memory: NODE_MEMORY.into(),
+                    pods: NODE_PODS as u32,
+                    lease_interval: Duration::from_secs(args.lease_seconds.max(1)),
+                    events: false,
+                    ..SimOptions::default()
+                };
+                SimNodes::start(node_client, opts).await.map(Some)
+            }
+            NodeKind::Objects => create_nodes(&node_client, args.nodes, args.concurrency)
+                .await
+                .map(|()| None),
+        }
+    };
+    let sim = match tokio::time::timeout(max, registering).await {
+        Ok(sim) => sim.context("registering nodes")?,
+        Err(_) => bail!(
+            "registering {} nodes took more than {} s (--max-seconds)",
+            args.nodes,
+            args.max_seconds
+        ),
+    };
+    let registration = started.elapsed();
+    println!(
+        "nodes: {} registered in {:.2} s ({:.0} nodes/s); {}",
+        args.nodes,
+        registration.as_secs_f64(),
+        args.nodes as f64 / registration.as_secs_f64(),
+        Usage::now().since(&before)
+    );
+    let node_names: Vec<String> = (0..args.nodes).map(|i| format!("bench-node-{i}")).collect();
+
+    // The watch that sees bindings.
+    let seen = Arc::new(Seen::default());
+    let (count_tx, mut count_rx) = watch::channel(0usize);
+    let (synced_tx, mut synced_rx) = watch::channel(false);
+    let watching = tokio::spawn(watch_pods(
+        cluster.client().await?,
+        seen.clone(),
+        count_tx,
+        synced_tx,
+    ));
+    synced_rx
+        .wait_for(|s| *s)
+        .await
+        .context("the pod watch ended")?;
+
+    let scheduler_client = cluster.client().await?;
+    let mut scheduler = None;
+    let start_scheduler = |scheduler: &mut Option<tokio::task::JoinHandle<Result<()>>>| {
+        *scheduler = Some(tokio::spawn(krust_scheduler::run(scheduler_client.clone())));
+    };
+    let pods: Api<Pod> = Api::namespaced(bench.clone(), NAMESPACE);
+    if !args.precreate {
+        // Warm up: one pod bound proves the scheduler has its caches.
+        start_scheduler(&mut scheduler);
+        let warm = Instant::now();
+        pods.create(&PostParams::default(), &pod_object("warmup"))
+            .await
+            .context("creating the warm-up pod")?;
+        tokio::time::timeout(max, count_rx.wait_for(|n| *n >= 1))
+            .await
+            .context("the warm-up pod was not bound")?
+            .context("the pod watch ended")?;
+        println!(
+            "warm-up: scheduler started, one pod bound after {:.2} s",
+            warm.elapsed().as_secs_f64()
+        );
+    }
+    let warmup = usize::from(!args.precreate);
+
+    // Create the pods; with --precreate, before the scheduler runs.
+    let rev_before = cluster::revision(&bench).await?;
+    let requests_before = Requests::read(&bench).await?;
+    let before = Usage::now();
+    let t0 = Instant::now();
+    let deadline = tokio::time::Instant::from_std(t0 + max);
+    let created_count = Arc::new(AtomicUsize::new(0));
+    let progress = tokio::spawn(progress(
+        t0,
+        created_count.clone(),
+        count_rx.clone(),
+        warmup,
+    ));
+    let creates = futures::stream::iter(0..args.pods)
+        .take_until(tokio::time::sleep_until(deadline))
+        .map(|i| {
+            let pods = pods.clone();
+            let created_count = created_count.clone();
+            async move {
+                let name = format!("pod-{i:05}");
+                let sent = Instant::now();
+                let result = pods.create(&PostParams::default(), &pod_object(&name)).await;
+                let acked = Instant::now();
+                created_count.fetch_add(1, Ordering::Relaxed);
+                Created {
+                    name,
+                    sent,
+                    acked,
+                    error: result.err().map(|e| e.to_string()),
+                }
+            }
+        })
+        .buffer_unordered(args.concurrency.max(1))
+        .collect::<Vec<Created>>()
+        .await;
+    let created_ok = creates.iter().filter(|c| c.error.is_none()).count();
+    let created_at = creates.iter().map(|c| c.acked).max().unwrap_or(t0);
+    let create_time = created_at.duration_since(t0);
+    let t_sched = if args.precreate {
+        eprintln!("{created_ok} pods created; starting the scheduler");
+        start_scheduler(&mut scheduler);
+        Instant::now()
+    } else {
+        t0
+    };
+
+    // Wait for every created pod to be bound (or the scheduler to stop, or time to run out).
+    let target = created_ok + warmup;
+    let scheduler_task = scheduler.as_mut().context("no scheduler")?;
+    let mut scheduler_stopped = None;
+    let deadline = tokio::time::Instant::from_std(t_sched + max);
+    let all_bound = tokio::select! {
+        r = tokio::time::timeout_at(deadline, count_rx.wait_for(|n| *n >= target)) => matches!(r, Ok(Ok(_))),
+        r = &mut *scheduler_task => {
+            scheduler_stopped = Some(match r {
+                Ok(Ok(())) => "returned".to_string(),
+                Ok(Err(e)) => format!("failed: {e:#}"),
+                Err(e) => format!("panicked: {e}"),
+            });
+            false
+        }
+    };
+    let usage = Usage::now().since(&before);
+    progress.abort();
+    let rev_after = cluster::revision(&bench).await?;
+    let requests = Requests::read(&bench).await?.since(&requests_before, 8);
+
+    // Results.
+    let bound: HashMap<String, (Instant, String)> = seen.bound.lock().expect("lock").clone();
+    let mut latencies: Vec<Duration> = Vec::with_capacity(creates.len());
+    let mut last_bound = None::<Instant>;
+    for c in creates.iter().filter(|c| c.error.is_none()) {
+        if let Some((at, _)) = bound.get(&c.name) {
+            latencies.push(at.saturating_duration_since(c.acked));
+            last_bound = last_bound.max(Some(*at));
+        }
+    }
+    latencies.sort();
+    let first_sent = creates.iter().map(|c| c.sent).min().unwrap_or(t0);
+    let bound_n = latencies.len();
+    let span = last_bound.map(|l| l.saturating_duration_since(if args.precreate {
+        t_sched
+    } else {
+        first_sent
+    }));
+    let rate = span.map_or(0.0, |s| bound_n as f64 / s.as_secs_f64().max(1e-9));
+
+    println!();
+    println!(
+        "created: {created_ok}/{} pods in {:.2} s = {:.0} pods/s ({} in flight){}",
+        args.pods,
+        create_time.as_secs_f64(),
+        created_ok as f64 / create_time.as_secs_f64().max(1e-9),
+        args.concurrency,
+        match creates.iter().find_map(|c| c.error.as_ref()) {
+            Some(e) => format!(
+                "; {} failed, first: {e}",
+                creates.len() - created_ok
+            ),
+            None => String::new(),
+        }
+    );
+    if creates.len() < args.pods {
+        println!(
+            "  creation TIMED OUT after {} s: {} pods not sent",
+            args.max_seconds,
+            args.pods - creates.len()
+        );
+    }
+    println!(
+        "scheduled: {bound_n}/{created_ok} pods bound in {} = {rate:.0} pods/s ({}){}",
+        cluster::secs(span),
+        if args.precreate {
+            "scheduler start -> last binding seen"
+        } else {
+            "first create sent -> last binding seen"
+        },
+        if all_bound {
+            String::new()
+        } else if let Some(why) = &scheduler_stopped {
+            format!(" -- the scheduler {why}")
+        } else {
+            format!(" -- TIMED OUT after {} s (partial)", args.max_seconds)
+        }
+    );
+    if args.precreate {
+        println!("latency: n/a with --precreate (pods waited for the scheduler to start)");
+    } else {
+        println!(
+            "latency create acknowledged -> binding seen: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            quantile_ms(&latencies, 0.5),
+            quantile_ms(&latencies, 0.99),
+            quantile_ms(&latencies, 1.0),
+        );
+    }
+    let mut per_node: HashMap<&str, usize> = node_names.iter().map(|n| (n.as_str(), 0)).collect();
+    let mut elsewhere = 0;
+    for (name, (_, node)) in &bound {
+        if name == "warmup" {
+            continue;
+        }
+        match per_node.get_mut(node.as_str()) {
+            Some(n) => *n += 1,
+            None => elsewhere += 1,
+        }
+    }
+    let min = per_node.values().copied().min().unwrap_or(0);
+    let max_per = per_node.values().copied().max().unwrap_or(0);
+    let ideal_low = bound_n / args.nodes;
+    let ideal_high = bound_n.div_ceil(args.nodes);
+    println!(
+        "spread: min {min}, max {max_per} pods per node (even: {ideal_low}..{ideal_high}){}",
+        if elsewhere > 0 {
+            format!("; {elsewhere} bound to nodes not registered here")
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "store: revision {rev_before} -> {rev_after} (+{}, {:.1} writes per pod), files {:.0} MiB",
+        rev_after - rev_before,
+        (rev_after - rev_before) as f64 / created_ok.max(1) as f64,
+        cluster.store_bytes() as f64 / (1024.0 * 1024.0)
+    );
+    println!("process: {usage}");
+    println!("api server: {requests}");
+    println!(
+        "memory: peak RSS (VmHWM) {:.0} MiB, now {:.0} MiB (whole process)",
+        cluster::peak_rss_mib(),
+        cluster::rss_mib()
+    );
+    println!();
+    let verdict = |goal: f64| {
+        if all_bound && rate >= goal {
+            "MET"
+        } else {
+            "NOT MET"
+        }
+    };
+    println!(
+        "kube-scheduler CI floor ({KUBE_SCHEDULER_FLOOR:.0} pods/s at 5,000 nodes): {} ({:.2}x)",
+        verdict(KUBE_SCHEDULER_FLOOR),
+        rate / KUBE_SCHEDULER_FLOOR
+    );
+    println!(
+        "target ({TARGET:.0} pods/s on this 2-core machine): {} ({:.2}x){}",
+        verdict(TARGET),
+        rate / TARGET,
+        if args.nodes == 5000 {
+            ""
+        } else {
+            " [anchors are for 5,000 nodes]"
+        }
+    );
+
+    if let Some(s) = scheduler.take() {
+        s.abort();
+    }
+    watching.abort();
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    Ok(())
+}
+
+fn print_header(args: &SchedulerArgs) {
+    println!(
+        "krust-bench scheduler: {} pods created through the API onto {} nodes",
+        args.pods, args.nodes
+    );
+    println!("{}", cluster::machine_line());
+    let nodes = match args.node_kind {
+        NodeKind::Sim => format!(
+            "krust-kubelet sim nodes (Lease every {} s, status every 60 s, bound pods go Running; \
+             no kubelet Events)",
+            args.lease_seconds
+        ),
+        NodeKind::Objects => "Node objects only, nothing behind them (as scheduler_perf)".into(),
+    };
+    println!("nodes: {nodes}, each {NODE_CPU} cpu, {NODE_MEMORY}, {NODE_PODS} pods");
+    println!(
+        "pods: plain (no controller), requests {POD_CPU} cpu / {POD_MEMORY}; {} creates in flight; \
+         {}",
+        args.concurrency,
+        if args.precreate {
+            "all created before the scheduler starts"
+        } else {
+            "scheduler running while they are created"
+        }
+    );
+    println!(
+        "anchors: kube-scheduler CI floor {KUBE_SCHEDULER_FLOOR:.0} pods/s at 5,000 nodes; \
+         target {TARGET:.0} pods/s; every phase bounded by {} s",
+        args.max_seconds
+    );
+    println!();
+}
+
+/// A plain pod with small requests.
+fn pod_object(name: &str) -> Pod {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": "bench"}},
+        "spec": {
+            "containers": [{
+                "name": "app",
+                "image": "registry.k8s.io/pause:3.10",
+                "resources": {"requests": {"cpu": POD_CPU, "memory": POD_MEMORY}},
+            }],
+        },
+    }))
+    .expect("a valid pod")
+}
+
+/// Creates `count` bare Nodes, Ready, with capacity and allocatable.
+async fn create_nodes(client: &kube::Client, count: usize, concurrency: usize) -> Result<()> {
+    let api: Api<Node> = Api::all(client.clone());
+    let resources = json!({"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS.to_string()});
+    let status = json!({
+        "capacity": resources,
+        "allocatable": resources,
+        "conditions": [{
+            "type": "Ready", "status": "True", "reason": "KubeletReady",
+            "message": "kubelet is posting ready status",
+        }],
+    });
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let api = api.clone();
+            let status = status.clone();
+            async move {
+                let name = format!("bench-node-{i}");
+                let node: Node = serde_json::from_value(json!({
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {"name": name, "labels": {
+                        "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64", "type": "bench",
+                    }},
+                    "status": status,
+                }))?;
+                let created = api.create(&PostParams::default(), &node).await?;
+                let has_allocatable = created
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.allocatable.as_ref())
+                    .is_some();
+                if !has_allocatable {
+                    api.patch_status(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({ "status": status })),
+                    )
+                    .await?;
+                }
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// Notes when each pod's `spec.nodeName` is first seen; counts them in `count`.
+async fn watch_pods(
+    client: kube::Client,
+    seen: Arc<Seen>,
+    count: watch::Sender<usize>,
+    synced: watch::Sender<bool>,
+) {
+    let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    while let Some(event) = stream.next().await {
+        let pod = match event {
+            Ok(watcher::Event::InitDone) => {
+                synced.send_replace(true);
+                continue;
+            }
+            Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => pod,
+            Ok(_) => continue,
+            Err(e) => {
+                eprintln!("pod watch: {e}");
+                continue;
+            }
+        };
+        let now = Instant::now();
+        let Some(node) = pod.spec.and_then(|s| s.node_name) else {
+            continue;
+        };
+        let name = pod.metadata.name.unwrap_or_default();
+        let mut bound = seen.bound.lock().expect("lock");
+        if !bound.contains_key(&name) {
+            bound.insert(name, (now, node));
+            let n = bound.len();
+            drop(bound);
+            count.send_replace(n);
+        }
+    }
+}
+
+/// Every 5 s on stderr: pods created and bound so far.
+async fn progress(
+    t0: Instant,
+    created: Arc<AtomicUsize>,
+    bound: watch::Receiver<usize>,
+    warmup: usize,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        eprintln!(
+            "  {:>5.0} s: {} created, {} bound",
+            t0.elapsed().as_secs_f64(),
+            created.load(Ordering::Relaxed),
+            bound.borrow().saturating_sub(warmup)
+        );
+    }
+}
