@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use krust_kubelet::sim::{SimNodes, SimOptions};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -75,6 +75,8 @@ struct State {
     /// By uid.
     pods: HashMap<String, PodView>,
     deploy: DeployView,
+    /// ReplicaSets' `spec.replicas` by uid.
+    replica_sets: HashMap<String, i32>,
 }
 
 /// What the watches share with the phases.
@@ -100,6 +102,8 @@ struct Counts {
     /// Pods of another image, terminating or not.
     old: usize,
     deploy: DeployView,
+    /// The ReplicaSets' `spec.replicas`, summed (what maxSurge bounds).
+    rs_total: i32,
 }
 
 impl Shared {
@@ -108,6 +112,7 @@ impl Shared {
         let mut c = Counts {
             existing: state.pods.len(),
             deploy: state.deploy.clone(),
+            rs_total: state.replica_sets.values().sum(),
             ..Counts::default()
         };
         for p in state.pods.values() {
@@ -147,7 +152,10 @@ impl Milestones {
     }
 
     fn get(&self, name: &str) -> Option<Duration> {
-        self.0.iter().find(|(n, _)| *n == name).and_then(|(_, t)| *t)
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, t)| *t)
     }
 
     fn all(&self) -> bool {
@@ -195,7 +203,10 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
     let sim_client = cluster.client().await?;
     let sim = match tokio::time::timeout(max, SimNodes::start(sim_client, opts)).await {
         Ok(sim) => sim.context("starting sim nodes")?,
-        Err(_) => bail!("registering {} sim nodes took more than {max:?}", args.nodes),
+        Err(_) => bail!(
+            "registering {} sim nodes took more than {max:?}",
+            args.nodes
+        ),
     };
     // Up when every node has its pod CIDR (node IPAM ran) and is Ready.
     let nodes: Api<Node> = Api::all(bench.clone());
@@ -239,6 +250,7 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
     let mut watches = vec![
         tokio::spawn(watch_pods(cluster.client().await?, shared.clone())),
         tokio::spawn(watch_deployment(cluster.client().await?, shared.clone())),
+        tokio::spawn(watch_replica_sets(cluster.client().await?, shared.clone())),
     ];
     let deployments: Api<Deployment> = Api::namespaced(bench.clone(), NAMESPACE);
 
@@ -259,26 +271,19 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
         "Deployment reports all available",
     ]);
     let mut create_peak = 0usize;
-    let outcome = follow(
-        &shared,
-        IMAGE_V1,
-        t0,
-        max,
-        &mut loops,
-        |c, at| {
-            create_peak = create_peak.max(c.active);
-            create.reach("all pods created", c.created >= replicas, at);
-            create.reach("all pods bound", c.bound >= replicas, at);
-            create.reach("all pods Running", c.running >= replicas, at);
-            let d = &c.deploy;
-            create.reach(
-                "Deployment reports all available",
-                d.observed >= gen1 && d.available as usize >= replicas,
-                at,
-            );
-            create.all()
-        },
-    )
+    let outcome = follow(&shared, IMAGE_V1, t0, max, &mut loops, |c, at| {
+        create_peak = create_peak.max(c.active);
+        create.reach("all pods created", c.created >= replicas, at);
+        create.reach("all pods bound", c.bound >= replicas, at);
+        create.reach("all pods Running", c.running >= replicas, at);
+        let d = &c.deploy;
+        create.reach(
+            "Deployment reports all available",
+            d.observed >= gen1 && d.available as usize >= replicas,
+            at,
+        );
+        create.all()
+    })
     .await;
     let usage1 = Usage::now().since(&before);
     let rev1 = cluster::revision(&bench).await?;
@@ -311,7 +316,7 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
         "rollout complete (kubectl rollout status)",
         "no old pod left, all Running",
     ]);
-    let (mut min_ready, mut max_active) = (usize::MAX, 0usize);
+    let (mut min_ready, mut max_active, mut max_rs_total) = (usize::MAX, 0usize, 0i32);
     let mut outcome2 = Outcome::Skipped;
     let (rev2, usage2, requests2) = if phase1_ok {
         let before = Usage::now();
@@ -328,30 +333,24 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
             gen2 > gen1,
             "the image change left generation at {gen2} (was {gen1})"
         );
-        outcome2 = follow(
-            &shared,
-            IMAGE_V2,
-            t1,
-            max,
-            &mut loops,
-            |c, at| {
-                min_ready = min_ready.min(c.ready);
-                max_active = max_active.max(c.active);
-                let d = &c.deploy;
-                let r = replicas as i32;
-                roll.reach(
-                    "rollout complete (kubectl rollout status)",
-                    d.observed >= gen2 && d.updated == r && d.replicas == r && d.available == r,
-                    at,
-                );
-                roll.reach(
-                    "no old pod left, all Running",
-                    c.old == 0 && c.existing == replicas && c.running == replicas,
-                    at,
-                );
-                roll.all()
-            },
-        )
+        outcome2 = follow(&shared, IMAGE_V2, t1, max, &mut loops, |c, at| {
+            min_ready = min_ready.min(c.ready);
+            max_active = max_active.max(c.active);
+            max_rs_total = max_rs_total.max(c.rs_total);
+            let d = &c.deploy;
+            let r = replicas as i32;
+            roll.reach(
+                "rollout complete (kubectl rollout status)",
+                d.observed >= gen2 && d.updated == r && d.replicas == r && d.available == r,
+                at,
+            );
+            roll.reach(
+                "no old pod left, all Running",
+                c.old == 0 && c.existing == replicas && c.running == replicas,
+                at,
+            );
+            roll.all()
+        })
         .await;
         (
             cluster::revision(&bench).await?,
@@ -372,9 +371,22 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
         let allowed_max = replicas + replicas.div_ceil(4);
         println!(
             "  ready pods at least {min_ready} (maxUnavailable allows >= {allowed_min}: {}); \
-             pods not terminating at most {max_active} (maxSurge allows <= {allowed_max}: {})",
-            if min_ready >= allowed_min { "ok" } else { "BELOW" },
-            if max_active <= allowed_max { "ok" } else { "ABOVE" },
+             ReplicaSets' replicas summed at most {max_rs_total} (maxSurge allows <= \
+             {allowed_max}: {})",
+            if min_ready >= allowed_min {
+                "ok"
+            } else {
+                "BELOW"
+            },
+            if max_rs_total as usize <= allowed_max {
+                "ok"
+            } else {
+                "ABOVE"
+            },
+        );
+        println!(
+            "  pods not terminating at most {max_active} (Kubernetes bounds the ReplicaSets' \
+             replicas, not this: pods of a scaled-down ReplicaSet count until it deletes them)"
         );
         println!(
             "  store revision {rev1} -> {rev2} (+{}, {:.1} writes per replaced pod)",
@@ -452,7 +464,11 @@ struct ControlLoops {
 }
 
 impl ControlLoops {
-    fn start(controllers_client: kube::Client, scheduler_client: kube::Client, restart: bool) -> Self {
+    fn start(
+        controllers_client: kube::Client,
+        scheduler_client: kube::Client,
+        restart: bool,
+    ) -> Self {
         let controllers = tokio::spawn(krust_controllers::run_all(controllers_client.clone()));
         let scheduler = tokio::spawn(krust_scheduler::run(scheduler_client.clone()));
         Self {
@@ -508,7 +524,11 @@ impl ControlLoops {
             Some(first) => println!(
                 "control loops: STOPPED {} time(s){}; first: {first}",
                 self.crashes.len(),
-                if self.restart { " (restarted: --restart-crashed)" } else { "" }
+                if self.restart {
+                    " (restarted: --restart-crashed)"
+                } else {
+                    ""
+                }
             ),
         }
     }
@@ -672,5 +692,32 @@ async fn watch_deployment(client: kube::Client, shared: Arc<Shared>) {
             Ok(_) => {}
             Err(e) => eprintln!("deployment watch: {e}"),
         }
+    }
+}
+
+async fn watch_replica_sets(client: kube::Client, shared: Arc<Shared>) {
+    let api: Api<ReplicaSet> = Api::namespaced(client, NAMESPACE);
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    while let Some(event) = stream.next().await {
+        let mut state = shared.state.lock().expect("lock");
+        match event {
+            Ok(watcher::Event::Apply(rs) | watcher::Event::InitApply(rs)) => {
+                let uid = rs.metadata.uid.clone().unwrap_or_default();
+                let replicas = rs.spec.and_then(|s| s.replicas).unwrap_or(1);
+                state.replica_sets.insert(uid, replicas);
+            }
+            Ok(watcher::Event::Delete(rs)) => {
+                state
+                    .replica_sets
+                    .remove(rs.metadata.uid.as_deref().unwrap_or_default());
+            }
+            Ok(watcher::Event::Init) => state.replica_sets.clear(),
+            Ok(watcher::Event::InitDone) => {}
+            Err(e) => eprintln!("replicaset watch: {e}"),
+        }
+        drop(state);
+        shared.changed.notify_one();
     }
 }

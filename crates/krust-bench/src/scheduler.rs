@@ -29,13 +29,14 @@ use crate::cluster::{self, Cluster, Requests, Usage, quantile_ms};
 const KUBE_SCHEDULER_FLOOR: f64 = 680.0;
 /// krust's target on the 2-core benchmark machine, pods/s.
 const TARGET: f64 = 2000.0;
-/// Node capacity (and allocatable), as sim nodes have by default.
+/// Node capacity (and allocatable), as scheduler_perf's `node-default.yaml`.
 const NODE_CPU: &str = "4";
-const NODE_MEMORY: &str = "16Gi";
+const NODE_MEMORY: &str = "32Gi";
 const NODE_PODS: usize = 110;
-/// Every pod's requests: small enough that 110 pods fit a node.
-const POD_CPU: &str = "10m";
-const POD_MEMORY: &str = "32Mi";
+/// Every pod's requests (and limits), as scheduler_perf's `pod-default.yaml`: 40 fit a node.
+const POD_CPU: &str = "100m";
+const POD_MEMORY: &str = "500Mi";
+const PODS_PER_NODE: usize = 40;
 const NAMESPACE: &str = "bench-scheduler";
 
 /// What the nodes are.
@@ -55,9 +56,13 @@ pub struct SchedulerArgs {
     /// Nodes to register.
     #[arg(long, default_value_t = 5000)]
     pub nodes: usize,
-    /// Pods to create and schedule.
+    /// Pods to create and schedule, measured.
     #[arg(long, default_value_t = 10000)]
     pub pods: usize,
+    /// Pods created and scheduled first, not measured (scheduler_perf's initPods); they also
+    /// warm the scheduler up.
+    #[arg(long, default_value_t = 1000)]
+    pub init_pods: usize,
     /// Pod creations in flight at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
@@ -68,7 +73,7 @@ pub struct SchedulerArgs {
     #[arg(long, default_value_t = 10)]
     pub lease_seconds: u64,
     /// Create every pod before the scheduler starts, then time the scheduler alone (from its
-    /// start to the last binding; no per-pod latency).
+    /// start to the last binding; no per-pod latency; no init pods).
     #[arg(long)]
     pub precreate: bool,
     /// Bound of each phase (node registration, scheduling), seconds.
@@ -95,10 +100,11 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
         args.nodes > 0 && args.pods > 0,
         "--nodes and --pods must be positive"
     );
+    let init_pods = if args.precreate { 0 } else { args.init_pods };
     anyhow::ensure!(
-        args.pods <= args.nodes * NODE_PODS,
-        "{} pods do not fit on {} nodes of {NODE_PODS} pods",
-        args.pods,
+        args.pods + init_pods <= args.nodes * PODS_PER_NODE,
+        "{} pods do not fit on {} nodes of {PODS_PER_NODE} pods of {POD_CPU} cpu",
+        args.pods + init_pods,
         args.nodes
     );
     let max = Duration::from_secs(args.max_seconds);
@@ -124,6 +130,9 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
                     pods: NODE_PODS as u32,
                     lease_interval: Duration::from_secs(args.lease_seconds.max(1)),
                     events: false,
+                    // No node IPAM runs here: take the fallback pod range at once rather
+                    // than delaying every pod's Running status by the wait.
+                    pod_cidr_wait: Duration::ZERO,
                     ..SimOptions::default()
                 };
                 SimNodes::start(node_client, opts).await.map(Some)
@@ -173,22 +182,31 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     };
     let pods: Api<Pod> = Api::namespaced(bench.clone(), NAMESPACE);
     if !args.precreate {
-        // Warm up: one pod bound proves the scheduler has its caches.
+        // Init pods (at least one: a pod bound proves the scheduler has its caches).
         start_scheduler(&mut scheduler);
         let warm = Instant::now();
-        pods.create(&PostParams::default(), &pod_object("warmup"))
+        let n = init_pods.max(1);
+        let deadline = tokio::time::Instant::from_std(warm + max);
+        let created = create_pods(&pods, "init", n, args.concurrency, deadline, None).await;
+        if let Some(e) = created.iter().find_map(|c| c.error.as_ref()) {
+            bail!("creating init pods: {e}");
+        }
+        let bound = tokio::time::timeout_at(deadline, count_rx.wait_for(|b| *b >= n))
             .await
-            .context("creating the warm-up pod")?;
-        tokio::time::timeout(max, count_rx.wait_for(|n| *n >= 1))
-            .await
-            .context("the warm-up pod was not bound")?
-            .context("the pod watch ended")?;
+            .is_ok_and(|r| r.is_ok());
+        anyhow::ensure!(
+            bound,
+            "only {}/{n} init pods bound within {} s",
+            *count_rx.borrow(),
+            args.max_seconds
+        );
         println!(
-            "warm-up: scheduler started, one pod bound after {:.2} s",
-            warm.elapsed().as_secs_f64()
+            "init: scheduler started, {n} init pods created and bound in {:.2} s ({:.0} pods/s)",
+            warm.elapsed().as_secs_f64(),
+            n as f64 / warm.elapsed().as_secs_f64()
         );
     }
-    let warmup = usize::from(!args.precreate);
+    let warmup = *count_rx.borrow();
 
     // Create the pods; with --precreate, before the scheduler runs.
     let rev_before = cluster::revision(&bench).await?;
@@ -203,28 +221,15 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
         count_rx.clone(),
         warmup,
     ));
-    let creates = futures::stream::iter(0..args.pods)
-        .take_until(tokio::time::sleep_until(deadline))
-        .map(|i| {
-            let pods = pods.clone();
-            let created_count = created_count.clone();
-            async move {
-                let name = format!("pod-{i:05}");
-                let sent = Instant::now();
-                let result = pods.create(&PostParams::default(), &pod_object(&name)).await;
-                let acked = Instant::now();
-                created_count.fetch_add(1, Ordering::Relaxed);
-                Created {
-                    name,
-                    sent,
-                    acked,
-                    error: result.err().map(|e| e.to_string()),
-                }
-            }
-        })
-        .buffer_unordered(args.concurrency.max(1))
-        .collect::<Vec<Created>>()
-        .await;
+    let creates = create_pods(
+        &pods,
+        "pod",
+        args.pods,
+        args.concurrency,
+        deadline,
+        Some(&created_count),
+    )
+    .await;
     let created_ok = creates.iter().filter(|c| c.error.is_none()).count();
     let created_at = creates.iter().map(|c| c.acked).max().unwrap_or(t0);
     let create_time = created_at.duration_since(t0);
@@ -270,11 +275,8 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     latencies.sort();
     let first_sent = creates.iter().map(|c| c.sent).min().unwrap_or(t0);
     let bound_n = latencies.len();
-    let span = last_bound.map(|l| l.saturating_duration_since(if args.precreate {
-        t_sched
-    } else {
-        first_sent
-    }));
+    let span = last_bound
+        .map(|l| l.saturating_duration_since(if args.precreate { t_sched } else { first_sent }));
     let rate = span.map_or(0.0, |s| bound_n as f64 / s.as_secs_f64().max(1e-9));
 
     println!();
@@ -285,10 +287,7 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
         created_ok as f64 / create_time.as_secs_f64().max(1e-9),
         args.concurrency,
         match creates.iter().find_map(|c| c.error.as_ref()) {
-            Some(e) => format!(
-                "; {} failed, first: {e}",
-                creates.len() - created_ok
-            ),
+            Some(e) => format!("; {} failed, first: {e}", creates.len() - created_ok),
             None => String::new(),
         }
     );
@@ -327,10 +326,7 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     }
     let mut per_node: HashMap<&str, usize> = node_names.iter().map(|n| (n.as_str(), 0)).collect();
     let mut elsewhere = 0;
-    for (name, (_, node)) in &bound {
-        if name == "warmup" {
-            continue;
-        }
+    for (_, node) in bound.values() {
         match per_node.get_mut(node.as_str()) {
             Some(n) => *n += 1,
             None => elsewhere += 1,
@@ -338,10 +334,12 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     }
     let min = per_node.values().copied().min().unwrap_or(0);
     let max_per = per_node.values().copied().max().unwrap_or(0);
-    let ideal_low = bound_n / args.nodes;
-    let ideal_high = bound_n.div_ceil(args.nodes);
+    let placed = bound.len();
+    let ideal_low = placed / args.nodes;
+    let ideal_high = placed.div_ceil(args.nodes);
     println!(
-        "spread: min {min}, max {max_per} pods per node (even: {ideal_low}..{ideal_high}){}",
+        "spread (init and measured pods): min {min}, max {max_per} pods per node (even: \
+         {ideal_low}..{ideal_high}){}",
         if elsewhere > 0 {
             format!("; {elsewhere} bound to nodes not registered here")
         } else {
@@ -403,25 +401,30 @@ fn print_header(args: &SchedulerArgs) {
     println!("{}", cluster::machine_line());
     let nodes = match args.node_kind {
         NodeKind::Sim => format!(
-            "krust-kubelet sim nodes (Lease every {} s, status every 60 s, bound pods go Running; \
-             no kubelet Events)",
+            "krust-kubelet sim nodes (Lease every {} s, status every 60 s, bound pods go Running \
+             at once; no kubelet Events)",
             args.lease_seconds
         ),
         NodeKind::Objects => "Node objects only, nothing behind them (as scheduler_perf)".into(),
     };
     println!("nodes: {nodes}, each {NODE_CPU} cpu, {NODE_MEMORY}, {NODE_PODS} pods");
     println!(
-        "pods: plain (no controller), requests {POD_CPU} cpu / {POD_MEMORY}; {} creates in flight; \
-         {}",
+        "pods: plain (no controller), requests = limits {POD_CPU} cpu / {POD_MEMORY}; {} creates \
+         in flight; {}",
         args.concurrency,
         if args.precreate {
-            "all created before the scheduler starts"
+            "all created before the scheduler starts".to_string()
         } else {
-            "scheduler running while they are created"
+            format!(
+                "{} init pods scheduled first (not measured), then {} measured, created while \
+                 the scheduler runs",
+                args.init_pods, args.pods
+            )
         }
     );
     println!(
-        "anchors: kube-scheduler CI floor {KUBE_SCHEDULER_FLOOR:.0} pods/s at 5,000 nodes; \
+        "anchors: kube-scheduler CI floor {KUBE_SCHEDULER_FLOOR:.0} pods/s (scheduler_perf \
+         SchedulingBasic/5000Nodes_10000Pods: 5,000 nodes, 1,000 init pods, 10,000 measured); \
          target {TARGET:.0} pods/s; every phase bounded by {} s",
         args.max_seconds
     );
@@ -438,11 +441,48 @@ fn pod_object(name: &str) -> Pod {
             "containers": [{
                 "name": "app",
                 "image": "registry.k8s.io/pause:3.10",
-                "resources": {"requests": {"cpu": POD_CPU, "memory": POD_MEMORY}},
+                "resources": {
+                    "requests": {"cpu": POD_CPU, "memory": POD_MEMORY},
+                    "limits": {"cpu": POD_CPU, "memory": POD_MEMORY},
+                },
             }],
         },
     }))
     .expect("a valid pod")
+}
+
+/// Creates pods `<prefix>-00000`… with `concurrency` in flight, starting none after
+/// `deadline`; counts the answers in `counter`.
+async fn create_pods(
+    pods: &Api<Pod>,
+    prefix: &str,
+    count: usize,
+    concurrency: usize,
+    deadline: tokio::time::Instant,
+    counter: Option<&AtomicUsize>,
+) -> Vec<Created> {
+    futures::stream::iter(0..count)
+        .take_until(tokio::time::sleep_until(deadline))
+        .map(|i| async move {
+            let name = format!("{prefix}-{i:05}");
+            let sent = Instant::now();
+            let result = pods
+                .create(&PostParams::default(), &pod_object(&name))
+                .await;
+            let acked = Instant::now();
+            if let Some(c) = counter {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+            Created {
+                name,
+                sent,
+                acked,
+                error: result.err().map(|e| e.to_string()),
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await
 }
 
 /// Creates `count` bare Nodes, Ready, with capacity and allocatable.
@@ -526,8 +566,8 @@ async fn watch_pods(
         };
         let name = pod.metadata.name.unwrap_or_default();
         let mut bound = seen.bound.lock().expect("lock");
-        if !bound.contains_key(&name) {
-            bound.insert(name, (now, node));
+        if let std::collections::hash_map::Entry::Vacant(e) = bound.entry(name) {
+            e.insert((now, node));
             let n = bound.len();
             drop(bound);
             count.send_replace(n);
