@@ -133,23 +133,15 @@ fn log_rank(t: Timestamp, now: Timestamp) -> i64 {
     if d > 0 { (d as f64).log2() as i64 } else { -1 }
 }
 
-/// Orders two times as "delete first": empty first, then newer (by log-scale buckets, then
-/// uid, as Kubernetes' `LogarithmicScaleDown` does).
-fn newer_first(
-    a: Option<Timestamp>,
-    b: Option<Timestamp>,
-    uids: (&str, &str),
-    now: Timestamp,
-) -> Ordering {
+/// Orders two times as "delete first": empty first, then newer by log-scale bucket (as
+/// Kubernetes' `LogarithmicScaleDown` does). The uid tie-break comes last in
+/// [`deletion_order`], so that the whole order stays total (Rust's sort checks it).
+fn newer_first(a: Option<Timestamp>, b: Option<Timestamp>, now: Timestamp) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
         (Some(_), None) => Ordering::Greater,
-        (Some(a), Some(b)) if a == b => Ordering::Equal,
-        (Some(a), Some(b)) => match log_rank(a, now).cmp(&log_rank(b, now)) {
-            Ordering::Equal => uids.0.cmp(uids.1),
-            other => other,
-        },
+        (Some(a), Some(b)) => log_rank(a, now).cmp(&log_rank(b, now)),
     }
 }
 
@@ -178,7 +170,7 @@ fn deletion_order(a: (&Pod, usize), b: (&Pod, usize), now: Timestamp) -> Orderin
         .then_with(|| rb.cmp(&ra))
         .then_with(|| {
             if is_ready(pa) && is_ready(pb) {
-                newer_first(ready_since(pa), ready_since(pb), uids, now)
+                newer_first(ready_since(pa), ready_since(pb), now)
             } else {
                 Ordering::Equal
             }
@@ -186,8 +178,9 @@ fn deletion_order(a: (&Pod, usize), b: (&Pod, usize), now: Timestamp) -> Orderin
         .then_with(|| max_restarts(pb).cmp(&max_restarts(pa)))
         .then_with(|| {
             let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            newer_first(created(pa), created(pb), uids, now)
+            newer_first(created(pa), created(pb), now)
         })
+        .then_with(|| uids.0.cmp(uids.1))
 }
 
 /// The `n` pods to delete among `pods`; `related` are the active pods of the owner family
@@ -266,5 +259,32 @@ mod tests {
         assert!(is_available(&p, 4, at));
         assert!(!is_available(&p, 5, at));
         assert!(until_available(&p, 10, at).is_some());
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    /// Many same-second and near-second creation times in one log bucket, with uids crossing
+    /// them: the order must stay total, or Rust's sort panics (it did at 1,000 replicas).
+    #[test]
+    fn deletion_order_is_total_with_equal_and_bucketed_times() {
+        let now = Timestamp::now();
+        let pods: Vec<Pod> = (0..400)
+            .map(|i| {
+                let created = now - SignedDuration::from_secs(100 + (i * 7919 % 13) as i64);
+                serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": format!("p{i}"), "uid": format!("{:04}", (i * 4099) % 400),
+                                 "creationTimestamp": jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%SZ", created).unwrap()},
+                    "spec": {"nodeName": "n", "containers": [{"name": "c", "image": "i"}]},
+                    "status": {"phase": "Running"},
+                }))
+                .unwrap()
+            })
+            .collect();
+        let refs: Vec<&Pod> = pods.iter().collect();
+        let chosen = to_delete(&refs, &refs, 250);
+        assert_eq!(chosen.len(), 250);
     }
 }
