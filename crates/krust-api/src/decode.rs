@@ -36,7 +36,7 @@ impl FieldValidation {
 fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
     v: &Value,
 ) -> Result<Value, String> {
-    let typed: T = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+    let typed: T = serde::Deserialize::deserialize(v).map_err(|e| e.to_string())?;
     serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 

@@ -17,5 +17,6 @@ mod server;
 mod state;
 mod table;
 pub mod tls;
+mod watch_cache;
 
 pub use server::{Config, Running, start, start_with_store};

@@ -86,6 +86,7 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
     let api = Arc::new(Api {
         registry,
         metrics: Metrics::default(),
+        watch_cache: Default::default(),
     });
     let app = router(api, advertise.to_string());
     let tls = tls::server_config(&pki)?;

@@ -5,7 +5,8 @@
 
 use super::Call;
 use crate::negotiate;
-use crate::registry::{ListQuery, decode};
+use crate::registry::ListQuery;
+use crate::watch_cache::{Decoded, WatchCache};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use krust_api::resources::Resource;
 use krust_api::status::ApiError;
 use krust_store::{Event, EventType, Revision};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -22,6 +24,9 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 /// A watch with a timeout gets a bookmark this long before it ends.
 const BOOKMARK_BEFORE_END: Duration = Duration::from_secs(2);
 
+/// Events waiting for a watcher are sent together up to about this many bytes.
+const CHUNK: usize = 64 * 1024;
+
 /// Encodes watch events for one watcher.
 struct Encoder {
     resource: &'static Resource,
@@ -30,7 +35,45 @@ struct Encoder {
     columns_sent: bool,
 }
 
+/// The object a watcher sends for a store event.
+enum Sent {
+    /// The object as the event left it, shared with the other watchers.
+    Current(Arc<Decoded>),
+    /// The object as it was, at the event's revision: it left the watcher's selection.
+    Left(Value),
+}
+
 impl Encoder {
+    /// Whether events go out as the stored JSON itself (no Table, no metadata-only view, no
+    /// conversion to another version).
+    fn sends_stored(&self) -> bool {
+        !self.table
+            && !self.metadata_only
+            && std::ptr::eq(
+                krust_api::convert::storage_resource(self.resource),
+                self.resource,
+            )
+    }
+
+    /// Appends the line for a store event to `out`: spliced from the shared JSON when it
+    /// can be.
+    fn sent(&mut self, kind: &str, sent: Sent, out: &mut Vec<u8>) {
+        let obj = match sent {
+            Sent::Current(d) if self.sends_stored() => {
+                out.extend_from_slice(br#"{"type":""#);
+                out.extend_from_slice(kind.as_bytes());
+                out.extend_from_slice(br#"","object":"#);
+                out.extend_from_slice(d.json());
+                out.extend_from_slice(b"}\n");
+                return;
+            }
+            Sent::Current(d) => d.value.clone(),
+            Sent::Left(obj) => obj,
+        };
+        let obj = krust_api::convert::from_storage(self.resource, obj);
+        out.extend_from_slice(&self.event(kind, obj));
+    }
+
     fn event(&mut self, kind: &str, obj: Value) -> Bytes {
         let object = if self.table && kind != "ERROR" && kind != "BOOKMARK" {
             let rv = obj
@@ -137,7 +180,7 @@ async fn start(
     };
     let watchers = call.api.metrics.watcher(call.target.resource.plural);
     let served: Vec<Value> = initial.into_iter().map(|o| call.served(o)).collect();
-    let resource = call.target.resource;
+    let api = call.api.clone();
     tokio::spawn(async move {
         let _watchers = watchers;
         let mut last = after;
@@ -169,14 +212,21 @@ async fn start(
             };
             tokio::select! {
                 ev = events.recv() => {
+                    // The events already waiting go out with it in one chunk: one write, one
+                    // TLS record, one wake-up of the client.
                     let Some(ev) = ev else { return };
-                    last = ev.kv.mod_revision;
-                    let out = match filtered(&q, &ev, |v| krust_api::convert::from_storage(resource, v)) {
-                        Ok(Some((kind, obj))) => enc.event(kind, obj),
-                        Ok(None) => continue,
-                        Err(e) => enc.event("ERROR", e.to_status()),
-                    };
-                    if tx.send(Ok(out)).await.is_err() {
+                    let mut chunk = Vec::new();
+                    let mut next = Some(ev);
+                    while let Some(ev) = next {
+                        last = ev.kv.mod_revision;
+                        match filtered(&q, &ev, &api.watch_cache) {
+                            Ok(Some((kind, sent))) => enc.sent(kind, sent, &mut chunk),
+                            Ok(None) => {}
+                            Err(e) => chunk.extend_from_slice(&enc.event("ERROR", e.to_status())),
+                        }
+                        next = (chunk.len() < CHUNK).then(|| events.try_recv().ok()).flatten();
+                    }
+                    if !chunk.is_empty() && tx.send(Ok(chunk.into())).await.is_err() {
                         return;
                     }
                 }
@@ -204,25 +254,35 @@ async fn start(
 fn filtered(
     q: &ListQuery,
     ev: &Event,
-    served: impl Fn(Value) -> Value,
-) -> Result<Option<(&'static str, Value)>, ApiError> {
-    let now = decode(&ev.kv)?;
-    let before = ev.prev.as_ref().map(decode).transpose()?;
-    let now_ok = q.matches(&now);
-    let before_ok = before.as_ref().is_some_and(|b| q.matches(b));
+    cache: &WatchCache,
+) -> Result<Option<(&'static str, Sent)>, ApiError> {
+    let now = cache.decode(&ev.kv)?;
+    if !q.selects() {
+        let kind = match ev.kind {
+            EventType::Created => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        };
+        return Ok(Some((kind, Sent::Current(now))));
+    }
+    let now_ok = q.matches(&now.value);
     Ok(match ev.kind {
-        EventType::Created => now_ok.then(|| ("ADDED", served(now))),
-        EventType::Deleted => now_ok.then(|| ("DELETED", served(now))),
-        EventType::Modified => match (before_ok, now_ok) {
-            (true, true) => Some(("MODIFIED", served(now))),
-            (false, true) => Some(("ADDED", served(now))),
-            (true, false) => {
-                let mut last = before.expect("matched before");
-                last["metadata"]["resourceVersion"] = json!(ev.kv.mod_revision.to_string());
-                Some(("DELETED", served(last)))
+        EventType::Created => now_ok.then_some(("ADDED", Sent::Current(now))),
+        EventType::Deleted => now_ok.then_some(("DELETED", Sent::Current(now))),
+        EventType::Modified => {
+            let before = ev.prev.as_ref().map(|kv| cache.decode(kv)).transpose()?;
+            let before_ok = before.as_ref().is_some_and(|b| q.matches(&b.value));
+            match (before_ok, now_ok) {
+                (true, true) => Some(("MODIFIED", Sent::Current(now))),
+                (false, true) => Some(("ADDED", Sent::Current(now))),
+                (true, false) => {
+                    let mut last = before.expect("matched before").value.clone();
+                    last["metadata"]["resourceVersion"] = json!(ev.kv.mod_revision.to_string());
+                    Some(("DELETED", Sent::Left(last)))
+                }
+                (false, false) => None,
             }
-            (false, false) => None,
-        },
+        }
     })
 }
 

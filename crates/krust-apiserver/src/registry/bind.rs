@@ -1,7 +1,7 @@
 //! Binding a pod to a node: `spec.nodeName` and the `PodScheduled` condition in one write,
 //! as kube-apiserver's binding storage does it.
 
-use super::{Registry, decode, encode, store_error};
+use super::{Registry, decode, encode, store_error, written};
 use krust_api::resources::find;
 use krust_api::status::ApiError;
 use krust_api::{meta, validation};
@@ -62,7 +62,7 @@ impl Registry {
                 .update(&key, encode(&bound), kv.mod_revision)
                 .await
             {
-                Ok(kv) => return decode(&kv),
+                Ok(kv) => return Ok(written(bound, &kv)),
                 Err(krust_store::Error::Conflict { .. }) => continue,
                 Err(e) => return Err(store_error(pods, name, e)),
             }

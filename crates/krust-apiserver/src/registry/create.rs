@@ -1,6 +1,6 @@
 //! Create.
 
-use super::{Registry, WriteOptions, decode, encode, hooks, store_error};
+use super::{Registry, WriteOptions, encode, hooks, store_error, written};
 use krust_api::resources::{Resource, find};
 use krust_api::status::ApiError;
 use krust_api::{defaults, meta, validation};
@@ -130,7 +130,7 @@ impl Registry {
             self.allocate_service(&mut obj, &owner).await?;
         }
         match self.store.create(&key, encode(&obj)).await {
-            Ok(kv) => decode(&kv),
+            Ok(kv) => Ok(written(obj, &kv)),
             Err(e) => {
                 if resource.kind == "Service" {
                     self.release_service(&obj).await;

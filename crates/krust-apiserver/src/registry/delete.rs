@@ -164,7 +164,7 @@ impl Registry {
                 .update(&key, super::encode(&obj), kv.mod_revision)
                 .await
                 .map_err(|e| store_error(resource, name, e))?;
-            return Ok(Deleted::Pending(decode(&kv)?));
+            return Ok(Deleted::Pending(super::written(obj, &kv)));
         }
         let gone = self
             .store

@@ -78,11 +78,62 @@ pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
 
 /// Encodes an object for the store (without `resourceVersion`, which the store assigns).
 pub fn encode(obj: &Value) -> Bytes {
-    let mut v = obj.clone();
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
+    Bytes::from(serde_json::to_vec(&Unversioned(obj)).unwrap_or_default())
+}
+
+/// `obj` as written at `kv`: its `resourceVersion` is the write's revision. What [`decode`]
+/// of `kv` would give, without parsing back what was just encoded.
+pub fn written(mut obj: Value, kv: &KeyValue) -> Value {
+    krust_api::meta::metadata_mut(&mut obj).insert(
+        "resourceVersion".into(),
+        Value::String(kv.mod_revision.to_string()),
+    );
+    obj
+}
+
+/// Whether `a` and `b` are the same object but for `metadata.resourceVersion`.
+pub fn same_ignoring_version(a: &Value, b: &Value) -> bool {
+    fn metadata(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
+        let m = v.get("metadata").and_then(Value::as_object).into_iter();
+        m.flatten().filter(|(k, _)| *k != "resourceVersion")
     }
-    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+    let (Some(x), Some(y)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    x.len() == y.len()
+        && x.iter().all(|(k, v)| match k.as_str() {
+            "metadata" if v.is_object() => metadata(a).eq(metadata(b)),
+            _ => Some(v) == y.get(k),
+        })
+}
+
+/// Serializes an object without `metadata.resourceVersion`, without copying it.
+struct Unversioned<'a>(&'a Value);
+
+impl serde::Serialize for Unversioned<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(obj) = self.0.as_object() else {
+            return self.0.serialize(s);
+        };
+        let mut map = s.serialize_map(Some(obj.len()))?;
+        for (k, v) in obj {
+            match v.as_object().filter(|_| k == "metadata") {
+                Some(meta) => map.serialize_entry(k, &MetadataWithout(meta))?,
+                None => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// `metadata` without `resourceVersion`.
+struct MetadataWithout<'a>(&'a serde_json::Map<String, Value>);
+
+impl serde::Serialize for MetadataWithout<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().filter(|(k, _)| *k != "resourceVersion"))
+    }
 }
 
 /// Maps a store error about `name` of `resource` to an API error.
@@ -110,5 +161,56 @@ pub fn store_error(resource: &Resource, name: &str, e: krust_store::Error) -> Ap
             e
         }
         E::Backend(msg) => ApiError::internal(msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(rv: &str, image: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "p", "resourceVersion": rv, "labels": {"a": "b"}},
+               "spec": {"containers": [{"name": "c", "image": image}]}})
+    }
+
+    #[test]
+    fn encode_leaves_out_the_resource_version_and_written_puts_it_back() {
+        let obj = pod("7", "nginx");
+        let bytes = encode(&obj);
+        let stored: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            stored["metadata"],
+            json!({"name": "p", "labels": {"a": "b"}})
+        );
+        assert_eq!(stored["spec"], obj["spec"]);
+        let kv = KeyValue {
+            key: "/registry/pods/default/p".into(),
+            value: bytes,
+            create_revision: 3,
+            mod_revision: 9,
+        };
+        assert_eq!(written(obj.clone(), &kv), decode(&kv).unwrap());
+        assert_eq!(decode(&kv).unwrap()["metadata"]["resourceVersion"], "9");
+    }
+
+    #[test]
+    fn same_ignoring_version_compares_everything_else() {
+        assert!(same_ignoring_version(
+            &pod("1", "nginx"),
+            &pod("2", "nginx")
+        ));
+        assert!(!same_ignoring_version(
+            &pod("1", "nginx"),
+            &pod("1", "httpd")
+        ));
+        let mut relabelled = pod("1", "nginx");
+        relabelled["metadata"]["labels"]["a"] = json!("c");
+        assert!(!same_ignoring_version(&pod("1", "nginx"), &relabelled));
+        let mut extra = pod("1", "nginx");
+        extra["status"] = json!({});
+        assert!(!same_ignoring_version(&pod("1", "nginx"), &extra));
+        assert!(!same_ignoring_version(&extra, &pod("1", "nginx")));
     }
 }

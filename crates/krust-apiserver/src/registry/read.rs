@@ -30,6 +30,11 @@ pub struct ListPage {
 }
 
 impl ListQuery {
+    /// Whether the query has selectors (otherwise every object matches).
+    pub fn selects(&self) -> bool {
+        self.labels.is_some() || self.fields.is_some()
+    }
+
     /// Whether `obj` passes the selectors.
     pub fn matches(&self, obj: &Value) -> bool {
         self.labels

@@ -1,9 +1,11 @@
 //! Update (PUT), and the read-modify-write loop patches use.
 
-use super::{Registry, WriteOptions, decode, encode, hooks, store_error};
+use super::written;
+use super::{Registry, WriteOptions, decode, encode, hooks, same_ignoring_version, store_error};
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
 use krust_api::{defaults, meta, validation};
+use krust_store::KeyValue;
 use serde_json::{Value, json};
 
 /// Kinds that PUT may create (as in Kubernetes' `AllowCreateOnUpdate`).
@@ -11,15 +13,20 @@ fn create_on_update(resource: &Resource) -> bool {
     matches!(resource.kind, "Endpoints" | "Event" | "Lease")
 }
 
-fn same_ignoring_version(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        v["metadata"]
-            .as_object_mut()
-            .map(|m| m.remove("resourceVersion"));
-        v
-    };
-    strip(a) == strip(b)
+/// A replacement must be an object, and may not rename the one it replaces.
+fn check_body(obj: &Value, name: &str) -> Result<(), ApiError> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be an object",
+        ));
+    }
+    let body_name = meta::name(obj);
+    if !body_name.is_empty() && body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    Ok(())
 }
 
 impl Registry {
@@ -34,17 +41,7 @@ impl Registry {
         status_only: bool,
         opts: &WriteOptions,
     ) -> Result<(Value, bool), ApiError> {
-        if !obj.is_object() {
-            return Err(ApiError::bad_request(
-                "the body of the request must be an object",
-            ));
-        }
-        let body_name = meta::name(&obj);
-        if !body_name.is_empty() && body_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            )));
-        }
+        check_body(&obj, name)?;
         let key = resource.key(namespace, name);
         let Some(current) = self
             .store
@@ -59,6 +56,33 @@ impl Registry {
             return Err(ApiError::not_found(resource.group, resource.plural, name));
         };
         let old = decode(&current)?;
+        let stored = self
+            .replace(
+                resource,
+                namespace,
+                name,
+                obj,
+                (current, old),
+                status_only,
+                opts,
+            )
+            .await?;
+        Ok((stored, false))
+    }
+
+    /// Replaces `current` (as stored, and decoded) by `obj`.
+    #[allow(clippy::too_many_arguments)]
+    async fn replace(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        mut obj: Value,
+        (current, old): (KeyValue, Value),
+        status_only: bool,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let key = &current.key;
         let expected = match meta::meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
             Some(rv) => rv
                 .parse::<i64>()
@@ -70,7 +94,7 @@ impl Registry {
                 resource,
                 name,
                 krust_store::Error::Conflict {
-                    key,
+                    key: key.clone(),
                     expected,
                     current: current.mod_revision,
                 },
@@ -101,10 +125,9 @@ impl Registry {
         hooks::prepare_update(resource, &mut obj, &old, status_only);
         defaults::on_write(resource.kind, &mut obj);
         validation::validate(resource, &obj, Some(&old))?;
-        let mut obj = super::track_fields(resource, Some(&old), obj, opts)?;
+        let obj = super::track_fields(resource, Some(&old), obj, opts)?;
         if same_ignoring_version(&obj, &old) || opts.dry_run {
-            obj["metadata"]["resourceVersion"] = json!(current.mod_revision.to_string());
-            return Ok((obj, false));
+            return Ok(written(obj, &current));
         }
         // The last finalizer removed from an object being deleted: it goes now.
         let namespace_finalizers = obj
@@ -119,22 +142,20 @@ impl Registry {
         {
             let kv = self
                 .store
-                .delete(&key, Some(expected))
+                .delete(key, Some(expected))
                 .await
                 .map_err(|e| store_error(resource, name, e))?;
             if resource.kind == "Service" {
                 self.release_service(&obj).await;
             }
-            let mut gone = obj;
-            gone["metadata"]["resourceVersion"] = json!(kv.mod_revision.to_string());
-            return Ok((gone, false));
+            return Ok(written(obj, &kv));
         }
         let kv = self
             .store
-            .update(&key, encode(&obj), expected)
+            .update(key, encode(&obj), expected)
             .await
             .map_err(|e| store_error(resource, name, e))?;
-        Ok((decode(&kv)?, false))
+        Ok(written(obj, &kv))
     }
 
     /// Reads the object, applies `change` and writes it back, retrying on conflicts
@@ -151,25 +172,39 @@ impl Registry {
     where
         F: FnMut(Value) -> Result<Value, ApiError>,
     {
+        let key = resource.key(namespace, name);
         let mut attempts = 0;
         loop {
-            let current = self.get(resource, namespace, name).await?;
-            let rv = meta::meta_str(&current, "resourceVersion")
-                .unwrap_or("")
-                .to_string();
-            let mut next = change(current)?;
+            let current = self
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| store_error(resource, name, e))?
+                .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))?;
+            let old = decode(&current)?;
+            let rv = current.mod_revision.to_string();
+            let mut next = change(old.clone())?;
+            check_body(&next, name)?;
             let pinned = meta::meta_str(&next, "resourceVersion").is_some_and(|v| v != rv);
             if !pinned {
                 meta::metadata_mut(&mut next).insert("resourceVersion".into(), json!(rv));
             }
             match self
-                .update(resource, namespace, name, next, status_only, opts)
+                .replace(
+                    resource,
+                    namespace,
+                    name,
+                    next,
+                    (current, old),
+                    status_only,
+                    opts,
+                )
                 .await
             {
                 Err(e) if e.code == 409 && e.reason == "Conflict" && !pinned && attempts < 8 => {
                     attempts += 1
                 }
-                other => return other.map(|(v, _)| v),
+                other => return other,
             }
         }
     }
