@@ -15,10 +15,12 @@ pub mod node_lifecycle;
 pub mod queue;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod supervise;
 pub mod watch;
 
 use kube::Client;
 use std::time::Duration;
+use supervise::supervise;
 
 /// Settings of the controller manager (kube-controller-manager's flags of the same names).
 #[derive(Clone, Debug)]
@@ -35,12 +37,14 @@ impl Default for Options {
     }
 }
 
-/// Runs every controller with default settings until one fails.
+/// Runs every controller with default settings; see [`run_all_with`].
 pub async fn run_all(client: Client) -> anyhow::Result<()> {
     run_all_with(client, Options::default()).await
 }
 
-/// Runs every controller until one fails.
+/// Runs every controller, each as a task of its own under [`supervise`]: one that fails
+/// (returns or panics) is logged and restarted after a backoff while the others go on.
+/// Never resolves; dropping the future stops every controller.
 pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
     let lifecycle = node_lifecycle::Options {
         grace_period: opts.node_monitor_grace_period,
@@ -48,16 +52,19 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
             .clamp(Duration::from_millis(200), Duration::from_secs(5)),
         ..node_lifecycle::Options::default()
     };
-    tokio::try_join!(
-        replicaset::run(client.clone()),
-        deployment::run(client.clone()),
-        endpoints::run(client.clone()),
-        endpointslice::run(client.clone()),
-        garbage_collector::run(client.clone()),
-        namespace::run(client.clone()),
-        node_ipam::run(client.clone()),
-        node_lifecycle::run_with(client.clone(), lifecycle),
-        serviceaccount::run(client.clone()),
-    )?;
-    Ok(())
+    let c = &client;
+    let never = tokio::join!(
+        supervise("replicaset", || replicaset::run(c.clone())),
+        supervise("deployment", || deployment::run(c.clone())),
+        supervise("endpoints", || endpoints::run(c.clone())),
+        supervise("endpointslice", || endpointslice::run(c.clone())),
+        supervise("garbage-collector", || garbage_collector::run(c.clone())),
+        supervise("namespace", || namespace::run(c.clone())),
+        supervise("node-ipam", || node_ipam::run(c.clone())),
+        supervise("node-lifecycle", || {
+            node_lifecycle::run_with(c.clone(), lifecycle.clone())
+        }),
+        supervise("serviceaccount", || serviceaccount::run(c.clone())),
+    );
+    match never.0 {}
 }

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long one kubectl command may run before it is killed and the test fails.
 pub const KUBECTL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a rollout (or scaling) on a cluster of simulated nodes may take.
+pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The path of the `krust` binary under test.
 ///
@@ -45,6 +49,17 @@ pub fn krust_bin() -> PathBuf {
 /// The kubectl command: `$KUBECTL` if set, else `kubectl`.
 pub fn kubectl_bin() -> PathBuf {
     std::env::var_os("KUBECTL").map_or_else(|| PathBuf::from("kubectl"), PathBuf::from)
+}
+
+/// One pod, as [`Cluster::pods`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodSummary {
+    /// `.status.phase` (empty if not set yet).
+    pub phase: String,
+    /// `.spec.nodeName` (empty while unscheduled).
+    pub node: String,
+    /// The image of the first container.
+    pub image: String,
 }
 
 /// What a finished command printed, and how it ended.
@@ -359,6 +374,44 @@ impl Cluster {
         let out = self.ok(&args);
         serde_json::from_str(&out)
             .unwrap_or_else(|e| panic!("kubectl {args:?} printed invalid JSON ({e}):\n{out}"))
+    }
+
+    /// The pods matching the label selector `selector`, by name.
+    pub fn pods(&self, selector: &str) -> BTreeMap<String, PodSummary> {
+        let out = self.ok(&[
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}{\"\\t\"}{.status.phase}{\"\\t\"}{.spec.nodeName}{\"\\t\"}{.spec.containers[0].image}{\"\\n\"}{end}",
+        ]);
+        out.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                let [name, phase, node, image] = f[..] else {
+                    return None;
+                };
+                let pod = PodSummary {
+                    phase: phase.into(),
+                    node: node.into(),
+                    image: image.into(),
+                };
+                Some((name.to_string(), pod))
+            })
+            .collect()
+    }
+
+    /// Waits up to [`ROLLOUT_TIMEOUT`] until `kubectl get deploy <name>` shows `want` (`3/3`)
+    /// in its READY column; returns whether it did.
+    pub fn deployment_ready(&self, name: &str, want: &str) -> bool {
+        eventually(ROLLOUT_TIMEOUT, || {
+            self.kubectl(&["get", "deploy", name, "--no-headers"])
+                .stdout
+                .split_whitespace()
+                .nth(1)
+                == Some(want)
+        })
     }
 
     /// Starts a long-running kubectl (`get -w`, …) whose stdout lines can be read as they

@@ -1,48 +1,17 @@
 //! The tutorial on a whole cluster: `krust server --sim-nodes 3` (scheduler, controllers and
 //! three simulated nodes), driven by the real kubectl, checking what a user sees.
 
-use krust_e2e::{Cluster, eventually, table};
-use std::collections::BTreeMap;
+use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, eventually, table};
 use std::time::Duration;
-
-const ROLL: Duration = Duration::from_secs(60);
 
 fn cluster() -> Cluster {
     Cluster::start_with(&["--sim-nodes", "3", "--node-monitor-grace-period", "4s"])
 }
 
-fn ready(c: &Cluster, deploy: &str, want: &str) -> bool {
-    eventually(ROLL, || {
-        c.kubectl(&["get", "deploy", deploy, "--no-headers"])
-            .stdout
-            .split_whitespace()
-            .nth(1)
-            == Some(want)
-    })
-}
-
-/// Pod name → (phase, node, image) for pods with `label`.
-fn pods(c: &Cluster, label: &str) -> BTreeMap<String, (String, String, String)> {
-    let out = c.ok(&[
-        "get",
-        "pods",
-        "-l",
-        label,
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.spec.nodeName} {.spec.containers[0].image}{\"\\n\"}{end}",
-    ]);
-    out.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 4).then(|| (f[0].into(), (f[1].into(), f[2].into(), f[3].into())))
-        })
-        .collect()
-}
-
 #[test]
 fn nodes_register_ready() {
     let c = cluster();
-    assert!(eventually(ROLL, || {
+    assert!(eventually(ROLLOUT_TIMEOUT, || {
         let rows = table(&c.ok(&["get", "nodes", "--no-headers"]));
         rows.len() == 3 && rows.iter().all(|r| r[1] == "Ready")
     }));
@@ -57,19 +26,20 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
         "deployment.apps/nginx-depl created"
     );
     assert!(
-        ready(&c, "nginx-depl", "1/1"),
+        c.deployment_ready("nginx-depl", "1/1"),
         "the deployment never became 1/1"
     );
 
     c.ok(&["scale", "deployment", "nginx-depl", "--replicas=5"]);
-    assert!(ready(&c, "nginx-depl", "5/5"));
-    assert!(eventually(ROLL, || {
-        let p = pods(&c, "app=nginx-depl");
-        p.len() == 5 && p.values().all(|(phase, _, _)| phase == "Running")
+    assert!(c.deployment_ready("nginx-depl", "5/5"));
+    assert!(eventually(ROLLOUT_TIMEOUT, || {
+        let p = c.pods("app=nginx-depl");
+        p.len() == 5 && p.values().all(|p| p.phase == "Running")
     }));
-    let nodes: std::collections::BTreeSet<String> = pods(&c, "app=nginx-depl")
+    let nodes: std::collections::BTreeSet<String> = c
+        .pods("app=nginx-depl")
         .values()
-        .map(|(_, n, _)| n.clone())
+        .map(|p| p.node.clone())
         .collect();
     assert_eq!(
         nodes.len(),
@@ -107,11 +77,11 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
         let available: u32 = line.trim().parse().unwrap_or(0);
         assert!(available >= 4, "availability fell to {available}: {seen:?}");
     }
-    assert!(eventually(ROLL, || {
-        let p = pods(&c, "app=nginx-depl");
+    assert!(eventually(ROLLOUT_TIMEOUT, || {
+        let p = c.pods("app=nginx-depl");
         p.len() == 5
             && p.values()
-                .all(|(phase, _, image)| phase == "Running" && image == "nginx:1.25")
+                .all(|p| p.phase == "Running" && p.image == "nginx:1.25")
     }));
 
     c.ok(&["rollout", "undo", "deployment/nginx-depl"]);
@@ -130,7 +100,7 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
     );
 
     c.ok(&["delete", "deployment", "nginx-depl"]);
-    assert!(eventually(ROLL, || {
+    assert!(eventually(ROLLOUT_TIMEOUT, || {
         c.ok(&["get", "rs,pods", "-l", "app=nginx-depl", "-o", "name"])
             .trim()
             .is_empty()
@@ -187,26 +157,26 @@ spec:
 "#;
     let file = c.write_file("web.yaml", manifest);
     c.ok(&["apply", "-f", file.to_str().unwrap()]);
-    assert!(ready(&c, "web", "3/3"));
-    let victim = pods(&c, "app=web").values().next().unwrap().1.clone();
+    assert!(c.deployment_ready("web", "3/3"));
+    let victim = c.pods("app=web").values().next().unwrap().node.clone();
     c.ok(&["annotate", "node", &victim, "sim.krust.dev/stopped=true"]);
     assert!(
-        eventually(ROLL, || {
+        eventually(ROLLOUT_TIMEOUT, || {
             let rows = table(&c.ok(&["get", "node", &victim, "--no-headers"]));
             rows[0][1] == "NotReady"
         }),
         "{victim} never went NotReady"
     );
     assert!(
-        eventually(ROLL, || {
-            let p = pods(&c, "app=web");
+        eventually(ROLLOUT_TIMEOUT, || {
+            let p = c.pods("app=web");
             p.values()
-                .filter(|(phase, node, _)| phase == "Running" && *node != victim)
+                .filter(|p| p.phase == "Running" && p.node != victim)
                 .count()
                 == 3
         }),
         "the pods were not recreated elsewhere: {:?}",
-        pods(&c, "app=web")
+        c.pods("app=web")
     );
 }
 
@@ -214,7 +184,7 @@ spec:
 fn a_pod_too_big_for_any_node_stays_pending_with_the_reason() {
     let c = cluster();
     c.ok(&["run", "huge", "--image=nginx", "--overrides", r#"{"spec":{"containers":[{"name":"huge","image":"nginx","resources":{"requests":{"cpu":"100"}}}]}}"#]);
-    assert!(eventually(ROLL, || {
+    assert!(eventually(ROLLOUT_TIMEOUT, || {
         c.ok(&["describe", "pod", "huge"])
             .contains("0/3 nodes are available: 3 Insufficient cpu.")
     }));

@@ -2,6 +2,7 @@
 //! controller manager), optionally with simulated nodes.
 
 use crate::sim;
+use krust_controllers::supervise::supervise;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -59,7 +60,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             client.clone(),
             "kube-scheduler",
             identity.clone(),
-            move || krust_scheduler::run(scheduler.clone()),
+            move || {
+                let client = scheduler.clone();
+                async move {
+                    // Restarted when it fails, as each controller is; never returns.
+                    let never = supervise("scheduler", || krust_scheduler::run(client.clone()));
+                    match never.await {}
+                }
+            },
         ));
         let controllers = client.clone();
         let opts = krust_controllers::Options {
