@@ -1,6 +1,10 @@
 //! `krust-bench churn`: a large Deployment created and rolled on simulated nodes, the whole
 //! control plane in one process: API server, controller manager (`krust_controllers::run_all`),
 //! scheduler (`krust_scheduler::run`) and krust-kubelet sim nodes, each with its own client.
+//! The control loops are supervised as `krust server` runs them: `run_all` restarts each
+//! controller that fails or panics, and the scheduler runs under
+//! `krust_controllers::supervise::supervise`; a failure is logged (`tracing::error!`, shown
+//! on stderr) and the loop restarted with backoff, so a phase runs until done or timed out.
 //!
 //! Phase 1 creates a Deployment of R replicas and times, from the create, until every pod
 //! exists, is bound, is Running, and the Deployment reports R available. Phase 2 changes the
@@ -42,10 +46,6 @@ pub struct ChurnArgs {
     /// Turn the sim nodes' kubelet Events (Pulled, Created, Started…) off.
     #[arg(long)]
     pub no_kubelet_events: bool,
-    /// Restart the controller manager or the scheduler 1 s after it stops (fails or panics),
-    /// as a process supervisor would, and count it; without it, a phase ends there.
-    #[arg(long)]
-    pub restart_crashed: bool,
     /// Bound of each phase (cluster up, create, roll), seconds.
     #[arg(long, default_value_t = 300)]
     pub max_seconds: u64,
@@ -189,11 +189,15 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
     let started = Instant::now();
     let cluster = Cluster::start("churn").await?;
     let bench = cluster.client().await?;
-    let mut loops = ControlLoops::start(
-        cluster.client().await?,
-        cluster.client().await?,
-        args.restart_crashed,
-    );
+    // Both never return: failed loops are logged and restarted with backoff.
+    let controllers = tokio::spawn(krust_controllers::run_all(cluster.client().await?));
+    let scheduler = {
+        let c = cluster.client().await?;
+        tokio::spawn(krust_controllers::supervise::supervise(
+            "scheduler",
+            move || krust_scheduler::run(c.clone()),
+        ))
+    };
     let opts = SimOptions {
         count: args.nodes,
         prefix: "churn-node".into(),
@@ -271,7 +275,7 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
         "Deployment reports all available",
     ]);
     let mut create_peak = 0usize;
-    let outcome = follow(&shared, IMAGE_V1, t0, max, &mut loops, |c, at| {
+    let outcome = follow(&shared, IMAGE_V1, t0, max, |c, at| {
         create_peak = create_peak.max(c.active);
         create.reach("all pods created", c.created >= replicas, at);
         create.reach("all pods bound", c.bound >= replicas, at);
@@ -333,7 +337,7 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
             gen2 > gen1,
             "the image change left generation at {gen2} (was {gen1})"
         );
-        outcome2 = follow(&shared, IMAGE_V2, t1, max, &mut loops, |c, at| {
+        outcome2 = follow(&shared, IMAGE_V2, t1, max, |c, at| {
             min_ready = min_ready.min(c.ready);
             max_active = max_active.max(c.active);
             max_rs_total = max_rs_total.max(c.rs_total);
@@ -418,8 +422,8 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
     for w in watches.drain(..) {
         w.abort();
     }
-    loops.print();
-    loops.abort();
+    controllers.abort();
+    scheduler.abort();
     sim.shutdown().await;
     Ok(())
 }
@@ -429,8 +433,6 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
 enum Outcome {
     Done,
     TimedOut,
-    /// A control loop stopped: which, and why.
-    Stopped(String),
     Skipped,
 }
 
@@ -439,115 +441,18 @@ impl Outcome {
         match self {
             Outcome::Done => "done".into(),
             Outcome::TimedOut => format!("TIMED OUT after {} s, partial", max.as_secs()),
-            Outcome::Stopped(why) => format!("STOPPED: {why}"),
             Outcome::Skipped => "skipped: phase 1 did not finish".into(),
         }
     }
 }
 
-type Loop = tokio::task::JoinHandle<Result<()>>;
-
-/// How long a stopped control loop stays down before `--restart-crashed` starts it again.
-const RESTART_DELAY: Duration = Duration::from_secs(1);
-
-/// The controller manager and the scheduler, each on its own client, restarted when they
-/// stop if asked.
-struct ControlLoops {
-    controllers_client: kube::Client,
-    scheduler_client: kube::Client,
-    /// `None` once stopped for good.
-    controllers: Option<Loop>,
-    scheduler: Option<Loop>,
-    restart: bool,
-    /// Why each stop happened, in order.
-    crashes: Vec<String>,
-}
-
-impl ControlLoops {
-    fn start(
-        controllers_client: kube::Client,
-        scheduler_client: kube::Client,
-        restart: bool,
-    ) -> Self {
-        let controllers = tokio::spawn(krust_controllers::run_all(controllers_client.clone()));
-        let scheduler = tokio::spawn(krust_scheduler::run(scheduler_client.clone()));
-        Self {
-            controllers_client,
-            scheduler_client,
-            controllers: Some(controllers),
-            scheduler: Some(scheduler),
-            restart,
-            crashes: Vec::new(),
-        }
-    }
-
-    /// Resolves when a loop stops: restarts it (and returns `None`) or returns why.
-    async fn stopped(&mut self) -> Option<String> {
-        async fn join(handle: &mut Option<Loop>) -> Result<Result<()>, tokio::task::JoinError> {
-            match handle {
-                Some(h) => h.await,
-                None => std::future::pending().await,
-            }
-        }
-        let why = tokio::select! {
-            r = join(&mut self.controllers) => {
-                self.controllers = None;
-                if self.restart {
-                    let c = self.controllers_client.clone();
-                    self.controllers = Some(tokio::spawn(async move {
-                        tokio::time::sleep(RESTART_DELAY).await;
-                        krust_controllers::run_all(c).await
-                    }));
-                }
-                format!("controller manager {}", ended(r))
-            }
-            r = join(&mut self.scheduler) => {
-                self.scheduler = None;
-                if self.restart {
-                    let c = self.scheduler_client.clone();
-                    self.scheduler = Some(tokio::spawn(async move {
-                        tokio::time::sleep(RESTART_DELAY).await;
-                        krust_scheduler::run(c).await
-                    }));
-                }
-                format!("scheduler {}", ended(r))
-            }
-        };
-        eprintln!("control loop stopped: {why}");
-        self.crashes.push(why.clone());
-        (!self.restart).then_some(why)
-    }
-
-    fn print(&self) {
-        match self.crashes.first() {
-            None => println!("control loops: no crash"),
-            Some(first) => println!(
-                "control loops: STOPPED {} time(s){}; first: {first}",
-                self.crashes.len(),
-                if self.restart {
-                    " (restarted: --restart-crashed)"
-                } else {
-                    ""
-                }
-            ),
-        }
-    }
-
-    fn abort(&self) {
-        for h in [&self.controllers, &self.scheduler].into_iter().flatten() {
-            h.abort();
-        }
-    }
-}
-
 /// Feeds `step` the counts (for image `want`) and the time since `t0` at every change the
-/// watches see, until it returns true, `max` passes, or a control loop stops for good.
+/// watches see, until it returns true or `max` passes.
 async fn follow(
     shared: &Shared,
     want: &str,
     t0: Instant,
     max: Duration,
-    loops: &mut ControlLoops,
     mut step: impl FnMut(&Counts, Duration) -> bool,
 ) -> Outcome {
     let deadline = tokio::time::Instant::from_std(t0 + max);
@@ -571,20 +476,7 @@ async fn follow(
                 );
             }
             _ = tokio::time::sleep_until(deadline) => return Outcome::TimedOut,
-            stopped = loops.stopped() => {
-                if let Some(why) = stopped {
-                    return Outcome::Stopped(why);
-                }
-            }
         }
-    }
-}
-
-fn ended(r: Result<Result<()>, tokio::task::JoinError>) -> String {
-    match r {
-        Ok(Ok(())) => "returned".into(),
-        Ok(Err(e)) => format!("failed: {e:#}"),
-        Err(e) => format!("panicked: {e}"),
     }
 }
 
