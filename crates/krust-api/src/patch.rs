@@ -4,6 +4,7 @@
 //! All functions are pure: they take the current object and return the patched one.
 
 mod apply;
+mod apply_changes;
 mod apply_fields;
 mod apply_merge;
 mod fieldset;
@@ -11,6 +12,8 @@ mod managed;
 mod strategic;
 mod strategic_list;
 
+#[cfg(test)]
+mod apply_changes_tests;
 #[cfg(test)]
 mod apply_tests;
 #[cfg(test)]

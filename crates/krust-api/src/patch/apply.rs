@@ -6,12 +6,13 @@
 //! (forcing takes the field over). [`update_managed_fields`] records the fields a non-apply
 //! write (create, update, patch) changed, taking them from their previous owners.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use super::apply_changes::{Changes, changes};
 use super::apply_fields::{field_set, lookup, remove};
 use super::apply_merge::merge_value;
 use super::fieldset::{FieldPath, FieldSet, display_path};
-use super::managed::{Entry, Operation, read_entries, write_entries};
+use super::managed::{Entry, Held, Operation, read_entries, read_held, write_entries, write_held};
 use super::strategic::{Field, Node};
 use crate::schema;
 
@@ -67,19 +68,27 @@ impl ApplyError {
 /// The manager Kubernetes invents for fields of an object that has no managedFields.
 const BEFORE_FIRST_APPLY: &str = "before-first-apply";
 
-fn root(definition: &str) -> Node {
+pub(super) fn root(definition: &str) -> Node {
     Node::of_definition(schema::definitions(), definition)
 }
 
-fn without_managed_fields(object: &Value) -> Value {
-    let mut object = object.clone();
-    if let Some(Value::Object(meta)) = object.get_mut("metadata") {
-        meta.remove("managedFields");
-    }
-    object
+/// A copy of `object` without `metadata.managedFields` (which is not copied).
+pub(super) fn without_managed_fields(object: &Value) -> Value {
+    let Value::Object(root) = object else {
+        return object.clone();
+    };
+    let copy = |(key, value): (&String, &Value)| (key.clone(), value.clone());
+    let root = root.iter().map(|(key, value)| match value {
+        Value::Object(meta) if key == "metadata" => {
+            let meta = meta.iter().filter(|(k, _)| *k != "managedFields");
+            (key.clone(), Value::Object(meta.map(copy).collect()))
+        }
+        _ => copy((key, value)),
+    });
+    Value::Object(root.collect::<Map<_, _>>())
 }
 
-fn api_version(object: &Value) -> String {
+pub(super) fn api_version(object: &Value) -> String {
     object
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -89,7 +98,7 @@ fn api_version(object: &Value) -> String {
 
 /// Whether the value at `path` differs in a way that counts as a change of that field:
 /// leaves compare values, members with fields below only count being added.
-fn changed(set: &FieldSet, path: &FieldPath, before: &Value, after: &Value) -> bool {
+pub(super) fn changed(set: &FieldSet, path: &FieldPath, before: &Value, after: &Value) -> bool {
     let (old, new) = (lookup(before, path), lookup(after, path));
     if set.has_children(path) {
         old.is_none() && new.is_some()
@@ -268,44 +277,89 @@ pub fn update_managed_fields(
     if provided.is_some_and(|m| m.len() == 1 && m[0].as_object().is_some_and(|e| e.is_empty())) {
         return Ok(result);
     }
-    let mut entries = match provided {
-        Some(list) if !list.is_empty() => read_entries(new),
-        _ => old.map(read_entries).unwrap_or_default(),
-    };
     let node = root(definition);
+    let Changes { taken, gone } = match changes(old, &result, node) {
+        Ok(changes) => changes,
+        Err(_) => changes_by_lookup(old, &result, node)?,
+    };
+    let mut dropped = taken.clone();
+    dropped.union(&gone);
+    let version = api_version(&result);
+    let mine = |manager_of: &str, operation: Operation, api_version: &str| {
+        !taken.is_empty()
+            && manager_of == manager
+            && operation == Operation::Update
+            && api_version == version
+    };
+    // Entries the write leaves alone stay as written; the others are parsed and changed.
+    let source = match provided {
+        Some(list) if !list.is_empty() => Some(new),
+        _ => old,
+    };
+    let mut entries = source.map_or_else(Vec::new, |source| {
+        read_held(source, |item| {
+            let text = |key| item[key].as_str().unwrap_or_default();
+            let operation = match text("operation") {
+                "Apply" => Operation::Apply,
+                _ => Operation::Update,
+            };
+            !mine(text("manager"), operation, text("apiVersion"))
+                && !dropped.meets(&item["fieldsV1"])
+        })
+    });
+    if !dropped.is_empty() {
+        for entry in &mut entries {
+            if let Held::Parsed(entry) = entry {
+                entry.set.subtract(&dropped);
+            }
+        }
+    }
+    if !taken.is_empty() {
+        // The manager's entry, if any, was parsed (it is `mine`).
+        let own = entries.iter_mut().find_map(|e| match e {
+            Held::Parsed(e) if mine(&e.manager, e.operation, &e.api_version) => Some(e),
+            _ => None,
+        });
+        match own {
+            Some(entry) => {
+                entry.set.union(&taken);
+                entry.time = now.to_owned();
+            }
+            None => entries.push(Held::Parsed(Entry::new(
+                manager,
+                Operation::Update,
+                version,
+                now,
+                taken,
+            ))),
+        }
+    }
+    write_held(&mut result, entries);
+    Ok(result)
+}
+
+/// What [`changes`] finds, by building the field sets of both objects and looking every path
+/// up in both: slower, but it takes any objects (and tells why one gives no field set).
+/// `new` has no managedFields.
+pub(super) fn changes_by_lookup(
+    old: Option<&Value>,
+    new: &Value,
+    node: Node,
+) -> Result<Changes, ApplyError> {
     let before = old.map(without_managed_fields).unwrap_or_else(|| json!({}));
     let old_set = field_set(&before, node).map_err(ApplyError::Invalid)?;
-    let new_set = field_set(&result, node).map_err(ApplyError::Invalid)?;
+    let new_set = field_set(new, node).map_err(ApplyError::Invalid)?;
     let mut taken = FieldSet::default();
     for path in new_set.paths() {
-        if changed(&new_set, &path, &before, &result) {
+        if changed(&new_set, &path, &before, new) {
             taken.insert(&path);
         }
     }
     let mut gone = FieldSet::default();
     for path in old_set.paths() {
-        if lookup(&result, &path).is_none() {
+        if lookup(new, &path).is_none() {
             gone.insert(&path);
         }
     }
-    let mut dropped = taken.clone();
-    dropped.union(&gone);
-    for entry in &mut entries {
-        entry.set = entry.set.difference(&dropped);
-    }
-    let version = api_version(&result);
-    if !taken.is_empty() {
-        let mine = entries.iter().position(|e| {
-            e.manager == manager && e.operation == Operation::Update && e.api_version == version
-        });
-        match mine {
-            Some(i) => {
-                entries[i].set.union(&taken);
-                entries[i].time = now.to_owned();
-            }
-            None => entries.push(Entry::new(manager, Operation::Update, version, now, taken)),
-        }
-    }
-    write_entries(&mut result, entries);
-    Ok(result)
+    Ok(Changes { taken, gone })
 }

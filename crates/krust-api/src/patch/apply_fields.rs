@@ -5,13 +5,15 @@
 //! associative lists (`x-kubernetes-list-type: map`) are `k:{keys}` members with their fields
 //! below; items of sets are `v:<value>` members; map entries (labels, data) are members.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
 use super::fieldset::{FieldPath, FieldSet};
 use super::strategic::{Field, Node};
 
 /// Fields Kubernetes never records in managedFields (its "strip meta" set).
-const STRIPPED: &[&[&str]] = &[
+pub(super) const STRIPPED: &[&[&str]] = &[
     &["f:apiVersion"],
     &["f:kind"],
     &["f:metadata"],
@@ -67,21 +69,31 @@ pub(super) fn atomic_map(field: &Field) -> bool {
             .is_some_and(|p| p.map_type == Some("atomic"))
 }
 
+static DEFAULT_PROTOCOL: LazyLock<Value> = LazyLock::new(|| Value::from("TCP"));
+
 /// Key fields Kubernetes defaults, so items may omit them.
-fn key_default(key: &str) -> Option<Value> {
-    (key == "protocol").then(|| Value::from("TCP"))
+fn key_default(key: &str) -> Option<&'static Value> {
+    (key == "protocol").then(|| &*DEFAULT_PROTOCOL)
+}
+
+/// The value of key field `key` of an associative list item, as [`key_element`] takes it:
+/// its value unless absent or `null`, else the default.
+pub(super) fn key_value<'a>(item: &'a Value, key: &str) -> Option<&'a Value> {
+    item.get(key)
+        .filter(|v| !v.is_null())
+        .or_else(|| key_default(key))
 }
 
 /// The `k:{...}` element of an associative list item.
 pub(super) fn key_element(item: &Value, keys: &[&str]) -> Result<String, String> {
-    let Value::Object(map) = item else {
+    if !item.is_object() {
         return Err(format!(
             "expected an object in an associative list, got {item}"
         ));
-    };
+    }
     let mut key = Map::new();
     for name in keys {
-        let value = map.get(*name).filter(|v| !v.is_null()).cloned().or_else(|| key_default(name)).ok_or_else(|| {
+        let value = key_value(item, name).cloned().ok_or_else(|| {
             format!("associative list with keys has an element that omits key field {name:?} (and doesn't have default value)")
         })?;
         key.insert((*name).to_owned(), value);
@@ -177,7 +189,7 @@ fn item_matches(item: &Value, index: usize, element: &str) -> bool {
         "k:" => match serde_json::from_str::<Map<String, Value>>(rest) {
             Ok(keys) => keys
                 .iter()
-                .all(|(k, v)| item.get(k).cloned().or_else(|| key_default(k)).as_ref() == Some(v)),
+                .all(|(k, v)| item.get(k).or_else(|| key_default(k)) == Some(v)),
             Err(_) => false,
         },
         "v:" => serde_json::from_str::<Value>(rest).is_ok_and(|v| &v == item),

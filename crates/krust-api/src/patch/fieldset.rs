@@ -6,6 +6,7 @@
 //! the path to it is in the set; `.: {}` marks a member that also has members below it.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use serde_json::{Map, Value};
 
@@ -88,6 +89,37 @@ impl FieldSet {
         }
     }
 
+    /// Adds the root path (the path the set is relative to).
+    pub fn mark(&mut self) {
+        self.member = true;
+    }
+
+    /// Adds the paths of `child`, each prefixed with `element`.
+    pub fn graft(&mut self, element: String, child: FieldSet) {
+        if child.is_empty() {
+            return;
+        }
+        match self.children.entry(element) {
+            Entry::Vacant(slot) => {
+                slot.insert(child);
+            }
+            Entry::Occupied(mut slot) => slot.get_mut().union(&child),
+        }
+    }
+
+    /// Removes every path of `other` (what [`FieldSet::difference`] gives, in place).
+    pub fn subtract(&mut self, other: &FieldSet) {
+        self.member &= !other.member;
+        for (element, theirs) in &other.children {
+            if let Some(mine) = self.children.get_mut(element) {
+                mine.subtract(theirs);
+                if mine.is_empty() {
+                    self.children.remove(element);
+                }
+            }
+        }
+    }
+
     /// The paths of `self` not in `other`.
     pub fn difference(&self, other: &FieldSet) -> FieldSet {
         let mut out = FieldSet {
@@ -118,6 +150,45 @@ impl FieldSet {
             }
         }
         Value::Object(map)
+    }
+
+    /// Whether a `FieldsV1` value holds a path of this set; `value` must be in the form
+    /// [`FieldSet::to_fields_v1`] gives ([`FieldSet::is_written_fields_v1`]).
+    pub fn meets(&self, value: &Value) -> bool {
+        let is_member = |v: &Value| {
+            v.as_object()
+                .is_some_and(|m| m.is_empty() || m.contains_key("."))
+        };
+        self.children.iter().any(|(element, child)| {
+            value
+                .get(element)
+                .is_some_and(|v| (child.member && is_member(v)) || child.meets(v))
+        })
+    }
+
+    /// Whether a `FieldsV1` value is what [`FieldSet::to_fields_v1`] gives for what
+    /// [`FieldSet::from_fields_v1`] reads from it, and holds some path.
+    pub fn is_written_fields_v1(value: &Value) -> bool {
+        value
+            .as_object()
+            .is_some_and(|map| !map.is_empty() && !map.contains_key(".") && Self::is_written(map))
+    }
+
+    /// Whether the members below a written node are written nodes themselves: maps, each
+    /// holding a path (`{}` for a member alone, `.` only for a member with members below).
+    fn is_written(map: &Map<String, Value>) -> bool {
+        map.iter().all(|(element, child)| {
+            let Value::Object(child) = child else {
+                return false;
+            };
+            if element == "." {
+                return child.is_empty() && map.len() > 1;
+            }
+            ["f:", "k:", "v:", "i:"]
+                .iter()
+                .any(|p| element.starts_with(p))
+                && Self::is_written(child)
+        })
     }
 
     /// Reads a `FieldsV1` value (the root is not a member).

@@ -73,6 +73,86 @@ pub(super) fn read_entries(object: &Value) -> Vec<Entry> {
     items.iter().filter_map(read_entry).collect()
 }
 
+/// A managedFields entry as read: parsed, or left as written when a write does not change it.
+pub(super) enum Held<'a> {
+    /// An entry in the form [`write_entries`] gives it (see [`read_held`]).
+    Written(&'a Value),
+    /// A parsed entry.
+    Parsed(Entry),
+}
+
+impl Held<'_> {
+    /// What entries are ordered by: operation, time, manager, apiVersion, subresource.
+    fn order(&self) -> (Operation, &str, &str, &str, &str) {
+        match self {
+            Held::Parsed(e) => (
+                e.operation,
+                &e.time,
+                &e.manager,
+                &e.api_version,
+                &e.subresource,
+            ),
+            Held::Written(item) => {
+                let text = |key| item.get(key).and_then(Value::as_str).unwrap_or_default();
+                let operation = match text("operation") {
+                    "Apply" => Operation::Apply,
+                    _ => Operation::Update,
+                };
+                let (time, manager) = (text("time"), text("manager"));
+                (
+                    operation,
+                    time,
+                    manager,
+                    text("apiVersion"),
+                    text("subresource"),
+                )
+            }
+        }
+    }
+}
+
+/// [`read_entries`], leaving unparsed the entries for which `keep` holds that are in the form
+/// [`write_entries`] writes (so that writing them back parsed would give them unchanged).
+pub(super) fn read_held(object: &Value, keep: impl Fn(&Value) -> bool) -> Vec<Held<'_>> {
+    let Some(Value::Array(items)) = object.pointer("/metadata/managedFields") else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            if is_written(item) && keep(item) {
+                Some(Held::Written(item))
+            } else {
+                read_entry(item).map(Held::Parsed)
+            }
+        })
+        .collect()
+}
+
+/// Whether an entry is exactly what [`write_entries`] writes for what [`read_entry`] reads
+/// from it, with a non-empty field set.
+fn is_written(item: &Value) -> bool {
+    let Value::Object(map) = item else {
+        return false;
+    };
+    let text = |key| map.get(key).and_then(Value::as_str);
+    let subresource = match text("subresource") {
+        Some("") => return false,
+        Some(_) => 1,
+        None if map.contains_key("subresource") => return false,
+        None => 0,
+    };
+    map.len() == 6 + subresource
+        && ["manager", "apiVersion", "time"]
+            .iter()
+            .all(|key| text(key).is_some())
+        && matches!(text("operation"), Some("Apply" | "Update"))
+        && text("fieldsType") == Some("FieldsV1")
+        && map
+            .get("fieldsV1")
+            .is_some_and(FieldSet::is_written_fields_v1)
+}
+
 fn read_entry(item: &Value) -> Option<Entry> {
     let text = |key: &str| {
         item.get(key)
@@ -101,24 +181,17 @@ fn read_entry(item: &Value) -> Option<Entry> {
 
 /// Sets `metadata.managedFields` to the non-empty entries, in Kubernetes' order (operation,
 /// time, manager, apiVersion, subresource); removes it when there are none.
-pub(super) fn write_entries(object: &mut Value, mut entries: Vec<Entry>) {
-    entries.retain(|e| !e.set.is_empty());
-    entries.sort_by(|a, b| {
-        (
-            a.operation,
-            &a.time,
-            &a.manager,
-            &a.api_version,
-            &a.subresource,
-        )
-            .cmp(&(
-                b.operation,
-                &b.time,
-                &b.manager,
-                &b.api_version,
-                &b.subresource,
-            ))
+pub(super) fn write_entries(object: &mut Value, entries: Vec<Entry>) {
+    write_held(object, entries.into_iter().map(Held::Parsed).collect());
+}
+
+/// [`write_entries`] of entries some of which are still as written.
+pub(super) fn write_held(object: &mut Value, mut entries: Vec<Held<'_>>) {
+    entries.retain(|e| match e {
+        Held::Parsed(e) => !e.set.is_empty(),
+        Held::Written(_) => true,
     });
+    entries.sort_by(|a, b| a.order().cmp(&b.order()));
     let Value::Object(root) = object else { return };
     let meta = root
         .entry("metadata")
@@ -131,6 +204,10 @@ pub(super) fn write_entries(object: &mut Value, mut entries: Vec<Entry>) {
     let list = entries
         .into_iter()
         .map(|e| {
+            let e = match e {
+                Held::Written(item) => return item.clone(),
+                Held::Parsed(e) => e,
+            };
             let mut entry = Map::new();
             entry.insert("manager".into(), e.manager.into());
             entry.insert("operation".into(), e.operation.as_str().into());
