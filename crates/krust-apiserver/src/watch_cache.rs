@@ -1,35 +1,147 @@
-//! Store values decoded once for all the watchers of a resource: every watcher of pods sees
+//! Store values prepared once for all the watchers of a resource: every watcher of pods sees
 //! the same event, so each event's object is parsed, and encoded for the wire, once however
 //! many watchers send it (kube-apiserver's watch cache serializes once per event likewise).
+//!
+//! Each form is made only when a watcher first needs it: the JSON to send (the stored bytes
+//! with `resourceVersion` spliced in, never parsed into a tree), the object without
+//! `metadata.managedFields` that selectors are matched against, and the whole object (for
+//! Tables, metadata-only watches and conversion to another version).
 
 use crate::registry::decode;
 use bytes::Bytes;
 use krust_api::status::ApiError;
 use krust_store::{KeyValue, Revision};
-use serde_json::Value;
-use std::collections::{HashMap, VecDeque};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// How many recent values are kept. Watchers of one resource receive an event at nearly the
 /// same time, so a short memory suffices.
 const CAPACITY: usize = 1024;
 
-/// One stored value, decoded (`resourceVersion` set), and its JSON once asked for.
+/// One stored value and the forms watchers need of it.
 pub struct Decoded {
-    key: String,
-    pub value: Value,
+    kv: KeyValue,
     json: OnceLock<Bytes>,
+    selectable: OnceLock<Value>,
+    value: OnceLock<Value>,
 }
 
 impl Decoded {
-    /// The value as JSON.
+    fn new(kv: &KeyValue) -> Result<Self, ApiError> {
+        let decoded = Decoded {
+            kv: kv.clone(),
+            json: OnceLock::new(),
+            selectable: OnceLock::new(),
+            value: OnceLock::new(),
+        };
+        // Refuse what does not parse now, rather than in the middle of sending.
+        decoded.try_json()?;
+        Ok(decoded)
+    }
+
+    fn try_json(&self) -> Result<&Bytes, ApiError> {
+        if let Some(json) = self.json.get() {
+            return Ok(json);
+        }
+        let json = with_revision(&self.kv.value, self.kv.mod_revision)?;
+        Ok(self.json.get_or_init(|| json))
+    }
+
+    /// The object as JSON, `resourceVersion` included.
     pub fn json(&self) -> &Bytes {
-        self.json
-            .get_or_init(|| Bytes::from(serde_json::to_vec(&self.value).unwrap_or_default()))
+        self.try_json().expect("checked when decoded")
+    }
+
+    /// The object as JSON at revision `rev` (an object leaving a selection is sent as it
+    /// was, at the revision of the change).
+    pub fn json_at(&self, rev: Revision) -> Bytes {
+        with_revision(&self.kv.value, rev).expect("checked when decoded")
+    }
+
+    /// The object without `metadata.managedFields`, `resourceVersion` included: what label
+    /// and field selectors read.
+    pub fn selectable(&self) -> &Value {
+        self.selectable
+            .get_or_init(|| selectable(&self.kv).unwrap_or(Value::Null))
+    }
+
+    /// The whole object, `resourceVersion` included.
+    pub fn value(&self) -> &Value {
+        self.value
+            .get_or_init(|| decode(&self.kv).unwrap_or(Value::Null))
     }
 }
 
-/// Recently decoded values by revision (a revision names one write of one key).
+/// The top-level fields of a stored object, unparsed, in stored (sorted) order.
+fn fields(stored: &[u8]) -> Result<BTreeMap<String, &RawValue>, ApiError> {
+    serde_json::from_slice(stored).map_err(ApiError::internal)
+}
+
+/// The stored JSON with `metadata.resourceVersion` set to `rev`, spliced in as text.
+fn with_revision(stored: &[u8], rev: Revision) -> Result<Bytes, ApiError> {
+    let fields = fields(stored)?;
+    let metadata = fields.get("metadata").map(|m| m.get().trim());
+    if !metadata.is_some_and(|m| m.starts_with('{')) {
+        let kv = KeyValue {
+            key: String::new(),
+            value: Bytes::copy_from_slice(stored),
+            create_revision: 0,
+            mod_revision: rev,
+        };
+        return Ok(serde_json::to_vec(&decode(&kv)?).unwrap_or_default().into());
+    }
+    let mut out = Vec::with_capacity(stored.len() + 32);
+    out.push(b'{');
+    for (i, (key, raw)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, key).map_err(ApiError::internal)?;
+        out.push(b':');
+        match raw.get().trim() {
+            m if key == "metadata" => {
+                out.extend_from_slice(format!(r#"{{"resourceVersion":"{rev}""#).as_bytes());
+                let rest = m[1..].trim_start();
+                if !rest.starts_with('}') {
+                    out.push(b',');
+                }
+                out.extend_from_slice(rest.as_bytes());
+            }
+            other => out.extend_from_slice(other.as_bytes()),
+        }
+    }
+    out.push(b'}');
+    Ok(out.into())
+}
+
+/// The stored object parsed without `metadata.managedFields`, with its `resourceVersion`.
+fn selectable(kv: &KeyValue) -> Result<Value, ApiError> {
+    let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get());
+    let mut out = Map::new();
+    for (key, raw) in fields(&kv.value)? {
+        let value = if key == "metadata" {
+            let meta: BTreeMap<String, &RawValue> =
+                serde_json::from_str(raw.get()).map_err(ApiError::internal)?;
+            let mut m = Map::new();
+            for (k, v) in meta.into_iter().filter(|(k, _)| k != "managedFields") {
+                m.insert(k, parse(v).map_err(ApiError::internal)?);
+            }
+            m.insert(
+                "resourceVersion".into(),
+                Value::String(kv.mod_revision.to_string()),
+            );
+            Value::Object(m)
+        } else {
+            parse(raw).map_err(ApiError::internal)?
+        };
+        out.insert(key, value);
+    }
+    Ok(Value::Object(out))
+}
+
+/// Recently prepared values by revision (a revision names one write of one key).
 #[derive(Default)]
 pub struct WatchCache {
     recent: Mutex<Recent>,
@@ -42,17 +154,13 @@ struct Recent {
 }
 
 impl WatchCache {
-    /// `kv` decoded, from the cache when another watcher decoded it already.
+    /// `kv` prepared for watchers, from the cache when another watcher had it already.
     pub fn decode(&self, kv: &KeyValue) -> Result<Arc<Decoded>, ApiError> {
         let cached = self.lock().by_revision.get(&kv.mod_revision).cloned();
-        if let Some(d) = cached.filter(|d| d.key == kv.key) {
+        if let Some(d) = cached.filter(|d| d.kv.key == kv.key) {
             return Ok(d);
         }
-        let decoded = Arc::new(Decoded {
-            key: kv.key.clone(),
-            value: decode(kv)?,
-            json: OnceLock::new(),
-        });
+        let decoded = Arc::new(Decoded::new(kv)?);
         let mut recent = self.lock();
         if recent
             .by_revision
@@ -76,6 +184,7 @@ impl WatchCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn kv(key: &str, rev: Revision, value: &str) -> KeyValue {
         KeyValue {
@@ -86,8 +195,47 @@ mod tests {
         }
     }
 
+    const POD: &str = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"labels":{"app":"x"},"managedFields":[{"manager":"m"}],"name":"a"},"spec":{"nodeName":"n1"}}"#;
+
     #[test]
-    fn one_decode_per_revision_and_key() {
+    fn the_json_sent_is_the_decoded_object() {
+        for stored in [
+            POD,
+            r#"{"kind":"X","metadata":{}}"#,
+            r#"{"kind":"X"}"#,
+            r#"{"a":"\"metadata\":{","metadata":{"name":"q\"}"}}"#,
+        ] {
+            let d = Decoded::new(&kv("/a", 7, stored)).unwrap();
+            let sent: Value = serde_json::from_slice(d.json()).unwrap();
+            assert_eq!(sent, decode(&kv("/a", 7, stored)).unwrap(), "{stored}");
+            assert_eq!(&sent, d.value());
+            let earlier: Value = serde_json::from_slice(&d.json_at(9)).unwrap();
+            assert_eq!(earlier["metadata"]["resourceVersion"], "9");
+        }
+    }
+
+    #[test]
+    fn selectors_read_the_object_without_managed_fields() {
+        let d = Decoded::new(&kv("/a", 7, POD)).unwrap();
+        let mut want = decode(&kv("/a", 7, POD)).unwrap();
+        want["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        assert_eq!(d.selectable(), &want);
+        assert_eq!(
+            want["metadata"],
+            json!({"labels": {"app": "x"}, "name": "a", "resourceVersion": "7"})
+        );
+    }
+
+    #[test]
+    fn what_does_not_parse_is_an_error() {
+        assert!(Decoded::new(&kv("/a", 7, "{not json")).is_err());
+    }
+
+    #[test]
+    fn one_value_per_revision_and_key() {
         let cache = WatchCache::default();
         let a = cache
             .decode(&kv("/a", 5, r#"{"metadata":{"name":"a"}}"#))
@@ -96,16 +244,16 @@ mod tests {
             .decode(&kv("/a", 5, r#"{"metadata":{"name":"a"}}"#))
             .unwrap();
         assert!(Arc::ptr_eq(&a, &again));
-        assert_eq!(a.value["metadata"]["resourceVersion"], "5");
         assert_eq!(
             a.json().as_ref(),
-            br#"{"metadata":{"name":"a","resourceVersion":"5"}}"#
+            br#"{"metadata":{"resourceVersion":"5","name":"a"}}"#
         );
         let other = cache
             .decode(&kv("/b", 5, r#"{"metadata":{"name":"b"}}"#))
             .unwrap();
         assert_eq!(
-            other.value["metadata"]["name"], "b",
+            other.value()["metadata"]["name"],
+            "b",
             "a key mismatch decodes afresh"
         );
     }

@@ -19,7 +19,6 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use krust_kubelet::sim::{SimNodes, SimOptions};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -536,42 +535,84 @@ async fn create_nodes(client: &kube::Client, count: usize, concurrency: usize) -
         .collect()
 }
 
-/// Notes when each pod's `spec.nodeName` is first seen; counts them in `count`.
+/// What the binding watch reads of a pod: its name and node, nothing else (the benchmark's
+/// own watch should cost the process it measures as little as it can).
+#[derive(Clone, serde::Deserialize)]
+struct BoundPod {
+    metadata: BoundMeta,
+    spec: BoundSpec,
+}
+
+#[derive(Clone, serde::Deserialize)]
+struct BoundMeta {
+    name: String,
+    #[serde(rename = "resourceVersion")]
+    resource_version: String,
+}
+
+#[derive(Clone, serde::Deserialize)]
+struct BoundSpec {
+    #[serde(rename = "nodeName")]
+    node_name: String,
+}
+
+/// Notes when each pod's `spec.nodeName` is first seen; counts them in `count`. Watches only
+/// bound pods (`spec.nodeName!=`), from the revision at its start; `synced` once watching.
 async fn watch_pods(
     client: kube::Client,
     seen: Arc<Seen>,
     count: watch::Sender<usize>,
     synced: watch::Sender<bool>,
 ) {
-    let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
-    let mut stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    while let Some(event) = stream.next().await {
-        let pod = match event {
-            Ok(watcher::Event::InitDone) => {
-                synced.send_replace(true);
-                continue;
-            }
-            Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => pod,
-            Ok(_) => continue,
+    let mut from = match cluster::revision(&client).await {
+        Ok(rev) => rev.to_string(),
+        Err(e) => return eprintln!("pod watch: {e:#}"),
+    };
+    loop {
+        let uri = format!(
+            "/api/v1/namespaces/{NAMESPACE}/pods?watch=1&fieldSelector=spec.nodeName%21%3D&resourceVersion={from}"
+        );
+        let request = http::Request::get(uri)
+            .body(Vec::new())
+            .expect("a valid request");
+        let mut events = match client.request_events::<BoundPod>(request).await {
+            Ok(events) => std::pin::pin!(events),
             Err(e) => {
                 eprintln!("pod watch: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        let now = Instant::now();
-        let Some(node) = pod.spec.and_then(|s| s.node_name) else {
-            continue;
-        };
-        let name = pod.metadata.name.unwrap_or_default();
-        let mut bound = seen.bound.lock().expect("lock");
-        if let std::collections::hash_map::Entry::Vacant(e) = bound.entry(name) {
-            e.insert((now, node));
-            let n = bound.len();
-            drop(bound);
-            count.send_replace(n);
+        synced.send_replace(true);
+        while let Some(event) = events.next().await {
+            use kube::api::WatchEvent;
+            let pod = match event {
+                Ok(WatchEvent::Added(pod) | WatchEvent::Modified(pod)) => pod,
+                Ok(WatchEvent::Bookmark(b)) => {
+                    from = b.metadata.resource_version;
+                    continue;
+                }
+                Ok(WatchEvent::Deleted(_)) => continue,
+                Ok(WatchEvent::Error(e)) => {
+                    eprintln!("pod watch: {e}");
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("pod watch: {e}");
+                    break;
+                }
+            };
+            let now = Instant::now();
+            from = pod.metadata.resource_version;
+            let mut bound = seen.bound.lock().expect("lock");
+            if let std::collections::hash_map::Entry::Vacant(e) = bound.entry(pod.metadata.name) {
+                e.insert((now, pod.spec.node_name));
+                let n = bound.len();
+                drop(bound);
+                count.send_replace(n);
+            }
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -30,7 +30,7 @@ pub struct SqliteOptions {
 impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
-            window_size: 100_000,
+            window_size: 10_000,
             watch_buffer: 16_384,
             max_batch: 1_024,
         }

@@ -35,12 +35,12 @@ struct Encoder {
     columns_sent: bool,
 }
 
-/// The object a watcher sends for a store event.
+/// The object a watcher sends for a store event (shared with the other watchers).
 enum Sent {
-    /// The object as the event left it, shared with the other watchers.
+    /// The object as the event left it.
     Current(Arc<Decoded>),
     /// The object as it was, at the event's revision: it left the watcher's selection.
-    Left(Value),
+    Left(Arc<Decoded>, Revision),
 }
 
 impl Encoder {
@@ -58,17 +58,24 @@ impl Encoder {
     /// Appends the line for a store event to `out`: spliced from the shared JSON when it
     /// can be.
     fn sent(&mut self, kind: &str, sent: Sent, out: &mut Vec<u8>) {
-        let obj = match sent {
-            Sent::Current(d) if self.sends_stored() => {
-                out.extend_from_slice(br#"{"type":""#);
-                out.extend_from_slice(kind.as_bytes());
-                out.extend_from_slice(br#"","object":"#);
-                out.extend_from_slice(d.json());
-                out.extend_from_slice(b"}\n");
-                return;
+        if self.sends_stored() {
+            out.extend_from_slice(br#"{"type":""#);
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(br#"","object":"#);
+            match sent {
+                Sent::Current(d) => out.extend_from_slice(d.json()),
+                Sent::Left(d, rev) => out.extend_from_slice(&d.json_at(rev)),
             }
-            Sent::Current(d) => d.value.clone(),
-            Sent::Left(obj) => obj,
+            out.extend_from_slice(b"}\n");
+            return;
+        }
+        let obj = match sent {
+            Sent::Current(d) => d.value().clone(),
+            Sent::Left(d, rev) => {
+                let mut obj = d.value().clone();
+                obj["metadata"]["resourceVersion"] = json!(rev.to_string());
+                obj
+            }
         };
         let obj = krust_api::convert::from_storage(self.resource, obj);
         out.extend_from_slice(&self.event(kind, obj));
@@ -265,22 +272,17 @@ fn filtered(
         };
         return Ok(Some((kind, Sent::Current(now))));
     }
-    let now_ok = q.matches(&now.value);
+    let now_ok = q.matches(now.selectable());
     Ok(match ev.kind {
         EventType::Created => now_ok.then_some(("ADDED", Sent::Current(now))),
         EventType::Deleted => now_ok.then_some(("DELETED", Sent::Current(now))),
         EventType::Modified => {
             let before = ev.prev.as_ref().map(|kv| cache.decode(kv)).transpose()?;
-            let before_ok = before.as_ref().is_some_and(|b| q.matches(&b.value));
-            match (before_ok, now_ok) {
-                (true, true) => Some(("MODIFIED", Sent::Current(now))),
-                (false, true) => Some(("ADDED", Sent::Current(now))),
-                (true, false) => {
-                    let mut last = before.expect("matched before").value.clone();
-                    last["metadata"]["resourceVersion"] = json!(ev.kv.mod_revision.to_string());
-                    Some(("DELETED", Sent::Left(last)))
-                }
-                (false, false) => None,
+            match before.filter(|b| q.matches(b.selectable())) {
+                Some(_) if now_ok => Some(("MODIFIED", Sent::Current(now))),
+                None if now_ok => Some(("ADDED", Sent::Current(now))),
+                Some(before) => Some(("DELETED", Sent::Left(before, ev.kv.mod_revision))),
+                None => None,
             }
         }
     })
