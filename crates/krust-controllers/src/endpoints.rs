@@ -5,13 +5,12 @@
 //! API server and is left alone.
 //!
 //! Services, pods and Endpoints are watched into in-memory stores; a sync reads only those.
-//! The submodules hold what the other controllers of this crate share with this one (work
-//! queue, reflectors, pod helpers, Event posting).
+//! The submodule holds the pod helpers the EndpointSlice controller shares with this one.
 
-pub mod event;
 pub mod pods;
 
 use self::pods::{is_headless, is_ready, service_selects, should_be_in_endpoints};
+use crate::events::{Recorder, versioned_reference};
 use crate::queue::{Outcome, WorkQueue};
 use crate::watch::{for_each_change, reflect};
 use k8s_openapi::api::core::v1::{
@@ -44,6 +43,7 @@ fn key_of<K: ResourceExt>(o: &K) -> Key {
 
 struct Ctx {
     client: Client,
+    recorder: Recorder,
     services: Store<Service>,
     pods: Store<Pod>,
     endpoints: Store<Endpoints>,
@@ -88,6 +88,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
     let (pods, pod_events) = reflect(Api::<Pod>::all(client.clone()), cfg());
     let (endpoints, ep_events) = reflect(Api::<Endpoints>::all(client.clone()), cfg());
     let ctx = Arc::new(Ctx {
+        recorder: Recorder::direct(client.clone(), CONTROLLER_NAME),
         client,
         services,
         pods,
@@ -274,15 +275,10 @@ async fn sync(ctx: &Ctx, key: Key) -> Outcome {
                 Some(_) => ("FailedToUpdateEndpoint", "update"),
                 None => ("FailedToCreateEndpoint", "create"),
             };
-            event::post(
-                &ctx.client,
-                CONTROLLER_NAME,
-                event::reference(&ep),
-                "Warning",
-                reason,
-                format!("Failed to {verb} endpoint {ns}/{name}: {e}"),
-            )
-            .await;
+            let message = format!("Failed to {verb} endpoint {ns}/{name}: {e}");
+            ctx.recorder
+                .warning(&versioned_reference(&ep), reason, &message)
+                .await;
             Err(e.into())
         }
     }

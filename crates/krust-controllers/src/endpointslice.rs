@@ -12,7 +12,8 @@
 mod plan;
 
 use crate::endpoints::pods::{self, is_headless, is_ready, should_be_in_endpoints};
-use crate::endpoints::{HEADLESS, event, pod_services};
+use crate::endpoints::{HEADLESS, pod_services};
+use crate::events::{Recorder, versioned_reference};
 use crate::queue::{Outcome, WorkQueue};
 use crate::watch::{for_each_change, reflect};
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -63,6 +64,7 @@ enum Expect {
 
 struct Ctx {
     client: Client,
+    recorder: Recorder,
     services: Store<Service>,
     pods: Store<Pod>,
     slices: Store<EndpointSlice>,
@@ -80,6 +82,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         cfg().labels(&format!("{MANAGED_BY}={CONTROLLER_NAME}")),
     );
     let ctx = Arc::new(Ctx {
+        recorder: Recorder::direct(client.clone(), CONTROLLER_NAME),
         client,
         services,
         pods,
@@ -264,15 +267,14 @@ async fn sync(ctx: &Ctx, key: Key) -> Outcome {
     if let Err(e) = &result
         && !matches!(e.downcast_ref::<kube::Error>(), Some(kube::Error::Api(s)) if s.code == 409 || s.code == 404)
     {
-        event::post(
-            &ctx.client,
-            CONTROLLER_NAME,
-            event::reference(service.as_ref()),
-            "Warning",
-            "FailedToUpdateEndpointSlices",
-            format!("Error updating Endpoint Slices for Service {ns}/{name}: {e}"),
-        )
-        .await;
+        let message = format!("Error updating Endpoint Slices for Service {ns}/{name}: {e}");
+        ctx.recorder
+            .warning(
+                &versioned_reference(service.as_ref()),
+                "FailedToUpdateEndpointSlices",
+                &message,
+            )
+            .await;
     }
     result.map(|()| None)
 }

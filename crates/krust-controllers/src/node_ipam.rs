@@ -3,7 +3,7 @@
 //! lowest free one first (so CIDRs freed by deleted nodes are reused). CIDRs nodes already
 //! have are respected (and marked used) once the first list of nodes is in.
 
-use crate::endpoints::event;
+use crate::events::{Recorder, versioned_reference};
 use crate::queue::{Outcome, WorkQueue};
 use crate::watch::{for_each_change, reflect};
 use k8s_openapi::api::core::v1::Node;
@@ -151,6 +151,7 @@ fn pod_cidr(node: &Node) -> Option<&str> {
 
 struct Ctx {
     client: Client,
+    recorder: Recorder,
     nodes: Store<Node>,
     allocator: Mutex<Allocator>,
 }
@@ -164,6 +165,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
 pub async fn run_with(client: Client, opts: Options) -> anyhow::Result<()> {
     let (nodes, events) = reflect(Api::<Node>::all(client.clone()), watcher::Config::default());
     let ctx = Arc::new(Ctx {
+        recorder: Recorder::direct(client.clone(), COMPONENT),
         client,
         nodes,
         allocator: Mutex::new(Allocator::new(&opts)?),
@@ -231,15 +233,14 @@ impl Ctx {
             allocator.allocate(name).map(|i| allocator.cidr(i))
         };
         let Some(cidr) = allocated else {
-            event::post(
-                &self.client,
-                COMPONENT,
-                event::reference(node.as_ref()),
-                "Normal",
-                "CIDRNotAvailable",
-                format!("Node {name} status is now: CIDRNotAvailable"),
-            )
-            .await;
+            let message = format!("Node {name} status is now: CIDRNotAvailable");
+            self.recorder
+                .normal(
+                    &versioned_reference(node.as_ref()),
+                    "CIDRNotAvailable",
+                    &message,
+                )
+                .await;
             return Ok(Some(FULL_RETRY));
         };
         let api: Api<Node> = Api::all(self.client.clone());
@@ -257,15 +258,14 @@ impl Ctx {
                 Ok(None)
             }
             Err(e) => {
-                event::post(
-                    &self.client,
-                    COMPONENT,
-                    event::reference(node.as_ref()),
-                    "Warning",
-                    "CIDRAssignmentFailed",
-                    format!("Node {name} status is now: CIDRAssignmentFailed"),
-                )
-                .await;
+                let message = format!("Node {name} status is now: CIDRAssignmentFailed");
+                self.recorder
+                    .warning(
+                        &versioned_reference(node.as_ref()),
+                        "CIDRAssignmentFailed",
+                        &message,
+                    )
+                    .await;
                 Err(e.into())
             }
         }

@@ -26,7 +26,7 @@ mod health;
 
 use self::eviction::{Verdict, verdict};
 use self::health::{NO_EXECUTE, retainted, silenced, status};
-use crate::endpoints::event;
+use crate::events::{Recorder, versioned_reference};
 use crate::watch::{for_each_change, reflect};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -79,6 +79,10 @@ struct Probe {
 
 struct Ctx {
     client: Client,
+    /// Events from the node controller (node health).
+    node_recorder: Recorder,
+    /// Events from the taint eviction controller.
+    eviction_recorder: Recorder,
     opts: Options,
     nodes: Store<Node>,
     leases: Store<Lease>,
@@ -105,6 +109,8 @@ pub async fn run_with(client: Client, opts: Options) -> anyhow::Result<()> {
     );
     let (pods, pod_events) = reflect(Api::<Pod>::all(client.clone()), cfg());
     let ctx = Arc::new(Ctx {
+        node_recorder: Recorder::direct(client.clone(), NODE_CONTROLLER),
+        eviction_recorder: Recorder::direct(client.clone(), EVICTION_CONTROLLER),
         client,
         opts,
         nodes,
@@ -199,15 +205,10 @@ impl Ctx {
                         Ok(updated) => {
                             tracing::info!(node = %name, "kubelet stopped posting node status");
                             if before.as_deref() == Some("True") {
-                                event::post(
-                                    &self.client,
-                                    NODE_CONTROLLER,
-                                    event::reference(&node),
-                                    "Normal",
-                                    "NodeNotReady",
-                                    format!("Node {name} status is now: NodeNotReady"),
-                                )
-                                .await;
+                                let message = format!("Node {name} status is now: NodeNotReady");
+                                self.node_recorder
+                                    .normal(&versioned_reference(&node), "NodeNotReady", &message)
+                                    .await;
                             }
                             node = updated;
                         }
@@ -327,15 +328,13 @@ impl Ctx {
             .await
         {
             Ok(_) => {
-                event::post(
-                    &self.client,
-                    NODE_CONTROLLER,
-                    event::reference(pod),
-                    "Warning",
-                    "NodeNotReady",
-                    "Node is not ready".into(),
-                )
-                .await
+                self.node_recorder
+                    .warning(
+                        &versioned_reference(pod),
+                        "NodeNotReady",
+                        "Node is not ready",
+                    )
+                    .await
             }
             Err(e) => log_failure("pod readiness", &pod.name_any(), &e),
         }
@@ -393,15 +392,14 @@ impl Ctx {
         }
         for pod in cancelled {
             let name = format!("{}/{}", pod.namespace().unwrap_or_default(), pod.name_any());
-            event::post(
-                &self.client,
-                EVICTION_CONTROLLER,
-                event::reference(pod.as_ref()),
-                "Normal",
-                "TaintManagerEviction",
-                format!("Cancelling deletion of Pod {name}"),
-            )
-            .await;
+            let message = format!("Cancelling deletion of Pod {name}");
+            self.eviction_recorder
+                .normal(
+                    &versioned_reference(pod.as_ref()),
+                    "TaintManagerEviction",
+                    &message,
+                )
+                .await;
         }
         for pod in due {
             self.evict_pod(&pod).await;
@@ -413,15 +411,10 @@ impl Ctx {
         let ns = pod.namespace().unwrap_or_default();
         let name = pod.name_any();
         tracing::info!(pod = %format!("{ns}/{name}"), "evicting a pod from a tainted node");
-        event::post(
-            &self.client,
-            EVICTION_CONTROLLER,
-            event::reference(pod),
-            "Normal",
-            "TaintManagerEviction",
-            format!("Marking for deletion Pod {ns}/{name}"),
-        )
-        .await;
+        let message = format!("Marking for deletion Pod {ns}/{name}");
+        self.eviction_recorder
+            .normal(&versioned_reference(pod), "TaintManagerEviction", &message)
+            .await;
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         let mut conditions = pod
             .status
