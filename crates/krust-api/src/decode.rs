@@ -33,77 +33,98 @@ impl FieldValidation {
     }
 }
 
-fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
-    v: &Value,
-) -> Result<Value, String> {
-    let typed: T = serde::Deserialize::deserialize(v).map_err(|e| e.to_string())?;
-    serde_json::to_value(typed).map_err(|e| e.to_string())
+/// One step of a path into an object.
+enum Step {
+    Key(String),
+    Index(usize),
 }
 
-fn typed(api_version: &str, kind: &str, v: &Value) -> Option<Result<Value, String>> {
+/// Decodes `v` as `T`, collecting the paths of the fields `T` does not know.
+fn unknown_fields<T: serde::de::DeserializeOwned>(v: &Value) -> Result<Vec<Vec<Step>>, String> {
+    fn steps(path: &serde_ignored::Path, out: &mut Vec<Step>) {
+        use serde_ignored::Path;
+        match path {
+            Path::Root => {}
+            Path::Seq { parent, index } => {
+                steps(parent, out);
+                out.push(Step::Index(*index));
+            }
+            Path::Map { parent, key } => {
+                steps(parent, out);
+                out.push(Step::Key(key.clone()));
+            }
+            Path::Some { parent }
+            | Path::NewtypeStruct { parent }
+            | Path::NewtypeVariant { parent } => steps(parent, out),
+        }
+    }
+    let mut unknown = Vec::new();
+    let _: T = serde_ignored::deserialize(v, |path| {
+        let mut s = Vec::new();
+        steps(&path, &mut s);
+        unknown.push(s);
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(unknown)
+}
+
+fn typed(api_version: &str, kind: &str, v: &Value) -> Option<Result<Vec<Vec<Step>>, String>> {
     Some(match (api_version, kind) {
-        ("v1", "Pod") => round_trip::<core::v1::Pod>(v),
-        ("v1", "Service") => round_trip::<core::v1::Service>(v),
-        ("v1", "Binding") => round_trip::<core::v1::Binding>(v),
-        ("v1", "ConfigMap") => round_trip::<core::v1::ConfigMap>(v),
-        ("v1", "Endpoints") => round_trip::<core::v1::Endpoints>(v),
-        ("v1", "Event") => round_trip::<core::v1::Event>(v),
-        ("v1", "Namespace") => round_trip::<core::v1::Namespace>(v),
-        ("v1", "Node") => round_trip::<core::v1::Node>(v),
-        ("v1", "Secret") => round_trip::<core::v1::Secret>(v),
-        ("v1", "ServiceAccount") => round_trip::<core::v1::ServiceAccount>(v),
-        ("apps/v1", "Deployment") => round_trip::<apps::v1::Deployment>(v),
-        ("apps/v1", "ReplicaSet") => round_trip::<apps::v1::ReplicaSet>(v),
-        ("autoscaling/v1", "Scale") => round_trip::<k8s_openapi::api::autoscaling::v1::Scale>(v),
-        ("coordination.k8s.io/v1", "Lease") => round_trip::<coordination::v1::Lease>(v),
-        ("discovery.k8s.io/v1", "EndpointSlice") => round_trip::<discovery::v1::EndpointSlice>(v),
-        ("events.k8s.io/v1", "Event") => round_trip::<events::v1::Event>(v),
+        ("v1", "Pod") => unknown_fields::<core::v1::Pod>(v),
+        ("v1", "Service") => unknown_fields::<core::v1::Service>(v),
+        ("v1", "Binding") => unknown_fields::<core::v1::Binding>(v),
+        ("v1", "ConfigMap") => unknown_fields::<core::v1::ConfigMap>(v),
+        ("v1", "Endpoints") => unknown_fields::<core::v1::Endpoints>(v),
+        ("v1", "Event") => unknown_fields::<core::v1::Event>(v),
+        ("v1", "Namespace") => unknown_fields::<core::v1::Namespace>(v),
+        ("v1", "Node") => unknown_fields::<core::v1::Node>(v),
+        ("v1", "Secret") => unknown_fields::<core::v1::Secret>(v),
+        ("v1", "ServiceAccount") => unknown_fields::<core::v1::ServiceAccount>(v),
+        ("apps/v1", "Deployment") => unknown_fields::<apps::v1::Deployment>(v),
+        ("apps/v1", "ReplicaSet") => unknown_fields::<apps::v1::ReplicaSet>(v),
+        ("autoscaling/v1", "Scale") => {
+            unknown_fields::<k8s_openapi::api::autoscaling::v1::Scale>(v)
+        }
+        ("coordination.k8s.io/v1", "Lease") => unknown_fields::<coordination::v1::Lease>(v),
+        ("discovery.k8s.io/v1", "EndpointSlice") => {
+            unknown_fields::<discovery::v1::EndpointSlice>(v)
+        }
+        ("events.k8s.io/v1", "Event") => unknown_fields::<events::v1::Event>(v),
         _ => return None,
     })
 }
 
-/// Collects the paths present in `sent` but not in `kept` into `out`, and removes them from
-/// `sent`. Paths read like Kubernetes' strict decoding errors: `spec.template.spec.foo`,
-/// `spec.containers[0].bar`.
-fn prune(sent: &mut Value, kept: &Value, path: &str, out: &mut Vec<String>) {
-    match (sent, kept) {
-        (Value::Object(s), Value::Object(k)) => prune_map(s, k, path, out),
-        (Value::Array(s), Value::Array(k)) => {
-            for (i, (sv, kv)) in s.iter_mut().zip(k).enumerate() {
-                prune(sv, kv, &format!("{path}[{i}]"), out);
+/// Removes the field at `path` from `obj`, returning it as Kubernetes' strict decoding errors
+/// write it (`spec.template.spec.foo`, `spec.containers[0].bar`), unless it is absent or
+/// null.
+fn remove(obj: &mut Value, path: &[Step]) -> Option<String> {
+    let (Step::Key(last), parents) = path.split_last()? else {
+        return None;
+    };
+    let mut at = obj;
+    for step in parents {
+        at = match step {
+            Step::Key(k) => at.get_mut(k.as_str())?,
+            Step::Index(i) => at.get_mut(*i)?,
+        };
+    }
+    let map = at.as_object_mut()?;
+    if map.get(last.as_str()).is_none_or(Value::is_null) {
+        return None;
+    }
+    map.remove(last.as_str());
+    let mut rendered = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if rendered.is_empty() => rendered.push_str(k),
+            Step::Key(k) => {
+                rendered.push('.');
+                rendered.push_str(k);
             }
-        }
-        _ => {}
-    }
-}
-
-fn prune_map(
-    s: &mut Map<String, Value>,
-    k: &Map<String, Value>,
-    path: &str,
-    out: &mut Vec<String>,
-) {
-    s.retain(|key, v| {
-        if v.is_null() || k.contains_key(key) {
-            return true;
-        }
-        out.push(if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}.{key}")
-        });
-        false
-    });
-    for (key, v) in s.iter_mut() {
-        if let Some(kv) = k.get(key) {
-            let child = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
-            prune(v, kv, &child, out);
+            Step::Index(i) => rendered.push_str(&format!("[{i}]")),
         }
     }
+    Some(rendered)
 }
 
 /// Decodes `obj` as `kind`: type errors give a 400 as Kubernetes words them; unknown fields
@@ -123,10 +144,9 @@ pub fn decode(
     let Some(result) = typed(api_version, kind, obj) else {
         return Ok(Vec::new());
     };
-    let kept = result.map_err(cannot)?;
+    let paths = result.map_err(cannot)?;
     check_quantities(obj).map_err(cannot)?;
-    let mut unknown = Vec::new();
-    prune(obj, &kept, "", &mut unknown);
+    let unknown: Vec<String> = paths.iter().filter_map(|p| remove(obj, p)).collect();
     if let Some(definition) = crate::schema::definition_for(group_of(api_version), version, kind) {
         drop_empty_maps(obj, definition);
     }
