@@ -26,19 +26,17 @@ mod util;
 pub use util::{HASH_LABEL, compute_hash};
 
 use crate::events::{Recorder, reference};
+use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
 pub(crate) use crate::replicaset::Error;
-use crate::replicaset::informer::{self, Cache, Change, controller_of};
 use crate::replicaset::owners::Claimer;
 use crate::replicaset::selector;
-use futures::StreamExt;
 use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::runtime::controller::{Action, Config, applier};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use sync::Sync;
@@ -58,61 +56,33 @@ type Queue = mpsc::UnboundedSender<ObjectRef<Deployment>>;
 
 /// Runs this controller until it fails.
 pub async fn run(client: Client) -> anyhow::Result<()> {
-    let (deployments, d_writer) = informer::cache::<Deployment>();
-    let (replicasets, rs_writer) = informer::cache::<ReplicaSet>();
-    let (pods, pod_writer) = informer::cache::<Pod>();
+    let (deployments, d_events) = Cache::reflect(Api::<Deployment>::all(client.clone()));
+    let (replicasets, rs_events) = Cache::reflect(Api::<ReplicaSet>::all(client.clone()));
+    let (pods, pod_events) = Cache::reflect(Api::<Pod>::all(client.clone()));
     let ctx = Arc::new(Context {
         client: client.clone(),
         deployments: deployments.clone(),
         replicasets: replicasets.clone(),
         pods: pods.clone(),
-        recorder: Recorder::new(client.clone(), COMPONENT),
+        recorder: Recorder::new(client, COMPONENT),
     });
     let (tx, rx) = mpsc::unbounded::<ObjectRef<Deployment>>();
-
-    let d_watch = informer::run(
-        Api::<Deployment>::all(client.clone()),
-        d_writer,
-        deployments.clone(),
-        |change| {
-            if let Change::Applied { obj, .. } = change {
-                enqueue(&tx, &obj.namespace().unwrap_or_default(), &obj.name_any());
-            }
-        },
-    );
-    let rs_watch = informer::run(
-        Api::<ReplicaSet>::all(client.clone()),
-        rs_writer,
-        replicasets.clone(),
-        |change| on_replicaset(&ctx, &tx, change),
-    );
-    let pod_watch = informer::run(
-        Api::<Pod>::all(client),
-        pod_writer,
-        pods.clone(),
-        |change| on_pod(&ctx, &tx, change),
-    );
-    let control = async {
-        deployments.wait_synced().await;
-        replicasets.wait_synced().await;
-        pods.wait_synced().await;
-        tracing::info!("deployment controller synced");
-        applier(
-            |d, ctx| Box::pin(reconcile(d, ctx)),
-            error_policy,
-            ctx.clone(),
-            deployments.store(),
-            rx.map(Ok::<_, Infallible>),
-            Config::default().concurrency(16),
-        )
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "deployment reconcile");
-            }
-        })
-        .await;
+    let on_deployment = |change: Change<Deployment>| {
+        if let Change::Applied { obj, .. } = change {
+            enqueue(&tx, &obj.namespace().unwrap_or_default(), &obj.name_any());
+        }
     };
-    tokio::join!(d_watch, rs_watch, pod_watch, control);
+    let control = async {
+        synced(&[&deployments, &replicasets, &pods]).await;
+        tracing::info!("deployment controller synced");
+        reconcile_objects(&deployments, rx, ctx.clone(), reconcile, error_policy).await;
+    };
+    tokio::join!(
+        deployments.run(d_events, on_deployment),
+        replicasets.run(rs_events, |change| on_replicaset(&ctx, &tx, change)),
+        pods.run(pod_events, |change| on_pod(&ctx, &tx, change)),
+        control,
+    );
     anyhow::bail!("the deployment controller stopped")
 }
 

@@ -11,8 +11,7 @@ pub mod pods;
 
 use self::pods::{is_headless, is_ready, service_selects, should_be_in_endpoints};
 use crate::events::{Recorder, versioned_reference};
-use crate::queue::{Outcome, WorkQueue};
-use crate::watch::{for_each_change, reflect};
+use crate::informer::{Events, Key, Outcome, WorkQueue, for_each_change, key_of, reflect, synced};
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service,
 };
@@ -34,13 +33,6 @@ const OVER_CAPACITY: &str = "endpoints.kubernetes.io/over-capacity";
 const MAX_CAPACITY: usize = 1000;
 const WORKERS: usize = 4;
 
-/// Namespace and name of a Service (and of its Endpoints).
-type Key = (String, String);
-
-fn key_of<K: ResourceExt>(o: &K) -> Key {
-    (o.namespace().unwrap_or_default(), o.name_any())
-}
-
 struct Ctx {
     client: Client,
     recorder: Recorder,
@@ -52,13 +44,6 @@ struct Ctx {
     members: Mutex<HashMap<Key, HashSet<String>>>,
     /// Services seen deleted: their Endpoints go even without the managed-by label.
     deleted: Mutex<HashSet<Key>>,
-}
-
-impl Ctx {
-    /// The services (keys) a change of `pod` may affect.
-    fn services_for_pod(&self, pod: &Pod) -> Vec<Key> {
-        pod_services(&self.services, &self.members, pod)
-    }
 }
 
 /// The services in `pod`'s namespace that select it, or listed it at their last sync.
@@ -81,6 +66,45 @@ pub(crate) fn pod_services(
         .collect()
 }
 
+/// Feeds `queue` the keys of the services that changes concern, as this controller and the
+/// EndpointSlice controller both do: a changed Service (after `on_service` saw its key and
+/// whether it was deleted), the services a changed pod is or was in ([`pod_services`]), and
+/// every service once a relist of either is done.
+pub(crate) async fn queue_services(
+    services: &Store<Service>,
+    members: &Mutex<HashMap<Key, HashSet<String>>>,
+    queue: &WorkQueue<Key>,
+    (svc_events, pod_events): (Events<Service>, Events<Pod>),
+    mut on_service: impl FnMut(&Key, bool),
+) {
+    let all_services = |done: bool| {
+        if done {
+            for s in services.state() {
+                queue.add(key_of(s.as_ref()));
+            }
+        }
+    };
+    let svc_loop = for_each_change(
+        svc_events,
+        |svc, gone| {
+            let key = key_of(svc);
+            on_service(&key, gone);
+            queue.add(key);
+        },
+        all_services,
+    );
+    let pod_loop = for_each_change(
+        pod_events,
+        |pod, _| {
+            for key in pod_services(services, members, pod) {
+                queue.add(key);
+            }
+        },
+        all_services,
+    );
+    tokio::join!(svc_loop, pod_loop);
+}
+
 /// Runs this controller until it fails.
 pub async fn run(client: Client) -> anyhow::Result<()> {
     let cfg = watcher::Config::default;
@@ -97,87 +121,46 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         deleted: Mutex::default(),
     });
     let queue = WorkQueue::<Key>::new();
-
-    let all_services = {
-        let (ctx, queue) = (ctx.clone(), queue.clone());
-        move |done: bool| {
+    let svc_and_pod_loops = queue_services(
+        &ctx.services,
+        &ctx.members,
+        &queue,
+        (svc_events, pod_events),
+        |key, gone| {
+            let mut deleted = ctx.deleted.lock().expect("deleted lock");
+            if gone {
+                deleted.insert(key.clone());
+            } else {
+                deleted.remove(key);
+            }
+        },
+    );
+    let ep_loop = for_each_change(
+        ep_events,
+        |ep: &Endpoints, gone| {
+            // Re-create Endpoints deleted under us; delete ours left without a service.
+            let key = key_of(ep);
+            let orphan = ctx
+                .services
+                .get(&ObjectRef::new(&key.1).within(&key.0))
+                .is_none();
+            if gone || orphan {
+                queue.add(key);
+            }
+        },
+        |done| {
             if done {
-                for s in ctx.services.state() {
-                    queue.add(key_of(s.as_ref()));
+                for ep in ctx.endpoints.state() {
+                    queue.add(key_of(ep.as_ref()));
                 }
             }
-        }
+        },
+    );
+    let workers = async {
+        synced(&[&ctx.services, &ctx.pods, &ctx.endpoints]).await;
+        queue.clone().run(WORKERS, |key| sync(&ctx, key)).await
     };
-    let svc_loop = {
-        let (ctx, queue) = (ctx.clone(), queue.clone());
-        for_each_change(
-            svc_events,
-            move |svc: &Service, gone| {
-                let key = key_of(svc);
-                let mut deleted = ctx.deleted.lock().expect("deleted lock");
-                if gone {
-                    deleted.insert(key.clone());
-                } else {
-                    deleted.remove(&key);
-                }
-                queue.add(key);
-            },
-            all_services.clone(),
-        )
-    };
-    let pod_loop = {
-        let (ctx, queue) = (ctx.clone(), queue.clone());
-        for_each_change(
-            pod_events,
-            move |pod: &Pod, _| {
-                for key in ctx.services_for_pod(pod) {
-                    queue.add(key);
-                }
-            },
-            all_services,
-        )
-    };
-    let ep_loop = {
-        let (ctx, queue) = (ctx.clone(), queue.clone());
-        let ctx2 = ctx.clone();
-        let queue2 = queue.clone();
-        for_each_change(
-            ep_events,
-            move |ep: &Endpoints, gone| {
-                // Re-create Endpoints deleted under us; delete ours left without a service.
-                let key = key_of(ep);
-                let orphan = ctx
-                    .services
-                    .get(&ObjectRef::new(&key.1).within(&key.0))
-                    .is_none();
-                if gone || orphan {
-                    queue.add(key);
-                }
-            },
-            move |done| {
-                if done {
-                    for ep in ctx2.endpoints.state() {
-                        queue2.add(key_of(ep.as_ref()));
-                    }
-                }
-            },
-        )
-    };
-    let workers = {
-        let ctx = ctx.clone();
-        async move {
-            let _ = ctx.services.wait_until_ready().await;
-            let _ = ctx.pods.wait_until_ready().await;
-            let _ = ctx.endpoints.wait_until_ready().await;
-            queue
-                .run(WORKERS, |key| {
-                    let ctx = ctx.clone();
-                    async move { sync(&ctx, key).await }
-                })
-                .await
-        }
-    };
-    tokio::join!(svc_loop, pod_loop, ep_loop, workers);
+    tokio::join!(svc_and_pod_loops, ep_loop, workers);
     anyhow::bail!("the endpoints controller's watches ended")
 }
 

@@ -12,10 +12,9 @@
 mod plan;
 
 use crate::endpoints::pods::{self, is_headless, is_ready, should_be_in_endpoints};
-use crate::endpoints::{HEADLESS, pod_services};
+use crate::endpoints::{HEADLESS, queue_services};
 use crate::events::{Recorder, versioned_reference};
-use crate::queue::{Outcome, WorkQueue};
-use crate::watch::{for_each_change, reflect};
+use crate::informer::{Key, Outcome, WorkQueue, for_each_change, reflect, synced};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -38,12 +37,6 @@ pub const MAX_ENDPOINTS_PER_SLICE: usize = 100;
 const WORKERS: usize = 4;
 /// How long a write of ours may stay unseen in the store before we stop waiting for it.
 const EXPECTATION_TIMEOUT: Duration = Duration::from_secs(5);
-
-type Key = (String, String);
-
-fn key_of<K: ResourceExt>(o: &K) -> Key {
-    (o.namespace().unwrap_or_default(), o.name_any())
-}
 
 /// The service key of a slice managed by this controller.
 fn slice_service(slice: &EndpointSlice) -> Option<Key> {
@@ -91,72 +84,35 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         expectations: Mutex::default(),
     });
     let queue = WorkQueue::<Key>::new();
-    let all_services = {
-        let (ctx, queue) = (ctx.clone(), queue.clone());
-        move |done: bool| {
-            if done {
-                for s in ctx.services.state() {
-                    queue.add(key_of(s.as_ref()));
-                }
+    let svc_and_pod_loops = queue_services(
+        &ctx.services,
+        &ctx.members,
+        &queue,
+        (svc_events, pod_events),
+        |_, _| {},
+    );
+    let slice_loop = for_each_change(
+        slice_events,
+        |slice: &EndpointSlice, _| {
+            if let Some(key) = slice_service(slice) {
+                queue.add(key);
             }
-        }
-    };
-    let svc_loop = {
-        let queue = queue.clone();
-        for_each_change(
-            svc_events,
-            move |svc: &Service, _| queue.add(key_of(svc)),
-            all_services.clone(),
-        )
-    };
-    let pod_loop = {
-        let (ctx, queue) = (ctx.clone(), queue.clone());
-        for_each_change(
-            pod_events,
-            move |pod: &Pod, _| {
-                for key in pod_services(&ctx.services, &ctx.members, pod) {
-                    queue.add(key);
-                }
-            },
-            all_services,
-        )
-    };
-    let slice_loop = {
-        let (ctx, queue) = (ctx.clone(), queue.clone());
-        let queue2 = queue.clone();
-        for_each_change(
-            slice_events,
-            move |slice: &EndpointSlice, _| {
-                if let Some(key) = slice_service(slice) {
-                    queue.add(key);
-                }
-            },
-            move |done| {
-                if done {
-                    for s in ctx.slices.state() {
-                        if let Some(key) = slice_service(&s) {
-                            queue2.add(key);
-                        }
+        },
+        |done| {
+            if done {
+                for s in ctx.slices.state() {
+                    if let Some(key) = slice_service(&s) {
+                        queue.add(key);
                     }
                 }
-            },
-        )
+            }
+        },
+    );
+    let workers = async {
+        synced(&[&ctx.services, &ctx.pods, &ctx.slices]).await;
+        queue.clone().run(WORKERS, |key| sync(&ctx, key)).await
     };
-    let workers = {
-        let ctx = ctx.clone();
-        async move {
-            let _ = ctx.services.wait_until_ready().await;
-            let _ = ctx.pods.wait_until_ready().await;
-            let _ = ctx.slices.wait_until_ready().await;
-            queue
-                .run(WORKERS, |key| {
-                    let ctx = ctx.clone();
-                    async move { sync(&ctx, key).await }
-                })
-                .await
-        }
-    };
-    tokio::join!(svc_loop, pod_loop, slice_loop, workers);
+    tokio::join!(svc_and_pod_loops, slice_loop, workers);
     anyhow::bail!("the endpointslice controller's watches ended")
 }
 

@@ -18,8 +18,7 @@ mod graph;
 
 use self::discovery::{Served, resolve, served_eventually};
 use self::graph::{FOREGROUND, Graph, Node, ORPHAN};
-use crate::queue::{Outcome, WorkQueue};
-use crate::watch::log_errors;
+use crate::informer::{Outcome, WorkQueue, log_errors};
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{
@@ -170,7 +169,8 @@ async fn watch_resource(
 ) {
     use kube::runtime::WatchStreamExt;
     let api: Api<Meta> = served.api(&client, None);
-    let mut events = log_errors(watcher(api, watcher::Config::default()).default_backoff()).boxed();
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    let mut events = log_errors(served.ar.kind.clone(), stream).boxed();
     while let Some(event) = events.next().await {
         if tx.send((served.clone(), event)).is_err() {
             return;

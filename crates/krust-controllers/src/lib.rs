@@ -8,15 +8,14 @@ pub mod endpoints;
 pub mod endpointslice;
 pub mod events;
 pub mod garbage_collector;
+pub mod informer;
 pub mod leader;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
-pub mod queue;
 pub mod replicaset;
 pub mod serviceaccount;
 pub mod supervise;
-pub mod watch;
 
 use kube::Client;
 use std::time::Duration;

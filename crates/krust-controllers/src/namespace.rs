@@ -9,8 +9,7 @@
 //! per pass: only namespaces being deleted cost anything.
 
 use crate::garbage_collector::discovery::{self, Served};
-use crate::queue::{Outcome, WorkQueue};
-use crate::watch::{for_each_change, reflect};
+use crate::informer::{Outcome, WorkQueue, for_each_change, reflect};
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{
@@ -51,21 +50,18 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         discovered: tokio::sync::Mutex::default(),
     });
     let queue = WorkQueue::<String>::new();
-    let changes = {
-        let queue = queue.clone();
-        for_each_change(
-            events,
-            move |ns: &Namespace, gone| {
-                if !gone && ns.metadata.deletion_timestamp.is_some() {
-                    queue.add(ns.name_any());
-                }
-            },
-            |_| {},
-        )
-    };
+    let changes = for_each_change(
+        events,
+        |ns: &Namespace, gone| {
+            if !gone && ns.metadata.deletion_timestamp.is_some() {
+                queue.add(ns.name_any());
+            }
+        },
+        |_| {},
+    );
     let workers = {
         let ctx = ctx.clone();
-        queue.run(WORKERS, move |name| {
+        queue.clone().run(WORKERS, move |name| {
             let ctx = ctx.clone();
             async move { ctx.sync(&name).await }
         })

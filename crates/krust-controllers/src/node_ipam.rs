@@ -4,8 +4,7 @@
 //! have are respected (and marked used) once the first list of nodes is in.
 
 use crate::events::{Recorder, versioned_reference};
-use crate::queue::{Outcome, WorkQueue};
-use crate::watch::{for_each_change, reflect};
+use crate::informer::{Outcome, WorkQueue, for_each_change, reflect, synced};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -171,42 +170,38 @@ pub async fn run_with(client: Client, opts: Options) -> anyhow::Result<()> {
         allocator: Mutex::new(Allocator::new(&opts)?),
     });
     let queue = WorkQueue::<String>::new();
-    let changes = {
-        let (ctx, queue) = (ctx.clone(), queue.clone());
-        let ctx2 = ctx.clone();
-        for_each_change(
-            events,
-            move |node: &Node, gone| {
-                let name = node.name_any();
+    let changes = for_each_change(
+        events,
+        |node: &Node, gone| {
+            let name = node.name_any();
+            let mut allocator = ctx.allocator.lock().expect("allocator lock");
+            if gone {
+                allocator.release(&name);
+            } else if let Some(cidr) = pod_cidr(node) {
+                allocator.observe(&name, cidr);
+            } else {
+                queue.add(name);
+            }
+        },
+        // After a (re)list, the store is the truth about which nodes exist.
+        |done| {
+            if done {
+                let nodes = &ctx.nodes;
                 let mut allocator = ctx.allocator.lock().expect("allocator lock");
-                if gone {
-                    allocator.release(&name);
-                } else if let Some(cidr) = pod_cidr(node) {
-                    allocator.observe(&name, cidr);
-                } else {
-                    queue.add(name);
-                }
-            },
-            // After a (re)list, the store is the truth about which nodes exist.
-            move |done| {
-                if done {
-                    let nodes = &ctx2.nodes;
-                    let mut allocator = ctx2.allocator.lock().expect("allocator lock");
-                    allocator.retain(|n| nodes.get(&ObjectRef::new(n)).is_some());
-                    for node in nodes.state() {
-                        if let Some(cidr) = pod_cidr(&node) {
-                            allocator.observe(&node.name_any(), cidr);
-                        }
+                allocator.retain(|n| nodes.get(&ObjectRef::new(n)).is_some());
+                for node in nodes.state() {
+                    if let Some(cidr) = pod_cidr(&node) {
+                        allocator.observe(&node.name_any(), cidr);
                     }
                 }
-            },
-        )
-    };
+            }
+        },
+    );
     let workers = {
-        let ctx = ctx.clone();
+        let (ctx, queue) = (ctx.clone(), queue.clone());
         async move {
             // Every CIDR already given out must be known before handing out more.
-            let _ = ctx.nodes.wait_until_ready().await;
+            synced(&[&ctx.nodes]).await;
             // One worker: allocations are serial.
             queue
                 .run(1, |name| {

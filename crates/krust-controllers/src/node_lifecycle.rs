@@ -27,7 +27,7 @@ mod health;
 use self::eviction::{Verdict, verdict};
 use self::health::{NO_EXECUTE, retainted, silenced, status};
 use crate::events::{Recorder, versioned_reference};
-use crate::watch::{for_each_change, reflect};
+use crate::informer::{for_each_change, reflect, synced};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -128,9 +128,7 @@ pub async fn run_with(client: Client, opts: Options) -> anyhow::Result<()> {
         )
     };
     let passes = async {
-        let _ = ctx.nodes.wait_until_ready().await;
-        let _ = ctx.leases.wait_until_ready().await;
-        let _ = ctx.pods.wait_until_ready().await;
+        synced(&[&ctx.nodes, &ctx.leases, &ctx.pods]).await;
         let monitor = async {
             let mut tick = tokio::time::interval(ctx.opts.monitor_period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

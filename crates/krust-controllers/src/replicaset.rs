@@ -1,7 +1,7 @@
 //! The ReplicaSet controller: keeps `spec.replicas` pods of `spec.template` alive for each
 //! ReplicaSet, as Kubernetes' `pkg/controller/replicaset` does.
 //!
-//! - Watches ReplicaSets and pods into [`informer::Cache`]s (no list per reconcile); a pod
+//! - Watches ReplicaSets and pods into [`Cache`]s (no list per reconcile); a pod
 //!   change wakes its controller (or, for an orphan, every ReplicaSet whose selector matches).
 //! - Creates missing pods (`generateName: <rs>-`, template labels/annotations, a controller
 //!   ownerReference) in slow-start batches, deletes extra ones in Kubernetes' order
@@ -13,26 +13,24 @@
 //! - Posts `SuccessfulCreate`/`SuccessfulDelete` (and `FailedCreate`/`FailedDelete`) Events.
 
 pub(crate) mod expectations;
-pub(crate) mod informer;
 pub(crate) mod owners;
 pub(crate) mod pods;
 pub(crate) mod selector;
 pub(crate) mod sync;
 
 use crate::events::Recorder;
+use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
 use expectations::Expectations;
-use futures::StreamExt;
 use futures::channel::mpsc;
-use informer::{Cache, Change, controller_of};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::runtime::controller::{Action, Config, applier};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+use sync::reconcile;
 
 /// The component name on Events and in logs.
 pub const COMPONENT: &str = "replicaset-controller";
@@ -70,49 +68,26 @@ pub(crate) fn key(namespace: &str, name: &str) -> String {
 
 /// Runs this controller until it fails.
 pub async fn run(client: Client) -> anyhow::Result<()> {
-    let (replicasets, rs_writer) = informer::cache::<ReplicaSet>();
-    let (pods, pod_writer) = informer::cache::<Pod>();
+    let (replicasets, rs_events) = Cache::reflect(Api::<ReplicaSet>::all(client.clone()));
+    let (pods, pod_events) = Cache::reflect(Api::<Pod>::all(client.clone()));
     let ctx = Arc::new(Context {
         client: client.clone(),
         replicasets: replicasets.clone(),
         pods: pods.clone(),
         expectations: Expectations::default(),
-        recorder: Recorder::new(client.clone(), COMPONENT),
+        recorder: Recorder::new(client, COMPONENT),
     });
     let (tx, rx) = mpsc::unbounded::<ObjectRef<ReplicaSet>>();
-
-    let rs_watch = informer::run(
-        Api::<ReplicaSet>::all(client.clone()),
-        rs_writer,
-        replicasets.clone(),
-        |change| on_replicaset(&ctx, &tx, change),
-    );
-    let pod_watch = informer::run(
-        Api::<Pod>::all(client),
-        pod_writer,
-        pods.clone(),
-        |change| on_pod(&ctx, &tx, change),
-    );
     let control = async {
-        replicasets.wait_synced().await;
-        pods.wait_synced().await;
+        synced(&[&replicasets, &pods]).await;
         tracing::info!("replicaset controller synced");
-        applier(
-            |rs, ctx| Box::pin(sync::reconcile(rs, ctx)),
-            error_policy,
-            ctx.clone(),
-            replicasets.store(),
-            rx.map(Ok::<_, Infallible>),
-            Config::default().concurrency(16),
-        )
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "replicaset reconcile");
-            }
-        })
-        .await;
+        reconcile_objects(&replicasets, rx, ctx.clone(), reconcile, error_policy).await;
     };
-    tokio::join!(rs_watch, pod_watch, control);
+    tokio::join!(
+        replicasets.run(rs_events, |change| on_replicaset(&ctx, &tx, change)),
+        pods.run(pod_events, |change| on_pod(&ctx, &tx, change)),
+        control,
+    );
     anyhow::bail!("the replicaset controller stopped")
 }
 

@@ -2,8 +2,7 @@
 //! created when missing and re-created when deleted. Namespaces and `default` accounts are
 //! watched into stores; a sync reads only those.
 
-use crate::queue::{Outcome, WorkQueue};
-use crate::watch::{for_each_change, reflect};
+use crate::informer::{Outcome, WorkQueue, for_each_change, reflect, synced};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -37,43 +36,35 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         accounts,
     });
     let queue = WorkQueue::<String>::new();
-    let ns_loop = {
-        let queue = queue.clone();
-        for_each_change(
-            ns_events,
-            move |ns: &Namespace, gone| {
-                if !gone {
+    let ns_loop = for_each_change(
+        ns_events,
+        |ns: &Namespace, gone| {
+            if !gone {
+                queue.add(ns.name_any());
+            }
+        },
+        |_| {},
+    );
+    let sa_loop = for_each_change(
+        sa_events,
+        |sa: &ServiceAccount, gone| {
+            if gone && let Some(ns) = sa.namespace() {
+                queue.add(ns);
+            }
+        },
+        // After a relist, deletions may have been missed: look at every namespace.
+        |done| {
+            if done {
+                for ns in ctx.namespaces.state() {
                     queue.add(ns.name_any());
                 }
-            },
-            |_| {},
-        )
-    };
-    let sa_loop = {
-        let (ctx, queue) = (ctx.clone(), queue.clone());
-        let queue2 = queue.clone();
-        for_each_change(
-            sa_events,
-            move |sa: &ServiceAccount, gone| {
-                if gone && let Some(ns) = sa.namespace() {
-                    queue.add(ns);
-                }
-            },
-            // After a relist, deletions may have been missed: look at every namespace.
-            move |done| {
-                if done {
-                    for ns in ctx.namespaces.state() {
-                        queue2.add(ns.name_any());
-                    }
-                }
-            },
-        )
-    };
+            }
+        },
+    );
     let workers = {
-        let ctx = ctx.clone();
+        let (ctx, queue) = (ctx.clone(), queue.clone());
         async move {
-            let _ = ctx.namespaces.wait_until_ready().await;
-            let _ = ctx.accounts.wait_until_ready().await;
+            synced(&[&ctx.namespaces, &ctx.accounts]).await;
             queue
                 .run(WORKERS, |ns| {
                     let ctx = ctx.clone();

@@ -276,7 +276,7 @@ impl<'a> Sync<'a> {
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     // A slow cache, or a hash collision.
                     let found = self.rs_api().get(&name).await?;
-                    let ours = crate::replicaset::informer::controller_of(&found)
+                    let ours = crate::informer::controller_of(&found)
                         .is_some_and(|c| Some(&c.uid) == self.d.metadata.uid.as_ref());
                     let same = found
                         .spec

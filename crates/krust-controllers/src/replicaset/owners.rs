@@ -4,8 +4,8 @@
 //! stale copy.
 
 use super::Error;
-use super::informer::controller_of;
 use super::selector;
+use crate::informer::controller_of;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use krust_api::selectors::LabelSelector;

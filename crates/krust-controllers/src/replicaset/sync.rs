@@ -3,7 +3,7 @@
 use super::owners::Claimer;
 use super::{Context, Error, key, pods, selector};
 use crate::events::reference;
-use crate::replicaset::informer::controller_of;
+use crate::informer::controller_of;
 use futures::future::join_all;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
