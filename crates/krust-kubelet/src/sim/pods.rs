@@ -26,7 +26,12 @@ type Latest = watch::Receiver<Arc<Pod>>;
 pub async fn watch(shared: Arc<Shared>) {
     let api: Api<Pod> = Api::all(shared.client.clone());
     let config = watcher::Config::default().fields("spec.nodeName!=");
-    let mut stream = watcher(api, config).default_backoff().boxed();
+    // Workers keep their pod for its whole life; managedFields (a large tree, of no use to a
+    // kubelet) are dropped on arrival, as client-go informers' transforms commonly do.
+    let mut stream = watcher(api, config)
+        .default_backoff()
+        .modify(|pod| pod.metadata.managed_fields = None)
+        .boxed();
     let mut workers: HashMap<String, watch::Sender<Arc<Pod>>> = HashMap::new();
     let mut listed: Option<HashSet<String>> = None;
     while let Some(event) = stream.next().await {
