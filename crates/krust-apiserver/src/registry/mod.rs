@@ -68,12 +68,8 @@ pub fn track_fields(
 
 /// Decodes a stored object, setting `metadata.resourceVersion` from its revision.
 pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
-    let mut v: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
-    krust_api::meta::metadata_mut(&mut v).insert(
-        "resourceVersion".into(),
-        Value::String(kv.mod_revision.to_string()),
-    );
-    Ok(v)
+    let v = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+    Ok(written(v, kv))
 }
 
 /// Encodes an object for the store (without `resourceVersion`, which the store assigns).
@@ -83,7 +79,7 @@ pub fn encode(obj: &Value) -> Bytes {
 
 /// `obj` as written at `kv`: its `resourceVersion` is the write's revision. What [`decode`]
 /// of `kv` would give, without parsing back what was just encoded.
-pub fn written(mut obj: Value, kv: &KeyValue) -> Value {
+pub(crate) fn written(mut obj: Value, kv: &KeyValue) -> Value {
     krust_api::meta::metadata_mut(&mut obj).insert(
         "resourceVersion".into(),
         Value::String(kv.mod_revision.to_string()),
@@ -92,7 +88,7 @@ pub fn written(mut obj: Value, kv: &KeyValue) -> Value {
 }
 
 /// Whether `a` and `b` are the same object but for `metadata.resourceVersion`.
-pub fn same_ignoring_version(a: &Value, b: &Value) -> bool {
+pub(crate) fn same_ignoring_version(a: &Value, b: &Value) -> bool {
     fn metadata(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
         let m = v.get("metadata").and_then(Value::as_object).into_iter();
         m.flatten().filter(|(k, _)| *k != "resourceVersion")
