@@ -59,6 +59,23 @@ fn pod(name: &str, node: &str, annotations: serde_json::Value) -> Pod {
     .unwrap()
 }
 
+/// A server, `nodes` sim nodes with pod CIDRs, and the pods of `default`.
+async fn with_pods(nodes: usize) -> (krust_testkit::TestServer, SimNodes, Api<Pod>) {
+    let server = krust_testkit::start().await;
+    let client = server.client.clone();
+    let sim = SimNodes::start(client.clone(), opts(nodes)).await.unwrap();
+    assign_cidrs(&client, &sim.names()).await;
+    let pods = Api::namespaced(client, "default");
+    (server, sim, pods)
+}
+
+/// Creates pod `name` on `node`.
+async fn create(pods: &Api<Pod>, name: &str, node: &str, annotations: serde_json::Value) {
+    pods.create(&PostParams::default(), &pod(name, node, annotations))
+        .await
+        .unwrap();
+}
+
 async fn running(pods: &Api<Pod>, name: &str) -> Pod {
     eventually(Duration::from_secs(10), "a Running pod", || async {
         let p = pods.get(name).await.ok()?;
@@ -205,23 +222,10 @@ async fn leases_and_status_renew_until_the_node_stops() {
 
 #[tokio::test]
 async fn pods_run_with_ips_and_go_away_when_deleted() {
-    let server = krust_testkit::start().await;
+    let (server, sim, pods) = with_pods(3).await;
     let client = server.client.clone();
-    let sim = SimNodes::start(client.clone(), opts(3)).await.unwrap();
-    assign_cidrs(&client, &sim.names()).await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    pods.create(
-        &PostParams::default(),
-        &pod("web-0", "sim-node-1", json!({})),
-    )
-    .await
-    .unwrap();
-    pods.create(
-        &PostParams::default(),
-        &pod("web-1", "sim-node-1", json!({})),
-    )
-    .await
-    .unwrap();
+    create(&pods, "web-0", "sim-node-1", json!({})).await;
+    create(&pods, "web-1", "sim-node-1", json!({})).await;
     let p = running(&pods, "web-0").await;
     let status = p.status.as_ref().unwrap();
     assert_eq!(status.host_ip.as_deref(), Some("172.31.0.3"));
@@ -306,12 +310,7 @@ async fn pods_run_with_ips_and_go_away_when_deleted() {
         since.elapsed()
     );
     // The freed address is handed out again only after the others.
-    pods.create(
-        &PostParams::default(),
-        &pod("web-2", "sim-node-1", json!({})),
-    )
-    .await
-    .unwrap();
+    create(&pods, "web-2", "sim-node-1", json!({})).await;
     assert_eq!(
         running(&pods, "web-2")
             .await
@@ -326,18 +325,9 @@ async fn pods_run_with_ips_and_go_away_when_deleted() {
 
 #[tokio::test]
 async fn termination_seconds_keep_a_pod_terminating_and_end_terminated() {
-    let server = krust_testkit::start().await;
-    let client = server.client.clone();
-    let sim = SimNodes::start(client.clone(), opts(1)).await.unwrap();
-    assign_cidrs(&client, &sim.names()).await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let (_server, sim, pods) = with_pods(1).await;
     let annotations = json!({"sim.krust.dev/termination-seconds": "2"});
-    pods.create(
-        &PostParams::default(),
-        &pod("slow", "sim-node-0", annotations),
-    )
-    .await
-    .unwrap();
+    create(&pods, "slow", "sim-node-0", annotations).await;
     let p = running(&pods, "slow").await;
     let mut watch = pods
         .watch(
@@ -391,16 +381,13 @@ async fn termination_seconds_keep_a_pod_terminating_and_end_terminated() {
     );
 
     // A grace period shorter than the annotation wins.
-    pods.create(
-        &PostParams::default(),
-        &pod(
-            "quick",
-            "sim-node-0",
-            json!({"sim.krust.dev/termination-seconds": "30"}),
-        ),
+    create(
+        &pods,
+        "quick",
+        "sim-node-0",
+        json!({"sim.krust.dev/termination-seconds": "30"}),
     )
-    .await
-    .unwrap();
+    .await;
     running(&pods, "quick").await;
     let since = Instant::now();
     pods.delete("quick", &DeleteParams::default().grace_period(1))
@@ -428,18 +415,8 @@ async fn pod_ips_wait_for_the_pod_cidr_then_fall_back() {
     };
     let sim = SimNodes::start(client.clone(), opts).await.unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    pods.create(
-        &PostParams::default(),
-        &pod("late", "sim-node-0", json!({})),
-    )
-    .await
-    .unwrap();
-    pods.create(
-        &PostParams::default(),
-        &pod("none", "sim-node-1", json!({})),
-    )
-    .await
-    .unwrap();
+    create(&pods, "late", "sim-node-0", json!({})).await;
+    create(&pods, "none", "sim-node-1", json!({})).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         pods.get("late")
@@ -481,11 +458,7 @@ async fn pod_ips_wait_for_the_pod_cidr_then_fall_back() {
 
 #[tokio::test]
 async fn readiness_probes_delay_readiness() {
-    let server = krust_testkit::start().await;
-    let client = server.client.clone();
-    let sim = SimNodes::start(client.clone(), opts(1)).await.unwrap();
-    assign_cidrs(&client, &sim.names()).await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let (_server, sim, pods) = with_pods(1).await;
     let p: Pod = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probed"},
         "spec": {"nodeName": "sim-node-0", "containers": [
@@ -542,25 +515,11 @@ async fn readiness_probes_delay_readiness() {
 
 #[tokio::test]
 async fn a_stopped_node_leaves_its_pods_alone() {
-    let server = krust_testkit::start().await;
-    let client = server.client.clone();
-    let sim = SimNodes::start(client.clone(), opts(2)).await.unwrap();
-    assign_cidrs(&client, &sim.names()).await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    pods.create(
-        &PostParams::default(),
-        &pod("before", "sim-node-0", json!({})),
-    )
-    .await
-    .unwrap();
+    let (_server, sim, pods) = with_pods(2).await;
+    create(&pods, "before", "sim-node-0", json!({})).await;
     running(&pods, "before").await;
     sim.stop("sim-node-0").await.unwrap();
-    pods.create(
-        &PostParams::default(),
-        &pod("after", "sim-node-0", json!({})),
-    )
-    .await
-    .unwrap();
+    create(&pods, "after", "sim-node-0", json!({})).await;
     pods.delete("before", &DeleteParams::default())
         .await
         .unwrap();
@@ -575,17 +534,9 @@ async fn a_stopped_node_leaves_its_pods_alone() {
 
 #[tokio::test]
 async fn a_restarted_sim_takes_its_nodes_and_pods_over() {
-    let server = krust_testkit::start().await;
+    let (server, sim, pods) = with_pods(1).await;
     let client = server.client.clone();
-    let sim = SimNodes::start(client.clone(), opts(1)).await.unwrap();
-    assign_cidrs(&client, &sim.names()).await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    pods.create(
-        &PostParams::default(),
-        &pod("kept", "sim-node-0", json!({})),
-    )
-    .await
-    .unwrap();
+    create(&pods, "kept", "sim-node-0", json!({})).await;
     running(&pods, "kept").await;
     sim.shutdown().await;
 
