@@ -252,9 +252,19 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
 
     let shared = Arc::new(Shared::default());
     let mut watches = vec![
-        tokio::spawn(watch_pods(cluster.client().await?, shared.clone())),
+        tokio::spawn(watch_views(
+            cluster.client().await?,
+            shared.clone(),
+            |s| &mut s.pods,
+            pod_view,
+        )),
         tokio::spawn(watch_deployment(cluster.client().await?, shared.clone())),
-        tokio::spawn(watch_replica_sets(cluster.client().await?, shared.clone())),
+        tokio::spawn(watch_views(
+            cluster.client().await?,
+            shared.clone(),
+            |s| &mut s.replica_sets,
+            |rs: &ReplicaSet| rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        )),
     ];
     let deployments: Api<Deployment> = Api::namespaced(bench.clone(), NAMESPACE);
 
@@ -537,26 +547,40 @@ fn pod_view(pod: &Pod) -> PodView {
     }
 }
 
-async fn watch_pods(client: kube::Client, shared: Arc<Shared>) {
-    let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
+/// Keeps `map(state)` equal to the objects of kind `K` in the namespace, by uid, each as
+/// `view` sees it; wakes the phases at every change.
+async fn watch_views<K, V>(
+    client: kube::Client,
+    shared: Arc<Shared>,
+    map: fn(&mut State) -> &mut HashMap<String, V>,
+    view: fn(&K) -> V,
+) where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client, NAMESPACE);
     let mut stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
     while let Some(event) = stream.next().await {
         let mut state = shared.state.lock().expect("lock");
+        let views = map(&mut state);
         match event {
-            Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => {
-                let uid = pod.metadata.uid.clone().unwrap_or_default();
-                state.pods.insert(uid, pod_view(&pod));
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                let uid = o.meta().uid.clone().unwrap_or_default();
+                views.insert(uid, view(&o));
             }
-            Ok(watcher::Event::Delete(pod)) => {
-                state
-                    .pods
-                    .remove(pod.metadata.uid.as_deref().unwrap_or_default());
+            Ok(watcher::Event::Delete(o)) => {
+                views.remove(o.meta().uid.as_deref().unwrap_or_default());
             }
-            Ok(watcher::Event::Init) => state.pods.clear(),
+            Ok(watcher::Event::Init) => views.clear(),
             Ok(watcher::Event::InitDone) => {}
-            Err(e) => eprintln!("pod watch: {e}"),
+            Err(e) => eprintln!("{} watch: {e}", K::kind(&Default::default())),
         }
         drop(state);
         shared.changed.notify_one();
@@ -584,32 +608,5 @@ async fn watch_deployment(client: kube::Client, shared: Arc<Shared>) {
             Ok(_) => {}
             Err(e) => eprintln!("deployment watch: {e}"),
         }
-    }
-}
-
-async fn watch_replica_sets(client: kube::Client, shared: Arc<Shared>) {
-    let api: Api<ReplicaSet> = Api::namespaced(client, NAMESPACE);
-    let mut stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    while let Some(event) = stream.next().await {
-        let mut state = shared.state.lock().expect("lock");
-        match event {
-            Ok(watcher::Event::Apply(rs) | watcher::Event::InitApply(rs)) => {
-                let uid = rs.metadata.uid.clone().unwrap_or_default();
-                let replicas = rs.spec.and_then(|s| s.replicas).unwrap_or(1);
-                state.replica_sets.insert(uid, replicas);
-            }
-            Ok(watcher::Event::Delete(rs)) => {
-                state
-                    .replica_sets
-                    .remove(rs.metadata.uid.as_deref().unwrap_or_default());
-            }
-            Ok(watcher::Event::Init) => state.replica_sets.clear(),
-            Ok(watcher::Event::InitDone) => {}
-            Err(e) => eprintln!("replicaset watch: {e}"),
-        }
-        drop(state);
-        shared.changed.notify_one();
     }
 }
