@@ -9,6 +9,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
+use std::time::Duration;
 
 fn service_json(name: &str) -> serde_json::Value {
     json!({
@@ -40,7 +41,7 @@ async fn endpoints_where(
     want: impl Fn(&Endpoints) -> bool,
 ) -> Endpoints {
     let api: Api<Endpoints> = Api::namespaced(client.clone(), "default");
-    eventually(10, what, || async {
+    eventually(Duration::from_secs(10), what, || async {
         api.get_opt(name).await.unwrap().filter(|e| want(e))
     })
     .await
@@ -156,9 +157,11 @@ async fn endpoints_follow_pod_readiness_and_named_ports() {
         .await
         .unwrap();
     let eps: Api<Endpoints> = Api::namespaced(client.clone(), "default");
-    eventually(10, "endpoints deleted with the service", || async {
-        eps.get_opt("web").await.unwrap().is_none().then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "endpoints deleted with the service",
+        || async { eps.get_opt("web").await.unwrap().is_none().then_some(()) },
+    )
     .await;
 }
 
@@ -219,7 +222,7 @@ async fn slices_where(
 ) -> Vec<EndpointSlice> {
     let api: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
     let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={service}"));
-    eventually(10, what, || async {
+    eventually(Duration::from_secs(10), what, || async {
         let list = api.list(&lp).await.unwrap().items;
         want(&list).then_some(list)
     })

@@ -54,9 +54,11 @@ async fn gone<K>(api: &Api<K>, name: &str)
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    eventually(10, &format!("{name} deleted"), || async {
-        api.get_opt(name).await.unwrap().is_none().then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        &format!("{name} deleted"),
+        || async { api.get_opt(name).await.unwrap().is_none().then_some(()) },
+    )
     .await
 }
 
@@ -130,10 +132,14 @@ async fn a_remaining_owner_keeps_the_dependent() {
     .await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     cms.delete("a", &DeleteParams::default()).await.unwrap();
-    let now = eventually(10, "reference to a removed", || async {
-        let d = cms.get("dep").await.unwrap();
-        (d.owner_references().len() == 1).then_some(d)
-    })
+    let now = eventually(
+        Duration::from_secs(10),
+        "reference to a removed",
+        || async {
+            let d = cms.get("dep").await.unwrap();
+            (d.owner_references().len() == 1).then_some(d)
+        },
+    )
     .await;
     assert_eq!(now.owner_references()[0].name, "b");
     assert_eq!(now.uid(), dependent.uid());
@@ -166,7 +172,7 @@ async fn foreground_deletion_waits_for_blocking_dependents() {
         .unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     gone(&pods, "web-2").await;
-    let held = eventually(10, "web-1 terminating", || async {
+    let held = eventually(Duration::from_secs(10), "web-1 terminating", || async {
         let p = pods.get("web-1").await.unwrap();
         p.metadata.deletion_timestamp.is_some().then_some(p)
     })
@@ -210,7 +216,7 @@ async fn foreground_deletion_ignores_non_blocking_dependents() {
         .unwrap();
     gone(&rss, "web").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let p = eventually(10, "web-1 deleted too", || async {
+    let p = eventually(Duration::from_secs(10), "web-1 deleted too", || async {
         let p = pods.get("web-1").await.unwrap();
         p.metadata.deletion_timestamp.is_some().then_some(p)
     })

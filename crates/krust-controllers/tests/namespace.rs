@@ -9,12 +9,15 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
+use std::time::Duration;
 
 async fn namespace_gone(client: &Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
-    eventually(15, &format!("namespace {name} deleted"), || async {
-        api.get_opt(name).await.unwrap().is_none().then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        &format!("namespace {name} deleted"),
+        || async { api.get_opt(name).await.unwrap().is_none().then_some(()) },
+    )
     .await
 }
 
@@ -101,14 +104,18 @@ async fn a_namespace_waits_for_finalizers_and_says_why() {
         .await
         .unwrap();
 
-    let ns = eventually(10, "conditions saying what remains", || async {
-        let ns = namespaces.get("held").await.unwrap();
-        let conditions = ns.status.as_ref()?.conditions.clone()?;
-        conditions
-            .iter()
-            .any(|c| c.type_ == "NamespaceFinalizersRemaining" && c.status == "True")
-            .then_some(ns)
-    })
+    let ns = eventually(
+        Duration::from_secs(10),
+        "conditions saying what remains",
+        || async {
+            let ns = namespaces.get("held").await.unwrap();
+            let conditions = ns.status.as_ref()?.conditions.clone()?;
+            conditions
+                .iter()
+                .any(|c| c.type_ == "NamespaceFinalizersRemaining" && c.status == "True")
+                .then_some(ns)
+        },
+    )
     .await;
     let status = ns.status.unwrap();
     assert_eq!(status.phase.as_deref(), Some("Terminating"));

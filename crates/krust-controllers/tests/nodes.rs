@@ -43,7 +43,7 @@ async fn ipam_assigns_distinct_cidrs_and_reuses_freed_ones() {
         node(&client, n, json!({})).await;
     }
     let api: Api<Node> = Api::all(client.clone());
-    let nodes = eventually(10, "every node has a CIDR", || async {
+    let nodes = eventually(Duration::from_secs(10), "every node has a CIDR", || async {
         let list = api.list(&ListParams::default()).await.unwrap().items;
         list.iter().all(|n| pod_cidr(n).is_some()).then_some(list)
     })
@@ -75,7 +75,7 @@ async fn ipam_assigns_distinct_cidrs_and_reuses_freed_ones() {
     api.delete("b", &DeleteParams::default()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     node(&client, "d", json!({})).await;
-    let got = eventually(10, "d has a CIDR", || async {
+    let got = eventually(Duration::from_secs(10), "d has a CIDR", || async {
         pod_cidr(&api.get("d").await.unwrap())
     })
     .await;
@@ -204,10 +204,14 @@ async fn a_silent_node_becomes_unknown_tainted_and_its_pods_are_evicted() {
     );
 
     let nodes: Api<Node> = Api::all(client.clone());
-    let n = eventually(10, "silent node unknown and tainted", || async {
-        let n = nodes.get("silent").await.unwrap();
-        (taints(&n).len() == 2).then_some(n)
-    })
+    let n = eventually(
+        Duration::from_secs(10),
+        "silent node unknown and tainted",
+        || async {
+            let n = nodes.get("silent").await.unwrap();
+            (taints(&n).len() == 2).then_some(n)
+        },
+    )
     .await;
     let tainted_after = started.elapsed();
     assert!(tainted_after >= Duration::from_secs(1), "{tainted_after:?}");
@@ -242,7 +246,7 @@ async fn a_silent_node_becomes_unknown_tainted_and_its_pods_are_evicted() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let deleting = |p: &Pod| p.metadata.deletion_timestamp.is_some();
     // Not tolerating the taint for any time: evicted at once.
-    let evicted = eventually(5, "pod 'now' evicted", || async {
+    let evicted = eventually(Duration::from_secs(5), "pod 'now' evicted", || async {
         Some(pods.get("now").await.unwrap()).filter(deleting)
     })
     .await;
@@ -259,15 +263,19 @@ async fn a_silent_node_becomes_unknown_tainted_and_its_pods_are_evicted() {
     );
     // The others are marked not ready.
     for name in ["soon", "later"] {
-        eventually(5, &format!("pod {name} not ready"), || async {
-            let p = pods.get(name).await.unwrap();
-            (pod_ready(&p).as_deref() == Some("False")).then_some(())
-        })
+        eventually(
+            Duration::from_secs(5),
+            &format!("pod {name} not ready"),
+            || async {
+                let p = pods.get(name).await.unwrap();
+                (pod_ready(&p).as_deref() == Some("False")).then_some(())
+            },
+        )
         .await;
     }
     assert!(!deleting(&pods.get("soon").await.unwrap()), "too early");
     // Two seconds of toleration, counted from the taint.
-    eventually(6, "pod 'soon' evicted", || async {
+    eventually(Duration::from_secs(6), "pod 'soon' evicted", || async {
         Some(pods.get("soon").await.unwrap()).filter(deleting)
     })
     .await;
@@ -303,7 +311,7 @@ async fn a_silent_node_becomes_unknown_tainted_and_its_pods_are_evicted() {
     // The kubelet comes back: heartbeats and Ready again; the taints go.
     let _beat2 = heartbeat(&client, "silent");
     post_ready(&client, "silent", "True").await;
-    eventually(5, "taints removed", || async {
+    eventually(Duration::from_secs(5), "taints removed", || async {
         let n = nodes.get("silent").await.unwrap();
         taints(&n).is_empty().then_some(())
     })
@@ -332,7 +340,7 @@ async fn not_ready_and_custom_no_execute_taints() {
 
     // The kubelet itself reports NotReady: not-ready taints.
     post_ready(&client, "n", "False").await;
-    eventually(5, "not-ready taints", || async {
+    eventually(Duration::from_secs(5), "not-ready taints", || async {
         let n = nodes.get("n").await.unwrap();
         (taints(&n)
             == [
@@ -346,7 +354,7 @@ async fn not_ready_and_custom_no_execute_taints() {
     })
     .await;
     post_ready(&client, "n", "True").await;
-    eventually(5, "taints removed", || async {
+    eventually(Duration::from_secs(5), "taints removed", || async {
         taints(&nodes.get("n").await.unwrap())
             .is_empty()
             .then_some(())
@@ -365,7 +373,7 @@ async fn not_ready_and_custom_no_execute_taints() {
         .await
         .unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    eventually(5, "plain evicted", || async {
+    eventually(Duration::from_secs(5), "plain evicted", || async {
         let p = pods.get("plain").await.unwrap();
         p.metadata.deletion_timestamp.map(|_| ())
     })
@@ -391,7 +399,7 @@ async fn a_node_that_never_posts_status_becomes_unknown() {
         node_lifecycle::run_with(client.clone(), fast()),
     );
     let nodes: Api<Node> = Api::all(client.clone());
-    let n = eventually(10, "mute node unknown", || async {
+    let n = eventually(Duration::from_secs(10), "mute node unknown", || async {
         let n = nodes.get("mute").await.unwrap();
         (taints(&n).len() == 2).then_some(n)
     })

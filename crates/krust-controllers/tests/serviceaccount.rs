@@ -6,12 +6,15 @@ use controllers_support::{eventually, namespace, spawn};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, DeleteParams};
 use kube::{Client, ResourceExt};
+use std::time::Duration;
 
 async fn default_account(client: &Client, ns: &str) -> ServiceAccount {
     let api: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-    eventually(10, &format!("default service account in {ns}"), || async {
-        api.get_opt("default").await.unwrap()
-    })
+    eventually(
+        Duration::from_secs(10),
+        &format!("default service account in {ns}"),
+        || async { api.get_opt("default").await.unwrap() },
+    )
     .await
 }
 
@@ -35,7 +38,7 @@ async fn every_namespace_gets_a_default_service_account() {
     api.delete("default", &DeleteParams::default())
         .await
         .unwrap();
-    let again = eventually(10, "default re-created", || async {
+    let again = eventually(Duration::from_secs(10), "default re-created", || async {
         api.get_opt("default")
             .await
             .unwrap()

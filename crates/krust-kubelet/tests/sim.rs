@@ -1,6 +1,6 @@
 //! Sim nodes against an in-process API server.
 
-use std::future::Future;
+use krust_testkit::eventually;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -19,22 +19,6 @@ fn opts(count: usize) -> SimOptions {
         lease_interval: Duration::from_millis(200),
         status_interval: Duration::from_millis(500),
         ..Default::default()
-    }
-}
-
-/// Polls `f` every 50 ms until it yields a value, or panics after `timeout`.
-async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

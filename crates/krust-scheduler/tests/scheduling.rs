@@ -3,6 +3,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use common::*;
 use serde_json::json;
@@ -27,7 +28,7 @@ async fn pods_are_bound_and_spread_with_scheduled_events() {
     assert!(per_node.values().all(|n| *n == 2), "{per_node:?}");
 
     let node0 = bound_node(c, "p0").await;
-    let events = eventually(10, "a Scheduled event", || async {
+    let events = eventually(Duration::from_secs(10), "a Scheduled event", || async {
         let evs = events_of(c, "p0").await;
         evs.iter()
             .any(|e| e.reason.as_deref() == Some("Scheduled"))
@@ -62,7 +63,7 @@ async fn an_oversized_pod_stays_pending_with_the_kubernetes_message() {
     pod(c, "big", "16", json!({})).await;
     let expected = "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are \
                     available: 3 No preemption victims found for incoming pod..";
-    let cond = eventually(10, "PodScheduled=False", || async {
+    let cond = eventually(Duration::from_secs(10), "PodScheduled=False", || async {
         scheduled_condition(c, "big")
             .await
             .filter(|c| c.0 == "False")
@@ -72,12 +73,16 @@ async fn an_oversized_pod_stays_pending_with_the_kubernetes_message() {
         cond,
         ("False".into(), "Unschedulable".into(), expected.into())
     );
-    let events = eventually(10, "a FailedScheduling event", || async {
-        let evs = events_of(c, "big").await;
-        evs.iter()
-            .any(|e| e.reason.as_deref() == Some("FailedScheduling"))
-            .then_some(evs)
-    })
+    let events = eventually(
+        Duration::from_secs(10),
+        "a FailedScheduling event",
+        || async {
+            let evs = events_of(c, "big").await;
+            evs.iter()
+                .any(|e| e.reason.as_deref() == Some("FailedScheduling"))
+                .then_some(evs)
+        },
+    )
     .await;
     let e = events
         .iter()
@@ -138,7 +143,7 @@ async fn node_selectors_and_taints_decide_where_pods_go() {
         json!({"nodeSelector": {"kubernetes.io/hostname": "tainted"}}),
     )
     .await;
-    let cond = eventually(10, "PodScheduled=False", || async {
+    let cond = eventually(Duration::from_secs(10), "PodScheduled=False", || async {
         scheduled_condition(c, "intolerant")
             .await
             .filter(|c| c.0 == "False")
@@ -158,7 +163,7 @@ async fn an_unschedulable_pod_is_scheduled_once_a_fitting_node_appears() {
     let c = &server.client;
     node(c, "small", "1", &[], json!(null)).await;
     pod(c, "waiting", "3", json!({})).await;
-    eventually(10, "PodScheduled=False", || async {
+    eventually(Duration::from_secs(10), "PodScheduled=False", || async {
         scheduled_condition(c, "waiting")
             .await
             .filter(|c| c.0 == "False")
@@ -177,7 +182,7 @@ async fn a_cordoned_node_becomes_usable_when_uncordoned() {
     // The scheduler may see the node before the cordon: give it time to see both.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     pod(c, "p", "", json!({})).await;
-    let cond = eventually(10, "PodScheduled=False", || async {
+    let cond = eventually(Duration::from_secs(10), "PodScheduled=False", || async {
         scheduled_condition(c, "p").await.filter(|c| c.0 == "False")
     })
     .await;
@@ -241,7 +246,7 @@ async fn required_anti_affinity_keeps_replicas_apart() {
         }
     }
     assert_ne!(bound_node(c, "db-0").await, bound_node(c, "db-1").await);
-    let cond = eventually(10, "PodScheduled=False", || async {
+    let cond = eventually(Duration::from_secs(10), "PodScheduled=False", || async {
         scheduled_condition(c, "db-2")
             .await
             .filter(|c| c.0 == "False")
@@ -262,7 +267,7 @@ async fn deleting_a_pod_frees_room_for_a_waiting_one() {
     pod(c, "first", "800m", json!({})).await;
     assert_eq!(bound_node(c, "first").await, "n1");
     pod(c, "second", "800m", json!({})).await;
-    eventually(10, "PodScheduled=False", || async {
+    eventually(Duration::from_secs(10), "PodScheduled=False", || async {
         scheduled_condition(c, "second")
             .await
             .filter(|c| c.0 == "False")

@@ -11,7 +11,7 @@ use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-pub use krust_testkit::TestServer;
+pub use krust_testkit::{TestServer, eventually};
 
 /// A server with the scheduler running against it.
 pub async fn start() -> TestServer {
@@ -83,25 +83,6 @@ pub async fn create_pod(client: &Client, pod: Value) -> Pod {
         .expect("creating a pod")
 }
 
-/// Polls until `check` returns `Some`, for at most `secs` seconds.
-pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 pub async fn get_pod(client: &Client, name: &str) -> Pod {
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
     api.get(name).await.expect("reading a pod")
@@ -109,13 +90,17 @@ pub async fn get_pod(client: &Client, name: &str) -> Pod {
 
 /// Waits until the pod is bound; returns its node.
 pub async fn bound_node(client: &Client, name: &str) -> String {
-    eventually(15, &format!("{name} to be bound"), || async {
-        get_pod(client, name)
-            .await
-            .spec
-            .and_then(|s| s.node_name)
-            .filter(|n| !n.is_empty())
-    })
+    eventually(
+        Duration::from_secs(15),
+        &format!("{name} to be bound"),
+        || async {
+            get_pod(client, name)
+                .await
+                .spec
+                .and_then(|s| s.node_name)
+                .filter(|n| !n.is_empty())
+        },
+    )
     .await
 }
 
