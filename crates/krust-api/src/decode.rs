@@ -176,16 +176,18 @@ fn group_of(api_version: &str) -> &str {
 /// Drops empty maps (`labels: {}`, `data: {}`), as Go's `omitempty` does: Kubernetes never
 /// stores or returns them.
 fn drop_empty_maps(obj: &mut Value, definition: &str) {
-    use crate::schema::{Shape, property};
-    let Value::Object(m) = obj else { return };
+    use crate::schema::{Shape, described};
+    let (Value::Object(m), Some(described)) = (obj, described(definition)) else {
+        return;
+    };
     m.retain(|key, v| {
-        let Some(p) = property(definition, key) else {
-            return true;
+        let empty_map = |p: &crate::schema::Property| {
+            p.shape == Shape::Map && v.as_object().is_some_and(Map::is_empty)
         };
-        !(p.shape == Shape::Map && v.as_object().is_some_and(Map::is_empty))
+        !described.property(key).is_some_and(empty_map)
     });
     for (key, v) in m.iter_mut() {
-        let Some(p) = property(definition, key) else {
+        let Some(p) = described.property(key) else {
             continue;
         };
         let Some(child) = p.definition else { continue };

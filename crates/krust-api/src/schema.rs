@@ -9,6 +9,7 @@
 //! `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`) from the checked-in table in
 //! [`patch_meta`].
 
+mod described;
 mod generate;
 pub mod patch_meta;
 #[cfg(test)]
@@ -17,6 +18,8 @@ mod tests;
 use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
+
+pub use described::{Described, described};
 
 /// The prefix of every `$ref` in the definitions.
 pub const REF_PREFIX: &str = "#/components/schemas/";
@@ -176,7 +179,10 @@ fn describe(definitions: &Map<String, Value>, schema: &'static Value) -> Propert
 /// `$ref`, `allOf` and array items) and its patch metadata. For map-shaped definitions any key
 /// resolves to the `additionalProperties` schema.
 pub fn property(definition: &str, property: &str) -> Option<Property> {
-    property_in(definitions(), definition, property)
+    match described(definition) {
+        Some(d) => d.property(property).cloned(),
+        None => property_in(definitions(), definition, property),
+    }
 }
 
 /// [`property`] within another set of definitions (same form as [`definitions`]).

@@ -6,6 +6,7 @@ pub mod auth;
 mod bootstrap;
 mod discovery;
 mod handlers;
+mod local;
 pub mod metrics;
 mod negotiate;
 mod openapi;
@@ -19,4 +20,5 @@ mod table;
 pub mod tls;
 mod watch_cache;
 
+pub use local::Local;
 pub use server::{Config, Running, start, start_with_store};

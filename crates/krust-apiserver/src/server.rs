@@ -38,6 +38,15 @@ pub struct Running {
     pub kubeconfig: PathBuf,
     /// Ends with the server.
     pub task: tokio::task::JoinHandle<Result<()>>,
+    routes: Router,
+}
+
+impl Running {
+    /// A client transport for a component in this process, acting as `user` (with the
+    /// rights of `system:masters`): requests reach the routes without a socket or TLS.
+    pub fn local(&self, user: &str) -> crate::Local {
+        crate::Local::new(self.routes.clone(), user)
+    }
 }
 
 /// Opens the store under `data_dir` and serves the API.
@@ -90,13 +99,14 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
     });
     let app = router(api, advertise.to_string());
     let tls = tls::server_config(&pki)?;
-    let task = tokio::spawn(tls::serve(listener, tls, app));
+    let task = tokio::spawn(tls::serve(listener, tls, app.clone()));
     tracing::info!(%url, kubeconfig = %kubeconfig.display(), "API server ready");
     Ok(Running {
         addr,
         url,
         kubeconfig,
         task,
+        routes: app,
     })
 }
 

@@ -190,9 +190,11 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
     let cluster = Cluster::start("churn").await?;
     let bench = cluster.client().await?;
     // Both never return: failed loops are logged and restarted with backoff.
-    let controllers = tokio::spawn(krust_controllers::run_all(cluster.client().await?));
+    let controllers = tokio::spawn(krust_controllers::run_all(
+        cluster.component("system:kube-controller-manager"),
+    ));
     let scheduler = {
-        let c = cluster.client().await?;
+        let c = cluster.component("system:kube-scheduler");
         tokio::spawn(krust_controllers::supervise::supervise(
             "scheduler",
             move || krust_scheduler::run(c.clone()),
@@ -204,7 +206,7 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
         events: !args.no_kubelet_events,
         ..SimOptions::default()
     };
-    let sim_client = cluster.client().await?;
+    let sim_client = cluster.component("system:krust-sim-nodes");
     let sim = match tokio::time::timeout(max, SimNodes::start(sim_client, opts)).await {
         Ok(sim) => sim.context("starting sim nodes")?,
         Err(_) => bail!(

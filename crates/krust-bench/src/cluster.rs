@@ -34,9 +34,16 @@ impl Cluster {
         Ok(Self { running, dir })
     }
 
-    /// A new admin client (its own connection pool), as a separate component would have.
+    /// A new admin client over HTTPS (its own connection pool), as a user or a separate
+    /// process would have.
     pub async fn client(&self) -> Result<kube::Client> {
         krust_controllers::client::from_kubeconfig(&self.running.kubeconfig).await
+    }
+
+    /// A client of a component running inside the server's process (scheduler, controllers,
+    /// sim nodes), over the in-process transport as `krust server` connects them.
+    pub fn component(&self, user: &str) -> kube::Client {
+        kube::Client::new(self.running.local(user), "default")
     }
 
     /// The size of the store's files (database and write-ahead log), in bytes.

@@ -4,7 +4,9 @@
 //! An in-process API server over a temporary store; N nodes (krust-kubelet sim nodes, or bare
 //! Node objects as kube-scheduler's `scheduler_perf` uses); the scheduler
 //! (`krust_scheduler::run`, its own client); then P plain pods (small cpu/memory requests, no
-//! controller) created through the API with a bounded number in flight. A watch on the pods
+//! controller) created through the API with a bounded number in flight. The scheduler and the
+//! sim nodes reach the API over the in-process transport, as in `krust server`; the pods are
+//! created and watched over HTTPS, as a user would. A watch on the pods
 //! notes when each one's `spec.nodeName` is first seen. Throughput is pods bound per second
 //! from the first create sent to the last binding seen; latency is from a pod's create
 //! acknowledgment to its binding seen.
@@ -117,7 +119,7 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     eprintln!("registering {} nodes ({:?})", args.nodes, args.node_kind);
     let before = Usage::now();
     let started = Instant::now();
-    let node_client = cluster.client().await?;
+    let node_client = cluster.component("system:krust-sim-nodes");
     let registering = async {
         match args.node_kind {
             NodeKind::Sim => {
@@ -174,7 +176,7 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
         .await
         .context("the pod watch ended")?;
 
-    let scheduler_client = cluster.client().await?;
+    let scheduler_client = cluster.component("system:kube-scheduler");
     let mut scheduler = None;
     let start_scheduler = |scheduler: &mut Option<tokio::task::JoinHandle<Result<()>>>| {
         *scheduler = Some(tokio::spawn(krust_scheduler::run(scheduler_client.clone())));

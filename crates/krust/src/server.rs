@@ -52,12 +52,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         service_cidr: args.service_cidr,
     };
     let running = krust_apiserver::start(config).await?;
-    let client = krust_controllers::client::from_kubeconfig(&running.kubeconfig).await?;
+    // The components in this process reach the API through the in-process transport, each
+    // under its own name (Kubernetes' users for them).
+    let client = |user: &str| kube::Client::new(running.local(user), "default");
     if !args.api_only {
         let identity = format!("krust-{}", std::process::id());
-        let scheduler = client.clone();
+        let scheduler = client("system:kube-scheduler");
         tokio::spawn(krust_controllers::leader::lead(
-            client.clone(),
+            scheduler.clone(),
             "kube-scheduler",
             identity.clone(),
             move || {
@@ -69,18 +71,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 }
             },
         ));
-        let controllers = client.clone();
+        let controllers = client("system:kube-controller-manager");
         let opts = krust_controllers::Options {
             node_monitor_grace_period: args.node_monitor_grace_period,
         };
         tokio::spawn(krust_controllers::leader::lead(
-            client.clone(),
+            controllers.clone(),
             "kube-controller-manager",
             identity,
             move || krust_controllers::run_all_with(controllers.clone(), opts.clone()),
         ));
     }
     let nodes = if args.sim_nodes > 0 {
+        let client = client("system:krust-sim-nodes");
         Some(sim::start(client, args.sim_nodes, args.node_monitor_grace_period).await?)
     } else {
         None

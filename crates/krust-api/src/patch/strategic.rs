@@ -8,15 +8,11 @@
 //! `$deleteFromPrimitiveList/<list>` are honoured. Where the schema knows nothing (unknown
 //! fields, free-form objects) the patch falls back to merge-patch semantics.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::LazyLock;
-
 use serde_json::{Map, Value};
 
 use super::PatchError;
 use super::strategic_list::{merge_list, order_by_set_element_order};
-use crate::schema::{self, Property, Shape};
+use crate::schema::{self, Described, Property, Shape};
 
 pub(super) const DIRECTIVE: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -153,113 +149,10 @@ impl Node {
     }
 }
 
-/// What [`schema::definitions`] says about one definition, worked out once: looking a
-/// property up and describing it takes several map lookups, and patches and managedFields
-/// tracking look up every key of every object they walk.
-struct Described {
-    /// Every property of the definition, described ([`schema::property_in`]).
-    properties: HashMap<&'static str, Property, Names>,
-    /// Whether the definition is an atomic struct (`x-kubernetes-map-type: atomic`).
-    atomic: bool,
-    /// Whether an associative list or a set may occur in values of the definition
-    /// (conservatively: free-form definitions with `additionalProperties` may hold anything).
-    holds_lists: bool,
-}
-
-static DESCRIBED: LazyLock<HashMap<&'static str, Described, Names>> =
-    LazyLock::new(|| describe_all(schema::definitions()));
-
-/// Describes every definition.
-fn describe_all(definitions: Definitions) -> HashMap<&'static str, Described, Names> {
-    let not_atomic_list = |p: &Property| match p.list_type {
-        Some(list_type) => list_type == "map" || list_type == "set",
-        None => p.merges(),
-    };
-    let mut all: HashMap<&'static str, Described, Names> = definitions
-        .iter()
-        .map(|(name, def)| {
-            let properties: HashMap<&'static str, Property, Names> = def
-                .get("properties")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flat_map(|props| props.keys())
-                .filter_map(|key| {
-                    Some((key.as_str(), schema::property_in(definitions, name, key)?))
-                })
-                .collect();
-            let holds_lists = def
-                .get("additionalProperties")
-                .is_some_and(Value::is_object)
-                || properties.values().any(not_atomic_list);
-            let atomic = def.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic");
-            let described = Described {
-                properties,
-                atomic,
-                holds_lists,
-            };
-            (name.as_str(), described)
-        })
-        .collect();
-    // A definition holds lists if the value of one of its properties does.
-    loop {
-        let grown: Vec<&'static str> = all
-            .iter()
-            .filter(|(_, d)| {
-                !d.holds_lists
-                    && d.properties.values().any(|p| {
-                        p.definition
-                            .is_some_and(|def| all.get(def).is_some_and(|d| d.holds_lists))
-                    })
-            })
-            .map(|(name, _)| *name)
-            .collect();
-        if grown.is_empty() {
-            return all;
-        }
-        for name in grown {
-            if let Some(d) = all.get_mut(name) {
-                d.holds_lists = true;
-            }
-        }
-    }
-}
-
-/// Hashes the cache's keys, names from the definitions, faster than the default SipHash (whose
-/// resistance to chosen collisions a table built once from fixed names does not need); the
-/// mixing step is rustc's FxHasher's.
-#[derive(Default)]
-struct NameHasher(u64);
-
-impl NameHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Names = BuildHasherDefault<NameHasher>;
-
 /// The cached description of `def`, when `definitions` are the served ones.
 fn described(definitions: Definitions, def: &str) -> Option<&'static Described> {
     if std::ptr::eq(definitions, schema::definitions()) {
-        DESCRIBED.get(def)
+        schema::described(def)
     } else {
         None
     }
@@ -267,9 +160,10 @@ fn described(definitions: Definitions, def: &str) -> Option<&'static Described> 
 
 /// [`schema::property_in`], from the cache where it can.
 fn property(definitions: Definitions, def: &str, key: &str) -> Option<Property> {
-    described(definitions, def)
-        .and_then(|d| d.properties.get(key).cloned())
-        .or_else(|| schema::property_in(definitions, def, key))
+    match described(definitions, def) {
+        Some(d) => d.property(key).cloned(),
+        None => schema::property_in(definitions, def, key),
+    }
 }
 
 /// Applies a strategic merge patch to `target`, an object of the given definition
