@@ -25,6 +25,10 @@ pub struct SqliteOptions {
     pub watch_buffer: usize,
     /// The most writes committed in one transaction.
     pub max_batch: usize,
+    /// Under load (a batch found more than one write waiting), how long the writer waits
+    /// for more before it commits, so that one fsync serves more writes (PostgreSQL's
+    /// `commit_delay` with `commit_siblings`). A lone write never waits.
+    pub commit_delay: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -33,6 +37,7 @@ impl Default for SqliteOptions {
             window_size: 10_000,
             watch_buffer: 16_384,
             max_batch: 1_024,
+            commit_delay: Duration::from_millis(1),
         }
     }
 }
@@ -71,6 +76,7 @@ impl SqliteStore {
             shared: shared.clone(),
             requests: rx,
             max_batch: options.max_batch.max(1),
+            commit_delay: options.commit_delay,
             _lock: lock,
         };
         let writer = std::thread::Builder::new()

@@ -5,12 +5,14 @@
 //! batch's own earlier writes, gives the writes that pass consecutive revisions in arrival
 //! order, commits them in one transaction (one fsync), then publishes them to the in-memory
 //! state and the watchers, and only then answers the callers. While it waits on the disk,
-//! new requests pile up and go into the next batch, so throughput grows with concurrency.
+//! new requests pile up and go into the next batch, so throughput grows with concurrency;
+//! when it finds more than one waiting, it also waits up to `commit_delay` for more.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -32,6 +34,8 @@ pub(crate) struct Writer {
     pub(crate) shared: Arc<Shared>,
     pub(crate) requests: Receiver<Request>,
     pub(crate) max_batch: usize,
+    /// How long a batch of more than one write waits for more (`SqliteOptions::commit_delay`).
+    pub(crate) commit_delay: Duration,
     /// Held (with its exclusive lock) until the thread ends, after the connection closes.
     pub(crate) _lock: File,
 }
@@ -46,6 +50,17 @@ impl Writer {
                 match self.requests.try_recv() {
                     Ok(request) => batch.push(request),
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            if batch.len() > 1 {
+                // Under load: more writes are on their way; let one fsync serve them too.
+                let until = Instant::now() + self.commit_delay;
+                while batch.len() < self.max_batch {
+                    let left = until.saturating_duration_since(Instant::now());
+                    match self.requests.recv_timeout(left) {
+                        Ok(request) => batch.push(request),
+                        Err(_) => break,
+                    }
                 }
             }
             self.commit(batch);

@@ -232,3 +232,36 @@ async fn database_is_plain_sqlite() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+/// The commit delay applies under load only: a lone write commits at once, while writes
+/// arriving together all commit and get consecutive revisions.
+#[tokio::test]
+async fn only_concurrent_writes_wait_for_the_commit_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = krust_store::SqliteOptions {
+        commit_delay: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let store = SqliteStore::open_with(&dir.path().join("db"), options).unwrap();
+    let started = std::time::Instant::now();
+    for i in 0..5 {
+        store.create(&format!("/lone/{i}"), b("v")).await.unwrap();
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "lone writes waited for the commit delay: {:?}",
+        started.elapsed()
+    );
+
+    let store: Arc<dyn Store> = store;
+    let writes = (0..50).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.create(&format!("/together/{i}"), b("v")).await })
+    });
+    let mut revisions = Vec::new();
+    for w in writes {
+        revisions.push(w.await.unwrap().unwrap().mod_revision);
+    }
+    revisions.sort();
+    assert_eq!(revisions, (6..56).collect::<Vec<_>>());
+}

@@ -10,10 +10,12 @@ use crate::watch_cache::{Decoded, WatchCache};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
+use futures::StreamExt;
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
 use krust_store::{Event, EventType, Revision};
 use serde_json::{Value, json};
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -26,6 +28,9 @@ const BOOKMARK_BEFORE_END: Duration = Duration::from_secs(2);
 
 /// Events waiting for a watcher are sent together up to about this many bytes.
 const CHUNK: usize = 64 * 1024;
+
+/// Bytes sent together: one or more lines, or parts of lines, in order.
+type Frames = Vec<Bytes>;
 
 /// Encodes watch events for one watcher.
 struct Encoder {
@@ -55,18 +60,20 @@ impl Encoder {
             )
     }
 
-    /// Appends the line for a store event to `out`: spliced from the shared JSON when it
-    /// can be.
-    fn sent(&mut self, kind: &str, sent: Sent, out: &mut Vec<u8>) {
+    /// Appends the line for a store event to `out`: the shared JSON itself between a
+    /// prefix and a suffix when it can be (no copy), otherwise an encoded line.
+    fn sent(&mut self, kind: &'static str, sent: Sent, out: &mut Frames) {
         if self.sends_stored() {
-            out.extend_from_slice(br#"{"type":""#);
-            out.extend_from_slice(kind.as_bytes());
-            out.extend_from_slice(br#"","object":"#);
-            match sent {
-                Sent::Current(d) => out.extend_from_slice(d.json()),
-                Sent::Left(d, rev) => out.extend_from_slice(&d.json_at(rev)),
-            }
-            out.extend_from_slice(b"}\n");
+            out.push(Bytes::from_static(match kind {
+                "ADDED" => br#"{"type":"ADDED","object":"#,
+                "MODIFIED" => br#"{"type":"MODIFIED","object":"#,
+                _ => br#"{"type":"DELETED","object":"#,
+            }));
+            out.push(match sent {
+                Sent::Current(d) => d.json().clone(),
+                Sent::Left(d, rev) => d.json_at(rev),
+            });
+            out.push(Bytes::from_static(b"}\n"));
             return;
         }
         let obj = match sent {
@@ -78,7 +85,7 @@ impl Encoder {
             }
         };
         let obj = krust_api::convert::from_storage(self.resource, obj);
-        out.extend_from_slice(&self.event(kind, obj));
+        out.push(self.event(kind, obj));
     }
 
     fn event(&mut self, kind: &str, obj: Value) -> Bytes {
@@ -172,14 +179,14 @@ async fn start(
 ) -> Result<Response, ApiError> {
     let store = call.api.registry.store.clone();
     let prefix = call.stored().key_prefix(call.namespace());
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
+    let (tx, rx) = mpsc::channel::<Frames>(64);
     let mut events = match store.watch(&prefix, after) {
         Ok(rx) => rx,
         Err(krust_store::Error::Compacted { requested, oldest }) => {
             let status =
                 ApiError::expired(format!("too old resource version: {requested} ({oldest})"))
                     .to_status();
-            let _ = tx.try_send(Ok(enc.event("ERROR", status)));
+            let _ = tx.try_send(vec![enc.event("ERROR", status)]);
             drop(tx);
             return Ok(stream_response(rx));
         }
@@ -192,11 +199,11 @@ async fn start(
         let _watchers = watchers;
         let mut last = after;
         for obj in served {
-            if tx.send(Ok(enc.event("ADDED", obj))).await.is_err() {
+            if tx.send(vec![enc.event("ADDED", obj)]).await.is_err() {
                 return;
             }
         }
-        if initial_end_bookmark && tx.send(Ok(enc.bookmark(last, true))).await.is_err() {
+        if initial_end_bookmark && tx.send(vec![enc.bookmark(last, true)]).await.is_err() {
             return;
         }
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
@@ -222,23 +229,24 @@ async fn start(
                     // The events already waiting go out with it in one chunk: one write, one
                     // TLS record, one wake-up of the client.
                     let Some(ev) = ev else { return };
-                    let mut chunk = Vec::new();
+                    let mut chunk = Frames::new();
                     let mut next = Some(ev);
                     while let Some(ev) = next {
                         last = ev.kv.mod_revision;
                         match filtered(&q, &ev, &api.watch_cache) {
                             Ok(Some((kind, sent))) => enc.sent(kind, sent, &mut chunk),
                             Ok(None) => {}
-                            Err(e) => chunk.extend_from_slice(&enc.event("ERROR", e.to_status())),
+                            Err(e) => chunk.push(enc.event("ERROR", e.to_status())),
                         }
-                        next = (chunk.len() < CHUNK).then(|| events.try_recv().ok()).flatten();
+                        let size: usize = chunk.iter().map(Bytes::len).sum();
+                        next = (size < CHUNK).then(|| events.try_recv().ok()).flatten();
                     }
-                    if !chunk.is_empty() && tx.send(Ok(chunk.into())).await.is_err() {
+                    if !chunk.is_empty() && tx.send(chunk).await.is_err() {
                         return;
                     }
                 }
                 _ = tokio::time::sleep_until(bookmark_at), if bookmarks => {
-                    if tx.send(Ok(enc.bookmark(last, false))).await.is_err() {
+                    if tx.send(vec![enc.bookmark(last, false)]).await.is_err() {
                         return;
                     }
                     // Past the pre-timeout bookmark, only the periodic ones remain.
@@ -288,8 +296,10 @@ fn filtered(
     })
 }
 
-fn stream_response(rx: mpsc::Receiver<Result<Bytes, std::convert::Infallible>>) -> Response {
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+fn stream_response(rx: mpsc::Receiver<Frames>) -> Response {
+    let frames = tokio_stream::wrappers::ReceiverStream::new(rx)
+        .flat_map(|frames| futures::stream::iter(frames.into_iter().map(Ok::<_, Infallible>)));
+    let body = Body::from_stream(frames);
     let mut r = Response::new(body);
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,

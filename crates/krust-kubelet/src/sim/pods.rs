@@ -12,6 +12,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::{WatchStreamExt, watcher};
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -262,18 +263,23 @@ impl<'a> Worker<'a> {
     }
 
     /// Patches `pods/status`, retrying transient errors. False if the pod is gone (or refuses).
+    /// The answer (the whole pod) is not decoded: the worker learns the pod from the watch.
     async fn patch(&self, rx: &Latest, body: Value) -> bool {
         let patch = Patch::Strategic(body);
         let mut delay = Duration::from_millis(100);
         loop {
-            let result = {
-                let Ok(_permit) = self.shared.limit.acquire().await else {
-                    return false;
+            let result =
+                {
+                    let Ok(_permit) = self.shared.limit.acquire().await else {
+                        return false;
+                    };
+                    let request = kube::core::Request::new(self.api.resource_url())
+                        .patch_subresource("status", &self.name, &PatchParams::default(), &patch);
+                    match request {
+                        Ok(r) => self.shared.client.request::<IgnoredAny>(r).await,
+                        Err(e) => Err(kube::Error::BuildRequest(e)),
+                    }
                 };
-                self.api
-                    .patch_status(&self.name, &PatchParams::default(), &patch)
-                    .await
-            };
             match result {
                 Ok(_) => return true,
                 Err(kube::Error::Api(e)) if matches!(e.code, 400 | 404 | 409 | 422) => {
