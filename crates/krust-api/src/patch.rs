@@ -73,18 +73,16 @@ impl PatchError {
 ///
 /// A patch that does not parse is a 400; one that fails to apply (missing path, failed `test`)
 /// is a 422, as in Kubernetes.
-pub fn json_patch(target: &Value, patch: &[u8]) -> Result<Value, PatchError> {
+pub fn json_patch(mut target: Value, patch: &[u8]) -> Result<Value, PatchError> {
     let operations: json_patch::Patch =
         serde_json::from_slice(patch).map_err(|e| PatchError::bad_request(e.to_string()))?;
-    let mut doc = target.clone();
-    json_patch::patch(&mut doc, &operations).map_err(|e| PatchError::invalid(e.to_string()))?;
-    Ok(doc)
+    json_patch::patch(&mut target, &operations).map_err(|e| PatchError::invalid(e.to_string()))?;
+    Ok(target)
 }
 
 /// Applies a JSON merge patch (RFC 7386, `application/merge-patch+json`) to `target`:
 /// objects merge recursively, `null` deletes a key, anything else (lists included) replaces.
-pub fn merge_patch(target: &Value, patch: &Value) -> Value {
-    let mut doc = target.clone();
-    json_patch::merge(&mut doc, patch);
-    doc
+pub fn merge_patch(mut target: Value, patch: &Value) -> Value {
+    json_patch::merge(&mut target, patch);
+    target
 }

@@ -265,18 +265,21 @@ fn conflict_error(conflicts: Vec<ApplyConflict>) -> ApplyError {
 /// carrying other non-empty managedFields has them used as the starting point.
 pub fn update_managed_fields(
     old: Option<&Value>,
-    new: &Value,
+    mut new: Value,
     manager: &str,
     definition: &str,
     now: &str,
 ) -> Result<Value, ApplyError> {
     let provided = new
-        .pointer("/metadata/managedFields")
-        .and_then(Value::as_array);
-    let mut result = without_managed_fields(new);
-    if provided.is_some_and(|m| m.len() == 1 && m[0].as_object().is_some_and(|e| e.is_empty())) {
-        return Ok(result);
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|meta| meta.remove("managedFields"));
+    let listed = provided.as_ref().and_then(Value::as_array);
+    if listed.is_some_and(|m| m.len() == 1 && m[0].as_object().is_some_and(|e| e.is_empty())) {
+        return Ok(new);
     }
+    let starts_from_provided = listed.is_some_and(|m| !m.is_empty());
+    let mut result = new;
     let node = root(definition);
     let Changes { taken, gone } = match changes(old, &result, node) {
         Ok(changes) => changes,
@@ -292,8 +295,9 @@ pub fn update_managed_fields(
             && api_version == version
     };
     // Entries the write leaves alone stay as written; the others are parsed and changed.
-    let source = match provided {
-        Some(list) if !list.is_empty() => Some(new),
+    let provided = provided.map(|list| json!({"metadata": {"managedFields": list}}));
+    let source = match &provided {
+        Some(provided) if starts_from_provided => Some(provided),
         _ => old,
     };
     let mut entries = source.map_or_else(Vec::new, |source| {

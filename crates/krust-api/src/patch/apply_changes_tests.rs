@@ -89,7 +89,7 @@ fn update(
     definition: &str,
     now: &str,
 ) -> (Result<Value, ApplyError>, bool) {
-    let got = update_managed_fields(old, new, manager, definition, now);
+    let got = update_managed_fields(old, new.clone(), manager, definition, now);
     let want = reference(old, new, manager, definition, now);
     assert_eq!(got, want, "old: {old:#?}\nnew: {new:#?}");
     let node = root(definition);
@@ -767,24 +767,28 @@ fn managed_fields_timing() {
     };
     let (old, new) = pod_status_update();
     let created = pod();
-    let held = update_managed_fields(None, &lease("t0"), "kubelet", LEASE, T0).unwrap();
+    let held = update_managed_fields(None, lease("t0"), "kubelet", LEASE, T0).unwrap();
     let mut renewed = held.clone();
     renewed["spec"]["renewTime"] = json!("t1");
     // The kubelet's next status update: a container turns unready.
-    let running = update_managed_fields(Some(&old), &new, "kubelet", POD, T2).unwrap();
+    let running = update_managed_fields(Some(&old), new.clone(), "kubelet", POD, T2).unwrap();
     let mut unready = running.clone();
     unready["status"]["conditions"][1]["status"] = json!("False");
     unready["status"]["conditions"][1]["lastTransitionTime"] = json!("t3");
     unready["status"]["containerStatuses"][1]["ready"] = json!(false);
     // A node heartbeat.
-    let registered = update_managed_fields(None, &node(), "kubelet", NODE, T0).unwrap();
+    let registered = update_managed_fields(None, node(), "kubelet", NODE, T0).unwrap();
     let mut beat = registered.clone();
     for condition in beat["status"]["conditions"].as_array_mut().unwrap() {
         condition["lastHeartbeatTime"] = json!("2024-01-01T00:00:40Z");
     }
     type Update = fn(Option<&Value>, &Value, &str, &str, &str) -> Result<Value, ApplyError>;
-    let implementations: [(&str, Update); 2] =
-        [("before", reference), ("after", update_managed_fields)];
+    let implementations: [(&str, Update); 2] = [
+        ("before", reference),
+        ("after", |old, new, manager, definition, now| {
+            update_managed_fields(old, new.clone(), manager, definition, now)
+        }),
+    ];
     for (name, f) in implementations {
         let status = time(&|| f(Some(&old), &new, "kubelet", POD, T2).unwrap());
         let create = time(&|| f(None, &created, "kube-controller-manager", POD, T0).unwrap());

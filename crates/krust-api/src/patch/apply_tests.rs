@@ -138,7 +138,7 @@ fn reapply_by_the_same_manager_changes_fields() {
 fn client_side_applied() -> Value {
     update_managed_fields(
         None,
-        &config(1, "nginx:1.19"),
+        config(1, "nginx:1.19"),
         "kubectl-client-side-apply",
         DEPLOYMENT,
         T0,
@@ -262,7 +262,7 @@ fn fields_no_longer_applied_are_removed_unless_owned_by_others() {
     let mut edited = live.clone();
     edited["metadata"]["labels"]["tier"] = json!("frontend");
     let edited =
-        update_managed_fields(Some(&live), &edited, "kubectl-edit", DEPLOYMENT, T1).unwrap();
+        update_managed_fields(Some(&live), edited.clone(), "kubectl-edit", DEPLOYMENT, T1).unwrap();
     assert_eq!(
         fields_of(&edited, "kubectl-edit"),
         &json!({ "f:metadata": { "f:labels": { "f:tier": {} } } })

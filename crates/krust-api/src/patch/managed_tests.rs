@@ -10,7 +10,7 @@ use super::update_managed_fields;
 fn updates_take_changed_fields_from_other_managers() {
     let created = update_managed_fields(
         None,
-        &config(1, "nginx:1.19"),
+        config(1, "nginx:1.19"),
         "kubectl-create",
         DEPLOYMENT,
         T0,
@@ -26,7 +26,7 @@ fn updates_take_changed_fields_from_other_managers() {
     scaled["spec"]["replicas"] = json!(4);
     let scaled = update_managed_fields(
         Some(&created),
-        &scaled,
+        scaled.clone(),
         "kube-controller-manager",
         DEPLOYMENT,
         T1,
@@ -41,13 +41,14 @@ fn updates_take_changed_fields_from_other_managers() {
         None
     );
     // A write that changes nothing records nothing new.
-    let same = update_managed_fields(Some(&scaled), &scaled, "someone", DEPLOYMENT, T2).unwrap();
+    let same =
+        update_managed_fields(Some(&scaled), scaled.clone(), "someone", DEPLOYMENT, T2).unwrap();
     assert_eq!(same, scaled);
     // managedFields: [{}] clears the managed fields.
     let mut reset = scaled.clone();
     reset["metadata"]["managedFields"] = json!([{}]);
-    let reset =
-        update_managed_fields(Some(&scaled), &reset, "kubectl-edit", DEPLOYMENT, T2).unwrap();
+    let reset = update_managed_fields(Some(&scaled), reset.clone(), "kubectl-edit", DEPLOYMENT, T2)
+        .unwrap();
     assert_eq!(reset["metadata"].get("managedFields"), None);
 }
 

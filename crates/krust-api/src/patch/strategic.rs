@@ -170,7 +170,7 @@ fn property(definitions: Definitions, def: &str, key: &str) -> Option<Property> 
 /// (e.g. `io.k8s.api.apps.v1.Deployment`). An unknown definition gives merge-patch semantics
 /// everywhere (directives are still honoured).
 pub fn strategic_merge_patch(
-    target: &Value,
+    target: Value,
     patch: &Value,
     definition: &str,
 ) -> Result<Value, PatchError> {
@@ -180,7 +180,7 @@ pub fn strategic_merge_patch(
 /// [`strategic_merge_patch`] interpreted with another set of definitions.
 pub fn strategic_merge_patch_in(
     definitions: &'static Map<String, Value>,
-    target: &Value,
+    target: Value,
     patch: &Value,
     definition: &str,
 ) -> Result<Value, PatchError> {
@@ -190,7 +190,7 @@ pub fn strategic_merge_patch_in(
         ));
     };
     let original = match target {
-        Value::Object(map) => map.clone(),
+        Value::Object(map) => map,
         _ => Map::new(),
     };
     merge_map(

@@ -108,20 +108,20 @@ fn new_values_carry_no_directives() {
 #[test]
 fn malformed_patches_are_rejected() {
     assert_eq!(
-        strategic_merge_patch(&deployment(), &json!([1]), DEPLOYMENT)
+        strategic_merge_patch(deployment(), &json!([1]), DEPLOYMENT)
             .unwrap_err()
             .code,
         400
     );
     let err = strategic_merge_patch(
-        &json!({ "metadata": { "finalizers": ["a"] } }),
+        json!({ "metadata": { "finalizers": ["a"] } }),
         &json!({ "metadata": { "finalizers": [["x"]] } }),
         POD,
     )
     .unwrap_err();
     assert_eq!(err, PatchError::invalid("lists of lists are not supported"));
     let err = strategic_merge_patch(
-        &deployment(),
+        deployment(),
         &json!({ "metadata": { "$deleteFromPrimitiveList/finalizers": "a" } }),
         DEPLOYMENT,
     )
@@ -131,7 +131,7 @@ fn malformed_patches_are_rejected() {
         PatchError::bad_request("invalid patch format of primitive list")
     );
     let err = strategic_merge_patch(
-        &deployment(),
+        deployment(),
         &json!({ "metadata": { "$setElementOrder/finalizers": "a" } }),
         DEPLOYMENT,
     )

@@ -51,7 +51,7 @@ pub(super) fn deployment() -> Value {
 }
 
 pub(super) fn smp(target: &Value, patch: Value, definition: &str) -> Value {
-    strategic_merge_patch(target, &patch, definition).unwrap_or_else(|e| panic!("{e}"))
+    strategic_merge_patch(target.clone(), &patch, definition).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn container(obj: &Value) -> &Value {
@@ -179,7 +179,7 @@ fn retain_keys_on_strategy_drops_rolling_update() {
 #[test]
 fn retain_keys_must_list_every_patched_key() {
     let patch = json!({ "spec": { "strategy": { "$retainKeys": ["type"], "type": "RollingUpdate", "rollingUpdate": {} } } });
-    let err = strategic_merge_patch(&deployment(), &patch, DEPLOYMENT).unwrap_err();
+    let err = strategic_merge_patch(deployment(), &patch, DEPLOYMENT).unwrap_err();
     assert_eq!(
         err,
         PatchError::bad_request("invalid patch format of retainKeys")
@@ -288,7 +288,7 @@ fn map_directives_replace_and_delete() {
     );
     assert_eq!(got["spec"], json!({ "replicas": 3 }));
     let err = strategic_merge_patch(
-        &deployment(),
+        deployment(),
         &json!({ "spec": { "$patch": "bogus" } }),
         DEPLOYMENT,
     )
@@ -309,7 +309,7 @@ fn list_replace_directive_replaces_the_list() {
         json!([{ "name": "only", "image": "x" }])
     );
     let patch = json!({ "spec": { "template": { "spec": { "containers": [{ "name": "x", "$patch": "merge" }] } } } });
-    let err = strategic_merge_patch(&deployment(), &patch, DEPLOYMENT).unwrap_err();
+    let err = strategic_merge_patch(deployment(), &patch, DEPLOYMENT).unwrap_err();
     assert_eq!(
         err,
         PatchError::invalid("merging lists cannot yet be specified in the patch")
@@ -320,7 +320,7 @@ fn list_replace_directive_replaces_the_list() {
 fn missing_merge_key_is_an_error() {
     let patch =
         json!({ "spec": { "template": { "spec": { "containers": [{ "image": "nginx:2" }] } } } });
-    let err = strategic_merge_patch(&deployment(), &patch, DEPLOYMENT).unwrap_err();
+    let err = strategic_merge_patch(deployment(), &patch, DEPLOYMENT).unwrap_err();
     assert_eq!(err.code, 422);
     assert!(
         err.message
@@ -335,7 +335,7 @@ fn set_element_order_must_match_patch_order() {
         "$setElementOrder/containers": [{ "name": "a" }, { "name": "b" }],
         "containers": [{ "name": "b", "image": "b" }, { "name": "a", "image": "a" }],
     } } } });
-    let err = strategic_merge_patch(&deployment(), &patch, DEPLOYMENT).unwrap_err();
+    let err = strategic_merge_patch(deployment(), &patch, DEPLOYMENT).unwrap_err();
     assert!(
         err.message.contains("doesn't match $setElementOrder list"),
         "{err}"

@@ -54,7 +54,8 @@ static DEFINITIONS: LazyLock<Map<String, Value>> = LazyLock::new(|| {
 });
 
 fn patched(original: Value, patch: Value) -> Result<Value, String> {
-    strategic_merge_patch_in(&DEFINITIONS, &original, &patch, "mergeItem").map_err(|e| e.message)
+    strategic_merge_patch_in(&DEFINITIONS, original.clone(), &patch, "mergeItem")
+        .map_err(|e| e.message)
 }
 
 /// `(description, original, patch, expected)`.

@@ -37,7 +37,7 @@ fn apply_error(e: patch::ApplyError) -> ApiError {
 /// Applies a non-apply patch of content type `ct` to `current`.
 pub fn apply_patch(
     ct: &str,
-    current: &Value,
+    current: Value,
     body: &[u8],
     resource: &Resource,
 ) -> Result<Value, ApiError> {
@@ -136,7 +136,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
             .read_modify_write(call.stored(), ns, name, status_only, &opts, |current| {
                 let served = call.served(current);
                 let rv = served.pointer("/metadata/resourceVersion").cloned();
-                let mut obj = apply_patch(&ct, &served, &body, resource)?;
+                let mut obj = apply_patch(&ct, served, &body, resource)?;
                 // A patch that does not mention resourceVersion does not pin one.
                 if obj.pointer("/metadata/resourceVersion").is_none()
                     && let Some(rv) = rv.clone()

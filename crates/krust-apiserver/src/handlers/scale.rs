@@ -96,10 +96,10 @@ pub async fn patch(call: &Call, body: &[u8]) -> Result<Response, ApiError> {
     // A Scale has no lists, so strategic merge and merge patches are the same here.
     let ct = negotiate::content_type(&call.headers);
     set(call, |current| match ct.as_str() {
-        "application/json-patch+json" => krust_api::patch::json_patch(&current, body)
+        "application/json-patch+json" => krust_api::patch::json_patch(current, body)
             .map_err(|e| ApiError::new(e.code, e.reason(), e.message)),
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => Ok(
-            krust_api::patch::merge_patch(&current, &negotiate::parse_json(body)?),
+            krust_api::patch::merge_patch(current, &negotiate::parse_json(body)?),
         ),
         other => Err(ApiError::unsupported_media_type(other)),
     })

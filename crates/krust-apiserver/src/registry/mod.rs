@@ -62,7 +62,7 @@ pub fn track_fields(
     else {
         return Ok(obj);
     };
-    krust_api::patch::update_managed_fields(old, &obj, manager, definition, &krust_api::meta::now())
+    krust_api::patch::update_managed_fields(old, obj, manager, definition, &krust_api::meta::now())
         .map_err(|e| ApiError::new(e.code(), e.reason(), e.to_string()))
 }
 

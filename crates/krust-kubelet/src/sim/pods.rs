@@ -2,6 +2,8 @@
 //! node), one worker task per pod, fed the pod's latest version through a `watch` channel.
 //! The worker starts the pod (Running, ready as its probes allow), and when it is deleted
 //! stops it, posts the terminated status and deletes it for good (grace 0, uid precondition).
+//! A worker lives as long as its pod, so its requests are boxed: the task's idle state stays
+//! small (thousands of pods per process) instead of holding room for a request in flight.
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -236,7 +238,7 @@ impl<'a> Worker<'a> {
                 let Ok(_permit) = self.shared.limit.acquire().await else {
                     return;
                 };
-                self.api.delete(&self.name, &params).await
+                Box::pin(self.api.delete(&self.name, &params)).await
             };
             match result {
                 Ok(_) => return,
@@ -276,7 +278,7 @@ impl<'a> Worker<'a> {
                     let request = kube::core::Request::new(self.api.resource_url())
                         .patch_subresource("status", &self.name, &PatchParams::default(), &patch);
                     match request {
-                        Ok(r) => self.shared.client.request::<IgnoredAny>(r).await,
+                        Ok(r) => Box::pin(self.shared.client.request::<IgnoredAny>(r)).await,
                         Err(e) => Err(kube::Error::BuildRequest(e)),
                     }
                 };
