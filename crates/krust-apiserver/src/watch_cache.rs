@@ -116,25 +116,34 @@ fn with_revision(stored: &[u8], rev: Revision) -> Result<Bytes, ApiError> {
     Ok(out.into())
 }
 
-/// The stored object parsed without `metadata.managedFields`, with its `resourceVersion`.
+/// What selectors read of a stored object: its metadata without `managedFields` (with its
+/// `resourceVersion`), the scalar fields of `spec` and `status` (every field selector names
+/// one, e.g. `spec.nodeName`, `status.phase`), and every other top-level field.
 fn selectable(kv: &KeyValue) -> Result<Value, ApiError> {
     let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get());
+    let parsed = |raw: &RawValue, keep: &dyn Fn(&str, &RawValue) -> bool| {
+        let fields: BTreeMap<String, &RawValue> = serde_json::from_str(raw.get())?;
+        let kept = fields.into_iter().filter(|(k, v)| keep(k, v));
+        kept.map(|(k, v)| Ok((k, parse(v)?)))
+            .collect::<Result<Map<String, Value>, serde_json::Error>>()
+    };
+    let scalar = |_: &str, v: &RawValue| !v.get().starts_with(['{', '[']);
     let mut out = Map::new();
     for (key, raw) in fields(&kv.value)? {
-        let value = if key == "metadata" {
-            let meta: BTreeMap<String, &RawValue> =
-                serde_json::from_str(raw.get()).map_err(ApiError::internal)?;
-            let mut m = Map::new();
-            for (k, v) in meta.into_iter().filter(|(k, _)| k != "managedFields") {
-                m.insert(k, parse(v).map_err(ApiError::internal)?);
+        let value = match key.as_str() {
+            "metadata" => {
+                let mut m =
+                    parsed(raw, &|k, _| k != "managedFields").map_err(ApiError::internal)?;
+                m.insert(
+                    "resourceVersion".into(),
+                    Value::String(kv.mod_revision.to_string()),
+                );
+                Value::Object(m)
             }
-            m.insert(
-                "resourceVersion".into(),
-                Value::String(kv.mod_revision.to_string()),
-            );
-            Value::Object(m)
-        } else {
-            parse(raw).map_err(ApiError::internal)?
+            "spec" | "status" if raw.get().starts_with('{') => {
+                Value::Object(parsed(raw, &scalar).map_err(ApiError::internal)?)
+            }
+            _ => parse(raw).map_err(ApiError::internal)?,
         };
         out.insert(key, value);
     }
@@ -226,6 +235,22 @@ mod tests {
         assert_eq!(
             want["metadata"],
             json!({"labels": {"app": "x"}, "name": "a", "resourceVersion": "7"})
+        );
+    }
+
+    #[test]
+    fn selectors_read_only_the_scalars_of_spec_and_status() {
+        let stored = r#"{"kind":"Pod","metadata":{"name":"a"},"spec":{"containers":[{"name":"c"}],"hostNetwork":true,"nodeName":"n1","securityContext":{}},"status":{"conditions":[],"phase":"Running"},"involvedObject":{"kind":"Pod"}}"#;
+        let d = Decoded::new(&kv("/a", 7, stored)).unwrap();
+        assert_eq!(
+            d.selectable(),
+            &json!({
+                "kind": "Pod",
+                "metadata": {"name": "a", "resourceVersion": "7"},
+                "spec": {"hostNetwork": true, "nodeName": "n1"},
+                "status": {"phase": "Running"},
+                "involvedObject": {"kind": "Pod"},
+            })
         );
     }
 

@@ -1,7 +1,7 @@
 //! Per-kind rules of the write path (what Kubernetes keeps in each kind's strategy).
 
 use krust_api::resources::Resource;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// Kinds whose `metadata.generation` counts spec changes.
 pub fn has_generation(resource: &Resource) -> bool {
@@ -24,18 +24,28 @@ pub fn prepare_create(resource: &Resource, obj: &mut Value) {
 /// a write to the main resource keeps the old status, a write to `/status` keeps the rest.
 pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, status_only: bool) {
     if status_only {
-        let status = obj.get("status").cloned();
-        let mut merged = old.clone();
-        match status {
-            Some(s) => merged["status"] = s,
-            None => {
-                merged.as_object_mut().map(|m| m.remove("status"));
-            }
+        // The old object but its status, which (with labels and annotations, which may
+        // change through /status too, as in Kubernetes) moves over from the new one.
+        let mut merged: Map<String, Value> = old
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| *k != "status")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut new = std::mem::take(obj);
+        if let Some(status) = new.as_object_mut().and_then(|m| m.remove("status")) {
+            merged.insert("status".into(), status);
         }
-        // Labels and annotations may change through /status too, as in Kubernetes.
-        for f in ["labels", "annotations"] {
-            match obj.pointer(&format!("/metadata/{f}")) {
-                Some(v) => merged["metadata"][f] = v.clone(),
+        let mut merged = Value::Object(merged);
+        let new_meta = new.get_mut("metadata").and_then(Value::as_object_mut);
+        let (labels, annotations) = match new_meta {
+            Some(m) => (m.remove("labels"), m.remove("annotations")),
+            None => (None, None),
+        };
+        for (f, v) in [("labels", labels), ("annotations", annotations)] {
+            match v {
+                Some(v) => merged["metadata"][f] = v,
                 None => {
                     merged["metadata"].as_object_mut().map(|m| m.remove(f));
                 }
