@@ -265,23 +265,16 @@ impl<'a> Worker<'a> {
     }
 
     /// Patches `pods/status`, retrying transient errors. False if the pod is gone (or refuses).
-    /// The answer (the whole pod) is not decoded: the worker learns the pod from the watch.
     async fn patch(&self, rx: &Latest, body: Value) -> bool {
         let patch = Patch::Strategic(body);
         let mut delay = Duration::from_millis(100);
         loop {
-            let result =
-                {
-                    let Ok(_permit) = self.shared.limit.acquire().await else {
-                        return false;
-                    };
-                    let request = kube::core::Request::new(self.api.resource_url())
-                        .patch_subresource("status", &self.name, &PatchParams::default(), &patch);
-                    match request {
-                        Ok(r) => Box::pin(self.shared.client.request::<IgnoredAny>(r)).await,
-                        Err(e) => Err(kube::Error::BuildRequest(e)),
-                    }
+            let result = {
+                let Ok(_permit) = self.shared.limit.acquire().await else {
+                    return false;
                 };
+                self.send_status(&patch).await
+            };
             match result {
                 Ok(_) => return true,
                 Err(kube::Error::Api(e)) if matches!(e.code, 400 | 404 | 409 | 422) => {
@@ -298,6 +291,15 @@ impl<'a> Worker<'a> {
                 }
             }
         }
+    }
+
+    /// Sends one `pods/status` patch. The answer (the whole pod) is not decoded: the worker
+    /// learns the pod from the watch.
+    async fn send_status(&self, patch: &Patch<Value>) -> kube::Result<IgnoredAny> {
+        let request = kube::core::Request::new(self.api.resource_url())
+            .patch_subresource("status", &self.name, &PatchParams::default(), patch)
+            .map_err(kube::Error::BuildRequest)?;
+        Box::pin(self.shared.client.request(request)).await
     }
 
     /// Pulled (or Pulling and Pulled), Created, Started for every container, init ones first.
