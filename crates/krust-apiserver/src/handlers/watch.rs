@@ -226,8 +226,8 @@ async fn start(
             };
             tokio::select! {
                 ev = events.recv() => {
-                    // The events already waiting go out with it in one chunk: one write, one
-                    // TLS record, one wake-up of the client.
+                    // The events already waiting go out with it, together: one send, one
+                    // write to the connection, one wake-up of the client.
                     let Some(ev) = ev else { return };
                     let mut chunk = Frames::new();
                     let mut next = Some(ev);
