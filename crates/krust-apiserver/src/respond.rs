@@ -16,8 +16,8 @@ pub fn json(code: u16, body: &Value) -> Response {
 }
 
 /// A response with the given content type.
-pub fn with_type(code: u16, content_type: &'static str, body: Vec<u8>) -> Response {
-    let mut r = Response::new(Body::from(body));
+pub fn with_type(code: u16, content_type: &'static str, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

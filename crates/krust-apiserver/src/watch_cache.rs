@@ -80,7 +80,7 @@ fn fields(stored: &[u8]) -> Result<BTreeMap<String, &RawValue>, ApiError> {
 }
 
 /// The stored JSON with `metadata.resourceVersion` set to `rev`, spliced in as text.
-fn with_revision(stored: &[u8], rev: Revision) -> Result<Bytes, ApiError> {
+pub(crate) fn with_revision(stored: &[u8], rev: Revision) -> Result<Bytes, ApiError> {
     let fields = fields(stored)?;
     let metadata = fields.get("metadata").map(|m| m.get().trim());
     if !metadata.is_some_and(|m| m.starts_with('{')) {

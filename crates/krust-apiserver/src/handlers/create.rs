@@ -70,7 +70,7 @@ pub async fn create(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         .registry
         .create(call.stored(), call.namespace(), obj, &call.write_options()?)
         .await?;
-    Ok(respond::warn(call.object(201, created), &warnings))
+    Ok(respond::warn(call.written(201, created), &warnings))
 }
 
 /// `pods/binding`: assigns a pod to a node, once.

@@ -79,6 +79,22 @@ impl Call {
             .collect()
     }
 
+    /// The answer to a write: the stored bytes themselves (with `resourceVersion` spliced in)
+    /// when plain JSON of the stored version is asked for, else as [`Call::object`].
+    pub fn written(&self, code: u16, written: crate::registry::Written) -> Response {
+        let plain = std::ptr::eq(
+            convert::storage_resource(self.target.resource),
+            self.target.resource,
+        ) && !negotiate::wants_metadata(&self.headers)
+            && !negotiate::wants_table(&self.headers);
+        if let (true, Some(kv)) = (plain, &written.stored)
+            && let Ok(json) = crate::watch_cache::with_revision(&kv.value, kv.mod_revision)
+        {
+            return respond::with_type(code, "application/json", json);
+        }
+        self.object(code, written.object)
+    }
+
     /// An object answer: JSON, metadata only, or a one-row Table, as asked for.
     pub fn object(&self, code: u16, obj: Value) -> Response {
         let obj = self.served(obj);

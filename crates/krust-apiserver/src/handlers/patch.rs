@@ -118,7 +118,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
                 krust_api::meta::metadata_mut(&mut obj).insert("name".into(), json!(name));
                 let obj = finish(obj, &mut warnings)?;
                 let created = registry.create(call.stored(), ns, obj, &opts).await?;
-                return Ok(respond::warn(call.object(201, created), &warnings));
+                return Ok(respond::warn(call.written(201, created), &warnings));
             }
             Err(e) => return Err(e),
             Ok(_) => {}
@@ -147,5 +147,5 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
             })
             .await?
     };
-    Ok(respond::warn(call.object(200, stored), &warnings))
+    Ok(respond::warn(call.written(200, stored), &warnings))
 }

@@ -84,7 +84,7 @@ async fn set(
             },
         )
         .await?;
-    Ok(respond::json(200, &scale_of(&updated)))
+    Ok(respond::json(200, &scale_of(&updated.object)))
 }
 
 pub async fn update(call: &Call, body: &[u8]) -> Result<Response, ApiError> {

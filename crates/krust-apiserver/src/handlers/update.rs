@@ -60,7 +60,7 @@ pub async fn update(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         }
     };
     Ok(respond::warn(
-        call.object(if created { 201 } else { 200 }, stored),
+        call.written(if created { 201 } else { 200 }, stored),
         &warnings,
     ))
 }

@@ -1,6 +1,6 @@
 //! Create.
 
-use super::{Registry, WriteOptions, encode, hooks, store_error, written};
+use super::{Registry, WriteOptions, Written, encode, hooks, store_error};
 use krust_api::resources::{Resource, find};
 use krust_api::status::ApiError;
 use krust_api::{defaults, meta, validation};
@@ -55,7 +55,7 @@ impl Registry {
         namespace: Option<&str>,
         mut obj: Value,
         opts: &WriteOptions,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Written, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request(
                 "the body of the request must be an object",
@@ -108,7 +108,10 @@ impl Registry {
             self.check_namespace(resource, &ns, &name).await?;
         }
         if opts.dry_run {
-            return Ok(obj);
+            return Ok(Written {
+                object: obj,
+                stored: None,
+            });
         }
         let owner = format!("{}/{name}", meta::namespace(&obj).unwrap_or(""));
         let key = resource.key(meta::namespace(&obj), &name);
@@ -130,7 +133,7 @@ impl Registry {
             self.allocate_service(&mut obj, &owner).await?;
         }
         match self.store.create(&key, encode(&obj)).await {
-            Ok(kv) => Ok(written(obj, &kv)),
+            Ok(kv) => Ok(Written::stored(obj, kv)),
             Err(e) => {
                 if resource.kind == "Service" {
                     self.release_service(&obj).await;

@@ -77,6 +77,32 @@ pub fn encode(obj: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(&Unversioned(obj)).unwrap_or_default())
 }
 
+/// An object as a write left it, with the bytes the store holds for it when they are exactly
+/// that object (not after a dry run, nor for an object the write deleted): an answer can be
+/// those bytes rather than the object encoded again.
+pub struct Written {
+    pub object: Value,
+    pub stored: Option<KeyValue>,
+}
+
+impl Written {
+    /// `obj`, stored at `kv`.
+    fn stored(obj: Value, kv: KeyValue) -> Self {
+        Written {
+            object: written(obj, &kv),
+            stored: Some(kv),
+        }
+    }
+
+    /// `obj` with the `resourceVersion` of `kv`, whose bytes are not (or not exactly) it.
+    fn unstored(obj: Value, kv: &KeyValue) -> Self {
+        Written {
+            object: written(obj, kv),
+            stored: None,
+        }
+    }
+}
+
 /// `obj` as written at `kv`: its `resourceVersion` is the write's revision. What [`decode`]
 /// of `kv` would give, without parsing back what was just encoded.
 pub(crate) fn written(mut obj: Value, kv: &KeyValue) -> Value {

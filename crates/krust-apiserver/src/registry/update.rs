@@ -1,7 +1,8 @@
 //! Update (PUT), and the read-modify-write loop patches use.
 
-use super::written;
-use super::{Registry, WriteOptions, decode, encode, hooks, same_ignoring_version, store_error};
+use super::{
+    Registry, WriteOptions, Written, decode, encode, hooks, same_ignoring_version, store_error,
+};
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
 use krust_api::{defaults, meta, validation};
@@ -40,7 +41,7 @@ impl Registry {
         mut obj: Value,
         status_only: bool,
         opts: &WriteOptions,
-    ) -> Result<(Value, bool), ApiError> {
+    ) -> Result<(Written, bool), ApiError> {
         check_body(&obj, name)?;
         let key = resource.key(namespace, name);
         let Some(current) = self
@@ -81,7 +82,7 @@ impl Registry {
         (current, old): (KeyValue, Value),
         status_only: bool,
         opts: &WriteOptions,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Written, ApiError> {
         let key = &current.key;
         let expected = match meta::meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
             Some(rv) => rv
@@ -126,8 +127,11 @@ impl Registry {
         defaults::on_write(resource.kind, &mut obj);
         validation::validate(resource, &obj, Some(&old))?;
         let obj = super::track_fields(resource, Some(&old), obj, opts)?;
-        if same_ignoring_version(&obj, &old) || opts.dry_run {
-            return Ok(written(obj, &current));
+        if opts.dry_run {
+            return Ok(Written::unstored(obj, &current));
+        }
+        if same_ignoring_version(&obj, &old) {
+            return Ok(Written::stored(obj, current));
         }
         // The last finalizer removed from an object being deleted: it goes now.
         let namespace_finalizers = obj
@@ -148,14 +152,14 @@ impl Registry {
             if resource.kind == "Service" {
                 self.release_service(&obj).await;
             }
-            return Ok(written(obj, &kv));
+            return Ok(Written::unstored(obj, &kv));
         }
         let kv = self
             .store
             .update(key, encode(&obj), expected)
             .await
             .map_err(|e| store_error(resource, name, e))?;
-        Ok(written(obj, &kv))
+        Ok(Written::stored(obj, kv))
     }
 
     /// Reads the object, applies `change` and writes it back, retrying on conflicts
@@ -168,7 +172,7 @@ impl Registry {
         status_only: bool,
         opts: &WriteOptions,
         mut change: F,
-    ) -> Result<Value, ApiError>
+    ) -> Result<Written, ApiError>
     where
         F: FnMut(Value) -> Result<Value, ApiError>,
     {
