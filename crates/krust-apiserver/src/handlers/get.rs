@@ -15,12 +15,15 @@ pub async fn get(call: &Call) -> Result<Response, ApiError> {
             )));
         }
     }
-    let obj = call
+    let kv = call
         .api
         .registry
-        .get(call.stored(), call.namespace(), call.name())
+        .get_stored(call.stored(), call.namespace(), call.name())
         .await?;
-    Ok(call.object(200, obj))
+    match call.stored_answer(200, &kv) {
+        Some(answer) => Ok(answer),
+        None => Ok(call.object(200, crate::registry::decode(&kv)?)),
+    }
 }
 
 /// Logs are served by the node running the pod; until nodes serve them this says so.

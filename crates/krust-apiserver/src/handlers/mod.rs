@@ -79,20 +79,27 @@ impl Call {
             .collect()
     }
 
-    /// The answer to a write: the stored bytes themselves (with `resourceVersion` spliced in)
-    /// when plain JSON of the stored version is asked for, else as [`Call::object`].
+    /// The answer to a write: its stored bytes when they do ([`Call::stored_answer`]), else
+    /// as [`Call::object`].
     pub fn written(&self, code: u16, written: crate::registry::Written) -> Response {
-        let plain = std::ptr::eq(
-            convert::storage_resource(self.target.resource),
-            self.target.resource,
-        ) && !negotiate::wants_metadata(&self.headers)
+        let stored = written.stored.as_ref();
+        stored
+            .and_then(|kv| self.stored_answer(code, kv))
+            .unwrap_or_else(|| self.object(code, written.object))
+    }
+
+    /// An object answer made of its stored bytes (with `resourceVersion` spliced in, never
+    /// parsed and encoded again), when plain JSON of the stored version is asked for.
+    pub fn stored_answer(&self, code: u16, kv: &krust_store::KeyValue) -> Option<Response> {
+        let resource = self.target.resource;
+        let plain = std::ptr::eq(convert::storage_resource(resource), resource)
+            && !negotiate::wants_metadata(&self.headers)
             && !negotiate::wants_table(&self.headers);
-        if let (true, Some(kv)) = (plain, &written.stored)
-            && let Ok(json) = crate::watch_cache::with_revision(&kv.value, kv.mod_revision)
-        {
-            return respond::with_type(code, "application/json", json);
+        if !plain {
+            return None;
         }
-        self.object(code, written.object)
+        let json = crate::watch_cache::with_revision(&kv.value, kv.mod_revision).ok()?;
+        Some(respond::with_type(code, "application/json", json))
     }
 
     /// An object answer: JSON, metadata only, or a one-row Table, as asked for.

@@ -73,13 +73,21 @@ impl Registry {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Value, ApiError> {
-        let kv = self
-            .store
+        decode(&self.get_stored(resource, namespace, name).await?)
+    }
+
+    /// The stored form of one object (its JSON without `resourceVersion`, and its revisions).
+    pub async fn get_stored(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<krust_store::KeyValue, ApiError> {
+        self.store
             .get(&resource.key(namespace, name))
             .await
             .map_err(|e| store_error(resource, name, e))?
-            .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))?;
-        decode(&kv)
+            .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))
     }
 
     /// Lists objects, a page at a time when `limit` is set.
