@@ -2,12 +2,12 @@
 //! the same event, so each event's object is parsed, and encoded for the wire, once however
 //! many watchers send it (kube-apiserver's watch cache serializes once per event likewise).
 //!
-//! Each form is made only when a watcher first needs it: the JSON to send (the stored bytes
-//! with `resourceVersion` spliced in, never parsed into a tree), the object without
-//! `metadata.managedFields` that selectors are matched against, and the whole object (for
-//! Tables, metadata-only watches and conversion to another version).
+//! The JSON to send is made at once (the stored bytes with `resourceVersion` spliced in, never
+//! parsed into a tree); the other forms only when a watcher first needs them: what selectors
+//! are matched against, and the whole object (for Tables, metadata-only watches and
+//! conversion to another version).
 
-use crate::registry::decode;
+use crate::registry::{decode, fields, with_revision};
 use bytes::Bytes;
 use krust_api::status::ApiError;
 use krust_store::{KeyValue, Revision};
@@ -23,35 +23,25 @@ const CAPACITY: usize = 1024;
 /// One stored value and the forms watchers need of it.
 pub struct Decoded {
     kv: KeyValue,
-    json: OnceLock<Bytes>,
+    json: Bytes,
     selectable: OnceLock<Value>,
     value: OnceLock<Value>,
 }
 
 impl Decoded {
+    /// Fails on what does not parse: now, rather than in the middle of sending.
     fn new(kv: &KeyValue) -> Result<Self, ApiError> {
-        let decoded = Decoded {
+        Ok(Decoded {
+            json: with_revision(&kv.value, kv.mod_revision)?,
             kv: kv.clone(),
-            json: OnceLock::new(),
             selectable: OnceLock::new(),
             value: OnceLock::new(),
-        };
-        // Refuse what does not parse now, rather than in the middle of sending.
-        decoded.try_json()?;
-        Ok(decoded)
-    }
-
-    fn try_json(&self) -> Result<&Bytes, ApiError> {
-        if let Some(json) = self.json.get() {
-            return Ok(json);
-        }
-        let json = with_revision(&self.kv.value, self.kv.mod_revision)?;
-        Ok(self.json.get_or_init(|| json))
+        })
     }
 
     /// The object as JSON, `resourceVersion` included.
     pub fn json(&self) -> &Bytes {
-        self.try_json().expect("checked when decoded")
+        &self.json
     }
 
     /// The object as JSON at revision `rev` (an object leaving a selection is sent as it
@@ -72,48 +62,6 @@ impl Decoded {
         self.value
             .get_or_init(|| decode(&self.kv).unwrap_or(Value::Null))
     }
-}
-
-/// The top-level fields of a stored object, unparsed, in stored (sorted) order.
-fn fields(stored: &[u8]) -> Result<BTreeMap<String, &RawValue>, ApiError> {
-    serde_json::from_slice(stored).map_err(ApiError::internal)
-}
-
-/// The stored JSON with `metadata.resourceVersion` set to `rev`, spliced in as text.
-pub(crate) fn with_revision(stored: &[u8], rev: Revision) -> Result<Bytes, ApiError> {
-    let fields = fields(stored)?;
-    let metadata = fields.get("metadata").map(|m| m.get().trim());
-    if !metadata.is_some_and(|m| m.starts_with('{')) {
-        let kv = KeyValue {
-            key: String::new(),
-            value: Bytes::copy_from_slice(stored),
-            create_revision: 0,
-            mod_revision: rev,
-        };
-        return Ok(serde_json::to_vec(&decode(&kv)?).unwrap_or_default().into());
-    }
-    let mut out = Vec::with_capacity(stored.len() + 32);
-    out.push(b'{');
-    for (i, (key, raw)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut out, key).map_err(ApiError::internal)?;
-        out.push(b':');
-        match raw.get().trim() {
-            m if key == "metadata" => {
-                out.extend_from_slice(format!(r#"{{"resourceVersion":"{rev}""#).as_bytes());
-                let rest = m[1..].trim_start();
-                if !rest.starts_with('}') {
-                    out.push(b',');
-                }
-                out.extend_from_slice(rest.as_bytes());
-            }
-            other => out.extend_from_slice(other.as_bytes()),
-        }
-    }
-    out.push(b'}');
-    Ok(out.into())
 }
 
 /// What selectors read of a stored object: its metadata without `managedFields` (with its

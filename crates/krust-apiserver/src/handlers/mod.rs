@@ -98,7 +98,7 @@ impl Call {
         if !plain {
             return None;
         }
-        let json = crate::watch_cache::with_revision(&kv.value, kv.mod_revision).ok()?;
+        let json = crate::registry::with_revision(&kv.value, kv.mod_revision).ok()?;
         Some(respond::with_type(code, "application/json", json))
     }
 

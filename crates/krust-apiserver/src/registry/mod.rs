@@ -16,8 +16,10 @@ pub use read::{ListPage, ListQuery};
 use bytes::Bytes;
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
-use krust_store::{KeyValue, Store};
+use krust_store::{KeyValue, Revision, Store};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Options of a write.
@@ -70,6 +72,48 @@ pub fn track_fields(
 pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
     let v = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
     Ok(written(v, kv))
+}
+
+/// The top-level fields of a stored object, unparsed, in stored (sorted) order.
+pub(crate) fn fields(stored: &[u8]) -> Result<BTreeMap<String, &RawValue>, ApiError> {
+    serde_json::from_slice(stored).map_err(ApiError::internal)
+}
+
+/// The stored JSON with `metadata.resourceVersion` set to `rev`, spliced in as text.
+pub(crate) fn with_revision(stored: &[u8], rev: Revision) -> Result<Bytes, ApiError> {
+    let fields = fields(stored)?;
+    let metadata = fields.get("metadata").map(|m| m.get().trim());
+    if !metadata.is_some_and(|m| m.starts_with('{')) {
+        let kv = KeyValue {
+            key: String::new(),
+            value: Bytes::copy_from_slice(stored),
+            create_revision: 0,
+            mod_revision: rev,
+        };
+        return Ok(serde_json::to_vec(&decode(&kv)?).unwrap_or_default().into());
+    }
+    let mut out = Vec::with_capacity(stored.len() + 32);
+    out.push(b'{');
+    for (i, (key, raw)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, key).map_err(ApiError::internal)?;
+        out.push(b':');
+        match raw.get().trim() {
+            m if key == "metadata" => {
+                out.extend_from_slice(format!(r#"{{"resourceVersion":"{rev}""#).as_bytes());
+                let rest = m[1..].trim_start();
+                if !rest.starts_with('}') {
+                    out.push(b',');
+                }
+                out.extend_from_slice(rest.as_bytes());
+            }
+            other => out.extend_from_slice(other.as_bytes()),
+        }
+    }
+    out.push(b'}');
+    Ok(out.into())
 }
 
 /// Encodes an object for the store (without `resourceVersion`, which the store assigns).
