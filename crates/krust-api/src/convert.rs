@@ -21,6 +21,11 @@ fn is_events_v1(resource: &Resource) -> bool {
     resource.group == "events.k8s.io"
 }
 
+/// Whether objects of `resource` are stored as they are served (no conversion).
+pub fn is_stored_as_served(resource: &'static Resource) -> bool {
+    std::ptr::eq(storage_resource(resource), resource)
+}
+
 /// The resource whose objects are actually stored for `resource`.
 pub fn storage_resource(resource: &'static Resource) -> &'static Resource {
     if is_events_v1(resource) {

@@ -91,8 +91,7 @@ impl Call {
     /// An object answer made of its stored bytes (with `resourceVersion` spliced in, never
     /// parsed and encoded again), when plain JSON of the stored version is asked for.
     pub fn stored_answer(&self, code: u16, kv: &krust_store::KeyValue) -> Option<Response> {
-        let resource = self.target.resource;
-        let plain = std::ptr::eq(convert::storage_resource(resource), resource)
+        let plain = convert::is_stored_as_served(self.target.resource)
             && !negotiate::wants_metadata(&self.headers)
             && !negotiate::wants_table(&self.headers);
         if !plain {

@@ -52,12 +52,7 @@ impl Encoder {
     /// Whether events go out as the stored JSON itself (no Table, no metadata-only view, no
     /// conversion to another version).
     fn sends_stored(&self) -> bool {
-        !self.table
-            && !self.metadata_only
-            && std::ptr::eq(
-                krust_api::convert::storage_resource(self.resource),
-                self.resource,
-            )
+        !self.table && !self.metadata_only && krust_api::convert::is_stored_as_served(self.resource)
     }
 
     /// Appends the line for a store event to `out`: the shared JSON itself between a
@@ -229,16 +224,17 @@ async fn start(
                     // The events already waiting go out with it, together: one send, one
                     // write to the connection, one wake-up of the client.
                     let Some(ev) = ev else { return };
-                    let mut chunk = Frames::new();
+                    let (mut chunk, mut size) = (Frames::new(), 0);
                     let mut next = Some(ev);
                     while let Some(ev) = next {
                         last = ev.kv.mod_revision;
+                        let from = chunk.len();
                         match filtered(&q, &ev, &api.watch_cache) {
                             Ok(Some((kind, sent))) => enc.sent(kind, sent, &mut chunk),
                             Ok(None) => {}
                             Err(e) => chunk.push(enc.event("ERROR", e.to_status())),
                         }
-                        let size: usize = chunk.iter().map(Bytes::len).sum();
+                        size += chunk[from..].iter().map(Bytes::len).sum::<usize>();
                         next = (size < CHUNK).then(|| events.try_recv().ok()).flatten();
                     }
                     if !chunk.is_empty() && tx.send(chunk).await.is_err() {
