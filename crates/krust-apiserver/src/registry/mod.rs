@@ -84,13 +84,10 @@ pub(crate) fn with_revision(stored: &[u8], rev: Revision) -> Result<Bytes, ApiEr
     let fields = fields(stored)?;
     let metadata = fields.get("metadata").map(|m| m.get().trim());
     if !metadata.is_some_and(|m| m.starts_with('{')) {
-        let kv = KeyValue {
-            key: String::new(),
-            value: Bytes::copy_from_slice(stored),
-            create_revision: 0,
-            mod_revision: rev,
-        };
-        return Ok(serde_json::to_vec(&decode(&kv)?).unwrap_or_default().into());
+        let obj = serde_json::from_slice(stored).map_err(ApiError::internal)?;
+        return Ok(serde_json::to_vec(&at_revision(obj, rev))
+            .unwrap_or_default()
+            .into());
     }
     let mut out = Vec::with_capacity(stored.len() + 32);
     out.push(b'{');
@@ -149,11 +146,14 @@ impl Written {
 
 /// `obj` as written at `kv`: its `resourceVersion` is the write's revision. What [`decode`]
 /// of `kv` would give, without parsing back what was just encoded.
-pub(crate) fn written(mut obj: Value, kv: &KeyValue) -> Value {
-    krust_api::meta::metadata_mut(&mut obj).insert(
-        "resourceVersion".into(),
-        Value::String(kv.mod_revision.to_string()),
-    );
+pub(crate) fn written(obj: Value, kv: &KeyValue) -> Value {
+    at_revision(obj, kv.mod_revision)
+}
+
+/// `obj` with `metadata.resourceVersion` set to `rev`.
+fn at_revision(mut obj: Value, rev: Revision) -> Value {
+    krust_api::meta::metadata_mut(&mut obj)
+        .insert("resourceVersion".into(), Value::String(rev.to_string()));
     obj
 }
 
