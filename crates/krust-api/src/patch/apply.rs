@@ -274,11 +274,10 @@ pub fn update_managed_fields(
         .get_mut("metadata")
         .and_then(Value::as_object_mut)
         .and_then(|meta| meta.remove("managedFields"));
-    let listed = provided.as_ref().and_then(Value::as_array);
-    if listed.is_some_and(|m| m.len() == 1 && m[0].as_object().is_some_and(|e| e.is_empty())) {
+    let provided = provided.as_ref().and_then(Value::as_array);
+    if provided.is_some_and(|m| m.len() == 1 && m[0].as_object().is_some_and(|e| e.is_empty())) {
         return Ok(new);
     }
-    let starts_from_provided = listed.is_some_and(|m| !m.is_empty());
     let mut result = new;
     let node = root(definition);
     let Changes { taken, gone } = match changes(old, &result, node) {
@@ -295,10 +294,12 @@ pub fn update_managed_fields(
             && api_version == version
     };
     // Entries the write leaves alone stay as written; the others are parsed and changed.
-    let provided = provided.map(|list| json!({"metadata": {"managedFields": list}}));
-    let source = match &provided {
-        Some(provided) if starts_from_provided => Some(provided),
-        _ => old,
+    let source = match provided {
+        Some(list) if !list.is_empty() => Some(list.as_slice()),
+        _ => old
+            .and_then(|o| o.pointer("/metadata/managedFields"))
+            .and_then(Value::as_array)
+            .map(Vec::as_slice),
     };
     let mut entries = source.map_or_else(Vec::new, |source| {
         read_held(source, |item| {

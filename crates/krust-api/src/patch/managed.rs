@@ -111,12 +111,10 @@ impl Held<'_> {
     }
 }
 
-/// [`read_entries`], leaving unparsed the entries for which `keep` holds that are in the form
-/// [`write_entries`] writes (so that writing them back parsed would give them unchanged).
-pub(super) fn read_held(object: &Value, keep: impl Fn(&Value) -> bool) -> Vec<Held<'_>> {
-    let Some(Value::Array(items)) = object.pointer("/metadata/managedFields") else {
-        return Vec::new();
-    };
+/// The entries of a managedFields list as [`read_entries`] reads them, leaving unparsed those
+/// for which `keep` holds that are in the form [`write_entries`] writes (so that writing them
+/// back parsed would give them unchanged).
+pub(super) fn read_held(items: &[Value], keep: impl Fn(&Value) -> bool) -> Vec<Held<'_>> {
     items
         .iter()
         .filter_map(|item| {
