@@ -14,6 +14,7 @@ mod path;
 pub mod pki;
 pub mod registry;
 mod respond;
+mod selectable;
 mod server;
 mod state;
 mod table;

@@ -5,15 +5,15 @@
 //! The JSON to send is made at once (the stored bytes with `resourceVersion` spliced in, never
 //! parsed into a tree); the other forms only when a watcher first needs them: what selectors
 //! are matched against, and the whole object (for Tables, metadata-only watches and
-//! conversion to another version).
+//! conversion to another version). The answer to a write (or a GET) in plain JSON is the same
+//! bytes, taken from here too: a write is prepared once for its writer and all its watchers.
 
-use crate::registry::{decode, fields, with_revision};
+use crate::registry::{decode, with_revision};
 use bytes::Bytes;
 use krust_api::status::ApiError;
 use krust_store::{KeyValue, Revision};
-use serde_json::value::RawValue;
-use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// How many recent values are kept. Watchers of one resource receive an event at nearly the
@@ -53,8 +53,10 @@ impl Decoded {
     /// The object without `metadata.managedFields`, `resourceVersion` included: what label
     /// and field selectors read.
     pub fn selectable(&self) -> &Value {
-        self.selectable
-            .get_or_init(|| selectable(&self.kv).unwrap_or(Value::Null))
+        self.selectable.get_or_init(|| {
+            let rv = self.kv.mod_revision.to_string();
+            crate::selectable::selectable(&self.kv.value, &rv).unwrap_or(Value::Null)
+        })
     }
 
     /// The whole object, `resourceVersion` included.
@@ -62,40 +64,6 @@ impl Decoded {
         self.value
             .get_or_init(|| decode(&self.kv).unwrap_or(Value::Null))
     }
-}
-
-/// What selectors read of a stored object: its metadata without `managedFields` (with its
-/// `resourceVersion`), the scalar fields of `spec` and `status` (every field selector names
-/// one, e.g. `spec.nodeName`, `status.phase`), and every other top-level field.
-fn selectable(kv: &KeyValue) -> Result<Value, ApiError> {
-    let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get());
-    let parsed = |raw: &RawValue, keep: &dyn Fn(&str, &RawValue) -> bool| {
-        let fields: BTreeMap<String, &RawValue> = serde_json::from_str(raw.get())?;
-        let kept = fields.into_iter().filter(|(k, v)| keep(k, v));
-        kept.map(|(k, v)| Ok((k, parse(v)?)))
-            .collect::<Result<Map<String, Value>, serde_json::Error>>()
-    };
-    let scalar = |_: &str, v: &RawValue| !v.get().starts_with(['{', '[']);
-    let mut out = Map::new();
-    for (key, raw) in fields(&kv.value)? {
-        let value = match key.as_str() {
-            "metadata" => {
-                let mut m =
-                    parsed(raw, &|k, _| k != "managedFields").map_err(ApiError::internal)?;
-                m.insert(
-                    "resourceVersion".into(),
-                    Value::String(kv.mod_revision.to_string()),
-                );
-                Value::Object(m)
-            }
-            "spec" | "status" if raw.get().starts_with('{') => {
-                Value::Object(parsed(raw, &scalar).map_err(ApiError::internal)?)
-            }
-            _ => parse(raw).map_err(ApiError::internal)?,
-        };
-        out.insert(key, value);
-    }
-    Ok(Value::Object(out))
 }
 
 /// Recently prepared values by revision (a revision names one write of one key).
@@ -183,22 +151,6 @@ mod tests {
         assert_eq!(
             want["metadata"],
             json!({"labels": {"app": "x"}, "name": "a", "resourceVersion": "7"})
-        );
-    }
-
-    #[test]
-    fn selectors_read_only_the_scalars_of_spec_and_status() {
-        let stored = r#"{"kind":"Pod","metadata":{"name":"a"},"spec":{"containers":[{"name":"c"}],"hostNetwork":true,"nodeName":"n1","securityContext":{}},"status":{"conditions":[],"phase":"Running"},"involvedObject":{"kind":"Pod"}}"#;
-        let d = Decoded::new(&kv("/a", 7, stored)).unwrap();
-        assert_eq!(
-            d.selectable(),
-            &json!({
-                "kind": "Pod",
-                "metadata": {"name": "a", "resourceVersion": "7"},
-                "spec": {"hostNetwork": true, "nodeName": "n1"},
-                "status": {"phase": "Running"},
-                "involvedObject": {"kind": "Pod"},
-            })
         );
     }
 

@@ -89,7 +89,8 @@ impl Call {
     }
 
     /// An object answer made of its stored bytes (with `resourceVersion` spliced in, never
-    /// parsed and encoded again), when plain JSON of the stored version is asked for.
+    /// parsed and encoded again), when plain JSON of the stored version is asked for. The
+    /// bytes are those the watchers of the write send (made once, by the watch cache).
     pub fn stored_answer(&self, code: u16, kv: &krust_store::KeyValue) -> Option<Response> {
         let plain = convert::is_stored_as_served(self.target.resource)
             && !negotiate::wants_metadata(&self.headers)
@@ -97,7 +98,7 @@ impl Call {
         if !plain {
             return None;
         }
-        let json = crate::registry::with_revision(&kv.value, kv.mod_revision).ok()?;
+        let json = self.api.watch_cache.decode(kv).ok()?.json().clone();
         Some(respond::with_type(code, "application/json", json))
     }
 

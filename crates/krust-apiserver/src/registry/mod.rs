@@ -74,14 +74,11 @@ pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
     Ok(written(v, kv))
 }
 
-/// The top-level fields of a stored object, unparsed, in stored (sorted) order.
-pub(crate) fn fields(stored: &[u8]) -> Result<BTreeMap<String, &RawValue>, ApiError> {
-    serde_json::from_slice(stored).map_err(ApiError::internal)
-}
-
 /// The stored JSON with `metadata.resourceVersion` set to `rev`, spliced in as text.
 pub(crate) fn with_revision(stored: &[u8], rev: Revision) -> Result<Bytes, ApiError> {
-    let fields = fields(stored)?;
+    // The top-level fields, unparsed, in stored (sorted) order.
+    let fields: BTreeMap<String, &RawValue> =
+        serde_json::from_slice(stored).map_err(ApiError::internal)?;
     let metadata = fields.get("metadata").map(|m| m.get().trim());
     if !metadata.is_some_and(|m| m.starts_with('{')) {
         let obj = serde_json::from_slice(stored).map_err(ApiError::internal)?;

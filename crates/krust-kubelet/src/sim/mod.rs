@@ -34,6 +34,7 @@ mod lease;
 mod node;
 mod pod_status;
 mod pods;
+mod watched;
 
 use std::collections::HashMap;
 use std::sync::Arc;

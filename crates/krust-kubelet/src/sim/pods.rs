@@ -21,26 +21,23 @@ use tokio::time::Instant;
 
 use super::node::SimNode;
 use super::pod_status::{self, Placement};
+use super::watched::Watched;
 use super::{Shared, TERMINATION_SECONDS_ANNOTATION};
 
 type Latest = watch::Receiver<Arc<Pod>>;
 
 /// Watches the pods bound to any node and runs a worker for each pod of a live sim node.
 pub async fn watch(shared: Arc<Shared>) {
-    let api: Api<Pod> = Api::all(shared.client.clone());
+    // Decoded without managedFields (a large tree, of no use to a kubelet).
+    let api: Api<Watched> = Api::all(shared.client.clone());
     let config = watcher::Config::default().fields("spec.nodeName!=");
-    // Workers keep their pod for its whole life; managedFields (a large tree, of no use to a
-    // kubelet) are dropped on arrival, as client-go informers' transforms commonly do.
-    let mut stream = watcher(api, config)
-        .default_backoff()
-        .modify(|pod| pod.metadata.managed_fields = None)
-        .boxed();
+    let mut stream = watcher(api, config).default_backoff().boxed();
     let mut workers: HashMap<String, watch::Sender<Arc<Pod>>> = HashMap::new();
     let mut listed: Option<HashSet<String>> = None;
     while let Some(event) = stream.next().await {
         match event {
             Ok(watcher::Event::Init) => listed = Some(HashSet::new()),
-            Ok(watcher::Event::InitApply(pod)) => {
+            Ok(watcher::Event::InitApply(Watched(pod))) => {
                 if let (Some(l), Some(uid)) = (&mut listed, &pod.metadata.uid) {
                     l.insert(uid.clone());
                 }
@@ -52,8 +49,8 @@ pub async fn watch(shared: Arc<Shared>) {
                     workers.retain(|uid, _| l.contains(uid));
                 }
             }
-            Ok(watcher::Event::Apply(pod)) => dispatch(&shared, &mut workers, pod),
-            Ok(watcher::Event::Delete(pod)) => {
+            Ok(watcher::Event::Apply(Watched(pod))) => dispatch(&shared, &mut workers, pod),
+            Ok(watcher::Event::Delete(Watched(pod))) => {
                 if let Some(uid) = &pod.metadata.uid {
                     workers.remove(uid);
                 }
