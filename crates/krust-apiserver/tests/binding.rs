@@ -90,3 +90,60 @@ async fn a_uid_in_the_body_is_a_precondition() {
         Some("Pending")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_checks_uid_and_scheduling_gates_and_copies_annotations() {
+    let srv = common::start().await;
+    let pods: Api<Pod> = srv.api("default");
+    let bind = |body: serde_json::Value| {
+        let pods = pods.clone();
+        async move {
+            pods.create_subresource::<_, serde_json::Value>(
+                "binding",
+                body["metadata"]["name"].as_str().unwrap(),
+                &PostParams::default(),
+                &body,
+            )
+            .await
+        }
+    };
+    let created = pods
+        .create(&PostParams::default(), &pod("p"))
+        .await
+        .unwrap();
+    let mut stale = binding("p", "node-1");
+    stale["metadata"]["uid"] = json!("an-older-pod");
+    let s = status(bind(stale).await);
+    assert_eq!(s.code, 409, "{s:?}");
+    assert!(
+        s.message
+            .contains("Precondition failed: UID in precondition: an-older-pod"),
+        "{}",
+        s.message
+    );
+
+    let mut current = binding("p", "node-1");
+    current["metadata"]["uid"] = json!(created.metadata.uid);
+    current["metadata"]["annotations"] = json!({"example.com/placed-by": "test"});
+    bind(current).await.unwrap();
+    let bound = pods.get("p").await.unwrap();
+    assert_eq!(bound.spec.unwrap().node_name.as_deref(), Some("node-1"));
+    assert_eq!(
+        bound.metadata.annotations.unwrap()["example.com/placed-by"],
+        "test"
+    );
+
+    let mut gated = pod("gated");
+    gated.spec.as_mut().unwrap().scheduling_gates =
+        Some(vec![k8s_openapi::api::core::v1::PodSchedulingGate {
+            name: "example.com/wait".into(),
+        }]);
+    pods.create(&PostParams::default(), &gated).await.unwrap();
+    let s = status(bind(binding("gated", "node-1")).await);
+    assert_eq!(s.code, 409, "{s:?}");
+    assert!(
+        s.message.contains("has non-empty .spec.schedulingGates"),
+        "{}",
+        s.message
+    );
+}

@@ -691,3 +691,39 @@ async fn pod_status_subresource_splits_spec_and_status() {
     assert_eq!(p.spec.as_ref().unwrap().active_deadline_seconds, Some(30));
     assert_eq!(p.status.as_ref().unwrap().phase.as_deref(), Some("Running"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_new_in_a_terminating_namespace() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let srv = common::start().await;
+    let namespaces: Api<Namespace> = Api::all(srv.client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "going"}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let maps: Api<ConfigMap> = srv.api("going");
+    maps.create(&PostParams::default(), &configmap("before", &[], &[]))
+        .await
+        .unwrap();
+    // No namespace controller runs here: the `kubernetes` finalizer keeps it terminating.
+    namespaces
+        .delete("going", &DeleteParams::default())
+        .await
+        .unwrap();
+    let s = status(
+        maps.create(&PostParams::default(), &configmap("after", &[], &[]))
+            .await,
+    );
+    assert_eq!((s.code, s.reason.as_str()), (403, "Forbidden"), "{s:?}");
+    assert_eq!(
+        s.message,
+        "configmaps \"after\" is forbidden: unable to create new content in namespace going because it is being terminated"
+    );
+    let s = status(
+        srv.api::<ConfigMap>("nowhere")
+            .create(&PostParams::default(), &configmap("x", &[], &[]))
+            .await,
+    );
+    assert_eq!(s.code, 404, "{s:?}");
+}

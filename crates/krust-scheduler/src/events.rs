@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde::de::IgnoredAny;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -139,8 +140,17 @@ impl Recorder {
             ..Default::default()
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &pod.namespace);
+        let client = self.client.clone();
         tokio::spawn(async move {
-            if let Err(e) = api.create(&PostParams::default(), &event).await {
+            // The answer (the Event as stored) is of no use: it is not decoded.
+            let sent = async {
+                let body = serde_json::to_vec(&event).map_err(kube::Error::SerdeError)?;
+                let request = kube::core::Request::new(api.resource_url())
+                    .create(&PostParams::default(), body)
+                    .map_err(kube::Error::BuildRequest)?;
+                client.request::<IgnoredAny>(request).await
+            };
+            if let Err(e) = sent.await {
                 tracing::warn!(error = %e, "posting an event");
             }
             drop(permit);

@@ -93,10 +93,18 @@ async fn binding(call: &Call, body: &[u8]) -> Result<Response, ApiError> {
             vec![krust_api::status::Cause::required("target.name", "")],
         ));
     }
-    let namespace = call.namespace().unwrap_or("default");
+    let binding = crate::registry::Binding {
+        namespace: call.namespace().unwrap_or("default"),
+        name: &pod_name,
+        uid: krust_api::meta::meta_str(&binding, "uid"),
+        node: &node,
+        annotations: binding
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object),
+    };
     call.api
         .registry
-        .bind(namespace, &pod_name, &node, call.params.dry_run()?)
+        .bind(&binding, call.params.dry_run()?)
         .await?;
     Ok(respond::json(
         201,

@@ -22,6 +22,21 @@ fn generated(prefix: &str) -> String {
     format!("{}{suffix}", &prefix[..cut])
 }
 
+/// Whether a stored object has a `deletionTimestamp`; only that is decoded.
+fn terminating(stored: &[u8]) -> Result<bool, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        metadata: Option<Metadata>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Metadata {
+        deletion_timestamp: Option<serde::de::IgnoredAny>,
+    }
+    let obj: Object = serde_json::from_slice(stored).map_err(ApiError::internal)?;
+    Ok(obj.metadata.is_some_and(|m| m.deletion_timestamp.is_some()))
+}
+
 impl Registry {
     /// Checks that `namespace` exists and is not terminating.
     pub async fn check_namespace(
@@ -31,8 +46,8 @@ impl Registry {
         name: &str,
     ) -> Result<(), ApiError> {
         let namespaces = find("", "v1", "namespaces").expect("namespaces are served");
-        let ns = self.get(namespaces, None, namespace).await?;
-        if meta::is_terminating(&ns) {
+        let ns = self.get_stored(namespaces, None, namespace).await?;
+        if terminating(&ns.value)? {
             let msg = format!(
                 "{} {name:?} is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
                 resource.qualified()

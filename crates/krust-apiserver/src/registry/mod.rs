@@ -10,6 +10,7 @@ mod hooks;
 mod read;
 mod update;
 
+pub use bind::Binding;
 pub use delete::{DeleteOptions, Deleted};
 pub use read::{ListPage, ListQuery};
 
