@@ -177,6 +177,19 @@ async fn leases_and_status_renew_until_the_node_stops() {
         (heartbeat("sim-node-1").await > beat).then_some(())
     })
     .await;
+    // Renewals do not send managedFields back; the stored ones stay.
+    let renewed = leases.get("sim-node-1").await.unwrap();
+    let managers: Vec<_> = renewed
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert!(
+        !managers.is_empty(),
+        "a renewed lease lost its managedFields"
+    );
 
     sim.stop("sim-node-1").await.unwrap();
     assert!(sim.stop("no-such-node").await.is_err());

@@ -1,6 +1,7 @@
 //! A node's heartbeat: its `coordination.k8s.io/v1` Lease in `kube-node-lease`, owned by the
 //! Node, renewed by an update of the last copy written (one request per renewal), re-read on
-//! conflict.
+//! conflict. The copy is kept without its managedFields (most of its size): an update that
+//! carries none leaves the stored ones as they are.
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference};
@@ -30,7 +31,7 @@ impl Heartbeat {
             spec: Some(hb.spec()),
         };
         match hb.api.create(&PostParams::default(), &fresh).await {
-            Ok(lease) => hb.current = Some(lease),
+            Ok(lease) => hb.current = Some(kept(lease)),
             Err(kube::Error::Api(e)) if e.code == 409 => hb.try_renew().await?,
             Err(e) => return Err(e),
         }
@@ -57,7 +58,7 @@ impl Heartbeat {
             };
             match result {
                 Ok(lease) => {
-                    self.current = Some(lease);
+                    self.current = Some(kept(lease));
                     return Ok(());
                 }
                 Err(kube::Error::Api(e)) if attempt == 0 && matches!(e.code, 404 | 409) => {}
@@ -114,6 +115,12 @@ impl Heartbeat {
             ..Default::default()
         }
     }
+}
+
+/// The copy of a Lease kept for the next renewal.
+fn kept(mut lease: Lease) -> Lease {
+    lease.metadata.managed_fields = None;
+    lease
 }
 
 fn now() -> MicroTime {

@@ -348,15 +348,16 @@ pub async fn heartbeats(shared: Arc<Shared>, node: Arc<SimNode>, mut lease: leas
     );
     lease_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     status_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // The requests are boxed: an idle task (thousands per process) holds no room for them.
     while !node.is_stopped() {
         tokio::select! {
             _ = lease_tick.tick() => {
                 let Ok(_permit) = shared.limit.acquire().await else { return };
-                lease.renew().await;
+                Box::pin(lease.renew()).await;
             }
-            _ = status_tick.tick() => post_status(&shared, &node).await,
+            _ = status_tick.tick() => Box::pin(post_status(&shared, &node)).await,
             _ = node.status_now.notified() => {
-                post_status(&shared, &node).await;
+                Box::pin(post_status(&shared, &node)).await;
                 status_tick.reset();
             }
         }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use super::pod_view::{Container, Pod};
 use serde_json::{Value, json};
 
 use super::ids;

@@ -2,8 +2,9 @@
 //! node), one worker task per pod, fed the pod's latest version through a `watch` channel.
 //! The worker starts the pod (Running, ready as its probes allow), and when it is deleted
 //! stops it, posts the terminated status and deletes it for good (grace 0, uid precondition).
-//! A worker lives as long as its pod, so its requests are boxed: the task's idle state stays
-//! small (thousands of pods per process) instead of holding room for a request in flight.
+//! A worker lives as long as its pod, so its start, its termination and its requests are
+//! boxed: the task's idle state stays small (thousands of pods per process) instead of
+//! holding room for them.
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -11,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::IgnoredAny;
@@ -21,15 +21,14 @@ use tokio::time::Instant;
 
 use super::node::SimNode;
 use super::pod_status::{self, Placement};
-use super::watched::Watched;
+use super::pod_view::{Container, Pod};
 use super::{Shared, TERMINATION_SECONDS_ANNOTATION};
 
 type Latest = watch::Receiver<Arc<Pod>>;
 
 /// Watches the pods bound to any node and runs a worker for each pod of a live sim node.
 pub async fn watch(shared: Arc<Shared>) {
-    // Decoded without managedFields (a large tree, of no use to a kubelet).
-    let api: Api<Watched> = Api::all(shared.client.clone());
+    let api: Api<Pod> = Api::all(shared.client.clone());
     let config = watcher::Config::default().fields("spec.nodeName!=");
     let mut stream = watcher(api, config).default_backoff().boxed();
     let mut workers: HashMap<String, watch::Sender<Arc<Pod>>> = HashMap::new();
@@ -37,7 +36,7 @@ pub async fn watch(shared: Arc<Shared>) {
     while let Some(event) = stream.next().await {
         match event {
             Ok(watcher::Event::Init) => listed = Some(HashSet::new()),
-            Ok(watcher::Event::InitApply(Watched(pod))) => {
+            Ok(watcher::Event::InitApply(pod)) => {
                 if let (Some(l), Some(uid)) = (&mut listed, &pod.metadata.uid) {
                     l.insert(uid.clone());
                 }
@@ -49,8 +48,8 @@ pub async fn watch(shared: Arc<Shared>) {
                     workers.retain(|uid, _| l.contains(uid));
                 }
             }
-            Ok(watcher::Event::Apply(Watched(pod))) => dispatch(&shared, &mut workers, pod),
-            Ok(watcher::Event::Delete(Watched(pod))) => {
+            Ok(watcher::Event::Apply(pod)) => dispatch(&shared, &mut workers, pod),
+            Ok(watcher::Event::Delete(pod)) => {
                 if let Some(uid) = &pod.metadata.uid {
                     workers.remove(uid);
                 }
@@ -121,7 +120,7 @@ impl<'a> Worker<'a> {
         if !finished(&pod) {
             self.placed = self.adopt(&pod);
             if self.placed.is_none() && !terminating(&pod) {
-                self.start(&mut rx).await;
+                Box::pin(self.start(&mut rx)).await;
             }
         }
         loop {
@@ -132,7 +131,7 @@ impl<'a> Worker<'a> {
                 return;
             }
         }
-        self.terminate(&mut rx).await;
+        Box::pin(self.terminate(&mut rx)).await;
         // Wait for the pod to leave the API (the sender is dropped), then release its IP.
         while rx.changed().await.is_ok() {}
     }

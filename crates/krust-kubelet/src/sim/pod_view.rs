@@ -1,0 +1,167 @@
+//! Pods as the sim reads them: only the fields a sim kubelet uses, with `k8s-openapi`'s names
+//! and shapes. A worker keeps its pod for the pod's whole life, so the full typed Pod (every
+//! container field, managedFields) would cost tens of kilobytes per pod; this view skips the
+//! rest while decoding, unallocated.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use serde::{Deserialize, Deserializer};
+
+/// A Pod, as the sim sees it.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Pod {
+    #[serde(default, deserialize_with = "metadata")]
+    pub metadata: ObjectMeta,
+    pub spec: Option<PodSpec>,
+    pub status: Option<PodStatus>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    pub node_name: Option<String>,
+    pub host_network: Option<bool>,
+    #[serde(default)]
+    pub containers: Vec<Container>,
+    pub init_containers: Option<Vec<Container>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    #[serde(default)]
+    pub name: String,
+    pub image: Option<String>,
+    pub image_pull_policy: Option<String>,
+    pub readiness_probe: Option<Probe>,
+    /// `Always` makes an init container a sidecar.
+    pub restart_policy: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    pub initial_delay_seconds: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodStatus {
+    pub phase: Option<String>,
+    #[serde(rename = "podIP")]
+    pub pod_ip: Option<String>,
+    pub start_time: Option<Time>,
+    pub conditions: Option<Vec<PodCondition>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodCondition {
+    #[serde(rename = "type", default)]
+    pub type_: String,
+    #[serde(default)]
+    pub status: String,
+    pub last_transition_time: Option<Time>,
+}
+
+/// The metadata fields the sim reads; managedFields and the rest are skipped.
+fn metadata<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase")]
+    struct Lean {
+        name: Option<String>,
+        namespace: Option<String>,
+        uid: Option<String>,
+        resource_version: Option<String>,
+        annotations: Option<BTreeMap<String, String>>,
+        deletion_timestamp: Option<Time>,
+        deletion_grace_period_seconds: Option<i64>,
+    }
+    let m = Option::<Lean>::deserialize(d)?.unwrap_or_default();
+    Ok(ObjectMeta {
+        name: m.name,
+        namespace: m.namespace,
+        uid: m.uid,
+        resource_version: m.resource_version,
+        annotations: m.annotations,
+        deletion_timestamp: m.deletion_timestamp,
+        deletion_grace_period_seconds: m.deletion_grace_period_seconds,
+        ..Default::default()
+    })
+}
+
+impl kube::Resource for Pod {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("Pod")
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("")
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("v1")
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("pods")
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_what_a_kubelet_needs_and_skips_the_rest() {
+        let pod: Pod = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "uid": "u1",
+                "labels": {"app": "web"}, "annotations": {"a": "b"},
+                "deletionGracePeriodSeconds": 30,
+                "deletionTimestamp": "2026-01-01T00:00:00Z",
+                "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]},
+            "spec": {"nodeName": "n1", "hostNetwork": true,
+                "containers": [{"name": "c", "image": "nginx", "env": [{"name": "A"}],
+                    "readinessProbe": {"initialDelaySeconds": 5, "httpGet": {"port": 80}}}],
+                "initContainers": [{"name": "i", "restartPolicy": "Always"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.5",
+                "startTime": "2026-01-01T00:00:00Z",
+                "conditions": [{"type": "Ready", "status": "True",
+                    "lastTransitionTime": "2026-01-01T00:00:01Z"}]}
+        }))
+        .unwrap();
+        let m = &pod.metadata;
+        assert_eq!(
+            (m.name.as_deref(), m.uid.as_deref()),
+            (Some("p"), Some("u1"))
+        );
+        assert_eq!(m.annotations.as_ref().unwrap()["a"], "b");
+        assert!(m.deletion_timestamp.is_some() && m.managed_fields.is_none());
+        assert!(m.labels.is_none(), "not read");
+        let spec = pod.spec.unwrap();
+        assert_eq!(spec.host_network, Some(true));
+        let c = &spec.containers[0];
+        assert_eq!(
+            c.readiness_probe.as_ref().unwrap().initial_delay_seconds,
+            Some(5)
+        );
+        assert_eq!(
+            spec.init_containers.unwrap()[0].restart_policy.as_deref(),
+            Some("Always")
+        );
+        let status = pod.status.unwrap();
+        assert_eq!(status.pod_ip.as_deref(), Some("10.0.0.5"));
+        assert_eq!(status.conditions.unwrap()[0].type_, "Ready");
+    }
+}
