@@ -8,19 +8,19 @@ mod create;
 mod delete;
 mod hooks;
 mod read;
+mod splice;
 mod update;
 
 pub use bind::Binding;
 pub use delete::{DeleteOptions, Deleted};
 pub use read::{ListPage, ListQuery};
+pub(crate) use splice::with_revision;
 
 use bytes::Bytes;
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
 use krust_store::{KeyValue, Revision, Store};
 use serde_json::Value;
-use serde_json::value::RawValue;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Options of a write.
@@ -75,42 +75,6 @@ pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
     Ok(written(v, kv))
 }
 
-/// The stored JSON with `metadata.resourceVersion` set to `rev`, spliced in as text.
-pub(crate) fn with_revision(stored: &[u8], rev: Revision) -> Result<Bytes, ApiError> {
-    // The top-level fields, unparsed, in stored (sorted) order.
-    let fields: BTreeMap<String, &RawValue> =
-        serde_json::from_slice(stored).map_err(ApiError::internal)?;
-    let metadata = fields.get("metadata").map(|m| m.get().trim());
-    if !metadata.is_some_and(|m| m.starts_with('{')) {
-        let obj = serde_json::from_slice(stored).map_err(ApiError::internal)?;
-        return Ok(serde_json::to_vec(&at_revision(obj, rev))
-            .unwrap_or_default()
-            .into());
-    }
-    let mut out = Vec::with_capacity(stored.len() + 32);
-    out.push(b'{');
-    for (i, (key, raw)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut out, key).map_err(ApiError::internal)?;
-        out.push(b':');
-        match raw.get().trim() {
-            m if key == "metadata" => {
-                out.extend_from_slice(format!(r#"{{"resourceVersion":"{rev}""#).as_bytes());
-                let rest = m[1..].trim_start();
-                if !rest.starts_with('}') {
-                    out.push(b',');
-                }
-                out.extend_from_slice(rest.as_bytes());
-            }
-            other => out.extend_from_slice(other.as_bytes()),
-        }
-    }
-    out.push(b'}');
-    Ok(out.into())
-}
-
 /// Encodes an object for the store (without `resourceVersion`, which the store assigns).
 pub fn encode(obj: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(&Unversioned(obj)).unwrap_or_default())
@@ -149,7 +113,7 @@ pub(crate) fn written(obj: Value, kv: &KeyValue) -> Value {
 }
 
 /// `obj` with `metadata.resourceVersion` set to `rev`.
-fn at_revision(mut obj: Value, rev: Revision) -> Value {
+pub(crate) fn at_revision(mut obj: Value, rev: Revision) -> Value {
     krust_api::meta::metadata_mut(&mut obj)
         .insert("resourceVersion".into(), Value::String(rev.to_string()));
     obj

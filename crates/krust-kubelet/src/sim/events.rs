@@ -10,7 +10,7 @@ use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use tokio::sync::Semaphore;
 
-use super::pod_view::Pod;
+use super::view::Pod;
 
 #[derive(Clone)]
 pub struct Recorder {

@@ -33,8 +33,8 @@ mod ip;
 mod lease;
 mod node;
 mod pod_status;
-mod pod_view;
 mod pods;
+mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{Shared, SimOptions, ids, ip, lease};
+use super::{Shared, SimOptions, ids, ip, lease, view};
 
 pub const KUBELET_VERSION: &str = "v1.32.4-krust";
 
@@ -132,7 +132,7 @@ impl SimNode {
     }
 
     /// Takes in the Node as the API server has it.
-    fn note(&self, node: &Node, from_watch: bool) {
+    fn note(&self, node: &view::Node, from_watch: bool) {
         let cidr = node
             .spec
             .as_ref()
@@ -254,8 +254,8 @@ pub async fn register(shared: &Shared, node: &SimNode) -> anyhow::Result<lease::
             Err(e) => return Err(e.into()),
         }
     };
-    node.note(&registered, false);
     let uid = registered.metadata.uid.clone().unwrap_or_default();
+    node.note(&view::Node::from_typed(registered), false);
     let heartbeat = {
         let _permit = shared.limit.acquire().await?;
         lease::Heartbeat::start(shared.client.clone(), &node.name, &uid).await?
@@ -318,7 +318,7 @@ async fn take_over(api: &Api<Node>, typed: &Node, object: &Value) -> kube::Resul
 
 /// Posts the node's conditions with a fresh heartbeat time.
 async fn post_status(shared: &Shared, node: &SimNode) {
-    let api: Api<Node> = Api::all(shared.client.clone());
+    let api: Api<view::Node> = Api::all(shared.client.clone());
     let patch = Patch::Strategic(json!({"status": {"conditions": node.conditions()}}));
     let Ok(_permit) = shared.limit.acquire().await else {
         return;
@@ -366,7 +366,7 @@ pub async fn heartbeats(shared: Arc<Shared>, node: Arc<SimNode>, mut lease: leas
 
 /// Watches the sim Nodes for their pod CIDRs and for Ready conditions changed by others.
 pub async fn watch(shared: Arc<Shared>) {
-    let api: Api<Node> = Api::all(shared.client.clone());
+    let api: Api<view::Node> = Api::all(shared.client.clone());
     let config = watcher::Config::default().labels("type=sim");
     let mut stream = watcher(api, config).default_backoff().boxed();
     while let Some(event) = stream.next().await {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::pod_view::{Container, Pod};
+use super::view::{Container, Pod};
 use serde_json::{Value, json};
 
 use super::ids;

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::node::SimNode;
 use super::pod_status::{self, Placement};
-use super::pod_view::{Container, Pod};
+use super::view::{Container, Pod};
 use super::{Shared, TERMINATION_SECONDS_ANNOTATION};
 
 type Latest = watch::Receiver<Arc<Pod>>;

@@ -1,13 +1,14 @@
-//! Pods as the sim reads them: only the fields a sim kubelet uses, with `k8s-openapi`'s names
-//! and shapes. A worker keeps its pod for the pod's whole life, so the full typed Pod (every
-//! container field, managedFields) would cost tens of kilobytes per pod; this view skips the
-//! rest while decoding, unallocated.
+//! Pods and Nodes as the sim reads them: only the fields a sim kubelet uses, with
+//! `k8s-openapi`'s names and shapes. A worker keeps its pod for the pod's whole life, so the
+//! full typed Pod (every container field, managedFields) would cost tens of kilobytes per pod;
+//! these views skip the rest while decoding, unallocated.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::NodeCondition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use serde::{Deserialize, Deserializer};
 
 /// A Pod, as the sim sees it.
@@ -67,6 +68,42 @@ pub struct PodCondition {
     pub last_transition_time: Option<Time>,
 }
 
+/// A Node, as the sim sees it: its pod CIDR and conditions.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Node {
+    #[serde(default, deserialize_with = "metadata")]
+    pub metadata: ObjectMeta,
+    pub spec: Option<NodeSpec>,
+    pub status: Option<NodeStatus>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSpec {
+    #[serde(rename = "podCIDR")]
+    pub pod_cidr: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NodeStatus {
+    pub conditions: Option<Vec<NodeCondition>>,
+}
+
+impl Node {
+    /// The view of a full Node.
+    pub fn from_typed(node: k8s_openapi::api::core::v1::Node) -> Self {
+        Node {
+            metadata: node.metadata,
+            spec: node.spec.map(|s| NodeSpec {
+                pod_cidr: s.pod_cidr,
+            }),
+            status: node.status.map(|s| NodeStatus {
+                conditions: s.conditions,
+            }),
+        }
+    }
+}
+
 /// The metadata fields the sim reads; managedFields and the rest are skipped.
 fn metadata<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     #[derive(Deserialize, Default)]
@@ -93,29 +130,36 @@ fn metadata<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     })
 }
 
-impl kube::Resource for Pod {
-    type DynamicType = ();
-    type Scope = NamespaceResourceScope;
+/// `kube::Resource` for a view of a core/v1 kind.
+macro_rules! resource {
+    ($ty:ty, $kind:literal, $plural:literal, $scope:ty) => {
+        impl kube::Resource for $ty {
+            type DynamicType = ();
+            type Scope = $scope;
 
-    fn kind(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("Pod")
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("")
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("v1")
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("pods")
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
+            fn kind(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind)
+            }
+            fn group(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed("")
+            }
+            fn version(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed("v1")
+            }
+            fn plural(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($plural)
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
 }
+resource!(Pod, "Pod", "pods", NamespaceResourceScope);
+resource!(Node, "Node", "nodes", ClusterResourceScope);
 
 #[cfg(test)]
 mod tests {
@@ -163,5 +207,21 @@ mod tests {
         let status = pod.status.unwrap();
         assert_eq!(status.pod_ip.as_deref(), Some("10.0.0.5"));
         assert_eq!(status.conditions.unwrap()[0].type_, "Ready");
+    }
+
+    #[test]
+    fn a_node_is_its_pod_cidr_and_conditions() {
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "n1", "uid": "u", "managedFields": [{"manager": "kubelet"}]},
+            "spec": {"podCIDR": "10.244.1.0/24", "taints": [{"key": "k", "effect": "NoSchedule"}]},
+            "status": {"capacity": {"cpu": "4"}, "conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap();
+        assert_eq!(node.metadata.uid.as_deref(), Some("u"));
+        assert_eq!(
+            node.spec.unwrap().pod_cidr.as_deref(),
+            Some("10.244.1.0/24")
+        );
+        assert_eq!(node.status.unwrap().conditions.unwrap()[0].type_, "Ready");
     }
 }
