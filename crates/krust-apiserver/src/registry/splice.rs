@@ -85,10 +85,11 @@ fn value_end(json: &[u8], at: usize) -> Option<usize> {
                 i += 1;
             }
         }
-        _ => {
+        b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
             let len = json[at..].iter().position(|b| matches!(b, b',' | b'}'))?;
             Some(at + len)
         }
+        _ => None,
     }
 }
 
@@ -134,6 +135,7 @@ mod tests {
             &br#"{"kind":"X"}"#[..],
             br#"{"kind":"X","metadata":null}"#,
             br#"{ "metadata": {"name":"a"} }"#,
+            br#"{"a": "q,", "metadata": {"name":"a"}}"#,
             br#"{"met\u0061data":{"name":"a"}}"#,
         ] {
             let sent: Value = serde_json::from_slice(&with_revision(stored, 3).unwrap()).unwrap();
