@@ -25,7 +25,8 @@
 //!
 //! Every API request of the heartbeats and pod workers waits for one of `concurrency` permits;
 //! Events (`events.rs`) have as many permits of their own and never delay a pod's status.
-//! Container and image ids and image names are made up in `ids.rs`.
+//! Container and image ids and image names are made up in `ids.rs`. Pods and Nodes are read
+//! through lean views (`view.rs`) that decode only the fields a kubelet uses.
 
 mod events;
 mod ids;
