@@ -28,6 +28,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::cluster::{self, Cluster, Requests, Usage, secs};
+use crate::reference::{self, Speed};
 
 const NAMESPACE: &str = "bench-churn";
 const NAME: &str = "churn";
@@ -271,6 +272,7 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
     let deployments: Api<Deployment> = Api::namespaced(bench.clone(), NAMESPACE);
 
     // Phase 1: create.
+    let speed_before = reference::rate_now().await;
     let rev0 = cluster::revision(&bench).await?;
     let requests0 = Requests::read(&bench).await?;
     let before = Usage::now();
@@ -430,6 +432,11 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
         rev2 - rev0,
         cluster.store_bytes() as f64 / (1024.0 * 1024.0)
     );
+    let speed = Speed {
+        before: speed_before,
+        after: reference::rate_now().await,
+    };
+    println!("{}", speed.line());
 
     for w in watches.drain(..) {
         w.abort();

@@ -4,5 +4,6 @@
 pub mod churn;
 pub mod cluster;
 pub mod etcd;
+pub mod reference;
 pub mod scheduler;
 pub mod store;

@@ -25,6 +25,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::cluster::{self, Cluster, Requests, Usage, quantile_ms};
+use crate::reference::{self, Speed};
 
 /// kube-scheduler's CI floor (scheduler_perf, SchedulingBasic, 5,000 nodes), pods/s.
 const KUBE_SCHEDULER_FLOOR: f64 = 680.0;
@@ -210,6 +211,7 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     let warmup = *count_rx.borrow();
 
     // Create the pods; with --precreate, before the scheduler runs.
+    let speed_before = reference::rate_now().await;
     let rev_before = cluster::revision(&bench).await?;
     let requests_before = Requests::read(&bench).await?;
     let before = Usage::now();
@@ -260,6 +262,10 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     };
     let usage = Usage::now().since(&before);
     progress.abort();
+    let speed = Speed {
+        before: speed_before,
+        after: reference::rate_now().await,
+    };
     let rev_after = cluster::revision(&bench).await?;
     let requests = Requests::read(&bench).await?.since(&requests_before, 8);
 
@@ -359,6 +365,12 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
         "memory: peak RSS (VmHWM) {:.0} MiB, now {:.0} MiB (whole process)",
         cluster::peak_rss_mib(),
         cluster::rss_mib()
+    );
+    println!("{}", speed.line());
+    println!(
+        "normalized: {:.1} pods scheduled per 1,000 reference rounds (comparable across runs \
+         while this machine's speed drifts)",
+        speed.normalized(rate)
     );
     println!();
     let verdict = |goal: f64| {
