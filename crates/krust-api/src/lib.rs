@@ -15,3 +15,4 @@ pub mod schema;
 pub mod selectors;
 pub mod status;
 pub mod validation;
+pub mod view;

@@ -12,6 +12,13 @@ fn binding(pod: &str, node: &str) -> serde_json::Value {
         "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
 }
 
+/// Posts `body` to the `binding` subresource of the pod it names.
+async fn bind(pods: &Api<Pod>, body: &serde_json::Value) -> kube::Result<serde_json::Value> {
+    let name = body["metadata"]["name"].as_str().unwrap();
+    pods.create_subresource("binding", name, &PostParams::default(), body)
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_sets_the_node_once() {
     let srv = common::start().await;
@@ -19,14 +26,7 @@ async fn binding_sets_the_node_once() {
     pods.create(&PostParams::default(), &pod("p"))
         .await
         .unwrap();
-    pods.create_subresource::<_, serde_json::Value>(
-        "binding",
-        "p",
-        &PostParams::default(),
-        &binding("p", "node-1"),
-    )
-    .await
-    .unwrap();
+    bind(&pods, &binding("p", "node-1")).await.unwrap();
     let bound = pods.get("p").await.unwrap();
     assert_eq!(
         bound.spec.as_ref().unwrap().node_name.as_deref(),
@@ -39,15 +39,7 @@ async fn binding_sets_the_node_once() {
             .any(|c| c.type_ == "PodScheduled" && c.status == "True")
     );
 
-    let again = pods
-        .create_subresource::<_, serde_json::Value>(
-            "binding",
-            "p",
-            &PostParams::default(),
-            &binding("p", "node-2"),
-        )
-        .await;
-    let s = status(again);
+    let s = status(bind(&pods, &binding("p", "node-2")).await);
     assert_eq!(s.code, 409, "{s:?}");
     assert!(
         s.message.contains("is already assigned to node \"node-1\""),
@@ -95,25 +87,13 @@ async fn a_uid_in_the_body_is_a_precondition() {
 async fn binding_checks_uid_and_scheduling_gates_and_copies_annotations() {
     let srv = common::start().await;
     let pods: Api<Pod> = srv.api("default");
-    let bind = |body: serde_json::Value| {
-        let pods = pods.clone();
-        async move {
-            pods.create_subresource::<_, serde_json::Value>(
-                "binding",
-                body["metadata"]["name"].as_str().unwrap(),
-                &PostParams::default(),
-                &body,
-            )
-            .await
-        }
-    };
     let created = pods
         .create(&PostParams::default(), &pod("p"))
         .await
         .unwrap();
     let mut stale = binding("p", "node-1");
     stale["metadata"]["uid"] = json!("an-older-pod");
-    let s = status(bind(stale).await);
+    let s = status(bind(&pods, &stale).await);
     assert_eq!(s.code, 409, "{s:?}");
     assert!(
         s.message
@@ -125,7 +105,7 @@ async fn binding_checks_uid_and_scheduling_gates_and_copies_annotations() {
     let mut current = binding("p", "node-1");
     current["metadata"]["uid"] = json!(created.metadata.uid);
     current["metadata"]["annotations"] = json!({"example.com/placed-by": "test"});
-    bind(current).await.unwrap();
+    bind(&pods, &current).await.unwrap();
     let bound = pods.get("p").await.unwrap();
     assert_eq!(bound.spec.unwrap().node_name.as_deref(), Some("node-1"));
     assert_eq!(
@@ -139,7 +119,7 @@ async fn binding_checks_uid_and_scheduling_gates_and_copies_annotations() {
             name: "example.com/wait".into(),
         }]);
     pods.create(&PostParams::default(), &gated).await.unwrap();
-    let s = status(bind(binding("gated", "node-1")).await);
+    let s = status(bind(&pods, &binding("gated", "node-1")).await);
     assert_eq!(s.code, 409, "{s:?}");
     assert!(
         s.message.contains("has non-empty .spec.schedulingGates"),

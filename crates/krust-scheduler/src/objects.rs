@@ -5,7 +5,6 @@
 //! details are skipped by the decoder instead of being allocated, which keeps the informers
 //! cheap when thousands of pods change per second.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, Taint, Toleration, TopologySpreadConstraint};
@@ -48,33 +47,6 @@ fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     })
 }
 
-macro_rules! resource {
-    ($ty:ty, $kind:literal, $plural:literal, $scope:ty) => {
-        impl kube::Resource for $ty {
-            type DynamicType = ();
-            type Scope = $scope;
-            fn kind(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($kind)
-            }
-            fn group(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("")
-            }
-            fn version(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("v1")
-            }
-            fn plural(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($plural)
-            }
-            fn meta(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-            fn meta_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-    };
-}
-
 /// A Pod, as the scheduler sees it.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Pod {
@@ -85,7 +57,7 @@ pub struct Pod {
     #[serde(default, deserialize_with = "nd")]
     pub status: PodStatus,
 }
-resource!(Pod, "Pod", "pods", NamespaceResourceScope);
+krust_api::core_v1_view!(Pod, "Pod", "pods", NamespaceResourceScope);
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -171,7 +143,7 @@ pub struct Node {
     #[serde(default, deserialize_with = "nd")]
     pub status: NodeStatus,
 }
-resource!(Node, "Node", "nodes", ClusterResourceScope);
+krust_api::core_v1_view!(Node, "Node", "nodes", ClusterResourceScope);
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct NodeSpec {
@@ -195,7 +167,7 @@ pub struct Namespace {
     #[serde(default, deserialize_with = "lean_meta")]
     pub metadata: ObjectMeta,
 }
-resource!(Namespace, "Namespace", "namespaces", ClusterResourceScope);
+krust_api::core_v1_view!(Namespace, "Namespace", "namespaces", ClusterResourceScope);
 
 /// Converts a full `k8s-openapi` object (tests, callers holding typed objects) to a lean one.
 pub fn from_typed<T: serde::Serialize, U: serde::de::DeserializeOwned>(obj: &T) -> U {

@@ -3,7 +3,6 @@
 //! full typed Pod (every container field, managedFields) would cost tens of kilobytes per pod;
 //! these views skip the rest while decoding, unallocated.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::NodeCondition;
@@ -130,36 +129,8 @@ fn metadata<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     })
 }
 
-/// `kube::Resource` for a view of a core/v1 kind.
-macro_rules! resource {
-    ($ty:ty, $kind:literal, $plural:literal, $scope:ty) => {
-        impl kube::Resource for $ty {
-            type DynamicType = ();
-            type Scope = $scope;
-
-            fn kind(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($kind)
-            }
-            fn group(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("")
-            }
-            fn version(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("v1")
-            }
-            fn plural(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($plural)
-            }
-            fn meta(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-            fn meta_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-    };
-}
-resource!(Pod, "Pod", "pods", NamespaceResourceScope);
-resource!(Node, "Node", "nodes", ClusterResourceScope);
+krust_api::core_v1_view!(Pod, "Pod", "pods", NamespaceResourceScope);
+krust_api::core_v1_view!(Node, "Node", "nodes", ClusterResourceScope);
 
 #[cfg(test)]
 mod tests {
