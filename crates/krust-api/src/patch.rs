@@ -30,6 +30,7 @@ mod strategic_upstream_tests;
 use serde_json::Value;
 
 pub use apply::{ApplyConflict, ApplyError, apply, update_managed_fields};
+pub use managed::Manager;
 pub use strategic::{strategic_merge_patch, strategic_merge_patch_in};
 
 /// A patch that cannot be applied, with the HTTP status Kubernetes answers with.

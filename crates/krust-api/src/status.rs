@@ -146,7 +146,8 @@ impl ApiError {
         .about(group, plural, name)
     }
 
-    /// 422: `Pod "x" is invalid: <causes>` (`kind` is the Kind, e.g. `Pod`).
+    /// 422: `Pod "x" is invalid: <causes>`, `Deployment.apps "x" is invalid: …` (`kind`
+    /// is the Kind, e.g. `Pod`).
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
         let list: Vec<String> = causes
             .iter()
@@ -157,10 +158,15 @@ impl ApiError {
         } else {
             format!("[{}]", list.join(", "))
         };
+        // The kind qualified by its group, as Go's `schema.GroupKind` prints it.
+        let qualified = match group {
+            "" => kind.to_string(),
+            group => format!("{kind}.{group}"),
+        };
         let mut e = Self::new(
             422,
             "Invalid",
-            format!("{kind} {name:?} is invalid: {summary}"),
+            format!("{qualified} {name:?} is invalid: {summary}"),
         )
         .about(group, kind, name);
         e.causes = causes;
@@ -206,40 +212,99 @@ impl ApiError {
 
     /// The `v1 Status` body.
     pub fn to_status(&self) -> Value {
-        let mut details = serde_json::Map::new();
-        if let Some(n) = &self.name {
-            details.insert("name".into(), json!(n));
+        serde_json::to_value(self.body()).unwrap_or_default()
+    }
+
+    /// The `v1 Status` body as kube-apiserver writes it: members in the order of Go's
+    /// `metav1.Status` (`kind, apiVersion, metadata, status, message, reason, details,
+    /// code`), empty ones left out, and a newline at the end. Clients compare these bodies
+    /// as text.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec(&self.body()).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    fn body(&self) -> StatusBody<'_> {
+        let details = Details {
+            name: self.name.as_deref(),
+            group: self.group.as_deref(),
+            kind: self.kind.as_deref(),
+            causes: self.causes.iter().map(CauseBody::from).collect(),
+            retry_after_seconds: self.retry_after,
+        };
+        let empty = details.name.is_none()
+            && details.group.is_none()
+            && details.kind.is_none()
+            && details.causes.is_empty()
+            && details.retry_after_seconds.is_none();
+        StatusBody {
+            kind: "Status",
+            api_version: "v1",
+            metadata: Empty {},
+            status: "Failure",
+            message: &self.message,
+            reason: self.reason,
+            details: (!empty).then_some(details),
+            code: self.code,
         }
-        if let Some(g) = &self.group {
-            details.insert("group".into(), json!(g));
+    }
+}
+
+/// `metav1.Status`, its members in Go's order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: Empty,
+    status: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Details<'a>>,
+    code: u16,
+}
+
+#[derive(serde::Serialize)]
+struct Empty {}
+
+/// `metav1.StatusDetails`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Details<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    causes: Vec<CauseBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_seconds: Option<u32>,
+}
+
+/// `metav1.StatusCause`.
+#[derive(serde::Serialize)]
+struct CauseBody<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reason: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    field: &'a str,
+}
+
+impl<'a> From<&'a Cause> for CauseBody<'a> {
+    fn from(c: &'a Cause) -> Self {
+        CauseBody {
+            reason: c.reason,
+            message: &c.message,
+            field: &c.field,
         }
-        if let Some(k) = &self.kind {
-            details.insert("kind".into(), json!(k));
-        }
-        if !self.causes.is_empty() {
-            let causes: Vec<Value> = self
-                .causes
-                .iter()
-                .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
-                .collect();
-            details.insert("causes".into(), Value::Array(causes));
-        }
-        if let Some(s) = self.retry_after {
-            details.insert("retryAfterSeconds".into(), json!(s));
-        }
-        let mut status = json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        });
-        if !details.is_empty() {
-            status["details"] = Value::Object(details);
-        }
-        status
     }
 }
 
@@ -290,5 +355,37 @@ mod tests {
         let e = ApiError::not_found("apps", "deployments", "web");
         assert_eq!(e.message, "deployments.apps \"web\" not found");
         assert_eq!(e.to_status()["details"]["group"], "apps");
+    }
+
+    #[test]
+    fn a_status_body_is_written_as_kube_apiserver_writes_it() {
+        let e = ApiError::not_found("", "pods", "nope");
+        assert_eq!(
+            String::from_utf8(e.to_json()).unwrap(),
+            concat!(
+                r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","#,
+                r#""message":"pods \"nope\" not found","reason":"NotFound","#,
+                r#""details":{"name":"nope","kind":"pods"},"code":404}"#,
+                "\n"
+            )
+        );
+        let mut busy = ApiError::invalid(
+            "apps",
+            "Deployment",
+            "web",
+            vec![Cause::required("spec.selector", "")],
+        );
+        busy.retry_after = Some(1);
+        assert_eq!(
+            String::from_utf8(busy.to_json()).unwrap(),
+            concat!(
+                r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","#,
+                r#""message":"Deployment.apps \"web\" is invalid: spec.selector: Required value","#,
+                r#""reason":"Invalid","details":{"name":"web","group":"apps","kind":"Deployment","#,
+                r#""causes":[{"reason":"FieldValueRequired","message":"Required value","#,
+                r#""field":"spec.selector"}],"retryAfterSeconds":1},"code":422}"#,
+                "\n"
+            )
+        );
     }
 }

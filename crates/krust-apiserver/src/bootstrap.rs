@@ -2,7 +2,7 @@
 //! Service with its Endpoints, re-created whenever deleted (as kube-apiserver's bootstrap
 //! controller does).
 
-use crate::registry::{Registry, WriteOptions};
+use crate::registry::{Part, Registry, WriteOptions};
 use krust_api::resources::find;
 use krust_api::status::ApiError;
 use serde_json::{Value, json};
@@ -55,9 +55,10 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
                 services,
                 Some("default"),
                 "kubernetes",
-                false,
+                Part::Main,
                 &WriteOptions::default(),
-                |mut svc| {
+                |svc| {
+                    let mut svc = svc.clone();
                     svc["spec"]["ports"][0]["targetPort"] = json!(port);
                     Ok(svc)
                 },
@@ -76,7 +77,7 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
             Some("default"),
             "kubernetes",
             endpoints,
-            false,
+            Part::Main,
             &WriteOptions::default(),
         )
         .await?;

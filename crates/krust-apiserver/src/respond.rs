@@ -26,7 +26,7 @@ pub fn with_type(code: u16, content_type: &'static str, body: impl Into<Body>) -
 
 /// An error as a `v1 Status`.
 pub fn error(e: &ApiError) -> Response {
-    let mut r = json(e.code, &e.to_status());
+    let mut r = with_type(e.code, "application/json", e.to_json());
     if let Some(s) = e.retry_after {
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(s));

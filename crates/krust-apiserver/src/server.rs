@@ -113,20 +113,21 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
 /// The routes: fixed documents, then every resource path.
 pub fn router(api: Arc<Api>, server_address: String) -> Router {
     let ok = || async { respond::with_type(200, "text/plain; charset=utf-8", b"ok".to_vec()) };
+    let api_doc = move |req: Request| async move { discovery::api(req.headers(), &server_address) };
+    let apis_doc = |req: Request| async move { discovery::apis(req.headers()) };
+    // kube-apiserver serves these three with a trailing slash too (the Python client asks
+    // for `/version/`).
     Router::new()
         .route("/version", get(version))
+        .route("/version/", get(version))
         .route("/healthz", get(ok))
         .route("/livez", get(ok))
         .route("/readyz", get(ok))
         .route("/metrics", get(metrics))
-        .route(
-            "/api",
-            get(move |req: Request| async move { discovery::api(req.headers(), &server_address) }),
-        )
-        .route(
-            "/apis",
-            get(|req: Request| async move { discovery::apis(req.headers()) }),
-        )
+        .route("/api", get(api_doc.clone()))
+        .route("/api/", get(api_doc))
+        .route("/apis", get(apis_doc))
+        .route("/apis/", get(apis_doc))
         .route("/openapi/v2", get(openapi_v2))
         .route(
             "/openapi/v3",
@@ -142,7 +143,7 @@ async fn version() -> Response {
     respond::json(
         200,
         &json!({
-            "major": "1", "minor": "32", "gitVersion": "v1.32.4-krust", "gitCommit": env!("CARGO_PKG_VERSION"),
+            "major": "1", "minor": "32", "gitVersion": "v1.32.4-krust", "gitCommit": env!("KRUST_GIT_COMMIT"),
             "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rustc",
             "compiler": "rustc", "platform": "linux/amd64",
         }),

@@ -373,3 +373,61 @@ async fn apply_adding_a_key_to_a_map_another_manager_created_is_no_conflict() {
         .unwrap();
     assert_eq!(cm.data.unwrap()["k"], "v");
 }
+
+/// Writes through `/status` and `/scale` are recorded with their subresource, apart from
+/// the same manager's writes of the object itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_through_subresources_record_the_subresource() {
+    let srv = common::start().await;
+    let deployments: Api<Deployment> = srv.api("default");
+    let params = PostParams {
+        field_manager: Some("tool".into()),
+        ..Default::default()
+    };
+    deployments
+        .create(&params, &deployment("web", 1))
+        .await
+        .unwrap();
+    let as_tool = PatchParams {
+        field_manager: Some("tool".into()),
+        ..Default::default()
+    };
+    let status = json!({"status": {"observedGeneration": 1}});
+    deployments
+        .patch_status("web", &as_tool, &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let scale = json!({"spec": {"replicas": 3}});
+    deployments
+        .patch_scale("web", &as_tool, &Patch::Merge(&scale))
+        .await
+        .unwrap();
+    let web = deployments.get("web").await.unwrap();
+    let mut entries: Vec<(String, String)> = web
+        .managed_fields()
+        .iter()
+        .map(|m| {
+            (
+                m.manager.clone().unwrap_or_default(),
+                m.subresource.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    entries.sort();
+    let entry = |m: &str, s: &str| (m.to_string(), s.to_string());
+    assert_eq!(
+        entries,
+        [
+            entry("tool", ""),
+            entry("tool", "scale"),
+            entry("tool", "status")
+        ]
+    );
+    let scaled = web
+        .managed_fields()
+        .iter()
+        .find(|m| m.subresource.as_deref() == Some("scale"))
+        .unwrap();
+    let fields = serde_json::to_value(scaled.fields_v1.as_ref().unwrap()).unwrap();
+    assert_eq!(fields, json!({"f:spec": {"f:replicas": {}}}));
+}

@@ -35,6 +35,30 @@ async fn get_missing_is_404_with_details() {
     );
 }
 
+/// Clients compare Status bodies as text: the members in Go's order, a newline at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_body_is_the_text_kube_apiserver_writes() {
+    let srv = common::start().await;
+    let req = http::Request::get("/api/v1/namespaces/default/pods/nope")
+        .body(Vec::new())
+        .unwrap();
+    let answer = srv.client.send(req.map(Into::into)).await.unwrap();
+    assert_eq!(answer.status(), 404);
+    let body = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        concat!(
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","#,
+            r#""message":"pods \"nope\" not found","reason":"NotFound","#,
+            r#""details":{"name":"nope","kind":"pods"},"code":404}"#,
+            "\n"
+        )
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_duplicate_is_409_already_exists() {
     let srv = common::start().await;

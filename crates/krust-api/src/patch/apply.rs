@@ -12,7 +12,9 @@ use super::apply_changes::{Changes, changes};
 use super::apply_fields::{field_set, lookup, remove};
 use super::apply_merge::merge_value;
 use super::fieldset::{FieldPath, FieldSet, display_path};
-use super::managed::{Entry, Held, Operation, read_entries, read_held, write_entries, write_held};
+use super::managed::{
+    Entry, Held, Manager, Operation, read_entries, read_held, write_entries, write_held,
+};
 use super::strategic::{Field, Node};
 use crate::schema;
 
@@ -113,10 +115,10 @@ pub(super) fn changed(set: &FieldSet, path: &FieldPath, before: &Value, after: &
 /// Applies `applied` (a full or partial object) for `manager` to `current` (the live object,
 /// `None` on create) of the given definition. Returns the new object with
 /// `metadata.managedFields` updated; `now` is the RFC 3339 time to record.
-pub fn apply(
+pub fn apply<'a>(
     current: Option<&Value>,
     applied: &Value,
-    manager: &str,
+    manager: impl Into<Manager<'a>>,
     force: bool,
     definition: &str,
     now: &str,
@@ -134,6 +136,7 @@ pub fn apply(
             "metadata.managedFields must be nil".into(),
         ));
     }
+    let manager = manager.into();
     let node = root(definition);
     let live = current
         .map(without_managed_fields)
@@ -142,7 +145,7 @@ pub fn apply(
     if current.is_some() && entries.is_empty() {
         let set = field_set(&live, node).map_err(ApplyError::Invalid)?;
         entries.push(Entry::new(
-            BEFORE_FIRST_APPLY,
+            BEFORE_FIRST_APPLY.into(),
             Operation::Update,
             api_version(&live),
             now,
@@ -155,7 +158,7 @@ pub fn apply(
 
     let mine = entries
         .iter()
-        .position(|e| e.manager == manager && e.operation == Operation::Apply);
+        .position(|e| e.is_of(manager, Operation::Apply));
     if let Some(last) = mine.map(|i| entries[i].set.clone()) {
         let mut kept = applied_set.clone();
         entries
@@ -263,10 +266,10 @@ fn conflict_error(conflicts: Vec<ApplyConflict>) -> ApplyError {
 /// owner; removed fields are dropped from every owner. Returns `new` with
 /// `metadata.managedFields` set. A request carrying `managedFields: [{}]` clears them; one
 /// carrying other non-empty managedFields has them used as the starting point.
-pub fn update_managed_fields(
+pub fn update_managed_fields<'a>(
     old: Option<&Value>,
     mut new: Value,
-    manager: &str,
+    manager: impl Into<Manager<'a>>,
     definition: &str,
     now: &str,
 ) -> Result<Value, ApplyError> {
@@ -278,6 +281,7 @@ pub fn update_managed_fields(
     if provided.is_some_and(|m| m.len() == 1 && m[0].as_object().is_some_and(|e| e.is_empty())) {
         return Ok(new);
     }
+    let manager = manager.into();
     let mut result = new;
     let node = root(definition);
     let Changes { taken, gone } = match changes(old, &result, node) {
@@ -287,9 +291,10 @@ pub fn update_managed_fields(
     let mut dropped = taken.clone();
     dropped.union(&gone);
     let version = api_version(&result);
-    let mine = |manager_of: &str, operation: Operation, api_version: &str| {
+    let mine = |manager_of: &str, subresource: &str, operation: Operation, api_version: &str| {
         !taken.is_empty()
-            && manager_of == manager
+            && manager_of == manager.name
+            && subresource == manager.subresource
             && operation == Operation::Update
             && api_version == version
     };
@@ -308,8 +313,12 @@ pub fn update_managed_fields(
                 "Apply" => Operation::Apply,
                 _ => Operation::Update,
             };
-            !mine(text("manager"), operation, text("apiVersion"))
-                && !dropped.meets(&item["fieldsV1"])
+            !mine(
+                text("manager"),
+                text("subresource"),
+                operation,
+                text("apiVersion"),
+            ) && !dropped.meets(&item["fieldsV1"])
         })
     });
     if !dropped.is_empty() {
@@ -322,7 +331,9 @@ pub fn update_managed_fields(
     if !taken.is_empty() {
         // The manager's entry, if any, was parsed (it is `mine`).
         let own = entries.iter_mut().find_map(|e| match e {
-            Held::Parsed(e) if mine(&e.manager, e.operation, &e.api_version) => Some(e),
+            Held::Parsed(e) if mine(&e.manager, &e.subresource, e.operation, &e.api_version) => {
+                Some(e)
+            }
             _ => None,
         });
         match own {

@@ -64,15 +64,21 @@ fn reference(
     }
     let version = api_version(&result);
     if !taken.is_empty() {
-        let mine = entries.iter().position(|e| {
-            e.manager == manager && e.operation == Operation::Update && e.api_version == version
-        });
+        let mine = entries
+            .iter()
+            .position(|e| e.is_of(manager.into(), Operation::Update) && e.api_version == version);
         match mine {
             Some(i) => {
                 entries[i].set.union(&taken);
                 entries[i].time = now.to_owned();
             }
-            None => entries.push(Entry::new(manager, Operation::Update, version, now, taken)),
+            None => entries.push(Entry::new(
+                manager.into(),
+                Operation::Update,
+                version,
+                now,
+                taken,
+            )),
         }
     }
     write_entries(&mut result, entries);

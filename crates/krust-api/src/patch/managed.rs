@@ -4,6 +4,27 @@ use serde_json::{Map, Value};
 
 use super::fieldset::FieldSet;
 
+/// Who writes: a field manager's name and the subresource the write comes through (`""`
+/// for the object itself; `"status"`, `"scale"`…). A managedFields entry is the manager's
+/// own only for the same subresource, and records it, as Kubernetes does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Manager<'a> {
+    /// The `fieldManager`.
+    pub name: &'a str,
+    /// The subresource written, `""` for the main resource.
+    pub subresource: &'a str,
+}
+
+impl<'a> From<&'a str> for Manager<'a> {
+    /// A manager writing the main resource.
+    fn from(name: &'a str) -> Self {
+        Manager {
+            name,
+            subresource: "",
+        }
+    }
+}
+
 /// The operation of a managedFields entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Operation {
@@ -32,22 +53,29 @@ pub(super) struct Entry {
 }
 
 impl Entry {
-    /// A new entry (no subresource).
+    /// A new entry.
     pub fn new(
-        manager: &str,
+        manager: Manager,
         operation: Operation,
         api_version: String,
         time: &str,
         set: FieldSet,
     ) -> Self {
         Entry {
-            manager: manager.to_owned(),
+            manager: manager.name.to_owned(),
             operation,
             api_version,
             time: time.to_owned(),
-            subresource: String::new(),
+            subresource: manager.subresource.to_owned(),
             set,
         }
+    }
+
+    /// Whether `manager` owns this entry when writing with `operation`.
+    pub fn is_of(&self, manager: Manager, operation: Operation) -> bool {
+        self.manager == manager.name
+            && self.subresource == manager.subresource
+            && self.operation == operation
     }
 
     /// The manager as Kubernetes prints it in conflicts: `"kubectl"` for appliers,

@@ -2,6 +2,7 @@
 //! server-side apply (which creates the object when absent).
 
 use super::Call;
+use crate::registry::Part;
 use crate::{negotiate, respond};
 use axum::response::Response;
 use bytes::Bytes;
@@ -75,7 +76,10 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     if ct == APPLY {
         opts.field_manager = None;
     }
-    let status_only = sub == Some("status");
+    let part = match sub {
+        Some("status") => Part::Status,
+        _ => Part::Main,
+    };
     let mut warnings = Vec::new();
     let finish = |mut obj: Value, warnings: &mut Vec<String>| -> Result<Value, ApiError> {
         krust_api::meta::drop_nulls(&mut obj);
@@ -106,7 +110,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
             schema::definition_for(resource.group, resource.version, resource.kind).unwrap_or("");
         let now = krust_api::meta::now();
         match registry.get(call.stored(), ns, name).await {
-            Err(e) if e.code == 404 && !status_only => {
+            Err(e) if e.code == 404 && part == Part::Main => {
                 let given = krust_api::meta::name(&applied);
                 if !given.is_empty() && given != name {
                     return Err(ApiError::bad_request(format!(
@@ -124,8 +128,8 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
             Ok(_) => {}
         }
         registry
-            .read_modify_write(call.stored(), ns, name, status_only, &opts, |current| {
-                let served = call.served(current);
+            .read_modify_write(call.stored(), ns, name, part, &opts, |current| {
+                let served = call.served(current.clone());
                 let obj = patch::apply(Some(&served), &applied, manager, force, definition, &now)
                     .map_err(apply_error)?;
                 finish(obj, &mut warnings)
@@ -133,16 +137,8 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
             .await?
     } else {
         registry
-            .read_modify_write(call.stored(), ns, name, status_only, &opts, |current| {
-                let served = call.served(current);
-                let rv = served.pointer("/metadata/resourceVersion").cloned();
-                let mut obj = apply_patch(&ct, served, &body, resource)?;
-                // A patch that does not mention resourceVersion does not pin one.
-                if obj.pointer("/metadata/resourceVersion").is_none()
-                    && let Some(rv) = rv.clone()
-                {
-                    obj["metadata"]["resourceVersion"] = rv;
-                }
+            .read_modify_write(call.stored(), ns, name, part, &opts, |current| {
+                let obj = apply_patch(&ct, call.served(current.clone()), &body, resource)?;
                 finish(obj, &mut warnings)
             })
             .await?

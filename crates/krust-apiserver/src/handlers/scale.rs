@@ -2,6 +2,7 @@
 //! of `spec.replicas`.
 
 use super::Call;
+use crate::registry::Part;
 use crate::{negotiate, respond};
 use axum::response::Response;
 use krust_api::status::ApiError;
@@ -55,10 +56,10 @@ async fn set(
             call.stored(),
             call.namespace(),
             call.name(),
-            false,
+            Part::Scale,
             &opts,
-            |mut obj| {
-                let scale = change(scale_of(&obj))?;
+            |obj| {
+                let scale = change(scale_of(obj))?;
                 let replicas = scale
                     .pointer("/spec/replicas")
                     .and_then(Value::as_i64)
@@ -75,10 +76,11 @@ async fn set(
                         )],
                     ));
                 }
-                let rv = scale.pointer("/metadata/resourceVersion").cloned();
+                let mut obj = obj.clone();
                 obj["spec"]["replicas"] = json!(replicas);
-                if let Some(rv) = rv.filter(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
-                    obj["metadata"]["resourceVersion"] = rv;
+                // The Scale's resourceVersion, if it names one, is the write's precondition.
+                if let Some(rv) = scale.pointer("/metadata/resourceVersion") {
+                    obj["metadata"]["resourceVersion"] = rv.clone();
                 }
                 Ok(obj)
             },

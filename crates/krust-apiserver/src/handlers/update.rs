@@ -1,6 +1,7 @@
 //! PUT: replace an object, its status, its scale, or a namespace's finalizers.
 
 use super::Call;
+use crate::registry::Part;
 use crate::respond;
 use axum::response::Response;
 use bytes::Bytes;
@@ -15,49 +16,34 @@ pub async fn update(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     let (obj, warnings) = super::create::body_object(call, call.target.resource, &body)?;
     let opts = call.write_options()?;
     let registry = &call.api.registry;
-    let (stored, created) = match sub {
-        None => {
-            registry
-                .update(
-                    call.stored(),
-                    call.namespace(),
-                    call.name(),
-                    obj,
-                    false,
-                    &opts,
-                )
-                .await?
-        }
-        Some("status") => {
-            registry
-                .update(
-                    call.stored(),
-                    call.namespace(),
-                    call.name(),
-                    obj,
-                    true,
-                    &opts,
-                )
-                .await?
-        }
-        Some("finalize") => {
-            let finalizers = obj
-                .pointer("/spec/finalizers")
-                .cloned()
-                .unwrap_or(Value::Array(vec![]));
-            let ns = registry
-                .read_modify_write(call.stored(), None, call.name(), false, &opts, |mut ns| {
-                    ns["spec"]["finalizers"] = finalizers.clone();
-                    Ok(ns)
-                })
-                .await?;
-            (ns, false)
-        }
+    let part = match sub {
+        None => Part::Main,
+        Some("status") => Part::Status,
+        Some("finalize") => Part::Finalize,
         Some(other) => {
             return Err(ApiError::method_not_allowed(format!(
                 "PUT is not supported on {other}"
             )));
         }
+    };
+    let (stored, created) = if part == Part::Finalize {
+        let finalizers = obj
+            .pointer("/spec/finalizers")
+            .cloned()
+            .unwrap_or(Value::Array(vec![]));
+        let ns = registry
+            .read_modify_write(call.stored(), None, call.name(), part, &opts, |ns| {
+                let mut ns = ns.clone();
+                ns["spec"]["finalizers"] = finalizers.clone();
+                Ok(ns)
+            })
+            .await?;
+        (ns, false)
+    } else {
+        let (ns, name) = (call.namespace(), call.name());
+        registry
+            .update(call.stored(), ns, name, obj, part, &opts)
+            .await?
     };
     Ok(respond::warn(
         call.written(if created { 201 } else { 200 }, stored),

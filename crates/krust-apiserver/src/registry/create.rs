@@ -117,7 +117,7 @@ impl Registry {
         hooks::prepare_create(resource, &mut obj);
         defaults::on_create(resource.kind, &mut obj);
         validation::validate(resource, &obj, None)?;
-        let mut obj = super::track_fields(resource, None, obj, opts)?;
+        let mut obj = super::track_fields(resource, None, obj, super::Part::Main, opts)?;
         let name = meta::name(&obj).to_string();
         if let (true, Some(ns)) = (resource.namespaced, meta::namespace(&obj).map(String::from)) {
             self.check_namespace(resource, &ns, &name).await?;

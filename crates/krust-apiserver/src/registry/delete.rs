@@ -1,6 +1,6 @@
 //! Delete: preconditions, propagation finalizers, graceful pod deletion, finalizers.
 
-use super::{Registry, decode, store_error};
+use super::{MAX_RETRIES, Registry, decode, is_conflict, store_error};
 use krust_api::meta;
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
@@ -76,8 +76,27 @@ pub enum Deleted {
 }
 
 impl Registry {
-    /// Deletes an object as Kubernetes does.
+    /// Deletes an object as Kubernetes does. A write that comes between the read and the
+    /// delete (a controller's, a node's) makes it read again and go on, as kube-apiserver's
+    /// deletion does; only the caller's own preconditions answer 409.
     pub async fn delete(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Deleted, ApiError> {
+        let mut attempts = 0;
+        loop {
+            match self.delete_once(resource, namespace, name, opts).await {
+                Err(e) if is_conflict(&e) && attempts < MAX_RETRIES => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// One read and one conditional write of [`Registry::delete`].
+    async fn delete_once(
         &self,
         resource: &Resource,
         namespace: Option<&str>,

@@ -1,5 +1,6 @@
 //! Per-kind rules of the write path (what Kubernetes keeps in each kind's strategy).
 
+use super::Part;
 use krust_api::resources::Resource;
 use serde_json::{Map, Value, json};
 
@@ -22,8 +23,8 @@ pub fn prepare_create(resource: &Resource, obj: &mut Value) {
 
 /// Carries over from `old` what an update may not change, and splits spec from status:
 /// a write to the main resource keeps the old status, a write to `/status` keeps the rest.
-pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, status_only: bool) {
-    if status_only {
+pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, part: Part) {
+    if part == Part::Status {
         // The old object but its status, which (with labels and annotations, which may
         // change through /status too, as in Kubernetes) moves over from the new one.
         let mut merged: Map<String, Value> = old

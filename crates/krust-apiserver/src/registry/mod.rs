@@ -33,6 +33,32 @@ pub struct WriteOptions {
     pub field_manager: Option<String>,
 }
 
+/// The part of an object a write changes, named by the subresource it comes through
+/// (recorded as the `subresource` of its managedFields entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The object itself; its status stays as stored.
+    Main,
+    /// `/status`: the status (with labels and annotations); the rest stays as stored.
+    Status,
+    /// `/scale`: the main object's replicas.
+    Scale,
+    /// A namespace's `/finalize`: its `spec.finalizers`.
+    Finalize,
+}
+
+impl Part {
+    /// The subresource's name, `""` for the main resource.
+    pub fn subresource(self) -> &'static str {
+        match self {
+            Part::Main => "",
+            Part::Status => "status",
+            Part::Scale => "scale",
+            Part::Finalize => "finalize",
+        }
+    }
+}
+
 /// The registry over one store.
 #[derive(Clone)]
 pub struct Registry {
@@ -50,11 +76,12 @@ impl Registry {
     }
 }
 
-/// Records in `managedFields` which fields `manager` set with this write.
+/// Records in `managedFields` which fields the write's manager set in `part`.
 pub fn track_fields(
     resource: &Resource,
     old: Option<&Value>,
     obj: Value,
+    part: Part,
     opts: &WriteOptions,
 ) -> Result<Value, ApiError> {
     let Some(manager) = &opts.field_manager else {
@@ -64,6 +91,10 @@ pub fn track_fields(
         krust_api::schema::definition_for(resource.group, resource.version, resource.kind)
     else {
         return Ok(obj);
+    };
+    let manager = krust_api::patch::Manager {
+        name: manager,
+        subresource: part.subresource(),
     };
     krust_api::patch::update_managed_fields(old, obj, manager, definition, &krust_api::meta::now())
         .map_err(|e| ApiError::new(e.code(), e.reason(), e.to_string()))
@@ -164,18 +195,31 @@ impl serde::Serialize for MetadataWithout<'_> {
     }
 }
 
+/// How often a write the caller did not make conditional is tried again when another
+/// write comes between its read and its write (kube-apiserver retries without bound; a
+/// bound keeps a pathological hot object from spinning a request forever).
+const MAX_RETRIES: u32 = 64;
+
+/// Whether `e` is the store's "modified since read" conflict (not a failed precondition).
+fn is_conflict(e: &ApiError) -> bool {
+    e.code == 409 && e.reason == "Conflict" && e.message.ends_with(MODIFIED)
+}
+
+const MODIFIED: &str =
+    "the object has been modified; please apply your changes to the latest version and try again";
+
+/// The 409 of a write whose object was modified since it was read.
+fn conflict(resource: &Resource, name: &str) -> ApiError {
+    ApiError::conflict(resource.group, resource.plural, name, MODIFIED)
+}
+
 /// Maps a store error about `name` of `resource` to an API error.
 pub fn store_error(resource: &Resource, name: &str, e: krust_store::Error) -> ApiError {
     use krust_store::Error as E;
     match e {
         E::AlreadyExists(_) => ApiError::already_exists(resource.group, resource.plural, name),
         E::NotFound(_) => ApiError::not_found(resource.group, resource.plural, name),
-        E::Conflict { .. } => ApiError::conflict(
-            resource.group,
-            resource.plural,
-            name,
-            "the object has been modified; please apply your changes to the latest version and try again",
-        ),
+        E::Conflict { .. } => conflict(resource, name),
         E::Compacted { requested, oldest } => {
             ApiError::expired(format!("too old resource version: {requested} ({oldest})"))
         }

@@ -1,7 +1,8 @@
 //! Update (PUT), and the read-modify-write loop patches use.
 
 use super::{
-    Registry, WriteOptions, Written, decode, encode, hooks, same_ignoring_version, store_error,
+    MAX_RETRIES, Part, Registry, WriteOptions, Written, conflict, decode, encode, hooks,
+    is_conflict, same_ignoring_version, store_error,
 };
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
@@ -31,47 +32,92 @@ fn check_body(obj: &Value, name: &str) -> Result<(), ApiError> {
 }
 
 impl Registry {
-    /// Replaces an object. `status_only` for the `/status` subresource. Returns the stored
-    /// object and whether it was created.
+    /// Replaces an object (or its `part`). Returns the stored object and whether it was
+    /// created. A body without `resourceVersion` replaces whatever is stored, as in
+    /// Kubernetes: the write is retried when another one comes in between.
     pub async fn update(
         &self,
         resource: &Resource,
         namespace: Option<&str>,
         name: &str,
         mut obj: Value,
-        status_only: bool,
+        part: Part,
         opts: &WriteOptions,
     ) -> Result<(Written, bool), ApiError> {
         check_body(&obj, name)?;
-        let key = resource.key(namespace, name);
-        let Some(current) = self
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| store_error(resource, name, e))?
-        else {
-            if create_on_update(resource) {
+        if create_on_update(resource) {
+            let key = resource.key(namespace, name);
+            let stored = self.store.get(&key).await;
+            if stored
+                .map_err(|e| store_error(resource, name, e))?
+                .is_none()
+            {
                 meta::metadata_mut(&mut obj).insert("name".into(), json!(name));
-                return Ok((self.create(resource, namespace, obj, opts).await?, true));
+                match self.create(resource, namespace, obj.clone(), opts).await {
+                    // Created by another write in the meantime: replace it.
+                    Err(e) if e.reason == "AlreadyExists" => {}
+                    other => return Ok((other?, true)),
+                }
             }
-            return Err(ApiError::not_found(resource.group, resource.plural, name));
-        };
-        let old = decode(&current)?;
-        let stored = self
-            .replace(
-                resource,
-                namespace,
-                name,
-                obj,
-                (current, old),
-                status_only,
-                opts,
-            )
+        }
+        let written = self
+            .read_modify_write(resource, namespace, name, part, opts, |_| Ok(obj.clone()))
             .await?;
-        Ok((stored, false))
+        Ok((written, false))
     }
 
-    /// Replaces `current` (as stored, and decoded) by `obj`.
+    /// Reads the object, makes the next one with `change` and writes it (`part` of it)
+    /// back. The registry alone owns `resourceVersion`: when the next object names one, it
+    /// is a precondition (409 unless it is the one read); a write that comes in between is
+    /// retried over from a fresh read, as kube-apiserver's `GuaranteedUpdate` does, so an
+    /// object without one (a PUT without it, a patch that does not name it) always lands.
+    pub async fn read_modify_write<F>(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        part: Part,
+        opts: &WriteOptions,
+        mut change: F,
+    ) -> Result<Written, ApiError>
+    where
+        F: FnMut(&Value) -> Result<Value, ApiError>,
+    {
+        let key = resource.key(namespace, name);
+        let mut attempts = 0;
+        loop {
+            let current = self
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| store_error(resource, name, e))?
+                .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))?;
+            let old = decode(&current)?;
+            let next = change(&old)?;
+            check_body(&next, name)?;
+            let read = current.mod_revision;
+            let expected = match meta::meta_str(&next, "resourceVersion").filter(|v| !v.is_empty())
+            {
+                Some(rv) => rv.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resource version: {rv:?}"))
+                })?,
+                None => read,
+            };
+            if expected != read {
+                return Err(conflict(resource, name));
+            }
+            match self
+                .replace(resource, namespace, name, next, (current, old), part, opts)
+                .await
+            {
+                // Read again: a resourceVersion the caller gave no longer matches then.
+                Err(e) if is_conflict(&e) && attempts < MAX_RETRIES => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// Replaces `current` (as stored, and decoded) by `obj`, if the store still holds it.
     #[allow(clippy::too_many_arguments)]
     async fn replace(
         &self,
@@ -80,27 +126,11 @@ impl Registry {
         name: &str,
         mut obj: Value,
         (current, old): (KeyValue, Value),
-        status_only: bool,
+        part: Part,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
         let key = &current.key;
-        let expected = match meta::meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
-            Some(rv) => rv
-                .parse::<i64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?,
-            None => current.mod_revision,
-        };
-        if expected != current.mod_revision {
-            return Err(store_error(
-                resource,
-                name,
-                krust_store::Error::Conflict {
-                    key: key.clone(),
-                    expected,
-                    current: current.mod_revision,
-                },
-            ));
-        }
+        let expected = current.mod_revision;
         // A uid in the body is a precondition: it must name the stored object.
         let stored_uid = meta::meta_str(&old, "uid").unwrap_or("");
         if let Some(uid) = meta::meta_str(&obj, "uid").filter(|u| !u.is_empty() && *u != stored_uid)
@@ -123,10 +153,10 @@ impl Registry {
             Some(ns) if resource.namespaced => m.insert("namespace".into(), json!(ns)),
             _ => m.remove("namespace"),
         };
-        hooks::prepare_update(resource, &mut obj, &old, status_only);
+        hooks::prepare_update(resource, &mut obj, &old, part);
         defaults::on_write(resource.kind, &mut obj);
         validation::validate(resource, &obj, Some(&old))?;
-        let obj = super::track_fields(resource, Some(&old), obj, opts)?;
+        let obj = super::track_fields(resource, Some(&old), obj, part, opts)?;
         if opts.dry_run {
             return Ok(Written::unstored(obj, &current));
         }
@@ -160,57 +190,6 @@ impl Registry {
             .await
             .map_err(|e| store_error(resource, name, e))?;
         Ok(Written::stored(obj, kv))
-    }
-
-    /// Reads the object, applies `change` and writes it back, retrying on conflicts
-    /// unless `change` pins a resourceVersion itself (as a patch carrying one does).
-    pub async fn read_modify_write<F>(
-        &self,
-        resource: &Resource,
-        namespace: Option<&str>,
-        name: &str,
-        status_only: bool,
-        opts: &WriteOptions,
-        mut change: F,
-    ) -> Result<Written, ApiError>
-    where
-        F: FnMut(Value) -> Result<Value, ApiError>,
-    {
-        let key = resource.key(namespace, name);
-        let mut attempts = 0;
-        loop {
-            let current = self
-                .store
-                .get(&key)
-                .await
-                .map_err(|e| store_error(resource, name, e))?
-                .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))?;
-            let old = decode(&current)?;
-            let rv = current.mod_revision.to_string();
-            let mut next = change(old.clone())?;
-            check_body(&next, name)?;
-            let pinned = meta::meta_str(&next, "resourceVersion").is_some_and(|v| v != rv);
-            if !pinned {
-                meta::metadata_mut(&mut next).insert("resourceVersion".into(), json!(rv));
-            }
-            match self
-                .replace(
-                    resource,
-                    namespace,
-                    name,
-                    next,
-                    (current, old),
-                    status_only,
-                    opts,
-                )
-                .await
-            {
-                Err(e) if e.code == 409 && e.reason == "Conflict" && !pinned && attempts < 8 => {
-                    attempts += 1
-                }
-                other => return other,
-            }
-        }
     }
 
     /// A pod with a deletion grace period waits for its kubelet to confirm the end.

@@ -1,0 +1,38 @@
+//! The fixed documents beside the resource paths: `/version`, `/api`, `/apis`, as
+//! kube-apiserver serves them (with or without a trailing slash).
+
+mod common;
+
+use serde_json::Value;
+
+async fn get(srv: &common::TestServer, path: &str) -> Value {
+    let req = http::Request::get(path).body(Vec::new()).unwrap();
+    let text = srv
+        .client
+        .request_text(req)
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e}: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_api_and_apis_are_served_with_a_trailing_slash_too() {
+    let srv = common::start().await;
+    for path in ["/version", "/api", "/apis"] {
+        let plain = get(&srv, path).await;
+        let slashed = get(&srv, &format!("{path}/")).await;
+        assert_eq!(plain, slashed, "{path} and {path}/");
+    }
+    assert_eq!(get(&srv, "/api/").await["kind"], "APIVersions");
+    assert_eq!(get(&srv, "/apis/").await["kind"], "APIGroupList");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_reports_a_commit_id() {
+    let srv = common::start().await;
+    let version = get(&srv, "/version/").await;
+    let commit = version["gitCommit"].as_str().unwrap();
+    assert_eq!(commit.len(), 40, "{commit}");
+    assert!(commit.bytes().all(|b| b.is_ascii_hexdigit()), "{commit}");
+    assert_eq!(version["minor"], "32");
+}
