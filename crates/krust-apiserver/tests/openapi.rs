@@ -28,7 +28,7 @@ async fn get(
     (parts, body.to_vec())
 }
 
-fn header<'a>(parts: &'a http::response::Parts, name: http::HeaderName) -> &'a str {
+fn header(parts: &http::response::Parts, name: http::HeaderName) -> &str {
     parts
         .headers
         .get(&name)

@@ -276,3 +276,105 @@ fn every_definition_and_path_of_the_json_form_is_in_the_protobuf() {
         json["paths"].as_object().unwrap().len()
     );
 }
+
+/// The keys of a Swagger 2.0 `Schema` (the fields of gnostic's message).
+const SCHEMA_KEYS: [&str; 30] = [
+    "$ref",
+    "format",
+    "title",
+    "description",
+    "default",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "enum",
+    "additionalProperties",
+    "type",
+    "items",
+    "allOf",
+    "properties",
+    "discriminator",
+    "readOnly",
+    "xml",
+    "externalDocs",
+    "example",
+];
+
+/// The rules kubectl's model parser (kube-openapi `pkg/util/proto`, `NewOpenAPIData`) applies
+/// to every definition; one break fails its whole document.
+fn check_model(
+    defs: &serde_json::Map<String, Value>,
+    s: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
+    let mut fail = |why: &str| errors.push(format!("{at}: {why}"));
+    for key in s.as_object().into_iter().flat_map(|o| o.keys()) {
+        if !key.starts_with("x-") && !SCHEMA_KEYS.contains(&key.as_str()) {
+            fail(&format!(
+                "{key} is not a Swagger 2.0 schema key (the protobuf drops it)"
+            ));
+        }
+    }
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        if s.get("properties").is_some() || s.get("type").is_some() {
+            fail("a reference with a type or properties");
+        }
+        match r.strip_prefix("#/definitions/") {
+            Some(name) if defs.contains_key(name) => {}
+            _ => fail(&format!("dangling reference {r}")),
+        }
+        return;
+    }
+    let types: Vec<&str> = match s.get("type") {
+        None => vec![],
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(other) => {
+            fail(&format!("more than one type: {other}"));
+            return;
+        }
+    };
+    match types.first().copied() {
+        Some("array") => match s.get("items") {
+            Some(items @ Value::Object(_)) => check_model(defs, items, &format!("{at}[]"), errors),
+            _ => fail("an array without exactly one item schema"),
+        },
+        Some("object") | None => {
+            for (name, p) in s
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                check_model(defs, p, &format!("{at}.{name}"), errors);
+            }
+            if let Some(a @ Value::Object(_)) = s.get("additionalProperties") {
+                check_model(defs, a, &format!("{at}{{}}"), errors);
+            }
+        }
+        Some("string" | "number" | "integer" | "boolean") => {}
+        Some(t) => fail(&format!("unknown primitive type {t}")),
+    }
+}
+
+#[test]
+fn every_definition_passes_kubectls_model_parser_rules() {
+    let json: Value = serde_json::from_slice(&V2.json).unwrap();
+    let defs = json["definitions"].as_object().unwrap();
+    let mut errors = Vec::new();
+    for (name, def) in defs {
+        check_model(defs, def, name, &mut errors);
+    }
+    assert!(errors.is_empty(), "{errors:#?}");
+}
