@@ -1,6 +1,12 @@
-//! OpenAPI v3 (per group-version documents and their index) and v2, generated from the
-//! resource table and the k8s-openapi schemas (`krust_api::schema`).
+//! OpenAPI v3 (per group-version documents and their index) and v2 (Swagger 2.0 JSON, and
+//! its protobuf form in [`v2_proto`]), generated from the resource table and the k8s-openapi
+//! schemas (`krust_api::schema`), as kube-apiserver's kube-openapi builds them.
 
+mod swagger;
+mod v2_proto;
+mod wire;
+
+use bytes::Bytes;
 use krust_api::resources::{RESOURCES, Resource, group_version, groups};
 use krust_api::schema::{self, REF_PREFIX};
 use serde_json::{Map, Value, json};
@@ -195,25 +201,91 @@ pub fn v3_index() -> Value {
     json!({"paths": paths})
 }
 
-/// The Swagger 2.0 document (`/openapi/v2`, JSON).
-pub static V2: LazyLock<Vec<u8>> = LazyLock::new(|| {
+/// The Swagger 2.0 document (`/openapi/v2`) in the two forms kube-apiserver serves.
+pub struct V2Document {
+    /// Swagger 2.0 JSON.
+    pub json: Bytes,
+    /// The same document as gnostic's `openapi.v2.Document` protobuf ([`v2_proto`]).
+    pub protobuf: Bytes,
+    /// The ETag of both forms (they differ by `Accept`, so answers carry `Vary: Accept`).
+    pub etag: String,
+    /// When the document was built, for `Last-Modified`.
+    pub built: jiff::Timestamp,
+}
+
+/// The Swagger 2.0 document of every served group-version.
+fn swagger() -> Value {
     let mut paths = Map::new();
     let mut definitions = Map::new();
     for (g, v) in groups() {
         let doc = group_version_document(g, v);
-        paths.extend(doc["paths"].as_object().cloned().unwrap_or_default());
-        definitions.extend(
-            doc["components"]["schemas"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        );
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            paths.insert(path.clone(), swagger::path_item(path, item));
+        }
+        for (name, def) in doc["components"]["schemas"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            definitions.insert(name.clone(), swagger::schema(def));
+        }
     }
-    let doc = json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.4"}, "paths": paths, "definitions": definitions});
-    serde_json::to_string(&doc)
-        .unwrap_or_default()
-        .replace(REF_PREFIX, "#/definitions/")
-        .into_bytes()
+    json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.4"},
+        "paths": paths, "definitions": definitions})
+}
+
+/// `/openapi/v2`'s protobuf media type as kube-apiserver writes it in `Content-Type`.
+pub const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// The form of `/openapi/v2` an `Accept` header asks for: its content type and body, or
+/// `None` (406). As kube-openapi's handler: clauses by falling `q`, the first that names (or
+/// wildcards) JSON, or the protobuf type in either spelling (kubectl sends the older
+/// `...spec.v2@v1.0+protobuf`), wins.
+pub fn v2_form(accept: &str) -> Option<(&'static str, Bytes)> {
+    let mut clauses: Vec<(f32, &str)> = accept
+        .split(',')
+        .filter_map(|clause| {
+            let mut parts = clause.split(';').map(str::trim);
+            let media = parts.next().filter(|m| !m.is_empty())?;
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse().ok())
+                .unwrap_or(1.0);
+            Some((q, media))
+        })
+        .filter(|(q, _)| *q > 0.0)
+        .collect();
+    clauses.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let offers = [
+        ("application/json", "application/json", &V2.json),
+        (
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+            V2_PROTOBUF,
+            &V2.protobuf,
+        ),
+        (V2_PROTOBUF, V2_PROTOBUF, &V2.protobuf),
+    ];
+    clauses.iter().find_map(|(_, media)| {
+        let (ty, sub) = media.split_once('/').unwrap_or((media, ""));
+        offers.iter().find_map(|(offer, content_type, body)| {
+            let (oty, osub) = offer.split_once('/').unwrap_or_default();
+            ((ty == "*" || ty.eq_ignore_ascii_case(oty))
+                && (sub == "*" || sub.eq_ignore_ascii_case(osub)))
+            .then(|| (*content_type, (*body).clone()))
+        })
+    })
+}
+
+/// `/openapi/v2`, built once.
+pub static V2: LazyLock<V2Document> = LazyLock::new(|| {
+    let doc = swagger();
+    let json = serde_json::to_vec(&doc).unwrap_or_default();
+    V2Document {
+        etag: format!("\"{}\"", hash(&json)),
+        protobuf: v2_proto::encode(&doc).into(),
+        json: json.into(),
+        built: jiff::Timestamp::now(),
+    }
 });
 
 #[cfg(test)]

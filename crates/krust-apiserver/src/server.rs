@@ -159,18 +159,49 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
     )
 }
 
-/// Swagger 2.0 as JSON; kubectl asks for it only as protobuf, which is not served.
+/// Swagger 2.0, as JSON or as gnostic's protobuf (what kubectl asks for) by `Accept`, 406
+/// otherwise; with an ETag (a matching `If-None-Match` gets 304) and `Last-Modified`.
 async fn openapi_v2(req: Request) -> Response {
-    let accept = req
-        .headers()
+    let headers = req.headers();
+    let accept = headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
+        .filter(|a| !a.trim().is_empty())
         .unwrap_or("*/*");
-    if !accept.contains("json") && !accept.contains("*/*") {
-        let msg = "only application/json is supported for /openapi/v2; use /openapi/v3";
+    let Some((content_type, body)) = openapi::v2_form(accept) else {
+        let msg = format!(
+            "only application/json and {} are supported for /openapi/v2",
+            openapi::V2_PROTOBUF
+        );
         return respond::error(&krust_api::status::ApiError::new(406, "NotAcceptable", msg));
+    };
+    let doc = &*openapi::V2;
+    let unchanged = headers
+        .get(http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|t| t.trim() == doc.etag || t.trim() == "*")
+        });
+    let mut r = if unchanged {
+        respond::with_type(304, content_type, axum::body::Body::empty())
+    } else {
+        respond::with_type(200, content_type, body)
+    };
+    let h = r.headers_mut();
+    let last_modified = jiff::fmt::rfc2822::DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&doc.built)
+        .unwrap_or_default();
+    for (name, value) in [
+        (http::header::ETAG, doc.etag.clone()),
+        (http::header::VARY, "Accept".to_string()),
+        (http::header::LAST_MODIFIED, last_modified),
+    ] {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
     }
-    respond::with_type(200, "application/json", openapi::V2.clone())
+    r
 }
 
 async fn openapi_v3(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
