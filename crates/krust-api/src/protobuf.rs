@@ -16,7 +16,10 @@
 mod convert;
 mod encode;
 mod table;
+mod watch;
 mod wire;
+
+pub use watch::{WATCH_MEDIA_TYPE, decode_watch_event, watch_frame};
 
 #[cfg(test)]
 mod round_trip_tests;

@@ -210,12 +210,31 @@ async fn a_client_accepting_only_protobuf_gets_protobuf_answers() {
         (&json!("Status"), &json!("NotFound"), &json!(404))
     );
 
-    // Watch frames are not written in protobuf: 406, as a protobuf Status.
+    // A watch: length-delimited protobuf WatchEvents, the first the Deployment ADDED.
+    let (code, content_type, answer) = send(
+        &server.client,
+        "GET",
+        &format!("{uri}?watch=true&timeoutSeconds=1"),
+        PROTOBUF,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (code.as_u16(), content_type.as_str()),
+        (200, protobuf::WATCH_MEDIA_TYPE)
+    );
+    let len = u32::from_be_bytes(answer[..4].try_into().unwrap()) as usize;
+    let (event_type, object) = protobuf::decode_watch_event(&answer[4..4 + len]).unwrap();
+    assert_eq!(event_type, "ADDED");
+    assert_eq!(object, expected);
+
+    // A Table has no protobuf form: 406, as a protobuf Status.
+    let table = "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io";
     let (code, content_type, answer) = send(
         &server.client,
         "GET",
         &format!("{uri}?watch=true"),
-        PROTOBUF,
+        table,
         None,
     )
     .await;

@@ -175,8 +175,8 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
     };
     let protobuf_only = negotiate::wants_protobuf_only(&call.headers);
     let result = async {
-        if protobuf_only && verb == "watch" {
-            // Protobuf watch frames are not written yet.
+        if protobuf_only && verb == "watch" && negotiate::wants_table(&call.headers) {
+            // A Table has no protobuf form; checked before the stream starts.
             return Ok(respond::not_acceptable());
         }
         match verb {
