@@ -1,19 +1,28 @@
-//! Decoding of `application/vnd.kubernetes.protobuf` request bodies into JSON.
+//! `application/vnd.kubernetes.protobuf` bodies to and from JSON, as apimachinery's
+//! `runtime/serializer/protobuf` serializer reads and writes them.
 //!
-//! kubectl's typed clients (`kubectl create deployment|namespace|configmap|secret|service|
-//! serviceaccount …`) POST protobuf, not JSON. Such a body is the magic `k8s\0` followed
-//! by a `runtime.Unknown` message: `{1: typeMeta {1: apiVersion, 2: kind}, 2: raw,
-//! 3: contentEncoding, 4: contentType}`, where `raw` is the object's encoding per
-//! Kubernetes' `generated.proto` files. [`decode`] turns it into the JSON object kubectl
-//! would have sent as `application/json`, following Go's `encoding/json` rules (zero
-//! scalars of `omitempty` fields dropped, empty structs kept as `{}`, the zero time as
-//! `null`). The message layouts come from the data table `protobuf/messages.txt`; fields
-//! it does not list are skipped.
+//! Go clients (client-go, kubectl's typed clients, controllers, the e2e suite) send
+//! protobuf, not JSON. Such a body is the magic `k8s\0` followed by a `runtime.Unknown`
+//! message: `{1: typeMeta {1: apiVersion, 2: kind}, 2: raw, 3: contentEncoding,
+//! 4: contentType}`, where `raw` is the object's encoding per Kubernetes'
+//! `generated.proto` files. [`decode`] turns it into the JSON object the client would
+//! have sent as `application/json`, following Go's `encoding/json` rules (zero scalars of
+//! `omitempty` fields dropped, pointer zeros kept, empty structs kept as `{}`, the zero
+//! time as `null`); [`encode`] is its inverse, for answers to clients that accept only
+//! protobuf. The message layouts come from the data table `protobuf/messages.txt`,
+//! generated from Kubernetes' Go struct tags by `scripts/protobuf-messages.py`; fields it
+//! does not list are skipped.
 
 mod convert;
+mod encode;
 mod table;
+mod watch;
 mod wire;
 
+pub use watch::{WATCH_MEDIA_TYPE, decode_watch_event, watch_frame};
+
+#[cfg(test)]
+mod round_trip_tests;
 #[cfg(test)]
 mod tests;
 
@@ -56,7 +65,15 @@ pub enum ProtobufError {
         "the body of the request was in an unknown format - the protobuf envelope holds {0}, which this server cannot decode; accepted media types include: application/json, application/yaml"
     )]
     UnsupportedEncoding(String),
-    /// The kind is not one this server can decode from protobuf.
+    /// A JSON value does not fit the message field it belongs to (when encoding).
+    #[error("cannot encode {at} as protobuf: {reason}")]
+    Unencodable {
+        /// Where: the kind and the JSON path of the field being written.
+        at: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The kind is not one this server can decode from (or encode to) protobuf.
     #[error(
         "the body of the request was in an unknown format - this server cannot decode {kind} ({api_version}) from {MEDIA_TYPE}; accepted media types for it include: application/json, application/yaml"
     )]
@@ -98,7 +115,7 @@ pub fn is_protobuf(content_type: &str) -> bool {
         .eq_ignore_ascii_case(MEDIA_TYPE)
 }
 
-/// Whether [`decode`] knows the message layout of this kind.
+/// Whether [`decode`] and [`encode`] know the message layout of this kind.
 pub fn supports(api_version: &str, kind: &str) -> bool {
     table::table().kind(api_version, kind).is_some()
 }
@@ -148,6 +165,34 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         &unknown.kind,
     )?);
     Ok(Value::Object(object))
+}
+
+/// Encodes an object's JSON (which names its `apiVersion` and `kind`) as a Kubernetes
+/// protobuf body: magic, `runtime.Unknown` envelope, object. Lists encode their items as
+/// the item kind's message; members the table does not list are left out.
+pub fn encode(object: &Value) -> Result<Vec<u8>, ProtobufError> {
+    let member = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or_default();
+    let (api_version, kind) = (member("apiVersion"), member("kind"));
+    if api_version.is_empty() || kind.is_empty() {
+        return Err(ProtobufError::MissingTypeMeta);
+    }
+    let table = table::table();
+    let message = table
+        .kind(api_version, kind)
+        .ok_or_else(|| ProtobufError::UnsupportedKind {
+            api_version: api_version.into(),
+            kind: kind.into(),
+        })?;
+    let empty = Map::new();
+    let fields = object.as_object().unwrap_or(&empty);
+    let raw = encode::message(table, message, fields, kind)?;
+    let mut type_meta = Vec::new();
+    wire::put_len_field(&mut type_meta, 1, api_version.as_bytes());
+    wire::put_len_field(&mut type_meta, 2, kind.as_bytes());
+    let mut body = MAGIC.to_vec();
+    wire::put_len_field(&mut body, 1, &type_meta);
+    wire::put_len_field(&mut body, 2, &raw);
+    Ok(body)
 }
 
 /// The `runtime.Unknown` envelope.

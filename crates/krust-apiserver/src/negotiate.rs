@@ -77,6 +77,21 @@ pub fn wants_metadata(headers: &HeaderMap) -> bool {
         .any(|first| first.contains("as=PartialObjectMetadata"))
 }
 
+/// Whether the client accepts only Kubernetes protobuf (`Accept:
+/// application/vnd.kubernetes.protobuf`, with no JSON, YAML or wildcard alternative), so
+/// that its answers must be protobuf. kubectl and client-go also accept JSON and get JSON.
+pub fn wants_protobuf_only(headers: &HeaderMap) -> bool {
+    let mut ranges = headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .peekable();
+    ranges.peek().is_some() && ranges.all(krust_api::protobuf::is_protobuf)
+}
+
 /// An object reduced to its metadata.
 pub fn partial(obj: &Value) -> Value {
     serde_json::json!({
@@ -138,6 +153,25 @@ mod tests {
         assert!(wants_table(&h));
         h.insert("accept", "application/json".parse().unwrap());
         assert!(!wants_table(&h));
+    }
+
+    #[test]
+    fn protobuf_is_answered_only_to_clients_that_accept_nothing_else() {
+        let accept = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("accept", v.parse().unwrap());
+            wants_protobuf_only(&h)
+        };
+        assert!(accept("application/vnd.kubernetes.protobuf"));
+        assert!(accept(
+            "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io"
+        ));
+        assert!(!accept(
+            "application/vnd.kubernetes.protobuf,application/json"
+        ));
+        assert!(!accept("application/vnd.kubernetes.protobuf, */*"));
+        assert!(!accept("application/json"));
+        assert!(!wants_protobuf_only(&HeaderMap::new()));
     }
 
     #[test]

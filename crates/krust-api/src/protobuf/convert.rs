@@ -129,28 +129,55 @@ fn single(table: &Table, base: Base, value: Wire<'_>, at: &str) -> Result<Value,
             let msg = table.message(i);
             Value::Object(message(table, msg, len(value, msg.name, at)?, at)?)
         }
-        Base::Time => time(len(value, "a Time", at)?, at)?,
+        Base::Time => time(len(value, "a Time", at)?, false, at)?,
+        Base::MicroTime => time(len(value, "a MicroTime", at)?, true, at)?,
+        Base::Json => json(len(value, "raw JSON", at)?, at)?,
         Base::IntOrString => int_or_string(len(value, "an IntOrString", at)?, at)?,
         Base::Quantity => quantity(len(value, "a Quantity", at)?, at)?,
     })
 }
 
-/// `{1: seconds, 2: nanos}` as Go's `metav1.Time` writes it in JSON: whole seconds in
-/// RFC 3339 UTC (the nanos are dropped, as Kubernetes does), or `null` for the zero time
-/// (an empty message).
-fn time(data: &[u8], at: &str) -> Result<Value, ProtobufError> {
-    if data.is_empty() {
-        return Ok(Value::Null);
-    }
-    let mut seconds = 0i64;
+/// Go's zero `time.Time` in Unix seconds (January 1 of year 1, UTC).
+pub(super) const ZERO_TIME_SECONDS: i64 = -62_135_596_800;
+
+/// `{1: seconds, 2: nanos}` as Go writes it in JSON: `metav1.Time` in whole seconds (the
+/// nanos are dropped, as Kubernetes does), `metav1.MicroTime` with six fractional digits,
+/// both RFC 3339 UTC; `null` for the zero time (an empty message, or year 1).
+fn time(data: &[u8], micro: bool, at: &str) -> Result<Value, ProtobufError> {
+    let (mut seconds, mut nanos) = (0i64, 0i32);
     for item in wire::fields(data) {
-        if let (1, w) = item.map_err(|e| wire_error(e, at))? {
-            seconds = varint(w, "Time seconds", at)? as i64;
+        match item.map_err(|e| wire_error(e, at))? {
+            (1, w) => seconds = varint(w, "Time seconds", at)? as i64,
+            (2, w) => nanos = varint(w, "Time nanos", at)? as i32,
+            _ => {}
         }
+    }
+    if data.is_empty() || (seconds == ZERO_TIME_SECONDS && nanos == 0) {
+        return Ok(Value::Null);
     }
     let ts = jiff::Timestamp::from_second(seconds)
         .map_err(|e| malformed(at, format!("time {seconds}s out of range: {e}")))?;
-    Ok(Value::String(ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()))
+    let whole = ts.strftime("%Y-%m-%dT%H:%M:%S");
+    Ok(Value::String(if micro {
+        let micros = nanos.clamp(0, 999_999_999) / 1000;
+        format!("{whole}.{micros:06}Z")
+    } else {
+        format!("{whole}Z")
+    }))
+}
+
+/// `{1: raw}` holding JSON (`FieldsV1`, `RawExtension`); no bytes is `null`.
+fn json(data: &[u8], at: &str) -> Result<Value, ProtobufError> {
+    let mut raw: &[u8] = &[];
+    for item in wire::fields(data) {
+        if let (1, w) = item.map_err(|e| wire_error(e, at))? {
+            raw = len(w, "raw bytes", at)?;
+        }
+    }
+    if raw.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(raw).map_err(|e| malformed(at, format!("raw bytes are not JSON: {e}")))
 }
 
 /// `{1: type, 2: intVal, 3: strVal}`: a JSON string when type is 1, else a number.

@@ -13,8 +13,12 @@ pub(super) enum Base {
     Bool,
     /// Raw bytes, base64 in JSON.
     Bytes,
-    /// `meta/v1.Time`: `{1: seconds, 2: nanos}`, RFC 3339 in JSON.
+    /// `meta/v1.Time`: `{1: seconds, 2: nanos}`, RFC 3339 in whole seconds in JSON.
     Time,
+    /// `meta/v1.MicroTime`: `{1: seconds, 2: nanos}`, RFC 3339 with microseconds in JSON.
+    MicroTime,
+    /// `meta/v1.FieldsV1`, `runtime.RawExtension`: `{1: raw}`, the raw bytes being JSON.
+    Json,
     /// `util/intstr.IntOrString`: `{1: type, 2: intVal, 3: strVal}`.
     IntOrString,
     /// `api/resource.Quantity`: `{1: string}`.
@@ -90,14 +94,15 @@ impl Table {
         &self.messages[index]
     }
 
-    /// The message of a top-level kind.
+    /// The message of a top-level kind: listed under this apiVersion, or under `*` (any).
     pub(super) fn kind(&self, api_version: &str, kind: &str) -> Option<&Message> {
         self.kinds
             .get(&(api_version, kind))
+            .or_else(|| self.kinds.get(&("*", kind)))
             .map(|&i| &self.messages[i])
     }
 
-    /// The `(apiVersion, kind)` pairs the table can decode, sorted.
+    /// The `(apiVersion, kind)` pairs the table can decode, sorted (`*`: any apiVersion).
     pub(super) fn kinds(&self) -> Vec<(&'static str, &'static str)> {
         let mut kinds: Vec<_> = self.kinds.keys().copied().collect();
         kinds.sort_unstable();
@@ -195,6 +200,8 @@ fn parse_field(line: &'static str, index: &HashMap<&str, usize>) -> Result<Field
         "bool" => Base::Bool,
         "bytes" => Base::Bytes,
         "Time" => Base::Time,
+        "MicroTime" => Base::MicroTime,
+        "Json" => Base::Json,
         "IntOrString" => Base::IntOrString,
         "Quantity" => Base::Quantity,
         _ => Base::Message(*index.get(name).ok_or(format!("unknown type {name}"))?),

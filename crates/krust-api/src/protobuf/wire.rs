@@ -1,5 +1,7 @@
-//! A minimal protobuf wire-format reader: varints, length-delimited fields and
-//! fixed32/fixed64, yielding `(field number, value)` pairs in wire order.
+//! A minimal protobuf wire format (as `google.golang.org/protobuf/encoding/protowire`
+//! defines it): a reader of varints, length-delimited fields and fixed32/fixed64, yielding
+//! `(field number, value)` pairs in wire order, and a writer of varint and
+//! length-delimited fields.
 
 /// One field value as it appears on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +117,28 @@ pub(super) fn varint(buf: &mut &[u8]) -> Result<u64, WireError> {
     })
 }
 
+/// Appends a base-128 varint.
+pub(super) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Appends field `number` as a varint (wire type 0).
+pub(super) fn put_varint_field(out: &mut Vec<u8>, number: u32, value: u64) {
+    put_varint(out, u64::from(number) << 3);
+    put_varint(out, value);
+}
+
+/// Appends field `number` as length-delimited bytes (wire type 2).
+pub(super) fn put_len_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
+    put_varint(out, (u64::from(number) << 3) | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
 fn array<const N: usize>(buf: &mut &[u8]) -> Result<[u8; N], WireError> {
     let mut out = [0; N];
     out.copy_from_slice(take(buf, N)?);
@@ -174,6 +198,23 @@ mod tests {
             ])
             .next(),
             Some(Err(WireError::VarintTooLong))
+        );
+    }
+
+    #[test]
+    fn protobuf_wire_writes_what_it_reads() {
+        let mut out = Vec::new();
+        put_varint_field(&mut out, 1, 150);
+        put_len_field(&mut out, 2, b"hi");
+        put_varint_field(&mut out, 3, -1i64 as u64);
+        let got: Vec<_> = fields(&out).collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (1, Wire::Varint(150)),
+                (2, Wire::Len(b"hi")),
+                (3, Wire::Varint(u64::MAX))
+            ]
         );
     }
 

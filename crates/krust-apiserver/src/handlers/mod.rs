@@ -173,7 +173,12 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
         params,
         headers: parts.headers,
     };
+    let protobuf_only = negotiate::wants_protobuf_only(&call.headers);
     let result = async {
+        if protobuf_only && verb == "watch" && negotiate::wants_table(&call.headers) {
+            // A Table has no protobuf form; checked before the stream starts.
+            return Ok(respond::not_acceptable());
+        }
         match verb {
             "get" => get::get(&call).await,
             "list" => list::list(&call).await,
@@ -190,7 +195,10 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
         }
     }
     .await;
-    let response = result.unwrap_or_else(|e| respond::error(&e));
+    let mut response = result.unwrap_or_else(|e| respond::error(&e));
+    if protobuf_only {
+        response = respond::protobuf(response).await;
+    }
     let code = response.status().as_u16();
     if verb != "watch" {
         api.metrics

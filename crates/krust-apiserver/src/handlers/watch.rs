@@ -1,4 +1,5 @@
-//! WATCH: chunked, newline-delimited events, resumed from a resourceVersion, with
+//! WATCH: chunked, newline-delimited events (or length-delimited protobuf `WatchEvent`s for
+//! clients that accept only protobuf), resumed from a resourceVersion, with
 //! bookmarks, streaming initial lists (`sendInitialEvents`), timeouts, and one-row Tables
 //! for `kubectl get -w`. A watch from a compacted revision gets HTTP 200 and one `ERROR`
 //! event with a 410 `Expired` Status, which clients answer by relisting.
@@ -11,6 +12,7 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
+use krust_api::protobuf;
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
 use krust_store::{Event, EventType, Revision};
@@ -37,6 +39,8 @@ struct Encoder {
     resource: &'static Resource,
     table: bool,
     metadata_only: bool,
+    /// Frames in protobuf (length-delimited `WatchEvent`s) rather than JSON lines.
+    protobuf: bool,
     columns_sent: bool,
 }
 
@@ -52,7 +56,10 @@ impl Encoder {
     /// Whether events go out as the stored JSON itself (no Table, no metadata-only view, no
     /// conversion to another version).
     fn sends_stored(&self) -> bool {
-        !self.table && !self.metadata_only && krust_api::convert::is_stored_as_served(self.resource)
+        !self.table
+            && !self.metadata_only
+            && !self.protobuf
+            && krust_api::convert::is_stored_as_served(self.resource)
     }
 
     /// Appends the line for a store event to `out`: the shared JSON itself between a
@@ -97,6 +104,15 @@ impl Encoder {
         } else {
             obj
         };
+        if self.protobuf {
+            return match protobuf::watch_frame(kind, &object) {
+                Ok(frame) => Bytes::from(frame),
+                Err(e) => {
+                    let status = ApiError::new(500, "InternalError", e.to_string()).to_status();
+                    Bytes::from(protobuf::watch_frame("ERROR", &status).unwrap_or_default())
+                }
+            };
+        }
         let mut line =
             serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
         line.push(b'\n');
@@ -127,6 +143,7 @@ pub async fn watch(call: &Call) -> Result<Response, ApiError> {
         resource: call.target.resource,
         table: negotiate::wants_table(&call.headers),
         metadata_only: negotiate::wants_metadata(&call.headers),
+        protobuf: negotiate::wants_protobuf_only(&call.headers),
         columns_sent: false,
     };
     match rv {
@@ -174,6 +191,7 @@ async fn start(
 ) -> Result<Response, ApiError> {
     let store = call.api.registry.store.clone();
     let prefix = call.stored().key_prefix(call.namespace());
+    let protobuf = enc.protobuf;
     let (tx, rx) = mpsc::channel::<Frames>(64);
     let mut events = match store.watch(&prefix, after) {
         Ok(rx) => rx,
@@ -183,7 +201,7 @@ async fn start(
                     .to_status();
             let _ = tx.try_send(vec![enc.event("ERROR", status)]);
             drop(tx);
-            return Ok(stream_response(rx));
+            return Ok(stream_response(rx, protobuf));
         }
         Err(e) => return Err(crate::registry::store_error(call.stored(), "", e)),
     };
@@ -257,7 +275,7 @@ async fn start(
             }
         }
     });
-    Ok(stream_response(rx))
+    Ok(stream_response(rx, protobuf))
 }
 
 /// The event a watcher with selectors sees for a store event, if any: objects entering
@@ -292,14 +310,19 @@ fn filtered(
     })
 }
 
-fn stream_response(rx: mpsc::Receiver<Frames>) -> Response {
+/// The streamed answer: JSON lines, or length-delimited protobuf `WatchEvent`s.
+fn stream_response(rx: mpsc::Receiver<Frames>, protobuf: bool) -> Response {
     let frames = tokio_stream::wrappers::ReceiverStream::new(rx)
         .flat_map(|frames| futures::stream::iter(frames.into_iter().map(Ok::<_, Infallible>)));
     let body = Body::from_stream(frames);
     let mut r = Response::new(body);
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
+        http::HeaderValue::from_static(if protobuf {
+            protobuf::WATCH_MEDIA_TYPE
+        } else {
+            "application/json"
+        }),
     );
     r
 }
