@@ -396,3 +396,29 @@ fn an_owner_cycle_does_not_stop_collection_of_other_objects() {
         assert!(p.metadata.deletion_timestamp.is_none());
     });
 }
+
+#[test]
+fn an_owner_cycle_already_stuck_in_the_foreground_is_broken_when_the_collector_starts() {
+    within(Duration::from_secs(60), || async {
+        let server = krust_testkit::start().await;
+        let client = server.client.clone();
+        // Every pod of the cycle waits for its dependents before any collector runs (as a
+        // collector without cycle breaking left them).
+        pod_cycle(&client).await;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        for name in ["pod1", "pod2", "pod3"] {
+            pods.delete(name, &DeleteParams::foreground())
+                .await
+                .unwrap();
+            let p = pods.get(name).await.unwrap();
+            assert_eq!(p.finalizers(), ["foregroundDeletion"]);
+        }
+        let _gc = spawn(
+            "gc",
+            krust_controllers::garbage_collector::run(client.clone()),
+        );
+        for name in ["pod1", "pod2", "pod3"] {
+            gone(&pods, name).await;
+        }
+    });
+}
