@@ -11,25 +11,35 @@
 //!
 //! Every resource is watched metadata-only into one in-memory graph (`graph.rs`); workers
 //! act on the objects the graph's changes point at, and read the server only to confirm an
-//! owner's absence or to write.
+//! owner's absence or to write (`patch.rs`).
+//!
+//! Mirrors Kubernetes' `pkg/controller/garbagecollector/garbagecollector.go`:
+//! `Gc::process` is its `attemptToDeleteItem` (and `attemptToOrphan`),
+//! `Gc::delete_dependents` its `processDeletingDependentsItem`. Owner cycles are broken
+//! as there: an object whose owner waits in the foreground and one of whose dependents waits
+//! too has its references made non-blocking before it is deleted; and an owner whose
+//! blocking dependent waits for it through a cycle anyway (raced, or left from before) has
+//! that one reference made non-blocking. One item cannot stop the others: each is processed
+//! after a yield, within `ITEM_TIMEOUT`, a panic being an error; errors are logged and
+//! retried with backoff.
 
 pub(crate) mod discovery;
 mod graph;
+mod patch;
 
 use self::discovery::{Served, resolve, served_eventually};
 use self::graph::{FOREGROUND, Graph, Node, ORPHAN};
 use crate::informer::{Outcome, WorkQueue, log_errors};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{
-    Api, DeleteParams, DynamicObject, PartialObjectMeta, Patch, PatchParams, Preconditions,
-    PropagationPolicy,
+    Api, DeleteParams, DynamicObject, PartialObjectMeta, Preconditions, PropagationPolicy,
 };
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Client, ResourceExt};
-use serde_json::json;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, RwLock};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -41,6 +51,8 @@ const REDISCOVERY: Duration = Duration::from_secs(60);
 const FOREGROUND_RECHECK: Duration = Duration::from_secs(10);
 /// How long the workers wait for every resource's first list before starting anyway.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one object's processing may take before it is abandoned and retried.
+const ITEM_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Meta = PartialObjectMeta<DynamicObject>;
 
@@ -96,7 +108,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
             let mut synced: HashSet<String> = HashSet::new();
             while let Some((served, event)) = rx.recv().await {
                 let attend = {
-                    let mut graph = gc.graph.lock().expect("graph lock");
+                    let mut graph = gc.graph();
                     match event {
                         Event::Apply(o) | Event::InitApply(o) => match node(&served, &o) {
                             Some(n) => graph.apply(n),
@@ -131,10 +143,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
             let synced = synced_rx.wait_for(|n| *n >= expected_synced);
             let outcome = tokio::time::timeout(SYNC_TIMEOUT, synced).await.map(|_| ());
             match outcome {
-                Ok(_) => tracing::debug!(
-                    objects = gc.graph.lock().expect("graph lock").len(),
-                    "graph synced"
-                ),
+                Ok(_) => tracing::debug!(objects = gc.graph().len(), "graph synced"),
                 Err(_) => tracing::warn!(
                     listed = *synced_rx.borrow(),
                     of = expected_synced,
@@ -145,7 +154,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
                 .clone()
                 .run(WORKERS, |uid| {
                     let gc = gc.clone();
-                    async move { gc.process(uid).await }
+                    async move { gc.attend(uid).await }
                 })
                 .await
         }
@@ -202,8 +211,40 @@ enum Owner {
 }
 
 impl Gc {
-    async fn process(&self, uid: String) -> Outcome {
-        let Some(node) = self.graph.lock().expect("graph lock").get(&uid).cloned() else {
+    /// The graph (still usable after a panic elsewhere while it was locked: every change
+    /// to it is complete when made).
+    fn graph(&self) -> MutexGuard<'_, Graph> {
+        self.graph.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Processes one object, bounded: after a yield (so that an object queued again at once
+    /// cannot keep the graph from its updates), within [`ITEM_TIMEOUT`], a panic turned into
+    /// an error. The queue retries errors with backoff while the other objects go on.
+    async fn attend(&self, uid: String) -> Outcome {
+        tokio::task::yield_now().await;
+        let work = AssertUnwindSafe(self.process(&uid)).catch_unwind();
+        let outcome = match tokio::time::timeout(ITEM_TIMEOUT, work).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(panic)) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(anyhow::anyhow!("panicked: {what}"))
+            }
+            Err(_) => Err(anyhow::anyhow!("not done within {ITEM_TIMEOUT:?}")),
+        };
+        if let Err(e) = &outcome {
+            tracing::warn!(%uid, error = %format!("{e:#}"), "collecting an object failed; retrying");
+        }
+        outcome
+    }
+
+    /// Kubernetes' `attemptToDeleteItem`: an owner being deleted with a finalizer has its
+    /// dependents orphaned or deleted; an object none of whose owners stands is deleted.
+    async fn process(&self, uid: &str) -> Outcome {
+        let Some(mut node) = self.graph().get(uid).cloned() else {
             return Ok(None);
         };
         if node.deleting {
@@ -243,11 +284,10 @@ impl Gc {
         // No owner left standing: the object goes. If an owner waits in the foreground and
         // this object has dependents of its own, they go first (foreground again); else an
         // orphan or foreground finalizer already on it says how.
-        let has_dependents = self
-            .graph
-            .lock()
-            .expect("graph lock")
-            .has_dependents(&node.uid);
+        let has_dependents = self.graph().has_dependents(&node.uid);
+        if any_waiting && has_dependents {
+            self.unblock_if_dependents_wait(&mut node).await?;
+        }
         let policy = if any_waiting && has_dependents || node.has_finalizer(FOREGROUND) {
             PropagationPolicy::Foreground
         } else if node.has_finalizer(ORPHAN) {
@@ -294,7 +334,7 @@ impl Gc {
     /// Where an owner reference of `node` stands: from the graph, or (if the graph does not
     /// know the UID) from the server.
     async fn owner_state(&self, node: &Node, owner: &OwnerReference) -> anyhow::Result<Owner> {
-        if let Some(o) = self.graph.lock().expect("graph lock").get(&owner.uid) {
+        if let Some(o) = self.graph().get(&owner.uid) {
             return Ok(if o.deleting_dependents() {
                 Owner::Waiting
             } else {
@@ -330,28 +370,56 @@ impl Gc {
         }
     }
 
-    /// Foreground deletion of `owner`: delete its dependents; remove the finalizer once none
-    /// blocks it.
+    /// Kubernetes' guard against cycles: an object about to be deleted in the foreground for
+    /// a waiting owner, one of whose dependents waits in the foreground too (perhaps for
+    /// that very owner), first has its references made non-blocking, so that its owners need
+    /// not wait for it. `node` is updated to what was written.
+    async fn unblock_if_dependents_wait(&self, node: &mut Node) -> anyhow::Result<()> {
+        let dependents = self.graph().dependents(&node.uid);
+        let Some(waiting) = dependents.iter().find(|d| d.deleting_dependents()) else {
+            return Ok(());
+        };
+        tracing::debug!(object = %node.display(), dependent = %waiting.display(),
+            "an owner and a dependent both wait in the foreground: unblocking the owners");
+        let expected = patch::unblocked(&node.owners, None);
+        if let Some(meta) = self.unblock(node, None).await?
+            && meta.owner_references.as_deref().unwrap_or_default() == expected.as_slice()
+        {
+            node.owners = expected;
+            node.resource_version = meta.resource_version.unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Foreground deletion of `owner` (Kubernetes' `processDeletingDependentsItem`): delete
+    /// its dependents; remove the finalizer once none blocks it. A blocking dependent that
+    /// waits for this owner in turn (a cycle) has its reference to it made non-blocking.
     async fn delete_dependents(&self, owner: &Node) -> Outcome {
-        let dependents = self
-            .graph
-            .lock()
-            .expect("graph lock")
-            .dependents(&owner.uid);
-        let blocking = dependents.iter().filter(|d| {
-            d.owners
-                .iter()
-                .any(|o| o.uid == owner.uid && o.block_owner_deletion == Some(true))
-        });
-        if blocking.count() == 0 {
+        let (dependents, blocking) = {
+            let graph = self.graph();
+            let blocking = graph.blocking_dependents(&owner.uid);
+            (graph.dependents(&owner.uid), blocking)
+        };
+        if blocking.is_empty() {
             tracing::debug!(object = %owner.display(), "dependents gone; finishing foreground deletion");
             self.remove_finalizer(owner, FOREGROUND).await?;
             return Ok(None);
         }
-        for d in dependents
-            .iter()
-            .filter(|d| !d.deleting || d.deleting_dependents())
-        {
+        let cycles: Vec<&Node> = {
+            let graph = self.graph();
+            blocking
+                .iter()
+                .filter(|d| d.deleting_dependents() && graph.waits_for(&d.uid, &owner.uid))
+                .collect()
+        };
+        for d in &cycles {
+            tracing::debug!(object = %owner.display(), dependent = %d.display(),
+                "owner and dependent wait for each other; unblocking the dependent's reference");
+            self.unblock(d, Some(&owner.uid)).await?;
+        }
+        // Dependents already being deleted are not queued again: they are looked at when
+        // they change, and queuing them here would chase a cycle around without end.
+        for d in dependents.iter().filter(|d| !d.deleting) {
             self.queue.add(d.uid.clone());
         }
         Ok(Some(FOREGROUND_RECHECK))
@@ -359,11 +427,7 @@ impl Gc {
 
     /// Orphan deletion of `owner`: drop the references to it, then the finalizer.
     async fn orphan_dependents(&self, owner: &Node) -> Outcome {
-        let dependents = self
-            .graph
-            .lock()
-            .expect("graph lock")
-            .dependents(&owner.uid);
+        let dependents = self.graph().dependents(&owner.uid);
         let this = HashSet::from([owner.uid.clone()]);
         for d in &dependents {
             self.remove_owner_refs(d, &this).await?;
@@ -371,74 +435,5 @@ impl Gc {
         tracing::debug!(object = %owner.display(), orphaned = dependents.len(), "orphaned dependents");
         self.remove_finalizer(owner, ORPHAN).await?;
         Ok(None)
-    }
-
-    /// Removes the owner references to `uids` from `node` (read fresh, written with its
-    /// resourceVersion; retried on conflicts).
-    async fn remove_owner_refs(&self, node: &Node, uids: &HashSet<String>) -> anyhow::Result<()> {
-        self.edit(node, |obj| {
-            let refs = obj.owner_references();
-            let kept: Vec<&OwnerReference> =
-                refs.iter().filter(|r| !uids.contains(&r.uid)).collect();
-            (kept.len() != refs.len()).then(|| {
-                let kept = if kept.is_empty() {
-                    json!(null)
-                } else {
-                    json!(kept)
-                };
-                json!({"metadata": {"ownerReferences": kept}})
-            })
-        })
-        .await
-    }
-
-    async fn remove_finalizer(&self, node: &Node, finalizer: &str) -> anyhow::Result<()> {
-        self.edit(node, |obj| {
-            let all = obj.finalizers();
-            let kept: Vec<&String> = all.iter().filter(|f| *f != finalizer).collect();
-            (kept.len() != all.len()).then(|| {
-                let kept = if kept.is_empty() {
-                    json!(null)
-                } else {
-                    json!(kept)
-                };
-                json!({"metadata": {"finalizers": kept}})
-            })
-        })
-        .await
-    }
-
-    /// Reads `node` and, if `change` returns a merge patch for it, applies that patch pinned
-    /// to the resourceVersion read. Gone or replaced objects are left alone.
-    async fn edit(
-        &self,
-        node: &Node,
-        change: impl Fn(&Meta) -> Option<serde_json::Value>,
-    ) -> anyhow::Result<()> {
-        let api: Api<Meta> = node.resource.api(&self.client, node.namespace.as_deref());
-        let dynamic: Api<DynamicObject> =
-            node.resource.api(&self.client, node.namespace.as_deref());
-        for _ in 0..5 {
-            let Some(obj) = api.get_opt(&node.name).await? else {
-                return Ok(());
-            };
-            if obj.uid().as_deref() != Some(node.uid.as_str()) {
-                return Ok(());
-            }
-            let Some(mut patch) = change(&obj) else {
-                return Ok(());
-            };
-            patch["metadata"]["resourceVersion"] = json!(obj.resource_version());
-            match dynamic
-                .patch(&node.name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(kube::Error::Api(e)) if e.code == 409 => continue,
-                Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        anyhow::bail!("{} kept changing", node.display())
     }
 }

@@ -5,7 +5,7 @@
 mod controllers_support;
 
 use controllers_support::{create, eventually, spawn};
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PropagationPolicy};
 use kube::{Client, Resource, ResourceExt};
@@ -48,6 +48,26 @@ async fn owned_pod(client: &Client, name: &str, owners: Vec<Value>, finalizers: 
         }),
     )
     .await
+}
+
+/// Three pods owning each other in a ring (pod1 by pod3, pod2 by pod1, pod3 by pod2), every
+/// reference blocking, as in Kubernetes' "should not be blocked by dependency circle".
+async fn pod_cycle(client: &Client) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut made = Vec::new();
+    for name in ["pod1", "pod2", "pod3"] {
+        made.push(owned_pod(client, name, vec![], &[]).await);
+    }
+    for (dependent, owner) in [(0, 2), (1, 0), (2, 1)] {
+        let refs = json!({"metadata": {"ownerReferences": [owner_ref(&made[owner], true)]}});
+        pods.patch(
+            &made[dependent].name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(refs),
+        )
+        .await
+        .unwrap();
+    }
 }
 
 async fn gone<K>(api: &Api<K>, name: &str)
@@ -263,4 +283,142 @@ async fn orphan_deletion_keeps_dependents_without_the_reference() {
         .map(|o| o.name.as_str())
         .collect();
     assert_eq!(owners, ["keep"]);
+}
+
+/// Runs `test` on a runtime of its own and fails if it has not finished within `limit` of
+/// wall-clock time: a collector that spins without yielding freezes the runtime it runs on
+/// (with the API server in it), which would otherwise hang the test instead of failing it.
+fn within<F>(limit: Duration, test: impl FnOnce() -> F + Send + 'static)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let run = std::panic::AssertUnwindSafe(|| rt.block_on(test()));
+        let _ = tx.send(std::panic::catch_unwind(run).is_ok());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(passed) => assert!(passed, "the test failed (its panic is above)"),
+        Err(_) => panic!("the test did not finish within {limit:?}: its runtime is stuck"),
+    }
+}
+
+#[test]
+fn a_foreground_deletion_in_an_owner_cycle_deletes_the_whole_cycle() {
+    within(Duration::from_secs(60), || async {
+        let server = krust_testkit::start().await;
+        let client = server.client.clone();
+        let _gc = spawn(
+            "gc",
+            krust_controllers::garbage_collector::run(client.clone()),
+        );
+        pod_cycle(&client).await;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        pods.delete("pod1", &DeleteParams::foreground())
+            .await
+            .unwrap();
+        for name in ["pod1", "pod2", "pod3"] {
+            gone(&pods, name).await;
+        }
+    });
+}
+
+#[test]
+fn an_owner_cycle_does_not_stop_collection_of_other_objects() {
+    within(Duration::from_secs(60), || async {
+        let server = krust_testkit::start().await;
+        let client = server.client.clone();
+        let _gc = spawn(
+            "gc",
+            krust_controllers::garbage_collector::run(client.clone()),
+        );
+        pod_cycle(&client).await;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        pods.delete("pod1", &DeleteParams::foreground())
+            .await
+            .unwrap();
+        // Give the cycle time to take hold (or to stall a collector).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        // Background: a Deployment's ReplicaSet and its pods go.
+        let deploy: Deployment = create(
+            &client,
+            "default",
+            json!({
+                "metadata": {"name": "app"},
+                "spec": {"selector": {"matchLabels": {"app": "app"}},
+                    "template": {"metadata": {"labels": {"app": "app"}},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+            }),
+        )
+        .await;
+        let rs: ReplicaSet = create(
+            &client,
+            "default",
+            json!({
+                "metadata": {"name": "app-1", "ownerReferences": [owner_ref(&deploy, true)]},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "app"}},
+                    "template": {"metadata": {"labels": {"app": "app"}},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+            }),
+        )
+        .await;
+        owned_pod(&client, "app-1-a", vec![owner_ref(&rs, true)], &[]).await;
+        let deploys: Api<Deployment> = Api::namespaced(client.clone(), "default");
+        deploys
+            .delete("app", &DeleteParams::background())
+            .await
+            .unwrap();
+        let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+        gone(&rss, "app-1").await;
+        gone(&pods, "app-1-a").await;
+
+        // Orphan: the ReplicaSet goes, its pod stays without the reference.
+        let kept = replicaset(&client, "kept").await;
+        owned_pod(&client, "kept-a", vec![owner_ref(&kept, true)], &[]).await;
+        let orphan = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Orphan),
+            ..Default::default()
+        };
+        rss.delete("kept", &orphan).await.unwrap();
+        gone(&rss, "kept").await;
+        let p = pods.get("kept-a").await.unwrap();
+        assert!(
+            p.owner_references().is_empty(),
+            "{:?}",
+            p.owner_references()
+        );
+        assert!(p.metadata.deletion_timestamp.is_none());
+    });
+}
+
+#[test]
+fn an_owner_cycle_already_stuck_in_the_foreground_is_broken_when_the_collector_starts() {
+    within(Duration::from_secs(60), || async {
+        let server = krust_testkit::start().await;
+        let client = server.client.clone();
+        // Every pod of the cycle waits for its dependents before any collector runs (as a
+        // collector without cycle breaking left them).
+        pod_cycle(&client).await;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        for name in ["pod1", "pod2", "pod3"] {
+            pods.delete(name, &DeleteParams::foreground())
+                .await
+                .unwrap();
+            let p = pods.get(name).await.unwrap();
+            assert_eq!(p.finalizers(), ["foregroundDeletion"]);
+        }
+        let _gc = spawn(
+            "gc",
+            krust_controllers::garbage_collector::run(client.clone()),
+        );
+        for name in ["pod1", "pod2", "pod3"] {
+            gone(&pods, name).await;
+        }
+    });
 }

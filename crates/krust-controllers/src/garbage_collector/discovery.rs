@@ -1,5 +1,6 @@
 //! The resources the server serves, from its discovery documents (so that the garbage
-//! collector and the namespace controller cover every kind, present and future).
+//! collector and the namespace controller cover every kind, present and future). Mirrors
+//! `GetDeletableResources` in Kubernetes' `pkg/controller/garbagecollector`.
 
 use kube::Client;
 use kube::api::Api;

@@ -1,6 +1,7 @@
 //! The dependency graph: every object of every watched resource, by UID, with its owner
 //! references, and for each UID the objects naming it as owner. Changes to it say which
-//! objects the collector must look at.
+//! objects the collector must look at. Mirrors Kubernetes' `graph.go` and the
+//! `processGraphChanges` half of `graph_builder.go`.
 
 use super::discovery::Served;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -71,6 +72,39 @@ impl Graph {
             .flatten()
             .filter_map(|d| self.nodes.get(d).cloned())
             .collect()
+    }
+
+    /// The dependents of `uid` whose reference to it has `blockOwnerDeletion`: an owner
+    /// deleted in the foreground waits for these.
+    pub fn blocking_dependents(&self, uid: &str) -> Vec<Node> {
+        let mut all = self.dependents(uid);
+        all.retain(|d| {
+            d.owner_ref(uid)
+                .is_some_and(|r| r.block_owner_deletion == Some(true))
+        });
+        all
+    }
+
+    /// Whether `from` waits, in the foreground, for `target`: `target` is one of its blocking
+    /// dependents, or one of theirs that wait in the foreground too, and so on. When `target`
+    /// waits for `from` as well, neither can ever finish.
+    pub fn waits_for(&self, from: &str, target: &str) -> bool {
+        let mut seen = HashSet::new();
+        let mut next = vec![from.to_string()];
+        while let Some(uid) = next.pop() {
+            if !seen.insert(uid.clone()) {
+                continue;
+            }
+            for d in self.blocking_dependents(&uid) {
+                if d.uid == target {
+                    return true;
+                }
+                if d.deleting_dependents() {
+                    next.push(d.uid);
+                }
+            }
+        }
+        false
     }
 
     pub fn has_dependents(&self, uid: &str) -> bool {
@@ -207,6 +241,14 @@ mod tests {
         })
     }
 
+    fn waiting(uid: &str, owner: &str, r: &Arc<Served>) -> Node {
+        let mut n = node(uid, &[owner], r);
+        n.owners[0].block_owner_deletion = Some(true);
+        n.deleting = true;
+        n.finalizers = vec![FOREGROUND.into()];
+        n
+    }
+
     fn node(uid: &str, owners: &[&str], r: &Arc<Served>) -> Node {
         Node {
             uid: uid.into(),
@@ -250,5 +292,24 @@ mod tests {
         g.apply(node("dep", &["owner"], &r));
         assert_eq!(g.relist_done(&r), vec!["dep".to_string()]);
         assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn owners_waiting_for_each_other_in_a_ring_are_found() {
+        let r = served("things");
+        let mut g = Graph::default();
+        g.apply(waiting("a", "c", &r));
+        g.apply(waiting("b", "a", &r));
+        g.apply(waiting("c", "b", &r));
+        // a waits for b (its blocking dependent), b for c, c for a.
+        assert!(g.waits_for("b", "a"));
+        assert!(g.waits_for("a", "c"));
+        // Without a's blocking reference to c, c no longer waits for a (nor anyone).
+        let mut a = waiting("a", "c", &r);
+        a.owners[0].block_owner_deletion = Some(false);
+        g.apply(a);
+        assert!(!g.waits_for("c", "a"));
+        assert!(g.blocking_dependents("c").is_empty());
+        assert!(g.waits_for("a", "c"), "a still waits for b, b for c");
     }
 }
