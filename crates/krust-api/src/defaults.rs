@@ -169,7 +169,23 @@ pub fn on_write(kind: &str, obj: &mut Value) {
             template(spec);
         }
         "Service" => service(object(obj, "spec")),
+        "Secret" => string_data(obj),
         _ => {}
+    }
+}
+
+/// A Secret's `stringData` is written into `data` (base64), overriding its keys, and never
+/// stored, as Kubernetes does.
+fn string_data(obj: &mut Value) {
+    use base64::Engine;
+    let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
+    let data = object(obj, "data");
+    for (k, v) in strings {
+        let text = v.as_str().unwrap_or_default();
+        data[k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
     }
 }
 
@@ -186,8 +202,13 @@ fn service(spec: &mut Value) {
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports {
             default(p, "protocol", json!("TCP"));
-            let port = p.get("port").cloned().unwrap_or(Value::Null);
-            default(p, "targetPort", port);
+            // Absent, 0 or "" means the port itself, as Kubernetes defaults it.
+            let unset = p
+                .get("targetPort")
+                .is_none_or(|t| t.is_null() || *t == json!(0) || *t == json!(""));
+            if unset && let Some(port) = p.get("port").cloned() {
+                p["targetPort"] = port;
+            }
         }
     }
 }
@@ -241,5 +262,28 @@ mod tests {
             json!({"port": 80, "protocol": "TCP", "targetPort": 80})
         );
         assert_eq!(s["spec"]["type"], "ClusterIP");
+    }
+
+    #[test]
+    fn a_target_port_absent_zero_or_empty_is_the_port() {
+        for target in [None, Some(json!(0)), Some(json!(""))] {
+            let mut port = json!({"port": 8080});
+            if let Some(t) = target {
+                port["targetPort"] = t;
+            }
+            let mut svc = json!({"spec": {"ports": [port]}});
+            on_write("Service", &mut svc);
+            assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+        }
+        let mut named = json!({"spec": {"ports": [{"port": 80, "targetPort": "http"}]}});
+        on_write("Service", &mut named);
+        assert_eq!(named["spec"]["ports"][0]["targetPort"], "http");
+    }
+
+    #[test]
+    fn a_secret_s_string_data_is_written_into_its_data() {
+        let mut secret = json!({"data": {"a": "b2xk", "b": "Yg=="}, "stringData": {"a": "new"}});
+        on_write("Secret", &mut secret);
+        assert_eq!(secret, json!({"data": {"a": "bmV3", "b": "Yg=="}}));
     }
 }

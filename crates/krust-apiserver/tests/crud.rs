@@ -727,3 +727,25 @@ async fn nothing_new_in_a_terminating_namespace() {
     );
     assert_eq!(s.code, 404, "{s:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_of_subdomain_kinds_may_be_253_characters_and_data_keys_are_checked() {
+    let srv = common::start().await;
+    let cms: Api<ConfigMap> = srv.api("default");
+    let long = "a".repeat(64);
+    cms.create(&PostParams::default(), &common::configmap(&long, &[], &[]))
+        .await
+        .expect("a 64-character name");
+    for key in ["", "a/b", "..", "a b"] {
+        let s = common::status(
+            cms.create(
+                &PostParams::default(),
+                &common::configmap("keys", &[], &[(key, "v")]),
+            )
+            .await,
+        );
+        assert_eq!(s.code, 422, "{key:?}");
+        let causes = s.details.unwrap().causes;
+        assert_eq!(causes[0].field, format!("data[{key}]"));
+    }
+}

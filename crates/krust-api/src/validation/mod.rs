@@ -1,6 +1,7 @@
 //! Validation, as Kubernetes' `Validate*` functions do it: each problem becomes a `Cause`
 //! and all of them together one 422 `Invalid` error.
 
+mod config;
 mod names;
 mod pod;
 mod service;
@@ -19,6 +20,7 @@ pub fn validate(resource: &Resource, obj: &Value, old: Option<&Value>) -> Result
         "Pod" => causes.extend(pod::pod(obj, old)),
         "Deployment" | "ReplicaSet" => causes.extend(workloads::workload(resource.kind, obj, old)),
         "Service" => causes.extend(service::service(obj, old)),
+        "ConfigMap" | "Secret" => causes.extend(config::config(resource.kind, obj)),
         _ => {}
     }
     if causes.is_empty() {

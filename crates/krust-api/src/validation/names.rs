@@ -24,9 +24,14 @@ characters, '-', '_' or '.', and must start and end with an alphanumeric charact
 or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
 fn is_dns1123_label(s: &str) -> bool {
+    s.len() <= 63 && is_dns1123_part(s)
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, of any length: a label, or a part of a subdomain (whose
+/// parts Kubernetes does not limit to 63 characters; only the whole name, to 253).
+fn is_dns1123_part(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.len() <= 63
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
@@ -51,8 +56,31 @@ pub fn dns1123_subdomain(s: &str) -> Vec<String> {
     if s.len() > 253 {
         why.push("must be no more than 253 characters".to_string());
     }
-    if s.is_empty() || !s.split('.').all(is_dns1123_label) {
+    if s.is_empty() || !s.split('.').all(is_dns1123_part) {
         why.push(DNS1123_SUBDOMAIN_MSG.to_string());
+    }
+    why
+}
+
+const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' \
+or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+
+/// The reasons `s` is not a key of a ConfigMap's or Secret's data (Kubernetes'
+/// `IsConfigMapKey`).
+pub fn config_map_key(s: &str) -> Vec<String> {
+    let mut why = Vec::new();
+    if s.len() > 253 {
+        why.push("must be no more than 253 characters".to_string());
+    }
+    let chars = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.');
+    if s.is_empty() || !s.bytes().all(chars) {
+        why.push(CONFIG_KEY_MSG.to_string());
+    }
+    match s {
+        "." => why.push("must not be '.'".to_string()),
+        ".." => why.push("must not be '..'".to_string()),
+        _ if s.starts_with("..") => why.push("must not start with '..'".to_string()),
+        _ => {}
     }
     why
 }
@@ -188,5 +216,16 @@ mod tests {
         assert!(!label_value("-x").is_empty());
         let m = json!({"good": "v", "bad key": "v"});
         assert_eq!(labels(Some(&m), "metadata.labels").len(), 1);
+    }
+
+    #[test]
+    fn subdomain_names_may_have_parts_longer_than_63_characters() {
+        assert!(dns1123_subdomain(&"a".repeat(64)).is_empty());
+        assert!(dns1123_subdomain(&format!("{}.b", "a".repeat(200))).is_empty());
+        assert_eq!(
+            dns1123_subdomain(&"a".repeat(254))[0],
+            "must be no more than 253 characters"
+        );
+        assert!(!dns1123_label(&"a".repeat(64)).is_empty());
     }
 }

@@ -69,16 +69,30 @@ fn seed(owner: &str) -> u32 {
         .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
 }
 
+/// The keys one write claimed, to give back if the write does not land.
+#[derive(Default)]
+pub(super) struct Claims(Vec<String>);
+
 impl Registry {
-    async fn claim(&self, key: String, owner: &str) -> Result<bool, ApiError> {
+    async fn claim(&self, key: String, owner: &str, claims: &mut Claims) -> Result<bool, ApiError> {
         match self
             .store
             .create(&key, Bytes::from(json!({"owner": owner}).to_string()))
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                claims.0.push(key);
+                Ok(true)
+            }
             Err(krust_store::Error::AlreadyExists(_)) => Ok(false),
             Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+
+    /// Gives back what a write claimed and did not keep.
+    pub(super) async fn unclaim(&self, claims: Claims) {
+        for key in claims.0 {
+            let _ = self.store.delete(&key, None).await;
         }
     }
 
@@ -87,16 +101,47 @@ impl Registry {
         self.service_cidr.nth(1)
     }
 
-    /// Allocates `spec.clusterIP(s)` and node ports of a Service being created.
-    pub async fn allocate_service(&self, svc: &mut Value, owner: &str) -> Result<(), ApiError> {
+    /// Allocates the cluster IP and node ports a Service needs that `old` (the stored
+    /// Service, on update) does not hold already: on create all of them; on update a cluster
+    /// IP when it leaves `ExternalName`, and node ports when it becomes `NodePort` or
+    /// `LoadBalancer` or gains ports. What it claimed is given back if it fails; on success
+    /// the caller gives it back with [`Registry::unclaim`] if its write does not land.
+    pub(super) async fn allocate_service(
+        &self,
+        svc: &mut Value,
+        old: Option<&Value>,
+        owner: &str,
+    ) -> Result<Claims, ApiError> {
+        let mut claims = Claims::default();
+        match self.allocate(svc, old, owner, &mut claims).await {
+            Ok(()) => Ok(claims),
+            Err(e) => {
+                self.unclaim(claims).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn allocate(
+        &self,
+        svc: &mut Value,
+        old: Option<&Value>,
+        owner: &str,
+        claims: &mut Claims,
+    ) -> Result<(), ApiError> {
         let name = krust_api::meta::name(svc).to_string();
         let spec = &mut svc["spec"];
         let external = spec["type"] == "ExternalName";
+        let held_ip = old
+            .and_then(|o| o.pointer("/spec/clusterIP"))
+            .and_then(Value::as_str)
+            .is_some_and(|ip| !ip.is_empty());
         match spec
             .get("clusterIP")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
         {
+            _ if held_ip => {}
             Some("None") => spec["clusterIPs"] = json!(["None"]),
             Some(ip) => {
                 let invalid = |why: String| {
@@ -116,7 +161,7 @@ impl Registry {
                         "failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {cidr}"
                     )));
                 }
-                if !self.claim(ip_key(addr), owner).await? {
+                if !self.claim(ip_key(addr), owner, claims).await? {
                     return Err(invalid(format!(
                         "failed to allocate IP {ip}: provided IP is already allocated"
                     )));
@@ -131,7 +176,7 @@ impl Registry {
                 for i in 0..size - 3 {
                     // Skip the network address, .1 (the kubernetes service) and broadcast.
                     let ip = self.service_cidr.nth(2 + (start + i) % (size - 3));
-                    if self.claim(ip_key(ip), owner).await? {
+                    if self.claim(ip_key(ip), owner, claims).await? {
                         chosen = Some(ip);
                         break;
                     }
@@ -148,15 +193,19 @@ impl Registry {
             spec["ipFamilyPolicy"] = json!("SingleStack");
         }
         if matches!(spec["type"].as_str(), Some("NodePort" | "LoadBalancer")) {
+            let held = node_ports(old);
             let n = spec["ports"].as_array().map_or(0, Vec::len);
             for i in 0..n {
                 let wanted = spec["ports"][i]
                     .get("nodePort")
                     .and_then(Value::as_u64)
+                    .filter(|p| *p != 0)
                     .map(|p| p as u32);
                 let port = match wanted {
+                    Some(p) if held.contains(&p) => p,
                     Some(p)
-                        if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner).await? =>
+                        if NODE_PORTS.contains(&p)
+                            && self.claim(port_key(p), owner, claims).await? =>
                     {
                         p
                     }
@@ -184,7 +233,7 @@ impl Registry {
                         let mut got = None;
                         for k in 0..span {
                             let p = NODE_PORTS.start() + (start + k) % span;
-                            if self.claim(port_key(p), owner).await? {
+                            if self.claim(port_key(p), owner, claims).await? {
                                 got = Some(p);
                                 break;
                             }
@@ -200,20 +249,39 @@ impl Registry {
         Ok(())
     }
 
-    /// Releases what a deleted Service held.
-    pub async fn release_service(&self, svc: &Value) {
-        let spec = &svc["spec"];
-        for ip in spec["clusterIPs"].as_array().into_iter().flatten() {
-            if let Some(addr) = ip.as_str().and_then(|s| s.parse::<Ipv4Addr>().ok()) {
+    /// Releases what `svc` held and `kept` (the Service as written next, if any) does not.
+    pub async fn release_service(&self, svc: &Value, kept: Option<&Value>) {
+        let keep_ips = cluster_ips(kept);
+        for addr in cluster_ips(Some(svc)) {
+            if !keep_ips.contains(&addr) {
                 let _ = self.store.delete(&ip_key(addr), None).await;
             }
         }
-        for p in spec["ports"].as_array().into_iter().flatten() {
-            if let Some(port) = p.get("nodePort").and_then(Value::as_u64) {
-                let _ = self.store.delete(&port_key(port as u32), None).await;
+        let keep_ports = node_ports(kept);
+        for port in node_ports(Some(svc)) {
+            if !keep_ports.contains(&port) {
+                let _ = self.store.delete(&port_key(port), None).await;
             }
         }
     }
+}
+
+/// The cluster IPs a Service holds.
+fn cluster_ips(svc: Option<&Value>) -> Vec<Ipv4Addr> {
+    let ips = svc.and_then(|s| s.pointer("/spec/clusterIPs"));
+    let ips = ips.and_then(Value::as_array).into_iter().flatten();
+    ips.filter_map(|ip| ip.as_str()?.parse().ok()).collect()
+}
+
+/// The node ports a Service holds.
+fn node_ports(svc: Option<&Value>) -> Vec<u32> {
+    let ports = svc.and_then(|s| s.pointer("/spec/ports"));
+    let ports = ports.and_then(Value::as_array).into_iter().flatten();
+    ports
+        .filter_map(|p| p.get("nodePort")?.as_u64())
+        .filter(|p| *p != 0)
+        .map(|p| p as u32)
+        .collect()
 }
 
 #[cfg(test)]

@@ -130,6 +130,7 @@ impl Registry {
         }
         let owner = format!("{}/{name}", meta::namespace(&obj).unwrap_or(""));
         let key = resource.key(meta::namespace(&obj), &name);
+        let mut claims = super::allocate::Claims::default();
         if resource.kind == "Service" {
             // Refuse a duplicate before it can hold addresses.
             if self
@@ -145,14 +146,12 @@ impl Registry {
                     &name,
                 ));
             }
-            self.allocate_service(&mut obj, &owner).await?;
+            claims = self.allocate_service(&mut obj, None, &owner).await?;
         }
         match self.store.create(&key, encode(&obj)).await {
             Ok(kv) => Ok(Written::stored(obj, kv)),
             Err(e) => {
-                if resource.kind == "Service" {
-                    self.release_service(&obj).await;
-                }
+                self.unclaim(claims).await;
                 Err(store_error(resource, &name, e))
             }
         }

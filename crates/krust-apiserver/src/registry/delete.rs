@@ -191,7 +191,7 @@ impl Registry {
             .await
             .map_err(|e| store_error(resource, name, e))?;
         if resource.kind == "Service" {
-            self.release_service(&obj).await;
+            self.release_service(&obj, None).await;
         }
         obj["metadata"]["resourceVersion"] = json!(gone.mod_revision.to_string());
         Ok(Deleted::Gone(obj))

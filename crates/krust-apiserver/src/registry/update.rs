@@ -180,16 +180,28 @@ impl Registry {
                 .await
                 .map_err(|e| store_error(resource, name, e))?;
             if resource.kind == "Service" {
-                self.release_service(&obj).await;
+                self.release_service(&obj, None).await;
             }
             return Ok(Written::unstored(obj, &kv));
         }
-        let kv = self
-            .store
-            .update(key, encode(&obj), expected)
-            .await
-            .map_err(|e| store_error(resource, name, e))?;
-        Ok(Written::stored(obj, kv))
+        let mut obj = obj;
+        let owner = format!("{}/{name}", namespace.unwrap_or(""));
+        let claims = match resource.kind {
+            "Service" => self.allocate_service(&mut obj, Some(&old), &owner).await?,
+            _ => Default::default(),
+        };
+        match self.store.update(key, encode(&obj), expected).await {
+            Ok(kv) => {
+                if resource.kind == "Service" {
+                    self.release_service(&old, Some(&obj)).await;
+                }
+                Ok(Written::stored(obj, kv))
+            }
+            Err(e) => {
+                self.unclaim(claims).await;
+                Err(store_error(resource, name, e))
+            }
+        }
     }
 
     /// A pod with a deletion grace period waits for its kubelet to confirm the end.
