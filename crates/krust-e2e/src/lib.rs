@@ -434,8 +434,17 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
+    /// Stops the server as an operator would (SIGTERM: it stops its sim nodes and removes the
+    /// routes they added), killing it if it is still there after a few seconds.
     fn drop(&mut self) {
         if let Some(mut child) = self.server.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }

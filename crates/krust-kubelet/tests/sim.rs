@@ -117,7 +117,7 @@ async fn nodes_register_ready_with_capacity_and_leases() {
         assert!(
             addresses
                 .iter()
-                .any(|a| a.type_ == "InternalIP" && a.address.starts_with("172.31."))
+                .any(|a| a.type_ == "InternalIP" && a.address.starts_with("127.31."))
         );
         assert!(
             addresses
@@ -225,7 +225,7 @@ async fn pods_run_with_ips_and_go_away_when_deleted() {
     create(&pods, "web-1", "sim-node-1", json!({})).await;
     let p = running(&pods, "web-0").await;
     let status = p.status.as_ref().unwrap();
-    assert_eq!(status.host_ip.as_deref(), Some("172.31.0.3"));
+    assert_eq!(status.host_ip.as_deref(), Some("127.31.0.3"));
     assert_eq!(status.pod_ip.as_deref(), Some("10.42.1.2"));
     assert_eq!(status.pod_ips.as_ref().unwrap()[0].ip, "10.42.1.2");
     assert!(status.start_time.is_some());
@@ -678,4 +678,100 @@ async fn many_nodes_share_one_pod_watcher() {
     ips.dedup();
     assert_eq!(ips.len(), 101);
     sim.shutdown().await;
+}
+
+/// Whether this process may change the host's routes.
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The host's `unreachable` route for `cidr`, as `ip` prints it (empty if none).
+fn unreachable_route(cidr: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["route", "show", "type", "unreachable", cidr])
+        .output()
+        .expect("running ip");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Removes krust's routes for these ranges when dropped (when the test fails too).
+struct RouteCleanup(&'static [&'static str]);
+
+impl Drop for RouteCleanup {
+    fn drop(&mut self) {
+        for cidr in self.0 {
+            let _ = std::process::Command::new("ip")
+                .args(["route", "del", "unreachable", cidr, "proto", "107"])
+                .output();
+        }
+    }
+}
+
+/// DESIGN.md's network safety: nothing sent to a sim pod or node leaves the host. A range
+/// krust left routed (a killed process) is taken over and removed too. This test changes the
+/// host's routes (root only; CI runs as root) in ranges no other test uses.
+#[tokio::test]
+async fn sim_pod_ranges_are_routed_unreachable_while_the_nodes_run() {
+    if !is_root() {
+        eprintln!("skipped: adding routes needs root");
+        return;
+    }
+    const FRESH: &str = "10.42.250.0/24";
+    const LEFT: &str = "10.42.251.0/24";
+    let _cleanup = RouteCleanup(&[FRESH, LEFT]);
+    let left = std::process::Command::new("ip")
+        .args(["route", "add", "unreachable", LEFT, "proto", "107"])
+        .status()
+        .unwrap();
+    assert!(left.success(), "could not add the left-behind route");
+    let server = krust_testkit::start().await;
+    let client = server.client.clone();
+    let sim = SimNodes::start(
+        client.clone(),
+        SimOptions {
+            prefix: "routed".into(),
+            ..opts(2)
+        },
+    )
+    .await
+    .unwrap();
+    let nodes: Api<Node> = Api::all(client.clone());
+    for (node, cidr) in [("routed-0", FRESH), ("routed-1", LEFT)] {
+        let patch = json!({"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}});
+        nodes
+            .patch(node, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .unwrap();
+    }
+    let node = nodes.get("routed-0").await.unwrap();
+    let addresses = node.status.unwrap().addresses.unwrap();
+    let node_ip: std::net::Ipv4Addr = addresses[0].address.parse().unwrap();
+    assert!(node_ip.is_loopback(), "sim node address {node_ip}");
+
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    create(&pods, "fresh", "routed-0", json!({})).await;
+    create(&pods, "left", "routed-1", json!({})).await;
+    let pod = running(&pods, "fresh").await;
+    running(&pods, "left").await;
+    let ip = pod.status.unwrap().pod_ip.unwrap();
+    assert!(ip.starts_with("10.42.250."), "{ip}");
+    assert!(!unreachable_route(FRESH).is_empty(), "no route for {FRESH}");
+    // A client dialing the pod is refused at once, on this host.
+    let dialed = std::net::TcpStream::connect_timeout(
+        &format!("{ip}:80").parse().unwrap(),
+        Duration::from_secs(5),
+    );
+    let err = dialed.expect_err("a sim pod accepted a connection");
+    assert_ne!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+
+    sim.shutdown().await;
+    eventually(Duration::from_secs(10), "the routes removed", || async {
+        (unreachable_route(FRESH).is_empty() && unreachable_route(LEFT).is_empty()).then_some(())
+    })
+    .await;
 }

@@ -94,9 +94,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         running.url,
         running.kubeconfig.display()
     );
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = running.task => r??,
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        _ = terminate.recv() => tracing::info!("terminated; stopping"),
     }
     if let Some(Ok(nodes)) = nodes.map(std::sync::Arc::try_unwrap) {
         nodes.shutdown().await;

@@ -1,14 +1,15 @@
-//! Addresses: node InternalIPs from a fake range, pod IPs handed out in order from the node's
+//! Addresses: node InternalIPs from a loopback range, pod IPs handed out in order from the node's
 //! pod CIDR (like the host-local IPAM plugin: the first host address is the bridge's, pods get
 //! the next free ones, wrapping around).
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
-/// Node addresses come from 172.31.0.0/16: data only, never routed anywhere.
-const NODE_NET: u32 = u32::from_be_bytes([172, 31, 0, 0]);
+/// Node addresses come from 127.31.0.0/16: loopback addresses, so a client that dials a sim
+/// node reaches this host and nothing leaves it.
+const NODE_NET: u32 = u32::from_be_bytes([127, 31, 0, 0]);
 
-/// The InternalIP of the sim node with this index (172.31.0.2, 172.31.0.3, …).
+/// The InternalIP of the sim node with this index (127.31.0.2, 127.31.0.3, …).
 pub fn node_ip(index: usize) -> Ipv4Addr {
     Ipv4Addr::from(NODE_NET + 2 + (index % 65_532) as u32)
 }
@@ -125,8 +126,8 @@ mod tests {
 
     #[test]
     fn node_ips_and_fallback() {
-        assert_eq!(node_ip(0), Ipv4Addr::new(172, 31, 0, 2));
-        assert_eq!(node_ip(300), Ipv4Addr::new(172, 31, 1, 46));
+        assert_eq!(node_ip(0), Ipv4Addr::new(127, 31, 0, 2));
+        assert_eq!(node_ip(300), Ipv4Addr::new(127, 31, 1, 46));
         assert_eq!(fallback_cidr(257), "10.42.1.0/24");
         assert!(parse_cidr("fd00::/64").is_none());
         let net = u32::from(Ipv4Addr::new(10, 42, 3, 0));

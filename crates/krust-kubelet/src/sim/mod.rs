@@ -4,7 +4,8 @@
 //! them alive as a kubelet does, only through the API (a kube-rs client):
 //!
 //! - **Registration** (`node.rs`): a Node with the kubelet's labels, capacity and allocatable,
-//!   addresses (InternalIP from 172.31.0.0/16, never routed: data only), nodeInfo, conditions
+//!   addresses (InternalIP from 127.31.0.0/16: loopback, so nothing sent to a sim node leaves
+//!   this host), nodeInfo, conditions
 //!   (Ready `KubeletReady`, no pressure) and daemon endpoints. An existing Node of that name is
 //!   taken over. The Node's status is posted again every `status_interval` (the kubelet's
 //!   nodeStatusReportFrequency) and at once when someone else changed its Ready condition.
@@ -13,7 +14,8 @@
 //! - **Pods** (`pods.rs`; statuses in `pod_status.rs`): one watcher for the whole process
 //!   (pods with `spec.nodeName` set, filtered locally) feeds one worker task per pod of a sim
 //!   node. A new pod goes straight to Running through `pods/status`: IP from the node's
-//!   `spec.podCIDR` (`ip.rs`; waited for up to `pod_cidr_wait`, then a fallback range),
+//!   `spec.podCIDR` (`ip.rs`; waited for up to `pod_cidr_wait`, then a fallback range, routed
+//!   `unreachable` on this host first: `routes.rs`),
 //!   conditions, container statuses, kubelet Events (Pulled, Created, Started). Containers
 //!   with a readiness probe become ready after its `initialDelaySeconds`. When the pod gets a
 //!   `deletionTimestamp`, its containers stop at once (or after `min(N, grace period)` seconds
@@ -35,6 +37,7 @@ mod lease;
 mod node;
 mod pod_status;
 mod pods;
+mod routes;
 mod view;
 
 use std::collections::HashMap;
@@ -102,6 +105,8 @@ struct Shared {
     /// Permits for API requests of heartbeats and pod workers.
     limit: Semaphore,
     events: events::Recorder,
+    /// The pod CIDRs routed locally while the nodes run.
+    routes: routes::Routes,
 }
 
 /// A set of running sim nodes. Dropping it without [`SimNodes::shutdown`] leaves its tasks
@@ -131,6 +136,7 @@ impl SimNodes {
             opts,
             nodes,
             events,
+            routes: routes::Routes::default(),
         });
         let leases: Vec<_> = futures::stream::iter(names.iter().map(|n| shared.nodes[n].clone()))
             .map(|n| {

@@ -170,6 +170,7 @@ impl<'a> Worker<'a> {
                 cidr = self.node.pod_cidr(self.shared.opts.pod_cidr_wait) => cidr,
                 _ = until_terminating(rx) => return,
             };
+            self.shared.routes.ensure(&cidr);
             match self.node.allocate(&self.uid, &cidr) {
                 Some(ip) => ip.to_string(),
                 None => {
