@@ -1,4 +1,5 @@
-//! Discovery: aggregated (`apidiscovery.k8s.io/v2`) and legacy, derived from the resource table.
+//! Discovery: aggregated (`apidiscovery.k8s.io/v2` and `v2beta1`) and legacy, derived from the
+//! resource table.
 
 use crate::respond;
 use axum::response::Response;
@@ -6,16 +7,25 @@ use http::HeaderMap;
 use krust_api::resources::{RESOURCES, Resource, VERBS, group_version, groups};
 use serde_json::{Value, json};
 
-/// The exact content type kubectl needs to take an aggregated answer.
-pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+/// The versions of aggregated discovery served, newest first: `v2`, and `v2beta1`, which
+/// kubectl 1.27–1.29 ask for (kube-apiserver 1.32 serves both; the documents have one shape).
+const AGGREGATED_VERSIONS: [&str; 2] = ["v2", "v2beta1"];
 
-/// Whether the client accepts aggregated discovery.
-pub fn wants_aggregated(headers: &HeaderMap) -> bool {
-    headers
+/// The version of aggregated discovery the client accepts (the newest it names), if any; a
+/// client that names none gets the legacy documents.
+fn aggregated_version(headers: &HeaderMap) -> Option<&'static str> {
+    let accepted: Vec<&str> = headers
         .get_all(http::header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("g=apidiscovery.k8s.io") && v.contains("as=APIGroupDiscoveryList"))
+        .flat_map(|v| v.split(','))
+        .filter(|t| t.contains("g=apidiscovery.k8s.io") && t.contains("as=APIGroupDiscoveryList"))
+        .collect();
+    AGGREGATED_VERSIONS.into_iter().find(|version| {
+        accepted
+            .iter()
+            .any(|t| t.split(';').any(|p| p.trim() == format!("v={version}")))
+    })
 }
 
 fn verbs(r: &Resource) -> Vec<&'static str> {
@@ -60,19 +70,24 @@ fn aggregated_group(group: &str, version: &str) -> Value {
     json!({"metadata": {"name": group}, "versions": [{"version": version, "resources": resources, "freshness": "Current"}]})
 }
 
-fn aggregated(items: Vec<Value>) -> Response {
-    let body = json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items});
+fn aggregated(version: &'static str, items: Vec<Value>) -> Response {
+    let body = json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+                      "metadata": {}, "items": items});
+    let content_type = match version {
+        "v2" => "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+        _ => "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
+    };
     respond::with_type(
         200,
-        AGGREGATED,
+        content_type,
         serde_json::to_vec(&body).unwrap_or_default(),
     )
 }
 
 /// `GET /api`.
 pub fn api(headers: &HeaderMap, server_address: &str) -> Response {
-    if wants_aggregated(headers) {
-        return aggregated(vec![aggregated_group("", "v1")]);
+    if let Some(version) = aggregated_version(headers) {
+        return aggregated(version, vec![aggregated_group("", "v1")]);
     }
     respond::json(
         200,
@@ -92,8 +107,9 @@ pub fn apis(headers: &HeaderMap) -> Response {
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .collect();
-    if wants_aggregated(headers) {
-        return aggregated(named.iter().map(|(g, v)| aggregated_group(g, v)).collect());
+    if let Some(version) = aggregated_version(headers) {
+        let items = named.iter().map(|(g, v)| aggregated_group(g, v)).collect();
+        return aggregated(version, items);
     }
     let groups: Vec<Value> = named.iter().map(|(g, v)| api_group(g, v)).collect();
     respond::json(

@@ -36,3 +36,27 @@ async fn version_reports_a_commit_id() {
     assert!(commit.bytes().all(|b| b.is_ascii_hexdigit()), "{commit}");
     assert_eq!(version["minor"], "32");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregated_discovery_answers_the_version_the_client_asks_for() {
+    let srv = common::start().await;
+    let ask = |accept: &'static str| {
+        let srv = &srv;
+        async move {
+            let req = http::Request::get("/apis")
+                .header("Accept", accept)
+                .body(Vec::new())
+                .unwrap();
+            let text = srv.client.request_text(req).await.unwrap();
+            serde_json::from_str::<Value>(&text).unwrap()
+        }
+    };
+    // kubectl 1.27–1.29 ask for v2beta1, 1.30 and later for v2 first.
+    let beta = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+    assert_eq!(ask(beta).await["apiVersion"], "apidiscovery.k8s.io/v2beta1");
+    let both = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+    let v2 = ask(both).await;
+    assert_eq!(v2["apiVersion"], "apidiscovery.k8s.io/v2");
+    assert_eq!(ask(beta).await["items"], v2["items"]);
+    assert_eq!(ask("application/json").await["kind"], "APIGroupList");
+}

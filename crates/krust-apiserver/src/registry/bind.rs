@@ -2,7 +2,7 @@
 //! condition in one write, as kube-apiserver's binding storage does it (a guarded update of
 //! those fields only, without the pod's update validation).
 
-use super::{Registry, decode, encode, store_error};
+use super::{MAX_RETRIES, Registry, decode, encode, store_error};
 use krust_api::meta;
 use krust_api::resources::find;
 use krust_api::status::ApiError;
@@ -26,7 +26,7 @@ impl Registry {
         let pods = find("", "v1", "pods").expect("pods are served");
         let (name, key) = (b.name, pods.key(Some(b.namespace), b.name));
         let refuse = |why: &str| ApiError::conflict("", "pods", name, why);
-        for _ in 0..8 {
+        for _ in 0..=MAX_RETRIES {
             let kv = self
                 .store
                 .get(&key)
