@@ -25,11 +25,11 @@ mod util;
 
 pub use util::{HASH_LABEL, compute_hash};
 
+use crate::controller_ref::Claimer;
+use crate::error::Error;
 use crate::events::{Recorder, reference};
 use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
-pub(crate) use crate::replicaset::Error;
-use crate::replicaset::owners::Claimer;
-use crate::replicaset::selector;
+use crate::selector;
 use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;

@@ -5,13 +5,14 @@
 //! API server and is left alone.
 //!
 //! Services, pods and Endpoints are watched into in-memory stores; a sync reads only those.
-//! The submodule holds the pod helpers the EndpointSlice controller shares with this one.
+//! What it shares with the EndpointSlice controller is in `service_pods.rs` (which services a
+//! pod change concerns) and `endpoint_util.rs` (what an endpoint of a pod is).
 
-pub mod pods;
-
-use self::pods::{is_headless, is_ready, service_selects, should_be_in_endpoints};
+use crate::endpoint_util::{self, HEADLESS, is_headless, should_be_in_endpoints};
 use crate::events::{Recorder, versioned_reference};
-use crate::informer::{Events, Key, Outcome, WorkQueue, for_each_change, key_of, reflect, synced};
+use crate::informer::{Key, Outcome, WorkQueue, for_each_change, key_of, reflect, synced};
+use crate::pod_util::is_ready;
+use crate::service_pods::{queue_services, selects};
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service,
 };
@@ -26,8 +27,6 @@ use std::sync::{Arc, Mutex};
 pub const MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
 /// Its value.
 pub const CONTROLLER_NAME: &str = "endpoint-controller";
-/// Set (empty) on the Endpoints and EndpointSlices of headless services.
-pub const HEADLESS: &str = "service.kubernetes.io/headless";
 const OVER_CAPACITY: &str = "endpoints.kubernetes.io/over-capacity";
 /// At most this many addresses in one Endpoints object (as Kubernetes truncates).
 const MAX_CAPACITY: usize = 1000;
@@ -44,65 +43,6 @@ struct Ctx {
     members: Mutex<HashMap<Key, HashSet<String>>>,
     /// Services seen deleted: their Endpoints go even without the managed-by label.
     deleted: Mutex<HashSet<Key>>,
-}
-
-/// The services in `pod`'s namespace that select it, or listed it at their last sync.
-pub(crate) fn pod_services(
-    services: &Store<Service>,
-    members: &Mutex<HashMap<Key, HashSet<String>>>,
-    pod: &Pod,
-) -> Vec<Key> {
-    let ns = pod.namespace();
-    let name = pod.name_any();
-    let members = members.lock().expect("members lock");
-    services
-        .state_filter(|s| {
-            s.namespace() == ns
-                && (service_selects(s, pod)
-                    || members.get(&key_of(s)).is_some_and(|m| m.contains(&name)))
-        })
-        .iter()
-        .map(|s| key_of(s.as_ref()))
-        .collect()
-}
-
-/// Feeds `queue` the keys of the services that changes concern, as this controller and the
-/// EndpointSlice controller both do: a changed Service (after `on_service` saw its key and
-/// whether it was deleted), the services a changed pod is or was in ([`pod_services`]), and
-/// every service once a relist of either is done.
-pub(crate) async fn queue_services(
-    services: &Store<Service>,
-    members: &Mutex<HashMap<Key, HashSet<String>>>,
-    queue: &WorkQueue<Key>,
-    (svc_events, pod_events): (Events<Service>, Events<Pod>),
-    mut on_service: impl FnMut(&Key, bool),
-) {
-    let all_services = |done: bool| {
-        if done {
-            for s in services.state() {
-                queue.add(key_of(s.as_ref()));
-            }
-        }
-    };
-    let svc_loop = for_each_change(
-        svc_events,
-        |svc, gone| {
-            let key = key_of(svc);
-            on_service(&key, gone);
-            queue.add(key);
-        },
-        all_services,
-    );
-    let pod_loop = for_each_change(
-        pod_events,
-        |pod, _| {
-            for key in pod_services(services, members, pod) {
-                queue.add(key);
-            }
-        },
-        all_services,
-    );
-    tokio::join!(svc_loop, pod_loop);
 }
 
 /// Runs this controller until it fails.
@@ -304,22 +244,22 @@ fn desired_subsets(service: &Service, pods: &Store<Pod>) -> (Vec<EndpointSubset>
     type Addrs = BTreeMap<(String, String), EndpointAddress>;
     let mut groups: BTreeMap<Vec<PortKey>, (Vec<EndpointPort>, Addrs, Addrs)> = BTreeMap::new();
     let mut included = HashSet::new();
-    let selected = pods.state_filter(|p| p.namespace() == ns && pods::selects(&selector, p));
+    let selected = pods.state_filter(|p| p.namespace() == ns && selects(&selector, p));
     for pod in selected {
         if !should_be_in_endpoints(&pod, publish) {
             continue;
         }
-        let ip = pods::ipv4(&pod).unwrap_or_default().to_string();
+        let ip = endpoint_util::ipv4(&pod).unwrap_or_default().to_string();
         let address = EndpointAddress {
             ip: ip.clone(),
-            hostname: pods::hostname(&pod, service),
-            node_name: pods::node_name(&pod),
-            target_ref: Some(pods::target_ref(&pod)),
+            hostname: endpoint_util::hostname(&pod, service),
+            node_name: endpoint_util::node_name(&pod),
+            target_ref: Some(endpoint_util::target_ref(&pod)),
         };
         let mut ports: Vec<EndpointPort> = service_ports
             .iter()
             .filter_map(|sp| {
-                let port = pods::find_port(&pod, sp)?;
+                let port = endpoint_util::find_port(&pod, sp)?;
                 Some(EndpointPort {
                     name: sp.name.clone().filter(|n| !n.is_empty()),
                     port,

@@ -11,10 +11,11 @@
 
 mod plan;
 
-use crate::endpoints::pods::{self, is_headless, is_ready, should_be_in_endpoints};
-use crate::endpoints::{HEADLESS, queue_services};
+use crate::endpoint_util::{self, HEADLESS, is_headless, should_be_in_endpoints};
 use crate::events::{Recorder, versioned_reference};
 use crate::informer::{Key, Outcome, WorkQueue, for_each_change, reflect, synced};
+use crate::pod_util::is_ready;
+use crate::service_pods::{queue_services, selects};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -370,7 +371,7 @@ fn desired_endpoints(service: &Service, pods: &Store<Pod>) -> (Groups, HashSet<S
     let service_ports = spec.ports.clone().unwrap_or_default();
     let mut groups = Groups::new();
     let mut included = HashSet::new();
-    let mut selected = pods.state_filter(|p| p.namespace() == ns && pods::selects(&selector, p));
+    let mut selected = pods.state_filter(|p| p.namespace() == ns && selects(&selector, p));
     selected.sort_by_key(|p| p.name_any());
     for pod in selected {
         // Terminating pods stay, with `terminating: true`.
@@ -380,7 +381,7 @@ fn desired_endpoints(service: &Service, pods: &Store<Pod>) -> (Groups, HashSet<S
         let mut ports: Vec<EndpointPort> = service_ports
             .iter()
             .filter_map(|sp| {
-                let port = pods::find_port(&pod, sp)?;
+                let port = endpoint_util::find_port(&pod, sp)?;
                 Some(EndpointPort {
                     name: Some(sp.name.clone().unwrap_or_default()),
                     port: Some(port),
@@ -393,15 +394,15 @@ fn desired_endpoints(service: &Service, pods: &Store<Pod>) -> (Groups, HashSet<S
         let serving = is_ready(&pod);
         let terminating = pod.metadata.deletion_timestamp.is_some();
         let endpoint = Endpoint {
-            addresses: vec![pods::ipv4(&pod).unwrap_or_default().to_string()],
+            addresses: vec![endpoint_util::ipv4(&pod).unwrap_or_default().to_string()],
             conditions: Some(EndpointConditions {
                 ready: Some(publish || (serving && !terminating)),
                 serving: Some(serving),
                 terminating: Some(terminating),
             }),
-            hostname: pods::hostname(&pod, service),
-            node_name: pods::node_name(&pod),
-            target_ref: Some(pods::target_ref(&pod)),
+            hostname: endpoint_util::hostname(&pod, service),
+            node_name: endpoint_util::node_name(&pod),
+            target_ref: Some(endpoint_util::target_ref(&pod)),
             ..Default::default()
         };
         included.insert(pod.name_any());

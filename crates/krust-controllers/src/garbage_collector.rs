@@ -23,12 +23,11 @@
 //! after a yield, within `ITEM_TIMEOUT`, a panic being an error; errors are logged and
 //! retried with backoff.
 
-pub(crate) mod discovery;
 mod graph;
 mod patch;
 
-use self::discovery::{Served, resolve, served_eventually};
 use self::graph::{FOREGROUND, Graph, Node, ORPHAN};
+use crate::discovery::{self, Served, resolve, served_eventually};
 use crate::informer::{Outcome, WorkQueue, log_errors};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;

@@ -1,11 +1,19 @@
 //! The krust controller manager: one module per control loop. Every controller is a client of
 //! the API (kube-rs watchers, reflectors and `Controller`s); none reaches into another's memory.
+//!
+//! A controller module never imports a sibling controller: what two of them share lives in a
+//! module named for what it holds (`controller_ref`, `discovery`, `endpoint_util`, `error`,
+//! `pod_control`, `pod_util`, `selector`, `service_pods`, besides `informer` and `events`).
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub(crate) mod controller_ref;
 pub mod deployment;
+pub(crate) mod discovery;
+pub(crate) mod endpoint_util;
 pub mod endpoints;
 pub mod endpointslice;
+pub(crate) mod error;
 pub mod events;
 pub mod garbage_collector;
 pub mod informer;
@@ -13,7 +21,11 @@ pub mod leader;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub(crate) mod pod_control;
+pub(crate) mod pod_util;
 pub mod replicaset;
+pub(crate) mod selector;
+pub(crate) mod service_pods;
 pub mod serviceaccount;
 pub mod supervise;
 

@@ -8,7 +8,7 @@
 //! As in Kubernetes, emptying a namespace means a `deletecollection` and a list per resource
 //! per pass: only namespaces being deleted cost anything.
 
-use crate::garbage_collector::discovery::{self, Served};
+use crate::discovery::{self, Served};
 use crate::informer::{Outcome, WorkQueue, for_each_change, reflect};
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

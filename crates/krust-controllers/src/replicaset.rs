@@ -4,22 +4,21 @@
 //! - Watches ReplicaSets and pods into [`Cache`]s (no list per reconcile); a pod
 //!   change wakes its controller (or, for an orphan, every ReplicaSet whose selector matches).
 //! - Creates missing pods (`generateName: <rs>-`, template labels/annotations, a controller
-//!   ownerReference) in slow-start batches, deletes extra ones in Kubernetes' order
-//!   ([`pods::to_delete`]), and holds [`expectations`] so a lagging watch never makes it
-//!   create or delete twice.
+//!   ownerReference) in slow-start batches through `pod_control.rs`, deletes extra ones in
+//!   Kubernetes' order ([`to_delete`](crate::pod_control::to_delete)), and holds
+//!   [`expectations`] so a lagging watch never makes it create or delete twice.
 //! - Adopts orphans its selector matches and releases owned pods it no longer matches.
 //! - Writes `status` (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas with
 //!   minReadySeconds, observedGeneration, the `ReplicaFailure` condition).
 //! - Posts `SuccessfulCreate`/`SuccessfulDelete` (and `FailedCreate`/`FailedDelete`) Events.
 
-pub(crate) mod expectations;
-pub(crate) mod owners;
-pub(crate) mod pods;
-pub(crate) mod selector;
-pub(crate) mod sync;
+mod expectations;
+mod sync;
 
+use crate::error::Error;
 use crate::events::Recorder;
 use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
+use crate::pod_control::PodControl;
 use expectations::Expectations;
 use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -35,30 +34,22 @@ use sync::reconcile;
 /// The component name on Events and in logs.
 pub const COMPONENT: &str = "replicaset-controller";
 
-/// A reconcile failure (requeued by the error policy).
-#[derive(Debug, thiserror::Error)]
-#[error("{0:#}")]
-pub struct Error(#[from] anyhow::Error);
-
-impl From<kube::Error> for Error {
-    fn from(e: kube::Error) -> Self {
-        Self(e.into())
-    }
-}
-
-impl Error {
-    /// An optimistic-concurrency conflict: the cache was behind; retry soon.
-    pub(crate) fn is_conflict(&self) -> bool {
-        matches!(self.0.downcast_ref::<kube::Error>(), Some(kube::Error::Api(s)) if s.code == 409)
-    }
-}
-
 pub(crate) struct Context {
     client: Client,
     replicasets: Cache<ReplicaSet>,
     pods: Cache<Pod>,
     expectations: Expectations,
     recorder: Recorder,
+}
+
+impl Context {
+    /// Creates and deletes this controller's pods, with its Events.
+    fn pod_control(&self) -> PodControl<'_> {
+        PodControl {
+            client: &self.client,
+            recorder: &self.recorder,
+        }
+    }
 }
 
 /// `namespace/name`.

@@ -4,7 +4,7 @@
 use super::Error;
 use super::sync::Sync;
 use super::util::{self, rs_replicas};
-use crate::replicaset::pods;
+use crate::pod_util;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use std::time::Duration;
 
@@ -47,6 +47,6 @@ impl Sync<'_> {
             .into_iter()
             .filter(|(uid, _)| Some(uid) != new_uid.as_ref())
             .flat_map(|(_, pods)| pods)
-            .any(|p| !matches!(pods::phase(&p), "Failed" | "Succeeded"))
+            .any(|p| !pod_util::is_terminal(&p))
     }
 }

@@ -3,7 +3,7 @@
 //! objects the collector must look at. Mirrors Kubernetes' `graph.go` and the
 //! `processGraphChanges` half of `graph_builder.go`.
 
-use super::discovery::Served;
+use crate::discovery::Served;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -1,15 +1,18 @@
 //! One ReplicaSet sync (`syncReplicaSet`): claim pods, create or delete to match, write status.
 
-use super::owners::Claimer;
-use super::{Context, Error, key, pods, selector};
-use crate::events::reference;
+use super::{Context, key};
+use crate::controller_ref::Claimer;
+use crate::error::Error;
 use crate::informer::controller_of;
+use crate::pod_control::to_delete;
+use crate::pod_util::{is_active, is_available, is_ready, until_available};
+use crate::selector;
 use futures::future::join_all;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -71,7 +74,7 @@ pub(super) async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<
     let uid = rs.metadata.uid.clone().unwrap_or_default();
     let mut candidates = ctx.pods.controlled_by(&namespace, &uid);
     candidates.extend(ctx.pods.orphans(&namespace));
-    candidates.retain(|p| pods::is_active(p));
+    candidates.retain(|p| is_active(p));
     let claimer = Claimer {
         client: &ctx.client,
         owner: owner_ref(&rs),
@@ -97,7 +100,7 @@ pub(super) async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<
     let min_ready = spec.min_ready_seconds.unwrap_or(0);
     let next = owned
         .iter()
-        .filter_map(|p| pods::until_available(p, min_ready, now))
+        .filter_map(|p| until_available(p, min_ready, now))
         .min();
     Ok(next.map_or_else(Action::await_change, Action::requeue))
 }
@@ -112,75 +115,14 @@ async fn fresh_and_alive(ctx: &Context, rs: &ReplicaSet) -> Result<bool, Error> 
     }))
 }
 
-/// The message of an API error, as Kubernetes prints it in Events and conditions.
-pub(crate) fn error_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Whether a create failed only because the namespace is being deleted.
-fn namespace_terminating(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 403 && (
-        s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
-        || s.message.contains("because it is being terminated")))
-}
-
+/// Creates one pod of the ReplicaSet's template.
 async fn create_pod(ctx: &Context, rs: &ReplicaSet) -> Result<(), Error> {
-    let namespace = rs.namespace().unwrap_or_default();
     let template = rs
         .spec
         .as_ref()
         .and_then(|s| s.template.clone())
         .unwrap_or_default();
-    let pod = pods::from_template(&template, &rs.name_any(), owner_ref(rs));
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    match api.create(&PostParams::default(), &pod).await {
-        Ok(created) => {
-            let message = format!("Created pod: {}", created.name_any());
-            ctx.recorder
-                .normal(&reference(rs), "SuccessfulCreate", &message)
-                .await;
-            Ok(())
-        }
-        Err(e) if namespace_terminating(&e) => Ok(()),
-        Err(e) => {
-            let message = format!("Error creating: {}", error_message(&e));
-            ctx.recorder
-                .warning(&reference(rs), "FailedCreate", &message)
-                .await;
-            Err(e.into())
-        }
-    }
-}
-
-async fn delete_pod(ctx: &Context, rs: &ReplicaSet, pod: &Pod) -> Result<(), Error> {
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &pod.namespace().unwrap_or_default());
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: pod.metadata.uid.clone(),
-            resource_version: None,
-        }),
-        ..Default::default()
-    };
-    match api.delete(&pod.name_any(), &params).await {
-        Ok(_) => {
-            let message = format!("Deleted pod: {}", pod.name_any());
-            ctx.recorder
-                .normal(&reference(rs), "SuccessfulDelete", &message)
-                .await;
-            Ok(())
-        }
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => {
-            let message = format!("Error deleting: {}", error_message(&e));
-            ctx.recorder
-                .warning(&reference(rs), "FailedDelete", &message)
-                .await;
-            Err(e.into())
-        }
-    }
+    ctx.pod_control().create(rs, &template, owner_ref(rs)).await
 }
 
 /// The active pods of the ReplicaSet's owner family (its siblings under one Deployment).
@@ -196,7 +138,7 @@ fn related_pods(ctx: &Context, rs: &ReplicaSet, own: &[Arc<Pod>]) -> Vec<Arc<Pod
             let uid = sibling.metadata.uid.clone().unwrap_or_default();
             ctx.pods.controlled_by(&namespace, &uid)
         })
-        .filter(|p| pods::is_active(p))
+        .filter(|p| is_active(p))
         .collect()
 }
 
@@ -240,13 +182,14 @@ async fn manage(ctx: &Context, rs: &ReplicaSet, owned: &[Arc<Pod>]) -> Managed {
         let related = related_pods(ctx, rs, owned);
         let owned_refs: Vec<&Pod> = owned.iter().map(AsRef::as_ref).collect();
         let related_refs: Vec<&Pod> = related.iter().map(AsRef::as_ref).collect();
-        let victims = pods::to_delete(&owned_refs, &related_refs, n);
+        let victims = to_delete(&owned_refs, &related_refs, n);
         let keys = victims
             .iter()
             .map(|p| key(&namespace, &p.name_any()))
             .collect();
         ctx.expectations.expect_deletions(&rs_key, keys);
-        let results = join_all(victims.iter().map(|p| delete_pod(ctx, rs, p))).await;
+        let control = ctx.pod_control();
+        let results = join_all(victims.iter().map(|p| control.delete(rs, p))).await;
         for (pod, result) in victims.iter().zip(results) {
             match result {
                 Ok(()) => {
@@ -292,9 +235,9 @@ fn calculate_status(
         {
             labeled += 1;
         }
-        if pods::is_ready(pod) {
+        if is_ready(pod) {
             ready += 1;
-            if pods::is_available(pod, min_ready, now) {
+            if is_available(pod, min_ready, now) {
                 available += 1;
             }
         }

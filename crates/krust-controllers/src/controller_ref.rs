@@ -1,11 +1,13 @@
-//! Adoption and release through controller references (Kubernetes' `ControllerRefManager`):
-//! a controller claims the orphans its selector matches and lets go of what it controls but no
+//! Adoption and release through controller references, as Kubernetes'
+//! `pkg/controller/controller_ref_manager.go` (`BaseControllerRefManager.ClaimObject`): a
+//! controller claims the orphans its selector matches and lets go of what it controls but no
 //! longer matches. Writes carry the object's `resourceVersion`, so a claim never acts on a
-//! stale copy.
+//! stale copy. The ReplicaSet controller claims pods with it, the Deployment controller
+//! ReplicaSets.
 
-use super::Error;
-use super::selector;
+use crate::error::Error;
 use crate::informer::controller_of;
+use crate::selector;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use krust_api::selectors::LabelSelector;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 
 /// Replaces an object's ownerReferences if it is unchanged since it was read; `None` if the
 /// object is gone.
-pub(crate) async fn set_owners<K>(
+async fn set_owners<K>(
     client: &Client,
     obj: &K,
     refs: Vec<OwnerReference>,
@@ -55,9 +57,13 @@ where
 
 /// The controller about to claim: its reference, selector, and whether it is being deleted.
 pub(crate) struct Claimer<'a> {
+    /// The client adoptions and releases are written through.
     pub client: &'a Client,
+    /// The controller reference it puts on what it adopts.
     pub owner: OwnerReference,
+    /// What it selects.
     pub selector: &'a LabelSelector,
+    /// Whether the controller is being deleted (it then adopts and releases nothing).
     pub deleting: bool,
 }
 

@@ -1,6 +1,7 @@
-//! The resources the server serves, from its discovery documents (so that the garbage
-//! collector and the namespace controller cover every kind, present and future). Mirrors
-//! `GetDeletableResources` in Kubernetes' `pkg/controller/garbagecollector`.
+//! The resources the server serves, from its discovery documents, shared by the garbage
+//! collector and the namespace controller (so that both cover every kind, present and
+//! future). Mirrors `GetDeletableResources` in Kubernetes' `pkg/controller/garbagecollector`
+//! (which the namespace controller's `namespacedResourcesDeleter` also calls).
 
 use kube::Client;
 use kube::api::Api;
@@ -11,12 +12,16 @@ use std::time::Duration;
 /// One served resource (preferred version of its group).
 #[derive(Debug)]
 pub struct Served {
+    /// Its group, version, kind and plural.
     pub ar: ApiResource,
+    /// Whether its objects live in namespaces.
     pub namespaced: bool,
+    /// The verbs the server allows on it (`list`, `watch`, `deletecollection`, …).
     pub verbs: Vec<String>,
 }
 
 impl Served {
+    /// Whether the server allows `verb` on it.
     pub fn supports(&self, verb: &str) -> bool {
         self.verbs.iter().any(|v| v == verb)
     }

@@ -1,78 +1,104 @@
-//! Pod facts the workload controllers share (Kubernetes' `podutil` and `controller_utils`):
-//! activity, readiness, availability, the pod a template makes, and which pods to delete first.
+//! How a workload controller creates and deletes its pods, as Kubernetes'
+//! `pkg/controller/controller_utils.go` does: `RealPodControl` (the writes, with their
+//! Events), `GetPodFromTemplate` (the pod a template makes) and the `ActivePodsWithRanks`
+//! order (which pods go first).
 
-use jiff::{SignedDuration, Timestamp};
+use crate::error::{Error, error_message};
+use crate::events::{Recorder, reference};
+use crate::pod_util::{is_active, is_ready, phase, ready_since};
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{DeleteParams, PostParams, Preconditions};
+use kube::{Api, Client, Resource, ResourceExt};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-/// Not finished (Succeeded/Failed) and not being deleted (`controller.IsPodActive`).
-pub(crate) fn is_active(pod: &Pod) -> bool {
-    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-    !matches!(phase, Some("Succeeded" | "Failed")) && pod.metadata.deletion_timestamp.is_none()
+/// Creates and deletes pods for a controller, posting `SuccessfulCreate`/`FailedCreate` and
+/// `SuccessfulDelete`/`FailedDelete` Events on it (`RealPodControl`).
+pub(crate) struct PodControl<'a> {
+    /// The client the writes go through.
+    pub client: &'a Client,
+    /// The controller's Event recorder.
+    pub recorder: &'a Recorder,
 }
 
-/// The pod's phase, `""` when unset.
-pub(crate) fn phase(pod: &Pod) -> &str {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        .unwrap_or_default()
-}
-
-/// The `Ready` condition's status and last transition time.
-fn ready_condition(pod: &Pod) -> Option<(bool, Option<Timestamp>)> {
-    let conditions = pod.status.as_ref()?.conditions.as_ref()?;
-    let c = conditions.iter().find(|c| c.type_ == "Ready")?;
-    Some((
-        c.status == "True",
-        c.last_transition_time.as_ref().map(|t| t.0),
-    ))
-}
-
-/// The `Ready` condition is `True`.
-pub(crate) fn is_ready(pod: &Pod) -> bool {
-    ready_condition(pod).is_some_and(|(ready, _)| ready)
-}
-
-/// When the pod became ready, if it is.
-fn ready_since(pod: &Pod) -> Option<Timestamp> {
-    ready_condition(pod).and_then(|(ready, at)| if ready { at } else { None })
-}
-
-/// Ready for at least `min_ready_seconds` (`podutil.IsPodAvailable`).
-pub(crate) fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
-    match ready_condition(pod) {
-        Some((true, _)) if min_ready_seconds <= 0 => true,
-        Some((true, Some(at))) => {
-            at + SignedDuration::from_secs(i64::from(min_ready_seconds)) < now
+impl PodControl<'_> {
+    /// Creates a pod of `template` in `controller`'s namespace, named after it and carrying
+    /// `owner` (`CreatePodsWithControllerRef`). A namespace being deleted is not a failure.
+    pub async fn create<K: Resource<DynamicType = ()>>(
+        &self,
+        controller: &K,
+        template: &PodTemplateSpec,
+        owner: OwnerReference,
+    ) -> Result<(), Error> {
+        let namespace = controller.namespace().unwrap_or_default();
+        let pod = from_template(template, &controller.name_any(), owner);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        match api.create(&PostParams::default(), &pod).await {
+            Ok(created) => {
+                let message = format!("Created pod: {}", created.name_any());
+                self.recorder
+                    .normal(&reference(controller), "SuccessfulCreate", &message)
+                    .await;
+                Ok(())
+            }
+            Err(e) if namespace_terminating(&e) => Ok(()),
+            Err(e) => {
+                let message = format!("Error creating: {}", error_message(&e));
+                self.recorder
+                    .warning(&reference(controller), "FailedCreate", &message)
+                    .await;
+                Err(e.into())
+            }
         }
-        _ => false,
+    }
+
+    /// Deletes `pod` (if it is still the one of that uid) for `controller` (`DeletePod`). A
+    /// pod already gone is not a failure.
+    pub async fn delete<K: Resource<DynamicType = ()>>(
+        &self,
+        controller: &K,
+        pod: &Pod,
+    ) -> Result<(), Error> {
+        let api: Api<Pod> =
+            Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: pod.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match api.delete(&pod.name_any(), &params).await {
+            Ok(_) => {
+                let message = format!("Deleted pod: {}", pod.name_any());
+                self.recorder
+                    .normal(&reference(controller), "SuccessfulDelete", &message)
+                    .await;
+                Ok(())
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => {
+                let message = format!("Error deleting: {}", error_message(&e));
+                self.recorder
+                    .warning(&reference(controller), "FailedDelete", &message)
+                    .await;
+                Err(e.into())
+            }
+        }
     }
 }
 
-/// How long until a ready pod becomes available, if it is ready but not yet available.
-pub(crate) fn until_available(
-    pod: &Pod,
-    min_ready_seconds: i32,
-    now: Timestamp,
-) -> Option<std::time::Duration> {
-    if min_ready_seconds <= 0 || is_available(pod, min_ready_seconds, now) {
-        return None;
-    }
-    let at = ready_since(pod)?;
-    let due = at + SignedDuration::from_secs(i64::from(min_ready_seconds));
-    let left = due.duration_since(now);
-    Some(left.unsigned_abs() + std::time::Duration::from_millis(100))
+/// Whether a create failed only because the namespace is being deleted.
+fn namespace_terminating(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 403 && (
+        s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
+        || s.message.contains("because it is being terminated")))
 }
 
 /// The pod a controller creates from its template (`controller.GetPodFromTemplate`).
-pub(crate) fn from_template(
-    template: &PodTemplateSpec,
-    controller_name: &str,
-    owner: OwnerReference,
-) -> Pod {
+fn from_template(template: &PodTemplateSpec, controller_name: &str, owner: OwnerReference) -> Pod {
     let meta = template.metadata.clone().unwrap_or_default();
     // `<name>-` unless that is not a valid pod name prefix.
     let prefix = if controller_name.len() < 253 {
@@ -244,27 +270,12 @@ mod tests {
             .collect();
         assert_eq!(names, ["e", "d", "c", "b"]);
     }
-
-    #[test]
-    fn availability_waits_for_min_ready_seconds() {
-        let p = pod(
-            "a",
-            "n",
-            "Running",
-            Some("2024-01-01T00:00:00Z"),
-            "2024-01-01T00:00:00Z",
-        );
-        let at: Timestamp = "2024-01-01T00:00:05Z".parse().unwrap();
-        assert!(is_available(&p, 0, at));
-        assert!(is_available(&p, 4, at));
-        assert!(!is_available(&p, 5, at));
-        assert!(until_available(&p, 10, at).is_some());
-    }
 }
 
 #[cfg(test)]
 mod order_tests {
     use super::*;
+    use jiff::SignedDuration;
 
     /// Many same-second and near-second creation times in one log bucket, with uids crossing
     /// them: the order must stay total, or Rust's sort panics (it did at 1,000 replicas).

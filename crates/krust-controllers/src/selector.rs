@@ -1,4 +1,6 @@
-//! Label selectors of typed objects, through `krust_api::selectors`.
+//! Label selectors of typed objects, through `krust_api::selectors`: apimachinery's
+//! `metav1.LabelSelectorAsSelector` and `labels.Selector.Matches`, as the workload controllers
+//! use them.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as TypedSelector;
 use krust_api::selectors::LabelSelector;

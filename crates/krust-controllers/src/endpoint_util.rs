@@ -1,38 +1,19 @@
-//! What the endpoint controllers need to know about pods (Kubernetes' `podutil` and
-//! `endpointslice/util`).
+//! What an endpoint of a Service is made of, shared by the Endpoints and EndpointSlice
+//! controllers (Kubernetes' `pkg/controller/util/endpoint` and `podutil.FindPort`): whether a
+//! pod belongs, its address, the port a service port targets on it, its hostname, node and
+//! `targetRef`, and the headless marker.
 
+use crate::pod_util::is_terminal;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
-use std::collections::BTreeMap;
 
-/// Whether the pod's `Ready` condition is `True`.
-pub fn is_ready(pod: &Pod) -> bool {
-    condition(pod, "Ready") == Some("True")
-}
-
-/// The status of the pod condition `type_`.
-pub fn condition<'a>(pod: &'a Pod, type_: &str) -> Option<&'a str> {
-    pod.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| c.status.as_str())
-}
-
-/// Succeeded or Failed: the pod will never run again.
-pub fn is_terminal(pod: &Pod) -> bool {
-    matches!(
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded" | "Failed")
-    )
-}
+/// Set (empty) on the Endpoints and EndpointSlices of headless services.
+pub(crate) const HEADLESS: &str = "service.kubernetes.io/headless";
 
 /// `ShouldPodBeInEndpoints`: not terminal, has an IP, and (unless `include_terminating`)
 /// is not being deleted.
-pub fn should_be_in_endpoints(pod: &Pod, include_terminating: bool) -> bool {
+pub(crate) fn should_be_in_endpoints(pod: &Pod, include_terminating: bool) -> bool {
     if is_terminal(pod) || ipv4(pod).is_none() {
         return false;
     }
@@ -40,7 +21,7 @@ pub fn should_be_in_endpoints(pod: &Pod, include_terminating: bool) -> bool {
 }
 
 /// The pod's IPv4 address (krust services are single-stack IPv4).
-pub fn ipv4(pod: &Pod) -> Option<&str> {
+pub(crate) fn ipv4(pod: &Pod) -> Option<&str> {
     let status = pod.status.as_ref()?;
     let listed = status.pod_ips.iter().flatten().map(|p| p.ip.as_str());
     listed
@@ -48,29 +29,9 @@ pub fn ipv4(pod: &Pod) -> Option<&str> {
         .find(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok())
 }
 
-/// Whether a Service selector (a plain map: every pair must match) selects `pod`.
-pub fn selects(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
-    let labels = pod.labels();
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-}
-
-/// Whether `service` (with a selector, not ExternalName) selects `pod`.
-pub fn service_selects(service: &Service, pod: &Pod) -> bool {
-    let Some(spec) = &service.spec else {
-        return false;
-    };
-    if spec.type_.as_deref() == Some("ExternalName") {
-        return false;
-    }
-    match &spec.selector {
-        Some(selector) => pod.namespace() == service.namespace() && selects(selector, pod),
-        None => false,
-    }
-}
-
 /// `FindPort`: the container port a service port targets on `pod` (a number, or a named
 /// container port of the same protocol).
-pub fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
+pub(crate) fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
     match &port.target_port {
         None => Some(port.port),
         Some(IntOrString::Int(n)) => Some(*n),
@@ -97,7 +58,7 @@ pub fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
 }
 
 /// `ShouldSetHostname`: the pod asked for a hostname under this (headless) service.
-pub fn hostname(pod: &Pod, service: &Service) -> Option<String> {
+pub(crate) fn hostname(pod: &Pod, service: &Service) -> Option<String> {
     let spec = pod.spec.as_ref()?;
     let hostname = spec.hostname.as_deref().filter(|h| !h.is_empty())?;
     (spec.subdomain.as_deref() == Some(service.name_any().as_str())
@@ -106,7 +67,7 @@ pub fn hostname(pod: &Pod, service: &Service) -> Option<String> {
 }
 
 /// The `targetRef` of an endpoint for `pod`.
-pub fn target_ref(pod: &Pod) -> ObjectReference {
+pub(crate) fn target_ref(pod: &Pod) -> ObjectReference {
     ObjectReference {
         kind: Some("Pod".into()),
         namespace: pod.namespace(),
@@ -117,7 +78,7 @@ pub fn target_ref(pod: &Pod) -> ObjectReference {
 }
 
 /// The pod's node, if scheduled.
-pub fn node_name(pod: &Pod) -> Option<String> {
+pub(crate) fn node_name(pod: &Pod) -> Option<String> {
     pod.spec
         .as_ref()
         .and_then(|s| s.node_name.clone())
@@ -125,7 +86,7 @@ pub fn node_name(pod: &Pod) -> Option<String> {
 }
 
 /// Whether the service is headless (`clusterIP: None`).
-pub fn is_headless(service: &Service) -> bool {
+pub(crate) fn is_headless(service: &Service) -> bool {
     service
         .spec
         .as_ref()
@@ -136,6 +97,7 @@ pub fn is_headless(service: &Service) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pod_util::is_ready;
     use serde_json::json;
 
     fn pod() -> Pod {
