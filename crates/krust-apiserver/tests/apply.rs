@@ -6,20 +6,25 @@ mod common;
 use common::{deployment, status};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+/// The (manager, operation) of each managedFields entry, sorted.
 fn managers(obj: &impl ResourceExt) -> Vec<(String, String)> {
+    entries(obj, |m| m.operation.clone())
+}
+
+/// The (manager, what `other` picks) of each managedFields entry, sorted.
+fn entries<O: ResourceExt>(
+    obj: &O,
+    other: impl Fn(&ManagedFieldsEntry) -> Option<String>,
+) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = obj
         .managed_fields()
         .iter()
-        .map(|m| {
-            (
-                m.manager.clone().unwrap_or_default(),
-                m.operation.clone().unwrap_or_default(),
-            )
-        })
+        .map(|m| (m.manager.clone().unwrap_or_default(), other(m).unwrap_or_default()))
         .collect();
     v.sort();
     v
@@ -403,20 +408,9 @@ async fn writes_through_subresources_record_the_subresource() {
         .await
         .unwrap();
     let web = deployments.get("web").await.unwrap();
-    let mut entries: Vec<(String, String)> = web
-        .managed_fields()
-        .iter()
-        .map(|m| {
-            (
-                m.manager.clone().unwrap_or_default(),
-                m.subresource.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
-    entries.sort();
     let entry = |m: &str, s: &str| (m.to_string(), s.to_string());
     assert_eq!(
-        entries,
+        entries(&web, |m| m.subresource.clone()),
         [
             entry("tool", ""),
             entry("tool", "scale"),
