@@ -6,7 +6,7 @@
 //! paths (`/version/`, `/api/`, `/apis/`; kr8s asks `/version/` before anything else),
 //! Status bodies compared as text (kube-apiserver's member order and trailing newline), PUT
 //! without a resourceVersion answering no 409, and managedFields of a `/status` write naming
-//! that subresource.
+//! that subresource, boolean query parameters spelt as Python spells them (`watch=True`).
 //!
 //! The interpreter is `$KRUST_PYTHON` if set, else `target/python-venv/bin/python`; both are
 //! what `scripts/test.sh` sets up (a virtualenv with the pinned clients of
@@ -109,4 +109,9 @@ fn a_status_patch_by_the_official_client_records_the_status_subresource_in_manag
 #[test]
 fn kr8s_connects_lists_the_sim_nodes_and_creates_and_deletes_objects() {
     run_script(&cluster(), "kr8s_client.py");
+}
+
+#[test]
+fn the_official_client_watches_config_maps_from_now_and_from_a_resource_version() {
+    run_script(&cluster(), "watch.py");
 }
