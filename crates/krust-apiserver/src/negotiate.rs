@@ -27,9 +27,12 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    /// `key=true`.
+    /// A boolean parameter, read as Kubernetes reads one (`Convert_Slice_string_To_bool`):
+    /// absent, `0` or `false` (any case) is false, every other value (`true`, `True` as the
+    /// Python client sends, even empty) is true.
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1"))
+        self.get(key)
+            .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
     }
 
     /// An integer parameter.
@@ -180,6 +183,9 @@ mod tests {
         assert_eq!(p.get("command"), Some("ls"));
         assert!(p.flag("watch"));
         assert_eq!(p.int("limit").unwrap(), Some(500));
+        let p = Params::parse(Some("a=True&b=&c=0&d=FALSE&e=false&f=1")).unwrap();
+        assert!(p.flag("a") && p.flag("b") && p.flag("f"));
+        assert!(!p.flag("c") && !p.flag("d") && !p.flag("e") && !p.flag("absent"));
         assert!(
             Params::parse(Some("limit=x"))
                 .unwrap()

@@ -15,7 +15,7 @@ fn options(call: &Call, body: &[u8]) -> Result<DeleteOptions, ApiError> {
         dry_run: call.params.dry_run()?,
         ..Default::default()
     };
-    if call.params.get("orphanDependents") == Some("true") {
+    if call.params.flag("orphanDependents") {
         opts.propagation_policy = Some("Orphan".into());
     }
     if !body.iter().all(u8::is_ascii_whitespace) {
