@@ -230,6 +230,7 @@ impl ApiError {
             name: self.name.as_deref(),
             group: self.group.as_deref(),
             kind: self.kind.as_deref(),
+            uid: None,
             causes: self.causes.iter().map(CauseBody::from).collect(),
             retry_after_seconds: self.retry_after,
         };
@@ -265,7 +266,12 @@ struct StatusBody<'a> {
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<Details<'a>>,
+    #[serde(skip_serializing_if = "is_zero")]
     code: u16,
+}
+
+fn is_zero(code: &u16) -> bool {
+    *code == 0
 }
 
 #[derive(serde::Serialize)]
@@ -281,6 +287,8 @@ struct Details<'a> {
     group: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     causes: Vec<CauseBody<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -316,13 +324,29 @@ fn qualify(group: &str, plural: &str) -> String {
     }
 }
 
-/// A `v1 Status` of success (what DELETE answers when the object is gone).
-pub fn success(group: &str, plural: &str, name: &str, uid: &str) -> Value {
-    let mut details = json!({"name": name, "kind": plural, "uid": uid});
-    if !group.is_empty() {
-        details["group"] = json!(group);
-    }
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+/// A `v1 Status` of success, as kube-apiserver writes it: what DELETE answers when the object
+/// is gone, for kinds whose storage does not return the deleted object.
+pub fn success(group: &str, plural: &str, name: &str, uid: &str) -> Vec<u8> {
+    let body = StatusBody {
+        kind: "Status",
+        api_version: "v1",
+        metadata: Empty {},
+        status: "Success",
+        message: "",
+        reason: "",
+        details: Some(Details {
+            name: Some(name),
+            group: (!group.is_empty()).then_some(group),
+            kind: Some(plural),
+            uid: Some(uid),
+            causes: Vec::new(),
+            retry_after_seconds: None,
+        }),
+        code: 0,
+    };
+    let mut out = serde_json::to_vec(&body).unwrap_or_default();
+    out.push(b'\n');
+    out
 }
 
 #[cfg(test)]
@@ -384,6 +408,18 @@ mod tests {
                 r#""reason":"Invalid","details":{"name":"web","group":"apps","kind":"Deployment","#,
                 r#""causes":[{"reason":"FieldValueRequired","message":"Required value","#,
                 r#""field":"spec.selector"}],"retryAfterSeconds":1},"code":422}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_success_status_names_what_was_deleted() {
+        assert_eq!(
+            String::from_utf8(success("apps", "deployments", "web", "u-1")).unwrap(),
+            concat!(
+                r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","#,
+                r#""details":{"name":"web","group":"apps","kind":"deployments","uid":"u-1"}}"#,
                 "\n"
             )
         );

@@ -24,7 +24,12 @@ fn entries<O: ResourceExt>(
     let mut v: Vec<(String, String)> = obj
         .managed_fields()
         .iter()
-        .map(|m| (m.manager.clone().unwrap_or_default(), other(m).unwrap_or_default()))
+        .map(|m| {
+            (
+                m.manager.clone().unwrap_or_default(),
+                other(m).unwrap_or_default(),
+            )
+        })
         .collect();
     v.sort();
     v

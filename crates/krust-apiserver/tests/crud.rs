@@ -628,7 +628,7 @@ async fn deployment_scale_subresource() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_returns_the_object_and_delete_collection_by_label() {
+async fn delete_answers_a_success_status_and_delete_collection_by_label() {
     let srv = common::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let pp = PostParams::default();
@@ -638,10 +638,10 @@ async fn delete_returns_the_object_and_delete_collection_by_label() {
             .unwrap();
     }
     let deleted = cms.delete("a", &DeleteParams::default()).await.unwrap();
-    let obj = deleted
-        .left()
-        .expect("a ConfigMap is deleted at once and returned");
-    assert_eq!(obj.name_any(), "a");
+    let done = deleted
+        .right()
+        .expect("a ConfigMap is deleted at once and a Status answered");
+    assert_eq!(done.details.unwrap().name, "a");
 
     cms.delete_collection(
         &DeleteParams::default(),

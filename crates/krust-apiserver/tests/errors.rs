@@ -150,3 +150,32 @@ async fn body_namespace_mismatch_is_400() {
     assert_eq!(s.code, 400, "{s:?}");
     assert_eq!(s.reason, "BadRequest");
 }
+
+/// DELETE answers the deleted object only for the kinds whose Kubernetes storage returns it
+/// (pods, services, namespaces, service accounts); other kinds get a success Status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_answers_a_success_status_for_kinds_that_do_not_return_the_object() {
+    let srv = common::start().await;
+    let cms: Api<ConfigMap> = srv.api("default");
+    let cm = cms
+        .create(&Default::default(), &common::configmap("gone", &[], &[]))
+        .await
+        .unwrap();
+    let req = http::Request::delete("/api/v1/namespaces/default/configmaps/gone")
+        .body(Vec::new())
+        .unwrap();
+    let text = srv.client.request_text(req).await.unwrap();
+    let uid = cm.metadata.uid.unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{}},\"status\":\"Success\",\"details\":{{\"name\":\"gone\",\"kind\":\"configmaps\",\"uid\":\"{uid}\"}}}}\n"
+        )
+    );
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = srv.api("default");
+    pods.create(&Default::default(), &common::pod("kept"))
+        .await
+        .unwrap();
+    let deleted = pods.delete("kept", &Default::default()).await.unwrap();
+    assert!(deleted.left().is_some(), "a pod's DELETE answers the pod");
+}

@@ -1,7 +1,7 @@
 //! DELETE of one object or of a collection.
 
 use super::Call;
-use crate::registry::{DeleteOptions, Deleted};
+use crate::registry::{DeleteOptions, Deleted, returns_deleted_object};
 use crate::{negotiate, respond};
 use axum::response::Response;
 use bytes::Bytes;
@@ -31,15 +31,21 @@ pub async fn delete(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         ));
     }
     let opts = options(call, &body)?;
-    let obj = match call
+    let resource = call.stored();
+    match call
         .api
         .registry
-        .delete(call.stored(), call.namespace(), call.name(), &opts)
+        .delete(resource, call.namespace(), call.name(), &opts)
         .await?
     {
-        Deleted::Gone(o) | Deleted::Pending(o) => o,
-    };
-    Ok(call.object(200, obj))
+        Deleted::Gone(o) if !returns_deleted_object(resource) => {
+            let uid = krust_api::meta::meta_str(&o, "uid").unwrap_or_default();
+            let body =
+                krust_api::status::success(resource.group, resource.plural, call.name(), uid);
+            Ok(respond::with_type(200, "application/json", body))
+        }
+        Deleted::Gone(o) | Deleted::Pending(o) => Ok(call.object(200, o)),
+    }
 }
 
 pub async fn delete_collection(call: &Call, body: Bytes) -> Result<Response, ApiError> {

@@ -9,6 +9,16 @@ pub fn has_generation(resource: &Resource) -> bool {
     matches!(resource.kind, "Deployment" | "ReplicaSet")
 }
 
+/// Kinds whose DELETE answers the deleted object rather than a success `Status` (their
+/// storage's `ReturnDeletedObject` in Kubernetes). An object whose deletion is pending
+/// (grace period, finalizers) is answered for every kind.
+pub fn returns_deleted_object(resource: &Resource) -> bool {
+    matches!(
+        resource.kind,
+        "Pod" | "Service" | "Namespace" | "ServiceAccount"
+    )
+}
+
 /// Clears what a client may not set on create (status, for most kinds with a status).
 pub fn prepare_create(resource: &Resource, obj: &mut Value) {
     match resource.kind {

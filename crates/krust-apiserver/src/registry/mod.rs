@@ -13,6 +13,7 @@ mod update;
 
 pub use bind::Binding;
 pub use delete::{DeleteOptions, Deleted};
+pub(crate) use hooks::returns_deleted_object;
 pub use read::{ListPage, ListQuery};
 pub(crate) use splice::with_revision;
 

@@ -47,7 +47,10 @@ patched = core.patch_namespaced_config_map(
 assert patched.data == {"mode": "second", "extra": "yes"}, patched
 assert patched.metadata.labels == {"app": "py", "tier": "web"}, patched
 
-core.delete_namespaced_config_map("settings", ns)
+# A ConfigMap's DELETE answers a success Status (its storage does not return the object).
+done = core.delete_namespaced_config_map("settings", ns)
+assert done.status == "Success", done
+assert done.details.name == "settings" and done.details.kind == "configmaps", done
 
 for name in ("settings", "nope"):
     try:
