@@ -1,6 +1,6 @@
 //! Kubernetes `Status` errors.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// One cause of an `Invalid` (422) or `BadRequest` error.
 #[derive(Clone, Debug, PartialEq)]
@@ -352,6 +352,7 @@ pub fn success(group: &str, plural: &str, name: &str, uid: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn invalid_message_matches_kubectl_expectation() {

@@ -1,12 +1,10 @@
 //! Server-side apply through `Patch::Apply`: create when absent, field ownership,
 //! conflicts between managers, `force`, and managedFields.
 
-mod common;
-
-use common::{deployment, status};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use krust_testkit::{deployment, status};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -49,7 +47,7 @@ fn fields_of(obj: &impl ResourceExt, manager: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_creates_then_conflicts_then_forces() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
 
     // Create when absent.
@@ -165,7 +163,7 @@ async fn apply_creates_then_conflicts_then_forces() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_records_update_managers_and_conflicts_with_them() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let deploys: Api<Deployment> = srv.api("default");
     let pp = PostParams {
         field_manager: Some("creator".into()),
@@ -229,7 +227,7 @@ async fn apply_records_update_managers_and_conflicts_with_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_requires_a_field_manager() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}});
     let s = status(
@@ -238,12 +236,12 @@ async fn apply_requires_a_field_manager() {
     );
     assert_eq!(s.code, 422, "apply without a fieldManager: {s:?}");
     assert_eq!(s.reason, "Invalid");
-    assert!(common::status(cms.get("a").await).is_not_found());
+    assert!(krust_testkit::status(cms.get("a").await).is_not_found());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_with_another_name_in_the_body_is_400() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}});
 
@@ -283,7 +281,7 @@ async fn apply_with_another_name_in_the_body_is_400() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_conflict_lists_causes() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let body = |v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"x": v, "y": v}});
     cms.patch("cfg", &PatchParams::apply("mgr"), &Patch::Apply(body("1")))
@@ -324,14 +322,14 @@ async fn apply_conflict_lists_causes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_record_update_managers() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let pp = PostParams {
         field_manager: Some("creator".into()),
         ..Default::default()
     };
     let cm = cms
-        .create(&pp, &common::configmap("cm", &[], &[("a", "1")]))
+        .create(&pp, &krust_testkit::configmap("cm", &[], &[("a", "1")]))
         .await
         .unwrap();
     assert_eq!(
@@ -364,7 +362,7 @@ async fn writes_record_update_managers() {
 /// to it: structured-merge-diff reports only leaves and added or removed maps as changed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_adding_a_key_to_a_map_another_manager_created_is_no_conflict() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let pp = PostParams {
         field_manager: Some("creator".into()),
@@ -372,7 +370,7 @@ async fn apply_adding_a_key_to_a_map_another_manager_created_is_no_conflict() {
     };
     // `data: {}` is dropped as Go's omitempty drops it, so the creator owns no `f:data`;
     // either way, adding a key is no conflict.
-    cms.create(&pp, &common::configmap("cm", &[], &[]))
+    cms.create(&pp, &krust_testkit::configmap("cm", &[], &[]))
         .await
         .unwrap();
 
@@ -388,7 +386,7 @@ async fn apply_adding_a_key_to_a_map_another_manager_created_is_no_conflict() {
 /// the same manager's writes of the object itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_through_subresources_record_the_subresource() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let deployments: Api<Deployment> = srv.api("default");
     let params = PostParams {
         field_manager: Some("tool".into()),

@@ -1,9 +1,7 @@
 //! `pods/binding`: the scheduler's way of assigning a pod to a node, once.
 
-mod common;
-
-use common::{pod, status};
 use k8s_openapi::api::core::v1::Pod;
+use krust_testkit::{pod, status};
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
@@ -21,7 +19,7 @@ async fn bind(pods: &Api<Pod>, body: &serde_json::Value) -> kube::Result<serde_j
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_sets_the_node_once() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let pods: Api<Pod> = srv.api("default");
     pods.create(&PostParams::default(), &pod("p"))
         .await
@@ -50,7 +48,7 @@ async fn binding_sets_the_node_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_uid_in_the_body_is_a_precondition() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let pods: Api<Pod> = srv.api("default");
     pods.create(&PostParams::default(), &pod("p"))
         .await
@@ -85,7 +83,7 @@ async fn a_uid_in_the_body_is_a_precondition() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_checks_uid_and_scheduling_gates_and_copies_annotations() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let pods: Api<Pod> = srv.api("default");
     let created = pods
         .create(&PostParams::default(), &pod("p"))

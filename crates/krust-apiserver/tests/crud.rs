@@ -1,18 +1,16 @@
 //! Create, get, list with selectors, replace, patch and delete through typed kube-rs APIs,
 //! plus generation, the status subresource and the scale subresource.
 
-mod common;
-
-use common::{configmap, deployment, names, pod, status};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use krust_testkit::{configmap, deployment, names, pod, status};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configmap_create_get_replace_delete() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
 
     let created = cms
@@ -82,7 +80,7 @@ async fn configmap_create_get_replace_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_with_label_and_field_selectors() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let pp = PostParams::default();
     cms.create(
@@ -152,7 +150,7 @@ async fn list_with_label_and_field_selectors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configmap_patches_merge_json_strategic() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     cms.create(
         &PostParams::default(),
@@ -235,7 +233,7 @@ async fn configmap_patches_merge_json_strategic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_strategic_merge_by_container_name() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let pods: Api<Pod> = srv.api("default");
     let created = pods
         .create(&PostParams::default(), &pod("web"))
@@ -322,7 +320,7 @@ async fn pod_strategic_merge_by_container_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployment_generation_bumps_on_spec_change_only() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let deploys: Api<Deployment> = srv.api("default");
     let d = deploys
         .create(&PostParams::default(), &deployment("web", 1))
@@ -464,7 +462,7 @@ async fn deployment_generation_bumps_on_spec_change_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployment_status_subresource_splits_spec_and_status() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let deploys: Api<Deployment> = srv.api("default");
 
     // Status given on create is dropped.
@@ -551,7 +549,7 @@ async fn deployment_status_subresource_splits_spec_and_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployment_scale_subresource() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let deploys: Api<Deployment> = srv.api("default");
     deploys
         .create(&PostParams::default(), &deployment("web", 2))
@@ -629,7 +627,7 @@ async fn deployment_scale_subresource() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_answers_a_success_status_and_delete_collection_by_label() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let pp = PostParams::default();
     for (n, team) in [("a", "x"), ("b", "x"), ("c", "y")] {
@@ -660,7 +658,7 @@ async fn delete_answers_a_success_status_and_delete_collection_by_label() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_status_subresource_splits_spec_and_status() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let pods: Api<Pod> = srv.api("default");
     pods.create(&PostParams::default(), &pod("web"))
         .await
@@ -695,7 +693,7 @@ async fn pod_status_subresource_splits_spec_and_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_new_in_a_terminating_namespace() {
     use k8s_openapi::api::core::v1::Namespace;
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let namespaces: Api<Namespace> = Api::all(srv.client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "going"}})).unwrap();
     namespaces
@@ -730,17 +728,20 @@ async fn nothing_new_in_a_terminating_namespace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_of_subdomain_kinds_may_be_253_characters_and_data_keys_are_checked() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let long = "a".repeat(64);
-    cms.create(&PostParams::default(), &common::configmap(&long, &[], &[]))
-        .await
-        .expect("a 64-character name");
+    cms.create(
+        &PostParams::default(),
+        &krust_testkit::configmap(&long, &[], &[]),
+    )
+    .await
+    .expect("a 64-character name");
     for key in ["", "a/b", "..", "a b"] {
-        let s = common::status(
+        let s = krust_testkit::status(
             cms.create(
                 &PostParams::default(),
-                &common::configmap("keys", &[], &[(key, "v")]),
+                &krust_testkit::configmap("keys", &[], &[(key, "v")]),
             )
             .await,
         );

@@ -1,11 +1,9 @@
 //! The fixed documents beside the resource paths: `/version`, `/api`, `/apis`, as
 //! kube-apiserver serves them (with or without a trailing slash).
 
-mod common;
-
 use serde_json::Value;
 
-async fn get(srv: &common::TestServer, path: &str) -> Value {
+async fn get(srv: &krust_testkit::TestServer, path: &str) -> Value {
     let req = http::Request::get(path).body(Vec::new()).unwrap();
     let text = srv
         .client
@@ -17,7 +15,7 @@ async fn get(srv: &common::TestServer, path: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_api_and_apis_are_served_with_a_trailing_slash_too() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     for path in ["/version", "/api", "/apis"] {
         let plain = get(&srv, path).await;
         let slashed = get(&srv, &format!("{path}/")).await;
@@ -29,7 +27,7 @@ async fn version_api_and_apis_are_served_with_a_trailing_slash_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_reports_a_commit_id() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let version = get(&srv, "/version/").await;
     let commit = version["gitCommit"].as_str().unwrap();
     assert_eq!(commit.len(), 40, "{commit}");
@@ -39,7 +37,7 @@ async fn version_reports_a_commit_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregated_discovery_answers_the_version_the_client_asks_for() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let ask = |accept: &'static str| {
         let srv = &srv;
         async move {

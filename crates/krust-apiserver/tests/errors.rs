@@ -1,17 +1,15 @@
 //! Error Statuses as clients see them: NotFound, AlreadyExists, Invalid, and writes into
 //! a missing namespace.
 
-mod common;
-
-use common::{configmap, deployment, status};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
+use krust_testkit::{configmap, deployment, status};
 use kube::api::{Api, PostParams};
 use kube::core::response::StatusSummary;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_missing_is_404_with_details() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let s = status(cms.get("nope").await);
     assert_eq!(s.code, 404);
@@ -38,7 +36,7 @@ async fn get_missing_is_404_with_details() {
 /// Clients compare Status bodies as text: the members in Go's order, a newline at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_body_is_the_text_kube_apiserver_writes() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let req = http::Request::get("/api/v1/namespaces/default/pods/nope")
         .body(Vec::new())
         .unwrap();
@@ -61,7 +59,7 @@ async fn a_status_body_is_the_text_kube_apiserver_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_duplicate_is_409_already_exists() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     cms.create(&PostParams::default(), &configmap("dup", &[], &[]))
         .await
@@ -80,7 +78,7 @@ async fn create_duplicate_is_409_already_exists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_name_is_422_with_a_cause_on_metadata_name() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let s = status(
         cms.create(&PostParams::default(), &configmap("Bad_Name", &[], &[]))
@@ -125,7 +123,7 @@ async fn invalid_name_is_422_with_a_cause_on_metadata_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_in_a_missing_namespace_is_404() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("x");
     let s = status(
         cms.create(&PostParams::default(), &configmap("a", &[], &[]))
@@ -141,7 +139,7 @@ async fn create_in_a_missing_namespace_is_404() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_namespace_mismatch_is_400() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     srv.namespace("other").await;
     let cms: Api<ConfigMap> = srv.api("default");
     let mut cm = configmap("a", &[], &[]);
@@ -155,10 +153,10 @@ async fn body_namespace_mismatch_is_400() {
 /// (pods, services, namespaces, service accounts); other kinds get a success Status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_answers_a_success_status_for_kinds_that_do_not_return_the_object() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let cm = cms
-        .create(&Default::default(), &common::configmap("gone", &[], &[]))
+        .create(&Default::default(), &krust_testkit::configmap("gone", &[], &[]))
         .await
         .unwrap();
     let req = http::Request::delete("/api/v1/namespaces/default/configmaps/gone")
@@ -173,7 +171,7 @@ async fn delete_answers_a_success_status_for_kinds_that_do_not_return_the_object
         )
     );
     let pods: Api<k8s_openapi::api::core::v1::Pod> = srv.api("default");
-    pods.create(&Default::default(), &common::pod("kept"))
+    pods.create(&Default::default(), &krust_testkit::pod("kept"))
         .await
         .unwrap();
     let deleted = pods.delete("kept", &Default::default()).await.unwrap();

@@ -1,12 +1,10 @@
 //! 410 Gone: a watch from a resourceVersion older than the store's history gets HTTP 200 and
 //! one ERROR event with a 410 `Expired` Status, and `kube::runtime::watcher` relists.
 
-mod common;
-
-use common::{configmap, eventually, names, next_within};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use krust_store::{SqliteOptions, Store};
+use krust_testkit::{configmap, eventually, names, next_within};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, PostParams, VersionMatch, WatchEvent, WatchParams};
 use kube::runtime::reflector;
@@ -39,7 +37,7 @@ async fn assert_expired(api: &Api<ConfigMap>, rv: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_from_a_compacted_revision_gets_a_410_event() {
-    let (srv, store) = common::start_with_options(SqliteOptions::default()).await;
+    let (srv, store) = krust_testkit::start_with_options(SqliteOptions::default()).await;
     let cms: Api<ConfigMap> = srv.api("default");
     let old = cms
         .create(&PostParams::default(), &configmap("a", &[], &[]))
@@ -72,7 +70,7 @@ async fn watch_from_a_compacted_revision_gets_a_410_event() {
     let lp = ListParams::default()
         .at(&old_rv)
         .matching(VersionMatch::Exact);
-    let s = common::status(cms.list(&lp).await);
+    let s = krust_testkit::status(cms.list(&lp).await);
     assert_eq!(s.code, 410, "{s:?}");
     assert_eq!(s.reason, "Expired");
 
@@ -110,7 +108,7 @@ async fn watch_from_beyond_a_small_window_gets_a_410_event() {
         window_size: 8,
         ..SqliteOptions::default()
     };
-    let (srv, _store) = common::start_with_options(options).await;
+    let (srv, _store) = krust_testkit::start_with_options(options).await;
     let cms: Api<ConfigMap> = srv.api("default");
     let old = cms
         .create(&PostParams::default(), &configmap("a", &[], &[]))
@@ -129,7 +127,7 @@ async fn watch_from_beyond_a_small_window_gets_a_410_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_relists_after_a_410() {
-    let (srv, store) = common::start_with_options(SqliteOptions::default()).await;
+    let (srv, store) = krust_testkit::start_with_options(SqliteOptions::default()).await;
     let cms: Api<ConfigMap> = srv.api("default");
     let pp = PostParams::default();
     cms.create(&pp, &configmap("w1", &[("app", "w")], &[]))

@@ -1,18 +1,16 @@
 //! The in-process transport (`Running::local`): a kube-rs client of it reads, writes and
 //! watches like one over HTTPS, under the identity it was given.
 
-mod common;
-
-use common::{configmap, next_within};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
+use krust_testkit::{configmap, next_within};
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
 use kube::{Client, ResourceExt};
 use std::time::Duration;
 
 #[tokio::test]
 async fn a_local_client_reads_writes_and_watches_as_its_user() {
-    let server = common::start().await;
+    let server = krust_testkit::start().await;
     server.namespace("local").await;
     let local = Client::new(server.running.local("system:kube-scheduler"), "default");
     let api: Api<ConfigMap> = Api::namespaced(local.clone(), "local");

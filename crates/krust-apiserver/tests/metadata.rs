@@ -1,15 +1,13 @@
 //! Metadata-only reads (`PartialObjectMetadata`), as kube-rs metadata watchers use them.
 
-mod common;
-
-use common::configmap;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
+use krust_testkit::configmap;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_gets_and_watches_carry_metadata_only() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     cms.create(
         &PostParams::default(),

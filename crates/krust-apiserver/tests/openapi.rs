@@ -1,8 +1,6 @@
 //! `/openapi/v2` over HTTPS: the protobuf form for kubectl's `Accept`, JSON for JSON, 406
 //! for anything else, and ETag revalidation.
 
-mod common;
-
 use http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED, VARY};
 use http_body_util::BodyExt;
 use kube::client::Body;
@@ -38,7 +36,7 @@ fn header(parts: &http::response::Parts, name: http::HeaderName) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectls_accept_gets_the_protobuf_document() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let (parts, body) = get(&srv.client, &[(ACCEPT, KUBECTL_ACCEPT)]).await;
     assert_eq!(parts.status, 200);
     assert_eq!(header(&parts, CONTENT_TYPE), PROTOBUF);
@@ -74,7 +72,7 @@ async fn kubectls_accept_gets_the_protobuf_document() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_and_wildcards_get_swagger_json_and_other_types_406() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     for accept in ["application/json", "*/*", "application/json, */*"] {
         let (parts, body) = get(&srv.client, &[(ACCEPT, accept)]).await;
         assert_eq!(parts.status, 200, "{accept}");
@@ -91,7 +89,7 @@ async fn json_and_wildcards_get_swagger_json_and_other_types_406() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_matching_etag_gets_304_without_a_body() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let (parts, _) = get(&srv.client, &[(ACCEPT, KUBECTL_ACCEPT)]).await;
     let etag = header(&parts, ETAG).to_string();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");

@@ -1,17 +1,15 @@
 //! List pagination: `limit`, `continue` tokens, `remainingItemCount`, and a consistent
 //! snapshot across pages.
 
-mod common;
-
-use common::{configmap, names, status};
 use k8s_openapi::api::core::v1::ConfigMap;
+use krust_testkit::{configmap, names, status};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 use std::collections::BTreeSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_in_pages_of_ten() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     srv.namespace("pages").await;
     let cms: Api<ConfigMap> = srv.api("pages");
     for i in 0..25 {
@@ -99,7 +97,7 @@ async fn list_in_pages_of_ten() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paginated_list_with_a_label_selector() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     for i in 0..12 {
         let parity = if i % 2 == 0 { "even" } else { "odd" };
@@ -131,7 +129,7 @@ async fn paginated_list_with_a_label_selector() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_continue_token_is_a_bad_request() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let s = status(
         cms.list(

@@ -1,8 +1,6 @@
 //! Go clients' protobuf over HTTPS: DeleteOptions and events.k8s.io Event bodies, and
 //! answers in protobuf to clients that accept nothing else.
 
-mod common;
-
 use http::{Request, StatusCode, header};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -74,13 +72,16 @@ fn delete_options(api_version: &str, uid: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protobuf_delete_options_body_is_honoured() {
-    let server = common::start().await;
+    let server = krust_testkit::start().await;
     server.namespace("pb").await;
     let api: Api<ConfigMap> = server.api("pb");
     let uri = "/api/v1/namespaces/pb/configmaps/";
     for (name, api_version) in [("one", "v1"), ("two", "meta.k8s.io/v1")] {
         let cm = api
-            .create(&PostParams::default(), &common::configmap(name, &[], &[]))
+            .create(
+                &PostParams::default(),
+                &krust_testkit::configmap(name, &[], &[]),
+            )
             .await
             .unwrap();
         let uid = cm.metadata.uid.unwrap();
@@ -114,7 +115,7 @@ async fn a_protobuf_delete_options_body_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protobuf_events_k8s_io_event_is_created() {
-    let server = common::start().await;
+    let server = krust_testkit::start().await;
     server.namespace("pb").await;
     let event = json!({
         "apiVersion": "events.k8s.io/v1",
@@ -150,10 +151,10 @@ async fn a_protobuf_events_k8s_io_event_is_created() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_accepting_only_protobuf_gets_protobuf_answers() {
-    let server = common::start().await;
+    let server = krust_testkit::start().await;
     server.namespace("pb").await;
     let api: Api<Deployment> = server.api("pb");
-    api.create(&PostParams::default(), &common::deployment("web", 0))
+    api.create(&PostParams::default(), &krust_testkit::deployment("web", 0))
         .await
         .unwrap();
     let uri = "/apis/apps/v1/namespaces/pb/deployments";

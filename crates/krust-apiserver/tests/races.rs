@@ -2,10 +2,8 @@
 //! client's write overtakes between the server's read and its write is retried by the
 //! server, as kube-apiserver does; only a precondition the caller gave answers 409.
 
-mod common;
-
-use common::{configmap, status};
 use k8s_openapi::api::core::v1::ConfigMap;
+use krust_testkit::{configmap, status};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use serde_json::json;
 use std::sync::Arc;
@@ -29,7 +27,7 @@ fn keep_patching(api: Api<ConfigMap>, names: Vec<String>, stop: Arc<AtomicBool>)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_overtaken_by_another_write_still_deletes() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let names: Vec<String> = (0..40).map(|i| format!("cm-{i}")).collect();
     for name in &names {
@@ -56,7 +54,7 @@ async fn a_delete_overtaken_by_another_write_still_deletes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_put_without_a_resource_version_overtaken_by_another_write_still_lands() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     cms.create(&PostParams::default(), &configmap("hot", &[], &[]))
         .await
@@ -81,7 +79,7 @@ async fn a_put_without_a_resource_version_overtaken_by_another_write_still_lands
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_preconditions_still_answer_409() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let first = cms
         .create(&PostParams::default(), &configmap("cm", &[], &[]))

@@ -1,11 +1,9 @@
 //! kube-runtime against the server: a reflector's store converging on the server's state
 //! (with list-then-watch and with streaming lists), and a Controller reconciling objects.
 
-mod common;
-
-use common::{configmap, eventually, names};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
+use krust_testkit::{configmap, eventually, names};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -57,7 +55,7 @@ async fn converged(api: &Api<ConfigMap>, store: &Store<ConfigMap>, want: &[&str]
 }
 
 async fn reflector_converges(config: watcher::Config) {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let pp = PostParams::default();
     cms.create(&pp, &configmap("pre", &[], &[])).await.unwrap();
@@ -103,7 +101,7 @@ async fn reflector_converges_with_streaming_lists() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflector_survives_watch_timeouts() {
     // Watches of one second end over and over; the watcher resumes each from where it was.
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let store = reflect(cms.clone(), watcher::Config::default().timeout(1)).await;
     cms.create(&PostParams::default(), &configmap("a", &[], &[]))
@@ -132,7 +130,7 @@ async fn reconcile(cm: Arc<ConfigMap>, api: Arc<Api<ConfigMap>>) -> Result<Actio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_reconciles_each_configmap() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     cms.create(&PostParams::default(), &configmap("early", &[], &[]))
         .await

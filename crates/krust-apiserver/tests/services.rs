@@ -2,8 +2,6 @@
 //! and node ports allocated when a Service's type changes and given back when it no longer
 //! holds them.
 
-mod common;
-
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -18,7 +16,7 @@ fn spec(svc: &Service) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_port_absent_or_zero_is_the_port() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let api: Api<Service> = srv.api("default");
     let ports = json!([{"name": "a", "port": 80}, {"name": "b", "port": 81, "targetPort": 0}]);
     let svc = api
@@ -35,7 +33,7 @@ async fn a_target_port_absent_or_zero_is_the_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_leaving_external_name_gets_a_cluster_ip() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let api: Api<Service> = srv.api("default");
     let external = json!({"type": "ExternalName", "externalName": "example.com"});
     let svc = api

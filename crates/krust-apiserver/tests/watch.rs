@@ -1,11 +1,9 @@
 //! Raw watches through `Api::watch`: ordering, selectors, bookmarks, streaming lists and
 //! timeouts.
 
-mod common;
-
-use common::{configmap, next_within};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
+use krust_testkit::{configmap, next_within};
 use kube::ResourceExt;
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
@@ -56,7 +54,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_from_a_list_sees_added_modified_deleted_in_order() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     cms.create(&PostParams::default(), &configmap("before", &[], &[]))
         .await
@@ -110,12 +108,12 @@ async fn watch_from_a_list_sees_added_modified_deleted_in_order() {
 
     // "before" existed at the list's revision, so it is not replayed.
     let later = cms.list(&ListParams::default()).await.unwrap();
-    assert_eq!(common::names(&later.items), ["before"]);
+    assert_eq!(krust_testkit::names(&later.items), ["before"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_with_selectors_sees_objects_enter_and_leave() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let from = cms
         .list(&ListParams::default())
@@ -197,7 +195,7 @@ async fn watch_with_selectors_sees_objects_enter_and_leave() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_from_zero_starts_with_the_current_state() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     for n in ["a", "b"] {
         cms.create(&PostParams::default(), &configmap(n, &[], &[]))
@@ -229,7 +227,7 @@ async fn watch_from_zero_starts_with_the_current_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_list_sends_initial_events_then_an_end_bookmark() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let mut last = 0;
     let mut want = vec!["a".to_string(), "b".to_string(), "c".to_string()];
@@ -285,7 +283,7 @@ async fn streaming_list_sends_initial_events_then_an_end_bookmark() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_ends_after_timeout_seconds() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let from = cms
         .list(&ListParams::default())
@@ -313,7 +311,7 @@ async fn watch_ends_after_timeout_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_bookmarks_only_when_allowed() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     cms.create(&PostParams::default(), &configmap("a", &[], &[]))
         .await
@@ -339,7 +337,7 @@ async fn watch_bookmarks_only_when_allowed() {
 /// before), so that a client resumes from a recent resourceVersion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_with_bookmarks_gets_one_before_the_timeout() {
-    let srv = common::start().await;
+    let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     cms.create(&PostParams::default(), &configmap("a", &[], &[]))
         .await

@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 
 use crate::cluster::{self, Cluster, Requests, Usage, secs};
 use crate::reference::{self, Speed};
+use crate::spec::Verdicts;
 
 const NAMESPACE: &str = "bench-churn";
 const NAME: &str = "churn";
@@ -170,7 +171,8 @@ impl Milestones {
     }
 }
 
-pub async fn run(args: ChurnArgs) -> Result<()> {
+/// Runs the benchmark and prints its report; it checks no target of `SPECIFICATION.md`.
+pub async fn run(args: ChurnArgs) -> Result<Verdicts> {
     anyhow::ensure!(
         args.replicas > 0 && args.nodes > 0,
         "--replicas and --nodes must be positive"
@@ -444,7 +446,7 @@ pub async fn run(args: ChurnArgs) -> Result<()> {
     controllers.abort();
     scheduler.abort();
     sim.shutdown().await;
-    Ok(())
+    Ok(Verdicts::default())
 }
 
 /// How a phase ended.

@@ -1,9 +1,11 @@
-//! krust benchmarks. Each compares krust with a reference run in the same process or run
-//! and prints the ratios.
+//! krust benchmarks. Each compares krust with a reference run in the same process or run,
+//! prints the ratios, and judges the targets of the repository's `SPECIFICATION.md` (`spec`).
 
+pub mod algorithm;
 pub mod churn;
 pub mod cluster;
 pub mod etcd;
 pub mod reference;
 pub mod scheduler;
+pub mod spec;
 pub mod store;

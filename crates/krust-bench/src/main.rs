@@ -1,4 +1,6 @@
-//! `krust-bench`: run one benchmark and print its table.
+//! `krust-bench`: run one benchmark, print its table and judge it against the targets of
+//! `SPECIFICATION.md`: exit status 0 when every target it checks is met, 2 when one is not,
+//! 1 on an error.
 
 use std::process::ExitCode;
 
@@ -24,6 +26,9 @@ enum Bench {
     /// A large Deployment created and rolled on sim nodes: time to Running, to rollout
     /// complete, peak memory.
     Churn(krust_bench::churn::ChurnArgs),
+    /// The scheduling algorithm alone, without the API: pods/s through the cache, filters,
+    /// scores and assume.
+    Algorithm(krust_bench::algorithm::AlgorithmArgs),
 }
 
 #[tokio::main]
@@ -41,6 +46,7 @@ async fn main() -> ExitCode {
             Bench::Store(args) => krust_bench::store::run(args).await,
             Bench::Scheduler(args) => krust_bench::scheduler::run(args).await,
             Bench::Churn(args) => krust_bench::churn::run(args).await,
+            Bench::Algorithm(args) => krust_bench::algorithm::run(args).await,
         }
     };
     // On Ctrl-C the benchmark is dropped, which stops the processes it started.
@@ -49,7 +55,11 @@ async fn main() -> ExitCode {
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(verdicts) if verdicts.missed().is_empty() => ExitCode::SUCCESS,
+        Ok(verdicts) => {
+            eprintln!("targets not met: {}", verdicts.missed().join(", "));
+            ExitCode::from(2)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE

@@ -26,11 +26,8 @@ use tokio::sync::watch;
 
 use crate::cluster::{self, Cluster, Requests, Usage, quantile_ms};
 use crate::reference::{self, Speed};
+use crate::spec::{Verdicts, target};
 
-/// kube-scheduler's CI floor (scheduler_perf, SchedulingBasic, 5,000 nodes), pods/s.
-const KUBE_SCHEDULER_FLOOR: f64 = 680.0;
-/// krust's target on the 2-core benchmark machine, pods/s.
-const TARGET: f64 = 2000.0;
 /// Node capacity (and allocatable), as scheduler_perf's `node-default.yaml`.
 const NODE_CPU: &str = "4";
 const NODE_MEMORY: &str = "32Gi";
@@ -97,7 +94,8 @@ struct Created {
     error: Option<String>,
 }
 
-pub async fn run(args: SchedulerArgs) -> Result<()> {
+/// Runs the benchmark, prints its report and judges it against `SPECIFICATION.md`.
+pub async fn run(args: SchedulerArgs) -> Result<Verdicts> {
     anyhow::ensure!(
         args.nodes > 0 && args.pods > 0,
         "--nodes and --pods must be positive"
@@ -373,28 +371,29 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
         speed.normalized(rate)
     );
     println!();
-    let verdict = |goal: f64| {
-        if all_bound && rate >= goal {
-            "MET"
-        } else {
-            "NOT MET"
-        }
+    let anchors = if args.nodes == 5000 {
+        ""
+    } else {
+        " [the promises are for 5,000 nodes]"
     };
-    println!(
-        "kube-scheduler CI floor ({KUBE_SCHEDULER_FLOOR:.0} pods/s at 5,000 nodes): {} ({:.2}x)",
-        verdict(KUBE_SCHEDULER_FLOOR),
-        rate / KUBE_SCHEDULER_FLOOR
+    let mut verdicts = Verdicts::default();
+    verdicts.check(
+        "scheduler.kube-scheduler-floor",
+        "kube-scheduler CI floor at 5,000 nodes",
+        rate,
+        all_bound,
+        anchors,
     );
-    println!(
-        "target ({TARGET:.0} pods/s on this 2-core machine): {} ({:.2}x){}",
-        verdict(TARGET),
-        rate / TARGET,
-        if args.nodes == 5000 {
-            ""
-        } else {
-            " [anchors are for 5,000 nodes]"
-        }
+    let target_line = "target on the 2-core benchmark machine";
+    verdicts.check(
+        "scheduler.pods-per-second",
+        target_line,
+        rate,
+        all_bound,
+        anchors,
     );
+    let peak = cluster::peak_rss_mib();
+    verdicts.check("scheduler.peak-memory", "peak memory", peak, true, anchors);
 
     if let Some(s) = scheduler.take() {
         s.abort();
@@ -403,7 +402,7 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
-    Ok(())
+    Ok(verdicts)
 }
 
 fn print_header(args: &SchedulerArgs) {
@@ -436,9 +435,12 @@ fn print_header(args: &SchedulerArgs) {
         }
     );
     println!(
-        "anchors: kube-scheduler CI floor {KUBE_SCHEDULER_FLOOR:.0} pods/s (scheduler_perf \
+        "anchors (SPECIFICATION.md): kube-scheduler CI floor {:.0} pods/s (scheduler_perf \
          SchedulingBasic/5000Nodes_10000Pods: 5,000 nodes, 1,000 init pods, 10,000 measured); \
-         target {TARGET:.0} pods/s; every phase bounded by {} s",
+         target {:.0} pods/s; peak memory {:.0} MiB; every phase bounded by {} s",
+        target("scheduler.kube-scheduler-floor").value,
+        target("scheduler.pods-per-second").value,
+        target("scheduler.peak-memory").value,
         args.max_seconds
     );
     println!();

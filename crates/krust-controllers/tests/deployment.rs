@@ -5,7 +5,7 @@
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Pod};
-use krust_testkit::eventually;
+use krust_testkit::{Spawned, eventually, spawn};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
@@ -20,26 +20,21 @@ const REVISION: &str = "deployment.kubernetes.io/revision";
 struct Env {
     _server: krust_testkit::TestServer,
     client: Client,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        self.tasks.iter().for_each(|t| t.abort());
-    }
+    tasks: Vec<Spawned>,
 }
 
 async fn start() -> Env {
     let server = krust_testkit::start().await;
     let client = server.client.clone();
-    let (a, b) = (client.clone(), client.clone());
     let tasks = vec![
-        tokio::spawn(async move {
-            let _ = krust_controllers::replicaset::run(a).await;
-        }),
-        tokio::spawn(async move {
-            let _ = krust_controllers::deployment::run(b).await;
-        }),
+        spawn(
+            "replicaset",
+            krust_controllers::replicaset::run(client.clone()),
+        ),
+        spawn(
+            "deployment",
+            krust_controllers::deployment::run(client.clone()),
+        ),
     ];
     Env {
         _server: server,
@@ -62,7 +57,7 @@ impl Env {
     /// Marks every pod ready as soon as it appears, as a kubelet would.
     fn auto_ready(&mut self) {
         let pods = self.pods();
-        self.tasks.push(tokio::spawn(async move {
+        self.tasks.push(spawn("auto-ready", async move {
             let stream = watcher(pods.clone(), watcher::Config::default())
                 .default_backoff()
                 .applied_objects();
@@ -72,6 +67,7 @@ impl Env {
                     set_ready(&pods, &pod.name_any()).await;
                 }
             }
+            Ok(())
         }));
     }
 

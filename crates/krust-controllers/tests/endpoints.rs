@@ -1,11 +1,9 @@
 //! The Endpoints and EndpointSlice controllers against an in-process API server: pods are
 //! created by hand and their readiness and IPs patched through `pods/status`.
 
-mod controllers_support;
-
-use controllers_support::{create, eventually, pod_json, set_pod_status, spawn};
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use krust_testkit::{create, eventually, pod_json, set_pod_status, spawn};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;

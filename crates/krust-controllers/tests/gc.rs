@@ -2,11 +2,9 @@
 //! Orphan propagation over ownerReferences (ReplicaSets and pods made by hand; no ReplicaSet
 //! controller runs here).
 
-mod controllers_support;
-
-use controllers_support::{create, eventually, spawn};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use krust_testkit::{create, eventually, spawn};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PropagationPolicy};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};

@@ -83,15 +83,9 @@ fn candidate(
     })
 }
 
+/// Waits up to `timeout` until `ok` holds.
 async fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !ok() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    krust_testkit::eventually(timeout, what, || std::future::ready(ok().then_some(()))).await
 }
 
 async fn holder(client: &Client) -> Option<String> {

@@ -1,11 +1,9 @@
 //! The namespace controller against an in-process API server: deleting a namespace empties
 //! it, then the namespace goes.
 
-mod controllers_support;
-
-use controllers_support::{create, eventually, namespace, pod_json, spawn};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
+use krust_testkit::{create, eventually, namespace, pod_json, spawn};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;

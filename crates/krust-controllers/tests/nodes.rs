@@ -1,12 +1,10 @@
 //! Node IPAM and node lifecycle against an in-process API server. No kubelet runs: the
 //! tests create Nodes and Leases themselves and renew (or stop renewing) the Leases.
 
-mod controllers_support;
-
-use controllers_support::{create, eventually, pod_json, set_pod_status, spawn};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use krust_controllers::node_lifecycle::{self, Options};
+use krust_testkit::{create, eventually, pod_json, set_pod_status, spawn};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};

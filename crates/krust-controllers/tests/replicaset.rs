@@ -4,7 +4,7 @@
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use krust_testkit::eventually;
+use krust_testkit::{Spawned, eventually, spawn};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
@@ -32,26 +32,20 @@ fn replicaset(name: &str, replicas: i32) -> ReplicaSet {
 struct Env {
     _server: krust_testkit::TestServer,
     client: Client,
-    controller: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        self.controller.abort();
-    }
+    _controller: Spawned,
 }
 
 async fn start() -> Env {
     let server = krust_testkit::start().await;
     let client = server.client.clone();
-    let c = client.clone();
-    let controller = tokio::spawn(async move {
-        let _ = krust_controllers::replicaset::run(c).await;
-    });
+    let controller = spawn(
+        "replicaset",
+        krust_controllers::replicaset::run(client.clone()),
+    );
     Env {
         _server: server,
         client,
-        controller,
+        _controller: controller,
     }
 }
 

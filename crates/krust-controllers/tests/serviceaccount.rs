@@ -1,9 +1,7 @@
 //! The service account controller against an in-process API server.
 
-mod controllers_support;
-
-use controllers_support::{eventually, namespace, spawn};
 use k8s_openapi::api::core::v1::ServiceAccount;
+use krust_testkit::{eventually, namespace, spawn};
 use kube::api::{Api, DeleteParams};
 use kube::{Client, ResourceExt};
 use std::time::Duration;

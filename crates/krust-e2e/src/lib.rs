@@ -405,7 +405,7 @@ impl Cluster {
     /// Waits up to [`ROLLOUT_TIMEOUT`] until `kubectl get deploy <name>` shows `want` (`3/3`)
     /// in its READY column; returns whether it did.
     pub fn deployment_ready(&self, name: &str, want: &str) -> bool {
-        eventually(ROLLOUT_TIMEOUT, || {
+        true_within(ROLLOUT_TIMEOUT, || {
             self.kubectl(&["get", "deploy", name, "--no-headers"])
                 .stdout
                 .split_whitespace()
@@ -550,9 +550,10 @@ impl Drop for Background {
     }
 }
 
-/// Polls `check` every 100 ms until it returns true or `timeout` passes; returns whether it
-/// became true.
-pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+/// Whether `check` becomes true within `timeout`, polled every 100 ms from this (blocking)
+/// thread. Callers assert on it with their own message; async tests wait with
+/// `krust_testkit::eventually`, which panics itself.
+pub fn true_within(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if check() {

@@ -1,6 +1,6 @@
 //! `kubectl delete all --all`, including the `default/kubernetes` Service the server re-creates.
 
-use krust_e2e::{Cluster, eventually, table};
+use krust_e2e::{Cluster, table, true_within};
 use std::time::Duration;
 
 #[test]
@@ -32,7 +32,7 @@ fn delete_all_removes_everything_and_the_kubernetes_service_comes_back() {
     assert!(!out.contains("configmap"), "{out}");
 
     // The server re-creates default/kubernetes, with the first address of the range.
-    let back = eventually(Duration::from_secs(5), || {
+    let back = true_within(Duration::from_secs(5), || {
         c.kubectl(&["get", "svc", "kubernetes"]).success()
     });
     assert!(back, "the kubernetes Service was not re-created within 5 s");

@@ -2,7 +2,7 @@
 //! --sim-nodes 3`), checking what a user sees: the messages are those kubectl prints against
 //! Kubernetes.
 
-use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, eventually, table};
+use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, table, true_within};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ fn rolled_out(c: &Cluster, name: &str) {
 fn running(c: &Cluster, name: &str, replicas: usize, image: &str) -> BTreeSet<String> {
     let selector = format!("app={name}");
     let mut pods = c.pods(&selector);
-    let settled = eventually(ROLLOUT_TIMEOUT, || {
+    let settled = true_within(ROLLOUT_TIMEOUT, || {
         pods = c.pods(&selector);
         pods.len() == replicas
             && pods
@@ -146,7 +146,7 @@ fn a_paused_deployment_does_not_roll_until_resumed() {
     // Once the controller reports the new generation observed, it has seen the new template.
     let generations = "{.metadata.generation} {.status.observedGeneration}";
     assert!(
-        eventually(ROLLOUT_TIMEOUT, || {
+        true_within(ROLLOUT_TIMEOUT, || {
             let g = c.jsonpath(&["deploy", "web"], generations);
             g.split_once(' ').is_some_and(|(a, b)| a == b)
         }),

@@ -1,7 +1,7 @@
 //! The tutorial on a whole cluster: `krust server --sim-nodes 3` (scheduler, controllers and
 //! three simulated nodes), driven by the real kubectl, checking what a user sees.
 
-use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, eventually, table};
+use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, table, true_within};
 use std::time::Duration;
 
 fn cluster() -> Cluster {
@@ -11,7 +11,7 @@ fn cluster() -> Cluster {
 #[test]
 fn nodes_register_ready() {
     let c = cluster();
-    assert!(eventually(ROLLOUT_TIMEOUT, || {
+    assert!(true_within(ROLLOUT_TIMEOUT, || {
         let rows = table(&c.ok(&["get", "nodes", "--no-headers"]));
         rows.len() == 3 && rows.iter().all(|r| r[1] == "Ready")
     }));
@@ -32,7 +32,7 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
 
     c.ok(&["scale", "deployment", "nginx-depl", "--replicas=5"]);
     assert!(c.deployment_ready("nginx-depl", "5/5"));
-    assert!(eventually(ROLLOUT_TIMEOUT, || {
+    assert!(true_within(ROLLOUT_TIMEOUT, || {
         let p = c.pods("app=nginx-depl");
         p.len() == 5 && p.values().all(|p| p.phase == "Running")
     }));
@@ -77,7 +77,7 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
         let available: u32 = line.trim().parse().unwrap_or(0);
         assert!(available >= 4, "availability fell to {available}: {seen:?}");
     }
-    assert!(eventually(ROLLOUT_TIMEOUT, || {
+    assert!(true_within(ROLLOUT_TIMEOUT, || {
         let p = c.pods("app=nginx-depl");
         p.len() == 5
             && p.values()
@@ -100,7 +100,7 @@ fn deployment_rolls_out_scales_updates_and_undoes() {
     );
 
     c.ok(&["delete", "deployment", "nginx-depl"]);
-    assert!(eventually(ROLLOUT_TIMEOUT, || {
+    assert!(true_within(ROLLOUT_TIMEOUT, || {
         c.ok(&["get", "rs,pods", "-l", "app=nginx-depl", "-o", "name"])
             .trim()
             .is_empty()
@@ -161,14 +161,14 @@ spec:
     let victim = c.pods("app=web").values().next().unwrap().node.clone();
     c.ok(&["annotate", "node", &victim, "sim.krust.dev/stopped=true"]);
     assert!(
-        eventually(ROLLOUT_TIMEOUT, || {
+        true_within(ROLLOUT_TIMEOUT, || {
             let rows = table(&c.ok(&["get", "node", &victim, "--no-headers"]));
             rows[0][1] == "NotReady"
         }),
         "{victim} never went NotReady"
     );
     assert!(
-        eventually(ROLLOUT_TIMEOUT, || {
+        true_within(ROLLOUT_TIMEOUT, || {
             let p = c.pods("app=web");
             p.values()
                 .filter(|p| p.phase == "Running" && p.node != victim)
@@ -184,7 +184,7 @@ spec:
 fn a_pod_too_big_for_any_node_stays_pending_with_the_reason() {
     let c = cluster();
     c.ok(&["run", "huge", "--image=nginx", "--overrides", r#"{"spec":{"containers":[{"name":"huge","image":"nginx","resources":{"requests":{"cpu":"100"}}}]}}"#]);
-    assert!(eventually(ROLLOUT_TIMEOUT, || {
+    assert!(true_within(ROLLOUT_TIMEOUT, || {
         c.ok(&["describe", "pod", "huge"])
             .contains("0/3 nodes are available: 3 Insufficient cpu.")
     }));

@@ -1,16 +1,24 @@
 //! The scheduler against an in-process API server: nodes and pods created through the API.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::*;
+use krust_testkit::scheduling::*;
+use krust_testkit::{Spawned, TestServer, eventually};
 use serde_json::json;
+
+/// A server with the scheduler running against it; both stop when dropped.
+async fn start() -> (TestServer, Spawned) {
+    krust_testkit::trace();
+    let server = krust_testkit::start().await;
+    let scheduler =
+        krust_testkit::spawn("the scheduler", krust_scheduler::run(server.client.clone()));
+    (server, scheduler)
+}
 
 #[tokio::test]
 async fn pods_are_bound_and_spread_with_scheduled_events() {
-    let server = start().await;
+    let (server, _scheduler) = start().await;
     let c = &server.client;
     for n in ["sim-node-1", "sim-node-2", "sim-node-3"] {
         node(c, n, "4", &[], json!(null)).await;
@@ -55,7 +63,7 @@ async fn pods_are_bound_and_spread_with_scheduled_events() {
 
 #[tokio::test]
 async fn an_oversized_pod_stays_pending_with_the_kubernetes_message() {
-    let server = start().await;
+    let (server, _scheduler) = start().await;
     let c = &server.client;
     for n in ["sim-node-1", "sim-node-2", "sim-node-3"] {
         node(c, n, "2", &[], json!(null)).await;
@@ -95,7 +103,7 @@ async fn an_oversized_pod_stays_pending_with_the_kubernetes_message() {
 
 #[tokio::test]
 async fn node_selectors_and_taints_decide_where_pods_go() {
-    let server = start().await;
+    let (server, _scheduler) = start().await;
     let c = &server.client;
     node(c, "plain", "4", &[], json!(null)).await;
     node(c, "ssd", "4", &[("disk", "ssd")], json!(null)).await;
@@ -159,7 +167,7 @@ async fn node_selectors_and_taints_decide_where_pods_go() {
 
 #[tokio::test]
 async fn an_unschedulable_pod_is_scheduled_once_a_fitting_node_appears() {
-    let server = start().await;
+    let (server, _scheduler) = start().await;
     let c = &server.client;
     node(c, "small", "1", &[], json!(null)).await;
     pod(c, "waiting", "3", json!({})).await;
@@ -175,7 +183,7 @@ async fn an_unschedulable_pod_is_scheduled_once_a_fitting_node_appears() {
 
 #[tokio::test]
 async fn a_cordoned_node_becomes_usable_when_uncordoned() {
-    let server = start().await;
+    let (server, _scheduler) = start().await;
     let c = &server.client;
     node(c, "only", "4", &[], json!(null)).await;
     patch_node(c, "only", json!({"spec": {"unschedulable": true}})).await;
@@ -198,7 +206,7 @@ async fn a_cordoned_node_becomes_usable_when_uncordoned() {
 
 #[tokio::test]
 async fn replicas_of_one_owner_spread_over_nodes() {
-    let server = start().await;
+    let (server, _scheduler) = start().await;
     let c = &server.client;
     for n in ["n1", "n2", "n3"] {
         node(c, n, "4", &[], json!(null)).await;
@@ -228,7 +236,7 @@ async fn replicas_of_one_owner_spread_over_nodes() {
 
 #[tokio::test]
 async fn required_anti_affinity_keeps_replicas_apart() {
-    let server = start().await;
+    let (server, _scheduler) = start().await;
     let c = &server.client;
     for n in ["n1", "n2"] {
         node(c, n, "4", &[], json!(null)).await;
@@ -261,7 +269,7 @@ async fn required_anti_affinity_keeps_replicas_apart() {
 
 #[tokio::test]
 async fn deleting_a_pod_frees_room_for_a_waiting_one() {
-    let server = start().await;
+    let (server, _scheduler) = start().await;
     let c = &server.client;
     node(c, "n1", "1", &[], json!(null)).await;
     pod(c, "first", "800m", json!({})).await;

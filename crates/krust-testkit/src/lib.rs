@@ -1,61 +1,24 @@
-//! Test support: an in-process API server over a temporary store, and a kube-rs client of it.
+//! Test support, the one harness of krust's integration tests: an in-process API server over
+//! a temporary store and a kube-rs client of it ([`start`]), controllers run in the background
+//! ([`spawn`]), waiting for what they do within a deadline ([`eventually`], the one poller, and
+//! [`next_within`] for streams), object builders ([`configmap`], [`pod`], [`deployment`],
+//! [`pod_json`]), calls through the API ([`create`], [`namespace`], [`set_pod_status`]) and the
+//! [`status`] of a failed request. [`scheduling`] holds nodes with allocatable resources, pods
+//! with requests and what a scheduler does to them.
+//!
+//! It depends on the API server and the store only, so that every crate's tests can use it,
+//! krust-apiserver's own integration tests included.
 #![forbid(unsafe_code)]
 
-use krust_apiserver::{Config, Running};
-use kube::Client;
-use tempfile::TempDir;
+mod calls;
+mod objects;
+pub mod scheduling;
+mod server;
+mod spawn;
+mod wait;
 
-/// A running API server and an admin client of it. Stops the server when dropped.
-pub struct TestServer {
-    pub client: Client,
-    pub running: Running,
-    /// Holds the data directory (store, PKI, kubeconfig) for the life of the server.
-    pub dir: TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.running.task.abort();
-    }
-}
-
-/// Starts a server on a free loopback port over a fresh store.
-pub async fn start() -> TestServer {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let config = Config {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().expect("an address"),
-        service_cidr: "10.43.0.0/16".into(),
-    };
-    let running = krust_apiserver::start(config)
-        .await
-        .expect("starting the API server");
-    let client = krust_controllers::client::from_kubeconfig(&running.kubeconfig)
-        .await
-        .expect("a client");
-    TestServer {
-        client,
-        running,
-        dir,
-    }
-}
-
-/// Polls `check` every 50 ms until it yields a value; panics ("timed out waiting for
-/// `what`") after `timeout`.
-pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
+pub use calls::{create, names, namespace, set_pod_status, status};
+pub use objects::{configmap, deployment, pod, pod_json};
+pub use server::{TestServer, client_for, start, start_with_options};
+pub use spawn::{Spawned, spawn, trace};
+pub use wait::{eventually, next_within};

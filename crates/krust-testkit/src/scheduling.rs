@@ -1,9 +1,6 @@
-//! Helpers for the scheduler's integration tests: a server, nodes created through the API,
-//! pods, and waiting for what the scheduler does to them.
+//! Nodes with allocatable resources, pods with requests, and what a scheduler does to them
+//! (binding, the `PodScheduled` condition, Events), all in the `default` namespace.
 
-#![allow(dead_code)]
-
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
@@ -11,25 +8,11 @@ use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-pub use krust_testkit::{TestServer, eventually};
+use crate::eventually;
+use crate::objects::map;
 
-/// A server with the scheduler running against it.
-pub async fn start() -> TestServer {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let server = krust_testkit::start().await;
-    let client = server.client.clone();
-    tokio::spawn(async move {
-        if let Err(e) = krust_scheduler::run(client).await {
-            panic!("scheduler stopped: {e:#}");
-        }
-    });
-    server
-}
-
-/// Creates a node with allocatable `cpu`, `memory` and 110 pods, extra labels and taints.
+/// Creates a Ready node with allocatable `cpu`, 8Gi of memory and 110 pods, `labels` (and
+/// `kubernetes.io/hostname`) and `taints` (JSON, `null` for none).
 pub async fn node(
     client: &Client,
     name: &str,
@@ -37,10 +20,7 @@ pub async fn node(
     labels: &[(&str, &str)],
     taints: Value,
 ) -> Node {
-    let mut all: BTreeMap<String, String> = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let mut all = map(labels);
     all.insert("kubernetes.io/hostname".into(), name.into());
     let node: Node = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Node",
@@ -59,7 +39,8 @@ pub async fn node(
         .expect("creating a node")
 }
 
-/// Creates a pod in `default` with one container requesting `cpu` (empty for none).
+/// Creates a pod with one container requesting `cpu` (empty for none); the members of
+/// `extra_spec` are added to its spec.
 pub async fn pod(client: &Client, name: &str, cpu: &str, extra_spec: Value) -> Pod {
     let mut spec = json!({"containers": [{"name": "c", "image": "nginx"}]});
     if !cpu.is_empty() {
@@ -75,6 +56,7 @@ pub async fn pod(client: &Client, name: &str, cpu: &str, extra_spec: Value) -> P
     .await
 }
 
+/// Creates a pod from JSON.
 pub async fn create_pod(client: &Client, pod: Value) -> Pod {
     let pod: Pod = serde_json::from_value(pod).unwrap();
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
@@ -83,12 +65,13 @@ pub async fn create_pod(client: &Client, pod: Value) -> Pod {
         .expect("creating a pod")
 }
 
+/// Reads a pod.
 pub async fn get_pod(client: &Client, name: &str) -> Pod {
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
     api.get(name).await.expect("reading a pod")
 }
 
-/// Waits until the pod is bound; returns its node.
+/// Waits up to 15 s until the pod is bound; returns its node.
 pub async fn bound_node(client: &Client, name: &str) -> String {
     eventually(
         Duration::from_secs(15),
@@ -119,7 +102,7 @@ pub async fn scheduled_condition(client: &Client, name: &str) -> Option<(String,
     ))
 }
 
-/// The core/v1 events about a pod.
+/// The core/v1 Events about a pod.
 pub async fn events_of(client: &Client, name: &str) -> Vec<Event> {
     let api: Api<Event> = Api::namespaced(client.clone(), "default");
     api.list(&ListParams::default())
@@ -131,6 +114,7 @@ pub async fn events_of(client: &Client, name: &str) -> Vec<Event> {
         .collect()
 }
 
+/// Merge-patches a node.
 pub async fn patch_node(client: &Client, name: &str, patch: Value) {
     let api: Api<Node> = Api::all(client.clone());
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))

@@ -1,37 +1,15 @@
-//! Helpers shared by the endpoints, gc, namespace, nodes and serviceaccount tests.
-#![allow(dead_code)]
+//! Calls through the API, and reading their answers.
+
+use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::{Client, Resource};
+use kube::core::Status;
+use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::fmt::Debug;
-use std::future::Future;
-
-pub use krust_testkit::eventually;
-
-/// Runs a controller in the background; aborted when the handle drops.
-pub struct Running(tokio::task::JoinHandle<()>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-pub fn spawn<F>(name: &'static str, f: F) -> Running
-where
-    F: Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    Running(tokio::spawn(async move {
-        if let Err(e) = f.await {
-            panic!("controller {name} failed: {e:#}");
-        }
-    }))
-}
 
 /// Creates an object from JSON in `namespace`.
 pub async fn create<K>(client: &Client, namespace: &str, obj: Value) -> K
@@ -55,19 +33,6 @@ pub async fn namespace(client: &Client, name: &str) -> Namespace {
         .expect("creating a namespace")
 }
 
-/// A pod with one container (port `http` 8080), labels, optionally bound to `node`.
-pub fn pod_json(name: &str, labels: Value, node: Option<&str>) -> Value {
-    let mut pod = json!({
-        "metadata": {"name": name, "labels": labels},
-        "spec": {"containers": [{"name": "c", "image": "nginx",
-            "ports": [{"name": "http", "containerPort": 8080}]}]}
-    });
-    if let Some(node) = node {
-        pod["spec"]["nodeName"] = json!(node);
-    }
-    pod
-}
-
 /// Sets a pod's IP and Ready condition through `pods/status`, as a kubelet would.
 pub async fn set_pod_status(client: &Client, namespace: &str, name: &str, ip: &str, ready: bool) {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
@@ -84,4 +49,19 @@ pub async fn set_pod_status(client: &Client, namespace: &str, name: &str, ip: &s
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .expect("patching pod status");
+}
+
+/// The API Status of a failed request (panics on success or any other error).
+pub fn status(result: Result<impl Debug, kube::Error>) -> Status {
+    match result {
+        Err(kube::Error::Api(s)) => *s,
+        other => panic!("expected an API error Status, got {other:?}"),
+    }
+}
+
+/// The sorted names of `objects`.
+pub fn names<'a, K: ResourceExt + 'a>(objects: impl IntoIterator<Item = &'a K>) -> Vec<String> {
+    let mut v: Vec<String> = objects.into_iter().map(|o| o.name_any()).collect();
+    v.sort();
+    v
 }

@@ -1,0 +1,93 @@
+//! `krust-bench algorithm`: the scheduling algorithm alone, without the API: pods placed on
+//! nodes through the scheduler's cache, filters, scores and assume, in one thread. What is
+//! left of `krust-bench scheduler`'s time is the API, the store, the watches and the sim
+//! nodes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use krust_scheduler::cache::{Cache, NodeData};
+use krust_scheduler::objects::{Node, Pod};
+use krust_scheduler::podinfo::PodInfo;
+use krust_scheduler::schedule::{Algorithm, Decision};
+use serde_json::json;
+
+use crate::spec::Verdicts;
+
+/// Options of `krust-bench algorithm`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct AlgorithmArgs {
+    /// Nodes in the cache.
+    #[arg(long, default_value_t = 5000)]
+    pub nodes: usize,
+    /// Pods to place.
+    #[arg(long, default_value_t = 10000)]
+    pub pods: usize,
+}
+
+/// Places the pods twice, plain and with owners (default spreading counts pods by their
+/// controlling owner), and prints pods/s; it checks no target of `SPECIFICATION.md`.
+pub async fn run(args: AlgorithmArgs) -> Result<Verdicts> {
+    anyhow::ensure!(args.pods > 0, "--pods must be positive");
+    println!(
+        "krust-bench algorithm: {} pods on {} nodes (32 cpu, 256Gi, 110 pods each) through the \
+         scheduler's cache and algorithm alone, no API",
+        args.pods, args.nodes
+    );
+    let plain = place(&args, false)?;
+    let owned = place(&args, true)?;
+    println!("plain pods: {plain:.0} pods/s");
+    println!("pods with owners (ten ReplicaSets, default spreading): {owned:.0} pods/s");
+    Ok(Verdicts::default())
+}
+
+/// Places every pod, assuming each on its node; pods per second.
+fn place(args: &AlgorithmArgs, owner: bool) -> Result<f64> {
+    let mut cache = Cache::default();
+    for i in 0..args.nodes {
+        let n = node(i);
+        cache.set_node(
+            n.metadata.name.as_deref().unwrap_or_default(),
+            NodeData::new(&n),
+        );
+    }
+    let pods: Vec<PodInfo> = (0..args.pods).map(|i| pod(i, owner)).collect();
+    let mut algo = Algorithm::default();
+    let start = Instant::now();
+    for p in pods {
+        match algo.schedule(&p, &cache) {
+            Decision::Bind(i) => {
+                let name = cache.nodes()[i].name.clone();
+                cache.assume(Arc::new(p), &name);
+            }
+            Decision::Unschedulable { message, .. } => bail!("a pod did not fit: {message}"),
+        }
+    }
+    Ok(args.pods as f64 / start.elapsed().as_secs_f64())
+}
+
+fn node(i: usize) -> Node {
+    serde_json::from_value(json!({
+        "metadata": {"name": format!("sim-node-{i}"),
+            "labels": {"kubernetes.io/hostname": format!("sim-node-{i}"), "type": "sim"}},
+        "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"}},
+    }))
+    .expect("a node")
+}
+
+fn pod(i: usize, owner: bool) -> PodInfo {
+    let mut meta = json!({"name": format!("pod-{i}"), "namespace": "default",
+        "uid": format!("u{i}"), "labels": {"app": "bench"}});
+    if owner {
+        meta["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "name": "rs", "uid": format!("rs-{}", i % 10), "controller": true}]);
+    }
+    let p: Pod = serde_json::from_value(json!({
+        "metadata": meta,
+        "spec": {"containers": [{"name": "c", "image": "pause",
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]},
+    }))
+    .expect("a pod");
+    PodInfo::new(&p)
+}
