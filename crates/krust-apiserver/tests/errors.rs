@@ -156,7 +156,10 @@ async fn delete_answers_a_success_status_for_kinds_that_do_not_return_the_object
     let srv = krust_testkit::start().await;
     let cms: Api<ConfigMap> = srv.api("default");
     let cm = cms
-        .create(&Default::default(), &krust_testkit::configmap("gone", &[], &[]))
+        .create(
+            &Default::default(),
+            &krust_testkit::configmap("gone", &[], &[]),
+        )
         .await
         .unwrap();
     let req = http::Request::delete("/api/v1/namespaces/default/configmaps/gone")

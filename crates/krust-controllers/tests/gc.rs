@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use krust_testkit::{create, eventually, spawn};
+use krust_testkit::{Spawned, create, eventually, spawn};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PropagationPolicy};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -306,20 +306,27 @@ where
     }
 }
 
+/// A server with the collector running, and the three pods of an ownerReference cycle
+/// (pod1 owned by pod3, pod2 by pod1, pod3 by pod2), pod1 deleted in the foreground.
+async fn cycle_deleted_in_the_foreground() -> (krust_testkit::TestServer, Spawned, Api<Pod>) {
+    let server = krust_testkit::start().await;
+    let client = server.client.clone();
+    let gc = spawn(
+        "gc",
+        krust_controllers::garbage_collector::run(client.clone()),
+    );
+    pod_cycle(&client).await;
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    pods.delete("pod1", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    (server, gc, pods)
+}
+
 #[test]
 fn a_foreground_deletion_in_an_owner_cycle_deletes_the_whole_cycle() {
     within(Duration::from_secs(60), || async {
-        let server = krust_testkit::start().await;
-        let client = server.client.clone();
-        let _gc = spawn(
-            "gc",
-            krust_controllers::garbage_collector::run(client.clone()),
-        );
-        pod_cycle(&client).await;
-        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-        pods.delete("pod1", &DeleteParams::foreground())
-            .await
-            .unwrap();
+        let (_server, _gc, pods) = cycle_deleted_in_the_foreground().await;
         for name in ["pod1", "pod2", "pod3"] {
             gone(&pods, name).await;
         }
@@ -329,17 +336,8 @@ fn a_foreground_deletion_in_an_owner_cycle_deletes_the_whole_cycle() {
 #[test]
 fn an_owner_cycle_does_not_stop_collection_of_other_objects() {
     within(Duration::from_secs(60), || async {
-        let server = krust_testkit::start().await;
+        let (server, _gc, pods) = cycle_deleted_in_the_foreground().await;
         let client = server.client.clone();
-        let _gc = spawn(
-            "gc",
-            krust_controllers::garbage_collector::run(client.clone()),
-        );
-        pod_cycle(&client).await;
-        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-        pods.delete("pod1", &DeleteParams::foreground())
-            .await
-            .unwrap();
         // Give the cycle time to take hold (or to stall a collector).
         tokio::time::sleep(Duration::from_millis(500)).await;
 
