@@ -2,24 +2,21 @@
 //! the API (kube-rs watchers, reflectors and `Controller`s); none reaches into another's memory.
 #![forbid(unsafe_code)]
 
-pub mod client;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod events;
 pub mod garbage_collector;
 pub mod informer;
-pub mod leader;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod replicaset;
 pub mod serviceaccount;
-pub mod supervise;
 
+use krust_component::supervise::supervise;
 use kube::Client;
 use std::time::Duration;
-use supervise::supervise;
 
 /// Settings of the controller manager (kube-controller-manager's flags of the same names).
 #[derive(Clone, Debug)]

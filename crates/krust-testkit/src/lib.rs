@@ -30,7 +30,7 @@ pub async fn start() -> TestServer {
     let running = krust_apiserver::start(config)
         .await
         .expect("starting the API server");
-    let client = krust_controllers::client::from_kubeconfig(&running.kubeconfig)
+    let client = krust_component::client::from_kubeconfig(&running.kubeconfig)
         .await
         .expect("a client");
     TestServer {

@@ -1,5 +1,6 @@
 //! Supervision of control loops: a loop that fails is restarted, and its siblings keep
-//! running.
+//! running. Kubernetes' components get this from apimachinery's `wait.BackoffUntil` around
+//! each worker and `runtime.HandleCrash`; here one function does both.
 //!
 //! [`supervise`] runs a loop (an async fn that should run forever) as a task of its own, so
 //! that a panic is caught as the task's `JoinError` rather than unwinding through the caller.

@@ -2,8 +2,10 @@
 //! work at once, whether the leader crashes, finishes, loses its Lease to another writer, or
 //! is cut off from the server.
 
+mod common;
+
 use k8s_openapi::api::coordination::v1::Lease;
-use krust_controllers::leader::{Config, lead_with};
+use krust_component::leader::{Config, lead_with};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use std::net::SocketAddr;
@@ -101,7 +103,7 @@ async fn holder(client: &Client) -> Option<String> {
 
 #[tokio::test]
 async fn one_leader_at_a_time_and_takeover_after_a_crash() {
-    let srv = krust_testkit::start().await;
+    let srv = common::start().await;
     let board = Arc::new(Board::default());
     let a = candidate(srv.client.clone(), "a", board.clone(), None);
     let b = candidate(srv.client.clone(), "b", board.clone(), None);
@@ -142,7 +144,7 @@ async fn one_leader_at_a_time_and_takeover_after_a_crash() {
 
 #[tokio::test]
 async fn finishing_work_releases_the_lease() {
-    let srv = krust_testkit::start().await;
+    let srv = common::start().await;
     let board = Arc::new(Board::default());
     let a = candidate(
         srv.client.clone(),
@@ -173,7 +175,7 @@ async fn finishing_work_releases_the_lease() {
 
 #[tokio::test]
 async fn a_leader_that_loses_its_lease_stops_working() {
-    let srv = krust_testkit::start().await;
+    let srv = common::start().await;
     let board = Arc::new(Board::default());
     let a = candidate(srv.client.clone(), "a", board.clone(), None);
     wait_for("a to lead", Duration::from_secs(10), || {
@@ -234,14 +236,14 @@ impl Proxy {
 
 #[tokio::test]
 async fn a_partitioned_leader_stops_before_another_takes_over() {
-    let srv = krust_testkit::start().await;
+    let srv = common::start().await;
     let proxy = Proxy::start(srv.running.addr).await;
     let kubeconfig = std::fs::read_to_string(&srv.running.kubeconfig).unwrap();
     let proxied = kubeconfig.replace(&srv.running.url, &format!("https://{}", proxy.addr));
     assert_ne!(proxied, kubeconfig);
     let path = srv.dir.path().join("proxied-kubeconfig");
     std::fs::write(&path, proxied).unwrap();
-    let cut_off = krust_controllers::client::from_kubeconfig(&path)
+    let cut_off = krust_component::client::from_kubeconfig(&path)
         .await
         .unwrap();
 
