@@ -5,5 +5,6 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod events;
 pub mod leader;
 pub mod supervise;

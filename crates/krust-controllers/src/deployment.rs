@@ -25,7 +25,6 @@ mod util;
 
 pub use util::{HASH_LABEL, compute_hash};
 
-use crate::events::{Recorder, reference};
 use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
 pub(crate) use crate::replicaset::Error;
 use crate::replicaset::owners::Claimer;
@@ -34,6 +33,7 @@ use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use krust_component::events::{Recorder, reference};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};

@@ -10,11 +10,11 @@
 pub mod pods;
 
 use self::pods::{is_headless, is_ready, service_selects, should_be_in_endpoints};
-use crate::events::{Recorder, versioned_reference};
 use crate::informer::{Events, Key, Outcome, WorkQueue, for_each_change, key_of, reflect, synced};
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service,
 };
+use krust_component::events::{Recorder, versioned_reference};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;

@@ -5,7 +5,6 @@
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
-pub mod events;
 pub mod garbage_collector;
 pub mod informer;
 pub mod namespace;

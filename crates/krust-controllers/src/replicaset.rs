@@ -18,13 +18,13 @@ pub(crate) mod pods;
 pub(crate) mod selector;
 pub(crate) mod sync;
 
-use crate::events::Recorder;
 use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
 use expectations::Expectations;
 use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use krust_component::events::Recorder;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};

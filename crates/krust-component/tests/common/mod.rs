@@ -9,7 +9,9 @@ use tempfile::TempDir;
 pub struct Server {
     pub client: Client,
     pub running: Running,
-    /// Holds the data directory (store, PKI, kubeconfig) for the life of the server.
+    /// Holds the data directory (store, PKI, kubeconfig) for the life of the server (not
+    /// every test file reads it).
+    #[allow(dead_code)]
     pub dir: TempDir,
 }
 

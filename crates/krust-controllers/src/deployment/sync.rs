@@ -5,11 +5,11 @@
 use super::progress::{self, FAILED_RS_CREATE, FOUND_NEW_RS, NEW_REPLICA_SET, PROGRESSING};
 use super::util::{self, HASH_LABEL, REVISION, rs_replicas};
 use super::{Context, Error};
-use crate::events::reference;
 use crate::replicaset::sync::error_message;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use krust_component::events::reference;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, ResourceExt};
 use std::collections::HashMap;

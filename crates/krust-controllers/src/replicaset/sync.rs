@@ -2,13 +2,13 @@
 
 use super::owners::Claimer;
 use super::{Context, Error, key, pods, selector};
-use crate::events::reference;
 use crate::informer::controller_of;
 use futures::future::join_all;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use krust_component::events::reference;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
