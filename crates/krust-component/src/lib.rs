@@ -8,3 +8,4 @@ pub mod client;
 pub mod events;
 pub mod leader;
 pub mod supervise;
+pub mod view;

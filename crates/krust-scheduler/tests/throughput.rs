@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use krust_scheduler::cache::{Cache, NodeData};
-use krust_scheduler::objects::{Node, Pod};
 use krust_scheduler::podinfo::PodInfo;
 use krust_scheduler::schedule::{Algorithm, Decision};
+use krust_scheduler::view::{Node, Pod};
 use serde_json::json;
 
 fn node(i: usize) -> Node {
