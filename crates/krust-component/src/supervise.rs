@@ -194,14 +194,18 @@ mod tests {
                 }
             }
         };
-        let supervisor = supervise_with("flaky", FAST, make);
-        run_for(Duration::from_millis(300), supervisor).await;
+        // Awaited rather than given a fixed time: printing the panic (with a backtrace) can
+        // take a while on a busy machine.
+        let supervisor = tokio::spawn(supervise_with("flaky", FAST, make));
+        let second = tokio::time::timeout(Duration::from_secs(10), started.recv()).await;
         assert_eq!(
-            started.try_recv().ok(),
+            second.ok().flatten(),
             Some(2),
             "not restarted after the panic"
         );
-        // The second run kept going: no third start.
+        // The second run keeps going: no third start.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        supervisor.abort();
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 
