@@ -15,4 +15,3 @@ pub mod schema;
 pub mod selectors;
 pub mod status;
 pub mod validation;
-pub mod view;

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use krust_scheduler::cache::{Cache, NodeData};
-use krust_scheduler::objects::{Node, Pod};
 use krust_scheduler::podinfo::PodInfo;
 use krust_scheduler::schedule::{Algorithm, Decision};
+use krust_scheduler::view::{Node, Pod};
 use serde_json::json;
 
 use crate::spec::Verdicts;

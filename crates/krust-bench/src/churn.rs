@@ -3,7 +3,7 @@
 //! scheduler (`krust_scheduler::run`) and krust-kubelet sim nodes, each with its own client.
 //! The control loops are supervised as `krust server` runs them: `run_all` restarts each
 //! controller that fails or panics, and the scheduler runs under
-//! `krust_controllers::supervise::supervise`; a failure is logged (`tracing::error!`, shown
+//! `krust_component::supervise::supervise`; a failure is logged (`tracing::error!`, shown
 //! on stderr) and the loop restarted with backoff, so a phase runs until done or timed out.
 //!
 //! Phase 1 creates a Deployment of R replicas and times, from the create, until every pod
@@ -198,7 +198,7 @@ pub async fn run(args: ChurnArgs) -> Result<Verdicts> {
     ));
     let scheduler = {
         let c = cluster.component("system:kube-scheduler");
-        tokio::spawn(krust_controllers::supervise::supervise(
+        tokio::spawn(krust_component::supervise::supervise(
             "scheduler",
             move || krust_scheduler::run(c.clone()),
         ))

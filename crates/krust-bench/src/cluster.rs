@@ -37,7 +37,7 @@ impl Cluster {
     /// A new admin client over HTTPS (its own connection pool), as a user or a separate
     /// process would have.
     pub async fn client(&self) -> Result<kube::Client> {
-        krust_controllers::client::from_kubeconfig(&self.running.kubeconfig).await
+        krust_component::client::from_kubeconfig(&self.running.kubeconfig).await
     }
 
     /// A client of a component running inside the server's process (scheduler, controllers,

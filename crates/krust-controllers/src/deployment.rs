@@ -27,13 +27,13 @@ pub use util::{HASH_LABEL, compute_hash};
 
 use crate::controller_ref::Claimer;
 use crate::error::Error;
-use crate::events::{Recorder, reference};
 use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
 use crate::selector;
 use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use krust_component::events::{Recorder, reference};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};

@@ -9,13 +9,13 @@
 //! pod change concerns) and `endpoint_util.rs` (what an endpoint of a pod is).
 
 use crate::endpoint_util::{self, HEADLESS, is_headless, should_be_in_endpoints};
-use crate::events::{Recorder, versioned_reference};
 use crate::informer::{Key, Outcome, WorkQueue, for_each_change, key_of, reflect, synced};
 use crate::pod_util::is_ready;
 use crate::service_pods::{queue_services, selects};
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service,
 };
+use krust_component::events::{Recorder, versioned_reference};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;

@@ -12,13 +12,13 @@
 mod plan;
 
 use crate::endpoint_util::{self, HEADLESS, is_headless, should_be_in_endpoints};
-use crate::events::{Recorder, versioned_reference};
 use crate::informer::{Key, Outcome, WorkQueue, for_each_change, reflect, synced};
 use crate::pod_util::is_ready;
 use crate::service_pods::{queue_services, selects};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use krust_component::events::{Recorder, versioned_reference};
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;

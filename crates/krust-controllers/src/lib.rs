@@ -6,7 +6,6 @@
 //! `pod_control`, `pod_util`, `selector`, `service_pods`, besides `informer` and `events`).
 #![forbid(unsafe_code)]
 
-pub mod client;
 pub(crate) mod controller_ref;
 pub mod deployment;
 pub(crate) mod discovery;
@@ -14,10 +13,8 @@ pub(crate) mod endpoint_util;
 pub mod endpoints;
 pub mod endpointslice;
 pub(crate) mod error;
-pub mod events;
 pub mod garbage_collector;
 pub mod informer;
-pub mod leader;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -27,11 +24,10 @@ pub mod replicaset;
 pub(crate) mod selector;
 pub(crate) mod service_pods;
 pub mod serviceaccount;
-pub mod supervise;
 
+use krust_component::supervise::supervise;
 use kube::Client;
 use std::time::Duration;
-use supervise::supervise;
 
 /// Settings of the controller manager (kube-controller-manager's flags of the same names).
 #[derive(Clone, Debug)]

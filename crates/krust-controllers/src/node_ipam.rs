@@ -3,9 +3,9 @@
 //! lowest free one first (so CIDRs freed by deleted nodes are reused). CIDRs nodes already
 //! have are respected (and marked used) once the first list of nodes is in.
 
-use crate::events::{Recorder, versioned_reference};
 use crate::informer::{Outcome, WorkQueue, for_each_change, reflect, synced};
 use k8s_openapi::api::core::v1::Node;
+use krust_component::events::{Recorder, versioned_reference};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;

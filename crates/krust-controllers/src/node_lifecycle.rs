@@ -26,10 +26,10 @@ mod health;
 
 use self::eviction::{Verdict, verdict};
 use self::health::{NO_EXECUTE, retainted, silenced, status};
-use crate::events::{Recorder, versioned_reference};
 use crate::informer::{for_each_change, reflect, synced};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use krust_component::events::{Recorder, versioned_reference};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;

@@ -4,11 +4,11 @@
 //! order (which pods go first).
 
 use crate::error::{Error, error_message};
-use crate::events::{Recorder, reference};
 use crate::pod_util::{is_active, is_ready, phase, ready_since};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use krust_component::events::{Recorder, reference};
 use kube::api::{DeleteParams, PostParams, Preconditions};
 use kube::{Api, Client, Resource, ResourceExt};
 use std::cmp::Ordering;

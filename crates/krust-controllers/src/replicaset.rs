@@ -16,7 +16,6 @@ mod expectations;
 mod sync;
 
 use crate::error::Error;
-use crate::events::Recorder;
 use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
 use crate::pod_control::PodControl;
 use expectations::Expectations;
@@ -24,6 +23,7 @@ use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use krust_component::events::Recorder;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};

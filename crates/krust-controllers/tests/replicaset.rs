@@ -458,8 +458,8 @@ async fn repeated_events_are_counted() {
         .create(&PostParams::default(), &replicaset("ev", 0))
         .await
         .unwrap();
-    let recorder = krust_controllers::events::Recorder::new(env.client.clone(), "test-component");
-    let reference = krust_controllers::events::reference(&rs);
+    let recorder = krust_component::events::Recorder::new(env.client.clone(), "test-component");
+    let reference = krust_component::events::reference(&rs);
     for _ in 0..3 {
         recorder.normal(&reference, "Poked", "Poked it").await;
     }

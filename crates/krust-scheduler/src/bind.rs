@@ -9,8 +9,8 @@ use serde_json::json;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::events::Recorder;
-use crate::objects::Pod;
 use crate::podinfo::PodInfo;
+use crate::view::Pod;
 
 /// Bindings in flight at once; the scheduling loop waits for a slot beyond that.
 const MAX_IN_FLIGHT: usize = 256;

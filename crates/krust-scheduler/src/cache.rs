@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Taint;
 
-use crate::objects::Node;
 use crate::podinfo::{HostPort, LABEL_ZONE, PodInfo};
 use crate::resources::{Allocatable, Resources};
 use crate::selector::Labels;
+use crate::view::Node;
 
 /// What the scheduler reads from a Node object.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -372,8 +372,8 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::from_typed;
     use crate::testing::{info, node, pod};
+    use crate::view::from_typed;
 
     fn owned(name: &str, owner: &str) -> Arc<PodInfo> {
         let mut p = info(&pod(name, "100m", "1Gi"));

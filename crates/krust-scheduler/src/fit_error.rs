@@ -148,8 +148,8 @@ mod tests {
     use super::*;
     use crate::cache::NodeData;
     use crate::filters::Plugin;
-    use crate::objects::from_typed;
     use crate::testing::{info, node, pod};
+    use crate::view::from_typed;
     use std::sync::Arc;
 
     fn cache(n: usize) -> Cache {

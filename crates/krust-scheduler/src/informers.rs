@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::objects::{Namespace, Node, Pod};
+use crate::view::{Namespace, Node, Pod};
 
 /// A change seen by one of the watches.
 pub enum Update {

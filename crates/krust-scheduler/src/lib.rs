@@ -12,7 +12,6 @@ pub mod events;
 pub mod filters;
 pub mod fit_error;
 pub mod informers;
-pub mod objects;
 pub mod podinfo;
 pub mod quantity;
 pub mod queue;
@@ -24,6 +23,7 @@ pub mod selector;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod view;
 
 pub use podinfo::SCHEDULER_NAME;
 

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::{PodAffinityTerm, Toleration};
 
-use crate::objects::Pod;
 use crate::resources::{PodRequests, pod_requests};
 use crate::selector::{Labels, NodeSelectorC, NodeTerm, Selector};
+use crate::view::Pod;
 
 /// The scheduler's name; pods with this `spec.schedulerName` (or none) are ours.
 pub const SCHEDULER_NAME: &str = "default-scheduler";

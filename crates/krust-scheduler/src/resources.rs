@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use crate::objects::PodSpec;
 use crate::quantity;
+use crate::view::PodSpec;
 
 /// `DefaultMilliCPURequest`: the CPU a container without a request counts for when scoring.
 pub const DEFAULT_MILLI_CPU: i64 = 100;
@@ -181,7 +181,7 @@ impl Allocatable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::{Container, ContainerResources};
+    use crate::view::{Container, ContainerResources};
 
     fn container(cpu: &str, mem: &str, sidecar: bool) -> Container {
         let mut requests = BTreeMap::new();

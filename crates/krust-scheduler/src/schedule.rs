@@ -186,8 +186,8 @@ impl Algorithm {
 mod tests {
     use super::*;
     use crate::cache::NodeData;
-    use crate::objects::from_typed;
     use crate::testing::{info, labels, node, pod};
+    use crate::view::from_typed;
     use std::collections::HashMap;
     use std::sync::Arc;
 

@@ -15,11 +15,11 @@ use crate::cache::{Cache, NodeChange, NodeData};
 use crate::events::Recorder;
 use crate::filters::Plugin;
 use crate::informers::Update;
-use crate::objects::{Namespace, Node, Pod};
 use crate::podinfo::PodInfo;
 use crate::queue::Queue;
 use crate::schedule::{Algorithm, Decision};
 use crate::status::StatusWriter;
+use crate::view::{Namespace, Node, Pod};
 
 /// Plugins that a deleted (or forgotten) pod may unblock: it frees resources, ports and
 /// topology domains.

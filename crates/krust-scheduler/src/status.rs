@@ -9,8 +9,8 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::objects::Pod;
 use crate::podinfo::PodInfo;
+use crate::view::Pod;
 
 /// Status writes in flight at once; more wait (they are rare: one per failed attempt).
 const MAX_IN_FLIGHT: usize = 64;

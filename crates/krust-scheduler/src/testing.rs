@@ -1,8 +1,8 @@
 //! Hand-built pods and nodes for the unit tests.
 
-use crate::objects::from_typed;
 use crate::podinfo::{LABEL_HOSTNAME, PodInfo};
 use crate::selector::Labels;
+use crate::view::from_typed;
 use k8s_openapi::api::core::v1 as api;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;

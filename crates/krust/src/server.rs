@@ -2,7 +2,7 @@
 //! controller manager), optionally with simulated nodes.
 
 use crate::sim;
-use krust_controllers::supervise::supervise;
+use krust_component::supervise::supervise;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,7 +58,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if !args.api_only {
         let identity = format!("krust-{}", std::process::id());
         let scheduler = client("system:kube-scheduler");
-        tokio::spawn(krust_controllers::leader::lead(
+        tokio::spawn(krust_component::leader::lead(
             scheduler.clone(),
             "kube-scheduler",
             identity.clone(),
@@ -75,7 +75,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let opts = krust_controllers::Options {
             node_monitor_grace_period: args.node_monitor_grace_period,
         };
-        tokio::spawn(krust_controllers::leader::lead(
+        tokio::spawn(krust_component::leader::lead(
             controllers.clone(),
             "kube-controller-manager",
             identity,

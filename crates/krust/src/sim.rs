@@ -68,7 +68,7 @@ async fn stop_annotated(client: Client, nodes: Arc<SimNodes>) {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let client = krust_controllers::client::from_kubeconfig(&args.kubeconfig).await?;
+    let client = krust_component::client::from_kubeconfig(&args.kubeconfig).await?;
     let opts = SimOptions {
         count: args.nodes,
         prefix: args.prefix,

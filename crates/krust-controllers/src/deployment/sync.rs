@@ -6,10 +6,10 @@ use super::progress::{self, FAILED_RS_CREATE, FOUND_NEW_RS, NEW_REPLICA_SET, PRO
 use super::util::{self, HASH_LABEL, REVISION, rs_replicas};
 use super::{Context, Error};
 use crate::error::error_message;
-use crate::events::reference;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use krust_component::events::reference;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, ResourceExt};
 use std::collections::HashMap;

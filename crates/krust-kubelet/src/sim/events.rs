@@ -1,34 +1,33 @@
-//! Kubelet-style core/v1 Events (source component `kubelet`, host = the node), posted in the
-//! background with bounded concurrency so that they never slow a pod's status.
+//! The sim kubelet's core/v1 Events (source component `kubelet`, host = the node) through
+//! `krust_component::events`: posted in the background from a bounded queue (dropped when it
+//! is full) with a bound on the requests in flight, so that they never slow a pod's status.
+//! Each is a new Event; none are counted or filtered.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::core::v1::ObjectReference;
+use krust_component::events::{self, Correlation, EventType, Options, Record, Sending};
 use kube::{Client, ResourceExt};
-use tokio::sync::Semaphore;
 
 use super::view::Pod;
 
+/// Events waiting to be posted at most; more are dropped.
+const QUEUED: usize = 16_384;
+
+/// Records a sim node's Events, or nothing when Events are off. Cheap to clone.
 #[derive(Clone)]
-pub struct Recorder {
-    client: Client,
-    enabled: bool,
-    limit: Arc<Semaphore>,
-    /// Last nanosecond stamp used in a name: names are `<object>.<hex nanos>`, made unique.
-    last: Arc<AtomicI64>,
-}
+pub struct Recorder(Option<events::Recorder>);
 
 impl Recorder {
+    /// A recorder posting with up to `concurrency` requests in flight, if `enabled`.
     pub fn new(client: Client, enabled: bool, concurrency: usize) -> Self {
-        Self {
-            client,
-            enabled,
-            limit: Arc::new(Semaphore::new(concurrency.max(1))),
-            last: Arc::new(AtomicI64::new(0)),
-        }
+        let options = Options {
+            component: "kubelet".into(),
+            correlation: Correlation::none(),
+            sending: Sending::Queued {
+                capacity: QUEUED,
+                concurrency,
+            },
+        };
+        Self(enabled.then(|| events::Recorder::with(client, options)))
     }
 
     /// A Normal event about a container (`field` is `spec.containers{name}` or alike) or the pod.
@@ -57,50 +56,16 @@ impl Recorder {
     }
 
     fn post(&self, object: ObjectReference, host: &str, reason: &str, message: String) {
-        if !self.enabled {
+        let Some(recorder) = &self.0 else {
             return;
-        }
-        let now = jiff::Timestamp::now();
-        let nanos = now.as_nanosecond() as i64;
-        let next = |last: i64| nanos.max(last + 1);
-        let prev = self
-            .last
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| Some(next(l)));
-        let stamp = next(prev.unwrap_or_else(|l| l));
-        let namespace = object.namespace.clone().unwrap_or_else(|| "default".into());
-        let event = Event {
-            metadata: ObjectMeta {
-                name: Some(format!(
-                    "{}.{stamp:x}",
-                    object.name.as_deref().unwrap_or("sim")
-                )),
-                namespace: Some(namespace.clone()),
-                ..Default::default()
-            },
-            involved_object: object,
-            reason: Some(reason.into()),
-            message: Some(message),
-            source: Some(EventSource {
-                component: Some("kubelet".into()),
-                host: Some(host.into()),
-            }),
-            first_timestamp: Some(Time(now)),
-            last_timestamp: Some(Time(now)),
-            count: Some(1),
-            type_: Some("Normal".into()),
-            reporting_component: Some("kubelet".into()),
-            reporting_instance: Some(host.into()),
-            ..Default::default()
         };
-        let (client, limit) = (self.client.clone(), self.limit.clone());
-        tokio::spawn(async move {
-            let Ok(_permit) = limit.acquire().await else {
-                return;
-            };
-            let api: Api<Event> = Api::namespaced(client, &namespace);
-            if let Err(e) = api.create(&PostParams::default(), &event).await {
-                tracing::debug!(error = %e, "posting an event");
-            }
+        recorder.emit(Record {
+            object,
+            type_: EventType::Normal,
+            reason: reason.into(),
+            message,
+            action: None,
+            host: Some(host.into()),
         });
     }
 }

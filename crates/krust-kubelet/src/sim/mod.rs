@@ -26,7 +26,8 @@
 //!   updates cease; its pods stay as they are.
 //!
 //! Every API request of the heartbeats and pod workers waits for one of `concurrency` permits;
-//! Events (`events.rs`) have as many permits of their own and never delay a pod's status.
+//! Events (`events.rs`) have as many permits of their own, wait in a bounded queue, and never
+//! delay a pod's status.
 //! Container and image ids and image names are made up in `ids.rs`. Pods and Nodes are read
 //! through lean views (`view.rs`) that decode only the fields a kubelet uses.
 

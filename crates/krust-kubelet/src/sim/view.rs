@@ -1,13 +1,13 @@
 //! Pods and Nodes as the sim reads them: only the fields a sim kubelet uses, with
 //! `k8s-openapi`'s names and shapes. A worker keeps its pod for the pod's whole life, so the
 //! full typed Pod (every container field, managedFields) would cost tens of kilobytes per pod;
-//! these views skip the rest while decoding, unallocated.
-
-use std::collections::BTreeMap;
+//! these views skip the rest while decoding, unallocated (through `krust_component::view`; the
+//! scheduler reads other fields of the same kinds).
 
 use k8s_openapi::api::core::v1::NodeCondition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
+use krust_component::view::{MetaFields, lean_metadata};
 use serde::{Deserialize, Deserializer};
 
 /// A Pod, as the sim sees it.
@@ -104,33 +104,17 @@ impl Node {
 }
 
 /// The metadata fields the sim reads; managedFields and the rest are skipped.
+const META: MetaFields = MetaFields::IDENTITY
+    .and(MetaFields::ANNOTATIONS)
+    .and(MetaFields::DELETION_TIMESTAMP)
+    .and(MetaFields::DELETION_GRACE_PERIOD_SECONDS);
+
 fn metadata<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
-    #[derive(Deserialize, Default)]
-    #[serde(rename_all = "camelCase")]
-    struct Lean {
-        name: Option<String>,
-        namespace: Option<String>,
-        uid: Option<String>,
-        resource_version: Option<String>,
-        annotations: Option<BTreeMap<String, String>>,
-        deletion_timestamp: Option<Time>,
-        deletion_grace_period_seconds: Option<i64>,
-    }
-    let m = Option::<Lean>::deserialize(d)?.unwrap_or_default();
-    Ok(ObjectMeta {
-        name: m.name,
-        namespace: m.namespace,
-        uid: m.uid,
-        resource_version: m.resource_version,
-        annotations: m.annotations,
-        deletion_timestamp: m.deletion_timestamp,
-        deletion_grace_period_seconds: m.deletion_grace_period_seconds,
-        ..Default::default()
-    })
+    lean_metadata(d, META)
 }
 
-krust_api::core_v1_view!(Pod, "Pod", "pods", NamespaceResourceScope);
-krust_api::core_v1_view!(Node, "Node", "nodes", ClusterResourceScope);
+krust_component::core_v1_view!(Pod, "Pod", "pods", NamespaceResourceScope);
+krust_component::core_v1_view!(Node, "Node", "nodes", ClusterResourceScope);
 
 #[cfg(test)]
 mod tests {

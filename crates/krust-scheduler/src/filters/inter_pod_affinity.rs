@@ -135,9 +135,9 @@ pub fn filter(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::from_typed;
     use crate::podinfo::LABEL_HOSTNAME;
     use crate::testing::{info, labels, node, pod};
+    use crate::view::from_typed;
     use k8s_openapi::api::core::v1 as api;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use std::sync::Arc;

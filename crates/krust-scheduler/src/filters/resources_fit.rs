@@ -57,8 +57,8 @@ pub fn filter(pod: &PodInfo, node: &NodeInfo, data: &NodeData) -> Option<Failure
 mod tests {
     use super::*;
     use crate::cache::Cache;
-    use crate::objects::from_typed;
     use crate::testing::{info, node, pod};
+    use crate::view::from_typed;
     use std::sync::Arc;
 
     fn cache_with(node_cpu: &str, pods: &[(&str, &str)]) -> Cache {

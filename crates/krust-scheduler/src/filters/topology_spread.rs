@@ -107,9 +107,9 @@ pub fn filter(pod: &PodInfo, state: &FilterState, node: &NodeData) -> Option<Fai
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::from_typed;
     use crate::podinfo::LABEL_ZONE;
     use crate::testing::{info, labels, node, pod};
+    use crate::view::from_typed;
     use k8s_openapi::api::core::v1 as api;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use std::sync::Arc;

@@ -86,8 +86,8 @@ pub fn balanced_allocation(
 mod tests {
     use super::*;
     use crate::cache::{Cache, NodeData};
-    use crate::objects::from_typed;
     use crate::testing::{info, node, pod};
+    use crate::view::from_typed;
     use std::sync::Arc;
 
     fn cluster() -> Cache {

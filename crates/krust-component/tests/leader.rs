@@ -3,7 +3,7 @@
 //! is cut off from the server.
 
 use k8s_openapi::api::coordination::v1::Lease;
-use krust_controllers::leader::{Config, lead_with};
+use krust_component::leader::{Config, lead_with};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use std::net::SocketAddr;
@@ -235,7 +235,7 @@ async fn a_partitioned_leader_stops_before_another_takes_over() {
     assert_ne!(proxied, kubeconfig);
     let path = srv.dir.path().join("proxied-kubeconfig");
     std::fs::write(&path, proxied).unwrap();
-    let cut_off = krust_controllers::client::from_kubeconfig(&path)
+    let cut_off = krust_component::client::from_kubeconfig(&path)
         .await
         .unwrap();
 

@@ -1,4 +1,5 @@
-//! Building API clients.
+//! Building API clients from a kubeconfig file, as client-go's `tools/clientcmd` does for
+//! Kubernetes' components (`--kubeconfig`).
 
 use std::path::Path;
 

@@ -1,4 +1,5 @@
-//! The scheduler's views of Pods, Nodes and Namespaces: only the fields it reads.
+//! The scheduler's views of Pods, Nodes and Namespaces: only the fields it reads, decoded
+//! through `krust_component::view` (the sim kubelet reads other fields of the same kinds).
 //!
 //! Watch events are decoded into these lean types rather than the full `k8s-openapi` ones:
 //! `managedFields`, annotations, container images, commands, env, probes and node status
@@ -9,42 +10,20 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, Taint, Toleration, TopologySpreadConstraint};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
+use krust_component::view::{MetaFields, lean_metadata, null_as_default as nd};
 use serde::{Deserialize, Deserializer};
 
-/// `null` or absent as the type's default.
-fn nd<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// The metadata fields the scheduler reads; everything else is skipped while decoding.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct LeanMeta {
-    name: Option<String>,
-    namespace: Option<String>,
-    uid: Option<String>,
-    resource_version: Option<String>,
-    labels: Option<BTreeMap<String, String>>,
-    owner_references: Option<Vec<OwnerReference>>,
-    creation_timestamp: Option<Time>,
-    deletion_timestamp: Option<Time>,
-}
+const META: MetaFields = MetaFields::IDENTITY
+    .and(MetaFields::LABELS)
+    .and(MetaFields::OWNER_REFERENCES)
+    .and(MetaFields::CREATION_TIMESTAMP)
+    .and(MetaFields::DELETION_TIMESTAMP);
 
 fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
-    let m = Option::<LeanMeta>::deserialize(d)?.unwrap_or_default();
-    Ok(ObjectMeta {
-        name: m.name,
-        namespace: m.namespace,
-        uid: m.uid,
-        resource_version: m.resource_version,
-        labels: m.labels,
-        owner_references: m.owner_references,
-        creation_timestamp: m.creation_timestamp,
-        deletion_timestamp: m.deletion_timestamp,
-        ..Default::default()
-    })
+    lean_metadata(d, META)
 }
 
 /// A Pod, as the scheduler sees it.
@@ -57,7 +36,7 @@ pub struct Pod {
     #[serde(default, deserialize_with = "nd")]
     pub status: PodStatus,
 }
-krust_api::core_v1_view!(Pod, "Pod", "pods", NamespaceResourceScope);
+krust_component::core_v1_view!(Pod, "Pod", "pods", NamespaceResourceScope);
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -143,7 +122,7 @@ pub struct Node {
     #[serde(default, deserialize_with = "nd")]
     pub status: NodeStatus,
 }
-krust_api::core_v1_view!(Node, "Node", "nodes", ClusterResourceScope);
+krust_component::core_v1_view!(Node, "Node", "nodes", ClusterResourceScope);
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct NodeSpec {
@@ -167,7 +146,7 @@ pub struct Namespace {
     #[serde(default, deserialize_with = "lean_meta")]
     pub metadata: ObjectMeta,
 }
-krust_api::core_v1_view!(Namespace, "Namespace", "namespaces", ClusterResourceScope);
+krust_component::core_v1_view!(Namespace, "Namespace", "namespaces", ClusterResourceScope);
 
 /// Converts a full `k8s-openapi` object (tests, callers holding typed objects) to a lean one.
 pub fn from_typed<T: serde::Serialize, U: serde::de::DeserializeOwned>(obj: &T) -> U {
