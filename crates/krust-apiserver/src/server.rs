@@ -151,7 +151,7 @@ async fn version() -> Response {
 }
 
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
-    let text = api.metrics.render(api.registry.store.revision());
+    let text = api.metrics.render(api.registry.revision());
     respond::with_type(
         200,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -193,10 +193,6 @@ impl Cache {
         self.zone_owners.get(uid)
     }
 
-    pub fn pod_count(&self) -> usize {
-        self.pods.len()
-    }
-
     fn entry(&mut self, name: &str) -> usize {
         if let Some(i) = self.index.get(name) {
             return *i;

@@ -6,24 +6,28 @@
 //! events. See `scheduler.rs` for the loop.
 #![forbid(unsafe_code)]
 
-pub mod bind;
-pub mod cache;
-pub mod events;
-pub mod filters;
-pub mod fit_error;
-pub mod informers;
+mod bind;
+mod cache;
+mod events;
+mod filters;
+mod fit_error;
+mod informers;
+/// The lean views of Pods, Nodes and Namespaces the scheduler decodes into, and
+/// `from_typed` for callers holding full `k8s-openapi` objects.
 pub mod objects;
-pub mod podinfo;
-pub mod quantity;
-pub mod queue;
-pub mod resources;
-pub mod schedule;
-pub mod scheduler;
-pub mod scores;
-pub mod selector;
-pub mod status;
+mod podinfo;
+mod quantity;
+mod queue;
+mod resources;
+mod schedule;
+mod scheduler;
+mod scores;
+mod selector;
+mod status;
 #[cfg(test)]
-pub(crate) mod testing;
+mod testing;
+#[cfg(test)]
+mod throughput_tests;
 
 pub use podinfo::SCHEDULER_NAME;
 

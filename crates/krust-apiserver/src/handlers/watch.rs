@@ -189,11 +189,10 @@ async fn start(
     timeout: Option<Duration>,
     mut enc: Encoder,
 ) -> Result<Response, ApiError> {
-    let store = call.api.registry.store.clone();
     let prefix = call.stored().key_prefix(call.namespace());
     let protobuf = enc.protobuf;
     let (tx, rx) = mpsc::channel::<Frames>(64);
-    let mut events = match store.watch(&prefix, after) {
+    let mut events = match call.api.registry.watch(&prefix, after) {
         Ok(rx) => rx,
         Err(krust_store::Error::Compacted { requested, oldest }) => {
             let status =

@@ -19,7 +19,7 @@ pub(crate) use splice::with_revision;
 use bytes::Bytes;
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
-use krust_store::{KeyValue, Revision, Store};
+use krust_store::{KeyValue, Revision, Store, WatchStream};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -62,7 +62,7 @@ impl Part {
 /// The registry over one store.
 #[derive(Clone)]
 pub struct Registry {
-    pub store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
     pub service_cidr: allocate::Cidr,
 }
 
@@ -73,6 +73,17 @@ impl Registry {
             store,
             service_cidr: service_cidr.parse()?,
         })
+    }
+
+    /// The store's latest committed revision.
+    pub fn revision(&self) -> Revision {
+        self.store.revision()
+    }
+
+    /// Streams every change to keys under `prefix` with a revision greater than `after`,
+    /// in revision order; `Compacted` when `after` is older than the store's window.
+    pub fn watch(&self, prefix: &str, after: Revision) -> krust_store::Result<WatchStream> {
+        self.store.watch(prefix, after)
     }
 }
 

@@ -1,14 +1,14 @@
 //! Scheduling throughput without the API: 10,000 pods on 5,000 nodes through the cache and
 //! the algorithm alone (filters, scores, assume). Run with
-//! `cargo nextest run --release -p krust-scheduler --test throughput --run-ignored all`.
+//! `cargo nextest run --release -p krust-scheduler --lib --run-ignored all throughput`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use krust_scheduler::cache::{Cache, NodeData};
-use krust_scheduler::objects::{Node, Pod};
-use krust_scheduler::podinfo::PodInfo;
-use krust_scheduler::schedule::{Algorithm, Decision};
+use crate::cache::{Cache, NodeData};
+use crate::objects::{Node, Pod};
+use crate::podinfo::PodInfo;
+use crate::schedule::{Algorithm, Decision};
 use serde_json::json;
 
 fn node(i: usize) -> Node {
@@ -59,7 +59,7 @@ fn run(owner: bool) -> f64 {
 
 #[test]
 #[ignore = "a benchmark: run in release"]
-fn ten_thousand_pods_on_five_thousand_nodes() {
+fn schedules_ten_thousand_pods_on_five_thousand_nodes() {
     let plain = run(false);
     let owned = run(true);
     println!(
