@@ -98,7 +98,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         r = running.task => r??,
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
     }
-    if let Some(Ok(nodes)) = nodes.map(std::sync::Arc::try_unwrap) {
+    if let Some(nodes) = nodes {
         nodes.shutdown().await;
     }
     Ok(())
