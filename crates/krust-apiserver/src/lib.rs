@@ -2,6 +2,7 @@
 //! watch, discovery, OpenAPI, Table printing and metrics.
 #![forbid(unsafe_code)]
 
+mod api;
 mod auth;
 mod bootstrap;
 mod discovery;
@@ -16,7 +17,6 @@ mod registry;
 mod respond;
 mod selectable;
 mod server;
-mod state;
 mod table;
 mod tls;
 mod watch_cache;

@@ -1,10 +1,10 @@
 //! Starting the API server: store, PKI, bootstrap objects, routes and the HTTPS listener.
 
+use crate::api::Api;
 use crate::handlers;
 use crate::metrics::Metrics;
 use crate::pki::Pki;
 use crate::registry::Registry;
-use crate::state::Api;
 use crate::{auth, bootstrap, discovery, openapi, respond, tls};
 use anyhow::{Context, Result};
 use axum::Router;

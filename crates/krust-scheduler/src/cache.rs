@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Taint;
 
 use crate::objects::Node;
 use crate::podinfo::{HostPort, LABEL_ZONE, PodInfo};
-use crate::resources::{Allocatable, Resources};
+use crate::requests::{Allocatable, Resources};
 use crate::selector::Labels;
 
 /// What the scheduler reads from a Node object.

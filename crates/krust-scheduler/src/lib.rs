@@ -8,6 +8,7 @@
 
 mod bind;
 mod cache;
+mod condition;
 mod events;
 mod filters;
 mod fit_error;
@@ -18,12 +19,11 @@ pub mod objects;
 mod podinfo;
 mod quantity;
 mod queue;
-mod resources;
+mod requests;
 mod schedule;
 mod scheduler;
 mod scores;
 mod selector;
-mod status;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
@@ -72,9 +72,9 @@ async fn scheduler_main(client: kube::Client) -> anyhow::Result<()> {
     let watches = informers::spawn(&client, updates_tx);
     let recorder = events::Recorder::new(client.clone());
     let binder = bind::Binder::new(client.clone(), bound_tx, recorder.clone());
-    let status = status::StatusWriter::new(client);
+    let conditions = condition::ConditionWriter::new(client);
     tracing::info!("scheduler {SCHEDULER_NAME} starting");
-    let result = scheduler::Scheduler::new(binder, recorder, status)
+    let result = scheduler::Scheduler::new(binder, recorder, conditions)
         .run(updates, bound)
         .await;
     for w in watches {

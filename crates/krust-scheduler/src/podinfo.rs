@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use k8s_openapi::api::core::v1::{PodAffinityTerm, Toleration};
 
 use crate::objects::Pod;
-use crate::resources::{PodRequests, pod_requests};
+use crate::requests::{PodRequests, pod_requests};
 use crate::selector::{Labels, NodeSelectorC, NodeTerm, Selector};
 
 /// The scheduler's name; pods with this `spec.schedulerName` (or none) are ours.
