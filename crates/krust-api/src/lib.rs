@@ -3,6 +3,7 @@
 //! protobuf request decoding and Table printing).
 #![forbid(unsafe_code)]
 
+pub mod cidr;
 pub mod convert;
 pub mod decode;
 pub mod defaults;

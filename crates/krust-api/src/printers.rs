@@ -17,11 +17,23 @@ mod util;
 mod workloads;
 
 #[cfg(test)]
-mod tests;
+mod cluster_tests;
 #[cfg(test)]
-mod tests_more;
+mod config_tests;
 #[cfg(test)]
-mod tests_workloads;
+mod default_tests;
+#[cfg(test)]
+mod events_tests;
+#[cfg(test)]
+mod pods_tests;
+#[cfg(test)]
+mod services_tests;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod util_tests;
+#[cfg(test)]
+mod workloads_tests;
 
 use jiff::Timestamp;
 use serde_json::Value;

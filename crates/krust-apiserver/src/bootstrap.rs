@@ -96,7 +96,7 @@ pub async fn keep(registry: Registry, advertise: SocketAddr) {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             continue;
         }
-        let Ok(mut events) = registry.store.watch(&key, registry.store.revision()) else {
+        let Ok(mut events) = registry.watch(&key, registry.revision()) else {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             continue;
         };

@@ -2,23 +2,23 @@
 //! watch, discovery, OpenAPI, Table printing and metrics.
 #![forbid(unsafe_code)]
 
-pub mod auth;
+mod api;
+mod auth;
 mod bootstrap;
 mod discovery;
 mod handlers;
 mod local;
-pub mod metrics;
+mod metrics;
 mod negotiate;
 mod openapi;
 mod path;
-pub mod pki;
-pub mod registry;
+mod pki;
+mod registry;
 mod respond;
 mod selectable;
 mod server;
-mod state;
 mod table;
-pub mod tls;
+mod tls;
 mod watch_cache;
 
 pub use local::Local;

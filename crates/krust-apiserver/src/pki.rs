@@ -7,12 +7,11 @@ use rcgen::{
     KeyUsagePurpose, SanType,
 };
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// PEM files of the cluster PKI, under `<data>/pki`.
 #[derive(Clone, Debug)]
 pub struct Pki {
-    pub dir: PathBuf,
     pub ca_cert: String,
     pub server_cert: String,
     pub server_key: String,
@@ -109,7 +108,6 @@ impl Pki {
             &issuer,
         )?;
         Ok(Pki {
-            dir: dir.to_path_buf(),
             ca_cert,
             server_cert,
             server_key,

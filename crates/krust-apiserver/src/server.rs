@@ -1,10 +1,10 @@
 //! Starting the API server: store, PKI, bootstrap objects, routes and the HTTPS listener.
 
+use crate::api::Api;
 use crate::handlers;
 use crate::metrics::Metrics;
 use crate::pki::Pki;
 use crate::registry::Registry;
-use crate::state::Api;
 use crate::{auth, bootstrap, discovery, openapi, respond, tls};
 use anyhow::{Context, Result};
 use axum::Router;
@@ -151,7 +151,7 @@ async fn version() -> Response {
 }
 
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
-    let text = api.metrics.render(api.registry.store.revision());
+    let text = api.metrics.render(api.registry.revision());
     respond::with_type(
         200,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -9,7 +9,7 @@ use crate::pki::Pki;
 use anyhow::{Context, Result};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::CertificateDer;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -40,11 +40,6 @@ pub fn server_config(pki: &Pki) -> Result<Arc<rustls::ServerConfig>> {
 
 fn certs(pem: &str) -> Result<Vec<CertificateDer<'static>>> {
     Ok(rustls_pemfile::certs(&mut pem.as_bytes()).collect::<Result<_, _>>()?)
-}
-
-/// The private key of a PEM (used by tests and clients).
-pub fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>> {
-    rustls_pemfile::private_key(&mut pem.as_bytes())?.context("no private key")
 }
 
 /// Accepts connections until the listener fails, serving `app` on each.

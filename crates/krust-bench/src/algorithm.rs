@@ -3,13 +3,10 @@
 //! left of `krust-bench scheduler`'s time is the API, the store, the watches and the sim
 //! nodes.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
-use krust_scheduler::cache::{Cache, NodeData};
-use krust_scheduler::podinfo::PodInfo;
-use krust_scheduler::schedule::{Algorithm, Decision};
+use anyhow::Result;
+use krust_scheduler::offline;
 use krust_scheduler::view::{Node, Pod};
 use serde_json::json;
 
@@ -44,26 +41,11 @@ pub async fn run(args: AlgorithmArgs) -> Result<Verdicts> {
 
 /// Places every pod, assuming each on its node; pods per second.
 fn place(args: &AlgorithmArgs, owner: bool) -> Result<f64> {
-    let mut cache = Cache::default();
-    for i in 0..args.nodes {
-        let n = node(i);
-        cache.set_node(
-            n.metadata.name.as_deref().unwrap_or_default(),
-            NodeData::new(&n),
-        );
-    }
-    let pods: Vec<PodInfo> = (0..args.pods).map(|i| pod(i, owner)).collect();
-    let mut algo = Algorithm::default();
+    let nodes: Vec<Node> = (0..args.nodes).map(node).collect();
+    let pods: Vec<Pod> = (0..args.pods).map(|i| pod(i, owner)).collect();
+    let pods = offline::prepare(&pods);
     let start = Instant::now();
-    for p in pods {
-        match algo.schedule(&p, &cache) {
-            Decision::Bind(i) => {
-                let name = cache.nodes()[i].name.clone();
-                cache.assume(Arc::new(p), &name);
-            }
-            Decision::Unschedulable { message, .. } => bail!("a pod did not fit: {message}"),
-        }
-    }
+    offline::place(&nodes, pods).map_err(|m| anyhow::anyhow!("a pod did not fit: {m}"))?;
     Ok(args.pods as f64 / start.elapsed().as_secs_f64())
 }
 
@@ -76,18 +58,17 @@ fn node(i: usize) -> Node {
     .expect("a node")
 }
 
-fn pod(i: usize, owner: bool) -> PodInfo {
+fn pod(i: usize, owner: bool) -> Pod {
     let mut meta = json!({"name": format!("pod-{i}"), "namespace": "default",
         "uid": format!("u{i}"), "labels": {"app": "bench"}});
     if owner {
         meta["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
             "name": "rs", "uid": format!("rs-{}", i % 10), "controller": true}]);
     }
-    let p: Pod = serde_json::from_value(json!({
+    serde_json::from_value(json!({
         "metadata": meta,
         "spec": {"containers": [{"name": "c", "image": "pause",
             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]},
     }))
-    .expect("a pod");
-    PodInfo::new(&p)
+    .expect("a pod")
 }

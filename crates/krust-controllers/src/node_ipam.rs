@@ -5,6 +5,7 @@
 
 use crate::informer::{Outcome, WorkQueue, for_each_change, reflect, synced};
 use k8s_openapi::api::core::v1::Node;
+use krust_api::cidr::Cidr;
 use krust_component::events::{Recorder, versioned_reference};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -23,9 +24,8 @@ const FULL_RETRY: Duration = Duration::from_secs(30);
 /// Which CIDRs to hand out.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The cluster's pod network.
-    pub cluster_cidr: Ipv4Addr,
-    pub cluster_prefix: u8,
+    /// The cluster's pod network (`--cluster-cidr`).
+    pub cluster_cidr: Cidr,
     /// The prefix length of each node's share (`--node-cidr-mask-size`).
     pub node_prefix: u8,
 }
@@ -34,8 +34,7 @@ impl Default for Options {
     /// 10.42.0.0/16, a /24 per node.
     fn default() -> Self {
         Self {
-            cluster_cidr: Ipv4Addr::new(10, 42, 0, 0),
-            cluster_prefix: 16,
+            cluster_cidr: Cidr::new(Ipv4Addr::new(10, 42, 0, 0), 16).expect("a /16"),
             node_prefix: 24,
         }
     }
@@ -44,8 +43,8 @@ impl Default for Options {
 /// The CIDRs in use, by index within the cluster CIDR.
 #[derive(Debug)]
 pub struct Allocator {
-    base: u32,
-    count: u32,
+    cluster: Cidr,
+    count: u64,
     node_prefix: u8,
     used: HashMap<u32, String>,
     by_node: HashMap<String, u32>,
@@ -53,45 +52,42 @@ pub struct Allocator {
 
 impl Allocator {
     pub fn new(opts: &Options) -> anyhow::Result<Self> {
+        let cluster = opts.cluster_cidr;
         anyhow::ensure!(
-            opts.cluster_prefix <= opts.node_prefix && opts.node_prefix <= 32,
-            "node CIDR /{} does not fit in cluster CIDR /{}",
+            cluster.prefix() <= opts.node_prefix && opts.node_prefix <= 32,
+            "node CIDR /{} does not fit in cluster CIDR {cluster}",
             opts.node_prefix,
-            opts.cluster_prefix
         );
-        let mask = u32::MAX
-            .checked_shl(32 - u32::from(opts.cluster_prefix))
-            .unwrap_or(0);
         Ok(Self {
-            base: u32::from(opts.cluster_cidr) & mask,
-            count: 1 << (opts.node_prefix - opts.cluster_prefix),
+            cluster,
+            count: 1 << (opts.node_prefix - cluster.prefix()),
             node_prefix: opts.node_prefix,
             used: HashMap::new(),
             by_node: HashMap::new(),
         })
     }
 
-    fn size(&self) -> u32 {
-        1u32.checked_shl(32 - u32::from(self.node_prefix))
-            .unwrap_or(0)
+    /// The number of addresses in one node's CIDR.
+    fn size(&self) -> u64 {
+        1 << (32 - u32::from(self.node_prefix))
     }
 
     /// The text of CIDR `index`.
     pub fn cidr(&self, index: u32) -> String {
-        let ip = Ipv4Addr::from(self.base + index * self.size());
-        format!("{ip}/{}", self.node_prefix)
+        let first = self.cluster.nth((u64::from(index) * self.size()) as u32);
+        Cidr::new(first, self.node_prefix)
+            .expect("a prefix of 32 or less")
+            .to_string()
     }
 
     /// The index of a CIDR of ours (`None` if outside the range or of another size).
     pub fn index(&self, cidr: &str) -> Option<u32> {
-        let (ip, prefix) = cidr.split_once('/')?;
-        let ip: Ipv4Addr = ip.parse().ok()?;
-        if prefix.parse::<u8>().ok()? != self.node_prefix {
+        let cidr: Cidr = cidr.parse().ok()?;
+        if cidr.prefix() != self.node_prefix || !self.cluster.contains(cidr.network()) {
             return None;
         }
-        let offset = u32::from(ip).checked_sub(self.base)?;
-        (offset % self.size() == 0 && offset / self.size() < self.count)
-            .then(|| offset / self.size())
+        let offset = u64::from(u32::from(cidr.network()) - u32::from(self.cluster.network()));
+        u32::try_from(offset / self.size()).ok()
     }
 
     /// Records that `node` has `cidr`.
@@ -118,7 +114,8 @@ impl Allocator {
         if let Some(i) = self.by_node.get(node) {
             return Some(*i);
         }
-        let index = (0..self.count).find(|i| !self.used.contains_key(i))?;
+        let count = u32::try_from(self.count).unwrap_or(u32::MAX);
+        let index = (0..count).find(|i| !self.used.contains_key(i))?;
         self.used.insert(index, node.to_string());
         self.by_node.insert(node.to_string(), index);
         Some(index)
@@ -283,13 +280,14 @@ mod tests {
         assert_eq!(a.index("10.42.255.0/24"), Some(255));
         assert_eq!(a.index("10.43.0.0/24"), None);
         assert_eq!(a.index("10.42.0.0/25"), None);
+        // As Kubernetes' range allocator does, a CIDR with host bits counts as its network.
+        assert_eq!(a.index("10.42.7.9/24"), Some(7));
     }
 
     #[test]
     fn runs_out() {
         let opts = Options {
-            cluster_cidr: Ipv4Addr::new(10, 42, 0, 0),
-            cluster_prefix: 23,
+            cluster_cidr: "10.42.0.0/23".parse().unwrap(),
             node_prefix: 24,
         };
         let mut a = Allocator::new(&opts).unwrap();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
-use krust_kubelet::sim::{SimNodes, SimOptions};
+use krust_kubelet::sim::{STOPPED_ANNOTATION, SimNodes, SimOptions};
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
@@ -213,6 +213,55 @@ async fn leases_and_status_renew_until_the_node_stops() {
     assert!(
         renew_time("sim-node-2").await > other,
         "a live node stopped renewing"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_node_annotated_stopped_stops_renewing_its_lease() {
+    let server = krust_testkit::start().await;
+    let sim = SimNodes::start(server.client.clone(), opts(2))
+        .await
+        .unwrap();
+    let leases: Api<Lease> = Api::namespaced(server.client.clone(), "kube-node-lease");
+    let nodes: Api<Node> = Api::all(server.client.clone());
+    let renew_time = |name: &'static str| {
+        let leases = leases.clone();
+        async move {
+            let lease = leases.get(name).await.unwrap();
+            lease.spec.unwrap().renew_time.unwrap().0
+        }
+    };
+    let annotation = json!({"metadata": {"annotations": {STOPPED_ANNOTATION: "true"}}});
+    nodes
+        .patch(
+            "sim-node-0",
+            &PatchParams::default(),
+            &Patch::Merge(annotation),
+        )
+        .await
+        .unwrap();
+    // Stopped once the watch sees it: two renewal intervals without a renewal.
+    let stopped = eventually(
+        Duration::from_secs(5),
+        "the lease stops renewing",
+        || async {
+            let before = renew_time("sim-node-0").await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            (renew_time("sim-node-0").await == before).then_some(before)
+        },
+    )
+    .await;
+    let other = renew_time("sim-node-1").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        renew_time("sim-node-0").await,
+        stopped,
+        "an annotated node renewed its lease"
+    );
+    assert!(
+        renew_time("sim-node-1").await > other,
+        "the other node stopped renewing"
     );
     sim.shutdown().await;
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Taint;
 
 use crate::podinfo::{HostPort, LABEL_ZONE, PodInfo};
-use crate::resources::{Allocatable, Resources};
+use crate::requests::{Allocatable, Resources};
 use crate::selector::Labels;
 use crate::view::Node;
 
@@ -191,10 +191,6 @@ impl Cache {
     /// Pods of the controlling owner `uid` per zone.
     pub fn owner_zones(&self, uid: &str) -> Option<&HashMap<String, u32>> {
         self.zone_owners.get(uid)
-    }
-
-    pub fn pod_count(&self) -> usize {
-        self.pods.len()
     }
 
     fn entry(&mut self, name: &str) -> usize {

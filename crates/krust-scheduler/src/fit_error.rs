@@ -15,7 +15,7 @@ use crate::cache::Cache;
 use crate::filters::Failure;
 use crate::filters::resources_fit::insufficient;
 use crate::podinfo::PodInfo;
-use crate::resources::Resources;
+use crate::requests::Resources;
 
 pub const NO_NODES: &str = "no nodes available to schedule pods";
 const NOT_HELPFUL: &str = "Preemption is not helpful for scheduling";

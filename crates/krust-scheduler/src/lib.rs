@@ -6,23 +6,26 @@
 //! events. See `scheduler.rs` for the loop.
 #![forbid(unsafe_code)]
 
-pub mod bind;
-pub mod cache;
-pub mod events;
-pub mod filters;
-pub mod fit_error;
-pub mod informers;
-pub mod podinfo;
-pub mod quantity;
-pub mod queue;
-pub mod resources;
-pub mod schedule;
-pub mod scheduler;
-pub mod scores;
-pub mod selector;
-pub mod status;
+mod bind;
+mod cache;
+mod condition;
+mod events;
+mod filters;
+mod fit_error;
+mod informers;
+pub mod offline;
+mod podinfo;
+mod quantity;
+mod queue;
+mod requests;
+mod schedule;
+mod scheduler;
+mod scores;
+mod selector;
 #[cfg(test)]
-pub(crate) mod testing;
+mod testing;
+/// The lean views of Pods, Nodes and Namespaces the scheduler decodes into, and
+/// `from_typed` for callers holding full `k8s-openapi` objects.
 pub mod view;
 
 pub use podinfo::SCHEDULER_NAME;
@@ -68,9 +71,9 @@ async fn scheduler_main(client: kube::Client) -> anyhow::Result<()> {
     let watches = informers::spawn(&client, updates_tx);
     let recorder = events::Recorder::new(client.clone());
     let binder = bind::Binder::new(client.clone(), bound_tx, recorder.clone());
-    let status = status::StatusWriter::new(client);
+    let conditions = condition::ConditionWriter::new(client);
     tracing::info!("scheduler {SCHEDULER_NAME} starting");
-    let result = scheduler::Scheduler::new(binder, recorder, status)
+    let result = scheduler::Scheduler::new(binder, recorder, conditions)
         .run(updates, bound)
         .await;
     for w in watches {

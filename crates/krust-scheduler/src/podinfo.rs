@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::{PodAffinityTerm, Toleration};
 
-use crate::resources::{PodRequests, pod_requests};
+use crate::requests::{PodRequests, pod_requests};
 use crate::selector::{Labels, NodeSelectorC, NodeTerm, Selector};
 use crate::view::Pod;
 

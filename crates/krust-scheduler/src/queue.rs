@@ -90,10 +90,7 @@ pub fn backoff_duration(attempts: u32) -> Duration {
 }
 
 impl Queue {
-    pub fn len(&self) -> usize {
-        self.pods.len()
-    }
-
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.pods.is_empty()
     }
@@ -109,16 +106,6 @@ impl Queue {
 
     pub fn keys(&self) -> Vec<String> {
         self.pods.keys().cloned().collect()
-    }
-
-    /// Counts per location: (active, backoff, unschedulable).
-    pub fn stats(&self) -> (usize, usize, usize) {
-        let count = |l| self.pods.values().filter(|q| q.location == l).count();
-        (
-            count(Location::Active),
-            count(Location::Backoff),
-            self.unschedulable.len(),
-        )
     }
 
     fn push_active(&mut self, key: &str) {

@@ -12,13 +12,13 @@ use tokio::time::Instant;
 
 use crate::bind::{Binder, Bound};
 use crate::cache::{Cache, NodeChange, NodeData};
+use crate::condition::ConditionWriter;
 use crate::events::Recorder;
 use crate::filters::Plugin;
 use crate::informers::Update;
 use crate::podinfo::PodInfo;
 use crate::queue::Queue;
 use crate::schedule::{Algorithm, Decision};
-use crate::status::StatusWriter;
 use crate::view::{Namespace, Node, Pod};
 
 /// Plugins that a deleted (or forgotten) pod may unblock: it frees resources, ports and
@@ -48,21 +48,21 @@ pub struct Scheduler {
     algorithm: Algorithm,
     binder: Binder,
     recorder: Recorder,
-    status: StatusWriter,
+    conditions: ConditionWriter,
     relist: Relist,
     nodes_synced: bool,
     pods_synced: bool,
 }
 
 impl Scheduler {
-    pub fn new(binder: Binder, recorder: Recorder, status: StatusWriter) -> Self {
+    pub fn new(binder: Binder, recorder: Recorder, conditions: ConditionWriter) -> Self {
         Self {
             cache: Cache::default(),
             queue: Queue::default(),
             algorithm: Algorithm::default(),
             binder,
             recorder,
-            status,
+            conditions,
             relist: Relist::default(),
             nodes_synced: false,
             pods_synced: false,
@@ -134,7 +134,7 @@ impl Scheduler {
                 tracing::debug!(pod = %pod.key, %message, "unschedulable");
                 self.queue.unschedulable(&pod.key, plugins, Instant::now());
                 self.recorder.failed_scheduling(&pod, &message);
-                self.status.unschedulable(&pod, &message);
+                self.conditions.unschedulable(&pod, &message);
             }
         }
     }

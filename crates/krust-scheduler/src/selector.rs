@@ -53,10 +53,6 @@ pub struct Selector {
 }
 
 impl Selector {
-    pub fn everything() -> Self {
-        Self::default()
-    }
-
     pub fn nothing() -> Self {
         Self {
             reqs: Vec::new(),

@@ -100,7 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
         _ = terminate.recv() => tracing::info!("terminated; stopping"),
     }
-    if let Some(Ok(nodes)) = nodes.map(std::sync::Arc::try_unwrap) {
+    if let Some(nodes) = nodes {
         nodes.shutdown().await;
     }
     Ok(())

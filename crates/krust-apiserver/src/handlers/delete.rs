@@ -69,7 +69,7 @@ pub async fn delete_collection(call: &Call, body: Bytes) -> Result<Response, Api
     }
     let resource = call.target.resource;
     let list = json!({"kind": resource.list_kind(), "apiVersion": resource.api_version(),
-        "metadata": {"resourceVersion": call.api.registry.store.revision().to_string()},
+        "metadata": {"resourceVersion": call.api.registry.revision().to_string()},
         "items": Value::Array(deleted)});
     Ok(respond::json(200, &list))
 }

@@ -9,10 +9,10 @@ mod scale;
 mod update;
 pub mod watch;
 
+use crate::api::Api;
 use crate::negotiate::{self, Params};
 use crate::path::{self, Target};
 use crate::respond;
-use crate::state::Api;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;

@@ -146,13 +146,21 @@ pub async fn watch(call: &Call) -> Result<Response, ApiError> {
         protobuf: negotiate::wants_protobuf_only(&call.headers),
         columns_sent: false,
     };
-    match rv {
+    let watch = match rv {
         // From a given revision: only what happened after it.
         Some(rv) if !send_initial && rv != "0" => {
             let after = rv
                 .parse::<Revision>()
                 .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
-            start(call, q, Vec::new(), after, false, bookmarks, timeout, enc).await
+            Watch {
+                q,
+                initial: Vec::new(),
+                after,
+                initial_end_bookmark: false,
+                bookmarks,
+                timeout,
+                enc,
+            }
         }
         // Without one (or "0"), or with sendInitialEvents: the current state first, as ADDED.
         _ => {
@@ -163,37 +171,53 @@ pub async fn watch(call: &Call) -> Result<Response, ApiError> {
                 ..q
             };
             let page = call.api.registry.list(call.stored(), &q).await?;
-            start(
-                call,
+            Watch {
                 q,
-                page.items,
-                page.revision,
-                send_initial && bookmarks,
+                initial: page.items,
+                after: page.revision,
+                initial_end_bookmark: send_initial && bookmarks,
                 bookmarks,
                 timeout,
                 enc,
-            )
-            .await
+            }
         }
-    }
+    };
+    start(call, watch).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn start(
-    call: &Call,
+/// One watcher's stream, as its request asked for it.
+struct Watch {
+    /// The label and field selectors the events are filtered by.
     q: ListQuery,
+    /// Objects sent first, as `ADDED` (the current state; empty when resuming).
     initial: Vec<Value>,
+    /// The watch streams the events after this revision.
     after: Revision,
+    /// Whether a bookmark annotated `k8s.io/initial-events-end` follows `initial`.
     initial_end_bookmark: bool,
+    /// Whether bookmarks are sent (`allowWatchBookmarks`).
     bookmarks: bool,
+    /// When the watch ends (`timeoutSeconds`), if ever.
     timeout: Option<Duration>,
-    mut enc: Encoder,
-) -> Result<Response, ApiError> {
-    let store = call.api.registry.store.clone();
+    enc: Encoder,
+}
+
+/// Starts streaming `watch`: opens the store watch (or answers one `ERROR` event when its
+/// revision is compacted) and spawns the task that sends the events.
+async fn start(call: &Call, watch: Watch) -> Result<Response, ApiError> {
+    let Watch {
+        q,
+        initial,
+        after,
+        initial_end_bookmark,
+        bookmarks,
+        timeout,
+        mut enc,
+    } = watch;
     let prefix = call.stored().key_prefix(call.namespace());
     let protobuf = enc.protobuf;
     let (tx, rx) = mpsc::channel::<Frames>(64);
-    let mut events = match store.watch(&prefix, after) {
+    let mut events = match call.api.registry.watch(&prefix, after) {
         Ok(rx) => rx,
         Err(krust_store::Error::Compacted { requested, oldest }) => {
             let status =

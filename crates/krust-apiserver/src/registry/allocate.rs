@@ -10,49 +10,6 @@ use krust_api::status::{ApiError, Cause};
 use serde_json::{Value, json};
 use std::net::Ipv4Addr;
 
-/// An IPv4 CIDR.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    pub base: Ipv4Addr,
-    pub prefix: u8,
-}
-
-impl std::str::FromStr for Cidr {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        let (ip, prefix) = s
-            .split_once('/')
-            .ok_or_else(|| anyhow::anyhow!("{s}: not a CIDR"))?;
-        let prefix: u8 = prefix.parse()?;
-        anyhow::ensure!(
-            (8..=30).contains(&prefix),
-            "{s}: prefix must be between /8 and /30"
-        );
-        let base = u32::from(ip.parse::<Ipv4Addr>()?) & (u32::MAX << (32 - prefix));
-        Ok(Cidr {
-            base: base.into(),
-            prefix,
-        })
-    }
-}
-
-impl Cidr {
-    /// Number of addresses.
-    pub fn size(&self) -> u32 {
-        1 << (32 - self.prefix)
-    }
-
-    /// The `n`th address.
-    pub fn nth(&self, n: u32) -> Ipv4Addr {
-        (u32::from(self.base) + n).into()
-    }
-
-    /// Whether `ip` is inside.
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        (u32::from(ip) ^ u32::from(self.base)) >> (32 - self.prefix) == 0
-    }
-}
-
 const NODE_PORTS: std::ops::RangeInclusive<u32> = 30000..=32767;
 
 fn ip_key(ip: Ipv4Addr) -> String {
@@ -156,7 +113,7 @@ impl Registry {
                     .parse()
                     .map_err(|_| invalid("must be a valid IP address".into()))?;
                 if !self.service_cidr.contains(addr) {
-                    let cidr = format!("{}/{}", self.service_cidr.base, self.service_cidr.prefix);
+                    let cidr = self.service_cidr;
                     return Err(invalid(format!(
                         "failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {cidr}"
                     )));
@@ -170,12 +127,13 @@ impl Registry {
             }
             None if external => {}
             None => {
-                let size = self.service_cidr.size();
-                let start = seed(owner) % (size - 3);
+                // Skip the network address, .1 (the kubernetes service) and broadcast; the
+                // prefix is /8 or longer, so the rest fits in a u32.
+                let usable = (self.service_cidr.size() - 3) as u32;
+                let start = seed(owner) % usable;
                 let mut chosen = None;
-                for i in 0..size - 3 {
-                    // Skip the network address, .1 (the kubernetes service) and broadcast.
-                    let ip = self.service_cidr.nth(2 + (start + i) % (size - 3));
+                for i in 0..usable {
+                    let ip = self.service_cidr.nth(2 + (start + i) % usable);
                     if self.claim(ip_key(ip), owner, claims).await? {
                         chosen = Some(ip);
                         break;
@@ -282,19 +240,4 @@ fn node_ports(svc: Option<&Value>) -> Vec<u32> {
         .filter(|p| *p != 0)
         .map(|p| p as u32)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cidrs() {
-        let c: Cidr = "10.43.0.0/16".parse().unwrap();
-        assert_eq!(c.size(), 65536);
-        assert_eq!(c.nth(1), Ipv4Addr::new(10, 43, 0, 1));
-        assert!(c.contains(Ipv4Addr::new(10, 43, 200, 1)));
-        assert!(!c.contains(Ipv4Addr::new(10, 44, 0, 1)));
-        assert!("10.43.0.0".parse::<Cidr>().is_err());
-    }
 }

@@ -18,9 +18,10 @@ pub use read::{ListPage, ListQuery};
 pub(crate) use splice::with_revision;
 
 use bytes::Bytes;
+use krust_api::cidr::Cidr;
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
-use krust_store::{KeyValue, Revision, Store};
+use krust_store::{KeyValue, Revision, Store, WatchStream};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -63,17 +64,34 @@ impl Part {
 /// The registry over one store.
 #[derive(Clone)]
 pub struct Registry {
-    pub store: Arc<dyn Store>,
-    pub service_cidr: allocate::Cidr,
+    store: Arc<dyn Store>,
+    pub service_cidr: Cidr,
 }
 
 impl Registry {
-    /// A registry over `store`, allocating cluster IPs from `service_cidr` (`10.43.0.0/16`).
+    /// A registry over `store`, allocating cluster IPs from `service_cidr` (`10.43.0.0/16`;
+    /// its prefix is between /8 and /30).
     pub fn new(store: Arc<dyn Store>, service_cidr: &str) -> anyhow::Result<Self> {
+        let service_cidr: Cidr = service_cidr.parse()?;
+        anyhow::ensure!(
+            (8..=30).contains(&service_cidr.prefix()),
+            "{service_cidr}: prefix must be between /8 and /30"
+        );
         Ok(Registry {
             store,
-            service_cidr: service_cidr.parse()?,
+            service_cidr,
         })
+    }
+
+    /// The store's latest committed revision.
+    pub fn revision(&self) -> Revision {
+        self.store.revision()
+    }
+
+    /// Streams every change to keys under `prefix` with a revision greater than `after`,
+    /// in revision order; `Compacted` when `after` is older than the store's window.
+    pub fn watch(&self, prefix: &str, after: Revision) -> krust_store::Result<WatchStream> {
+        self.store.watch(prefix, after)
     }
 }
 
@@ -266,6 +284,23 @@ mod tests {
         };
         assert_eq!(written(obj.clone(), &kv), decode(&kv).unwrap());
         assert_eq!(decode(&kv).unwrap()["metadata"]["resourceVersion"], "9");
+    }
+
+    #[test]
+    fn a_service_range_is_between_a_slash_8_and_a_slash_30() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = krust_store::SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let registry = |cidr: &str| Registry::new(store.clone(), cidr);
+        assert_eq!(
+            registry("10.43.7.0/16").unwrap().service_cidr.to_string(),
+            "10.43.0.0/16"
+        );
+        for ok in ["10.0.0.0/8", "10.43.0.0/30"] {
+            assert!(registry(ok).is_ok(), "{ok}");
+        }
+        for bad in ["10.0.0.0/7", "10.43.0.0/31", "10.43.0.0", "fd00::/108"] {
+            assert!(registry(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! pod CIDR (like the host-local IPAM plugin: the first host address is the bridge's, pods get
 //! the next free ones, wrapping around).
 
+use krust_api::cidr::Cidr;
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
@@ -20,16 +21,10 @@ pub fn fallback_cidr(index: usize) -> String {
     format!("10.42.{}.0/24", index % 256)
 }
 
-/// Parses an IPv4 CIDR into (network, prefix length).
-pub fn parse_cidr(cidr: &str) -> Option<(u32, u8)> {
-    let (addr, len) = cidr.split_once('/')?;
-    let addr: Ipv4Addr = addr.parse().ok()?;
-    let len: u8 = len.parse().ok()?;
-    if len > 30 {
-        return None;
-    }
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    Some((u32::from(addr) & mask, len))
+/// A pod CIDR the pool can use: an IPv4 CIDR of /30 or wider (a /31 or /32 has no room for
+/// a pod after the network and bridge addresses).
+fn pod_cidr(cidr: &str) -> Option<Cidr> {
+    cidr.parse::<Cidr>().ok().filter(|c| c.prefix() <= 30)
 }
 
 /// The pod addresses of one node.
@@ -50,12 +45,12 @@ impl Pool {
         if self.cidr == cidr {
             return self.range.is_some();
         }
-        let Some((net, len)) = parse_cidr(cidr) else {
+        let Some(pods) = pod_cidr(cidr) else {
             return false;
         };
-        let size = 1u32 << (32 - len);
+        let (net, size) = (u32::from(pods.network()), pods.size());
         // .0 is the network, .1 the bridge, the last the broadcast address.
-        self.range = Some((net + 2, net + size - 2));
+        self.range = Some((net + 2, (u64::from(net) + size - 2) as u32));
         self.next = net + 2;
         self.cidr = cidr.to_string();
         self.taken = self.by_pod.values().map(|ip| u32::from(*ip)).collect();
@@ -129,8 +124,11 @@ mod tests {
         assert_eq!(node_ip(0), Ipv4Addr::new(127, 31, 0, 2));
         assert_eq!(node_ip(300), Ipv4Addr::new(127, 31, 1, 46));
         assert_eq!(fallback_cidr(257), "10.42.1.0/24");
-        assert!(parse_cidr("fd00::/64").is_none());
-        let net = u32::from(Ipv4Addr::new(10, 42, 3, 0));
-        assert_eq!(parse_cidr("10.42.3.7/24"), Some((net, 24)));
+        assert!(pod_cidr("fd00::/64").is_none());
+        assert!(pod_cidr("10.42.3.0/31").is_none());
+        assert_eq!(
+            pod_cidr("10.42.3.7/24").unwrap().to_string(),
+            "10.42.3.0/24"
+        );
     }
 }

@@ -23,7 +23,10 @@
 //!   terminated (phase Succeeded, exit code 0), and the worker deletes the pod with
 //!   `gracePeriodSeconds=0` and a uid precondition.
 //! - [`SimNodes::stop`] is a node failure: that node's lease renewals, status updates and pod
-//!   updates cease; its pods stay as they are.
+//!   updates cease; its pods stay as they are. Annotating its Node
+//!   `sim.krust.dev/stopped=true` ([`STOPPED_ANNOTATION`]) does the same, so tests and people
+//!   can fail a node with kubectl: `kubectl annotate node sim-node-1 sim.krust.dev/stopped=true`
+//!   (the Node watch in `node.rs` sees it).
 //!
 //! Every API request of the heartbeats and pod workers waits for one of `concurrency` permits;
 //! Events (`events.rs`) have as many permits of their own, wait in a bounded queue, and never
@@ -56,6 +59,10 @@ use node::SimNode;
 /// pod's grace period), to exercise graceful deletion.
 pub const TERMINATION_SECONDS_ANNOTATION: &str = "sim.krust.dev/termination-seconds";
 
+/// The annotation that stops a sim node (as [`SimNodes::stop`] does) when its value is
+/// `true`.
+pub const STOPPED_ANNOTATION: &str = "sim.krust.dev/stopped";
+
 /// What the sim nodes look like and how often they report.
 #[derive(Clone, Debug)]
 pub struct SimOptions {
@@ -79,6 +86,15 @@ pub struct SimOptions {
     pub events: bool,
     /// API requests in flight at most (heartbeats and pod updates; Events have their own).
     pub concurrency: usize,
+}
+
+impl SimOptions {
+    /// The lease renewal interval for a node monitor grace period (the node lifecycle
+    /// controller's `--node-monitor-grace-period`): four renewals per period, as the
+    /// kubelet's 10 s interval is for Kubernetes' 40 s.
+    pub fn lease_interval_for(grace_period: Duration) -> Duration {
+        grace_period / 4
+    }
 }
 
 impl Default for SimOptions {

@@ -1,5 +1,6 @@
 //! One sim node: registration, status reports and heartbeats, and the watch of sim Nodes
-//! (their `spec.podCIDR`, and Ready conditions changed by someone else).
+//! (their `spec.podCIDR`, Ready conditions changed by someone else, and the annotation that
+//! stops a node).
 
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{Shared, SimOptions, ids, ip, lease, view};
+use super::{STOPPED_ANNOTATION, Shared, SimOptions, ids, ip, lease, view};
 
 pub const KUBELET_VERSION: &str = "v1.32.4-krust";
 
@@ -364,7 +365,17 @@ pub async fn heartbeats(shared: Arc<Shared>, node: Arc<SimNode>, mut lease: leas
     }
 }
 
-/// Watches the sim Nodes for their pod CIDRs and for Ready conditions changed by others.
+/// Whether `node` is annotated `sim.krust.dev/stopped=true`.
+fn stop_requested(node: &view::Node) -> bool {
+    node.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(STOPPED_ANNOTATION))
+        .is_some_and(|v| v == "true")
+}
+
+/// Watches the sim Nodes for their pod CIDRs, for Ready conditions changed by others, and
+/// for the annotation that stops a node.
 pub async fn watch(shared: Arc<Shared>) {
     let api: Api<view::Node> = Api::all(shared.client.clone());
     let config = watcher::Config::default().labels("type=sim");
@@ -379,6 +390,10 @@ pub async fn watch(shared: Arc<Shared>) {
                     .and_then(|name| shared.nodes.get(name))
                 {
                     sim.note(&n, true);
+                    if stop_requested(&n) && !sim.is_stopped() {
+                        tracing::info!(node = %sim.name, "sim node stopped: annotated {STOPPED_ANNOTATION}=true");
+                        sim.stop();
+                    }
                 }
             }
             Ok(watcher::Event::Delete(n)) => {

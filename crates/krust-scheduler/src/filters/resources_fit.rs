@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use super::{Failure, Plugin};
 use crate::cache::{NodeData, NodeInfo};
 use crate::podinfo::PodInfo;
-use crate::resources::{Allocatable, Resources};
+use crate::requests::{Allocatable, Resources};
 
 /// `fitsRequest`: the reasons the request does not fit, empty if it does.
 pub fn insufficient(

@@ -15,8 +15,9 @@ use crate::view::Pod;
 /// Status writes in flight at once; more wait (they are rare: one per failed attempt).
 const MAX_IN_FLIGHT: usize = 64;
 
+/// Writes pods' `PodScheduled` conditions, a bounded number at once, in the background.
 #[derive(Clone)]
-pub struct StatusWriter {
+pub struct ConditionWriter {
     client: Client,
     in_flight: Arc<Semaphore>,
 }
@@ -48,7 +49,7 @@ pub fn unschedulable_patch(pod: &PodInfo, message: &str) -> Option<serde_json::V
     Some(json!({"status": {"conditions": [cond]}}))
 }
 
-impl StatusWriter {
+impl ConditionWriter {
     pub fn new(client: Client) -> Self {
         Self {
             client,

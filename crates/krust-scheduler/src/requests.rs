@@ -39,6 +39,7 @@ impl Resources {
         r
     }
 
+    #[cfg(test)]
     pub fn is_zero(&self) -> bool {
         self.milli_cpu == 0
             && self.memory == 0

@@ -1,85 +1,9 @@
-//! Tests of ages, columns and the pod printer.
+//! Tests of the pod printer (`pods.rs`).
 
-use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
+use super::testing::{ago, now, strs};
 use super::*;
-
-pub(super) fn now() -> Timestamp {
-    "2024-01-01T12:00:00Z".parse().unwrap()
-}
-
-/// An RFC 3339 time `secs` seconds before [`now`].
-pub(super) fn ago(secs: i64) -> String {
-    (now() - SignedDuration::from_secs(secs)).to_string()
-}
-
-pub(super) fn strs(cells: &[Value]) -> Vec<String> {
-    cells
-        .iter()
-        .map(|c| {
-            c.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| c.to_string())
-        })
-        .collect()
-}
-
-#[test]
-fn human_durations_match_kubernetes() {
-    let h = |s: i64| human_duration(SignedDuration::from_secs(s));
-    let cases = [
-        (-3, "<invalid>"),
-        (-2, "<invalid>"),
-        (-1, "0s"),
-        (0, "0s"),
-        (5, "5s"),
-        (59, "59s"),
-        (119, "119s"),
-        (120, "2m"),
-        (150, "2m30s"),
-        (599, "9m59s"),
-        (600, "10m"),
-        (75 * 60, "75m"),
-        (179 * 60 + 59, "179m"),
-        (3 * 3600, "3h"),
-        (3 * 3600 + 5 * 60, "3h5m"),
-        (7 * 3600 + 59 * 60, "7h59m"),
-        (8 * 3600, "8h"),
-        (47 * 3600, "47h"),
-        (48 * 3600, "2d"),
-        (7 * 86400 + 23 * 3600, "7d23h"),
-        (8 * 86400, "8d"),
-        (729 * 86400, "729d"),
-        (730 * 86400, "2y"),
-        (733 * 86400, "2y3d"),
-        (8 * 365 * 86400, "8y"),
-    ];
-    for (secs, want) in cases {
-        assert_eq!(h(secs), want, "{secs}s");
-    }
-    // Sub-second deviations truncate toward zero, as Go's int(d.Seconds()) does.
-    assert_eq!(human_duration(SignedDuration::from_millis(-1999)), "0s");
-    assert_eq!(human_duration(SignedDuration::from_millis(1999)), "1s");
-}
-
-#[test]
-fn ages_since_timestamps() {
-    assert_eq!(age(Some(&ago(0)), now()), "0s");
-    assert_eq!(age(Some(&ago(5)), now()), "5s");
-    assert_eq!(age(Some(&ago(3 * 60)), now()), "3m");
-    assert_eq!(age(Some("2024-01-01T11:59:59.5Z"), now()), "0s");
-    assert_eq!(age(None, now()), "<unknown>");
-    assert_eq!(age(Some(""), now()), "<unknown>");
-    assert_eq!(age(Some("0001-01-01T00:00:00Z"), now()), "<unknown>");
-    assert_eq!(
-        age(
-            Some(&(now() + SignedDuration::from_secs(5)).to_string()),
-            now()
-        ),
-        "<invalid>"
-    );
-}
 
 #[test]
 fn pod_columns_match_the_real_printer() {
@@ -157,7 +81,7 @@ fn running_pod_row_matches_the_sample() {
 }
 
 #[test]
-fn pod_status_reasons() {
+fn pod_status_shows_the_most_telling_reason() {
     let status = |s: Value| pod_cells(&pod(one_container(), s))[2].clone();
     assert_eq!(status(json!({"phase": "Pending"})), "Pending");
     assert_eq!(
@@ -195,7 +119,7 @@ fn pod_status_reasons() {
 }
 
 #[test]
-fn pod_terminating_and_unknown() {
+fn pods_show_terminating_unknown_and_completed() {
     let mut p = pod(one_container(), json!({"phase": "Running"}));
     p["metadata"]["deletionTimestamp"] = json!(ago(1));
     assert_eq!(pod_cells(&p)[2], "Terminating");
@@ -207,7 +131,7 @@ fn pod_terminating_and_unknown() {
 }
 
 #[test]
-fn pod_restarts_with_last_restart_time() {
+fn pod_restarts_show_when_the_last_one_was() {
     let p = pod(
         one_container(),
         json!({"phase": "Running", "containerStatuses": [{"name": "nginx", "ready": false,
@@ -229,7 +153,7 @@ fn pod_restarts_with_last_restart_time() {
 }
 
 #[test]
-fn pod_init_container_reasons() {
+fn init_container_states_show_as_the_pod_status() {
     let spec = json!({"initContainers": [{"name": "a"}, {"name": "b"}],
                       "containers": [{"name": "nginx"}]});
     let status = |init: Value| {
@@ -269,7 +193,7 @@ fn pod_init_container_reasons() {
 }
 
 #[test]
-fn pod_with_sidecar_and_completed_containers() {
+fn sidecars_count_as_containers_and_a_completed_one_is_not_ready() {
     let p = pod(
         json!({"initContainers": [{"name": "side", "restartPolicy": "Always"}],
                "containers": [{"name": "app"}]}),
@@ -296,7 +220,7 @@ fn pod_with_sidecar_and_completed_containers() {
 }
 
 #[test]
-fn pod_wide_columns() {
+fn pod_wide_columns_show_ips_nominated_node_and_readiness_gates() {
     let p = pod(
         json!({"containers": [{"name": "nginx"}], "readinessGates": [{"conditionType": "x"}, {"conditionType": "y"}]}),
         json!({"phase": "Running", "podIPs": [{"ip": "fd00::1"}], "nominatedNodeName": "node-2",

@@ -1,4 +1,4 @@
-//! What every handler shares.
+//! `Api`: what every handler shares (the registry, the metrics and the watch cache).
 
 use crate::metrics::Metrics;
 use crate::registry::Registry;

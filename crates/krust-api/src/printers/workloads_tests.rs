@@ -1,13 +1,12 @@
-//! Tests of the workload printers.
+//! Tests of the workload printers (`workloads.rs`).
 
 use serde_json::json;
 
-use super::tests::{ago, now};
-use super::tests_more::{col_names, meta, row};
+use super::testing::{ago, col_names, meta, now, row};
 use super::*;
 
 #[test]
-fn deployments_and_replicasets() {
+fn deployment_and_replicaset_rows_show_replicas_containers_and_selector() {
     assert_eq!(
         col_names("apps", "deployments"),
         [
@@ -76,7 +75,7 @@ fn deployments_and_replicasets() {
 }
 
 #[test]
-fn other_workloads() {
+fn statefulset_daemonset_rc_job_and_cronjob_rows_match_kubectl() {
     let ss = json!({"metadata": meta("web"), "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}},
                     "status": {"readyReplicas": 1}});
     assert_eq!(
