@@ -30,6 +30,19 @@ enum Command {
     Sim(sim::Args),
 }
 
+/// Waits for Ctrl-C or SIGTERM (how an operator or a supervisor stops krust), so that the
+/// subcommand can stop cleanly: sim nodes remove the routes they added.
+async fn stop_requested() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("stopping");
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter =

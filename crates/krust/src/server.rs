@@ -94,11 +94,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         running.url,
         running.kubeconfig.display()
     );
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = running.task => r??,
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
-        _ = terminate.recv() => tracing::info!("terminated; stopping"),
+        r = crate::stop_requested() => r?,
     }
     if let Some(nodes) = nodes {
         nodes.shutdown().await;

@@ -47,7 +47,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.nodes,
         nodes.names().join(", ")
     );
-    tokio::signal::ctrl_c().await?;
+    crate::stop_requested().await?;
     nodes.shutdown().await;
     Ok(())
 }
