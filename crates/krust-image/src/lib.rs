@@ -2,6 +2,7 @@
 //! fed by `docker save`/OCI archives, with each layer unpacked once and shared as an
 //! overlayfs lower directory.
 
+pub mod archive;
 pub mod digest;
 pub mod error;
 pub mod oci;
