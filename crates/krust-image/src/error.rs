@@ -31,6 +31,12 @@ pub enum Error {
     /// A layer entry whose path would leave the layer directory.
     #[error("unsafe path in layer: {0:?}")]
     UnsafePath(String),
+    /// A registry request failed (connection, TLS, body).
+    #[error("registry: {0}")]
+    Http(#[from] reqwest::Error),
+    /// A registry answered with an error status or an unusable answer.
+    #[error("registry: {0}")]
+    Registry(String),
     /// No image, blob or platform by that name.
     #[error("not found: {0}")]
     NotFound(String),

@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tempfile::NamedTempFile;
 
-use crate::digest::{Digest, HashingReader};
+use crate::digest::{Digest, Hasher, HashingReader};
 use crate::error::{Error, Result};
 use crate::oci::{Config, Manifest};
 use crate::reference::Reference;
@@ -88,6 +88,17 @@ impl ImageStore {
         tmp.as_file().sync_all()?;
         tmp.persist(self.blob_path(&digest)).map_err(|e| e.error)?;
         Ok((digest, len))
+    }
+
+    /// A blob to be written in pieces (a download); nothing is visible before
+    /// [`BlobWriter::commit`].
+    pub fn blob_writer(&self) -> Result<BlobWriter> {
+        let blobs = self.root.join("blobs/sha256");
+        Ok(BlobWriter {
+            tmp: self.temp_file()?,
+            hasher: Hasher::default(),
+            blobs,
+        })
     }
 
     /// Stores bytes, returning their digest.
@@ -219,6 +230,31 @@ impl ImageStore {
         tmp.as_file().sync_all()?;
         tmp.persist(self.root.join(INDEX)).map_err(|e| e.error)?;
         File::open(&self.root)?.sync_all()?;
+        Ok(())
+    }
+}
+
+/// A blob being written in pieces, see [`ImageStore::blob_writer`].
+pub struct BlobWriter {
+    tmp: NamedTempFile,
+    hasher: Hasher,
+    blobs: PathBuf,
+}
+
+impl BlobWriter {
+    /// Appends bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.hasher.update(bytes);
+        Ok(self.tmp.write_all(bytes)?)
+    }
+
+    /// Makes the blob visible if it hashes to `expected`; otherwise it is dropped.
+    pub fn commit(self, expected: &Digest) -> Result<()> {
+        expected.verify(&self.hasher.finish())?;
+        self.tmp.as_file().sync_all()?;
+        self.tmp
+            .persist(self.blobs.join(expected.hex()))
+            .map_err(|e| e.error)?;
         Ok(())
     }
 }
