@@ -84,11 +84,35 @@ pub struct Index {
     pub manifests: Vec<Descriptor>,
 }
 
-/// The config fields the store reads: the layers' diff ids.
+/// The config fields krust reads: the layers' diff ids and what a container runs.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
     /// The uncompressed layers.
     pub rootfs: RootFs,
+    /// The execution defaults (absent in some configs).
+    #[serde(default)]
+    pub config: Option<RunConfig>,
+}
+
+/// A config's execution defaults (`config` of the OCI image config).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RunConfig {
+    /// `KEY=value` environment.
+    #[serde(default)]
+    pub env: Option<Vec<String>>,
+    /// The entrypoint.
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    /// The default arguments.
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+    /// The working directory.
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    /// `user`, `uid`, `user:group` or `uid:gid`.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// `rootfs` of a config.
@@ -118,4 +142,54 @@ pub fn select_platform<'a>(
                 .is_some_and(|p| p.os == os && p.architecture == architecture)
         })
         .ok_or_else(|| Error::NotFound(format!("no {os}/{architecture} manifest in the index")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_gives_its_diff_ids_and_execution_defaults() {
+        let json = br#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"],"WorkingDir":"/w"},
+            "rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]}}"#;
+        let c: Config = serde_json::from_slice(json).unwrap();
+        assert_eq!(c.rootfs.diff_ids.len(), 1);
+        let run = c.config.unwrap();
+        assert_eq!(
+            (run.env.unwrap(), run.cmd.unwrap()),
+            (vec!["PATH=/bin".to_owned()], vec!["sh".to_owned()])
+        );
+        assert_eq!(
+            (run.working_dir.as_deref(), run.entrypoint),
+            (Some("/w"), None)
+        );
+    }
+
+    #[test]
+    fn the_linux_amd64_manifest_of_an_index_is_chosen() {
+        let d = |arch: &str, hex: char| Descriptor {
+            media_type: MANIFEST_V1.into(),
+            digest: Digest::parse(&format!("sha256:{}", hex.to_string().repeat(64))).unwrap(),
+            size: 1,
+            platform: Some(Platform {
+                os: "linux".into(),
+                architecture: arch.into(),
+                variant: None,
+            }),
+            annotations: BTreeMap::new(),
+        };
+        let index = Index {
+            schema_version: 2,
+            media_type: None,
+            manifests: vec![d("arm64", 'a'), d("amd64", 'b')],
+        };
+        assert_eq!(
+            select_platform(&index, "linux", "amd64")
+                .unwrap()
+                .digest
+                .hex(),
+            "b".repeat(64)
+        );
+        assert!(select_platform(&index, "linux", "s390x").is_err());
+    }
 }

@@ -1,7 +1,7 @@
 //! Pulls from OCI registries, as the distribution spec's pull workflow
 //! (`spec.md`: `GET /v2/<name>/manifests/<reference>`, `GET /v2/<name>/blobs/<digest>`):
 //! a multi-arch index resolved to linux/amd64, every manifest and blob verified against its
-//! digest, authentication answered as [`crate::auth`] says. HTTPS always, except for the
+//! digest (and a blob cut off at its announced size), authentication answered as [`crate::auth`] says. HTTPS always, except for the
 //! registries named insecure (`localhost:5000`), spoken to over plain HTTP.
 //!
 //! Blobs are written without the store's lock; the final naming checks they are all present,
@@ -21,6 +21,9 @@ use crate::reference::{DOCKER_HUB, Reference};
 use crate::store::{ImageStore, image_key};
 
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// The largest manifest or index accepted, as containerd's limit.
+const MAX_MANIFEST: u64 = 4 << 20;
 
 /// How to reach registries.
 #[derive(Clone, Debug, Default)]
@@ -144,6 +147,11 @@ impl Session<'_> {
         let content_type = header(CONTENT_TYPE.as_str())
             .map(|t| t.split(';').next().unwrap_or("").trim().to_owned());
         let announced = header("docker-content-digest").and_then(|d| Digest::parse(&d).ok());
+        if resp.content_length().is_some_and(|n| n > MAX_MANIFEST) {
+            return Err(Error::Registry(format!(
+                "manifest {reference} larger than {MAX_MANIFEST} bytes"
+            )));
+        }
         let bytes = resp.bytes().await?.to_vec();
         if let Some(expected) = digest.or(announced.as_ref()) {
             expected.verify(&Digest::of(&bytes))?;
@@ -165,7 +173,15 @@ impl Session<'_> {
         }
         let mut resp = self.get(&format!("blobs/{}", desc.digest), None).await?;
         let mut writer = store.blob_writer()?;
+        let mut len = 0;
         while let Some(chunk) = resp.chunk().await? {
+            len += chunk.len() as u64;
+            if len > desc.size {
+                return Err(Error::Registry(format!(
+                    "blob {} longer than its {} bytes",
+                    desc.digest, desc.size
+                )));
+            }
             writer.write(&chunk)?;
         }
         writer.commit(&desc.digest)
