@@ -1,0 +1,24 @@
+//! krust's node image store: a content-addressed store of OCI images under the data dir,
+//! fed by `docker save`/OCI archives and by pulls from OCI registries, with each layer
+//! unpacked once and shared as an overlayfs lower directory.
+
+pub mod archive;
+pub mod auth;
+pub mod digest;
+pub mod error;
+pub mod oci;
+pub mod pull;
+pub mod reference;
+pub mod store;
+pub mod unpack;
+
+#[cfg(test)]
+mod testing;
+
+pub use archive::Loaded;
+pub use auth::Credentials;
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use pull::{PullOptions, Puller};
+pub use reference::Reference;
+pub use store::ImageStore;
