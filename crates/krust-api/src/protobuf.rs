@@ -20,6 +20,7 @@ mod watch;
 mod wire;
 
 pub use watch::{WATCH_MEDIA_TYPE, decode_watch_event, watch_frame};
+pub use wire::{put_fixed64_field, put_len_field, put_varint, put_varint_field};
 
 #[cfg(test)]
 mod round_trip_tests;

@@ -118,7 +118,7 @@ pub(super) fn varint(buf: &mut &[u8]) -> Result<u64, WireError> {
 }
 
 /// Appends a base-128 varint.
-pub(super) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -127,13 +127,19 @@ pub(super) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
 }
 
 /// Appends field `number` as a varint (wire type 0).
-pub(super) fn put_varint_field(out: &mut Vec<u8>, number: u32, value: u64) {
+pub fn put_varint_field(out: &mut Vec<u8>, number: u32, value: u64) {
     put_varint(out, u64::from(number) << 3);
     put_varint(out, value);
 }
 
+/// Appends field `number` as a little-endian 64-bit value (wire type 1: `double`, `fixed64`).
+pub fn put_fixed64_field(out: &mut Vec<u8>, number: u32, bytes: [u8; 8]) {
+    put_varint(out, (u64::from(number) << 3) | 1);
+    out.extend_from_slice(&bytes);
+}
+
 /// Appends field `number` as length-delimited bytes (wire type 2).
-pub(super) fn put_len_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
+pub fn put_len_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
     put_varint(out, (u64::from(number) << 3) | 2);
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);

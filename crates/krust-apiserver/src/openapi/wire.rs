@@ -1,38 +1,18 @@
-//! A protobuf writer, just what [`super::v2_proto`] needs: varints, doubles, strings and
-//! nested messages, with proto3's rule that scalar fields at their default are left out.
+//! A protobuf message builder, just what [`super::v2_proto`] needs: strings, bools, int64s,
+//! doubles and nested messages from JSON, with proto3's rule that scalar fields at their
+//! default are left out. The wire encoding is `krust_api::protobuf`'s.
 
+use krust_api::protobuf::{put_fixed64_field, put_len_field, put_varint_field};
 use serde_json::Value;
 
 /// A protobuf message being written.
 #[derive(Default)]
 pub struct Msg(Vec<u8>);
 
-const VARINT: u64 = 0;
-const FIXED64: u64 = 1;
-const LEN: u64 = 2;
-
 impl Msg {
     /// The encoded message.
     pub fn into_bytes(self) -> Vec<u8> {
         self.0
-    }
-
-    fn varint(&mut self, mut n: u64) {
-        while n >= 0x80 {
-            self.0.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        self.0.push(n as u8);
-    }
-
-    fn key(&mut self, field: u32, wire: u64) {
-        self.varint((u64::from(field) << 3) | wire);
-    }
-
-    fn bytes(&mut self, field: u32, b: &[u8]) {
-        self.key(field, LEN);
-        self.varint(b.len() as u64);
-        self.0.extend_from_slice(b);
     }
 
     /// A string field, left out when empty.
@@ -44,7 +24,7 @@ impl Msg {
 
     /// A string field even when empty (an element of a repeated field).
     pub fn string_always(&mut self, field: u32, s: &str) {
-        self.bytes(field, s.as_bytes());
+        put_len_field(&mut self.0, field, s.as_bytes());
     }
 
     /// A repeated string field from a JSON array of strings (anything else is left out).
@@ -65,23 +45,20 @@ impl Msg {
 
     /// A bool field even when false (a member of a oneof).
     pub fn bool_always(&mut self, field: u32, b: bool) {
-        self.key(field, VARINT);
-        self.varint(u64::from(b));
+        put_varint_field(&mut self.0, field, u64::from(b));
     }
 
     /// An `int64` field, left out when 0.
     pub fn int64(&mut self, field: u32, n: i64) {
         if n != 0 {
-            self.key(field, VARINT);
-            self.varint(n as u64);
+            put_varint_field(&mut self.0, field, n as u64);
         }
     }
 
     /// A `double` field, left out when 0.
     pub fn double(&mut self, field: u32, d: f64) {
         if d != 0.0 {
-            self.key(field, FIXED64);
-            self.0.extend_from_slice(&d.to_le_bytes());
+            put_fixed64_field(&mut self.0, field, d.to_le_bytes());
         }
     }
 
@@ -89,7 +66,7 @@ impl Msg {
     pub fn message(&mut self, field: u32, build: impl FnOnce(&mut Msg)) {
         let mut inner = Msg::default();
         build(&mut inner);
-        self.bytes(field, &inner.0);
+        put_len_field(&mut self.0, field, &inner.0);
     }
 
     /// A message field built from `v`, if the JSON has it.
