@@ -2,7 +2,7 @@
 //! condition in one write, as kube-apiserver's binding storage does it (a guarded update of
 //! those fields only, without the pod's update validation).
 
-use super::{MAX_RETRIES, Registry, decode, encode, store_error};
+use super::{MAX_RETRIES, Registry, decode, encode, store_error, unless_overtaken};
 use krust_api::meta;
 use krust_api::resources::find;
 use krust_api::status::ApiError;
@@ -77,10 +77,9 @@ impl Registry {
             if dry_run {
                 return Ok(());
             }
-            match self.store.update(&key, encode(&pod), kv.mod_revision).await {
-                Ok(_) => return Ok(()),
-                Err(krust_store::Error::Conflict { .. }) => continue,
-                Err(e) => return Err(store_error(pods, name, e)),
+            let updated = self.store.update(&key, encode(&pod), kv.mod_revision).await;
+            if unless_overtaken(updated, pods, name)?.is_some() {
+                return Ok(());
             }
         }
         Err(refuse("the pod kept changing while it was being bound"))

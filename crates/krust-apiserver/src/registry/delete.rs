@@ -1,6 +1,6 @@
 //! Delete: preconditions, propagation finalizers, graceful pod deletion, finalizers.
 
-use super::{MAX_RETRIES, Registry, decode, is_conflict, store_error};
+use super::{MAX_RETRIES, Registry, conflict, decode, store_error, unless_overtaken};
 use krust_api::meta;
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
@@ -86,23 +86,23 @@ impl Registry {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Deleted, ApiError> {
-        let mut attempts = 0;
-        loop {
-            match self.delete_once(resource, namespace, name, opts).await {
-                Err(e) if is_conflict(&e) && attempts < MAX_RETRIES => attempts += 1,
-                other => return other,
+        for _ in 0..=MAX_RETRIES {
+            if let Some(deleted) = self.delete_once(resource, namespace, name, opts).await? {
+                return Ok(deleted);
             }
         }
+        Err(conflict(resource, name))
     }
 
-    /// One read and one conditional write of [`Registry::delete`].
+    /// One read and one conditional write of [`Registry::delete`]; `None` when another write
+    /// came in between.
     async fn delete_once(
         &self,
         resource: &Resource,
         namespace: Option<&str>,
         name: &str,
         opts: &DeleteOptions,
-    ) -> Result<Deleted, ApiError> {
+    ) -> Result<Option<Deleted>, ApiError> {
         let key = resource.key(namespace, name);
         let kv = self
             .store
@@ -161,7 +161,7 @@ impl Registry {
                 .and_then(Value::as_array)
                 .is_some_and(|f| !f.is_empty());
         if opts.dry_run {
-            return Ok(Deleted::Gone(obj));
+            return Ok(Some(Deleted::Gone(obj)));
         }
         if grace > 0 || !finalizers.is_empty() || namespace_pending {
             let already = meta::is_terminating(&obj);
@@ -178,23 +178,24 @@ impl Registry {
             if namespace_pending {
                 obj["status"]["phase"] = json!("Terminating");
             }
-            let kv = self
+            let updated = self
                 .store
                 .update(&key, super::encode(&obj), kv.mod_revision)
-                .await
-                .map_err(|e| store_error(resource, name, e))?;
-            return Ok(Deleted::Pending(super::written(obj, &kv)));
+                .await;
+            let Some(kv) = unless_overtaken(updated, resource, name)? else {
+                return Ok(None);
+            };
+            return Ok(Some(Deleted::Pending(super::written(obj, &kv))));
         }
-        let gone = self
-            .store
-            .delete(&key, Some(kv.mod_revision))
-            .await
-            .map_err(|e| store_error(resource, name, e))?;
+        let deleted = self.store.delete(&key, Some(kv.mod_revision)).await;
+        let Some(gone) = unless_overtaken(deleted, resource, name)? else {
+            return Ok(None);
+        };
         if resource.kind == "Service" {
             self.release_service(&obj, None).await;
         }
         obj["metadata"]["resourceVersion"] = json!(gone.mod_revision.to_string());
-        Ok(Deleted::Gone(obj))
+        Ok(Some(Deleted::Gone(obj)))
     }
 
     /// The grace period of a delete: pods that may be running get theirs, all else 0.

@@ -219,15 +219,25 @@ impl serde::Serialize for MetadataWithout<'_> {
 /// bound keeps a pathological hot object from spinning a request forever).
 const MAX_RETRIES: u32 = 64;
 
-/// Whether `e` is the store's "modified since read" conflict (not a failed precondition).
-fn is_conflict(e: &ApiError) -> bool {
-    e.code == 409 && e.reason == "Conflict" && e.message.ends_with(MODIFIED)
+/// A conditional store write's outcome: `None` when another write came between the read
+/// and this write (the caller reads again), other store errors as API errors.
+fn unless_overtaken<T>(
+    written: Result<T, krust_store::Error>,
+    resource: &Resource,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    match written {
+        Ok(v) => Ok(Some(v)),
+        Err(krust_store::Error::Conflict { .. }) => Ok(None),
+        Err(e) => Err(store_error(resource, name, e)),
+    }
 }
 
 const MODIFIED: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
 
-/// The 409 of a write whose object was modified since it was read.
+/// The 409 of a write whose object was modified since it was read (or kept being modified
+/// through every retry).
 fn conflict(resource: &Resource, name: &str) -> ApiError {
     ApiError::conflict(resource.group, resource.plural, name, MODIFIED)
 }

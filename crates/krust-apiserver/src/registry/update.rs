@@ -2,7 +2,7 @@
 
 use super::{
     MAX_RETRIES, Part, Registry, WriteOptions, Written, conflict, decode, encode, hooks,
-    is_conflict, same_ignoring_version, store_error,
+    same_ignoring_version, store_error, unless_overtaken,
 };
 use krust_api::resources::Resource;
 use krust_api::status::ApiError;
@@ -84,8 +84,7 @@ impl Registry {
         F: FnMut(&Value) -> Result<Value, ApiError>,
     {
         let key = resource.key(namespace, name);
-        let mut attempts = 0;
-        loop {
+        for _ in 0..=MAX_RETRIES {
             let current = self
                 .store
                 .get(&key)
@@ -106,18 +105,19 @@ impl Registry {
             if expected != read {
                 return Err(conflict(resource, name));
             }
-            match self
+            // Overtaken: read again (a resourceVersion the caller gave no longer matches then).
+            if let Some(written) = self
                 .replace(resource, namespace, name, next, (current, old), part, opts)
-                .await
+                .await?
             {
-                // Read again: a resourceVersion the caller gave no longer matches then.
-                Err(e) if is_conflict(&e) && attempts < MAX_RETRIES => attempts += 1,
-                other => return other,
+                return Ok(written);
             }
         }
+        Err(conflict(resource, name))
     }
 
-    /// Replaces `current` (as stored, and decoded) by `obj`, if the store still holds it.
+    /// Replaces `current` (as stored, and decoded) by `obj`; `None` when the store no longer
+    /// holds `current` (another write came in between).
     #[allow(clippy::too_many_arguments)]
     async fn replace(
         &self,
@@ -128,7 +128,7 @@ impl Registry {
         (current, old): (KeyValue, Value),
         part: Part,
         opts: &WriteOptions,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Option<Written>, ApiError> {
         let key = &current.key;
         let expected = current.mod_revision;
         // A uid in the body is a precondition: it must name the stored object.
@@ -158,10 +158,10 @@ impl Registry {
         validation::validate(resource, &obj, Some(&old))?;
         let obj = super::track_fields(resource, Some(&old), obj, part, opts)?;
         if opts.dry_run {
-            return Ok(Written::unstored(obj, &current));
+            return Ok(Some(Written::unstored(obj, &current)));
         }
         if same_ignoring_version(&obj, &old) {
-            return Ok(Written::stored(obj, current));
+            return Ok(Some(Written::stored(obj, current)));
         }
         // The last finalizer removed from an object being deleted: it goes now.
         let namespace_finalizers = obj
@@ -174,15 +174,14 @@ impl Registry {
             && !namespace_finalizers
             && !self.waits_for_kubelet(&obj)
         {
-            let kv = self
-                .store
-                .delete(key, Some(expected))
-                .await
-                .map_err(|e| store_error(resource, name, e))?;
+            let deleted = self.store.delete(key, Some(expected)).await;
+            let Some(kv) = unless_overtaken(deleted, resource, name)? else {
+                return Ok(None);
+            };
             if resource.kind == "Service" {
                 self.release_service(&obj, None).await;
             }
-            return Ok(Written::unstored(obj, &kv));
+            return Ok(Some(Written::unstored(obj, &kv)));
         }
         let mut obj = obj;
         let owner = format!("{}/{name}", namespace.unwrap_or(""));
@@ -190,16 +189,17 @@ impl Registry {
             "Service" => self.allocate_service(&mut obj, Some(&old), &owner).await?,
             _ => Default::default(),
         };
-        match self.store.update(key, encode(&obj), expected).await {
-            Ok(kv) => {
+        let updated = self.store.update(key, encode(&obj), expected).await;
+        match unless_overtaken(updated, resource, name) {
+            Ok(Some(kv)) => {
                 if resource.kind == "Service" {
                     self.release_service(&old, Some(&obj)).await;
                 }
-                Ok(Written::stored(obj, kv))
+                Ok(Some(Written::stored(obj, kv)))
             }
-            Err(e) => {
+            not_written => {
                 self.unclaim(claims).await;
-                Err(store_error(resource, name, e))
+                not_written.map(|_| None)
             }
         }
     }
