@@ -11,41 +11,35 @@
 //! stop (on drop, so also when a test fails). Without the rights to add routes (not root),
 //! one warning says so. `ip` runs synchronously: once per range, a few milliseconds.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Mutex;
 
 /// The routing protocol number krust marks its routes with (`proto 107` in `ip route`).
 const PROTO: &str = "107";
 
-/// The `unreachable` routes this process added.
+/// The pod ranges this process tried to route, and whether it holds the route of each.
 #[derive(Default)]
 pub struct Routes {
-    added: Mutex<HashSet<String>>,
-    /// Ranges tried already (added or not).
-    tried: Mutex<HashSet<String>>,
+    /// Held while a range is being added, so no pod of that range gets an address before
+    /// its route is in place.
+    ranges: Mutex<HashMap<String, bool>>,
 }
 
 impl Routes {
     /// Routes `cidr` locally unless it was tried before. Returns whether this process holds
     /// a route for it now.
     pub fn ensure(&self, cidr: &str) -> bool {
-        if !self.tried.lock().expect("lock").insert(cidr.to_string()) {
-            return self.added.lock().expect("lock").contains(cidr);
+        let mut ranges = self.ranges.lock().expect("lock");
+        if let Some(held) = ranges.get(cidr) {
+            return *held;
         }
-        let ours = ["route", "add", "unreachable", cidr, "proto", PROTO];
-        match ip(&ours) {
-            Ok(()) => {
-                self.added.lock().expect("lock").insert(cidr.to_string());
-                true
-            }
+        let held = match ip(&["route", "add", "unreachable", cidr, "proto", PROTO]) {
+            Ok(()) => true,
             Err(why) if why.contains("File exists") => {
                 let left_by_krust =
                     ip_output(&["route", "show", "type", "unreachable", cidr, "proto", PROTO])
                         .is_some_and(|out| !out.trim().is_empty());
-                if left_by_krust {
-                    self.added.lock().expect("lock").insert(cidr.to_string());
-                }
                 tracing::debug!(%cidr, left_by_krust, "pod range already routed on this host");
                 left_by_krust
             }
@@ -53,13 +47,16 @@ impl Routes {
                 tracing::warn!(%cidr, %why, "could not route a sim pod range locally: packets to its addresses may leave this host");
                 false
             }
-        }
+        };
+        ranges.insert(cidr.to_string(), held);
+        held
     }
 }
 
 impl Drop for Routes {
     fn drop(&mut self) {
-        for cidr in self.added.get_mut().expect("lock").drain() {
+        let ranges = self.ranges.get_mut().expect("lock");
+        for (cidr, _) in ranges.drain().filter(|(_, held)| *held) {
             if let Err(why) = ip(&["route", "del", "unreachable", &cidr, "proto", PROTO]) {
                 tracing::warn!(%cidr, %why, "could not remove a sim pod route");
             }
