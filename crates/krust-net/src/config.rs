@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use krust_api::cidr::Cidr;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// The pod network of one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetworkConfig {
@@ -50,6 +52,40 @@ impl NetworkConfig {
     /// The gateway: the first address of the pod range, on the bridge.
     pub fn gateway(&self) -> Ipv4Addr {
         self.pod_cidr.nth(1)
+    }
+
+    /// Refuses configurations that cannot work or would write odd commands.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bridge = &self.bridge;
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+        if bridge.is_empty() || bridge.len() > 15 || !bridge.chars().all(plain) {
+            return Err(Error::Config(format!(
+                "bridge name {bridge:?}: 1 to 15 letters, digits, '-', '_' or '.'"
+            )));
+        }
+        let (pods, cluster, services) = (self.pod_cidr, self.cluster_cidr, self.service_cidr);
+        if pods.prefix() > 30 {
+            return Err(Error::Config(format!(
+                "pod range {pods} holds no pod address"
+            )));
+        }
+        if !cluster.contains(pods.network()) || cluster.prefix() > pods.prefix() {
+            return Err(Error::Config(format!(
+                "pod range {pods} is not inside the cluster range {cluster}"
+            )));
+        }
+        if cluster.contains(services.network()) || services.contains(cluster.network()) {
+            return Err(Error::Config(format!(
+                "service range {services} overlaps the cluster range {cluster}"
+            )));
+        }
+        if !(576..=65535).contains(&self.mtu) {
+            return Err(Error::Config(format!(
+                "MTU {} out of 576..=65535",
+                self.mtu
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -111,5 +147,51 @@ impl HostPort {
                 (Some(a), Some(b)) => a == b,
                 _ => true,
             }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> NetworkConfig {
+        NetworkConfig::new("10.42.3.0/24".parse().unwrap(), "/tmp/unused")
+    }
+
+    #[test]
+    fn the_defaults_are_krusts_ranges_and_the_gateway_is_the_first_address() {
+        let config = config();
+        assert_eq!(config.bridge, "krust0");
+        assert_eq!(config.cluster_cidr.to_string(), "10.42.0.0/16");
+        assert_eq!(config.service_cidr.to_string(), "10.43.0.0/16");
+        assert_eq!(config.gateway(), Ipv4Addr::new(10, 42, 3, 1));
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn configurations_that_cannot_work_are_refused() {
+        type Change = fn(&mut NetworkConfig);
+        let cases: [(&str, Change); 6] = [
+            ("bridge name", |c| {
+                c.bridge = "a-bridge-name-too-long".into()
+            }),
+            ("bridge name", |c| c.bridge = "br 0".into()),
+            ("holds no pod address", |c| {
+                c.pod_cidr = "10.42.3.0/31".parse().unwrap()
+            }),
+            ("not inside the cluster range", |c| {
+                c.pod_cidr = "10.44.0.0/24".parse().unwrap()
+            }),
+            ("overlaps the cluster range", |c| {
+                c.service_cidr = "10.0.0.0/8".parse().unwrap()
+            }),
+            ("MTU", |c| c.mtu = 100),
+        ];
+        for (said, change) in cases {
+            let mut config = config();
+            change(&mut config);
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(said), "{err}");
+        }
     }
 }

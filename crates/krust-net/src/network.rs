@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use krust_api::cidr::Cidr;
 
 use crate::config::{HostPort, NetworkConfig, PodAddress};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ipam::Ipam;
 use crate::netns::{enter, run_in};
 use crate::{bridge, cmd, hostport, routes, veth};
@@ -36,7 +36,7 @@ impl PodNetwork {
     /// table rebuilt from the stored allocations. Run again over the same state (an agent
     /// restart), it changes nothing that works: pods keep their addresses and hostPorts.
     pub async fn setup(config: NetworkConfig) -> Result<PodNetwork> {
-        validate(&config)?;
+        config.validate()?;
         let host = config.host_netns.clone();
         let cfg = config.clone();
         let (ipam, routes) = run_in(host, move || {
@@ -182,35 +182,4 @@ impl Inner {
         let script = hostport::script(&self.config, &self.ipam.lock().expect("ipam lock"));
         cmd::nft(&script)
     }
-}
-
-/// Refuses configurations that cannot work or would write odd commands.
-fn validate(config: &NetworkConfig) -> Result<()> {
-    let bridge = &config.bridge;
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
-    if bridge.is_empty() || bridge.len() > 15 || !bridge.chars().all(plain) {
-        return Err(Error::Config(format!(
-            "bridge name {bridge:?}: 1 to 15 letters, digits, '-', '_' or '.'"
-        )));
-    }
-    let pods = config.pod_cidr;
-    if pods.prefix() > 30 {
-        return Err(Error::Config(format!(
-            "pod range {pods} holds no pod address"
-        )));
-    }
-    if !config.cluster_cidr.contains(pods.network()) || config.cluster_cidr.prefix() > pods.prefix()
-    {
-        return Err(Error::Config(format!(
-            "pod range {pods} is not inside the cluster range {}",
-            config.cluster_cidr
-        )));
-    }
-    if !(576..=65535).contains(&config.mtu) {
-        return Err(Error::Config(format!(
-            "MTU {} out of 576..=65535",
-            config.mtu
-        )));
-    }
-    Ok(())
 }
