@@ -26,6 +26,9 @@ pub enum Error {
         /// The system's error.
         source: std::io::Error,
     },
+    /// A pod's veth end did not start forwarding on the bridge in time.
+    #[error("bridge port {0} did not start forwarding")]
+    NotForwarding(String),
     /// Every address of the node's range is taken.
     #[error("no free address left in {0}")]
     Exhausted(Cidr),

@@ -42,3 +42,15 @@ pub(crate) fn enter(path: &Path) -> Result<()> {
     move_into_link_name_space(file.as_fd(), Some(LinkNameSpaceType::Network))
         .map_err(|e| Error::io(what())(e.into()))
 }
+
+/// The calling thread's network namespace, to come back to after entering another.
+pub(crate) fn current() -> Result<File> {
+    File::open("/proc/thread-self/ns/net")
+        .map_err(Error::io("opening this thread's network namespace"))
+}
+
+/// Moves the calling thread back into `netns` (from [`current`]).
+pub(crate) fn return_to(netns: &File) -> Result<()> {
+    move_into_link_name_space(netns.as_fd(), Some(LinkNameSpaceType::Network))
+        .map_err(|e| Error::io("returning to the host's network namespace")(e.into()))
+}

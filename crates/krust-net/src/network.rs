@@ -11,7 +11,7 @@ use krust_api::cidr::Cidr;
 use crate::config::{HostPort, NetworkConfig, PodAddress};
 use crate::error::Result;
 use crate::ipam::Ipam;
-use crate::netns::{enter, run_in};
+use crate::netns::{self, run_in};
 use crate::{bridge, cmd, hostport, routes, veth};
 
 /// The pod network of this node; clones share it.
@@ -81,19 +81,22 @@ impl PodNetwork {
         );
         run_in(inner.config.host_netns.clone(), move || {
             let config = &inner.config;
+            let host_ns = netns::current()?;
             let (ip, had_ports) = inner.allocate(&uid, &ports)?;
             let address = PodAddress {
                 ip,
                 gateway: config.gateway(),
                 prefix: config.pod_cidr.prefix(),
             };
-            veth::create(config, &veth::host_veth_name(&uid), &netns)?;
+            let host_end = veth::host_veth_name(&uid);
+            veth::create(config, &host_end, &netns, ip)?;
             if had_ports || !ports.is_empty() {
                 inner.sync_host_ports()?;
             }
-            // Last, from the host's namespace into the pod's (this thread ends after).
-            enter(&netns)?;
+            netns::enter(&netns)?;
             veth::configure_pod(address)?;
+            netns::return_to(&host_ns)?;
+            veth::wait_forwarding(&host_end)?;
             Ok(address)
         })
         .await
@@ -122,7 +125,7 @@ impl PodNetwork {
                 inner.sync_host_ports()?;
             }
             if let Some(netns) = netns {
-                enter(&netns)?;
+                netns::enter(&netns)?;
                 cmd::ip_batch_forced(&[format!("link del {}", veth::POD_IFNAME)]);
             }
             Ok(())

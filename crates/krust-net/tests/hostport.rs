@@ -51,7 +51,9 @@ async fn a_host_port_reaches_a_listener_in_the_pod_from_the_node_and_from_pods()
         (&web, at([192, 0, 2, 1], 8080)),
     ] {
         let name = &from.name;
+        let t = std::time::Instant::now();
         let got = tcp_roundtrip(from, to, &web, listen);
+        eprintln!("TIMING from {name} to {to}: {:?}", t.elapsed());
         assert_eq!(got, "hello", "from {name} to {to}");
     }
 

@@ -51,7 +51,13 @@ async fn two_pods_on_the_bridge_reach_each_other_and_the_node_and_the_node_reach
     // What the pod sees: eth0 with its address and the MTU, a default route via the gateway.
     let eth0 = a.ip(&["-o", "addr", "show", "dev", "eth0"]);
     assert!(eth0.contains("inet 10.42.0.2/24"), "{eth0}");
-    assert!(a.ip(&["link", "show", "eth0"]).contains("mtu 1500"));
+    let link = a.ip(&["link", "show", "eth0"]);
+    assert!(
+        link.contains("mtu 1500") && link.contains("link/ether 0a:58:0a:2a:00:02"),
+        "{link}"
+    );
+    let bridge = node.host.ip(&["link", "show", "krt-br0"]);
+    assert!(bridge.contains("link/ether 0a:58:0a:2a:00:01"), "{bridge}");
     assert_eq!(
         a.ip(&["route", "show", "default"]).trim(),
         "default via 10.42.0.1 dev eth0"
@@ -125,4 +131,27 @@ async fn an_attach_takes_a_few_milliseconds() {
     let mut ips: Vec<Ipv4Addr> = net.allocated().into_iter().map(|(_, ip)| ip).collect();
     ips.dedup();
     assert_eq!(ips.len(), 20);
+}
+
+#[tokio::test]
+async fn a_pod_is_reachable_the_moment_attach_returns_also_when_attached_again() {
+    let node = Node::new("ready");
+    let net = PodNetwork::setup(node.config.clone()).await.unwrap();
+    for round in 0..4 {
+        let pod = Netns::new("p");
+        let uid = format!("pod-{round}");
+        net.attach(&uid, &pod.path, &[]).await.unwrap();
+        let ip = net.attach(&uid, &pod.path, &[]).await.unwrap().ip;
+        // One datagram, no retry: lost if the bridge port were not forwarding yet, late
+        // (a second) if the node had to ask again for the pod's MAC address.
+        let start = Instant::now();
+        let received = support::udp_receive_once(&pod, at(Ipv4Addr::UNSPECIFIED, 5300));
+        support::udp_send(&node.host, at(ip, 5300), "first");
+        assert_eq!(received.join().unwrap(), "first");
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            start.elapsed()
+        );
+    }
 }
