@@ -12,6 +12,10 @@
 //! comes back through the node and is un-NATed. Nothing else is masqueraded; traffic to the
 //! outside world keeps its pod address.
 //!
+//! `route_localnet` would also let a crafted packet from a pod reach what listens on the
+//! node's loopback (kube-proxy's CVE-2020-8558), so the table's `input` chain drops new
+//! connections to 127.0.0.0/8 arriving from the bridge, as kube-proxy's fix does.
+//!
 //! The whole table is written in one `nft -f` transaction from the stored allocations every
 //! time a pod's hostPorts change (the table is dropped and written again, atomically), so
 //! the kernel's rules are always exactly the allocations, also after an agent restart.
@@ -63,6 +67,10 @@ pub(crate) fn script(config: &NetworkConfig, ipam: &Ipam) -> String {
   chain output {{
     type nat hook output priority -100; policy accept;
     fib daddr type local jump hostports
+  }}
+  chain input {{
+    type filter hook input priority filter; policy accept;
+    iifname "{bridge}" ip daddr 127.0.0.0/8 ct state != {{ established, related }} drop
   }}
   chain postrouting {{
     type nat hook postrouting priority srcnat; policy accept;

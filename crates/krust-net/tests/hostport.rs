@@ -86,3 +86,53 @@ async fn a_host_port_bound_to_one_node_address_answers_only_there_and_goes_on_de
     let refused = tcp_send(&node.host, at([192, 0, 2, 1], 9090), "x").unwrap_err();
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
 }
+
+#[tokio::test]
+async fn a_pod_cannot_reach_the_nodes_localhost_through_the_bridge() {
+    // route_localnet on the bridge (for hostPorts through 127.0.0.1) must not let a pod
+    // reach what listens on the node's 127.0.0.1 (kube-proxy's CVE-2020-8558).
+    let node = node("lo");
+    let net = PodNetwork::setup(node.config.clone()).await.unwrap();
+    let pod = Netns::new("p");
+    net.attach("pod", &pod.path, &[]).await.unwrap();
+    // The pod's kernel is made to send 127.0.0.2 out through the gateway, as a crafted
+    // packet would arrive.
+    pod.ip(&[
+        "route",
+        "del",
+        "local",
+        "127.0.0.0/8",
+        "dev",
+        "lo",
+        "table",
+        "local",
+    ]);
+    pod.ip(&[
+        "route",
+        "add",
+        "127.0.0.2/32",
+        "via",
+        "10.42.0.1",
+        "dev",
+        "eth0",
+    ]);
+    support::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &pod.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.conf.eth0.route_localnet=1",
+        ],
+    );
+    // Something listening on the node's loopback only (lives until the namespace goes).
+    node.host.run(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.2:7999").unwrap();
+        std::mem::forget(listener);
+    });
+    let tried = tcp_send(&pod, at([127, 0, 0, 2], 7999), "x");
+    let dropped = tried.expect_err("a pod reached the node's loopback");
+    assert_eq!(dropped.kind(), std::io::ErrorKind::TimedOut, "{dropped}");
+}
