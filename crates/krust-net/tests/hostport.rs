@@ -97,37 +97,15 @@ async fn a_pod_cannot_reach_the_nodes_localhost_through_the_bridge() {
     net.attach("pod", &pod.path, &[]).await.unwrap();
     // The pod's kernel is made to send 127.0.0.2 out through the gateway, as a crafted
     // packet would arrive.
-    pod.ip(&[
-        "route",
-        "del",
-        "local",
-        "127.0.0.0/8",
-        "dev",
-        "lo",
-        "table",
-        "local",
-    ]);
-    pod.ip(&[
-        "route",
-        "add",
-        "127.0.0.2/32",
-        "via",
-        "10.42.0.1",
-        "dev",
-        "eth0",
-    ]);
-    support::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &pod.name,
-            "sysctl",
-            "-qw",
-            "net.ipv4.conf.eth0.route_localnet=1",
-        ],
-    );
-    // Something listening on the node's loopback only (lives until the namespace goes).
+    pod.ip_line("route del local 127.0.0.0/8 dev lo table local");
+    pod.ip_line("route add 127.0.0.2/32 via 10.42.0.1 dev eth0");
+    let sysctl = "netns exec POD sysctl -qw net.ipv4.conf.eth0.route_localnet=1";
+    let args: Vec<&str> = sysctl
+        .split(' ')
+        .map(|a| if a == "POD" { &pod.name } else { a })
+        .collect();
+    support::run("ip", &args);
+    // Something listening on the node's loopback only (open until this test process ends).
     node.host.run(|| {
         let listener = std::net::TcpListener::bind("127.0.0.2:7999").unwrap();
         std::mem::forget(listener);

@@ -45,6 +45,11 @@ impl Netns {
         run("ip", &all)
     }
 
+    /// `ip -n <name>` with the words of `line`, which must succeed; what it printed.
+    pub fn ip_line(&self, line: &str) -> String {
+        self.ip(&line.split_whitespace().collect::<Vec<_>>())
+    }
+
     /// `ip -n <name> args`: whether it succeeded, and stdout and stderr.
     pub fn try_ip(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new("ip")
