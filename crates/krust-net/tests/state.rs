@@ -128,3 +128,16 @@ async fn a_host_port_another_pod_has_is_refused() {
     );
     assert_eq!(net.allocated().len(), 1);
 }
+
+#[tokio::test]
+async fn attaching_into_a_namespace_that_does_not_exist_fails_and_detach_cleans_up() {
+    let node = Node::new("bad");
+    let net = PodNetwork::setup(node.config.clone()).await.unwrap();
+    let missing = std::path::Path::new("/run/netns/krt-no-such-namespace");
+    let err = net.attach("pod-a", missing, &[]).await.unwrap_err();
+    assert!(err.to_string().contains("netns"), "{err}");
+    net.detach("pod-a", Some(missing)).await.unwrap();
+    assert!(net.allocated().is_empty());
+    let veth = krust_net::host_veth_name("pod-a");
+    assert!(!node.host.try_ip(&["link", "show", &veth]).0);
+}
