@@ -9,9 +9,10 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need cargo-nextest && ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
-# The pod network's tests drive iproute2 and nftables (root; each in namespaces it makes).
-if ! need nft || ! need ip; then
-    apt-get update && apt-get install -y nftables iproute2
+# The pod network's tests drive iproute2, nftables and conntrack (root; each in namespaces
+# it makes).
+if ! need nft || ! need ip || ! need conntrack; then
+    apt-get update && apt-get install -y nftables iproute2 conntrack
 fi
 if ! need kubectl; then
     echo "kubectl is required for the end-to-end tests (the machine image carries v1.32.4)" >&2

@@ -1,6 +1,6 @@
 //! The host tools the pod network drives: iproute2's `ip` (links, addresses, routes; `-batch`
-//! so that one process does all of a step), `nft` (one atomic script) and `/proc/sys/net`
-//! switches. Each runs in the calling thread's network namespace (see `netns.rs`).
+//! so that one process does all of a step), `nft` (one atomic script), `conntrack` (stale UDP
+//! flows) and `/proc/sys/net` switches. Each runs in the calling thread's network namespace (see `netns.rs`).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -39,6 +39,20 @@ pub(crate) fn nft(script: &str) -> Result<()> {
         script.lines().next().unwrap_or_default().to_string()
     })
     .map(drop)
+}
+
+/// Forgets the tracked UDP flows to local port `port`, so that datagrams a client kept
+/// sending before a hostPort existed are DNATed now instead of following their old,
+/// un-NATed flow (the kubelet's hostport manager and the portmap plugin do the same). Best
+/// effort: without the `conntrack` tool (Debian's `conntrack`) such a client waits for its
+/// flow to time out.
+pub(crate) fn forget_udp_flows(port: u16) {
+    let port = port.to_string();
+    let args = ["-D", "-p", "udp", "--orig-port-dst", &port];
+    // It fails when no flow matched; that is fine.
+    if let Err(Error::Io { source, .. }) = run_with_input("conntrack", &args, "", String::new) {
+        tracing::debug!(%source, "cannot run conntrack: stale UDP flows stay until they expire");
+    }
 }
 
 /// Sets the network sysctl `key` (`ipv4/ip_forward`) to `value` in this thread's namespace.

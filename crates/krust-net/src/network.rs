@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use krust_api::cidr::Cidr;
 
-use crate::config::{HostPort, NetworkConfig, PodAddress};
+use crate::config::{HostPort, NetworkConfig, PodAddress, Protocol};
 use crate::error::Result;
 use crate::ipam::Ipam;
 use crate::netns::{self, run_in};
@@ -82,7 +82,7 @@ impl PodNetwork {
         run_in(inner.config.host_netns.clone(), move || {
             let config = &inner.config;
             let host_ns = netns::current()?;
-            let (ip, had_ports) = inner.allocate(&uid, &ports)?;
+            let (ip, before) = inner.allocate(&uid, &ports)?;
             let address = PodAddress {
                 ip,
                 gateway: config.gateway(),
@@ -90,8 +90,13 @@ impl PodNetwork {
             };
             let host_end = veth::host_veth_name(&uid);
             veth::create(config, &host_end, &netns, ip)?;
-            if had_ports || !ports.is_empty() {
+            if !before.is_empty() || !ports.is_empty() {
                 inner.sync_host_ports()?;
+            }
+            for new_udp in ports.iter().filter(|p| p.protocol == Protocol::Udp) {
+                if !before.contains(new_udp) {
+                    cmd::forget_udp_flows(new_udp.host_port);
+                }
             }
             netns::enter(&netns)?;
             veth::configure_pod(address)?;
@@ -166,8 +171,8 @@ impl PodNetwork {
 
 impl Inner {
     /// Gives `uid` its address and `ports`, written to the state directory before it is
-    /// used; also whether it had hostPorts before.
-    fn allocate(&self, uid: &str, ports: &[HostPort]) -> Result<(Ipv4Addr, bool)> {
+    /// used; also the hostPorts it had before.
+    fn allocate(&self, uid: &str, ports: &[HostPort]) -> Result<(Ipv4Addr, Vec<HostPort>)> {
         let mut ipam = self.ipam.lock().expect("ipam lock");
         let before = ipam.get(uid).cloned();
         let mut next = ipam.clone();
@@ -176,7 +181,7 @@ impl Inner {
             next.save(&self.config.state_dir)?;
             *ipam = next;
         }
-        Ok((ip, before.is_some_and(|a| !a.host_ports.is_empty())))
+        Ok((ip, before.map(|a| a.host_ports).unwrap_or_default()))
     }
 
     /// Writes the hostPort table from the current allocations (in the host namespace).

@@ -114,3 +114,24 @@ async fn a_pod_cannot_reach_the_nodes_localhost_through_the_bridge() {
     let dropped = tried.expect_err("a pod reached the node's loopback");
     assert_eq!(dropped.kind(), std::io::ErrorKind::TimedOut, "{dropped}");
 }
+
+#[tokio::test]
+async fn a_udp_host_port_reaches_the_pod_also_for_a_client_that_sent_before_it_existed() {
+    let node = node("udp");
+    let net = PodNetwork::setup(node.config.clone()).await.unwrap();
+    let pod = Netns::new("p");
+    // The client's flow to 192.0.2.1:5353 is tracked (unanswered) before the hostPort exists.
+    let send = || {
+        node.host.run(|| {
+            let socket = std::net::UdpSocket::bind("0.0.0.0:45353").unwrap();
+            socket.send_to(b"query", "192.0.2.1:5353").unwrap();
+        })
+    };
+    send();
+    net.attach("dns", &pod.path, &[port(5353, 53, Protocol::Udp)])
+        .await
+        .unwrap();
+    let received = udp_receive_once(&pod, at([0, 0, 0, 0], 53));
+    send();
+    assert_eq!(received.join().unwrap(), "query");
+}
