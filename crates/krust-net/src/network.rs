@@ -14,10 +14,21 @@ use crate::ipam::Ipam;
 use crate::netns::{self, run_in};
 use crate::{bridge, cmd, hostport, routes, veth};
 
-/// The pod network of this node; clones share it.
+/// The pod network of this node; clones share it. Dropping it changes nothing on the host
+/// (pods keep their network across an agent restart); `teardown` removes it all.
 #[derive(Clone)]
 pub struct PodNetwork {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PodNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodNetwork")
+            .field("bridge", &self.inner.config.bridge)
+            .field("pod_cidr", &self.inner.config.pod_cidr)
+            .field("routes_held", &self.inner.routes)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -107,9 +118,9 @@ impl PodNetwork {
         .await
     }
 
-    /// Disconnects a pod: its veth pair (both ends), its hostPorts, then its address.
-    /// Detaching a pod that is not attached does nothing. `netns`, if given and the host end
-    /// is already gone, is where a stray `eth0` is removed.
+    /// Disconnects a pod: its veth pair (both ends), its address, then its hostPorts.
+    /// Detaching a pod that is not attached does nothing. `netns`, if given and still there,
+    /// is also rid of an `eth0` left in it (one whose host end was already gone).
     pub async fn detach(&self, pod_uid: &str, netns: Option<&Path>) -> Result<()> {
         let inner = self.inner.clone();
         let uid = pod_uid.to_string();
