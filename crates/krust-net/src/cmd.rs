@@ -1,6 +1,7 @@
 //! The host tools the pod network drives: iproute2's `ip` (links, addresses, routes; `-batch`
 //! so that one process does all of a step), `nft` (one atomic script), `conntrack` (stale UDP
-//! flows) and `/proc/sys/net` switches. Each runs in the calling thread's network namespace (see `netns.rs`).
+//! flows) and `/proc/sys/net` switches. Each runs in the calling thread's network namespace
+//! (see `netns.rs`).
 
 use std::io::Write;
 use std::process::{Command, Stdio};

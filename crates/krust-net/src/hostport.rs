@@ -127,6 +127,14 @@ mod tests {
             s.contains("elements = { 192.0.2.1 . udp . 5353 : 10.42.0.2 . 53 }"),
             "{s}"
         );
-        assert!(s.contains(r#"oifname "krt-br" ip saddr 10.42.0.0/24 ct status dnat masquerade"#));
+        // Masquerade only towards the bridge: never to the outside world.
+        let masquerades: Vec<&str> = s.lines().filter(|l| l.contains("masquerade")).collect();
+        assert_eq!(
+            masquerades,
+            [
+                r#"    oifname "krt-br" ip saddr 127.0.0.0/8 masquerade"#,
+                r#"    oifname "krt-br" ip saddr 10.42.0.0/24 ct status dnat masquerade"#,
+            ]
+        );
     }
 }
