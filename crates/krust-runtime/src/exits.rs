@@ -1,0 +1,74 @@
+//! Exit events without polling, as containerd's shim reports `TaskExit`: each container's
+//! monitor is watched through a pidfd (readable once it ends, which it does right after
+//! recording the exit), whether this agent started it or adopted it after a restart.
+
+use std::os::fd::OwnedFd;
+
+use rustix::process::{Pid, PidfdFlags};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use crate::runtime::Runtime;
+use crate::state::{self, ProcessId};
+
+impl Runtime {
+    /// Watches the monitor of every container that has not exited yet, and clears the
+    /// directories of containers a crash left half-created.
+    pub(crate) fn adopt(&self) {
+        let Ok(entries) = std::fs::read_dir(self.config().root.join("containers")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let dir = self.container_dir(&id);
+            if !dir.record().exists() {
+                crate::container::clear_dir(&dir);
+                continue;
+            }
+            if dir.exit().exists() {
+                continue;
+            }
+            if let Some(monitor) = ProcessId::read(&dir.monitor()) {
+                self.watch_monitor(&id, monitor);
+            }
+        }
+    }
+
+    /// Sends `id` on the exits channel when the monitor ends (at once if it is gone).
+    pub(crate) fn watch_monitor(&self, id: &str, monitor: ProcessId) {
+        if !self.inner.watched.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string()) {
+            return;
+        }
+        let fd = Pid::from_raw(monitor.pid as i32)
+            .and_then(|pid| rustix::process::pidfd_open(pid, PidfdFlags::NONBLOCK).ok());
+        // The pidfd names the process at the time it was opened: if that is still the
+        // monitor, it names the monitor.
+        let fd = fd.filter(|_| ProcessId::of(monitor.pid) == Some(monitor));
+        let runtime = self.clone();
+        let id = id.to_string();
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            if let Some(fd) = fd {
+                wait_readable(fd).await;
+            }
+            runtime.inner.watched.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            let _ = runtime.inner.exits.send(id);
+        });
+    }
+}
+
+async fn wait_readable(fd: OwnedFd) {
+    // Deprecated for descriptors that may be closed while registered; this one is owned
+    // by the AsyncFd, which is the safe case (`register` became `unsafe` for all cases).
+    #[allow(deprecated)]
+    if let Ok(fd) = AsyncFd::with_interest(fd, Interest::READABLE) {
+        let _ = fd.readable().await;
+    }
+}
+
+/// Whether a container's monitor is alive.
+pub(crate) fn monitor_alive(dir: &state::ContainerDir) -> bool {
+    ProcessId::read(&dir.monitor()).is_some_and(|m| m.alive())
+}
