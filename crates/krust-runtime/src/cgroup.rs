@@ -92,7 +92,8 @@ fn write_limits(relative: &str, r: &Resources) -> Result<()> {
     }
     for (controller, file, value) in writes {
         let path = join(&Path::new(MOUNT).join(controller), relative).join(file);
-        std::fs::write(&path, &value).context(format_args!("writing {value} to {}", path.display()))?;
+        std::fs::write(&path, &value)
+            .context(format_args!("writing {value} to {}", path.display()))?;
     }
     Ok(())
 }
@@ -125,7 +126,10 @@ fn rmdir_retrying(dir: &Path) -> Result<()> {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) if std::time::Instant::now() > deadline => {
-                return Err(crate::Error::io(format_args!("removing {}", dir.display()), e));
+                return Err(crate::Error::io(
+                    format_args!("removing {}", dir.display()),
+                    e,
+                ));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
@@ -160,8 +164,14 @@ pub fn stats(relative: &str) -> Result<ContainerStats> {
         std::fs::read_to_string(&path).context(format_args!("reading {}", path.display()))
     };
     let timestamp = SystemTime::now();
-    let cpu_usage_ns = read("cpuacct", "cpuacct.usage")?.trim().parse().unwrap_or(0);
-    let memory_usage_bytes: u64 = read("memory", "memory.usage_in_bytes")?.trim().parse().unwrap_or(0);
+    let cpu_usage_ns = read("cpuacct", "cpuacct.usage")?
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let memory_usage_bytes: u64 = read("memory", "memory.usage_in_bytes")?
+        .trim()
+        .parse()
+        .unwrap_or(0);
     let inactive = field(&read("memory", "memory.stat")?, "total_inactive_file").unwrap_or(0);
     Ok(ContainerStats {
         timestamp,

@@ -48,7 +48,9 @@ impl ConsoleSocket {
                 return Ok(fd);
             }
         }
-        Err(io::Error::other("no terminal received on the console socket"))
+        Err(io::Error::other(
+            "no terminal received on the console socket",
+        ))
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::io::AsyncBufReadExt;
 use crate::error::{Context, Result};
 use crate::runtime::Runtime;
 use crate::spec::{ContainerSpec, ContainerState};
-use crate::state::{self, ContainerDir, ContainerRecord, MonitorConfig, ProcessId};
+use crate::state::{self, ContainerDir, ContainerRecord, MonitorConfig};
 use crate::{Error, cgroup, oci};
 
 impl Runtime {
@@ -38,7 +38,8 @@ impl Runtime {
         let made = (|| {
             for sub in ["upper", "work", "bundle/rootfs"] {
                 let path = dir.0.join(sub);
-                std::fs::create_dir_all(&path).context(format_args!("creating {}", path.display()))?;
+                std::fs::create_dir_all(&path)
+                    .context(format_args!("creating {}", path.display()))?;
             }
             mount_rootfs(&dir, &spec.lower_dirs)?;
             let config = oci::config(spec, &sandbox, &cgroup);
@@ -74,7 +75,8 @@ impl Runtime {
             .open(dir.start_claim())
             .map_err(|_| Error::Other(format!("container {id} was already started")))?;
         let config = self.config();
-        let monitor_log = std::fs::File::create(dir.0.join("monitor.log")).context("monitor.log")?;
+        let monitor_log =
+            std::fs::File::create(dir.0.join("monitor.log")).context("monitor.log")?;
         let mut child = tokio::process::Command::new(&config.monitor[0])
             .args(&config.monitor[1..])
             .arg("run")
@@ -83,23 +85,34 @@ impl Runtime {
             .stdout(Stdio::piped())
             .stderr(monitor_log)
             .spawn()
-            .context(format_args!("running the monitor {}", config.monitor[0].to_string_lossy()))?;
-        if let Some(pid) = child.id()
-            && let Some(monitor) = ProcessId::of(pid)
-        {
-            self.watch_monitor(id, monitor);
-        }
-        let stdout = child.stdout.take().ok_or_else(|| Error::Other("no monitor pipe".into()))?;
-        let mut line = String::new();
-        tokio::io::BufReader::new(stdout).read_line(&mut line).await.context("reading the monitor")?;
+            .context(format_args!(
+                "running the monitor {}",
+                config.monitor[0].to_string_lossy()
+            ))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Other("no monitor pipe".into()))?;
         // The child is left to Tokio, which reaps it when it exits.
         drop(child);
-        match line.trim_end().split_once(' ').unwrap_or((line.trim_end(), "")) {
+        let mut stdout = tokio::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line).await;
+        // The pipe ends once the exit is recorded (or the monitor is gone).
+        self.watch_pipe(id, stdout);
+        read.context("reading the monitor")?;
+        match line
+            .trim_end()
+            .split_once(' ')
+            .unwrap_or((line.trim_end(), ""))
+        {
             ("ok", _) => Ok(()),
             ("error", message) => Err(Error::CannotRun(message.to_string())),
             _ => Err(Error::Other(format!(
                 "the monitor of {id} ended without starting it: {}",
-                std::fs::read_to_string(dir.0.join("monitor.log")).unwrap_or_default().trim()
+                std::fs::read_to_string(dir.0.join("monitor.log"))
+                    .unwrap_or_default()
+                    .trim()
             ))),
         }
     }
@@ -121,7 +134,10 @@ impl Runtime {
         cgroup::remove(&record.cgroup, &record.cgroup)?;
         clear_dir(&dir);
         if dir.0.exists() {
-            return Err(Error::Other(format!("could not remove {}", dir.0.display())));
+            return Err(Error::Other(format!(
+                "could not remove {}",
+                dir.0.display()
+            )));
         }
         Ok(())
     }
@@ -144,13 +160,18 @@ fn mount_rootfs(dir: &ContainerDir, lower_dirs: &[std::path::PathBuf]) -> Result
         rustix::mount::MountFlags::empty(),
         Some(data.as_c_str()),
     )
-    .context(format_args!("mounting overlay on {}", dir.rootfs().display()))
+    .context(format_args!(
+        "mounting overlay on {}",
+        dir.rootfs().display()
+    ))
 }
 
 /// overlayfs options separate with `,` and lower directories with `:`; both are escaped.
 fn escape(path: &Path) -> String {
     let text = path.to_string_lossy();
-    text.replace('\\', "\\\\").replace(':', "\\:").replace(',', "\\,")
+    text.replace('\\', "\\\\")
+        .replace(':', "\\:")
+        .replace(',', "\\,")
 }
 
 /// Unmounts a container's root filesystem and removes its directory.

@@ -8,11 +8,11 @@ use futures::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
+use crate::Error;
 use crate::console::ConsoleSocket;
 use crate::error::{Context, Result};
 use crate::runtime::Runtime;
 use crate::spec::ContainerState;
-use crate::Error;
 
 /// A process running inside a container.
 pub struct Exec {
@@ -32,7 +32,10 @@ pub struct Exec {
 impl Runtime {
     /// Runs `args` in the running container `id`.
     pub async fn exec(&self, id: &str, args: Vec<String>, tty: bool, stdin: bool) -> Result<Exec> {
-        if !matches!(self.container_status(id).await?.state, ContainerState::Running { .. }) {
+        if !matches!(
+            self.container_status(id).await?.state,
+            ContainerState::Running { .. }
+        ) {
             return Err(Error::Other(format!("container {id} is not running")));
         }
         if args.is_empty() {
@@ -42,7 +45,10 @@ impl Runtime {
         command.arg("exec");
         if tty {
             let console = ConsoleSocket::new().context("console socket")?;
-            command.arg("--tty").arg("--console-socket").arg(&console.path);
+            command
+                .arg("--tty")
+                .arg("--console-socket")
+                .arg(&console.path);
             command.arg(id).args(&args);
             let mut child = command
                 .stdin(Stdio::null())
@@ -81,9 +87,18 @@ impl Runtime {
             .spawn()
             .context("running crun exec")?;
         Ok(Exec {
-            stdin: child.stdin.take().map(|s| Box::new(s) as Box<dyn AsyncWrite + Send + Unpin>),
-            stdout: child.stdout.take().map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
-            stderr: child.stderr.take().map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+            stdin: child
+                .stdin
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncWrite + Send + Unpin>),
+            stdout: child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+            stderr: child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
             resize: None,
             exit: Box::pin(async move { code(child.wait().await) }),
         })
@@ -93,7 +108,10 @@ impl Runtime {
 fn code(status: std::io::Result<std::process::ExitStatus>) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     match status {
-        Ok(s) => s.code().or_else(|| s.signal().map(|n| 128 + n)).unwrap_or(255),
+        Ok(s) => s
+            .code()
+            .or_else(|| s.signal().map(|n| 128 + n))
+            .unwrap_or(255),
         Err(_) => 255,
     }
 }

@@ -1,12 +1,12 @@
-//! Exit events without polling, as containerd's shim reports `TaskExit`: each container's
-//! monitor is watched through a pidfd (readable once it ends, which it does right after
-//! recording the exit), whether this agent started it or adopted it after a restart.
+//! Exit events without polling, as containerd's shim reports `TaskExit`: a monitor this
+//! agent started closes its stdout pipe once the exit is recorded; one adopted after a
+//! restart is watched through a pidfd (readable once it ends, right after `crun delete`).
 
 use std::os::fd::OwnedFd;
 
 use rustix::process::{Pid, PidfdFlags};
-use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, Interest};
 
 use crate::runtime::Runtime;
 use crate::state::{self, ProcessId};
@@ -34,9 +34,42 @@ impl Runtime {
         }
     }
 
-    /// Sends `id` on the exits channel when the monitor ends (at once if it is gone).
+    /// Sends `id` on the exits channel when the monitor this agent started closes its
+    /// pipe, which it does as soon as the exit is recorded.
+    pub(crate) fn watch_pipe(&self, id: &str, mut pipe: impl AsyncRead + Unpin + Send + 'static) {
+        if !self.watch(id) {
+            return;
+        }
+        let runtime = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut pipe, &mut tokio::io::sink()).await;
+            runtime.exited(id);
+        });
+    }
+
+    /// Marks a container watched; false if it already was.
+    fn watch(&self, id: &str) -> bool {
+        self.inner
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string())
+    }
+
+    fn exited(&self, id: String) {
+        self.inner
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        let _ = self.inner.exits.send(id);
+    }
+
+    /// Sends `id` on the exits channel when the monitor (started by an earlier agent)
+    /// ends, at once if it is gone.
     pub(crate) fn watch_monitor(&self, id: &str, monitor: ProcessId) {
-        if !self.inner.watched.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string()) {
+        if !self.watch(id) {
             return;
         }
         let fd = Pid::from_raw(monitor.pid as i32)
@@ -53,8 +86,7 @@ impl Runtime {
             if let Some(fd) = fd {
                 wait_readable(fd).await;
             }
-            runtime.inner.watched.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            let _ = runtime.inner.exits.send(id);
+            runtime.exited(id);
         });
     }
 }

@@ -9,40 +9,101 @@ use crate::spec::{ContainerSpec, MountKind, Resources, Sandbox};
 
 /// Paths hidden from containers (runc's and containerd's defaults).
 const MASKED: &[&str] = &[
-    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 ];
 
 /// Paths containers see read-only.
-const READONLY: &[&str] =
-    &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Every capability, for privileged containers.
 const ALL_CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 /// The capabilities containerd gives a container by default (without securityContext
 /// changes), for the kubelet to start from.
 pub const DEFAULT_CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-    "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
 ];
 
 /// `NET_ADMIN`, `net_admin` and `CAP_NET_ADMIN` are one capability.
 fn capability_name(name: &str) -> String {
     let upper = name.to_ascii_uppercase();
-    if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") }
+    if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    }
 }
 
 /// The `config.json` of a container of `sandbox`, its cgroup at `cgroup` (relative).
@@ -50,7 +111,10 @@ pub fn config(spec: &ContainerSpec, sandbox: &Sandbox, cgroup: &str) -> Value {
     let capabilities: Vec<String> = if spec.privileged {
         ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect()
     } else {
-        spec.capabilities.iter().map(|c| capability_name(c)).collect()
+        spec.capabilities
+            .iter()
+            .map(|c| capability_name(c))
+            .collect()
     };
     let mut namespaces = vec![json!({"type": "mount"})];
     if !sandbox.spec.host_pid {
@@ -63,7 +127,11 @@ pub fn config(spec: &ContainerSpec, sandbox: &Sandbox, cgroup: &str) -> Value {
         namespaces.push(json!({"type": "ipc", "path": ipc}));
     }
     namespaces.push(json!({"type": "uts", "path": sandbox.uts_ns}));
-    let cwd = if spec.cwd.is_empty() { "/" } else { spec.cwd.as_str() };
+    let cwd = if spec.cwd.is_empty() {
+        "/"
+    } else {
+        spec.cwd.as_str()
+    };
     let mut config = json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -109,7 +177,10 @@ pub fn config(spec: &ContainerSpec, sandbox: &Sandbox, cgroup: &str) -> Value {
 fn env_with_path(env: &[String]) -> Vec<String> {
     let mut env = env.to_vec();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        env.insert(
+            0,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
     }
     env
 }
@@ -135,8 +206,10 @@ fn mounts(spec: &ContainerSpec, sandbox: &Sandbox) -> Vec<Value> {
     // sysfs shows the network devices of the namespace it is mounted from: only a
     // container with its own network namespace gets a fresh one.
     if sandbox.netns.is_some() || sandbox.spec.host_network {
-        mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
-                           "options": sys_options}));
+        mounts.push(
+            json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                           "options": sys_options}),
+        );
     }
     for m in &spec.mounts {
         let mut options = vec![];

@@ -29,13 +29,22 @@ pub fn split(master: OwnedFd) -> io::Result<(PtyHalf, PtyHalf)> {
 impl PtyHalf {
     /// Sets the terminal's size in characters.
     pub fn resize(&self, width: u16, height: u16) -> io::Result<()> {
-        let size = rustix::termios::Winsize { ws_row: height, ws_col: width, ws_xpixel: 0, ws_ypixel: 0 };
+        let size = rustix::termios::Winsize {
+            ws_row: height,
+            ws_col: width,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         rustix::termios::tcsetwinsize(self.0.get_ref().as_fd(), size).map_err(io::Error::from)
     }
 }
 
 impl AsyncRead for PtyHalf {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         loop {
             let mut guard = ready!(self.0.poll_read_ready(cx))?;
             let unfilled = buf.initialize_unfilled();
@@ -55,7 +64,11 @@ impl AsyncRead for PtyHalf {
 }
 
 impl AsyncWrite for PtyHalf {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         loop {
             let mut guard = ready!(self.0.poll_write_ready(cx))?;
             match guard.try_io(|fd| fd.get_ref().write(data)) {

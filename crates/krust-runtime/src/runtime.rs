@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
+use crate::Error;
 use crate::error::{Context, Result};
 use crate::state::{self, ContainerDir, ContainerRecord};
-use crate::Error;
 
 /// How the runtime is set up.
 #[derive(Clone, Debug)]
@@ -100,7 +100,10 @@ impl Runtime {
     pub(crate) fn crun_command(&self) -> tokio::process::Command {
         let config = self.config();
         let mut command = tokio::process::Command::new(&config.monitor[0]);
-        command.args(&config.monitor[1..]).arg("crun").arg(&config.crun);
+        command
+            .args(&config.monitor[1..])
+            .arg("crun")
+            .arg(&config.crun);
         command.arg("--root").arg(config.root.join("crun"));
         command
     }

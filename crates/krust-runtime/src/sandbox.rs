@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::Error;
 use crate::cgroup;
 use crate::error::{Context, Result};
 use crate::runtime::{Runtime, valid_id};
 use crate::spec::{Sandbox, SandboxSpec};
 use crate::state;
-use crate::Error;
 
 const UNSHARE: &str = "unshare";
 
@@ -32,7 +32,10 @@ impl Runtime {
             release_namespaces(&dir);
             let _ = std::fs::remove_dir_all(&dir);
             let relative = self.pod_cgroup(&spec.cgroup_parent);
-            let _ = cgroup::remove(&relative, &cgroup::relative(&self.config().cgroup_root, "", None));
+            let _ = cgroup::remove(
+                &relative,
+                &cgroup::relative(&self.config().cgroup_root, "", None),
+            );
         }
         result
     }
@@ -43,8 +46,16 @@ impl Runtime {
             std::fs::File::create(&path).context(format_args!("creating {}", path.display()))?;
             Ok(path)
         };
-        let netns = if spec.host_network { None } else { Some(file("net")?) };
-        let ipc_ns = if spec.host_ipc { None } else { Some(file("ipc")?) };
+        let netns = if spec.host_network {
+            None
+        } else {
+            Some(file("net")?)
+        };
+        let ipc_ns = if spec.host_ipc {
+            None
+        } else {
+            Some(file("ipc")?)
+        };
         let uts_ns = file("uts")?;
         let mut command = tokio::process::Command::new(UNSHARE);
         if let Some(net) = &netns {
@@ -54,7 +65,11 @@ impl Runtime {
             command.arg(format!("--ipc={}", ipc.display()));
         }
         command.arg(format!("--uts={}", uts_ns.display()));
-        let hostname = if spec.hostname.is_empty() { &spec.name } else { &spec.hostname };
+        let hostname = if spec.hostname.is_empty() {
+            &spec.name
+        } else {
+            &spec.hostname
+        };
         // The loopback device of a new network namespace starts down (CNI's loopback
         // plugin brings it up).
         let script = if netns.is_some() {
@@ -75,7 +90,13 @@ impl Runtime {
             )));
         }
         cgroup::create_pod(&self.pod_cgroup(&spec.cgroup_parent), &spec.resources)?;
-        let sandbox = Sandbox { id, spec: spec.clone(), netns, ipc_ns, uts_ns };
+        let sandbox = Sandbox {
+            id,
+            spec: spec.clone(),
+            netns,
+            ipc_ns,
+            uts_ns,
+        };
         state::write_json(&dir.join("sandbox.json"), &sandbox)?;
         Ok(sandbox)
     }
@@ -97,7 +118,10 @@ impl Runtime {
         let _guard = self.inner.sandboxes.lock().await;
         release_namespaces(&dir);
         let relative = self.pod_cgroup(&sandbox.spec.cgroup_parent);
-        cgroup::remove(&relative, &cgroup::relative(&self.config().cgroup_root, "", None))?;
+        cgroup::remove(
+            &relative,
+            &cgroup::relative(&self.config().cgroup_root, "", None),
+        )?;
         std::fs::remove_dir_all(&dir).context(format_args!("removing {}", dir.display()))
     }
 
@@ -107,7 +131,8 @@ impl Runtime {
         let entries = std::fs::read_dir(self.config().root.join("sandboxes"))
             .context("reading the sandboxes directory")?;
         for entry in entries.flatten() {
-            if let Some(sandbox) = state::read_json::<Sandbox>(&entry.path().join("sandbox.json"))? {
+            if let Some(sandbox) = state::read_json::<Sandbox>(&entry.path().join("sandbox.json"))?
+            {
                 out.push(sandbox);
             }
         }

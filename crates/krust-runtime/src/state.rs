@@ -16,8 +16,8 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Result};
 use crate::spec::ContainerSpec;
@@ -114,7 +114,10 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
             .map(Some)
             .context(format_args!("decoding {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(crate::Error::io(format_args!("reading {}", path.display()), e)),
+        Err(e) => Err(crate::Error::io(
+            format_args!("reading {}", path.display()),
+            e,
+        )),
     }
 }
 
@@ -156,7 +159,10 @@ impl ProcessId {
 
     pub fn decode(text: &str) -> Option<ProcessId> {
         let (pid, start) = text.trim().split_once(' ')?;
-        Some(ProcessId { pid: pid.parse().ok()?, start_time: start.parse().ok()? })
+        Some(ProcessId {
+            pid: pid.parse().ok()?,
+            start_time: start.parse().ok()?,
+        })
     }
 
     /// Reads a file holding an encoded process id.

@@ -49,8 +49,13 @@ fn state_of(dir: &ContainerDir, record: &ContainerRecord) -> Result<ContainerSta
     let started = state::read_json::<Started>(&dir.started())?;
     if monitor_alive(dir) {
         return Ok(match started {
-            Some(s) => ContainerState::Running { pid: s.pid, started_at: s.started_at },
-            None => ContainerState::Created { created_at: record.created_at },
+            Some(s) => ContainerState::Running {
+                pid: s.pid,
+                started_at: s.started_at,
+            },
+            None => ContainerState::Created {
+                created_at: record.created_at,
+            },
         });
     }
     // The monitor ended: it wrote the exit just before (read again), or it was killed.
@@ -58,7 +63,9 @@ fn state_of(dir: &ContainerDir, record: &ContainerRecord) -> Result<ContainerSta
         return Ok(exited(exit));
     }
     if started.is_none() && !dir.monitor().exists() {
-        return Ok(ContainerState::Created { created_at: record.created_at });
+        return Ok(ContainerState::Created {
+            created_at: record.created_at,
+        });
     }
     Ok(ContainerState::Exited {
         exit_code: 255,

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use rustix::process::{Pid, Signal};
 
+use crate::Error;
 use crate::error::Result;
 use crate::runtime::Runtime;
 use crate::spec::ContainerState;
-use crate::Error;
 
 impl Runtime {
     /// Sends the stop signal, waits up to `grace` for the exit, then kills. Returns once the
@@ -20,7 +20,10 @@ impl Runtime {
                 .ok_or_else(|| Error::Other(format!("unknown stop signal {name:?}")))?,
             None => Signal::TERM,
         };
-        if !matches!(self.container_status(id).await?.state, ContainerState::Running { .. }) {
+        if !matches!(
+            self.container_status(id).await?.state,
+            ContainerState::Running { .. }
+        ) {
             return Ok(());
         }
         self.kill(id, signal).await;
@@ -31,7 +34,9 @@ impl Runtime {
         if self.wait_exit(id, Duration::from_secs(10)).await {
             Ok(())
         } else {
-            Err(Error::Other(format!("container {id} did not exit after SIGKILL")))
+            Err(Error::Other(format!(
+                "container {id} did not exit after SIGKILL"
+            )))
         }
     }
 

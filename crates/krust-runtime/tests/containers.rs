@@ -18,8 +18,113 @@ async fn a_container_that_exits_reports_its_code_and_output() {
     let status = f.runtime.container_status(&id).await.unwrap();
     assert_eq!(status.name, "main");
     assert_eq!(status.sandbox_id, sandbox.id);
-    let ContainerState::Exited { reason, started_at, .. } = status.state else { panic!() };
+    let ContainerState::Exited {
+        reason, started_at, ..
+    } = status.state
+    else {
+        panic!()
+    };
     assert_eq!(reason, None);
     assert!(started_at.is_some());
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn logs_are_in_cri_format_with_stderr_and_partial_lines() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("logs").await;
+    let script = "printf part; sleep 0.3; echo ial; echo oops >&2";
+    let spec = f.container(&sandbox, "main", &["sh", "-c", script]);
+    let id = f.run(&spec).await;
+    assert_eq!(f.exit_code(&id).await, 0);
+    let log = f.log(&spec);
+    let records: Vec<(&str, &str, &str)> = log
+        .lines()
+        .map(|line| {
+            let mut parts = line.splitn(4, ' ');
+            let time = parts.next().unwrap();
+            // 2026-12-06T11:22:33.123456789Z
+            assert_eq!(time.len(), 30, "{line}");
+            assert!(
+                time.ends_with('Z') && &time[10..11] == "T" && &time[19..20] == ".",
+                "{line}"
+            );
+            (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(records.contains(&("stdout", "P", "part")), "{log}");
+    assert!(records.contains(&("stdout", "F", "ial")), "{log}");
+    assert!(records.contains(&("stderr", "F", "oops")), "{log}");
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_command_that_is_not_found_cannot_run_and_shows_as_exited_with_128() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("notfound").await;
+    let spec = f.container(&sandbox, "main", &["no-such-command"]);
+    let id = f.runtime.create_container(&spec).await.unwrap();
+    let err = f.runtime.start_container(&id).await.unwrap_err();
+    let Error::CannotRun(message) = err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("not found"), "{message}");
+    let ContainerState::Exited {
+        exit_code,
+        reason,
+        message: Some(text),
+        ..
+    } = f.runtime.container_status(&id).await.unwrap().state
+    else {
+        panic!()
+    };
+    assert_eq!(exit_code, 128);
+    assert_eq!(reason.as_deref(), Some("ContainerCannotRun"));
+    assert!(text.contains("no-such-command"), "{text}");
+    // A second start is refused: nothing is started twice.
+    assert!(f.runtime.start_container(&id).await.is_err());
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_container_over_its_memory_limit_is_reported_oom_killed() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("oom").await;
+    let mut spec = f.container(
+        &sandbox,
+        "main",
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"],
+    );
+    spec.resources.memory_limit = Some(32 << 20);
+    let id = f.run(&spec).await;
+    assert_eq!(f.exit_code(&id).await, 137);
+    let ContainerState::Exited { reason, .. } =
+        f.runtime.container_status(&id).await.unwrap().state
+    else {
+        panic!()
+    };
+    assert_eq!(reason.as_deref(), Some("OOMKilled"));
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn stats_read_the_cgroup_of_a_running_container() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("stats").await;
+    let spec = f.container(&sandbox, "main", &["sleep", "1000"]);
+    let id = f.run(&spec).await;
+    let stats = f.runtime.stats(&id).await.unwrap();
+    assert!(stats.cpu_usage_ns > 0, "{stats:?}");
+    assert!(stats.memory_usage_bytes > 0, "{stats:?}");
+    assert!(stats.memory_working_set_bytes <= stats.memory_usage_bytes);
+    let listed = f.runtime.list_containers().await.unwrap();
+    assert!(
+        matches!(listed[0].state, ContainerState::Running { .. }),
+        "{listed:?}"
+    );
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
 }

@@ -19,7 +19,10 @@ pub fn private_mount_namespace() -> io::Result<()> {
     // workspace forbids unsafe code, so the safe (deprecated) spelling is used.
     #[allow(deprecated)]
     rustix::thread::unshare(UnshareFlags::NEWNS)?;
-    rustix::mount::mount_change("/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)?;
+    rustix::mount::mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )?;
     if Path::new(CONTROLLERS).exists() {
         rustix::mount::mount_bind("/dev/null", CONTROLLERS)?;
     }

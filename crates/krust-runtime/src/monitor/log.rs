@@ -15,7 +15,9 @@ pub struct CriLog {
 
 impl CriLog {
     pub fn new(file: Option<File>) -> CriLog {
-        CriLog { file: Mutex::new(file) }
+        CriLog {
+            file: Mutex::new(file),
+        }
     }
 
     /// Writes what one read of `stream` returned.

@@ -1,7 +1,8 @@
 //! One container's life under its monitor: `crun run --detach` with the stdio pipes (or the
 //! console socket) held here, the log written, the process reaped, the exit recorded,
 //! `crun delete`. The agent learns whether the start worked from the first line the
-//! monitor writes on its stdout (`ok` or `error <message>`).
+//! monitor writes on its stdout (`ok` or `error <message>`), and that the exit is recorded
+//! from the end of that pipe (before `crun delete`, which takes a few milliseconds).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -26,22 +27,28 @@ pub fn run(dir: &Path) -> i32 {
         Ok(()) => 0,
         Err(message) => {
             report(&format!("error {}", message.replace('\n', " ")));
+            hang_up();
             1
         }
     }
 }
 
-/// Tells the agent how the start went, then lets go of its pipe.
+/// Tells the agent (if it still listens: a broken pipe is no error) how the start went.
 fn report(line: &str) {
     let mut out = std::io::stdout();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// Lets go of the agent's pipe: its end of file says the exit is recorded.
+fn hang_up() {
     if let Ok(null) = File::open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&null);
     }
 }
 
 fn supervise(dir: &ContainerDir) -> Result<(), String> {
+    let t0 = std::time::Instant::now();
     let config: MonitorConfig = state::read_json(&dir.monitor_config())
         .map_err(|e| e.to_string())?
         .ok_or("no monitor.json")?;
@@ -67,8 +74,13 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         crun.arg("--console-socket").arg(&console.path);
     }
     crun.arg(&config.id);
-    crun.stdin(Stdio::null()).stdout(Stdio::from(out_w)).stderr(Stdio::from(err_w));
-    let mut child = crun.spawn().map_err(|e| format!("running {}: {e}", config.crun.display()))?;
+    crun.stdin(Stdio::null())
+        .stdout(Stdio::from(out_w))
+        .stderr(Stdio::from(err_w));
+    let t1 = std::time::Instant::now();
+    let mut child = crun
+        .spawn()
+        .map_err(|e| format!("running {}: {e}", config.crun.display()))?;
     drop(crun); // our copies of the write ends: the readers see EOF when the container's go
 
     let (done_tx, done_rx) = mpsc::channel();
@@ -90,6 +102,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     drop(done_tx);
 
     let status = child.wait().map_err(|e| format!("waiting for crun: {e}"))?;
+    let t2 = std::time::Instant::now();
     if !status.success() {
         let message = crun_error(dir).unwrap_or_else(|| format!("crun run failed: {status}"));
         let exit = Exit {
@@ -100,8 +113,10 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
             finished_at: SystemTime::now(),
         };
         state::write_json(&dir.exit(), &exit).map_err(|e| e.to_string())?;
+        report(&format!("error {}", message.replace('\n', " ")));
+        hang_up();
         delete(&config, dir);
-        return Err(message);
+        return Ok(());
     }
     let started_at = SystemTime::now();
     let pid: u32 = std::fs::read_to_string(dir.0.join("pid"))
@@ -110,6 +125,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         .ok_or("crun wrote no pid file")?;
     state::write_json(&dir.started(), &Started { pid, started_at }).map_err(|e| e.to_string())?;
     report("ok");
+    let t3 = std::time::Instant::now();
     release_runtime_mounts(dir);
 
     let exit_code = reap(pid);
@@ -131,7 +147,18 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         finished_at: SystemTime::now(),
     };
     state::write_json(&dir.exit(), &exit).map_err(|e| e.to_string())?;
+    hang_up();
+    let t4 = std::time::Instant::now();
     delete(&config, dir);
+    // Where the time went, for whoever reads monitor.log.
+    eprintln!(
+        "setup {:?}, crun run {:?}, reported {:?}, exit recorded {:?}, crun delete {:?}",
+        t1 - t0,
+        t2 - t1,
+        t3 - t2,
+        t4 - t3,
+        t4.elapsed()
+    );
     Ok(())
 }
 
@@ -139,7 +166,10 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
 fn crun(config: &MonitorConfig, dir: &ContainerDir) -> Command {
     let mut command = Command::new(&config.crun);
     command.arg("--root").arg(&config.crun_root);
-    command.arg("--log").arg(dir.crun_log()).args(["--log-format", "json"]);
+    command
+        .arg("--log")
+        .arg(dir.crun_log())
+        .args(["--log-format", "json"]);
     command
 }
 
@@ -209,7 +239,11 @@ fn open_log(path: &Path) -> Option<File> {
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
-    std::fs::OpenOptions::new().create(true).append(true).open(path).ok()
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .ok()
 }
 
 fn copy_to_log(fd: OwnedFd, stream: &'static str, log: Arc<CriLog>, done: mpsc::Sender<()>) {

@@ -36,7 +36,12 @@ impl Fixture {
             cgroup_root: format!("krt-{}-{n}", std::process::id()),
         };
         let runtime = Runtime::new(config.clone()).unwrap();
-        Fixture { dir, config, runtime, rootfs }
+        Fixture {
+            dir,
+            config,
+            runtime,
+            rootfs,
+        }
     }
 
     /// A sandbox for a pod named `name`.
@@ -61,7 +66,10 @@ impl Fixture {
             lower_dirs: vec![self.rootfs.clone()],
             args: args.iter().map(|a| a.to_string()).collect(),
             cwd: "/".into(),
-            capabilities: krust_runtime::DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect(),
+            capabilities: krust_runtime::DEFAULT_CAPABILITIES
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
             no_new_privileges: true,
             seccomp_runtime_default: true,
             log_path: self.dir.path().join("logs").join(name).join("0.log"),
@@ -108,12 +116,18 @@ impl Drop for Fixture {
                 .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
                 .and_then(|v| v["pid"].as_u64())
             {
-                let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status();
             }
         }
         std::thread::sleep(Duration::from_millis(200));
         for container in dirs(&state.join("containers")) {
-            let id = container.file_name().unwrap().to_string_lossy().into_owned();
+            let id = container
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             let _ = std::process::Command::new(MONITOR)
                 .args(["crun", "/usr/bin/crun", "--root"])
                 .arg(state.join("crun"))
@@ -176,7 +190,10 @@ pub fn busybox_rootfs(dir: &Path) -> PathBuf {
     if std::fs::hard_link("/usr/bin/busybox", &busybox).is_err() {
         std::fs::copy("/usr/bin/busybox", &busybox).unwrap();
     }
-    let list = std::process::Command::new("/usr/bin/busybox").arg("--list").output().unwrap();
+    let list = std::process::Command::new("/usr/bin/busybox")
+        .arg("--list")
+        .output()
+        .unwrap();
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet != "busybox" && !applet.contains('/') && !applet.is_empty() {
             let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
@@ -187,7 +204,10 @@ pub fn busybox_rootfs(dir: &Path) -> PathBuf {
 
 /// Mount points in this mount namespace.
 pub fn mount_count() -> usize {
-    std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count()
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .count()
 }
 
 /// Processes whose command line or cgroup names `needle`.
@@ -208,5 +228,8 @@ pub fn processes_naming(needle: &str) -> Vec<u32> {
 
 /// cgroup directories named `name` in any hierarchy.
 pub fn cgroup_dirs(name: &str) -> usize {
-    dirs(Path::new("/sys/fs/cgroup")).iter().filter(|h| h.join(name).exists()).count()
+    dirs(Path::new("/sys/fs/cgroup"))
+        .iter()
+        .filter(|h| h.join(name).exists())
+        .count()
 }
