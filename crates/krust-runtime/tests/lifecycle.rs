@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use krust_runtime::{ContainerState, Runtime};
-use support::{Fixture, cgroup_dirs, mount_count, processes_naming};
+use support::{Fixture, cgroup_dirs, mounts_under, processes_naming};
 
 #[tokio::test]
 async fn a_container_survives_a_new_runtime_which_sees_its_exit() {
@@ -61,7 +61,6 @@ async fn a_container_survives_a_new_runtime_which_sees_its_exit() {
 #[tokio::test]
 async fn removing_a_sandbox_leaves_no_process_mount_cgroup_or_file() {
     let f = Fixture::new();
-    let mounts_before = mount_count();
     let sandbox = f.sandbox("tidy").await;
     let running = f
         .run(&f.container(&sandbox, "running", &["sleep", "1000"]))
@@ -73,14 +72,15 @@ async fn removing_a_sandbox_leaves_no_process_mount_cgroup_or_file() {
         .exec(&running, vec!["sleep".into(), "1000".into()], false, false)
         .await
         .unwrap();
-    assert!(mount_count() > mounts_before);
+    // The two root filesystems and the three namespaces.
+    assert_eq!(mounts_under(f.dir.path()), 5);
     assert!(cgroup_dirs(&f.config.cgroup_root) > 0);
     assert!(!processes_naming(&f.config.cgroup_root).is_empty());
 
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
     let code = exec.exit.await;
     assert_ne!(code, 0, "the exec process was killed");
-    assert_eq!(mount_count(), mounts_before);
+    assert_eq!(mounts_under(f.dir.path()), 0);
     assert_eq!(cgroup_dirs(&f.config.cgroup_root), 0);
     let state = f.config.root.to_string_lossy().into_owned();
     assert_eq!(processes_naming(&f.config.cgroup_root), Vec::<u32>::new());

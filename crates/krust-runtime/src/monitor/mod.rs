@@ -8,6 +8,7 @@
 mod isolate;
 pub mod log;
 mod run;
+mod speed;
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -22,7 +23,15 @@ pub fn monitor_main(args: &[OsString]) -> i32 {
                 eprintln!("krust monitor: private mount namespace: {e}");
                 return 125;
             }
-            let e = std::process::Command::new(&args[1]).args(&args[2..]).exec();
+            let sealed = speed::SealedBinary::copy(Path::new(&args[1]));
+            let program = match &sealed {
+                Ok(sealed) => OsString::from(sealed.path()),
+                Err(_) => args[1].clone(),
+            };
+            let e = std::process::Command::new(program)
+                .arg0("crun")
+                .args(&args[2..])
+                .exec();
             eprintln!("krust monitor: running {}: {e}", args[1].to_string_lossy());
             127
         }

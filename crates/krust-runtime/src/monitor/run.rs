@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use rustix::process::WaitOptions;
 
 use super::isolate;
 use super::log::CriLog;
+use super::speed::{self, SealedBinary};
 use crate::console::ConsoleSocket;
 use crate::state::{self, ContainerDir, Exit, MonitorConfig, ProcessId, Started};
 
@@ -58,6 +60,8 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     let me = ProcessId::of(std::process::id()).ok_or("reading /proc/self/stat")?;
     state::write_atomic(&dir.monitor(), me.encode().as_bytes()).map_err(|e| e.to_string())?;
     isolate::private_mount_namespace().map_err(|e| format!("mount namespace: {e}"))?;
+    speed::start_cgroup_grace_period();
+    let sealed = SealedBinary::copy(&config.crun).ok();
 
     let log = Arc::new(CriLog::new(open_log(&config.log_path)));
     let (out_r, out_w) = pipe()?;
@@ -67,7 +71,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     } else {
         None
     };
-    let mut crun = crun(&config, dir);
+    let mut crun = crun(&config, dir, sealed.as_ref());
     crun.args(["run", "--detach", "--bundle"]).arg(dir.bundle());
     crun.arg("--pid-file").arg(dir.0.join("pid"));
     if let Some(console) = &console {
@@ -115,7 +119,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         state::write_json(&dir.exit(), &exit).map_err(|e| e.to_string())?;
         report(&format!("error {}", message.replace('\n', " ")));
         hang_up();
-        delete(&config, dir);
+        delete(&config, dir, sealed.as_ref());
         return Ok(());
     }
     let started_at = SystemTime::now();
@@ -149,7 +153,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     state::write_json(&dir.exit(), &exit).map_err(|e| e.to_string())?;
     hang_up();
     let t4 = std::time::Instant::now();
-    delete(&config, dir);
+    delete(&config, dir, sealed.as_ref());
     // Where the time went, for whoever reads monitor.log.
     eprintln!(
         "setup {:?}, crun run {:?}, reported {:?}, exit recorded {:?}, crun delete {:?}",
@@ -163,8 +167,12 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
 }
 
 /// A crun command with the runtime's state root and a JSON error log.
-fn crun(config: &MonitorConfig, dir: &ContainerDir) -> Command {
-    let mut command = Command::new(&config.crun);
+fn crun(config: &MonitorConfig, dir: &ContainerDir, sealed: Option<&SealedBinary>) -> Command {
+    let mut command = match sealed {
+        Some(sealed) => Command::new(sealed.path()),
+        None => Command::new(&config.crun),
+    };
+    command.arg0("crun");
     command.arg("--root").arg(&config.crun_root);
     command
         .arg("--log")
@@ -174,8 +182,8 @@ fn crun(config: &MonitorConfig, dir: &ContainerDir) -> Command {
 }
 
 /// `crun delete --force`: crun's state and the container's cgroup go.
-fn delete(config: &MonitorConfig, dir: &ContainerDir) {
-    let _ = crun(config, dir)
+fn delete(config: &MonitorConfig, dir: &ContainerDir, sealed: Option<&SealedBinary>) {
+    let _ = crun(config, dir, sealed)
         .args(["delete", "--force", &config.id])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

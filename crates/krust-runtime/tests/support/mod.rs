@@ -202,11 +202,14 @@ pub fn busybox_rootfs(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// Mount points in this mount namespace.
-pub fn mount_count() -> usize {
+/// Mount points under `dir` in this mount namespace (other tests mount elsewhere at the
+/// same time).
+pub fn mounts_under(dir: &Path) -> usize {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| Path::new(point).starts_with(dir))
         .count()
 }
 
