@@ -163,7 +163,9 @@ pub fn config(spec: &ContainerSpec, sandbox: &Sandbox, cgroup: &str) -> Value {
         },
     });
     let linux = &mut config["linux"];
-    if !spec.privileged {
+    if spec.privileged {
+        linux["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    } else {
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);
         if spec.seccomp_runtime_default {

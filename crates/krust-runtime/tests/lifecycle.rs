@@ -133,3 +133,106 @@ async fn containers_of_one_sandbox_share_its_network_and_hostname() {
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
     f.runtime.remove_sandbox(&other.id).await.unwrap();
 }
+
+/// Set in the agent process the next test starts and kills.
+const AGENT_ENV: &str = "KRT_AGENT_STATE";
+
+#[tokio::test]
+async fn a_container_outlives_its_agent_killed_with_sigkill() {
+    if let Some(state) = std::env::var_os(AGENT_ENV) {
+        return agent(state.into()).await;
+    }
+    let f = Fixture::new();
+    let gate = f.dir.path().join("gate");
+    std::fs::create_dir_all(&gate).unwrap();
+    let mut agent = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_container_outlives_its_agent_killed_with_sigkill",
+            "--nocapture",
+        ])
+        .env(AGENT_ENV, &f.config.root)
+        .env("KRT_AGENT_CGROUP", &f.config.cgroup_root)
+        .env("KRT_AGENT_ROOTFS", &f.rootfs)
+        .env("KRT_AGENT_GATE", &gate)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(agent.stdout.take().unwrap()));
+    let id = lines
+        .find_map(|line| line.unwrap().strip_prefix("started ").map(str::to_string))
+        .unwrap();
+    agent.kill().unwrap(); // SIGKILL
+    agent.wait().unwrap();
+
+    let restarted = Runtime::new(f.config.clone()).unwrap();
+    let listed = restarted.list_containers().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, id);
+    assert!(
+        matches!(listed[0].state, ContainerState::Running { .. }),
+        "{listed:?}"
+    );
+    let mut exits = restarted.exits();
+    std::fs::write(gate.join("go"), "").unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(10), exits.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, id);
+    let ContainerState::Exited { exit_code, .. } =
+        restarted.container_status(&id).await.unwrap().state
+    else {
+        panic!()
+    };
+    assert_eq!(exit_code, 9);
+    let sandbox = restarted.list_sandboxes().await.unwrap().remove(0);
+    restarted.remove_sandbox(&sandbox.id).await.unwrap();
+}
+
+/// The agent of the test above: starts a container that waits for a gate, says so, and
+/// waits to be killed.
+async fn agent(state: std::path::PathBuf) {
+    let var = |name: &str| std::env::var(name).unwrap();
+    let config = krust_runtime::RuntimeConfig {
+        root: state,
+        monitor: vec![support::MONITOR.into()],
+        crun: "/usr/bin/crun".into(),
+        cgroup_root: var("KRT_AGENT_CGROUP"),
+    };
+    let runtime = Runtime::new(config).unwrap();
+    let sandbox = runtime
+        .run_sandbox(&krust_runtime::SandboxSpec {
+            pod_uid: var("KRT_AGENT_CGROUP"),
+            name: "orphan".into(),
+            cgroup_parent: "kubepods/podorphan".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let spec = krust_runtime::ContainerSpec {
+        sandbox_id: sandbox.id.clone(),
+        name: "main".into(),
+        lower_dirs: vec![var("KRT_AGENT_ROOTFS").into()],
+        args: [
+            "sh",
+            "-c",
+            "until [ -e /gate/go ]; do sleep 0.02; done; exit 9",
+        ]
+        .map(String::from)
+        .to_vec(),
+        mounts: vec![krust_runtime::Mount {
+            destination: "/gate".into(),
+            kind: krust_runtime::MountKind::Bind {
+                source: var("KRT_AGENT_GATE").into(),
+            },
+            readonly: true,
+        }],
+        log_path: std::path::PathBuf::from(var("KRT_AGENT_GATE")).join("main.log"),
+        ..Default::default()
+    };
+    let id = runtime.create_container(&spec).await.unwrap();
+    runtime.start_container(&id).await.unwrap();
+    println!("started {id}");
+    tokio::time::sleep(Duration::from_secs(600)).await;
+}

@@ -115,10 +115,9 @@ impl Drop for Fixture {
                 .ok()
                 .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
                 .and_then(|v| v["pid"].as_u64())
+                .and_then(|pid| rustix::process::Pid::from_raw(pid as i32))
             {
-                let _ = std::process::Command::new("kill")
-                    .args(["-9", &pid.to_string()])
-                    .status();
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
         }
         std::thread::sleep(Duration::from_millis(200));
