@@ -136,6 +136,22 @@ fn rmdir_retrying(dir: &Path) -> Result<()> {
     }
 }
 
+/// Kills every process left in a cgroup (a container without its own pid namespace can
+/// leave some behind its first process).
+pub fn kill_all(relative: &str) {
+    let procs = join(&Path::new(MOUNT).join("pids"), relative).join("cgroup.procs");
+    for pid in std::fs::read_to_string(procs).unwrap_or_default().lines() {
+        if let Some(pid) = pid
+            .trim()
+            .parse()
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 /// How many times the memory cgroup's OOM killer killed a task in it.
 pub fn oom_kills(relative: &str) -> u64 {
     let path = join(&Path::new(MOUNT).join("memory"), relative).join("memory.oom_control");

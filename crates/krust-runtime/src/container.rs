@@ -130,6 +130,7 @@ impl Runtime {
         while crate::exits::monitor_alive(&dir) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        cgroup::kill_all(&record.cgroup);
         self.crun_delete(id).await;
         cgroup::remove(&record.cgroup, &record.cgroup)?;
         clear_dir(&dir);

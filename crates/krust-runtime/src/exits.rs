@@ -69,6 +69,9 @@ impl Runtime {
     /// Sends `id` on the exits channel when the monitor (started by an earlier agent)
     /// ends, at once if it is gone.
     pub(crate) fn watch_monitor(&self, id: &str, monitor: ProcessId) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         if !self.watch(id) {
             return;
         }
@@ -79,9 +82,6 @@ impl Runtime {
         let fd = fd.filter(|_| ProcessId::of(monitor.pid) == Some(monitor));
         let runtime = self.clone();
         let id = id.to_string();
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         handle.spawn(async move {
             if let Some(fd) = fd {
                 wait_readable(fd).await;

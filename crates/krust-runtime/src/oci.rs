@@ -154,7 +154,7 @@ pub fn config(spec: &ContainerSpec, sandbox: &Sandbox, cgroup: &str) -> Value {
         },
         "root": {"path": "rootfs", "readonly": spec.readonly_rootfs},
         "hostname": sandbox.spec.hostname,
-        "mounts": mounts(spec, sandbox),
+        "mounts": mounts(spec),
         "annotations": {"io.kubernetes.cri.container-name": spec.name},
         "linux": {
             "cgroupsPath": cgroup,
@@ -187,7 +187,7 @@ fn env_with_path(env: &[String]) -> Vec<String> {
     env
 }
 
-fn mounts(spec: &ContainerSpec, sandbox: &Sandbox) -> Vec<Value> {
+fn mounts(spec: &ContainerSpec) -> Vec<Value> {
     let sys_options = if spec.privileged {
         json!(["nosuid", "noexec", "nodev"])
     } else {
@@ -205,14 +205,10 @@ fn mounts(spec: &ContainerSpec, sandbox: &Sandbox) -> Vec<Value> {
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
                "options": ["nosuid", "noexec", "nodev"]}),
     ];
-    // sysfs shows the network devices of the namespace it is mounted from: only a
-    // container with its own network namespace gets a fresh one.
-    if sandbox.netns.is_some() || sandbox.spec.host_network {
-        mounts.push(
-            json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
-                           "options": sys_options}),
-        );
-    }
+    mounts.push(
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                       "options": sys_options}),
+    );
     for m in &spec.mounts {
         let mut options = vec![];
         if m.readonly {

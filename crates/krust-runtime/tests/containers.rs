@@ -128,3 +128,47 @@ async fn stats_read_the_cgroup_of_a_running_container() {
     );
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_host_network_pod_sees_the_hosts_interfaces_and_a_pod_only_its_loopback() {
+    let f = Fixture::new();
+    let host: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let spec = krust_runtime::SandboxSpec {
+        pod_uid: format!("{}-hostnet", f.config.cgroup_root),
+        name: "hostnet".into(),
+        hostname: "hostnet".into(),
+        host_network: true,
+        host_ipc: true,
+        cgroup_parent: "kubepods/podhostnet".into(),
+        ..Default::default()
+    };
+    let hostnet = f.runtime.run_sandbox(&spec).await.unwrap();
+    assert_eq!(
+        (hostnet.netns.clone(), hostnet.ipc_ns.clone()),
+        (None, None)
+    );
+    // Asking again gives the same sandbox.
+    assert_eq!(f.runtime.run_sandbox(&spec).await.unwrap(), hostnet);
+    let on_host = f.container(&hostnet, "main", &["ls", "/sys/class/net"]);
+    let id = f.run(&on_host).await;
+    assert_eq!(f.exit_code(&id).await, 0);
+    for name in &host {
+        assert!(
+            f.log(&on_host).contains(&format!(" stdout F {name}\n")),
+            "{}",
+            f.log(&on_host)
+        );
+    }
+    let pod = f.sandbox("podnet").await;
+    let in_pod = f.container(&pod, "other", &["ls", "/sys/class/net"]);
+    let id = f.run(&in_pod).await;
+    assert_eq!(f.exit_code(&id).await, 0);
+    let log = f.log(&in_pod);
+    let listed: Vec<&str> = log.lines().map(|l| l.rsplit(' ').next().unwrap()).collect();
+    assert_eq!(listed, vec!["lo"]);
+    f.runtime.remove_sandbox(&hostnet.id).await.unwrap();
+    f.runtime.remove_sandbox(&pod.id).await.unwrap();
+}
