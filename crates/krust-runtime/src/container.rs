@@ -84,6 +84,7 @@ impl Runtime {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(monitor_log)
+            .env("KRUST_SPAWNED_AT", unix_nanos().to_string())
             .spawn()
             .context(format_args!(
                 "running the monitor {}",
@@ -142,6 +143,11 @@ impl Runtime {
         }
         Ok(())
     }
+}
+
+fn unix_nanos() -> u128 {
+    let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.unwrap_or_default().as_nanos()
 }
 
 /// Mounts the container's overlayfs root: the image's layers below, its own upper layer.

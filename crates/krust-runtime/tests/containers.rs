@@ -172,3 +172,19 @@ async fn a_host_network_pod_sees_the_hosts_interfaces_and_a_pod_only_its_loopbac
     f.runtime.remove_sandbox(&hostnet.id).await.unwrap();
     f.runtime.remove_sandbox(&pod.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_tty_container_logs_its_terminal_as_stdout() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("tty").await;
+    let mut spec = f.container(&sandbox, "main", &["sh", "-c", "tty; echo bye >&2; exit 4"]);
+    spec.tty = true;
+    let id = f.run(&spec).await;
+    assert_eq!(f.exit_code(&id).await, 4);
+    let log = f.log(&spec);
+    // A terminal ends lines with CR LF; the CR stays in the text, as containerd keeps it.
+    assert!(log.contains(" stdout F /dev/pts/0\r\n"), "{log:?}");
+    assert!(log.contains(" stdout F bye\r\n"), "{log:?}");
+    assert!(!log.contains("stderr"), "{log:?}");
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}
