@@ -142,7 +142,9 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         t2.elapsed().as_micros(),
     );
     report("ok");
-    release_runtime_mounts(dir);
+    // In the background: unmounting takes milliseconds the exit path need not wait for.
+    let root = dir.0.parent().and_then(Path::parent).map(Path::to_path_buf);
+    std::thread::spawn(move || root.map(|root| release_runtime_mounts(&root)));
 
     let exit_code = reap(pid);
     // Output written just before the exit is still in the pipes: read it all first (a
@@ -236,10 +238,7 @@ fn reap(pid: u32) -> i32 {
 
 /// The monitor's copy of the host's mounts keeps other pods' namespaces and roots alive
 /// while it runs; once crun has started the container it needs none of the runtime's own.
-fn release_runtime_mounts(dir: &ContainerDir) {
-    let Some(root) = dir.0.parent().and_then(Path::parent) else {
-        return;
-    };
+fn release_runtime_mounts(root: &Path) {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return;
     };
