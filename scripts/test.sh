@@ -19,6 +19,11 @@ if ! need kubectl; then
     exit 1
 fi
 
+# The builtin runtime's tests run real containers: crun runs them, busybox is their image.
+if ! need crun || ! need busybox; then
+    apt-get update && apt-get install -y busybox-static crun
+fi
+
 # The official Kubernetes Python client and kr8s, pinned, in a virtualenv of the build
 # directory (never the system's site-packages); the e2e tests run $KRUST_PYTHON.
 venv="${CARGO_TARGET_DIR:-target}/python-venv"

@@ -4,8 +4,29 @@
 //! re-executed) that holds its stdio, writes CRI-format logs and records its exit, so
 //! containers outlive the agent and a restarted agent adopts them.
 
+mod cgroup;
+mod console;
+mod container;
+mod error;
+mod exec;
+mod exits;
+mod monitor;
+mod oci;
+mod pty;
+mod runtime;
+mod sandbox;
+mod seccomp;
 pub mod spec;
+mod state;
+mod status;
+mod stop;
 
+pub use cgroup::ContainerStats;
+pub use error::{Error, Result};
+pub use exec::Exec;
+pub use monitor::monitor_main;
+pub use oci::DEFAULT_CAPABILITIES;
+pub use runtime::{Runtime, RuntimeConfig};
 pub use spec::{
     ContainerSpec, ContainerState, ContainerStatus, Mount, MountKind, Resources, Sandbox,
     SandboxSpec, User,

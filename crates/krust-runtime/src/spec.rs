@@ -142,8 +142,13 @@ pub struct ContainerStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ContainerState {
     /// Created, its process not started yet.
-    Created { created_at: SystemTime },
-    Running { pid: u32, started_at: SystemTime },
+    Created {
+        created_at: SystemTime,
+    },
+    Running {
+        pid: u32,
+        started_at: SystemTime,
+    },
     /// `reason` is `OOMKilled` when the memory cgroup killed it, else `None` (the kubelet
     /// says `Completed` or `Error` from the code); `message` explains a start failure
     /// (`ContainerCannotRun`: e.g. the command was not found, with code 127 or 128).

@@ -1,0 +1,117 @@
+//! `kubectl exec`: a process started in a running container with `crun exec` (as CRI's
+//! ExecSync/Exec reach `runc exec` through containerd's shim), with pipes for its stdio or
+//! a terminal received on a console socket, and its exit code.
+
+use std::process::Stdio;
+
+use futures::future::BoxFuture;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+
+use crate::Error;
+use crate::console::ConsoleSocket;
+use crate::error::{Context, Result};
+use crate::runtime::Runtime;
+use crate::spec::ContainerState;
+
+/// A process running inside a container.
+pub struct Exec {
+    /// Its standard input, when asked for (closing it sends EOF; with a terminal, the
+    /// terminal's input).
+    pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    /// Its standard output (with a terminal, everything it shows).
+    pub stdout: Option<Box<dyn AsyncRead + Send + Unpin>>,
+    /// Its standard error; `None` with a terminal.
+    pub stderr: Option<Box<dyn AsyncRead + Send + Unpin>>,
+    /// Terminal size changes, `(width, height)`; with a terminal only.
+    pub resize: Option<mpsc::Sender<(u16, u16)>>,
+    /// Its exit code (`128 + n` when signal n killed it).
+    pub exit: BoxFuture<'static, i32>,
+}
+
+impl Runtime {
+    /// Runs `args` in the running container `id`.
+    pub async fn exec(&self, id: &str, args: Vec<String>, tty: bool, stdin: bool) -> Result<Exec> {
+        if !matches!(
+            self.container_status(id).await?.state,
+            ContainerState::Running { .. }
+        ) {
+            return Err(Error::Other(format!("container {id} is not running")));
+        }
+        if args.is_empty() {
+            return Err(Error::Other("exec: no command".into()));
+        }
+        let mut command = self.crun_command();
+        command.arg("exec");
+        if tty {
+            let console = ConsoleSocket::new().context("console socket")?;
+            command
+                .arg("--tty")
+                .arg("--console-socket")
+                .arg(&console.path);
+            command.arg(id).args(&args);
+            let mut child = command
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("running crun exec")?;
+            let receive = tokio::task::spawn_blocking(move || console.receive());
+            let master = tokio::select! {
+                received = receive => received.context("console")?.context("receiving the terminal")?,
+                status = child.wait() => {
+                    return Err(Error::Other(format!("crun exec ended before its terminal came: {status:?}")));
+                }
+            };
+            let (reader, writer) = crate::pty::split(master).context("terminal")?;
+            let (resize, mut sizes) = mpsc::channel::<(u16, u16)>(8);
+            let resizer = writer.clone();
+            tokio::spawn(async move {
+                while let Some((width, height)) = sizes.recv().await {
+                    let _ = resizer.resize(width, height);
+                }
+            });
+            return Ok(Exec {
+                stdin: stdin.then(|| Box::new(writer) as Box<dyn AsyncWrite + Send + Unpin>),
+                stdout: Some(Box::new(reader)),
+                stderr: None,
+                resize: Some(resize),
+                exit: Box::pin(async move { code(child.wait().await) }),
+            });
+        }
+        command.arg(id).args(&args);
+        let mut child = command
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("running crun exec")?;
+        Ok(Exec {
+            stdin: child
+                .stdin
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncWrite + Send + Unpin>),
+            stdout: child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+            stderr: child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+            resize: None,
+            exit: Box::pin(async move { code(child.wait().await) }),
+        })
+    }
+}
+
+fn code(status: std::io::Result<std::process::ExitStatus>) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => s
+            .code()
+            .or_else(|| s.signal().map(|n| 128 + n))
+            .unwrap_or(255),
+        Err(_) => 255,
+    }
+}

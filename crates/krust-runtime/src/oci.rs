@@ -1,0 +1,274 @@
+//! The OCI runtime spec (`config.json`) of a container, as containerd's CRI plugin builds it
+//! (`opts/spec_linux.go`): the process, mounts with runc's default set, masked and
+//! read-only paths, capabilities, the sandbox's namespaces joined by path plus new pid and
+//! mount namespaces, the cgroup under the pod's, resources, seccomp.
+
+use serde_json::{Value, json};
+
+use crate::spec::{ContainerSpec, MountKind, Resources, Sandbox};
+
+/// Paths hidden from containers (runc's and containerd's defaults).
+const MASKED: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths containers see read-only.
+const READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Every capability, for privileged containers.
+const ALL_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The capabilities containerd gives a container by default (without securityContext
+/// changes), for the kubelet to start from.
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// `NET_ADMIN`, `net_admin` and `CAP_NET_ADMIN` are one capability.
+fn capability_name(name: &str) -> String {
+    let upper = name.to_ascii_uppercase();
+    if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    }
+}
+
+/// The `config.json` of a container of `sandbox`, its cgroup at `cgroup` (relative).
+pub fn config(spec: &ContainerSpec, sandbox: &Sandbox, cgroup: &str) -> Value {
+    let capabilities: Vec<String> = if spec.privileged {
+        ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+    } else {
+        spec.capabilities
+            .iter()
+            .map(|c| capability_name(c))
+            .collect()
+    };
+    let mut namespaces = vec![json!({"type": "mount"})];
+    if !sandbox.spec.host_pid {
+        namespaces.push(json!({"type": "pid"}));
+    }
+    if let Some(net) = &sandbox.netns {
+        namespaces.push(json!({"type": "network", "path": net}));
+    }
+    if let Some(ipc) = &sandbox.ipc_ns {
+        namespaces.push(json!({"type": "ipc", "path": ipc}));
+    }
+    namespaces.push(json!({"type": "uts", "path": sandbox.uts_ns}));
+    let cwd = if spec.cwd.is_empty() {
+        "/"
+    } else {
+        spec.cwd.as_str()
+    };
+    let mut config = json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": spec.tty,
+            "user": {
+                "uid": spec.user.uid,
+                "gid": spec.user.gid,
+                "additionalGids": spec.user.additional_gids,
+            },
+            "args": spec.args,
+            "env": env_with_path(&spec.env),
+            "cwd": cwd,
+            "capabilities": {
+                "bounding": capabilities,
+                "effective": capabilities,
+                "permitted": capabilities,
+            },
+            "noNewPrivileges": spec.no_new_privileges && !spec.privileged,
+            "oomScoreAdj": 0,
+        },
+        "root": {"path": "rootfs", "readonly": spec.readonly_rootfs},
+        "hostname": sandbox.spec.hostname,
+        "mounts": mounts(spec),
+        "annotations": {"io.kubernetes.cri.container-name": spec.name},
+        "linux": {
+            "cgroupsPath": cgroup,
+            "namespaces": namespaces,
+            "resources": resources(&spec.resources),
+        },
+    });
+    let linux = &mut config["linux"];
+    if spec.privileged {
+        linux["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    } else {
+        linux["maskedPaths"] = json!(MASKED);
+        linux["readonlyPaths"] = json!(READONLY);
+        if spec.seccomp_runtime_default {
+            linux["seccomp"] = crate::seccomp::runtime_default();
+        }
+    }
+    config
+}
+
+/// A process without `PATH` gets the usual one, as containerd gives it.
+fn env_with_path(env: &[String]) -> Vec<String> {
+    let mut env = env.to_vec();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(
+            0,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
+    }
+    env
+}
+
+fn mounts(spec: &ContainerSpec) -> Vec<Value> {
+    let sys_options = if spec.privileged {
+        json!(["nosuid", "noexec", "nodev"])
+    } else {
+        json!(["nosuid", "noexec", "nodev", "ro"])
+    };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc",
+               "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+               "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+               "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+               "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+               "options": ["nosuid", "noexec", "nodev"]}),
+    ];
+    mounts.push(
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                       "options": sys_options}),
+    );
+    for m in &spec.mounts {
+        let mut options = vec![];
+        if m.readonly {
+            options.push("ro");
+        }
+        match &m.kind {
+            MountKind::Bind { source } => {
+                options.extend(["rbind", "rprivate"]);
+                mounts.push(json!({"destination": m.destination, "type": "bind",
+                                   "source": source, "options": options}));
+            }
+            MountKind::Tmpfs { size_bytes } => {
+                let mut options: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+                options.extend(["nosuid".into(), "nodev".into()]);
+                if let Some(size) = size_bytes {
+                    options.push(format!("size={size}"));
+                }
+                mounts.push(json!({"destination": m.destination, "type": "tmpfs",
+                                   "source": "tmpfs", "options": options}));
+            }
+        }
+    }
+    mounts
+}
+
+/// `linux.resources`: the limits and, but for privileged containers, the device rules
+/// (all denied but the usual character devices).
+fn resources(r: &Resources) -> Value {
+    let mut out = json!({
+        "devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+        ],
+    });
+    let mut cpu = serde_json::Map::new();
+    if let Some(v) = r.cpu_shares {
+        cpu.insert("shares".into(), json!(v));
+    }
+    if let Some(v) = r.cpu_quota {
+        cpu.insert("quota".into(), json!(v));
+    }
+    if let Some(v) = r.cpu_period {
+        cpu.insert("period".into(), json!(v));
+    }
+    if !cpu.is_empty() {
+        out["cpu"] = Value::Object(cpu);
+    }
+    if let Some(v) = r.memory_limit {
+        out["memory"] = json!({"limit": v});
+    }
+    if let Some(v) = r.pids_limit {
+        out["pids"] = json!({"limit": v});
+    }
+    out
+}

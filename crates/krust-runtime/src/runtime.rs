@@ -1,0 +1,130 @@
+//! The runtime handle, CRI's RuntimeService in-process: configuration, the state
+//! directory, and the broadcast of container exits. The calls live beside it, one concern
+//! per file: `sandbox.rs`, `container.rs`, `status.rs`, `stop.rs`, `exec.rs`, `exits.rs`.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use crate::Error;
+use crate::error::{Context, Result};
+use crate::state::{self, ContainerDir, ContainerRecord};
+
+/// How the runtime is set up.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// The state directory: `sandboxes/<id>/…`, `containers/<id>/…` (bundle, state, exit),
+    /// `crun/` (crun's own state).
+    pub root: PathBuf,
+    /// The argv prefix that re-executes the monitor, e.g. `[<krust exe>, "monitor"]`.
+    pub monitor: Vec<OsString>,
+    /// The crun executable (`/usr/bin/crun`).
+    pub crun: PathBuf,
+    /// The cgroup every pod cgroup is under: `"krust"` puts a container at
+    /// `/sys/fs/cgroup/<controller>/krust/<cgroup_parent>/<container id>`.
+    pub cgroup_root: String,
+}
+
+/// The builtin runtime; cheap to clone (one shared state inside).
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: RuntimeConfig,
+    pub(crate) exits: broadcast::Sender<String>,
+    /// Containers whose monitor is being watched for its exit.
+    pub(crate) watched: Mutex<HashSet<String>>,
+    /// Sandbox creation and removal, one at a time (they share cgroup ancestors).
+    pub(crate) sandboxes: tokio::sync::Mutex<()>,
+}
+
+impl Runtime {
+    /// A runtime over `config.root`, adopting the containers a previous agent left running
+    /// (their exits are still seen) and clearing what a crash left half-created. Called
+    /// from within a Tokio runtime.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime> {
+        for dir in ["sandboxes", "containers", "crun"] {
+            let path = config.root.join(dir);
+            std::fs::create_dir_all(&path).context(format_args!("creating {}", path.display()))?;
+        }
+        if config.monitor.is_empty() {
+            return Err(Error::Other("the monitor command is empty".into()));
+        }
+        let (exits, _) = broadcast::channel(1024);
+        let runtime = Runtime {
+            inner: Arc::new(Inner {
+                config,
+                exits,
+                watched: Mutex::new(HashSet::new()),
+                sandboxes: tokio::sync::Mutex::new(()),
+            }),
+        };
+        runtime.adopt();
+        Ok(runtime)
+    }
+
+    /// Container ids as their containers exit (once the exit is recorded).
+    pub fn exits(&self) -> broadcast::Receiver<String> {
+        self.inner.exits.subscribe()
+    }
+
+    pub(crate) fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn container_dir(&self, id: &str) -> ContainerDir {
+        ContainerDir(self.config().root.join("containers").join(id))
+    }
+
+    pub(crate) fn sandbox_dir(&self, id: &str) -> PathBuf {
+        self.config().root.join("sandboxes").join(id)
+    }
+
+    /// The stored record of a container.
+    pub(crate) fn record(&self, id: &str) -> Result<ContainerRecord> {
+        if !valid_id(id) {
+            return Err(Error::NotFound(format!("container {id:?}")));
+        }
+        state::read_json(&self.container_dir(id).record())?
+            .ok_or_else(|| Error::NotFound(format!("container {id}")))
+    }
+
+    /// A crun command run through the monitor in crun's mount namespace, with the
+    /// runtime's crun state root.
+    pub(crate) fn crun_command(&self) -> tokio::process::Command {
+        let config = self.config();
+        let mut command = tokio::process::Command::new(&config.monitor[0]);
+        command
+            .args(&config.monitor[1..])
+            .arg("crun")
+            .arg(&config.crun);
+        command.arg("--root").arg(config.root.join("crun"));
+        command
+    }
+
+    /// `crun delete --force`, for a container whose monitor did not get to it.
+    pub(crate) async fn crun_delete(&self, id: &str) {
+        if !self.config().root.join("crun").join(id).exists() {
+            return;
+        }
+        let _ = self
+            .crun_command()
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+    }
+}
+
+/// Ids are what this runtime made: hex digits only, so never a path.
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
