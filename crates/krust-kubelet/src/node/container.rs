@@ -98,7 +98,8 @@ pub fn container_config(input: &ContainerInput) -> Result<ContainerConfig, Confi
         container: c,
         env: &env.vars,
         volumes: input.volumes,
-        pod_files: input.pod_files,
+        // As the kubelet, no hosts file before the pod has an address.
+        pod_files: input.pod_files.filter(|_| !ctx.pod_ips.is_empty()),
         attempt: input.attempt,
         readonly_rootfs: sec.readonly_rootfs,
     })?;

@@ -83,18 +83,13 @@ fn env_from(
             let name = cm_ref.name.clone();
             match ctx.objects.config_map(ns, &name) {
                 Some(cm) => {
-                    let mut entries: Vec<(String, String)> = cm
+                    // `data` only: binaryData keys are not variables.
+                    let entries: Vec<(String, String)> = cm
                         .data
                         .iter()
                         .flatten()
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
-                    entries.extend(
-                        cm.binary_data
-                            .iter()
-                            .flatten()
-                            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned())),
-                    );
                     (entries, "configMap", name)
                 }
                 None if cm_ref.optional == Some(true) => return Ok(()),
@@ -185,16 +180,7 @@ fn value_from(
                 Err(ConfigError::ConfigMapNotFound(name.clone()))
             };
         };
-        let value = cm
-            .data
-            .as_ref()
-            .and_then(|d| d.get(&key_ref.key).cloned())
-            .or_else(|| {
-                cm.binary_data
-                    .as_ref()
-                    .and_then(|d| d.get(&key_ref.key))
-                    .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-            });
+        let value = cm.data.as_ref().and_then(|d| d.get(&key_ref.key).cloned());
         return match value {
             Some(v) => Ok(Some(v)),
             None if optional => Ok(None),

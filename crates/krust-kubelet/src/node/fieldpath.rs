@@ -10,7 +10,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use super::context::PodContext;
 use super::quantity;
 
-/// The value of `fieldRef.fieldPath` for the pod; `Err` is the kubelet's message.
+/// The value of `fieldRef.fieldPath` for the pod; `Err` is the kubelet's message (`field
+/// label not supported` for paths the API does not know, `unsupported fieldPath` for those
+/// it knows but the kubelet does not resolve).
 pub fn pod_field(ctx: &PodContext, field: &ObjectFieldSelector) -> Result<String, String> {
     let pod = ctx.pod;
     let meta = &pod.metadata;
@@ -31,6 +33,14 @@ pub fn pod_field(ctx: &PodContext, field: &ObjectFieldSelector) -> Result<String
         "status.hostIPs" => ctx.host_ips.join(","),
         "status.podIP" => first(ctx.pod_ips),
         "status.podIPs" => ctx.pod_ips.join(","),
+        "spec.terminationGracePeriodSeconds" => spec
+            .and_then(|s| s.termination_grace_period_seconds)
+            .unwrap_or(30)
+            .to_string(),
+        // Labels the API accepts but only the scheduler or status carry.
+        "spec.restartPolicy" | "spec.schedulerName" | "status.phase" => {
+            return Err(format!("unsupported fieldPath: {path}"));
+        }
         _ => {
             let subscripted = |map: &str| {
                 path.strip_prefix(map)
@@ -42,7 +52,7 @@ pub fn pod_field(ctx: &PodContext, field: &ObjectFieldSelector) -> Result<String
             } else if let Some(key) = subscripted("metadata.annotations") {
                 lookup(meta.annotations.as_ref(), key)
             } else {
-                return Err(format!("unsupported fieldPath: {path}"));
+                return Err(format!("field label not supported: {path}"));
             }
         }
     })
@@ -211,7 +221,15 @@ mod tests {
         );
         assert_eq!(
             field(&ctx, "spec.bogus").unwrap_err(),
-            "unsupported fieldPath: spec.bogus"
+            "field label not supported: spec.bogus"
+        );
+        assert_eq!(
+            field(&ctx, "status.phase").unwrap_err(),
+            "unsupported fieldPath: status.phase"
+        );
+        assert_eq!(
+            field(&ctx, "spec.terminationGracePeriodSeconds").unwrap(),
+            "30"
         );
     }
 

@@ -16,7 +16,7 @@ pub mod mounts;
 pub mod projected;
 pub mod secret;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -55,6 +55,9 @@ impl VolumeError {
 pub struct PodVolumes {
     /// Volume name → the path containers mount.
     pub paths: BTreeMap<String, PathBuf>,
+    /// Volumes always mounted read-only (configMap, secret, downwardAPI, projected: their
+    /// plugins' `ReadOnly` attribute), whatever `volumeMounts[].readOnly` says.
+    pub read_only: BTreeSet<String>,
 }
 
 /// `<pods dir>/<uid>`: everything of the pod on the node.
@@ -107,6 +110,7 @@ pub fn setup(pods_dir: &Path, ctx: &PodContext) -> Result<PodVolumes, VolumeErro
             host_path::setup(&v.name, source)?;
         } else {
             write_projection(ctx, v, &path)?;
+            out.read_only.insert(v.name.clone());
         }
         out.paths.insert(v.name.clone(), path);
     }

@@ -110,23 +110,19 @@ fn volume_mount(input: &MountsInput, vm: &VolumeMount) -> Result<Mount, ConfigEr
         ))
     })?;
     let sub_path = match vm.sub_path_expr.as_deref().filter(|e| !e.is_empty()) {
-        Some(expr) => expand_sub_path(expr, input.env).map_err(|missing| {
-            ConfigError::Mount(format!(
-                "unable to expand subPath {expr:?} for volumeMount {}: missing value for {missing}",
-                vm.name
-            ))
-        })?,
+        Some(expr) => expand_sub_path(expr, input.env)
+            .map_err(|missing| ConfigError::Mount(format!("missing value for {missing}")))?,
         None => vm.sub_path.clone().unwrap_or_default(),
     };
     let source = if sub_path.is_empty() {
         volume.clone()
     } else {
-        sub_path_source(volume, &sub_path)?
+        sub_path_source(volume, &sub_path, &vm.name, &c.name)?
     };
     Ok(Mount {
         destination: vm.mount_path.clone(),
         kind: MountKind::Bind { source },
-        readonly: vm.read_only == Some(true),
+        readonly: vm.read_only == Some(true) || input.volumes.read_only.contains(&vm.name),
     })
 }
 
@@ -155,8 +151,14 @@ fn expand_sub_path(expr: &str, env: &[(String, String)]) -> Result<String, Strin
 
 /// The host path of `sub_path` in `volume`: created as a directory (with the volume's mode)
 /// when missing, and refused when it is absolute, climbs with `..` or resolves (through
-/// symlinks) outside the volume.
-fn sub_path_source(volume: &Path, sub_path: &str) -> Result<PathBuf, ConfigError> {
+/// symlinks) outside the volume. As the kubelet, the last two failures do not tell the
+/// user about the host's files.
+fn sub_path_source(
+    volume: &Path,
+    sub_path: &str,
+    mount: &str,
+    container: &str,
+) -> Result<PathBuf, ConfigError> {
     let p = Path::new(sub_path);
     if p.is_absolute() {
         return Err(ConfigError::Mount(format!(
@@ -168,22 +170,30 @@ fn sub_path_source(volume: &Path, sub_path: &str) -> Result<PathBuf, ConfigError
             "unable to provision SubPath `{sub_path}`: must not contain '..'"
         )));
     }
-    let io = |e: std::io::Error| ConfigError::Mount(format!("subPath {sub_path:?}: {e}"));
+    let create_failed = |_| {
+        ConfigError::Mount(format!(
+            "failed to create subPath directory for volumeMount {mount:?} of container {container:?}"
+        ))
+    };
+    let prepare_failed = || {
+        ConfigError::Mount(format!(
+            "failed to prepare subPath for volumeMount {mount:?} of container {container:?}"
+        ))
+    };
     let host = volume.join(p);
     if host.symlink_metadata().is_err() {
-        let mode = std::fs::metadata(volume).map_err(io)?.permissions().mode();
-        std::fs::create_dir_all(&host).map_err(io)?;
+        let mode = std::fs::metadata(volume)
+            .map_err(create_failed)?
+            .permissions()
+            .mode();
+        std::fs::create_dir_all(&host).map_err(create_failed)?;
         std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode & 0o7777))
-            .map_err(io)?;
+            .map_err(create_failed)?;
     }
-    let root = std::fs::canonicalize(volume).map_err(io)?;
-    let resolved = std::fs::canonicalize(&host).map_err(io)?;
+    let root = std::fs::canonicalize(volume).map_err(|_| prepare_failed())?;
+    let resolved = std::fs::canonicalize(&host).map_err(|_| prepare_failed())?;
     if !resolved.starts_with(&root) {
-        return Err(ConfigError::Mount(format!(
-            "subpath {:?} not within volume path {:?}",
-            resolved.display().to_string(),
-            root.display().to_string()
-        )));
+        return Err(prepare_failed());
     }
     Ok(resolved)
 }

@@ -334,7 +334,6 @@ fn volume_mounts_honour_read_only_sub_path_and_sub_path_expr() {
     let container = k8s_openapi::api::core::v1::Container {
         volume_mounts: Some(vec![
             VolumeMount {
-                read_only: Some(true),
                 sub_path: Some("a.conf".into()),
                 ..mount("cfg", "/etc/app/a.conf")
             },
@@ -363,6 +362,7 @@ fn volume_mounts_honour_read_only_sub_path_and_sub_path_expr() {
         MountKind::Bind { source } => source.clone(),
         other => panic!("{other:?}"),
     };
+    // configMap volumes are mounted read-only whatever the mount says.
     assert!(mounts[1].readonly);
     assert_eq!(read(source(1)), "A");
     assert!(source(1).starts_with(std::fs::canonicalize(&vols.paths["cfg"]).unwrap()));
@@ -404,7 +404,7 @@ fn volume_mounts_honour_read_only_sub_path_and_sub_path_expr() {
             sub_path_expr: Some("$(NOPE)/x".into()),
             ..mount("data", "/x")
         }),
-        "unable to expand subPath \"$(NOPE)/x\" for volumeMount data: missing value for NOPE"
+        "missing value for NOPE"
     );
 }
 
@@ -436,8 +436,8 @@ fn a_sub_path_symlink_out_of_the_volume_is_refused() {
         readonly_rootfs: false,
     };
     let err = container_mounts(&input).unwrap_err().to_string();
-    assert!(
-        err.starts_with("subpath \"/etc\" not within volume path"),
-        "{err}"
+    assert_eq!(
+        err,
+        "failed to prepare subPath for volumeMount \"data\" of container \"app\""
     );
 }
