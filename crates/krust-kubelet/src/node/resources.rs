@@ -222,7 +222,14 @@ pub fn pod_resources(pod: &Pod) -> Resources {
         .memory
         .map(|l| l + overhead.memory.unwrap_or(0))
         .unwrap_or(0);
-    let every = |f: fn(&CpuMem) -> bool| all_containers(pod).all(|c| f(&requests_and_limits(c).1));
+    // Whether every regular container limits a resource (init containers are not asked,
+    // as in `ResourceConfigForPod`).
+    let regular = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default();
+    let every = |f: fn(&CpuMem) -> bool| regular.iter().all(|c| f(&requests_and_limits(c).1));
     let shares = Some(milli_cpu_to_shares(cpu_request));
     let quota = milli_cpu_to_quota(cpu_limit, CPU_PERIOD_US);
     let with_quota = |r: &mut Resources| {
