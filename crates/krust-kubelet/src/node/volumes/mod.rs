@@ -105,7 +105,7 @@ pub fn setup(pods_dir: &Path, ctx: &PodContext) -> Result<PodVolumes, VolumeErro
         let path = volume_path(pods_dir, ctx.uid(), v)
             .ok_or_else(|| VolumeError::new(&v.name, "volume type not supported by krust yet"))?;
         if let Some(source) = &v.empty_dir {
-            empty_dir::setup(&path, &v.name, source)?;
+            empty_dir::setup(&path, &v.name, source, fs_group(ctx))?;
         } else if let Some(source) = &v.host_path {
             host_path::setup(&v.name, source)?;
         } else {
@@ -159,15 +159,14 @@ fn write_projection(ctx: &PodContext, v: &Volume, path: &Path) -> Result<bool, V
             "volume type not supported by krust yet",
         ));
     };
-    let fs_group = ctx
-        .pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.security_context.as_ref())
-        .and_then(|sc| sc.fs_group)
-        .and_then(|g| u32::try_from(g).ok());
-    atomic_writer::write(path, &payload, fs_group)
+    atomic_writer::write(path, &payload, fs_group(ctx))
         .map_err(|e| VolumeError::new(&v.name, e.to_string()))
+}
+
+/// The pod's `fsGroup`, the group its volumes' files belong to.
+fn fs_group(ctx: &PodContext) -> Option<u32> {
+    let sc = ctx.pod.spec.as_ref()?.security_context.as_ref()?;
+    sc.fs_group.and_then(|g| u32::try_from(g).ok())
 }
 
 /// Removes the pod's directory, unmounting first whatever is mounted under it (tmpfs

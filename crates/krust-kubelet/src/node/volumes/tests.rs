@@ -5,8 +5,8 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
     ConfigMapProjection, ConfigMapVolumeSource, DownwardAPIProjection, DownwardAPIVolumeFile,
     DownwardAPIVolumeSource, EmptyDirVolumeSource, KeyToPath, ObjectFieldSelector, Pod,
-    ProjectedVolumeSource, SecretProjection, SecretVolumeSource, Volume, VolumeMount,
-    VolumeProjection,
+    PodSecurityContext, ProjectedVolumeSource, SecretProjection, SecretVolumeSource, Volume,
+    VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
@@ -440,4 +440,27 @@ fn a_sub_path_symlink_out_of_the_volume_is_refused() {
         err,
         "failed to prepare subPath for volumeMount \"data\" of container \"app\""
     );
+}
+
+#[test]
+fn an_fs_group_owns_empty_dirs_and_config_map_files() {
+    use std::os::unix::fs::MetadataExt;
+    let pods = PodsDir::new();
+    let (objects, node) = (objects(), Node::default());
+    let mut pod = pod_with(vec![
+        Volume {
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..volume("data")
+        },
+        cm_volume("app-config", None, None),
+    ]);
+    pod.spec.as_mut().unwrap().security_context = Some(PodSecurityContext {
+        fs_group: Some(2000),
+        ..PodSecurityContext::default()
+    });
+    let vols = setup(pods.path(), &node.context(&pod, &objects)).unwrap();
+    let data = std::fs::metadata(&vols.paths["data"]).unwrap();
+    assert_eq!((data.gid(), data.mode() & 0o7777), (2000, 0o2777));
+    let file = std::fs::metadata(vols.paths["cfg"].join("a.conf")).unwrap();
+    assert_eq!((file.gid(), file.mode() & 0o777), (2000, 0o640));
 }
