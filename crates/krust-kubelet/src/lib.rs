@@ -2,4 +2,5 @@
 //! drive pods through their lifecycle through the API, for tests and benchmarks at scale.
 #![forbid(unsafe_code)]
 
+pub mod node;
 pub mod sim;
