@@ -1,0 +1,3 @@
+//! The real node's kubelet: the parts that run pods as Linux containers on this host.
+
+pub mod images;
