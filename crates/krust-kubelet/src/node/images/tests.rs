@@ -174,7 +174,7 @@ async fn never_fails_for_an_absent_image_without_asking_the_registry() {
 
 #[tokio::test]
 async fn a_missing_image_fails_then_backs_off_and_is_pulled_once_the_back_off_ends() {
-    let backoff = Duration::from_millis(300);
+    let backoff = Duration::from_millis(800);
     let f = Fixture::new(None, backoff).await;
     let image = f.image("tools/late:1");
     let c = container(&image, None);
