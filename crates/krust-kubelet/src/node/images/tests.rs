@@ -328,3 +328,19 @@ async fn node_images_list_digest_names_then_tags_and_sizes() {
     assert_eq!(names, [format!("{repo}@{digest}"), format!("{repo}:1")]);
     assert!(images[0].size_bytes.unwrap() > 500_000);
 }
+
+#[tokio::test]
+async fn an_image_loaded_from_an_archive_is_present_without_any_registry() {
+    let f = Fixture::new(None, Duration::from_secs(10)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = krust_image::testing::busybox_archive(dir.path(), "krust.test/busybox:1");
+    krust_image::archive::load_file(f.manager.store(), &archive).unwrap();
+    let pulled = f
+        .manager
+        .ensure(&pod("u1"), &container("krust.test/busybox:1", None), &[])
+        .await
+        .unwrap();
+    assert_eq!(pulled.image_ref, "krust.test/busybox:1");
+    assert!(pulled.lower_dirs[0].join("bin/sh").is_symlink());
+    assert_eq!(f.reasons(), ["Pulled"]);
+}
