@@ -18,6 +18,10 @@ if ! need kubectl; then
     echo "kubectl is required for the end-to-end tests (the machine image carries v1.32.4)" >&2
     exit 1
 fi
+# The static busybox the test images are made of (krust_image::testing::busybox_archive).
+if ! dpkg -s busybox-static >/dev/null 2>&1; then
+    apt-get update && apt-get install -y busybox-static
+fi
 
 # The builtin runtime's tests run real containers: crun runs them, busybox is their image.
 if ! need crun || ! need busybox; then

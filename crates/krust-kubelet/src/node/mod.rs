@@ -10,6 +10,7 @@ pub mod env;
 pub mod error;
 pub mod expansion;
 pub mod fieldpath;
+pub mod images;
 pub mod quantity;
 pub mod resources;
 pub mod sandbox;
