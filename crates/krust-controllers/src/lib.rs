@@ -34,12 +34,15 @@ use std::time::Duration;
 pub struct Options {
     /// `--node-monitor-grace-period`: silence after which a node is marked not ready.
     pub node_monitor_grace_period: Duration,
+    /// `--cluster-cidr`: the pod network nodes get their `podCIDR` from.
+    pub cluster_cidr: krust_api::cidr::Cidr,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             node_monitor_grace_period: Duration::from_secs(40),
+            cluster_cidr: node_ipam::Options::default().cluster_cidr,
         }
     }
 }
@@ -59,6 +62,10 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
             .clamp(Duration::from_millis(200), Duration::from_secs(5)),
         ..node_lifecycle::Options::default()
     };
+    let ipam = node_ipam::Options {
+        cluster_cidr: opts.cluster_cidr,
+        ..node_ipam::Options::default()
+    };
     let c = &client;
     let never = tokio::join!(
         supervise("replicaset", || replicaset::run(c.clone())),
@@ -67,7 +74,7 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
         supervise("endpointslice", || endpointslice::run(c.clone())),
         supervise("garbage-collector", || garbage_collector::run(c.clone())),
         supervise("namespace", || namespace::run(c.clone())),
-        supervise("node-ipam", || node_ipam::run(c.clone())),
+        supervise("node-ipam", || node_ipam::run_with(c.clone(), ipam.clone())),
         supervise("node-lifecycle", || {
             node_lifecycle::run_with(c.clone(), lifecycle.clone())
         }),

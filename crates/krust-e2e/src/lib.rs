@@ -139,6 +139,8 @@ pub struct Cluster {
     starts: u32,
     /// Extra `krust server` arguments, kept across restarts.
     args: Vec<String>,
+    /// Whether the server runs this host as a real node (else `--disable-agent`).
+    real_node: bool,
 }
 
 impl Cluster {
@@ -170,9 +172,60 @@ impl Cluster {
             kubeconfig: PathBuf::new(),
             starts: 0,
             args: args.iter().map(|a| a.to_string()).collect(),
+            real_node: false,
         };
         cluster.spawn_server();
         cluster
+    }
+
+    /// Starts a whole cluster whose node is this host (root only): real containers. The
+    /// node's names and ranges are the test's own (node `krt-e2e-<n>`, bridge `krt-e2e<n>`,
+    /// pod CIDR `10.42.<128+n>.0/24`, kubelet port chosen free), so such clusters run in
+    /// parallel with each other and with sim clusters.
+    ///
+    /// # Panics
+    /// As [`Cluster::start`].
+    pub fn start_real_node(args: &[&str]) -> Cluster {
+        let n = std::process::id() % 128;
+        let mut all: Vec<String> = vec![
+            "--node-name".into(),
+            format!("krt-e2e-{n}"),
+            "--bridge".into(),
+            format!("krt-e2e{n}"),
+            "--cluster-cidr".into(),
+            format!("10.42.{}.0/24", 128 + n),
+            "--kubelet-port".into(),
+            "0".into(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let dir = tempfile::Builder::new()
+            .prefix("krust-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("cache")).expect("cache dir");
+        let mut cluster = Cluster {
+            server: None,
+            dir,
+            url: String::new(),
+            kubeconfig: PathBuf::new(),
+            starts: 0,
+            args: all,
+            real_node: true,
+        };
+        cluster.spawn_server();
+        cluster
+    }
+
+    /// The real node's name (see [`Cluster::start_real_node`]).
+    pub fn node_name(&self) -> String {
+        format!("krt-e2e-{}", std::process::id() % 128)
+    }
+
+    /// Runs `krust ARGS` (e.g. `image load`), with `--data-dir` of this cluster appended.
+    pub fn krust(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(krust_bin());
+        cmd.args(args).arg("--data-dir").arg(self.data_dir());
+        run_with_timeout(cmd, Duration::from_secs(60))
     }
 
     /// Spawns the server on the data dir and waits for its ready line.
@@ -192,6 +245,7 @@ impl Cluster {
             .arg(self.data_dir())
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .args(["--disable-agent"].iter().filter(|_| !self.real_node))
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -3,5 +3,8 @@
 //! the first pieces of the real node ([`node`]: its image manager).
 #![forbid(unsafe_code)]
 
+mod events;
+mod lease;
+mod registration;
 pub mod node;
 pub mod sim;

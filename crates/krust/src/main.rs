@@ -31,6 +31,12 @@ enum Command {
     Sim(sim::Args),
     /// Loads, lists and removes the node's images.
     Image(image::Args),
+    /// A container's monitor (started by the node's runtime, not by people).
+    #[command(hide = true)]
+    Monitor {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// Waits for Ctrl-C or SIGTERM (how an operator or a supervisor stops krust), so that the
@@ -48,8 +54,11 @@ async fn stop_requested() -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Commands that run without a Tokio runtime (the monitor: before any thread exists, as
+    // it forks and waits for its container).
     let command = match cli.command {
         Command::Image(args) => image::main(args),
+        Command::Monitor { args } => std::process::exit(krust_runtime::monitor_main(&args)),
         command => command,
     };
     let filter =
@@ -69,7 +78,7 @@ fn main() -> anyhow::Result<()> {
         match command {
             Command::Server(args) => server::run(args).await,
             Command::Sim(args) => sim::run(args).await,
-            Command::Image(_) => Ok(()), // run above, without a runtime
+            Command::Image(_) | Command::Monitor { .. } => unreachable!("run above"),
         }
     })
 }

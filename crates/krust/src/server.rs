@@ -1,7 +1,9 @@
 //! `krust server`: the control plane (API server over the embedded store, scheduler and
-//! controller manager), optionally with simulated nodes.
+//! controller manager) and, as root on Linux, this host as a real node (as `k3s server`
+//! does), optionally with simulated nodes beside it.
 
 use crate::sim;
+use krust_kubelet::node::{NodeOptions, RealNode};
 use krust_component::supervise::supervise;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +27,24 @@ pub struct Args {
     /// Register this many simulated nodes (`sim-node-0`, …) that run pods without containers.
     #[arg(long, default_value_t = 0)]
     sim_nodes: usize,
+    /// The pod network; each node gets a /24 of it.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    cluster_cidr: String,
+    /// Do not run this host as a node (the control plane only, with any sim nodes).
+    #[arg(long)]
+    disable_agent: bool,
+    /// The real node's name (default: the host name).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// The real node's kubelet API port (0 picks a free port).
+    #[arg(long, default_value_t = 10250)]
+    kubelet_port: u16,
+    /// The real node's pod bridge.
+    #[arg(long, default_value = "krust0")]
+    bridge: String,
+    /// Registries pulled from over plain HTTP (e.g. `localhost:5000`).
+    #[arg(long = "insecure-registry")]
+    insecure_registries: Vec<String>,
     /// How long a node may stay silent before it is marked not ready (sim nodes renew their
     /// leases four times as often).
     #[arg(long, default_value = "40s", value_parser = parse_duration)]
@@ -46,10 +66,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    let cluster_cidr: krust_api::cidr::Cidr = args
+        .cluster_cidr
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--cluster-cidr {}: {e}", args.cluster_cidr))?;
     let config = krust_apiserver::Config {
-        data_dir: args.data_dir,
+        data_dir: args.data_dir.clone(),
         listen: args.listen,
-        service_cidr: args.service_cidr,
+        service_cidr: args.service_cidr.clone(),
     };
     let running = krust_apiserver::start(config).await?;
     // The components in this process reach the API through the in-process transport, each
@@ -74,6 +98,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let controllers = client("system:kube-controller-manager");
         let opts = krust_controllers::Options {
             node_monitor_grace_period: args.node_monitor_grace_period,
+            cluster_cidr,
         };
         tokio::spawn(krust_component::leader::lead(
             controllers.clone(),
@@ -88,6 +113,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         None
     };
+    let node = if args.disable_agent {
+        None
+    } else if !rustix::process::geteuid().is_root() {
+        tracing::warn!("not root: this host does not run as a node (--disable-agent to say so)");
+        None
+    } else {
+        let client = client(&format!("system:node:{}", node_name(&args)));
+        let mut opts = NodeOptions::for_host(args.data_dir.join("node"), monitor_argv()?);
+        opts.name = node_name(&args);
+        opts.kubelet_port = args.kubelet_port;
+        opts.bridge = args.bridge.clone();
+        opts.cluster_cidr = cluster_cidr;
+        opts.service_cidr = args.service_cidr.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+        opts.insecure_registries = args.insecure_registries.clone();
+        Some(RealNode::start(client, opts).await?)
+    };
     // One line on stdout for people and scripts: where kubectl's configuration is.
     println!(
         "krust API server at {}; kubeconfig: {}",
@@ -101,5 +142,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(nodes) = nodes {
         nodes.shutdown().await;
     }
+    if let Some(node) = node {
+        node.shutdown().await;
+    }
     Ok(())
+}
+
+fn node_name(args: &Args) -> String {
+    args.node_name
+        .clone()
+        .unwrap_or_else(krust_kubelet::node::host::hostname)
+}
+
+/// How the runtime starts a container's monitor: this binary, `krust monitor`.
+fn monitor_argv() -> anyhow::Result<Vec<std::ffi::OsString>> {
+    let exe = std::env::current_exe()?;
+    Ok(vec![exe.into(), "monitor".into()])
 }

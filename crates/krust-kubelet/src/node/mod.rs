@@ -1,8 +1,15 @@
-//! The real node's pure parts: from a Pod to what the runtime runs (the kubelet's
-//! `kuberuntime_container.go` and `kubelet_pods.go`), and the pod's volumes on the host.
-//! [`container::container_spec`] assembles one container; [`sandbox::sandbox_spec`] the pod's
-//! sandbox; [`volumes`] sets up, updates and tears down the pod directory.
+//! The real node: the kubelet of this host, running pods as real Linux containers through
+//! `krust-runtime`, with their network from `krust-net` and images from `krust-image`.
+//!
+//! [`RealNode`] (`agent.rs`) is the agent; `pods.rs` and `worker.rs` run each pod (the
+//! kubelet's syncPod), `status.rs` is the pod status it posts and `backoff.rs` the crash-loop
+//! back-off; `prepare.rs` turns a pod into what the runtime runs through the pure functions
+//! of the modules below: [`container::container_spec`] assembles one container,
+//! [`sandbox::sandbox_spec`] the pod's sandbox, [`volumes`] sets up, updates and tears down
+//! the pod directory; [`images`] is the image manager.
 
+mod agent;
+mod backoff;
 pub mod command;
 pub mod container;
 pub mod context;
@@ -10,11 +17,20 @@ pub mod env;
 pub mod error;
 pub mod expansion;
 pub mod fieldpath;
+pub mod host;
 pub mod images;
+mod pods;
+mod prepare;
 pub mod quantity;
+mod register;
 pub mod resources;
 pub mod sandbox;
 pub mod security;
+mod status;
 #[cfg(test)]
 mod testing;
 pub mod volumes;
+mod worker;
+
+pub use agent::{NodeOptions, RealNode};
+pub(crate) use agent::Shared;

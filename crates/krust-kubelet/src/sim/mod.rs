@@ -34,10 +34,8 @@
 //! Container and image ids and image names are made up in `ids.rs`. Pods and Nodes are read
 //! through lean views (`view.rs`) that decode only the fields a kubelet uses.
 
-mod events;
 mod ids;
 mod ip;
-mod lease;
 mod node;
 mod pod_status;
 mod pods;
@@ -121,7 +119,7 @@ struct Shared {
     nodes: HashMap<String, Arc<SimNode>>,
     /// Permits for API requests of heartbeats and pod workers.
     limit: Semaphore,
-    events: events::Recorder,
+    events: crate::events::Recorder,
     /// The pod CIDRs routed locally while the nodes run.
     routes: routes::Routes,
 }
@@ -146,7 +144,7 @@ impl SimNodes {
             .enumerate()
             .map(|(i, n)| (n.clone(), Arc::new(SimNode::new(n, i))))
             .collect();
-        let events = events::Recorder::new(client.clone(), opts.events, opts.concurrency);
+        let events = crate::events::Recorder::new(client.clone(), opts.events, opts.concurrency);
         let shared = Arc::new(Shared {
             client,
             limit: Semaphore::new(opts.concurrency.max(1)),

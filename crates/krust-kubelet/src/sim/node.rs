@@ -8,44 +8,15 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, NodeCondition};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{STOPPED_ANNOTATION, Shared, SimOptions, ids, ip, lease, view};
-
-pub const KUBELET_VERSION: &str = "v1.32.4-krust";
-
-/// The kubelet's node conditions: (type, status, reason, message).
-const CONDITIONS: [(&str, &str, &str, &str); 4] = [
-    (
-        "MemoryPressure",
-        "False",
-        "KubeletHasSufficientMemory",
-        "kubelet has sufficient memory available",
-    ),
-    (
-        "DiskPressure",
-        "False",
-        "KubeletHasNoDiskPressure",
-        "kubelet has no disk pressure",
-    ),
-    (
-        "PIDPressure",
-        "False",
-        "KubeletHasSufficientPID",
-        "kubelet has sufficient PID available",
-    ),
-    (
-        "Ready",
-        "True",
-        "KubeletReady",
-        "kubelet is posting ready status",
-    ),
-];
+use super::{STOPPED_ANNOTATION, Shared, SimOptions, ids, ip, view};
+use crate::{lease, registration};
 
 pub struct SimNode {
     pub name: String,
@@ -163,22 +134,7 @@ impl SimNode {
 
     /// The kubelet's conditions, heartbeat now, transition times kept while unchanged.
     fn conditions(&self) -> Value {
-        let now = krust_api::meta::now();
-        let seen = self.conditions.lock().expect("lock");
-        let list: Vec<Value> = CONDITIONS
-            .iter()
-            .map(|(type_, status, reason, message)| {
-                let since = seen
-                    .iter()
-                    .find(|c| c.type_ == *type_ && c.status == *status)
-                    .and_then(|c| c.last_transition_time.as_ref())
-                    .map(|t| krust_api::meta::timestamp(t.0))
-                    .unwrap_or_else(|| now.clone());
-                json!({"type": type_, "status": status, "reason": reason, "message": message,
-                       "lastHeartbeatTime": now, "lastTransitionTime": since})
-            })
-            .collect();
-        Value::Array(list)
+        registration::conditions(&self.conditions.lock().expect("lock"))
     }
 }
 
@@ -224,7 +180,7 @@ fn node_object(opts: &SimOptions, node: &SimNode) -> Value {
                 "kernelVersion": "6.1.0-sim",
                 "osImage": "krust sim node",
                 "containerRuntimeVersion": "sim://1.0",
-                "kubeletVersion": KUBELET_VERSION,
+                "kubeletVersion": registration::KUBELET_VERSION,
                 "kubeProxyVersion": "",
                 "operatingSystem": "linux",
                 "architecture": "amd64",
@@ -243,7 +199,7 @@ pub async fn register(shared: &Shared, node: &SimNode) -> anyhow::Result<lease::
     let registered = loop {
         let attempt = {
             let _permit = shared.limit.acquire().await?;
-            take_over(&api, &typed, &object).await
+            registration::take_over(&api, &typed, &object).await
         };
         match attempt {
             Ok(n) => break n,
@@ -261,60 +217,8 @@ pub async fn register(shared: &Shared, node: &SimNode) -> anyhow::Result<lease::
         let _permit = shared.limit.acquire().await?;
         lease::Heartbeat::start(shared.client.clone(), &node.name, &uid).await?
     };
-    let ev = &shared.events;
-    ev.node(&node.name, "Starting", "Starting kubelet.".into());
-    for (_, _, reason, _) in &CONDITIONS[..3] {
-        let r = reason.trim_start_matches("Kubelet");
-        ev.node(
-            &node.name,
-            &format!("Node{r}"),
-            format!("Node {} status is now: Node{r}", node.name),
-        );
-    }
-    ev.node(
-        &node.name,
-        "NodeAllocatableEnforced",
-        "Updated Node Allocatable limit across pods".into(),
-    );
-    ev.node(
-        &node.name,
-        "NodeReady",
-        format!("Node {} status is now: NodeReady", node.name),
-    );
+    registration::events(&shared.events, &node.name);
     Ok(heartbeat)
-}
-
-/// Creates the Node; if one of that name exists, updates its labels and status to ours.
-async fn take_over(api: &Api<Node>, typed: &Node, object: &Value) -> kube::Result<Node> {
-    let status = || Patch::Strategic(json!({"status": object["status"]}));
-    match api.create(&PostParams::default(), typed).await {
-        Ok(n)
-            if n.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some() =>
-        {
-            Ok(n)
-        }
-        Ok(n) => {
-            api.patch_status(
-                &n.metadata.name.unwrap_or_default(),
-                &PatchParams::default(),
-                &status(),
-            )
-            .await
-        }
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            let name = typed.metadata.name.as_deref().unwrap_or_default();
-            let meta = json!({"metadata": {"labels": object["metadata"]["labels"],
-                                           "annotations": object["metadata"]["annotations"]}});
-            api.patch(name, &PatchParams::default(), &Patch::Merge(meta))
-                .await?;
-            api.patch_status(name, &PatchParams::default(), &status())
-                .await
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// Posts the node's conditions with a fresh heartbeat time.

@@ -1,0 +1,214 @@
+//! The real node's agent: [`RealNode::start`] registers the host as a Node (`register.rs`:
+//! capacity and nodeInfo read from the host by `host.rs`), keeps its Lease and status fresh,
+//! waits for the node's `spec.podCIDR` to set up the pod network, and runs one worker per
+//! pod bound to it (`pods.rs`, `worker.rs`). Stopping the agent leaves containers running:
+//! a new agent adopts them.
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use krust_image::ImageStore;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use krust_api::cidr::Cidr;
+use krust_net::{NetworkConfig, PodNetwork};
+use krust_runtime::{Runtime, RuntimeConfig};
+use kube::Api;
+use tokio::sync::{OnceCell, watch};
+use tokio::task::JoinHandle;
+
+use crate::events::Recorder;
+
+use super::{host, images, pods, register};
+
+/// How a real node runs.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// The Node's name (the kubelet: the host name, lowercased).
+    pub name: String,
+    /// Where the node keeps images, container state, pod volumes and logs.
+    pub data_dir: PathBuf,
+    /// The address the node registers (InternalIP) and serves the kubelet API on.
+    pub address: IpAddr,
+    /// The kubelet API's port (10250).
+    pub kubelet_port: u16,
+    /// argv prefix that runs a container monitor (`[krust, "monitor"]`).
+    pub monitor: Vec<OsString>,
+    /// The OCI runtime binary.
+    pub crun: PathBuf,
+    /// Pod cgroups live under `/sys/fs/cgroup/<controller>/<cgroup_root>/kubepods`.
+    pub cgroup_root: String,
+    /// The pod bridge.
+    pub bridge: String,
+    pub cluster_cidr: Cidr,
+    pub service_cidr: Cidr,
+    /// Registries pulled over plain HTTP (`localhost:5000`).
+    pub insecure_registries: Vec<String>,
+    pub lease_interval: Duration,
+    pub status_interval: Duration,
+}
+
+impl NodeOptions {
+    /// Defaults for this host: named after it, its primary address, `/var/lib/krust/node`.
+    pub fn for_host(data_dir: PathBuf, monitor: Vec<OsString>) -> Self {
+        NodeOptions {
+            name: host::hostname(),
+            data_dir,
+            address: host::primary_ip(),
+            kubelet_port: 10250,
+            monitor,
+            crun: "/usr/bin/crun".into(),
+            cgroup_root: "krust".into(),
+            bridge: "krust0".into(),
+            cluster_cidr: "10.42.0.0/16".parse().expect("cidr"),
+            service_cidr: "10.43.0.0/16".parse().expect("cidr"),
+            insecure_registries: Vec::new(),
+            lease_interval: Duration::from_secs(10),
+            status_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the node's tasks share.
+pub(crate) struct Shared {
+    pub client: kube::Client,
+    pub opts: NodeOptions,
+    pub name: String,
+    pub host_ip: String,
+    pub runtime: Runtime,
+    pub images: images::ImageManager,
+    /// The node's allocatable resources (for `resourceFieldRef` limits left unset).
+    pub allocatable: BTreeMap<String, Quantity>,
+    pub events: Recorder,
+    /// `spec.podCIDR` as last seen.
+    pub pod_cidr: watch::Sender<Option<Cidr>>,
+    network: OnceCell<PodNetwork>,
+}
+
+impl Shared {
+    /// The pod network, set up once the node has its pod CIDR.
+    pub async fn network(&self) -> Result<&PodNetwork, String> {
+        self.network
+            .get_or_try_init(|| async {
+                let mut rx = self.pod_cidr.subscribe();
+                let cidr = rx
+                    .wait_for(Option::is_some)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .expect("some");
+                let config = NetworkConfig {
+                    bridge: self.opts.bridge.clone(),
+                    cluster_cidr: self.opts.cluster_cidr,
+                    service_cidr: self.opts.service_cidr,
+                    ..NetworkConfig::new(cidr, self.opts.data_dir.join("net"))
+                };
+                PodNetwork::setup(config)
+                    .await
+                    .map_err(|e| format!("setting up the pod network: {e}"))
+            })
+            .await
+    }
+
+    /// The pod's image pull Secrets that exist.
+    pub async fn pull_secrets(&self, pod: &Pod) -> Vec<Secret> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let names = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.image_pull_secrets.iter().flatten())
+            .filter_map(|r| Some(r.name.clone()).filter(|n| !n.is_empty()));
+        let mut secrets = Vec::new();
+        for name in names {
+            if let Ok(Some(s)) = api.get_opt(&name).await {
+                secrets.push(s);
+            }
+        }
+        secrets
+    }
+
+    pub fn pods_dir(&self) -> PathBuf {
+        self.opts.data_dir.join("pods")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.opts.data_dir.join("logs")
+    }
+}
+
+/// A running real node. Dropping it leaves its tasks running; [`RealNode::shutdown`] stops
+/// the agent (containers keep running).
+pub struct RealNode {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RealNode {
+    /// Registers the node and starts its heartbeats and pod workers.
+    pub async fn start(client: kube::Client, opts: NodeOptions) -> anyhow::Result<RealNode> {
+        std::fs::create_dir_all(&opts.data_dir)
+            .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+        let runtime = Runtime::new(RuntimeConfig {
+            root: opts.data_dir.join("runtime"),
+            monitor: opts.monitor.clone(),
+            crun: opts.crun.clone(),
+            cgroup_root: opts.cgroup_root.clone(),
+        })
+        .context("starting the container runtime")?;
+        let events = Recorder::correlated(client.clone());
+        let store = ImageStore::open(krust_image::store_dir(&opts.data_dir))
+            .context("opening the image store")?;
+        let sink = events.clone();
+        let images = images::ImageManager::new(
+            Arc::new(store),
+            images::ImageManagerOptions {
+                node_name: opts.name.clone(),
+                insecure_registries: opts.insecure_registries.clone(),
+                ..Default::default()
+            },
+            Arc::new(move |record| sink.emit(record)),
+        );
+        let host = host::Host::read(&opts.data_dir);
+        let shared = Arc::new(Shared {
+            allocatable: register::allocatable(&host),
+            events,
+            client,
+            name: opts.name.clone(),
+            host_ip: opts.address.to_string(),
+            runtime,
+            images,
+            pod_cidr: watch::Sender::new(None),
+            network: OnceCell::new(),
+            opts,
+        });
+        let heartbeat = register::register(&shared).await?;
+        let tasks = vec![
+            tokio::spawn(register::heartbeats(shared.clone(), heartbeat)),
+            tokio::spawn(register::watch(shared.clone())),
+            tokio::spawn(pods::watch(shared.clone())),
+        ];
+        tracing::info!(node = %shared.name, address = %shared.host_ip, "real node registered");
+        Ok(RealNode { shared, tasks })
+    }
+
+    /// The Node's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Stops the agent's tasks; containers keep running.
+    pub async fn shutdown(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}

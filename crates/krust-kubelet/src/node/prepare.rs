@@ -1,0 +1,190 @@
+//! What a pod needs before its containers run, gathered from the API and the host and
+//! handed to the pure functions of this module's siblings: the ConfigMaps and Secrets it
+//! refers to, its volumes and `/etc/hosts`, its sandbox, its hostPorts, and each container's
+//! `ContainerSpec` (the kubelet's `kubelet_pods.go` and `kuberuntime_container.go` glue).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use krust_net::{HostPort, Protocol};
+use krust_runtime::{ContainerSpec, Sandbox, SandboxSpec};
+use kube::Api;
+
+use super::container::{ContainerInput, container_config};
+use super::context::{ObjectMap, PodContext};
+use super::images::Pulled;
+use super::volumes::hosts::{PodFiles, write_pod_files};
+use super::volumes::{self, PodVolumes};
+use super::Shared;
+
+/// The cluster's DNS domain.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// What the worker keeps of a prepared pod.
+pub struct Prepared {
+    pub volumes: PodVolumes,
+    pub files: Option<PodFiles>,
+}
+
+/// The ConfigMaps and Secrets the pod refers to (volumes, env, envFrom) that exist now.
+pub async fn objects(shared: &Shared, pod: &Pod) -> ObjectMap {
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let (config_maps, secrets) = references(pod);
+    let mut map = ObjectMap::default();
+    let cms: Api<ConfigMap> = Api::namespaced(shared.client.clone(), namespace);
+    for name in config_maps {
+        if let Ok(Some(cm)) = cms.get_opt(&name).await {
+            map.add_config_map(cm);
+        }
+    }
+    let api: Api<Secret> = Api::namespaced(shared.client.clone(), namespace);
+    for name in secrets {
+        if let Ok(Some(s)) = api.get_opt(&name).await {
+            map.add_secret(s);
+        }
+    }
+    map
+}
+
+/// Names of the ConfigMaps and Secrets a pod refers to.
+fn references(pod: &Pod) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut cms, mut secrets) = (BTreeSet::new(), BTreeSet::new());
+    let Some(spec) = &pod.spec else {
+        return (cms, secrets);
+    };
+    for v in spec.volumes.iter().flatten() {
+        if let Some(cm) = &v.config_map {
+            cms.insert(cm.name.clone());
+        }
+        if let Some(s) = v.secret.as_ref().and_then(|s| s.secret_name.clone()) {
+            secrets.insert(s);
+        }
+        for source in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+            if let Some(cm) = &source.config_map {
+                cms.insert(cm.name.clone());
+            }
+            if let Some(s) = &source.secret {
+                secrets.insert(s.name.clone());
+            }
+        }
+    }
+    let containers = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter());
+    for c in containers {
+        for from in c.env_from.iter().flatten() {
+            if let Some(cm) = &from.config_map_ref {
+                cms.insert(cm.name.clone());
+            }
+            if let Some(s) = &from.secret_ref {
+                secrets.insert(s.name.clone());
+            }
+        }
+        for e in c.env.iter().flatten() {
+            let Some(from) = &e.value_from else { continue };
+            if let Some(k) = &from.config_map_key_ref {
+                cms.insert(k.name.clone());
+            }
+            if let Some(k) = &from.secret_key_ref {
+                secrets.insert(k.name.clone());
+            }
+        }
+    }
+    (cms, secrets)
+}
+
+fn context<'a>(shared: &'a Shared, pod: &'a Pod, pod_ips: &'a [String], objects: &'a ObjectMap) -> PodContext<'a> {
+    PodContext {
+        pod,
+        pod_ips,
+        host_ips: std::slice::from_ref(&shared.host_ip),
+        node_allocatable: &shared.allocatable,
+        objects,
+    }
+}
+
+/// Sets up the pod's volumes (before the sandbox, as the kubelet waits for volumes).
+pub fn volumes(shared: &Shared, pod: &Pod, objects: &ObjectMap) -> Result<PodVolumes, String> {
+    volumes::setup(&shared.pods_dir(), &context(shared, pod, &[], objects)).map_err(|e| e.to_string())
+}
+
+/// Writes the pod's `/etc/hosts` and `/etc/hostname` once it has its address.
+pub fn pod_files(shared: &Shared, pod: &Pod, pod_ips: &[String]) -> Result<PodFiles, String> {
+    write_pod_files(
+        &shared.pods_dir(),
+        pod,
+        pod_ips,
+        &shared.name,
+        CLUSTER_DOMAIN,
+        Path::new("/etc/hosts"),
+    )
+    .map_err(|e| format!("writing the pod's hosts file: {e}"))
+}
+
+pub fn sandbox_spec(shared: &Shared, pod: &Pod) -> SandboxSpec {
+    super::sandbox::sandbox_spec(pod, &shared.name, CLUSTER_DOMAIN)
+}
+
+/// The hostPorts of the pod's containers.
+pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter_map(|p| {
+            let host_port = u16::try_from(p.host_port?).ok().filter(|p| *p > 0)?;
+            Some(HostPort {
+                host_port,
+                container_port: u16::try_from(p.container_port).ok()?,
+                protocol: if p.protocol.as_deref() == Some("UDP") {
+                    Protocol::Udp
+                } else {
+                    Protocol::Tcp
+                },
+                host_ip: p.host_ip.as_deref().and_then(|i| i.parse().ok()),
+            })
+        })
+        .collect()
+}
+
+/// One attempt of a container, as the runtime creates it; the error is the kubelet's
+/// `CreateContainerConfigError` message. Warnings (invalid env names) are returned beside.
+#[allow(clippy::too_many_arguments)]
+pub fn container_spec(
+    shared: &Shared,
+    pod: &Pod,
+    c: &Container,
+    sandbox: &Sandbox,
+    pulled: &Pulled,
+    attempt: u32,
+    pod_ips: &[String],
+    objects: &ObjectMap,
+    prepared: &Prepared,
+) -> Result<(ContainerSpec, Vec<String>), String> {
+    let image_id = pulled.repo_digest();
+    let input = ContainerInput {
+        ctx: context(shared, pod, pod_ips, objects),
+        container: c,
+        attempt,
+        sandbox_id: &sandbox.id,
+        image_id: &image_id,
+        lower_dirs: &pulled.lower_dirs,
+        image_config: &pulled.config,
+        pods_dir: &shared.pods_dir(),
+        logs_dir: &shared.logs_dir(),
+        volumes: &prepared.volumes,
+        pod_files: prepared.files.as_ref(),
+    };
+    let config = container_config(&input).map_err(|e| e.to_string())?;
+    Ok((config.spec, config.env_warnings))
+}
+
+/// Removes the pod's directory (volumes, hosts file).
+pub fn teardown(shared: &Shared, uid: &str) {
+    if let Err(e) = volumes::teardown(&shared.pods_dir(), uid) {
+        tracing::warn!(%uid, error = %e, "removing the pod's volumes");
+    }
+}

@@ -1,0 +1,578 @@
+//! One real pod's worker, the kubelet's `syncPod` loop: on every change of the pod, exit of
+//! one of its containers or timer, it compares what should run with what runs and acts:
+//! the sandbox (held namespaces, cgroup, network, volumes) first, then init containers in
+//! order (sidecars kept running), then the containers, restarted by `restartPolicy` with the
+//! crash-loop back-off; it posts the status when it changed. When the pod is deleted it stops
+//! the containers within the grace period, posts their final status, releases the sandbox
+//! and deletes the pod for good (grace 0, uid precondition).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+use krust_runtime::{ContainerState, Sandbox};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::backoff::{self, Backoff};
+use super::status::{self, ContainerRecord, Placement, State, Terminated};
+use super::prepare::{self, Prepared};
+use super::Shared;
+
+pub type Latest = watch::Receiver<Arc<Pod>>;
+
+/// How often a pod waiting on something that has no event of its own (an image pull
+/// back-off, a missing ConfigMap) is synced again.
+const RETRY: Duration = Duration::from_secs(5);
+
+pub struct Worker {
+    shared: Arc<Shared>,
+    api: Api<Pod>,
+    name: String,
+    namespace: String,
+    uid: String,
+    sandbox: Option<Sandbox>,
+    /// Its volumes and hosts file, once set up.
+    prepared: Option<Prepared>,
+    pod_ip: Option<String>,
+    started: jiff::Timestamp,
+    /// Init containers, then containers, in the pod's order.
+    records: Vec<ContainerRecord>,
+    /// When each container's last attempt (by id) exited, for the back-off.
+    exited: HashMap<String, (String, Instant)>,
+    backoff: Backoff,
+    posted: Option<Value>,
+}
+
+impl Worker {
+    pub fn new(shared: Arc<Shared>, pod: &Pod) -> Self {
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let records = specs(pod)
+            .map(|(c, init, sidecar)| {
+                ContainerRecord::new(&c.name, c.image.as_deref().unwrap_or(""), init, sidecar)
+            })
+            .collect();
+        Worker {
+            api: Api::namespaced(shared.client.clone(), &namespace),
+            shared,
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            namespace,
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            sandbox: None,
+            prepared: None,
+            pod_ip: None,
+            started: jiff::Timestamp::now(),
+            records,
+            exited: HashMap::new(),
+            backoff: Backoff::default(),
+            posted: None,
+        }
+    }
+
+    /// Runs the pod until it is deleted (or gone from the API).
+    pub async fn run(mut self, mut rx: Latest) {
+        let mut exits = self.shared.runtime.exits();
+        let first = rx.borrow().clone();
+        self.adopt(&first).await;
+        loop {
+            let pod = rx.borrow_and_update().clone();
+            if pod.metadata.deletion_timestamp.is_some() {
+                self.terminate(&pod, &rx).await;
+                return;
+            }
+            let wake = self.sync(&pod).await;
+            self.post_status(&pod).await;
+            let deadline = wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    changed = rx.changed() => {
+                        if changed.is_err() {
+                            // Deleted with no grace (forced): stop at once.
+                            self.stop_all(Duration::ZERO, &pod).await;
+                            self.release().await;
+                            return;
+                        }
+                        break;
+                    }
+                    id = exits.recv() => match id {
+                        Ok(id) if !self.owns(&id) => continue,
+                        _ => break,
+                    },
+                    _ = tokio::time::sleep_until(deadline.into()) => break,
+                }
+            }
+        }
+    }
+
+    fn owns(&self, id: &str) -> bool {
+        self.records
+            .iter()
+            .any(|r| r.container_id.as_deref() == Some(&container_id(id)))
+    }
+
+    /// Takes over what already runs for this pod (an agent restart): its sandbox and the
+    /// latest attempt of each container, with its restart count.
+    async fn adopt(&mut self, pod: &Pod) {
+        let runtime = &self.shared.runtime;
+        if let Ok(sandboxes) = runtime.list_sandboxes().await {
+            self.sandbox = sandboxes.into_iter().find(|s| s.spec.pod_uid == self.uid);
+        }
+        if self.sandbox.is_none() {
+            return;
+        }
+        if let Some(status) = &pod.status {
+            self.pod_ip = status.pod_ip.clone();
+            if let Some(t) = &status.start_time {
+                self.started = t.0;
+            }
+        }
+        let Ok(containers) = runtime.list_containers().await else {
+            return;
+        };
+        let sandbox_id = self.sandbox.as_ref().map(|s| s.id.clone());
+        for c in containers
+            .into_iter()
+            .filter(|c| Some(&c.sandbox_id) == sandbox_id.as_ref())
+        {
+            let Some(r) = self.records.iter_mut().find(|r| r.name == c.name) else {
+                continue;
+            };
+            if r.container_id.is_some() && r.restart_count > c.attempt {
+                continue;
+            }
+            r.restart_count = c.attempt;
+            r.image_id = c.image_id.clone();
+            r.container_id = Some(container_id(&c.id));
+            r.state = state_of(&c.state, &c.id, &mut self.exited, &r.name);
+        }
+    }
+
+    /// One pass of syncPod; returns when to pass again if nothing else happens.
+    async fn sync(&mut self, pod: &Pod) -> Option<Instant> {
+        if self.finished(pod) {
+            return None;
+        }
+        if self.sandbox.is_none() || self.prepared.is_none() {
+            if let Err((reason, message)) = self.create_sandbox(pod).await {
+                self.warn(pod, None, reason, message);
+                return Some(Instant::now() + RETRY);
+            }
+        }
+        self.refresh().await;
+        let restart_policy = restart_policy(pod);
+        let list: Vec<(Container, bool, bool)> =
+            specs(pod).map(|(c, i, s)| (c.clone(), i, s)).collect();
+        let mut wake: Option<Instant> = None;
+        let mut earliest = |w: Option<Instant>| {
+            if let Some(w) = w {
+                wake = Some(wake.map_or(w, |x: Instant| x.min(w)));
+            }
+        };
+        for (i, (c, init, sidecar)) in list.iter().enumerate() {
+            if *init && !*sidecar {
+                let r = &self.records[i];
+                if r.succeeded() {
+                    continue;
+                }
+                if r.is_running() {
+                    return wake;
+                }
+                let failed = matches!(r.state, State::Terminated(_)) || r.last.is_some();
+                if failed && restart_policy == "Never" {
+                    return wake;
+                }
+                earliest(self.start_or_restart(pod, i, c).await);
+                return wake;
+            }
+            let r = &self.records[i];
+            if r.is_running() {
+                continue;
+            }
+            let restart = match &r.state {
+                State::Terminated(t) => {
+                    *sidecar
+                        || restart_policy == "Always"
+                        || (restart_policy == "OnFailure" && t.exit_code != 0)
+                }
+                State::Waiting { .. } => true,
+                State::Running { .. } => false,
+            };
+            if restart {
+                earliest(self.start_or_restart(pod, i, c).await);
+            }
+            if *sidecar && !self.records[i].is_running() {
+                // Containers after a sidecar wait for it to run.
+                return wake;
+            }
+        }
+        wake
+    }
+
+    /// Whether the pod reached a phase it never leaves.
+    fn finished(&self, pod: &Pod) -> bool {
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        matches!(phase, Some("Succeeded" | "Failed")) && self.records.iter().all(|r| !r.is_running())
+    }
+
+    /// The pod's volumes, sandbox, network and hosts file; an error is an Event's reason
+    /// and message.
+    async fn create_sandbox(&mut self, pod: &Pod) -> Result<(), (&'static str, String)> {
+        let shared = self.shared.clone();
+        let objects = prepare::objects(&shared, pod).await;
+        let volumes =
+            prepare::volumes(&shared, pod, &objects).map_err(|m| ("FailedMount", m))?;
+        let failed = |m: String| ("FailedCreatePodSandBox", format!("Failed to create pod sandbox: {m}"));
+        if self.sandbox.is_none() {
+            let spec = prepare::sandbox_spec(&shared, pod);
+            let sandbox = shared
+                .runtime
+                .run_sandbox(&spec)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            self.started = jiff::Timestamp::now();
+            self.sandbox = Some(sandbox);
+        }
+        let sandbox = self.sandbox.clone().expect("sandbox");
+        if let Some(netns) = &sandbox.netns {
+            let network = shared.network().await.map_err(failed)?;
+            let address = network
+                .attach(&self.uid, netns, &prepare::host_ports(pod))
+                .await
+                .map_err(|e| failed(format!("failed to set up the pod network: {e}")))?;
+            self.pod_ip = Some(address.ip.to_string());
+        } else {
+            self.pod_ip = Some(shared.host_ip.clone());
+        }
+        let files = prepare::pod_files(&shared, pod, &self.pod_ips()).map_err(failed)?;
+        self.prepared = Some(Prepared {
+            volumes,
+            files: Some(files),
+        });
+        Ok(())
+    }
+
+    fn pod_ips(&self) -> Vec<String> {
+        self.pod_ip.iter().cloned().collect()
+    }
+
+    /// Reads the state of every container that has been created.
+    async fn refresh(&mut self) {
+        for r in &mut self.records {
+            let Some(id) = r.container_id.as_deref().and_then(runtime_id) else {
+                continue;
+            };
+            if let Ok(c) = self.shared.runtime.container_status(id).await {
+                r.image_id = c.image_id.clone();
+                let state = state_of(&c.state, &c.id, &mut self.exited, &r.name);
+                r.state = match (&r.state, state) {
+                    // A waiting reason of ours (back-off) stays until the next start.
+                    (State::Waiting { .. }, State::Terminated(_)) => r.state.clone(),
+                    (_, s) => s,
+                };
+            }
+        }
+    }
+
+    /// Starts container `i` unless its back-off says wait; returns when to try again.
+    async fn start_or_restart(&mut self, pod: &Pod, i: usize, c: &Container) -> Option<Instant> {
+        let now = Instant::now();
+        let r = &self.records[i];
+        let previous = match &r.state {
+            State::Terminated(t) => Some(t.clone()),
+            _ => None,
+        };
+        if r.container_id.is_some() {
+            let key = r.name.clone();
+            let finished = self.exited.get(&key).map_or(now, |(_, t)| *t);
+            if let Some(until) = self.backoff.wait_until(&key, finished, now) {
+                let delay = backoff::go_duration(self.backoff.delay(&key));
+                let who = format!("{}_{}({})", self.name, self.namespace, self.uid);
+                let r = &mut self.records[i];
+                if let Some(t) = previous {
+                    r.last = Some(t);
+                }
+                r.state = status::waiting(
+                    "CrashLoopBackOff",
+                    Some(format!(
+                        "back-off {delay} restarting failed container={} pod={who}",
+                        c.name
+                    )),
+                );
+                let init = r.init;
+                let message = format!("Back-off restarting failed container {} in pod {who}", c.name);
+                self.warn(pod, Some(field(c, init)), "BackOff", message);
+                return Some(until);
+            }
+            self.backoff.next(&key, now);
+            let r = &mut self.records[i];
+            if let Some(t) = previous {
+                r.last = Some(t);
+            }
+            r.restart_count += 1;
+        }
+        self.start(pod, i, c).await
+    }
+
+    /// Pulls the image, creates and starts one attempt of container `i`.
+    async fn start(&mut self, pod: &Pod, i: usize, c: &Container) -> Option<Instant> {
+        let shared = self.shared.clone();
+        let init = self.records[i].init;
+        let fieldpath = field(c, init);
+        let pulled = match shared.images.ensure(pod, c, &shared.pull_secrets(pod).await).await {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = e.reason();
+                self.warn(pod, Some(fieldpath), "Failed", format!("Error: {reason}"));
+                self.records[i].state = status::waiting(reason, Some(e.message().to_string()));
+                return Some(Instant::now() + RETRY);
+            }
+        };
+        self.records[i].image_id = pulled.repo_digest();
+        let sandbox = self.sandbox.clone().expect("sandbox exists");
+        let attempt = self.records[i].restart_count;
+        let objects = prepare::objects(&shared, pod).await;
+        let prepared = self.prepared.as_ref().expect("prepared with the sandbox");
+        let built = prepare::container_spec(
+            &shared, pod, c, &sandbox, &pulled, attempt, &self.pod_ips(), &objects, prepared,
+        );
+        let spec = match built {
+            Ok((spec, warnings)) => {
+                for w in warnings {
+                    self.warn(pod, None, "InvalidEnvironmentVariableNames", w);
+                }
+                spec
+            }
+            Err(message) => {
+                self.warn(pod, Some(fieldpath), "Failed", format!("Error: {message}"));
+                self.records[i].state =
+                    status::waiting("CreateContainerConfigError", Some(message));
+                return Some(Instant::now() + RETRY);
+            }
+        };
+        // The attempt before the previous one is removed (its log file stays for `-p`).
+        if let Some(old) = self.records[i].container_id.take().as_deref().and_then(runtime_id) {
+            let _ = shared.runtime.remove_container(old).await;
+        }
+        let id = match shared.runtime.create_container(&spec).await {
+            Ok(id) => id,
+            Err(e) => {
+                let message = e.to_string();
+                self.warn(pod, Some(fieldpath), "Failed", format!("Error: {message}"));
+                self.records[i].state = status::waiting("CreateContainerError", Some(message));
+                return Some(Instant::now() + RETRY);
+            }
+        };
+        self.records[i].container_id = Some(container_id(&id));
+        self.event(pod, Some(fieldpath.clone()), "Created", format!("Created container: {}", c.name));
+        if let Err(e) = shared.runtime.start_container(&id).await {
+            let message = e.to_string();
+            self.warn(pod, Some(fieldpath), "Failed", format!("Error: {message}"));
+            self.records[i].state = State::Terminated(Terminated {
+                exit_code: 128,
+                signal: None,
+                reason: "ContainerCannotRun".into(),
+                message: Some(message),
+                started_at: None,
+                finished_at: jiff::Timestamp::now(),
+                container_id: container_id(&id),
+            });
+            self.exited.insert(c.name.clone(), (id.clone(), Instant::now()));
+            return Some(Instant::now());
+        }
+        self.event(pod, Some(fieldpath), "Started", format!("Started container {}", c.name));
+        if let Ok(status) = shared.runtime.container_status(&id).await {
+            self.records[i].state = state_of(&status.state, &id, &mut self.exited, &c.name);
+        }
+        None
+    }
+
+    /// Stops every running container (Killing Events), each within `grace`.
+    async fn stop_all(&mut self, grace: Duration, pod: &Pod) {
+        let mut stops = Vec::new();
+        for r in &self.records {
+            if !r.is_running() {
+                continue;
+            }
+            let Some(id) = r.container_id.as_deref().and_then(runtime_id) else {
+                continue;
+            };
+            let c = specs(pod).find(|(c, _, _)| c.name == r.name);
+            if let Some((c, init, _)) = c {
+                self.event(pod, Some(field(c, init)), "Killing", format!("Stopping container {}", r.name));
+            }
+            let runtime = self.shared.runtime.clone();
+            let id = id.to_string();
+            stops.push(async move { runtime.stop_container(&id, grace).await });
+        }
+        for result in futures::future::join_all(stops).await {
+            if let Err(e) = result {
+                tracing::warn!(pod = %self.name, error = %e, "stopping a container");
+            }
+        }
+        self.refresh().await;
+    }
+
+    /// Graceful deletion: stop, post the final status, release, delete for good.
+    async fn terminate(&mut self, pod: &Pod, rx: &Latest) {
+        let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30).max(0) as u64;
+        self.stop_all(Duration::from_secs(grace), pod).await;
+        if self.sandbox.is_some() {
+            let latest = rx.borrow().clone();
+            self.post_status(&latest).await;
+        }
+        self.release().await;
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        let mut delay = Duration::from_millis(100);
+        for _ in 0..8 {
+            match self.api.delete(&self.name, &params).await {
+                Ok(_) => return,
+                Err(kube::Error::Api(e)) if matches!(e.code, 404 | 409) => return,
+                Err(e) => {
+                    tracing::debug!(pod = %self.name, error = %e, "deleting; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Gives back the sandbox: network, namespaces, containers, volumes.
+    async fn release(&mut self) {
+        let shared = &self.shared;
+        if let Some(sandbox) = self.sandbox.take() {
+            if sandbox.netns.is_some()
+                && let Ok(network) = shared.network().await
+                && let Err(e) = network.detach(&self.uid, sandbox.netns.as_deref()).await
+            {
+                tracing::warn!(pod = %self.name, error = %e, "releasing the pod network");
+            }
+            if let Err(e) = shared.runtime.remove_sandbox(&sandbox.id).await {
+                tracing::warn!(pod = %self.name, error = %e, "removing the pod sandbox");
+            }
+        }
+        self.prepared = None;
+        prepare::teardown(shared, &self.uid);
+    }
+
+    /// Patches `pods/status` when it changed since the last patch.
+    async fn post_status(&mut self, pod: &Pod) {
+        let placement = Placement {
+            host_ip: self.shared.host_ip.clone(),
+            pod_ip: self.pod_ip.clone(),
+            started: self.started,
+            sandbox_ready: self.sandbox.is_some(),
+        };
+        let body = status::patch(pod, &placement, &self.records);
+        if self.posted.as_ref() == Some(&body) {
+            return;
+        }
+        match self
+            .api
+            .patch_status(&self.name, &PatchParams::default(), &Patch::Strategic(&body))
+            .await
+        {
+            Ok(_) => self.posted = Some(body),
+            Err(e) => tracing::debug!(pod = %self.name, error = %e, "patching pod status"),
+        }
+    }
+
+    fn event(&self, pod: &Pod, field: Option<String>, reason: &str, message: String) {
+        self.shared.events.pod(pod, &self.shared.name, field, reason, message);
+    }
+
+    fn warn(&self, pod: &Pod, field: Option<String>, reason: &str, message: String) {
+        self.shared
+            .events
+            .pod_warning(pod, &self.shared.name, field, reason, message);
+    }
+}
+
+/// The pod's containers in the order they run: init containers (with whether each is a
+/// sidecar), then containers.
+fn specs(pod: &Pod) -> impl Iterator<Item = (&Container, bool, bool)> {
+    let spec = pod.spec.as_ref();
+    let inits = spec.into_iter().flat_map(|s| s.init_containers.iter().flatten()).map(|c| {
+        let sidecar = c.restart_policy.as_deref() == Some("Always");
+        (c, true, sidecar)
+    });
+    let containers = spec.into_iter().flat_map(|s| s.containers.iter()).map(|c| (c, false, false));
+    inits.chain(containers)
+}
+
+fn restart_policy(pod: &Pod) -> &str {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("Always")
+}
+
+/// `spec.containers{name}`, the field path of the kubelet's container Events.
+fn field(c: &Container, init: bool) -> String {
+    let list = if init { "initContainers" } else { "containers" };
+    format!("spec.{list}{{{}}}", c.name)
+}
+
+/// The id the API shows: `krust://<id>`.
+pub fn container_id(id: &str) -> String {
+    format!("krust://{id}")
+}
+
+fn runtime_id(shown: &str) -> Option<&str> {
+    shown.strip_prefix("krust://")
+}
+
+fn timestamp(t: SystemTime) -> jiff::Timestamp {
+    jiff::Timestamp::try_from(t).unwrap_or_else(|_| jiff::Timestamp::now())
+}
+
+/// A container's state as the API shows it; notes when an exited one finished.
+fn state_of(
+    state: &ContainerState,
+    id: &str,
+    exited: &mut HashMap<String, (String, Instant)>,
+    name: &str,
+) -> State {
+    match state {
+        ContainerState::Created { .. } => status::waiting("ContainerCreating", None),
+        ContainerState::Running { started_at, .. } => State::Running {
+            started_at: timestamp(*started_at),
+            ready: true,
+        },
+        ContainerState::Exited {
+            exit_code,
+            reason,
+            message,
+            started_at,
+            finished_at,
+        } => {
+            let ago = SystemTime::now()
+                .duration_since(*finished_at)
+                .unwrap_or_default();
+            if exited.get(name).is_none_or(|(seen, _)| seen != id) {
+                let at = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
+                exited.insert(name.into(), (id.into(), at));
+            }
+            let reason = reason.clone().unwrap_or_else(|| {
+                if *exit_code == 0 { "Completed" } else { "Error" }.into()
+            });
+            State::Terminated(Terminated {
+                exit_code: *exit_code,
+                signal: None,
+                reason,
+                message: message.clone(),
+                started_at: started_at.map(timestamp),
+                finished_at: timestamp(*finished_at),
+                container_id: container_id(id),
+            })
+        }
+    }
+}
