@@ -92,6 +92,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     // done while crun works; crun has a process group of its own meanwhile.
     let _ = rustix::process::setsid();
 
+    let console_path = console.as_ref().map(|c| c.path.clone());
     let (done_tx, done_rx) = mpsc::channel();
     let mut readers = 2;
     copy_to_log(out_r, "stdout", log.clone(), done_tx.clone());
@@ -101,7 +102,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         let (log, done) = (log.clone(), done_tx.clone());
         std::thread::spawn(move || {
             // The master comes once crun made the terminal; if crun fails first, the
-            // monitor exits and takes this thread with it.
+            // monitor exits and takes this thread with it (the socket is removed then).
             if let Ok(master) = console.receive() {
                 copy(master, "stdout", &log);
             }
@@ -121,6 +122,9 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
             started_at: None,
             finished_at: SystemTime::now(),
         };
+        if let Some(path) = console_path {
+            let _ = std::fs::remove_file(path);
+        }
         state::write_json(&dir.exit(), &exit).map_err(|e| e.to_string())?;
         report(&format!("error {}", message.replace('\n', " ")));
         hang_up();
