@@ -236,3 +236,66 @@ async fn agent(state: std::path::PathBuf) {
     println!("started {id}");
     tokio::time::sleep(Duration::from_secs(600)).await;
 }
+
+#[tokio::test]
+async fn many_create_and_delete_cycles_leave_no_descriptor_zombie_mount_or_cgroup() {
+    let f = Fixture::new();
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let zombies = || {
+        let me = std::process::id().to_string();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter(|stat| {
+                let rest = &stat[stat.rfind(')').unwrap() + 2..];
+                let fields: Vec<&str> = rest.split(' ').collect();
+                fields[0] == "Z" && fields[1] == me
+            })
+            .count()
+    };
+    // One cycle first, so that lazily made things (Tokio's signal pipe, …) exist.
+    let warm = f.sandbox("warm").await;
+    let id = f.run(&f.container(&warm, "c", &["true"])).await;
+    f.exit_code(&id).await;
+    f.runtime.remove_sandbox(&warm.id).await.unwrap();
+    let fds_before = fds();
+    for round in 0..5 {
+        let sandbox = f.sandbox(&format!("cycle{round}")).await;
+        for n in 0..4 {
+            let spec = f.container(&sandbox, &format!("c{n}"), &["sh", "-c", "echo hi"]);
+            let id = f.run(&spec).await;
+            f.exit_code(&id).await;
+            f.runtime.remove_container(&id).await.unwrap();
+        }
+        let running = f
+            .run(&f.container(&sandbox, "long", &["sleep", "100"]))
+            .await;
+        let exec = f
+            .runtime
+            .exec(&running, vec!["true".into()], false, false)
+            .await
+            .unwrap();
+        assert_eq!(exec.exit.await, 0);
+        f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+    }
+    // Tokio reaps the monitors it was left with when they end.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while zombies() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(zombies(), 0);
+    assert_eq!(fds(), fds_before);
+    assert_eq!(mounts_under(f.dir.path()), 0);
+    assert_eq!(cgroup_dirs(&f.config.cgroup_root), 0);
+    assert_eq!(
+        processes_naming(&f.config.root.to_string_lossy()),
+        Vec::<u32>::new()
+    );
+    assert_eq!(
+        std::fs::read_dir(f.config.root.join("crun"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
