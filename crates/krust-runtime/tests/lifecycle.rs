@@ -237,7 +237,8 @@ async fn agent(state: std::path::PathBuf) {
     tokio::time::sleep(Duration::from_secs(600)).await;
 }
 
-#[tokio::test]
+// On the multi-threaded runtime, as the agent runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_create_and_delete_cycles_leave_no_descriptor_zombie_mount_or_cgroup() {
     let f = Fixture::new();
     let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
