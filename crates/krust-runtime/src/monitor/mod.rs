@@ -5,6 +5,7 @@
 //! crun's state. `krust monitor crun <crun> <args…>` runs one crun command in the private
 //! mount namespace crun needs on this host (`isolate.rs`).
 
+mod attach;
 mod isolate;
 pub mod log;
 mod run;
