@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use crate::Error;
 use crate::attach::{self, CLOSE_STDIN, RESIZE, STDERR, STDIN, STDOUT};
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::exec::Exec;
 use crate::runtime::Runtime;
 use crate::spec::ContainerState;
@@ -23,9 +23,7 @@ impl Runtime {
             return Err(Error::Other(format!("container {id} is not running")));
         }
         let (tty, stdin) = (record.spec.tty, stdin && record.spec.stdin);
-        let stream = tokio::net::UnixStream::connect(attach::socket_path(id))
-            .await
-            .context("connecting to the attach socket")?;
+        let stream = connect(id).await?;
         let (mut from_monitor, mut to_monitor) = stream.into_split();
 
         let (mut stdout_in, stdout_out) = tokio::io::duplex(64 * 1024);
@@ -109,5 +107,22 @@ impl Runtime {
                 };
             }
         }
+    }
+}
+
+/// Connects to the attach socket, which the monitor binds just after the start: a client
+/// coming at once may try a few times.
+async fn connect(id: &str) -> Result<tokio::net::UnixStream> {
+    let path = attach::socket_path(id);
+    let mut tries = 0;
+    loop {
+        match tokio::net::UnixStream::connect(&path).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) if tries >= 100 => {
+                return Err(Error::io("connecting to the attach socket", e));
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+        tries += 1;
     }
 }

@@ -42,13 +42,16 @@ impl Attach {
         }
     }
 
-    /// Serves the attach socket until the monitor ends.
-    pub fn serve(self: &Arc<Self>) -> std::io::Result<()> {
-        let _ = std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new("/")));
-        let _ = std::fs::remove_file(&self.path);
-        let listener = UnixListener::bind(&self.path)?;
+    /// Serves the attach socket until the monitor ends, from a thread of its own (binding
+    /// it is off the start's path: a client that comes first retries).
+    pub fn serve(self: &Arc<Self>) {
         let me = self.clone();
         std::thread::spawn(move || {
+            let _ = std::fs::create_dir_all(me.path.parent().unwrap_or(Path::new("/")));
+            let _ = std::fs::remove_file(&me.path);
+            let Ok(listener) = UnixListener::bind(&me.path) else {
+                return;
+            };
             for stream in listener.incoming().flatten() {
                 // A client that does not read for a second is dropped rather than
                 // stalling the container's output.
@@ -61,7 +64,6 @@ impl Attach {
                 std::thread::spawn(move || me.client(stream));
             }
         });
-        Ok(())
     }
 
     /// One client's input.

@@ -78,7 +78,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         stdin_w,
         config.stdin_once,
     );
-    attach.serve().map_err(|e| format!("attach socket: {e}"))?;
+    attach.serve();
     let console = if config.tty {
         Some(ConsoleSocket::new().map_err(|e| format!("console socket: {e}"))?)
     } else {
