@@ -1,6 +1,7 @@
 //! The attach protocol between an agent and a container's monitor (what conmon's attach
-//! socket is to CRI-O, here framed): over a Unix socket, the monitor sends the container's
-//! output as frames and the client sends input, terminal sizes and the end of input.
+//! and control sockets are to CRI-O, here one framed socket): the monitor sends the
+//! container's output as frames; the client sends input, terminal sizes, the end of input,
+//! and asks for the log to be reopened.
 //! A frame is a kind byte, a big-endian u32 length and that many bytes.
 
 /// Output frames, monitor to client.
@@ -11,6 +12,10 @@ pub const STDERR: u8 = 2;
 pub const STDIN: u8 = 0;
 pub const RESIZE: u8 = 3;
 pub const CLOSE_STDIN: u8 = 4;
+/// Client to monitor: reopen the log file (after the kubelet rotated it); the monitor
+/// answers `LOG_REOPENED` once it writes to the new file.
+pub const REOPEN_LOG: u8 = 5;
+pub const LOG_REOPENED: u8 = 6;
 
 /// Where a container's attach socket is (short: socket paths hold at most 107 bytes).
 pub fn socket_path(id: &str) -> std::path::PathBuf {

@@ -1,12 +1,13 @@
 //! `kubectl attach` and `kubectl run -i`: a client of a running container's attach socket
 //! (served by its monitor), shaped like an `Exec`: the container's output, its stdin when
-//! the container has one, terminal resizes, and its exit code once it ends.
+//! the container has one, terminal resizes, and its exit code once it ends. And CRI's
+//! `ReopenContainerLog`, asked over the same socket.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::Error;
-use crate::attach::{self, CLOSE_STDIN, RESIZE, STDERR, STDIN, STDOUT};
+use crate::attach::{self, CLOSE_STDIN, LOG_REOPENED, REOPEN_LOG, RESIZE, STDERR, STDIN, STDOUT};
 use crate::error::Result;
 use crate::exec::Exec;
 use crate::runtime::Runtime;
@@ -92,6 +93,42 @@ impl Runtime {
             resize,
             exit: Box::pin(async move { runtime.exit_code(&id).await }),
         })
+    }
+
+    /// Makes the monitor of a running container reopen its log file, as the kubelet asks
+    /// after renaming it for rotation (CRI's `ReopenContainerLog`); returns once the
+    /// monitor writes to the new file.
+    pub async fn reopen_container_log(&self, id: &str) -> Result<()> {
+        self.record(id)?;
+        if !matches!(
+            self.container_status(id).await?.state,
+            ContainerState::Running { .. }
+        ) {
+            return Err(Error::Other(format!("container {id} is not running")));
+        }
+        let stream = connect(id).await?;
+        let (mut from_monitor, mut to_monitor) = stream.into_split();
+        let ask = attach::frame(REOPEN_LOG, &[]);
+        to_monitor
+            .write_all(&ask)
+            .await
+            .map_err(|e| Error::io("asking the monitor", e))?;
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                match attach::read_frame_async(&mut from_monitor).await {
+                    Some((LOG_REOPENED, error)) => return Some(error),
+                    Some(_) => continue, // output meanwhile
+                    None => return None,
+                }
+            }
+        });
+        match answer.await {
+            Ok(Some(error)) if error.is_empty() => Ok(()),
+            Ok(Some(error)) => Err(Error::Other(String::from_utf8_lossy(&error).into_owned())),
+            _ => Err(Error::Other(format!(
+                "the monitor of {id} did not reopen its log"
+            ))),
+        }
     }
 
     /// Waits for the container to end; its exit code (255 if it is gone).

@@ -1,6 +1,7 @@
 //! The monitor's side of attach (`kubectl attach`, `kubectl run -i`): it holds the
-//! container's stdin (a pipe, or the terminal master), serves the attach socket, and copies
-//! the container's output to every attached client besides the log.
+//! container's stdin (a pipe, or the terminal master), serves the attach socket, copies
+//! the container's output to every attached client besides the log, and reopens the log
+//! when asked (CRI's `ReopenContainerLog`).
 
 use std::fs::File;
 use std::io::Write;
@@ -10,11 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::attach::{self, CLOSE_STDIN, RESIZE, STDIN};
+use super::log::CriLog;
+use crate::attach::{self, CLOSE_STDIN, LOG_REOPENED, REOPEN_LOG, RESIZE, STDIN};
 
 /// The container's stdin and its attached clients.
 pub struct Attach {
     clients: Mutex<Vec<UnixStream>>,
+    log: Arc<CriLog>,
+    log_path: PathBuf,
     stdin: Mutex<Option<File>>,
     terminal: Mutex<Option<File>>,
     stdin_once: bool,
@@ -22,9 +26,17 @@ pub struct Attach {
 }
 
 impl Attach {
-    pub fn new(path: PathBuf, stdin: Option<File>, stdin_once: bool) -> Arc<Attach> {
+    pub fn new(
+        path: PathBuf,
+        stdin: Option<File>,
+        stdin_once: bool,
+        log: Arc<CriLog>,
+        log_path: PathBuf,
+    ) -> Arc<Attach> {
         Arc::new(Attach {
             clients: Mutex::new(Vec::new()),
+            log,
+            log_path,
             stdin: Mutex::new(stdin),
             terminal: Mutex::new(None),
             stdin_once,
@@ -90,6 +102,13 @@ impl Attach {
                 }
                 // Sent when a client's input ends and the container has `stdinOnce`.
                 CLOSE_STDIN if self.stdin_once => self.close_stdin(),
+                REOPEN_LOG => {
+                    let answer = match self.log.reopen(&self.log_path) {
+                        Ok(()) => Vec::new(),
+                        Err(e) => e.to_string().into_bytes(),
+                    };
+                    let _ = stream.write_all(&attach::frame(LOG_REOPENED, &answer));
+                }
                 _ => {}
             }
         }

@@ -77,6 +77,8 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         crate::attach::socket_path(&config.id),
         stdin_w,
         config.stdin_once,
+        log.clone(),
+        config.log_path.clone(),
     );
     attach.serve();
     let console = if config.tty {
