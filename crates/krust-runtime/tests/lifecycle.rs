@@ -103,7 +103,10 @@ async fn removing_a_sandbox_leaves_no_process_mount_cgroup_or_file() {
 async fn containers_of_one_sandbox_share_its_network_and_hostname() {
     let f = Fixture::new();
     let sandbox = f.sandbox("shared").await;
-    let server = f.container(&sandbox, "server", &["nc", "-l", "-p", "8080"]);
+    let mut server = f.container(&sandbox, "server", &["nc", "-l", "-p", "8080"]);
+    // busybox nc ends at the end of its stdin, maybe before the client's bytes come: the
+    // server gets a stdin that stays open (the monitor holds it).
+    server.stdin = true;
     let server_id = f.run(&server).await;
     // The pod network namespace has only `lo`: the server listens there alone.
     let script = "hostname; until echo hello | nc 127.0.0.1 8080; do sleep 0.05; done";
@@ -113,8 +116,16 @@ async fn containers_of_one_sandbox_share_its_network_and_hostname() {
     assert_eq!(f.exit_code(&server_id).await, 0);
     assert!(
         f.log(&server).contains("stdout F hello\n"),
-        "{}",
-        f.log(&server)
+        "server: {:?}\nclient: {:?}\nmonitor: {:?}",
+        f.log(&server),
+        f.log(&client),
+        std::fs::read_to_string(
+            f.config
+                .root
+                .join("containers")
+                .join(&server_id)
+                .join("monitor.log")
+        ),
     );
     assert!(
         f.log(&client).contains("stdout F shared\n"),
@@ -125,7 +136,7 @@ async fn containers_of_one_sandbox_share_its_network_and_hostname() {
     let other = f.sandbox("other").await;
     let lonely = f.container(
         &other,
-        "client",
+        "lonely",
         &["sh", "-c", "echo x | nc 127.0.0.1 8080"],
     );
     let lonely_id = f.run(&lonely).await;
