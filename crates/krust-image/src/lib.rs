@@ -12,8 +12,8 @@ pub mod reference;
 pub mod store;
 pub mod unpack;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use archive::Loaded;
 pub use auth::Credentials;
@@ -21,4 +21,4 @@ pub use digest::Digest;
 pub use error::{Error, Result};
 pub use pull::{PullOptions, Puller};
 pub use reference::Reference;
-pub use store::ImageStore;
+pub use store::{ImageStore, store_dir};

@@ -113,6 +113,9 @@ pub struct RunConfig {
     /// `user`, `uid`, `user:group` or `uid:gid`.
     #[serde(default)]
     pub user: Option<String>,
+    /// The signal that stops a container (`SIGQUIT`, `3`…); SIGTERM when absent.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
 }
 
 /// `rootfs` of a config.

@@ -148,6 +148,16 @@ impl ImageStore {
         Ok(self.read_index()?.into_iter().collect())
     }
 
+    /// The size of an image's content as a registry serves it, in bytes: manifest, config and
+    /// (compressed) layers, as containerd reports an image's size.
+    pub fn content_size(&self, digest: &Digest) -> Result<u64> {
+        let manifest = self.manifest(digest)?;
+        let manifest_len = fs::metadata(self.blob_path(digest))?.len();
+        Ok(manifest_len
+            + manifest.config.size
+            + manifest.layers.iter().map(|l| l.size).sum::<u64>())
+    }
+
     /// Removes an image name, then collects what no other image references.
     pub fn remove(&self, name: &str) -> Result<Collected> {
         let _guard = self.lock();
@@ -257,6 +267,12 @@ impl BlobWriter {
             .map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// Where a node's image store lives under its data dir (`krust server --data-dir D`, `krust
+/// image --data-dir D`): `D/images`. The kubelet and the CLI both take it from here.
+pub fn store_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("images")
 }
 
 /// The index key of an image name: a bare `sha256:` digest stays as is (untagged images),

@@ -1,6 +1,7 @@
 //! `krust`: the whole cluster in one binary.
 #![forbid(unsafe_code)]
 
+mod image;
 mod server;
 mod sim;
 
@@ -28,6 +29,8 @@ enum Command {
     Server(server::Args),
     /// Runs simulated nodes against a cluster.
     Sim(sim::Args),
+    /// Loads, lists and removes the node's images.
+    Image(image::Args),
 }
 
 /// Waits for Ctrl-C or SIGTERM (how an operator or a supervisor stops krust), so that the
@@ -45,6 +48,10 @@ async fn stop_requested() -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let command = match cli.command {
+        Command::Image(args) => image::main(args),
+        command => command,
+    };
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("KRUST_LOG").unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt()
@@ -59,9 +66,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Server(args) => server::run(args).await,
             Command::Sim(args) => sim::run(args).await,
+            Command::Image(_) => Ok(()), // run above, without a runtime
         }
     })
 }

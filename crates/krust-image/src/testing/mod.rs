@@ -1,4 +1,15 @@
-//! Test fixtures: layer tars, compression, images put straight into a store.
+//! Test fixtures, for this crate's tests and (with the `testing` feature) for other crates':
+//! layer tars, compression, images put straight into a store; an offline busybox image written
+//! as a `docker save` archive ([`busybox`]); a distribution-API registry served on loopback
+//! ([`registry`]).
+
+pub mod busybox;
+pub mod image;
+pub mod registry;
+
+pub use busybox::{BusyboxImage, busybox_archive};
+pub use image::Image;
+pub use registry::Registry;
 
 use std::io::Write;
 
@@ -8,9 +19,17 @@ use crate::store::ImageStore;
 
 /// One tar entry of a fixture.
 pub enum Entry<'a> {
+    /// A regular file (0644) and its content.
     File(&'a str, &'a [u8]),
+    /// An executable file (0755) and its content.
+    Executable(&'a str, &'a [u8]),
+    /// A directory (0755).
     Dir(&'a str),
+    /// A directory with the given mode (`/tmp`: 0o1777).
+    DirMode(&'a str, u32),
+    /// A symlink and its target.
     Symlink(&'a str, &'a str),
+    /// A hard link and the file it names.
     HardLink(&'a str, &'a str),
     /// A file whose name is written unchecked (`..`, absolute).
     Raw(&'a str, &'a [u8]),
@@ -26,13 +45,19 @@ pub fn tar_of(entries: &[Entry<'_>]) -> Vec<u8> {
         h.set_gid(0);
         h.set_mtime(0);
         match *e {
-            Entry::File(p, data) => {
+            Entry::File(p, data) | Entry::Executable(p, data) => {
+                if matches!(e, Entry::Executable(..)) {
+                    h.set_mode(0o755);
+                }
                 h.set_size(data.len() as u64);
                 b.append_data(&mut h, p, data).unwrap();
             }
-            Entry::Dir(p) => {
+            Entry::Dir(p) | Entry::DirMode(p, _) => {
                 h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
+                h.set_mode(match e {
+                    Entry::DirMode(_, mode) => *mode,
+                    _ => 0o755,
+                });
                 h.set_size(0);
                 b.append_data(&mut h, p, &[][..]).unwrap();
             }
@@ -57,12 +82,14 @@ pub fn tar_of(entries: &[Entry<'_>]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+/// Gzip-compressed bytes.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(bytes).unwrap();
     enc.finish().unwrap()
 }
 
+/// Zstd-compressed bytes.
 pub fn zstd(bytes: &[u8]) -> Vec<u8> {
     zstd::encode_all(bytes, 1).unwrap()
 }
@@ -107,3 +134,7 @@ pub fn put_image(store: &ImageStore, name: &str, layers: &[Vec<u8>]) -> Digest {
     store.tag(name, &digest).unwrap();
     digest
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

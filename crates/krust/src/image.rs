@@ -1,0 +1,227 @@
+//! `krust image load|ls|rm`: the node's image store (`krust-image`) from the command line, as
+//! `docker load`, `docker images` (`crictl images`) and `docker rmi` show it. The store is the
+//! one the node uses: `--data-dir D` gives `D/images` ([`krust_image::store_dir`]).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail};
+use krust_image::{Digest, Error, ImageStore, Reference, archive, store_dir};
+
+/// Options of `krust image`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The node's data dir (its images are under `images/`).
+    #[arg(long, default_value = "/var/lib/krust", global = true)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Loads images from `docker save` or OCI archives (plain, gzip or zstd).
+    Load {
+        /// Archive files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Lists images.
+    #[command(alias = "list")]
+    Ls,
+    /// Removes images by name; what no other image uses is deleted.
+    #[command(alias = "rmi")]
+    Rm {
+        /// Image names (`busybox`, `localhost:5000/a:1`).
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+/// Runs `krust image …` and exits: status 1 after `Error: …` on stderr when it fails, worded
+/// as docker's (`open F: no such file or directory`, `No such image: N`).
+pub fn main(args: Args) -> ! {
+    let result = run(args);
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("Error: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// Runs `krust image …` (no async runtime needed: the store is files).
+fn run(args: Args) -> anyhow::Result<()> {
+    let dir = store_dir(&args.data_dir);
+    let store = ImageStore::open(&dir).map_err(|e| anyhow!("open {}: {e}", dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        Command::Load { files } => {
+            for file in files {
+                if !file.exists() {
+                    bail!("open {}: no such file or directory", file.display());
+                }
+                let loaded = archive::load_file(&store, &file)
+                    .map_err(|e| anyhow!("load {}: {e}", file.display()))?;
+                for image in loaded {
+                    writeln!(out, "Loaded image: {}", image.name)?;
+                }
+            }
+            Ok(())
+        }
+        Command::Ls => {
+            out.write_all(list(&store)?.as_bytes())?;
+            Ok(())
+        }
+        Command::Rm { names } => remove(&store, &names, &mut out),
+    }
+}
+
+/// `docker rmi`: `Untagged: NAME`, then `Deleted: DIGEST` once no name is left on the image.
+/// A name not present is an error (the others are still removed).
+fn remove(store: &ImageStore, names: &[String], out: &mut impl Write) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    for name in names {
+        let digest = match store.resolve(name) {
+            Ok(d) => d,
+            Err(Error::NotFound(_)) => {
+                missing.push(name.as_str());
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let key = krust_image::store::image_key(name)?;
+        store.remove(name)?;
+        writeln!(out, "Untagged: {key}")?;
+        if !store.list()?.iter().any(|(_, d)| *d == digest) {
+            writeln!(out, "Deleted: {digest}")?;
+        }
+    }
+    match missing.as_slice() {
+        [] => Ok(()),
+        _ => {
+            let lines: Vec<String> = missing
+                .iter()
+                .map(|n| format!("No such image: {n}"))
+                .collect();
+            bail!("{}", lines.join("\n"))
+        }
+    }
+}
+
+/// The `crictl images` table: IMAGE, TAG, IMAGE ID (the config digest's first 12 hex, as
+/// docker shows it), SIZE (the content size, in docker's units).
+fn list(store: &ImageStore) -> anyhow::Result<String> {
+    let mut rows = vec![[
+        "IMAGE".to_owned(),
+        "TAG".to_owned(),
+        "IMAGE ID".to_owned(),
+        "SIZE".to_owned(),
+    ]];
+    let mut sizes = BTreeMap::new();
+    for (name, digest) in store.list()? {
+        let manifest = store.manifest(&digest)?;
+        let id = manifest.config.digest.hex()[..12].to_owned();
+        let size = match sizes.get(&digest) {
+            Some(&s) => s,
+            None => *sizes
+                .entry(digest.clone())
+                .or_insert(store.content_size(&digest)?),
+        };
+        let (image, tag) = columns(&name);
+        rows.push([image, tag, id, human_size(size)]);
+    }
+    Ok(table(&rows))
+}
+
+/// The IMAGE and TAG of an index key: a reference's name and tag (`<none>` when pinned by
+/// digest only); an untagged image (a bare digest) is `<none>` `<none>`.
+fn columns(name: &str) -> (String, String) {
+    let none = || "<none>".to_owned();
+    if Digest::parse(name).is_ok() {
+        return (none(), none());
+    }
+    match Reference::parse(name) {
+        Ok(r) => (r.name(), r.tag.unwrap_or_else(none)),
+        Err(_) => (name.to_owned(), none()),
+    }
+}
+
+/// Columns padded as Go's tabwriter pads `docker images` (three spaces between).
+fn table(rows: &[[String; 4]]) -> String {
+    let mut widths = [0; 4];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                let pad = widths[i] - cell.chars().count() + 3;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits
+/// (`4.26MB`, `187MB`, `512B`).
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1000.0 && unit + 1 < UNITS.len() {
+        size /= 1000.0;
+        unit += 1;
+    }
+    let decimals = match size {
+        s if s >= 100.0 => 0,
+        s if s >= 10.0 => 1,
+        _ => 2,
+    };
+    let text = format!("{size:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_shown_in_decimal_units_with_three_significant_digits() {
+        assert_eq!(human_size(512), "512B");
+        assert_eq!(human_size(4_261_000), "4.26MB");
+        assert_eq!(human_size(187_400_000), "187MB");
+        assert_eq!(human_size(2_000), "2kB");
+        assert_eq!(human_size(12_345), "12.3kB");
+    }
+
+    #[test]
+    fn an_untagged_image_and_a_pinned_one_show_none_as_tag() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(columns(&d), ("<none>".into(), "<none>".into()));
+        assert_eq!(
+            columns(&format!("docker.io/library/x@{d}")),
+            ("docker.io/library/x".into(), "<none>".into())
+        );
+        assert_eq!(
+            columns("krust.test/busybox:1"),
+            ("krust.test/busybox".into(), "1".into())
+        );
+    }
+}
