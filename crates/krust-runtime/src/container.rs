@@ -52,6 +52,8 @@ impl Runtime {
                 log_path: spec.log_path.clone(),
                 tty: spec.tty,
                 cgroup,
+                stdin: spec.stdin,
+                stdin_once: spec.stdin_once,
             };
             state::write_json(&dir.monitor_config(), &monitor)?;
             state::write_json(&dir.record(), &record)

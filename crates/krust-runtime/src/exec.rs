@@ -56,10 +56,13 @@ impl Runtime {
                 .stderr(Stdio::null())
                 .spawn()
                 .context("running crun exec")?;
+            let path = console.path.clone();
             let receive = tokio::task::spawn_blocking(move || console.receive());
             let master = tokio::select! {
                 received = receive => received.context("console")?.context("receiving the terminal")?,
                 status = child.wait() => {
+                    // Wake the waiting accept, so the socket is closed and removed.
+                    let _ = std::os::unix::net::UnixStream::connect(&path);
                     return Err(Error::Other(format!("crun exec ended before its terminal came: {status:?}")));
                 }
             };

@@ -13,8 +13,16 @@ use crate::state::{self, ProcessId};
 
 impl Runtime {
     /// Watches the monitor of every container that has not exited yet, and clears the
-    /// directories of containers a crash left half-created.
+    /// directories of sandboxes and containers a crash left half-created.
     pub(crate) fn adopt(&self) {
+        if let Ok(entries) = std::fs::read_dir(self.config().root.join("sandboxes")) {
+            for entry in entries.flatten() {
+                if !entry.path().join("sandbox.json").exists() {
+                    crate::sandbox::release_namespaces(&entry.path());
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         let Ok(entries) = std::fs::read_dir(self.config().root.join("containers")) else {
             return;
         };

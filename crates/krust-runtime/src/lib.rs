@@ -4,6 +4,8 @@
 //! re-executed) that holds its stdio, writes CRI-format logs and records its exit, so
 //! containers outlive the agent and a restarted agent adopts them.
 
+mod attach;
+mod attaching;
 mod cgroup;
 mod console;
 mod container;

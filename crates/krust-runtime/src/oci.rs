@@ -272,3 +272,7 @@ fn resources(r: &Resources) -> Value {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "oci_tests.rs"]
+mod tests;

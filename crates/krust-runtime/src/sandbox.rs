@@ -155,7 +155,7 @@ impl Runtime {
 }
 
 /// Unmounts the namespace files of a sandbox directory (each may be absent or unmounted).
-fn release_namespaces(dir: &Path) {
+pub(crate) fn release_namespaces(dir: &Path) {
     for name in ["net", "ipc", "uts"] {
         let path = dir.join(name);
         while rustix::mount::unmount(&path, rustix::mount::UnmountFlags::DETACH).is_ok() {}

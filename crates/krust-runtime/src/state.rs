@@ -58,6 +58,11 @@ pub struct MonitorConfig {
     pub log_path: PathBuf,
     pub tty: bool,
     pub cgroup: String,
+    /// The container reads stdin from attached clients; `stdin_once`: until the first ends.
+    #[serde(default)]
+    pub stdin: bool,
+    #[serde(default)]
+    pub stdin_once: bool,
 }
 
 /// The paths of one container directory.

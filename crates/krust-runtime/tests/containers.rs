@@ -188,3 +188,41 @@ async fn a_tty_container_logs_its_terminal_as_stdout() {
     assert!(!log.contains("stderr"), "{log:?}");
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_rotated_log_is_reopened_and_written_anew() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("rotate").await;
+    let script = "echo one; while [ ! -e /gate/go ]; do sleep 0.02; done; echo two";
+    let gate = f.dir.path().join("gate");
+    std::fs::create_dir_all(&gate).unwrap();
+    let mut spec = f.container(&sandbox, "main", &["sh", "-c", script]);
+    spec.mounts.push(krust_runtime::Mount {
+        destination: "/gate".into(),
+        kind: krust_runtime::MountKind::Bind {
+            source: gate.clone(),
+        },
+        readonly: true,
+    });
+    let id = f.run(&spec).await;
+    while !f.log(&spec).contains("one") {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let rotated = spec.log_path.with_extension("log.1");
+    std::fs::rename(&spec.log_path, &rotated).unwrap();
+    f.runtime.reopen_container_log(&id).await.unwrap();
+    std::fs::write(gate.join("go"), "").unwrap();
+    assert_eq!(f.exit_code(&id).await, 0);
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(
+        old.contains(" stdout F one\n") && !old.contains("two"),
+        "{old}"
+    );
+    let new = f.log(&spec);
+    assert!(
+        new.contains(" stdout F two\n") && !new.contains("one"),
+        "{new}"
+    );
+    assert!(f.runtime.reopen_container_log(&id).await.is_err());
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}

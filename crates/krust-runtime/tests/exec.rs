@@ -70,3 +70,27 @@ async fn exec_with_a_terminal_runs_an_interactive_shell() {
     assert_eq!(exec.exit.await, 7);
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn exec_of_a_missing_command_fails_with_or_without_a_terminal() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("execmissing").await;
+    let id = f
+        .run(&f.container(&sandbox, "main", &["sleep", "1000"]))
+        .await;
+    let exec = f
+        .runtime
+        .exec(&id, vec!["no-such-command".into()], false, false)
+        .await
+        .unwrap();
+    assert_ne!(exec.exit.await, 0);
+    match f
+        .runtime
+        .exec(&id, vec!["no-such-command".into()], true, true)
+        .await
+    {
+        Ok(exec) => assert_ne!(exec.exit.await, 0),
+        Err(e) => assert!(e.to_string().contains("terminal"), "{e}"),
+    }
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}

@@ -103,7 +103,10 @@ async fn removing_a_sandbox_leaves_no_process_mount_cgroup_or_file() {
 async fn containers_of_one_sandbox_share_its_network_and_hostname() {
     let f = Fixture::new();
     let sandbox = f.sandbox("shared").await;
-    let server = f.container(&sandbox, "server", &["nc", "-l", "-p", "8080"]);
+    let mut server = f.container(&sandbox, "server", &["nc", "-l", "-p", "8080"]);
+    // busybox nc ends at the end of its stdin, maybe before the client's bytes come: the
+    // server gets a stdin that stays open (the monitor holds it).
+    server.stdin = true;
     let server_id = f.run(&server).await;
     // The pod network namespace has only `lo`: the server listens there alone.
     let script = "hostname; until echo hello | nc 127.0.0.1 8080; do sleep 0.05; done";
@@ -113,8 +116,16 @@ async fn containers_of_one_sandbox_share_its_network_and_hostname() {
     assert_eq!(f.exit_code(&server_id).await, 0);
     assert!(
         f.log(&server).contains("stdout F hello\n"),
-        "{}",
-        f.log(&server)
+        "server: {:?}\nclient: {:?}\nmonitor: {:?}",
+        f.log(&server),
+        f.log(&client),
+        std::fs::read_to_string(
+            f.config
+                .root
+                .join("containers")
+                .join(&server_id)
+                .join("monitor.log")
+        ),
     );
     assert!(
         f.log(&client).contains("stdout F shared\n"),
@@ -125,7 +136,7 @@ async fn containers_of_one_sandbox_share_its_network_and_hostname() {
     let other = f.sandbox("other").await;
     let lonely = f.container(
         &other,
-        "client",
+        "lonely",
         &["sh", "-c", "echo x | nc 127.0.0.1 8080"],
     );
     let lonely_id = f.run(&lonely).await;
@@ -235,4 +246,68 @@ async fn agent(state: std::path::PathBuf) {
     runtime.start_container(&id).await.unwrap();
     println!("started {id}");
     tokio::time::sleep(Duration::from_secs(600)).await;
+}
+
+// On the multi-threaded runtime, as the agent runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_create_and_delete_cycles_leave_no_descriptor_zombie_mount_or_cgroup() {
+    let f = Fixture::new();
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let zombies = || {
+        let me = std::process::id().to_string();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter(|stat| {
+                let rest = &stat[stat.rfind(')').unwrap() + 2..];
+                let fields: Vec<&str> = rest.split(' ').collect();
+                fields[0] == "Z" && fields[1] == me
+            })
+            .count()
+    };
+    // One cycle first, so that lazily made things (Tokio's signal pipe, …) exist.
+    let warm = f.sandbox("warm").await;
+    let id = f.run(&f.container(&warm, "c", &["true"])).await;
+    f.exit_code(&id).await;
+    f.runtime.remove_sandbox(&warm.id).await.unwrap();
+    let fds_before = fds();
+    for round in 0..5 {
+        let sandbox = f.sandbox(&format!("cycle{round}")).await;
+        for n in 0..4 {
+            let spec = f.container(&sandbox, &format!("c{n}"), &["sh", "-c", "echo hi"]);
+            let id = f.run(&spec).await;
+            f.exit_code(&id).await;
+            f.runtime.remove_container(&id).await.unwrap();
+        }
+        let running = f
+            .run(&f.container(&sandbox, "long", &["sleep", "100"]))
+            .await;
+        let exec = f
+            .runtime
+            .exec(&running, vec!["true".into()], false, false)
+            .await
+            .unwrap();
+        assert_eq!(exec.exit.await, 0);
+        f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+    }
+    // Tokio reaps the monitors it was left with when they end.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while zombies() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(zombies(), 0);
+    assert_eq!(fds(), fds_before);
+    assert_eq!(mounts_under(f.dir.path()), 0);
+    assert_eq!(cgroup_dirs(&f.config.cgroup_root), 0);
+    assert_eq!(
+        processes_naming(&f.config.root.to_string_lossy()),
+        Vec::<u32>::new()
+    );
+    assert_eq!(
+        std::fs::read_dir(f.config.root.join("crun"))
+            .unwrap()
+            .count(),
+        0
+    );
 }

@@ -20,6 +20,16 @@ impl CriLog {
         }
     }
 
+    /// Opens the log file again (kubelet rotated it: the old one was renamed).
+    pub fn reopen(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+        Ok(())
+    }
+
     /// Writes what one read of `stream` returned.
     pub fn write(&self, stream: &str, data: &[u8]) {
         let records = records(SystemTime::now(), stream, data);

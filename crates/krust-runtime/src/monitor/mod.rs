@@ -5,6 +5,7 @@
 //! crun's state. `krust monitor crun <crun> <args…>` runs one crun command in the private
 //! mount namespace crun needs on this host (`isolate.rs`).
 
+mod attach;
 mod isolate;
 pub mod log;
 mod run;
@@ -14,7 +15,10 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
-/// What `krust monitor …` runs; returns the process's exit code.
+/// What `krust monitor …` runs; returns the process's exit code. `args` are the words after
+/// `monitor`, passed on unparsed (`run <container dir>` or `crun <crun> <args…>`). Call it
+/// before starting any thread (a Tokio runtime included): the monitor moves itself into a
+/// new mount namespace, which the kernel refuses to a process with several threads.
 pub fn monitor_main(args: &[OsString]) -> i32 {
     match args.first().and_then(|a| a.to_str()) {
         Some("run") if args.len() == 2 => run::run(Path::new(&args[1])),

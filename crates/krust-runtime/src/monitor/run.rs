@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use rustix::process::WaitOptions;
 
+use super::attach::Attach;
 use super::isolate;
 use super::log::CriLog;
 use super::speed::{self, SealedBinary};
@@ -66,6 +67,20 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     let log = Arc::new(CriLog::new(open_log(&config.log_path)));
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
+    let (stdin_r, stdin_w) = if config.stdin && !config.tty {
+        let (r, w) = pipe()?;
+        (Some(r), Some(File::from(w)))
+    } else {
+        (None, None)
+    };
+    let attach = Attach::new(
+        crate::attach::socket_path(&config.id),
+        stdin_w,
+        config.stdin_once,
+        log.clone(),
+        config.log_path.clone(),
+    );
+    attach.serve();
     let console = if config.tty {
         Some(ConsoleSocket::new().map_err(|e| format!("console socket: {e}"))?)
     } else {
@@ -79,7 +94,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     }
     crun.arg(&config.id);
     crun.process_group(0)
-        .stdin(Stdio::null())
+        .stdin(stdin_r.map(Stdio::from).unwrap_or_else(Stdio::null))
         .stdout(Stdio::from(out_w))
         .stderr(Stdio::from(err_w));
     let t1 = std::time::Instant::now();
@@ -92,18 +107,25 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     // done while crun works; crun has a process group of its own meanwhile.
     let _ = rustix::process::setsid();
 
+    let console_path = console.as_ref().map(|c| c.path.clone());
     let (done_tx, done_rx) = mpsc::channel();
     let mut readers = 2;
-    copy_to_log(out_r, "stdout", log.clone(), done_tx.clone());
-    copy_to_log(err_r, "stderr", log.clone(), done_tx.clone());
+    let output = Arc::new(Output {
+        log,
+        attach: attach.clone(),
+    });
+    copy_to_log(out_r, "stdout", output.clone(), done_tx.clone());
+    copy_to_log(err_r, "stderr", output.clone(), done_tx.clone());
     if let Some(console) = console {
         readers += 1;
-        let (log, done) = (log.clone(), done_tx.clone());
+        let (output, done, stdin) = (output.clone(), done_tx.clone(), config.stdin);
         std::thread::spawn(move || {
             // The master comes once crun made the terminal; if crun fails first, the
-            // monitor exits and takes this thread with it.
+            // monitor exits and takes this thread with it (the socket is removed then).
             if let Ok(master) = console.receive() {
-                copy(master, "stdout", &log);
+                let master = File::from(master);
+                output.attach.set_terminal(&master, stdin);
+                copy(master.into(), "stdout", &output);
             }
             let _ = done.send(());
         });
@@ -121,6 +143,10 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
             started_at: None,
             finished_at: SystemTime::now(),
         };
+        if let Some(path) = console_path {
+            let _ = std::fs::remove_file(path);
+        }
+        attach.close();
         state::write_json(&dir.exit(), &exit).map_err(|e| e.to_string())?;
         report(&format!("error {}", message.replace('\n', " ")));
         hang_up();
@@ -156,6 +182,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
             break;
         }
     }
+    attach.close();
     let reason = (crate::cgroup::oom_kills(&config.cgroup) > 0).then(|| "OOMKilled".to_string());
     let exit = Exit {
         exit_code,
@@ -268,22 +295,36 @@ fn open_log(path: &Path) -> Option<File> {
         .ok()
 }
 
-fn copy_to_log(fd: OwnedFd, stream: &'static str, log: Arc<CriLog>, done: mpsc::Sender<()>) {
+/// Where the container's output goes: the log and the attached clients.
+struct Output {
+    log: Arc<CriLog>,
+    attach: Arc<Attach>,
+}
+
+fn copy_to_log(fd: OwnedFd, stream: &'static str, output: Arc<Output>, done: mpsc::Sender<()>) {
     std::thread::spawn(move || {
-        copy(fd, stream, &log);
+        copy(fd, stream, &output);
         let _ = done.send(());
     });
 }
 
-/// Copies a stream into the log until its end (EOF, or EIO from a terminal whose other
-/// side closed).
-fn copy(fd: OwnedFd, stream: &str, log: &CriLog) {
+/// Copies a stream into the log and to attached clients until its end (EOF, or EIO from a
+/// terminal whose other side closed).
+fn copy(fd: OwnedFd, stream: &str, output: &Output) {
+    let kind = if stream == "stderr" {
+        crate::attach::STDERR
+    } else {
+        crate::attach::STDOUT
+    };
     let mut file = File::from(fd);
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         match file.read(&mut buf) {
             Ok(0) => return,
-            Ok(n) => log.write(stream, &buf[..n]),
+            Ok(n) => {
+                output.log.write(stream, &buf[..n]);
+                output.attach.broadcast(kind, &buf[..n]);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return,
         }

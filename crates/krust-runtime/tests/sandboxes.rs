@@ -1,0 +1,102 @@
+//! Sandboxes: one per pod, their cgroup with the pod's limits, gone when removed.
+
+mod support;
+
+use krust_runtime::{Error, Resources, SandboxSpec};
+use support::Fixture;
+
+#[tokio::test]
+async fn a_sandbox_is_made_once_per_pod_with_its_limits_on_the_pod_cgroup() {
+    let f = Fixture::new();
+    let spec = SandboxSpec {
+        pod_uid: format!("{}-limits", f.config.cgroup_root),
+        name: "limits".into(),
+        hostname: "limits".into(),
+        cgroup_parent: "kubepods/burstable/podlimits".into(),
+        resources: Resources {
+            cpu_shares: Some(512),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            memory_limit: Some(128 << 20),
+            pids_limit: Some(100),
+        },
+        ..Default::default()
+    };
+    let sandbox = f.runtime.run_sandbox(&spec).await.unwrap();
+    assert_eq!(sandbox.id.len(), 64);
+    assert_eq!(f.runtime.run_sandbox(&spec).await.unwrap(), sandbox);
+    assert_eq!(
+        f.runtime.list_sandboxes().await.unwrap(),
+        vec![sandbox.clone()]
+    );
+    let pod = format!("{}/kubepods/burstable/podlimits", f.config.cgroup_root);
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{controller}/{pod}/{file}"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        (128 << 20).to_string()
+    );
+    assert_eq!(read("pids", "pids.max"), "100");
+
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory/{pod}")).exists());
+    assert!(matches!(
+        f.runtime.remove_sandbox(&sandbox.id).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(f.runtime.list_sandboxes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_ids_are_not_found() {
+    let f = Fixture::new();
+    let runtime = &f.runtime;
+    assert!(matches!(
+        runtime.container_status("abc").await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        runtime.container_status("../etc").await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        runtime.start_container("abc").await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        runtime.remove_sandbox("abc").await,
+        Err(Error::NotFound(_))
+    ));
+    let spec = krust_runtime::ContainerSpec {
+        sandbox_id: "abc".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        runtime.create_container(&spec).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn exec_into_a_container_that_is_not_running_fails() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("idle").await;
+    let id = f
+        .runtime
+        .create_container(&f.container(&sandbox, "main", &["true"]))
+        .await
+        .unwrap();
+    assert!(
+        f.runtime
+            .exec(&id, vec!["true".into()], false, false)
+            .await
+            .is_err()
+    );
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}

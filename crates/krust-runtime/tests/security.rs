@@ -1,0 +1,77 @@
+//! What a container may do: its user, read-only root, capabilities, no_new_privs,
+//! seccomp, masked paths, its own processes only.
+
+mod support;
+
+use krust_runtime::{Mount, MountKind, User};
+use support::Fixture;
+
+#[tokio::test]
+async fn a_container_runs_confined_as_its_spec_says() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("confined").await;
+    let script = "id -u; id -G; \
+        grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; \
+        touch /rootfs-write 2>/dev/null && echo root-writable || echo root-readonly; \
+        touch /scratch/x && echo scratch-writable; \
+        wc -c < /proc/interrupts; \
+        ps -o pid | wc -l";
+    let mut spec = f.container(&sandbox, "main", &["sh", "-c", script]);
+    spec.user = User {
+        uid: 1000,
+        gid: 1000,
+        additional_gids: vec![2000],
+    };
+    spec.readonly_rootfs = true;
+    spec.capabilities = vec!["CAP_CHOWN".into(), "NET_BIND_SERVICE".into()];
+    spec.mounts.push(Mount {
+        destination: "/scratch".into(),
+        kind: MountKind::Tmpfs {
+            size_bytes: Some(1 << 20),
+        },
+        readonly: false,
+    });
+    let id = f.run(&spec).await;
+    assert_eq!(f.exit_code(&id).await, 0, "{}", f.log(&spec));
+    let log = f.log(&spec);
+    let lines: Vec<&str> = log
+        .lines()
+        .map(|l| l.splitn(4, ' ').nth(3).unwrap_or(""))
+        .collect();
+    let expect = |text: &str| {
+        assert!(
+            lines.iter().any(|l| l.trim() == text),
+            "{text:?} in {lines:?}"
+        )
+    };
+    expect("1000");
+    expect("1000 2000");
+    // A non-root process keeps no effective capabilities; the bounding set is the spec's.
+    expect("CapEff:\t0000000000000000");
+    expect("NoNewPrivs:\t1");
+    expect("Seccomp:\t2");
+    expect("root-readonly");
+    expect("scratch-writable");
+    expect("0"); // /proc/interrupts is masked (empty)
+    expect("4"); // ps: its header, sh, ps and wc: no host process is seen
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_root_container_holds_exactly_its_capabilities() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("caps").await;
+    let mut spec = f.container(
+        &sandbox,
+        "main",
+        &["grep", "-E", "^Cap(Eff|Bnd):", "/proc/self/status"],
+    );
+    spec.capabilities = vec!["CAP_CHOWN".into(), "CAP_KILL".into()];
+    let id = f.run(&spec).await;
+    assert_eq!(f.exit_code(&id).await, 0);
+    // CAP_CHOWN is bit 0, CAP_KILL bit 5.
+    let log = f.log(&spec);
+    assert!(log.contains("CapEff:\t0000000000000021"), "{log}");
+    assert!(log.contains("CapBnd:\t0000000000000021"), "{log}");
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}
