@@ -179,7 +179,22 @@ impl Cluster {
 
     /// Runs kubectl to its end: (exit code, stdout, stderr).
     async fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+        self.run_with(self.kubectl(args), args, stdin).await
+    }
+
+    /// Runs kubectl with WebSockets turned off, so that it speaks SPDY/3.1 (its fallback).
+    async fn run_spdy(&self, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
         let mut cmd = self.kubectl(args);
+        cmd.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+        self.run_with(cmd, args, stdin).await
+    }
+
+    async fn run_with(
+        &self,
+        mut cmd: tokio::process::Command,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> (i32, String, String) {
         cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -279,6 +294,18 @@ async fn kubectl_exec_returns_output_and_the_exit_code() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_over_spdy_returns_output_stdin_and_the_exit_code() {
+    let c = Cluster::start().await;
+    assert_eq!(
+        ok(c.run_spdy(&["exec", "-i", POD, "--", "sh", "-c", "tr a-z A-Z; echo err >&2"], Some(b"spdy\n")).await),
+        "SPDY\n"
+    );
+    let (code, _, err) = c.run_spdy(&["exec", POD, "--", "sh", "-c", "exit 4"], None).await;
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("command terminated with exit code 4"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_exec_with_stdin_feeds_the_process() {
     let c = Cluster::start().await;
     assert_eq!(
@@ -329,6 +356,15 @@ async fn echo_through(port: u16, text: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_port_forward_carries_two_ports_to_the_pod() {
+    port_forward_two_ports(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_port_forward_over_plain_spdy_carries_two_ports() {
+    port_forward_two_ports(false).await;
+}
+
+async fn port_forward_two_ports(websockets: bool) {
     let c = Cluster::start().await;
     let (p1, p2) = (echo_listener().await, echo_listener().await);
     let (l1, l2) = (free_port(), free_port());
@@ -340,6 +376,7 @@ async fn kubectl_port_forward_carries_two_ports_to_the_pod() {
             &format!("{l1}:{p1}"),
             &format!("{l2}:{p2}"),
         ])
+        .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
