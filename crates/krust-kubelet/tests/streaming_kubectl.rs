@@ -413,3 +413,98 @@ async fn exec_on_a_node_without_a_kubelet_is_a_clear_error() {
     assert_ne!(code, 0);
     assert!(err.contains("does not serve logs yet"), "{err}");
 }
+
+/// The Python interpreter with the official client: `$KRUST_PYTHON`, else the build
+/// directory's `target/python-venv` (what `scripts/test.sh` sets up).
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("KRUST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let target = exe.ancestors().nth(3).expect("target/<profile>/deps/<test>");
+    let python = target.join("python-venv").join("bin").join("python");
+    assert!(
+        python.exists(),
+        "no Python with the Kubernetes client: set KRUST_PYTHON or run ./scripts/test.sh"
+    );
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_client_execs_and_forwards_over_v4_channels() {
+    let c = Cluster::start().await;
+    let echo = echo_listener().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/stream_v4.py");
+    let home = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(python())
+        .arg(script)
+        .arg(&c.server.running.kubeconfig)
+        .arg(POD)
+        .arg(echo.to_string())
+        .env_remove("KUBECONFIG")
+        .env("HOME", home.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("the script ends in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A raw HTTPS request to the kubelet with a client certificate (or none): the status line.
+async fn kubelet_status_line(c: &Cluster, client: Option<(String, String)>) -> String {
+    let pki = pki(c.server.dir.path());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pki.ca_cert.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                rustls_pemfile::certs(&mut cert.as_bytes()).map(Result::unwrap).collect(),
+                rustls_pemfile::private_key(&mut key.as_bytes()).unwrap().unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let nodes: kube::Api<Node> = kube::Api::all(c.server.client.clone());
+    let node = nodes.get(NODE).await.unwrap();
+    let port = node.status.unwrap().daemon_endpoints.unwrap().kubelet_endpoint.unwrap().port;
+    let tcp = TcpStream::connect(("127.0.0.1", port as u16)).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(format!("GET /containerLogs/default/{POD}/main HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    let _ = tls.read_to_string(&mut answer).await;
+    answer.lines().next().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubelet_serves_only_callers_the_cluster_ca_vouches_for() {
+    let c = Cluster::start().await;
+    let pki = pki(c.server.dir.path());
+    let admin = Some((pki.admin_cert.clone(), pki.admin_key.clone()));
+    assert_eq!(kubelet_status_line(&c, admin).await, "HTTP/1.1 200 OK");
+    let node = Some(pki.client(&format!("system:node:{NODE}"), Some("system:nodes")).unwrap());
+    assert_eq!(kubelet_status_line(&c, node).await, "HTTP/1.1 200 OK");
+    let other = Some(pki.client("alice", Some("developers")).unwrap());
+    assert_eq!(kubelet_status_line(&c, other).await, "HTTP/1.1 403 Forbidden");
+    assert_eq!(kubelet_status_line(&c, None).await, "HTTP/1.1 401 Unauthorized");
+}

@@ -30,7 +30,7 @@ impl LogOptions {
     /// From the query, as the kubelet validates it (negative numbers are refused).
     pub fn parse(query: &HashMap<String, Vec<String>>) -> Result<Self, StreamError> {
         let one = |k: &str| query.get(k).and_then(|v| v.first()).map(String::as_str);
-        let flag = |k: &str| matches!(one(k), Some("true" | "1" | ""));
+        let flag = |k: &str| super::routes::flag(query, k);
         let num = |k: &str| -> Result<Option<i64>, StreamError> {
             one(k)
                 .map(|v| {

@@ -154,12 +154,13 @@ pub fn query(q: Option<&str>) -> HashMap<String, Vec<String>> {
     map
 }
 
-/// A boolean query parameter (`true` or `1`).
+/// A boolean query parameter, spelt as Go's `strconv.ParseBool` reads it (`true`, `True`,
+/// `TRUE`, `t`, `1`; the Python client sends `True`).
 pub fn flag(query: &HashMap<String, Vec<String>>, name: &str) -> bool {
     query
         .get(name)
         .and_then(|v| v.first())
-        .is_some_and(|v| v == "true" || v == "1")
+        .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "True" | "TRUE"))
 }
 
 /// The values of a header, split at commas.
