@@ -64,7 +64,9 @@ impl Streams for Fake {
         previous: bool,
     ) -> Result<PathBuf, StreamError> {
         if container != "main" {
-            return Err(StreamError::not_found(format!("container {container:?} not found")));
+            return Err(StreamError::not_found(format!(
+                "container {container:?} not found"
+            )));
         }
         Ok(self.logs.join(if previous { "0.log" } else { "1.log" }))
     }
@@ -96,7 +98,12 @@ impl Streams for Fake {
         spawn_session(cmd, stdin)
     }
 
-    async fn port_forward(&self, _ns: &str, _pod: &str, port: u16) -> Result<TcpStream, StreamError> {
+    async fn port_forward(
+        &self,
+        _ns: &str,
+        _pod: &str,
+        port: u16,
+    ) -> Result<TcpStream, StreamError> {
         TcpStream::connect(("127.0.0.1", port))
             .await
             .map_err(|e| StreamError::internal(e.to_string()))
@@ -152,9 +159,12 @@ impl Cluster {
             .unwrap();
         let pods: kube::Api<Pod> = server.api("default");
         let pod = json!({"metadata": {"name": POD}, "spec": {"nodeName": NODE, "containers": [{"name": "main", "image": "busybox"}]}});
-        pods.create(&PostParams::default(), &serde_json::from_value(pod).unwrap())
-            .await
-            .unwrap();
+        pods.create(
+            &PostParams::default(),
+            &serde_json::from_value(pod).unwrap(),
+        )
+        .await
+        .unwrap();
         let status = json!({"status": {"phase": "Running", "containerStatuses": [{"name": "main", "image": "busybox", "imageID": "", "ready": true, "restartCount": 1, "state": {"running": {}}}]}});
         pods.patch_status(POD, &PatchParams::default(), &Patch::Merge(status))
             .await
@@ -195,9 +205,13 @@ impl Cluster {
         args: &[&str],
         stdin: Option<&[u8]>,
     ) -> (i32, String, String) {
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("kubectl runs");
         if let Some(input) = stdin {
             let mut w = child.stdin.take().unwrap();
@@ -234,7 +248,8 @@ async fn kubectl_logs_reads_the_cri_log_with_tail_timestamps_and_previous() {
     );
     assert_eq!(ok(c.run(&["logs", POD, "--tail=1"], None).await), "ree\n");
     assert_eq!(
-        ok(c.run(&["logs", POD, "--tail=2", "--timestamps"], None).await),
+        ok(c.run(&["logs", POD, "--tail=2", "--timestamps"], None)
+            .await),
         "2026-12-06T11:22:35.000000000Z line th2026-12-06T11:22:35.500000000Z ree\n"
     );
     assert_eq!(
@@ -276,7 +291,8 @@ async fn kubectl_logs_follow_streams_lines_appended_later() {
         .open(c.logs.path().join("1.log"))
         .unwrap();
     use std::io::Write;
-    f.write_all(b"2026-12-06T11:22:40Z stdout F appended\n").unwrap();
+    f.write_all(b"2026-12-06T11:22:40Z stdout F appended\n")
+        .unwrap();
     assert_eq!(next(&mut lines).await, "appended");
     child.kill().await.unwrap();
 }
@@ -285,10 +301,16 @@ async fn kubectl_logs_follow_streams_lines_appended_later() {
 async fn kubectl_exec_returns_output_and_the_exit_code() {
     let c = Cluster::start().await;
     assert_eq!(
-        ok(c.run(&["exec", POD, "--", "sh", "-c", "echo out; echo err >&2"], None).await),
+        ok(c.run(
+            &["exec", POD, "--", "sh", "-c", "echo out; echo err >&2"],
+            None
+        )
+        .await),
         "out\n"
     );
-    let (code, _, err) = c.run(&["exec", POD, "--", "sh", "-c", "exit 3"], None).await;
+    let (code, _, err) = c
+        .run(&["exec", POD, "--", "sh", "-c", "exit 3"], None)
+        .await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("command terminated with exit code 3"), "{err}");
 }
@@ -297,10 +319,24 @@ async fn kubectl_exec_returns_output_and_the_exit_code() {
 async fn kubectl_exec_over_spdy_returns_output_stdin_and_the_exit_code() {
     let c = Cluster::start().await;
     assert_eq!(
-        ok(c.run_spdy(&["exec", "-i", POD, "--", "sh", "-c", "tr a-z A-Z; echo err >&2"], Some(b"spdy\n")).await),
+        ok(c.run_spdy(
+            &[
+                "exec",
+                "-i",
+                POD,
+                "--",
+                "sh",
+                "-c",
+                "tr a-z A-Z; echo err >&2"
+            ],
+            Some(b"spdy\n")
+        )
+        .await),
         "SPDY\n"
     );
-    let (code, _, err) = c.run_spdy(&["exec", POD, "--", "sh", "-c", "exit 4"], None).await;
+    let (code, _, err) = c
+        .run_spdy(&["exec", POD, "--", "sh", "-c", "exit 4"], None)
+        .await;
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("command terminated with exit code 4"), "{err}");
 }
@@ -309,7 +345,11 @@ async fn kubectl_exec_over_spdy_returns_output_stdin_and_the_exit_code() {
 async fn kubectl_exec_with_stdin_feeds_the_process() {
     let c = Cluster::start().await;
     assert_eq!(
-        ok(c.run(&["exec", "-i", POD, "--", "sh", "-c", "tr a-z A-Z"], Some(b"hello stdin\n")).await),
+        ok(c.run(
+            &["exec", "-i", POD, "--", "sh", "-c", "tr a-z A-Z"],
+            Some(b"hello stdin\n")
+        )
+        .await),
         "HELLO STDIN\n"
     );
 }
@@ -421,7 +461,10 @@ fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("current_exe");
-    let target = exe.ancestors().nth(3).expect("target/<profile>/deps/<test>");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("target/<profile>/deps/<test>");
     let python = target.join("python-venv").join("bin").join("python");
     assert!(
         python.exists(),
@@ -473,24 +516,42 @@ async fn kubelet_status_line(c: &Cluster, client: Option<(String, String)>) -> S
     let config = match client {
         Some((cert, key)) => builder
             .with_client_auth_cert(
-                rustls_pemfile::certs(&mut cert.as_bytes()).map(Result::unwrap).collect(),
-                rustls_pemfile::private_key(&mut key.as_bytes()).unwrap().unwrap(),
+                rustls_pemfile::certs(&mut cert.as_bytes())
+                    .map(Result::unwrap)
+                    .collect(),
+                rustls_pemfile::private_key(&mut key.as_bytes())
+                    .unwrap()
+                    .unwrap(),
             )
             .unwrap(),
         None => builder.with_no_client_auth(),
     };
     let nodes: kube::Api<Node> = kube::Api::all(c.server.client.clone());
     let node = nodes.get(NODE).await.unwrap();
-    let port = node.status.unwrap().daemon_endpoints.unwrap().kubelet_endpoint.unwrap().port;
-    let tcp = TcpStream::connect(("127.0.0.1", port as u16)).await.unwrap();
+    let port = node
+        .status
+        .unwrap()
+        .daemon_endpoints
+        .unwrap()
+        .kubelet_endpoint
+        .unwrap()
+        .port;
+    let tcp = TcpStream::connect(("127.0.0.1", port as u16))
+        .await
+        .unwrap();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
         .unwrap();
-    tls.write_all(format!("GET /containerLogs/default/{POD}/main HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    tls.write_all(
+        format!(
+            "GET /containerLogs/default/{POD}/main HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut answer = String::new();
     let _ = tls.read_to_string(&mut answer).await;
     answer.lines().next().unwrap_or("").to_string()
@@ -502,9 +563,18 @@ async fn the_kubelet_serves_only_callers_the_cluster_ca_vouches_for() {
     let pki = pki(c.server.dir.path());
     let admin = Some((pki.admin_cert.clone(), pki.admin_key.clone()));
     assert_eq!(kubelet_status_line(&c, admin).await, "HTTP/1.1 200 OK");
-    let node = Some(pki.client(&format!("system:node:{NODE}"), Some("system:nodes")).unwrap());
+    let node = Some(
+        pki.client(&format!("system:node:{NODE}"), Some("system:nodes"))
+            .unwrap(),
+    );
     assert_eq!(kubelet_status_line(&c, node).await, "HTTP/1.1 200 OK");
     let other = Some(pki.client("alice", Some("developers")).unwrap());
-    assert_eq!(kubelet_status_line(&c, other).await, "HTTP/1.1 403 Forbidden");
-    assert_eq!(kubelet_status_line(&c, None).await, "HTTP/1.1 401 Unauthorized");
+    assert_eq!(
+        kubelet_status_line(&c, other).await,
+        "HTTP/1.1 403 Forbidden"
+    );
+    assert_eq!(
+        kubelet_status_line(&c, None).await,
+        "HTTP/1.1 401 Unauthorized"
+    );
 }

@@ -160,11 +160,19 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
         && let Some(sub) = target.subresource
         && node_proxy::SUBRESOURCES.contains(&sub.name)
     {
-        let verb = if req.method() == Method::POST { "create" } else { "get" };
+        let verb = if req.method() == Method::POST {
+            "create"
+        } else {
+            "get"
+        };
         let resource = format!("{}/{}", target.resource.plural, sub.name);
         let response = node_proxy::serve(api.clone(), target, req).await;
-        api.metrics
-            .observe(verb, &resource, response.status().as_u16(), started.elapsed());
+        api.metrics.observe(
+            verb,
+            &resource,
+            response.status().as_u16(),
+            started.elapsed(),
+        );
         return response;
     }
     let (parts, body) = req.into_parts();

@@ -58,10 +58,7 @@ async fn proxy(
             req.method()
         )));
     }
-    let pod = api
-        .registry
-        .get(target.resource, Some(&ns), &name)
-        .await?;
+    let pod = api.registry.get(target.resource, Some(&ns), &name).await?;
     let query = req.uri().query().unwrap_or("").to_string();
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();
     let param = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());

@@ -109,7 +109,8 @@ where
         let _ = p.await;
     }
     let status = exit_status(code).to_string();
-    out.binary(&message(channel::ERROR, status.as_bytes())).await;
+    out.binary(&message(channel::ERROR, status.as_bytes()))
+        .await;
     out.close().await;
     input.abort();
 }
@@ -122,7 +123,10 @@ mod tests {
 
     #[test]
     fn resize_messages_are_read() {
-        assert_eq!(parse_resize(br#"{"Width":120,"Height":40}"#), Some((120, 40)));
+        assert_eq!(
+            parse_resize(br#"{"Width":120,"Height":40}"#),
+            Some((120, 40))
+        );
         assert_eq!(parse_resize(b"nope"), None);
     }
 
@@ -144,11 +148,14 @@ mod tests {
         };
         tokio::spawn(run_exec(server, session, true));
         let (mut cr, mut cw) = tokio::io::split(client);
-        let m = |ch: u8, d: &[u8]| encode_with_mask(op::BINARY, &message(ch, d), Some([5, 6, 7, 8]));
+        let m =
+            |ch: u8, d: &[u8]| encode_with_mask(op::BINARY, &message(ch, d), Some([5, 6, 7, 8]));
         cw.write_all(&m(channel::STDIN, b"hi")).await.unwrap();
         let f = read_frame(&mut cr).await.unwrap().unwrap();
         assert_eq!(&f.payload[..], b"\x01hi");
-        cw.write_all(&m(channel::CLOSE, &[channel::STDIN])).await.unwrap();
+        cw.write_all(&m(channel::CLOSE, &[channel::STDIN]))
+            .await
+            .unwrap();
         done_tx.send(()).unwrap();
         let f = read_frame(&mut cr).await.unwrap().unwrap();
         assert_eq!(f.payload[0], channel::ERROR);

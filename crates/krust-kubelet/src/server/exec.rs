@@ -80,7 +80,10 @@ fn negotiate(req: &Request<Incoming>) -> Result<Protocol, StreamError> {
         return Err(StreamError::new(
             403,
             "Forbidden",
-            format!("unable to upgrade: no supported protocol among {offered:?}, supported: [\"{}\"]", spdy_exec::PROTOCOL),
+            format!(
+                "unable to upgrade: no supported protocol among {offered:?}, supported: [\"{}\"]",
+                spdy_exec::PROTOCOL
+            ),
         ));
     }
     Err(StreamError::bad_request("Upgrade request required"))
@@ -98,13 +101,22 @@ pub async fn serve(
 ) -> Result<Response<Body>, StreamError> {
     let opts = Options::parse(query)?;
     if kind == Kind::Exec && opts.command.is_empty() {
-        return Err(StreamError::bad_request("you must specify at least one command for the container"));
+        return Err(StreamError::bad_request(
+            "you must specify at least one command for the container",
+        ));
     }
     let protocol = negotiate(&req)?;
     let session = match kind {
         Kind::Exec => {
             ctx.streams
-                .exec(ns, pod, container, opts.command.clone(), opts.tty, opts.stdin)
+                .exec(
+                    ns,
+                    pod,
+                    container,
+                    opts.command.clone(),
+                    opts.tty,
+                    opts.stdin,
+                )
                 .await?
         }
         Kind::Attach => {
@@ -182,10 +194,17 @@ mod tests {
 
     #[test]
     fn options_need_a_stream_and_drop_stderr_with_a_tty() {
-        let q = |pairs: &[(&str, &str)]| super::super::routes::query(Some(
-            &serde_urlencoded::to_string(pairs).unwrap(),
-        ));
-        let o = Options::parse(&q(&[("command", "ls"), ("command", "-l"), ("stdout", "true"), ("stderr", "true"), ("tty", "true")])).unwrap();
+        let q = |pairs: &[(&str, &str)]| {
+            super::super::routes::query(Some(&serde_urlencoded::to_string(pairs).unwrap()))
+        };
+        let o = Options::parse(&q(&[
+            ("command", "ls"),
+            ("command", "-l"),
+            ("stdout", "true"),
+            ("stderr", "true"),
+            ("tty", "true"),
+        ]))
+        .unwrap();
         assert_eq!(o.command, ["ls", "-l"]);
         assert!(o.tty && o.stdout && !o.stderr);
         assert!(Options::parse(&q(&[("command", "ls")])).is_err());

@@ -107,7 +107,12 @@ pub fn parse_line(line: &[u8]) -> Option<Entry<'_>> {
 /// partial), after the time in RFC 3339 with nine fractional digits when asked for.
 pub fn format_entry(e: &Entry<'_>, timestamps: bool, out: &mut Vec<u8>) {
     if timestamps {
-        out.extend_from_slice(e.time.strftime("%Y-%m-%dT%H:%M:%S.%9fZ").to_string().as_bytes());
+        out.extend_from_slice(
+            e.time
+                .strftime("%Y-%m-%dT%H:%M:%S.%9fZ")
+                .to_string()
+                .as_bytes(),
+        );
         out.push(b' ');
     }
     out.extend_from_slice(e.text);
@@ -190,7 +195,11 @@ pub fn stream(path: PathBuf, opts: LogOptions) -> mpsc::Receiver<Bytes> {
             }
             if !out.is_empty() {
                 sent += out.len() as u64;
-                if tx.send(Bytes::from(std::mem::take(&mut out))).await.is_err() {
+                if tx
+                    .send(Bytes::from(std::mem::take(&mut out)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -224,7 +233,10 @@ pub fn stream(path: PathBuf, opts: LogOptions) -> mpsc::Receiver<Bytes> {
                 break;
             }
             pending.extend_from_slice(&more);
-            let complete = pending.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let complete = pending
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
             let rest = pending.split_off(complete);
             format_lines(&pending, &opts, &mut out);
             pending = rest;
@@ -303,7 +315,13 @@ mod tests {
         let o = LogOptions::parse(&q(&[("follow", "true"), ("tailLines", "2")])).unwrap();
         assert!(o.follow && o.tail_lines == Some(2));
         assert!(LogOptions::parse(&q(&[("tailLines", "-1")])).is_err());
-        assert!(LogOptions::parse(&q(&[("sinceSeconds", "5"), ("sinceTime", "2026-01-01T00:00:00Z")])).is_err());
+        assert!(
+            LogOptions::parse(&q(&[
+                ("sinceSeconds", "5"),
+                ("sinceTime", "2026-01-01T00:00:00Z")
+            ]))
+            .is_err()
+        );
         let o = LogOptions::parse(&q(&[("sinceSeconds", "60")])).unwrap();
         assert!(o.since.unwrap() < Timestamp::now());
     }
@@ -323,8 +341,12 @@ mod tests {
             },
         );
         assert_eq!(&rx.recv().await.unwrap()[..], b"ee\n");
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"ur\n2026-12-06T11:22:37Z stdout F five\n").unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"ur\n2026-12-06T11:22:37Z stdout F five\n")
+            .unwrap();
         let mut got = Vec::new();
         while got.len() < b"four\nfive\n".len() {
             got.extend_from_slice(&rx.recv().await.unwrap());

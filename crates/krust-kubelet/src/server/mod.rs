@@ -13,9 +13,9 @@
 
 mod channels;
 mod exec;
-mod routes;
 pub mod logs;
 mod portforward;
+mod routes;
 pub mod spdy;
 mod spdy_exec;
 pub mod spdy_session;

@@ -59,14 +59,18 @@ pub async fn serve(
             return Err(StreamError::new(
                 403,
                 "Forbidden",
-                format!("unable to upgrade: no supported protocol among {offered:?}, supported: [\"{PROTOCOL}\"]"),
+                format!(
+                    "unable to upgrade: no supported protocol among {offered:?}, supported: [\"{PROTOCOL}\"]"
+                ),
             ));
         }
         Mode::Spdy
     } else {
         return Err(StreamError::bad_request("Upgrade request required"));
     };
-    let mut response = Response::builder().status(101).header("connection", "Upgrade");
+    let mut response = Response::builder()
+        .status(101)
+        .header("connection", "Upgrade");
     response = match &mode {
         Mode::Spdy => response
             .header("upgrade", "SPDY/3.1")
@@ -169,7 +173,9 @@ async fn run_spdy(
     let (writer, mut incoming) = spdy_session::start(input, output);
     let mut waiting: HashMap<String, Stream> = HashMap::new();
     while let Some(s) = incoming.recv().await {
-        let request = spdy::header(&s.headers, "requestid").unwrap_or("").to_string();
+        let request = spdy::header(&s.headers, "requestid")
+            .unwrap_or("")
+            .to_string();
         let Some(other) = waiting.remove(&request) else {
             waiting.insert(request, s);
             continue;

@@ -103,10 +103,28 @@ async fn route(req: Request<Incoming>, ctx: Arc<Ctx>, caller: Option<Caller>) ->
             logs_answer(&ctx, ns, pod, container, &query).await
         }
         (["exec", ns, pod, container], "get" | "create") => {
-            exec::serve(req, ctx.clone(), exec::Kind::Exec, ns, pod, container, &query).await
+            exec::serve(
+                req,
+                ctx.clone(),
+                exec::Kind::Exec,
+                ns,
+                pod,
+                container,
+                &query,
+            )
+            .await
         }
         (["attach", ns, pod, container], "get" | "create") => {
-            exec::serve(req, ctx.clone(), exec::Kind::Attach, ns, pod, container, &query).await
+            exec::serve(
+                req,
+                ctx.clone(),
+                exec::Kind::Attach,
+                ns,
+                pod,
+                container,
+                &query,
+            )
+            .await
         }
         (["portForward", ns, pod], "get" | "create") => {
             portforward::serve(req, ctx.clone(), ns, pod, &query).await

@@ -23,11 +23,8 @@ where
 {
     let (input, output) = spdy_session::over_io(io);
     let (writer, mut incoming) = spdy_session::start(input, output);
-    let expected = 1
-        + opts.stdin as usize
-        + opts.stdout as usize
-        + opts.stderr as usize
-        + opts.tty as usize;
+    let expected =
+        1 + opts.stdin as usize + opts.stdout as usize + opts.stderr as usize + opts.tty as usize;
     let mut streams: Vec<Stream> = Vec::new();
     let deadline = tokio::time::sleep(STREAMS_TIMEOUT);
     tokio::pin!(deadline);
@@ -90,11 +87,16 @@ where
                     while let Some(b) = s.data.recv().await {
                         buf.extend_from_slice(&b);
                         // Sizes arrive as concatenated JSON objects.
-                        let mut de = serde_json::Deserializer::from_slice(&buf).into_iter::<serde_json::Value>();
+                        let mut de = serde_json::Deserializer::from_slice(&buf)
+                            .into_iter::<serde_json::Value>();
                         let mut used = 0;
                         while let Some(Ok(v)) = de.next() {
                             used = de.byte_offset();
-                            if let (Some(tx), Some(w), Some(h)) = (tx.as_ref(), v.get("Width").and_then(|v| v.as_u64()), v.get("Height").and_then(|v| v.as_u64())) {
+                            if let (Some(tx), Some(w), Some(h)) = (
+                                tx.as_ref(),
+                                v.get("Width").and_then(|v| v.as_u64()),
+                                v.get("Height").and_then(|v| v.as_u64()),
+                            ) {
                                 let _ = tx.send((w as u16, h as u16)).await;
                             }
                         }
@@ -111,7 +113,9 @@ where
     }
     if let Some(id) = error_id {
         if code != 0 {
-            writer.data(id, exit_status(code).to_string().as_bytes()).await;
+            writer
+                .data(id, exit_status(code).to_string().as_bytes())
+                .await;
         }
         writer.fin(id).await;
     }

@@ -249,10 +249,7 @@ mod tests {
         // Split in two to show frames may straddle messages.
         in_tx.send(syn.slice(..5)).await.unwrap();
         in_tx.send(syn.slice(5..)).await.unwrap();
-        in_tx
-            .send(spdy::data(1, FLAG_FIN, b"ping"))
-            .await
-            .unwrap();
+        in_tx.send(spdy::data(1, FLAG_FIN, b"ping")).await.unwrap();
         let mut s = streams.recv().await.unwrap();
         assert_eq!(s.id, 1);
         assert_eq!(spdy::header(&s.headers, "port"), Some("80"));
