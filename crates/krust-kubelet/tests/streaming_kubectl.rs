@@ -23,6 +23,8 @@ const KUBECTL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Host processes and files standing in for containers.
 struct Fake {
     logs: PathBuf,
+    /// Terminal sizes received for exec sessions with a tty.
+    resizes: Arc<std::sync::Mutex<Vec<(u16, u16)>>>,
 }
 
 fn spawn_session(mut cmd: tokio::process::Command, stdin: bool) -> Result<Session, StreamError> {
@@ -77,12 +79,24 @@ impl Streams for Fake {
         _pod: &str,
         _container: &str,
         command: Vec<String>,
-        _tty: bool,
+        tty: bool,
         stdin: bool,
     ) -> Result<Session, StreamError> {
         let mut cmd = tokio::process::Command::new(&command[0]);
         cmd.args(&command[1..]);
-        spawn_session(cmd, stdin)
+        let mut session = spawn_session(cmd, stdin)?;
+        if tty {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+            let resizes = self.resizes.clone();
+            tokio::spawn(async move {
+                while let Some(size) = rx.recv().await {
+                    resizes.lock().unwrap().push(size);
+                }
+            });
+            session.resize = Some(tx);
+            session.stderr = None;
+        }
+        Ok(session)
     }
 
     async fn attach(
@@ -115,6 +129,7 @@ struct Cluster {
     server: krust_testkit::TestServer,
     cache: tempfile::TempDir,
     logs: tempfile::TempDir,
+    resizes: Arc<std::sync::Mutex<Vec<(u16, u16)>>>,
 }
 
 const PREVIOUS_LOG: &str = "2026-12-06T11:00:00.000000001Z stdout F from the first attempt\n";
@@ -136,8 +151,10 @@ impl Cluster {
         let tls = server::tls::server_config(&pki.ca_cert, &cert, &key).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
+        let resizes = Arc::new(std::sync::Mutex::new(Vec::new()));
         let streams = Arc::new(Fake {
             logs: logs.path().to_path_buf(),
+            resizes: resizes.clone(),
         });
         tokio::spawn(async move { server::serve(listener, tls, streams, NODE).await });
 
@@ -173,6 +190,7 @@ impl Cluster {
             server,
             cache: tempfile::tempdir().unwrap(),
             logs,
+            resizes,
         }
     }
 
@@ -260,6 +278,10 @@ async fn kubectl_logs_reads_the_cri_log_with_tail_timestamps_and_previous() {
         ok(c.run(&["logs", POD, "--limit-bytes=4"], None).await),
         "line"
     );
+    assert_eq!(
+        ok(c.run(&["logs", POD, "--since-time=2026-12-06T11:22:34Z"], None).await),
+        "line two\nline three\n"
+    );
     let (code, _, err) = c.run(&["logs", POD, "-c", "nope"], None).await;
     assert_ne!(code, 0);
     assert!(
@@ -313,6 +335,27 @@ async fn kubectl_exec_returns_output_and_the_exit_code() {
         .await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("command terminated with exit code 3"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_with_a_terminal_sends_its_size() {
+    let c = Cluster::start().await;
+    // `script` gives kubectl a terminal of 100x30.
+    let kubectl = format!(
+        "stty cols 100 rows 30; kubectl --kubeconfig {} --cache-dir {} exec -it {POD} -- sh -c 'sleep 0.5; echo in a tty'",
+        c.server.running.kubeconfig.display(),
+        c.cache.path().display()
+    );
+    let mut cmd = tokio::process::Command::new("script");
+    cmd.args(["-qec", &kubectl, "/dev/null"]).kill_on_drop(true);
+    let (code, out, err) = c.run_with(cmd, &["exec", "-it"], None).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("in a tty"), "{out}");
+    assert!(
+        c.resizes.lock().unwrap().contains(&(100, 30)),
+        "{:?}",
+        c.resizes.lock().unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -449,6 +492,19 @@ async fn exec_on_a_node_without_a_kubelet_is_a_clear_error() {
     let (code, _, err) = c.run(&["exec", POD, "--", "true"], None).await;
     assert_ne!(code, 0);
     assert!(err.contains("has no kubelet endpoint"), "{err}");
+    let (code, _, err) = c.run(&["logs", POD], None).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("does not serve logs yet"), "{err}");
+
+    // An address where nothing answers.
+    let status = json!({"status": {"daemonEndpoints": {"kubeletEndpoint": {"Port": free_port()}}}});
+    nodes
+        .patch_status(NODE, &PatchParams::default(), &Patch::Merge(status))
+        .await
+        .unwrap();
+    let (code, _, err) = c.run(&["exec", POD, "--", "true"], None).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("error dialing backend"), "{err}");
     let (code, _, err) = c.run(&["logs", POD], None).await;
     assert_ne!(code, 0);
     assert!(err.contains("does not serve logs yet"), "{err}");
