@@ -279,7 +279,10 @@ async fn kubectl_logs_reads_the_cri_log_with_tail_timestamps_and_previous() {
         "line"
     );
     assert_eq!(
-        ok(c.run(&["logs", POD, "--since-time=2026-12-06T11:22:34Z"], None).await),
+        ok(
+            c.run(&["logs", POD, "--since-time=2026-12-06T11:22:34Z"], None)
+                .await
+        ),
         "line two\nline three\n"
     );
     let (code, _, err) = c.run(&["logs", POD, "-c", "nope"], None).await;

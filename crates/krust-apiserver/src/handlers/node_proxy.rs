@@ -239,3 +239,27 @@ async fn kubelet_endpoint(api: &Api, node: &str) -> Result<Option<SocketAddr>, A
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_container_is_checked_against_the_pod_as_kube_apiserver_does() {
+        let one = json!({"spec": {"containers": [{"name": "main"}], "initContainers": [{"name": "init"}]}});
+        assert_eq!(container(&one, "web", None).unwrap(), "main");
+        assert_eq!(container(&one, "web", Some("init".into())).unwrap(), "init");
+        let e = container(&one, "web", Some("nope".into())).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (400, "container nope is not valid for pod web")
+        );
+        let two = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
+        let e = container(&two, "web", None).unwrap_err();
+        assert_eq!(
+            e.message,
+            "a container name must be specified for pod web, choose one of: [a b]"
+        );
+    }
+}

@@ -15,6 +15,12 @@ use tokio::sync::mpsc;
 /// How often a followed file is read again for new lines.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
+/// How often a follow with nothing new asks whether the container still runs.
+const RUNNING_CHECK: Duration = Duration::from_secs(1);
+
+/// Asks whether the container still runs (a follow ends once it stopped and its log is read).
+pub type StillRunning = Box<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync>;
+
 /// The options of `GET /containerLogs/...` (the fields of `PodLogOptions` the kubelet reads).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogOptions {
@@ -173,8 +179,9 @@ pub fn render(data: &[u8], opts: &LogOptions) -> Vec<u8> {
 }
 
 /// Streams the log at `path` into chunks: what is there, then (with `follow`) what is
-/// appended, until the receiver goes away or `limitBytes` is reached.
-pub fn stream(path: PathBuf, opts: LogOptions) -> mpsc::Receiver<Bytes> {
+/// appended, until the receiver goes away, `limitBytes` is reached, or the container stopped
+/// (`running` answers false) and nothing more was written.
+pub fn stream(path: PathBuf, opts: LogOptions, running: StillRunning) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let Ok(mut file) = tokio::fs::File::open(&path).await else {
@@ -208,11 +215,20 @@ pub fn stream(path: PathBuf, opts: LogOptions) -> mpsc::Receiver<Bytes> {
             }
             // Follow: read what was appended (a truncated file is read from its start).
             let mut more = Vec::new();
+            let mut checked = tokio::time::Instant::now();
             loop {
                 if tx.is_closed() {
                     return;
                 }
                 tokio::time::sleep(FOLLOW_POLL).await;
+                if checked.elapsed() >= RUNNING_CHECK {
+                    let stopped = !running().await;
+                    let len = tokio::fs::metadata(&path).await.map_or(pos, |m| m.len());
+                    if stopped && len == pos {
+                        return;
+                    }
+                    checked = tokio::time::Instant::now();
+                }
                 let len = match tokio::fs::metadata(&path).await {
                     Ok(m) => m.len(),
                     Err(_) => continue,
@@ -327,11 +343,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn follow_sends_appended_lines_including_a_line_finished_later() {
+    async fn follow_sends_appended_lines_and_ends_once_the_container_stopped() {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.log");
         std::fs::write(&path, &LOG[..LOG.len() - 3]).unwrap(); // "…stdout F fo", unfinished
+        let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let r = running.clone();
         let mut rx = stream(
             path.clone(),
             LogOptions {
@@ -339,6 +357,10 @@ mod tests {
                 tail_lines: Some(1),
                 ..opts()
             },
+            Box::new(move || {
+                let r = r.clone();
+                Box::pin(async move { r.load(std::sync::atomic::Ordering::SeqCst) })
+            }),
         );
         assert_eq!(&rx.recv().await.unwrap()[..], b"ee\n");
         let mut f = std::fs::OpenOptions::new()
@@ -352,5 +374,9 @@ mod tests {
             got.extend_from_slice(&rx.recv().await.unwrap());
         }
         assert_eq!(got, b"four\nfive\n");
+        // Once the container stopped, the follow ends.
+        running.store(false, std::sync::atomic::Ordering::SeqCst);
+        let end = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(end, Ok(None));
     }
 }

@@ -153,7 +153,18 @@ async fn logs_answer(
             path.display()
         )));
     }
-    let chunks = ReceiverStream::new(logs::stream(path, opts)).map(|b| Ok(Frame::data(b)));
+    let (streams, ns, pod, container) = (
+        ctx.streams.clone(),
+        ns.to_string(),
+        pod.to_string(),
+        container.to_string(),
+    );
+    let running: logs::StillRunning = Box::new(move || {
+        let (streams, ns, pod, container) =
+            (streams.clone(), ns.clone(), pod.clone(), container.clone());
+        Box::pin(async move { streams.container_running(&ns, &pod, &container).await })
+    });
+    let chunks = ReceiverStream::new(logs::stream(path, opts, running)).map(|b| Ok(Frame::data(b)));
     Ok(Response::builder()
         .status(200)
         .header("content-type", "text/plain")

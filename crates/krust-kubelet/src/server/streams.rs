@@ -19,6 +19,12 @@ pub trait Streams: Send + Sync + 'static {
         previous: bool,
     ) -> Result<PathBuf, StreamError>;
 
+    /// Whether the container still runs: a followed log ends once it stopped (the kubelet
+    /// follows only a running container). Running unless told otherwise.
+    async fn container_running(&self, _ns: &str, _pod: &str, _container: &str) -> bool {
+        true
+    }
+
     /// Runs `command` in the container.
     async fn exec(
         &self,
