@@ -398,6 +398,22 @@ async fn kubectl_exec_with_stdin_feeds_the_process() {
         .await),
         "HELLO STDIN\n"
     );
+    let big = vec![b'x'; 2 << 20];
+    let out = ok(c
+        .run(&["exec", "-i", POD, "--", "wc", "-c"], Some(&big))
+        .await);
+    assert_eq!(out.trim(), (2u32 << 20).to_string());
+    let out = ok(c
+        .run_spdy(&["exec", "-i", POD, "--", "wc", "-c"], Some(&big))
+        .await);
+    assert_eq!(out.trim(), (2u32 << 20).to_string());
+    let out = ok(c
+        .run(
+            &["exec", POD, "--", "head", "-c", "3000000", "/dev/zero"],
+            None,
+        )
+        .await);
+    assert_eq!(out.len(), 3_000_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,13 +446,17 @@ fn free_port() -> u16 {
 }
 
 async fn echo_through(port: u16, text: &[u8]) -> Vec<u8> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    s.write_all(text).await.unwrap();
-    let mut got = vec![0u8; text.len()];
-    tokio::time::timeout(KUBECTL_TIMEOUT, s.read_exact(&mut got))
+    let s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    let text = text.to_vec();
+    let len = text.len();
+    let writer = tokio::spawn(async move { w.write_all(&text).await.unwrap() });
+    let mut got = vec![0u8; len];
+    tokio::time::timeout(KUBECTL_TIMEOUT, r.read_exact(&mut got))
         .await
         .expect("the echo in time")
         .unwrap();
+    writer.await.unwrap();
     got
 }
 
@@ -480,6 +500,12 @@ async fn port_forward_two_ports(websockets: bool) {
     assert_eq!(echo_through(l2, b"second port").await, b"second port");
     // A second connection on the same port.
     assert_eq!(echo_through(l1, b"again").await, b"again");
+    // More than SPDY's initial 64 KiB window, both ways at once.
+    let big: Vec<u8> = (0..(4u32 << 20)).map(|i| (i % 251) as u8).collect();
+    assert!(
+        echo_through(l2, &big).await == big,
+        "4 MiB came back changed"
+    );
     child.kill().await.unwrap();
 }
 

@@ -130,7 +130,7 @@ pub fn exit_status(code: i32) -> serde_json::Value {
     }
     json!({
         "metadata": {}, "status": "Failure",
-        "message": format!("command terminated with non-zero exit code: error executing command [...], exit code {code}"),
+        "message": format!("command terminated with non-zero exit code: exit status {code}"),
         "reason": "NonZeroExitCode",
         "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]},
     })
