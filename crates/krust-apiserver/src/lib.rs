@@ -13,7 +13,7 @@ mod metrics;
 mod negotiate;
 mod openapi;
 mod path;
-pub mod pki;
+mod pki;
 mod registry;
 mod respond;
 mod selectable;

@@ -156,7 +156,7 @@ impl Cluster {
             logs: logs.path().to_path_buf(),
             resizes: resizes.clone(),
         });
-        tokio::spawn(async move { server::serve(listener, tls, streams, NODE).await });
+        tokio::spawn(server::serve(listener, tls, streams, NODE.to_string()));
 
         let nodes: kube::Api<Node> = kube::Api::all(server.client.clone());
         nodes

@@ -31,13 +31,10 @@ pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     streams: Arc<dyn Streams>,
-    node: &str,
+    node: String,
 ) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let ctx = Arc::new(Ctx {
-        streams,
-        node: node.to_string(),
-    });
+    let ctx = Arc::new(Ctx { streams, node });
     loop {
         let (tcp, peer) = listener.accept().await?;
         let _ = tcp.set_nodelay(true);
