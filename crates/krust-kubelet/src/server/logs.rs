@@ -74,9 +74,11 @@ impl LogOptions {
             (Some(s), _) => Some(Timestamp::now() - jiff::SignedDuration::from_secs(s)),
             (None, t) => t,
         };
+        let previous = flag("previous");
         Ok(LogOptions {
-            follow: flag("follow"),
-            previous: flag("previous"),
+            // A previous attempt has ended: its log is read, not followed.
+            follow: flag("follow") && !previous,
+            previous,
             timestamps: flag("timestamps"),
             tail_lines: positive("tailLines", num("tailLines")?)?.map(|n| n as usize),
             since,
@@ -330,6 +332,8 @@ mod tests {
         };
         let o = LogOptions::parse(&q(&[("follow", "true"), ("tailLines", "2")])).unwrap();
         assert!(o.follow && o.tail_lines == Some(2));
+        let o = LogOptions::parse(&q(&[("follow", "true"), ("previous", "True")])).unwrap();
+        assert!(o.previous && !o.follow);
         assert!(LogOptions::parse(&q(&[("tailLines", "-1")])).is_err());
         assert!(
             LogOptions::parse(&q(&[
