@@ -69,8 +69,11 @@ pub static RESOURCES: &[Resource] = &[
         group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod",
         short_names: &["po"], categories: ALL, namespaced: true, storage: "pods", has_status: true,
         subresources: &[
+            sub!("attach", "", "v1", "PodAttachOptions", &["create", "get"]),
             sub!("binding", "", "v1", "Binding", &["create"]),
+            sub!("exec", "", "v1", "PodExecOptions", &["create", "get"]),
             sub!("log", "", "v1", "Pod", &["get"]),
+            sub!("portforward", "", "v1", "PodPortForwardOptions", &["create", "get"]),
             sub!("status", "", "v1", "Pod", STATUS_VERBS),
         ],
     },

@@ -1,5 +1,7 @@
-//! `Api`: what every handler shares (the registry, the metrics and the watch cache).
+//! `Api`: what every handler shares (the registry, the metrics, the watch cache and the
+//! kubelet client).
 
+use crate::kubelet_client::KubeletClient;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::watch_cache::WatchCache;
@@ -10,4 +12,6 @@ pub struct Api {
     pub metrics: Metrics,
     /// Values decoded once for every watcher.
     pub watch_cache: WatchCache,
+    /// Dials kubelets for `pods/log`, `exec`, `attach` and `portforward`.
+    pub kubelets: KubeletClient,
 }

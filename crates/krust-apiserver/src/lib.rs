@@ -7,6 +7,7 @@ mod auth;
 mod bootstrap;
 mod discovery;
 mod handlers;
+mod kubelet_client;
 mod local;
 mod metrics;
 mod negotiate;
@@ -22,4 +23,5 @@ mod tls;
 mod watch_cache;
 
 pub use local::Local;
+pub use pki::Pki;
 pub use server::{Config, Running, start, start_with_store};

@@ -1,5 +1,6 @@
 //! The cluster PKI: a CA minted at first start, the serving certificate, the admin client
-//! certificate, and the kubeconfig that carries them to kubectl.
+//! certificate, the API server's kubelet client certificate, and the kubeconfig that carries
+//! them to kubectl; kubelet serving certificates and other client certificates on demand.
 
 use anyhow::{Context, Result};
 use rcgen::{
@@ -13,10 +14,16 @@ use std::path::Path;
 #[derive(Clone, Debug)]
 pub struct Pki {
     pub ca_cert: String,
+    /// The CA's key, to sign kubelet serving certificates and client certificates.
+    pub ca_key: String,
     pub server_cert: String,
     pub server_key: String,
     pub admin_cert: String,
     pub admin_key: String,
+    /// The API server's client certificate towards kubelets (as kube-apiserver's
+    /// `--kubelet-client-certificate`): CN `kube-apiserver-kubelet-client`, O `system:masters`.
+    pub kubelet_client_cert: String,
+    pub kubelet_client_key: String,
 }
 
 fn ca_params() -> Result<CertificateParams> {
@@ -69,9 +76,10 @@ impl Pki {
     /// serving certificate's subject alternative names.
     pub fn load_or_create(dir: &Path, ips: &[IpAddr], names: &[String]) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let ca_key = KeyPair::from_pem(&read_or(&dir.join("ca.key"), || {
+        let ca_key_pem = read_or(&dir.join("ca.key"), || {
             Ok(KeyPair::generate()?.serialize_pem())
-        })?)?;
+        })?;
+        let ca_key = KeyPair::from_pem(&ca_key_pem)?;
         let ca_cert = read_or(&dir.join("ca.crt"), || {
             Ok(ca_params()?.self_signed(&ca_key)?.pem())
         })?;
@@ -107,13 +115,56 @@ impl Pki {
             },
             &issuer,
         )?;
+        let (kubelet_client_cert, kubelet_client_key) = Self::leaf_pair(
+            dir,
+            "apiserver-kubelet-client",
+            || {
+                leaf(
+                    "kube-apiserver-kubelet-client",
+                    Some("system:masters"),
+                    &[],
+                    ExtendedKeyUsagePurpose::ClientAuth,
+                )
+            },
+            &issuer,
+        )?;
         Ok(Pki {
             ca_cert,
+            ca_key: ca_key_pem,
             server_cert,
             server_key,
             admin_cert,
             admin_key,
+            kubelet_client_cert,
+            kubelet_client_key,
         })
+    }
+
+    fn sign(&self, params: CertificateParams) -> Result<(String, String)> {
+        let ca_key = KeyPair::from_pem(&self.ca_key)?;
+        let issuer = Issuer::from_ca_cert_pem(&self.ca_cert, &ca_key)?;
+        let kp = KeyPair::generate()?;
+        let cert = params.signed_by(&kp, &issuer)?.pem();
+        Ok((cert, kp.serialize_pem()))
+    }
+
+    /// A kubelet serving certificate and key (PEM) signed by the CA: CN `system:node:<node>`,
+    /// O `system:nodes`, the node name and its addresses as subject alternative names.
+    pub fn kubelet_serving(&self, node: &str, ips: &[IpAddr]) -> Result<(String, String)> {
+        let mut sans: Vec<SanType> = ips.iter().map(|ip| SanType::IpAddress(*ip)).collect();
+        sans.push(SanType::DnsName(node.try_into()?));
+        self.sign(leaf(
+            &format!("system:node:{node}"),
+            Some("system:nodes"),
+            &sans,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?)
+    }
+
+    /// A client certificate and key (PEM) signed by the CA for user `cn` in group `org`
+    /// (e.g. a node's own identity, `system:node:<node>` in `system:nodes`).
+    pub fn client(&self, cn: &str, org: Option<&str>) -> Result<(String, String)> {
+        self.sign(leaf(cn, org, &[], ExtendedKeyUsagePurpose::ClientAuth)?)
     }
 
     fn leaf_pair(
@@ -164,6 +215,9 @@ mod tests {
         let b = Pki::load_or_create(dir.path(), &ips, &["localhost".into()]).unwrap();
         assert_eq!(a.ca_cert, b.ca_cert);
         assert_eq!(a.admin_cert, b.admin_cert);
+        assert_eq!(a.kubelet_client_cert, b.kubelet_client_cert);
+        let (cert, _) = a.kubelet_serving("n1", &ips).unwrap();
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(
             a.kubeconfig("https://127.0.0.1:6443")
                 .contains("client-key-data")

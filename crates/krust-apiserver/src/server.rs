@@ -96,6 +96,7 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         registry,
         metrics: Metrics::default(),
         watch_cache: Default::default(),
+        kubelets: crate::kubelet_client::KubeletClient::new(&pki)?,
     });
     let app = router(api, advertise.to_string());
     let tls = tls::server_config(&pki)?;

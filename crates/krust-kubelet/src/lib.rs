@@ -1,10 +1,12 @@
 //! The krust node agent. Today: simulated nodes ([`sim`]), kubelets without containers that
 //! drive pods through their lifecycle through the API, for tests and benchmarks at scale; and
-//! the first pieces of the real node ([`node`]: its image manager).
+//! the real node ([`node`]: the kubelet of this host, running real containers) and its HTTPS
+//! streaming API ([`server`]: logs, exec, attach, port-forward).
 #![forbid(unsafe_code)]
 
 mod events;
 mod lease;
 mod registration;
 pub mod node;
+pub mod server;
 pub mod sim;

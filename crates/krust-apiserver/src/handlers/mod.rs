@@ -4,6 +4,7 @@ mod create;
 mod delete;
 mod get;
 mod list;
+mod node_proxy;
 mod patch;
 mod scale;
 mod update;
@@ -155,6 +156,25 @@ async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
 /// Serves every request under `/api/v1` and `/apis/<group>/<version>`.
 pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
     let started = std::time::Instant::now();
+    if let Ok(target) = path::parse(req.uri().path())
+        && let Some(sub) = target.subresource
+        && node_proxy::SUBRESOURCES.contains(&sub.name)
+    {
+        let verb = if req.method() == Method::POST {
+            "create"
+        } else {
+            "get"
+        };
+        let resource = format!("{}/{}", target.resource.plural, sub.name);
+        let response = node_proxy::serve(api.clone(), target, req).await;
+        api.metrics.observe(
+            verb,
+            &resource,
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+        return response;
+    }
     let (parts, body) = req.into_parts();
     let parsed =
         path::parse(parts.uri.path()).and_then(|t| Ok((t, Params::parse(parts.uri.query())?)));

@@ -1,0 +1,236 @@
+//! The HTTP side of the kubelet's server: TLS connections, the caller's certificate, routing,
+//! and answers (`Status` JSON errors, streamed bodies, upgrades).
+
+use super::streams::{StreamError, Streams};
+use super::tls::{self, Caller};
+use super::{exec, logs, portforward};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// A response body: whole or streamed.
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// What every request of a server shares.
+pub struct Ctx {
+    pub streams: Arc<dyn Streams>,
+    pub node: String,
+}
+
+/// Serves the kubelet API on `listener` until it fails: TLS with `tls` (see
+/// [`tls::server_config`]), requests answered from `streams`; `node` is this node's name
+/// (its own certificate, `system:node:<node>`, may use the API).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    streams: Arc<dyn Streams>,
+    node: String,
+) -> std::io::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let ctx = Arc::new(Ctx { streams, node });
+    loop {
+        let (tcp, peer) = listener.accept().await?;
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, ctx) = (acceptor.clone(), ctx.clone());
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "kubelet TLS handshake failed");
+                    return;
+                }
+            };
+            let caller = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(Caller::from_certificate);
+            let service = hyper::service::service_fn(move |req| {
+                let (ctx, caller) = (ctx.clone(), caller.clone());
+                async move { Ok::<_, std::convert::Infallible>(route(req, ctx, caller).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "kubelet connection ended");
+            }
+        });
+    }
+}
+
+async fn route(req: Request<Incoming>, ctx: Arc<Ctx>, caller: Option<Caller>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let Some(caller) = caller else {
+        return text(401, "Unauthorized");
+    };
+    let verb = match *req.method() {
+        hyper::Method::GET | hyper::Method::HEAD => "get",
+        hyper::Method::POST => "create",
+        _ => "update",
+    };
+    if !caller.allowed(&ctx.node) {
+        return text(
+            403,
+            &format!(
+                "Forbidden (user={}, verb={verb}, resource=nodes, subresource={})",
+                caller.user,
+                tls::subresource(&path)
+            ),
+        );
+    }
+    let query = query(req.uri().query());
+    let segs: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(String::from)
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let result = match (segs.as_slice(), verb) {
+        (["healthz"], "get") => Ok(text(200, "ok")),
+        (["containerLogs", ns, pod, container], "get") => {
+            logs_answer(&ctx, ns, pod, container, &query).await
+        }
+        (["exec", ns, pod, container], "get" | "create") => {
+            exec::serve(
+                req,
+                ctx.clone(),
+                exec::Kind::Exec,
+                ns,
+                pod,
+                container,
+                &query,
+            )
+            .await
+        }
+        (["attach", ns, pod, container], "get" | "create") => {
+            exec::serve(
+                req,
+                ctx.clone(),
+                exec::Kind::Attach,
+                ns,
+                pod,
+                container,
+                &query,
+            )
+            .await
+        }
+        (["portForward", ns, pod], "get" | "create") => {
+            portforward::serve(req, ctx.clone(), ns, pod, &query).await
+        }
+        _ => Ok(text(404, "404 page not found")),
+    };
+    result.unwrap_or_else(|e| status(&e))
+}
+
+async fn logs_answer(
+    ctx: &Ctx,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    query: &HashMap<String, Vec<String>>,
+) -> Result<Response<Body>, StreamError> {
+    let opts = logs::LogOptions::parse(query)?;
+    let path = ctx
+        .streams
+        .log_path(ns, pod, container, opts.previous)
+        .await?;
+    if !path.exists() {
+        return Err(StreamError::not_found(format!(
+            "failed to try resolving symlinks in path {:?}: lstat {}: no such file or directory",
+            path.display(),
+            path.display()
+        )));
+    }
+    let (streams, ns, pod, container) = (
+        ctx.streams.clone(),
+        ns.to_string(),
+        pod.to_string(),
+        container.to_string(),
+    );
+    let running: logs::StillRunning = Box::new(move || {
+        let (streams, ns, pod, container) =
+            (streams.clone(), ns.clone(), pod.clone(), container.clone());
+        Box::pin(async move { streams.container_running(&ns, &pod, &container).await })
+    });
+    let chunks = ReceiverStream::new(logs::stream(path, opts, running)).map(|b| Ok(Frame::data(b)));
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "text/plain")
+        .body(BodyExt::boxed(StreamBody::new(chunks)))
+        .expect("a valid response"))
+}
+
+/// The query as name → values.
+pub fn query(q: Option<&str>) -> HashMap<String, Vec<String>> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(q.unwrap_or("")).unwrap_or_default();
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in pairs {
+        map.entry(k).or_default().push(v);
+    }
+    map
+}
+
+/// A boolean query parameter, spelt as Go's `strconv.ParseBool` reads it (`true`, `True`,
+/// `TRUE`, `t`, `1`; the Python client sends `True`).
+pub fn flag(query: &HashMap<String, Vec<String>>, name: &str) -> bool {
+    query
+        .get(name)
+        .and_then(|v| v.first())
+        .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "True" | "TRUE"))
+}
+
+/// The values of a header, split at commas.
+pub fn header_list(headers: &hyper::HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Whether the request asks to upgrade to `protocol` (case-insensitive).
+pub fn upgrades_to(headers: &hyper::HeaderMap, protocol: &str) -> bool {
+    header_list(headers, "upgrade")
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(protocol))
+}
+
+/// A plain-text answer.
+pub fn text(code: u16, body: &str) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(full(Bytes::from(body.to_string())))
+        .expect("a valid response")
+}
+
+/// A `Status` answer for a refusal.
+pub fn status(e: &StreamError) -> Response<Body> {
+    Response::builder()
+        .status(e.code)
+        .header("content-type", "application/json")
+        .body(full(Bytes::from(e.status().to_string())))
+        .expect("a valid response")
+}
+
+/// An empty body.
+pub fn empty() -> Body {
+    full(Bytes::new())
+}
+
+fn full(b: Bytes) -> Body {
+    Full::new(b).map_err(|never| match never {}).boxed()
+}
