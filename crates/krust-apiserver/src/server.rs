@@ -38,6 +38,8 @@ pub struct Running {
     pub kubeconfig: PathBuf,
     /// Ends with the server.
     pub task: tokio::task::JoinHandle<Result<()>>,
+    /// The cluster's CA and certificates (to sign a local node's kubelet certificate).
+    pub pki: Pki,
     routes: Router,
 }
 
@@ -107,6 +109,7 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         url,
         kubeconfig,
         task,
+        pki,
         routes: app,
     })
 }

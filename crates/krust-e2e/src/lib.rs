@@ -502,6 +502,14 @@ impl Drop for Cluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if self.real_node {
+            // The node's containers outlive the server, as they should: remove them and the
+            // pod network, so that the test leaves the host as it found it.
+            let out = self.krust(&["killall"]);
+            if !out.success() {
+                eprintln!("krust killall: {}", out.stderr);
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 
 mod events;
 mod lease;
-mod registration;
 pub mod node;
+mod registration;
 pub mod server;
 pub mod sim;

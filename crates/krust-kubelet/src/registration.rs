@@ -96,12 +96,20 @@ pub fn events(ev: &Recorder, node: &str) {
     ev.node(node, "Starting", "Starting kubelet.".into());
     for (_, _, reason, _) in &CONDITIONS[..3] {
         let r = reason.trim_start_matches("Kubelet");
-        ev.node(node, &format!("Node{r}"), format!("Node {node} status is now: Node{r}"));
+        ev.node(
+            node,
+            &format!("Node{r}"),
+            format!("Node {node} status is now: Node{r}"),
+        );
     }
     ev.node(
         node,
         "NodeAllocatableEnforced",
         "Updated Node Allocatable limit across pods".into(),
     );
-    ev.node(node, "NodeReady", format!("Node {node} status is now: NodeReady"));
+    ev.node(
+        node,
+        "NodeReady",
+        format!("Node {node} status is now: NodeReady"),
+    );
 }

@@ -26,5 +26,6 @@ mod veth;
 pub use config::{HostPort, NetworkConfig, PodAddress, Protocol};
 pub use error::{Error, Result};
 pub use krust_api::cidr::Cidr;
+pub use netns::connect_in;
 pub use network::PodNetwork;
 pub use veth::host_veth_name;

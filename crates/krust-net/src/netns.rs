@@ -54,3 +54,14 @@ pub(crate) fn return_to(netns: &File) -> Result<()> {
     move_into_link_name_space(netns.as_fd(), Some(LinkNameSpaceType::Network))
         .map_err(|e| Error::io("returning to the host's network namespace")(e.into()))
 }
+
+/// A TCP connection to `addr` made inside the network namespace `netns` (the kubelet's
+/// port-forward reaches a pod's `localhost` this way); the socket keeps to that namespace
+/// whatever thread uses it later.
+pub async fn connect_in(netns: &Path, addr: std::net::SocketAddr) -> Result<std::net::TcpStream> {
+    let what = format!("connecting to {addr}");
+    run_in(Some(netns.to_path_buf()), move || {
+        std::net::TcpStream::connect(addr).map_err(Error::io(what))
+    })
+    .await
+}

@@ -31,6 +31,12 @@ enum Command {
     Sim(sim::Args),
     /// Loads, lists and removes the node's images.
     Image(image::Args),
+    /// Stops and removes every container of the node at --data-dir and its pod network
+    /// (as k3s-killall.sh): for uninstalling and for tests. Images, logs and the store stay.
+    Killall {
+        #[arg(long, default_value = "/var/lib/krust")]
+        data_dir: std::path::PathBuf,
+    },
     /// A container's monitor (started by the node's runtime, not by people).
     #[command(hide = true)]
     Monitor {
@@ -78,6 +84,7 @@ fn main() -> anyhow::Result<()> {
         match command {
             Command::Server(args) => server::run(args).await,
             Command::Sim(args) => sim::run(args).await,
+            Command::Killall { data_dir } => krust_kubelet::node::reset(&data_dir).await,
             Command::Image(_) | Command::Monitor { .. } => unreachable!("run above"),
         }
     })

@@ -3,8 +3,8 @@
 //! does), optionally with simulated nodes beside it.
 
 use crate::sim;
-use krust_kubelet::node::{NodeOptions, RealNode};
 use krust_component::supervise::supervise;
+use krust_kubelet::node::{KubeletTls, NodeOptions, RealNode};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -120,12 +120,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None
     } else {
         let client = client(&format!("system:node:{}", node_name(&args)));
-        let mut opts = NodeOptions::for_host(args.data_dir.join("node"), monitor_argv()?);
-        opts.name = node_name(&args);
+        let name = node_name(&args);
+        let address = krust_kubelet::node::host::primary_ip();
+        let (cert, key) = running.pki.kubelet_serving(&name, &[address])?;
+        let tls = KubeletTls {
+            ca_cert: running.pki.ca_cert.clone(),
+            cert,
+            key,
+        };
+        let mut opts = NodeOptions::for_host(args.data_dir.clone(), monitor_argv()?, tls);
+        opts.name = name;
+        opts.address = address;
         opts.kubelet_port = args.kubelet_port;
         opts.bridge = args.bridge.clone();
         opts.cluster_cidr = cluster_cidr;
-        opts.service_cidr = args.service_cidr.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+        opts.service_cidr = args
+            .service_cidr
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         opts.insecure_registries = args.insecure_registries.clone();
         Some(RealNode::start(client, opts).await?)
     };

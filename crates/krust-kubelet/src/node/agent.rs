@@ -13,10 +13,10 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use krust_image::ImageStore;
 use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use krust_api::cidr::Cidr;
+use krust_image::ImageStore;
 use krust_net::{NetworkConfig, PodNetwork};
 use krust_runtime::{Runtime, RuntimeConfig};
 use kube::Api;
@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::events::Recorder;
 
-use super::{host, images, pods, register};
+use super::{host, images, pods, register, reset, streams};
 
 /// How a real node runs.
 #[derive(Clone, Debug)]
@@ -52,11 +52,22 @@ pub struct NodeOptions {
     pub insecure_registries: Vec<String>,
     pub lease_interval: Duration,
     pub status_interval: Duration,
+    /// The kubelet API's certificate (signed by the cluster CA, for the node's name and
+    /// address) and the CA its clients must hold certificates of.
+    pub tls: KubeletTls,
+}
+
+/// PEM texts of the kubelet API's TLS.
+#[derive(Clone, Debug, Default)]
+pub struct KubeletTls {
+    pub ca_cert: String,
+    pub cert: String,
+    pub key: String,
 }
 
 impl NodeOptions {
     /// Defaults for this host: named after it, its primary address, `/var/lib/krust/node`.
-    pub fn for_host(data_dir: PathBuf, monitor: Vec<OsString>) -> Self {
+    pub fn for_host(data_dir: PathBuf, monitor: Vec<OsString>, tls: KubeletTls) -> Self {
         NodeOptions {
             name: host::hostname(),
             data_dir,
@@ -71,6 +82,7 @@ impl NodeOptions {
             insecure_registries: Vec::new(),
             lease_interval: Duration::from_secs(10),
             status_interval: Duration::from_secs(60),
+            tls,
         }
     }
 }
@@ -102,6 +114,7 @@ impl Shared {
                     .await
                     .map_err(|e| e.to_string())?
                     .expect("some");
+                reset::record(&self.opts, Some(cidr)).map_err(|e| e.to_string())?;
                 let config = NetworkConfig {
                     bridge: self.opts.bridge.clone(),
                     cluster_cidr: self.opts.cluster_cidr,
@@ -142,6 +155,19 @@ impl Shared {
     }
 }
 
+/// Serves the kubelet API (logs, exec, attach, port-forward) for the node's containers.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shared: Arc<Shared>,
+) {
+    let name = shared.name.clone();
+    let streams = Arc::new(streams::NodeStreams(shared));
+    if let Err(e) = crate::server::serve(listener, tls, streams, name).await {
+        tracing::error!(error = %e, "the kubelet API stopped");
+    }
+}
+
 /// A running real node. Dropping it leaves its tasks running; [`RealNode::shutdown`] stops
 /// the agent (containers keep running).
 pub struct RealNode {
@@ -151,9 +177,16 @@ pub struct RealNode {
 
 impl RealNode {
     /// Registers the node and starts its heartbeats and pod workers.
-    pub async fn start(client: kube::Client, opts: NodeOptions) -> anyhow::Result<RealNode> {
+    pub async fn start(client: kube::Client, mut opts: NodeOptions) -> anyhow::Result<RealNode> {
+        let listener = tokio::net::TcpListener::bind((opts.address, opts.kubelet_port))
+            .await
+            .with_context(|| format!("the kubelet port {}:{}", opts.address, opts.kubelet_port))?;
+        opts.kubelet_port = listener.local_addr()?.port();
+        let tls =
+            crate::server::tls::server_config(&opts.tls.ca_cert, &opts.tls.cert, &opts.tls.key)?;
         std::fs::create_dir_all(&opts.data_dir)
             .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+        reset::record(&opts, None)?;
         let runtime = Runtime::new(RuntimeConfig {
             root: opts.data_dir.join("runtime"),
             monitor: opts.monitor.clone(),
@@ -192,6 +225,7 @@ impl RealNode {
             tokio::spawn(register::heartbeats(shared.clone(), heartbeat)),
             tokio::spawn(register::watch(shared.clone())),
             tokio::spawn(pods::watch(shared.clone())),
+            tokio::spawn(serve(listener, tls, shared.clone())),
         ];
         tracing::info!(node = %shared.name, address = %shared.host_ip, "real node registered");
         Ok(RealNode { shared, tasks })

@@ -42,8 +42,7 @@ impl Backoff {
             delay: Duration::ZERO,
             last_update: now,
         });
-        entry.delay = if entry.delay.is_zero() || now.duration_since(entry.last_update) > MAX * 2
-        {
+        entry.delay = if entry.delay.is_zero() || now.duration_since(entry.last_update) > MAX * 2 {
             INITIAL
         } else {
             (entry.delay * 2).min(MAX)

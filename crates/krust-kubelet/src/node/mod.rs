@@ -23,14 +23,17 @@ mod pods;
 mod prepare;
 pub mod quantity;
 mod register;
+mod reset;
 pub mod resources;
 pub mod sandbox;
 pub mod security;
 mod status;
+mod streams;
 #[cfg(test)]
 mod testing;
 pub mod volumes;
 mod worker;
 
-pub use agent::{NodeOptions, RealNode};
 pub(crate) use agent::Shared;
+pub use agent::{KubeletTls, NodeOptions, RealNode};
+pub use reset::reset;

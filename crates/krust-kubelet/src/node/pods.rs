@@ -51,7 +51,11 @@ pub async fn watch(shared: Arc<Shared>) {
     }
 }
 
-fn dispatch(shared: &Arc<Shared>, workers: &mut HashMap<String, watch::Sender<Arc<Pod>>>, pod: Pod) {
+fn dispatch(
+    shared: &Arc<Shared>,
+    workers: &mut HashMap<String, watch::Sender<Arc<Pod>>>,
+    pod: Pod,
+) {
     let Some(uid) = pod.metadata.uid.clone() else {
         return;
     };
@@ -76,7 +80,9 @@ async fn remove_orphans(shared: Arc<Shared>, pods: HashSet<String>) {
         }
         tracing::info!(pod = %sandbox.spec.name, uid = %sandbox.spec.pod_uid, "removing the sandbox of a pod that is gone");
         if let Ok(network) = shared.network().await {
-            let _ = network.detach(&sandbox.spec.pod_uid, sandbox.netns.as_deref()).await;
+            let _ = network
+                .detach(&sandbox.spec.pod_uid, sandbox.netns.as_deref())
+                .await;
         }
         let _ = shared.runtime.remove_sandbox(&sandbox.id).await;
     }

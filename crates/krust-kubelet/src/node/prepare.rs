@@ -11,12 +11,12 @@ use krust_net::{HostPort, Protocol};
 use krust_runtime::{ContainerSpec, Sandbox, SandboxSpec};
 use kube::Api;
 
+use super::Shared;
 use super::container::{ContainerInput, container_config};
 use super::context::{ObjectMap, PodContext};
 use super::images::Pulled;
 use super::volumes::hosts::{PodFiles, write_pod_files};
 use super::volumes::{self, PodVolumes};
-use super::Shared;
 
 /// The cluster's DNS domain.
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
@@ -96,7 +96,12 @@ fn references(pod: &Pod) -> (BTreeSet<String>, BTreeSet<String>) {
     (cms, secrets)
 }
 
-fn context<'a>(shared: &'a Shared, pod: &'a Pod, pod_ips: &'a [String], objects: &'a ObjectMap) -> PodContext<'a> {
+fn context<'a>(
+    shared: &'a Shared,
+    pod: &'a Pod,
+    pod_ips: &'a [String],
+    objects: &'a ObjectMap,
+) -> PodContext<'a> {
     PodContext {
         pod,
         pod_ips,
@@ -108,7 +113,8 @@ fn context<'a>(shared: &'a Shared, pod: &'a Pod, pod_ips: &'a [String], objects:
 
 /// Sets up the pod's volumes (before the sandbox, as the kubelet waits for volumes).
 pub fn volumes(shared: &Shared, pod: &Pod, objects: &ObjectMap) -> Result<PodVolumes, String> {
-    volumes::setup(&shared.pods_dir(), &context(shared, pod, &[], objects)).map_err(|e| e.to_string())
+    volumes::setup(&shared.pods_dir(), &context(shared, pod, &[], objects))
+        .map_err(|e| e.to_string())
 }
 
 /// Writes the pod's `/etc/hosts` and `/etc/hostname` once it has its address.

@@ -26,7 +26,10 @@ pub fn allocatable(host: &Host) -> BTreeMap<String, Quantity> {
     [
         ("cpu", host.cpus.to_string()),
         ("memory", format!("{}Ki", host.memory_bytes / 1024)),
-        ("ephemeral-storage", format!("{}Ki", host.storage_bytes / 1024)),
+        (
+            "ephemeral-storage",
+            format!("{}Ki", host.storage_bytes / 1024),
+        ),
         ("pods", MAX_PODS.to_string()),
         ("hugepages-1Gi", "0".into()),
         ("hugepages-2Mi", "0".into()),
@@ -144,7 +147,11 @@ async fn post_status(shared: &Shared) {
         "images": json!(shared.images.node_images()),
     }});
     if let Err(e) = api
-        .patch_status(&shared.name, &PatchParams::default(), &Patch::Strategic(patch))
+        .patch_status(
+            &shared.name,
+            &PatchParams::default(),
+            &Patch::Strategic(patch),
+        )
         .await
     {
         tracing::warn!(node = %shared.name, error = %e, "posting node status");

@@ -207,7 +207,13 @@ pub fn patch(pod: &Pod, at: &Placement, records: &[ContainerRecord]) -> Value {
             .collect()
     };
     let uninitialized = names(
-        &|r| if r.sidecar { !r.is_running() } else { !r.succeeded() },
+        &|r| {
+            if r.sidecar {
+                !r.is_running()
+            } else {
+                !r.succeeded()
+            }
+        },
         true,
     );
     let unready = names(&|r| !r.is_ready(), false);
@@ -227,7 +233,12 @@ pub fn patch(pod: &Pod, at: &Placement, records: &[ContainerRecord]) -> Value {
         "incomplete",
         &uninitialized,
     );
-    let ready = condition(unready.is_empty(), "ContainersNotReady", "unready", &unready);
+    let ready = condition(
+        unready.is_empty(),
+        "ContainersNotReady",
+        "unready",
+        &unready,
+    );
     let sandbox = if at.sandbox_ready && !completed {
         ("True", None, None)
     } else {

@@ -16,10 +16,10 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::backoff::{self, Backoff};
-use super::status::{self, ContainerRecord, Placement, State, Terminated};
-use super::prepare::{self, Prepared};
 use super::Shared;
+use super::backoff::{self, Backoff};
+use super::prepare::{self, Prepared};
+use super::status::{self, ContainerRecord, Placement, State, Terminated};
 
 pub type Latest = watch::Receiver<Arc<Pod>>;
 
@@ -154,11 +154,11 @@ impl Worker {
         if self.finished(pod) {
             return None;
         }
-        if self.sandbox.is_none() || self.prepared.is_none() {
-            if let Err((reason, message)) = self.create_sandbox(pod).await {
-                self.warn(pod, None, reason, message);
-                return Some(Instant::now() + RETRY);
-            }
+        if (self.sandbox.is_none() || self.prepared.is_none())
+            && let Err((reason, message)) = self.create_sandbox(pod).await
+        {
+            self.warn(pod, None, reason, message);
+            return Some(Instant::now() + RETRY);
         }
         self.refresh().await;
         let restart_policy = restart_policy(pod);
@@ -213,7 +213,8 @@ impl Worker {
     /// Whether the pod reached a phase it never leaves.
     fn finished(&self, pod: &Pod) -> bool {
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-        matches!(phase, Some("Succeeded" | "Failed")) && self.records.iter().all(|r| !r.is_running())
+        matches!(phase, Some("Succeeded" | "Failed"))
+            && self.records.iter().all(|r| !r.is_running())
     }
 
     /// The pod's volumes, sandbox, network and hosts file; an error is an Event's reason
@@ -221,9 +222,13 @@ impl Worker {
     async fn create_sandbox(&mut self, pod: &Pod) -> Result<(), (&'static str, String)> {
         let shared = self.shared.clone();
         let objects = prepare::objects(&shared, pod).await;
-        let volumes =
-            prepare::volumes(&shared, pod, &objects).map_err(|m| ("FailedMount", m))?;
-        let failed = |m: String| ("FailedCreatePodSandBox", format!("Failed to create pod sandbox: {m}"));
+        let volumes = prepare::volumes(&shared, pod, &objects).map_err(|m| ("FailedMount", m))?;
+        let failed = |m: String| {
+            (
+                "FailedCreatePodSandBox",
+                format!("Failed to create pod sandbox: {m}"),
+            )
+        };
         if self.sandbox.is_none() {
             let spec = prepare::sandbox_spec(&shared, pod);
             let sandbox = shared
@@ -301,7 +306,10 @@ impl Worker {
                     )),
                 );
                 let init = r.init;
-                let message = format!("Back-off restarting failed container {} in pod {who}", c.name);
+                let message = format!(
+                    "Back-off restarting failed container {} in pod {who}",
+                    c.name
+                );
                 self.warn(pod, Some(field(c, init)), "BackOff", message);
                 return Some(until);
             }
@@ -320,7 +328,11 @@ impl Worker {
         let shared = self.shared.clone();
         let init = self.records[i].init;
         let fieldpath = field(c, init);
-        let pulled = match shared.images.ensure(pod, c, &shared.pull_secrets(pod).await).await {
+        let pulled = match shared
+            .images
+            .ensure(pod, c, &shared.pull_secrets(pod).await)
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 let reason = e.reason();
@@ -335,7 +347,15 @@ impl Worker {
         let objects = prepare::objects(&shared, pod).await;
         let prepared = self.prepared.as_ref().expect("prepared with the sandbox");
         let built = prepare::container_spec(
-            &shared, pod, c, &sandbox, &pulled, attempt, &self.pod_ips(), &objects, prepared,
+            &shared,
+            pod,
+            c,
+            &sandbox,
+            &pulled,
+            attempt,
+            &self.pod_ips(),
+            &objects,
+            prepared,
         );
         let spec = match built {
             Ok((spec, warnings)) => {
@@ -352,7 +372,12 @@ impl Worker {
             }
         };
         // The attempt before the previous one is removed (its log file stays for `-p`).
-        if let Some(old) = self.records[i].container_id.take().as_deref().and_then(runtime_id) {
+        if let Some(old) = self.records[i]
+            .container_id
+            .take()
+            .as_deref()
+            .and_then(runtime_id)
+        {
             let _ = shared.runtime.remove_container(old).await;
         }
         let id = match shared.runtime.create_container(&spec).await {
@@ -365,7 +390,12 @@ impl Worker {
             }
         };
         self.records[i].container_id = Some(container_id(&id));
-        self.event(pod, Some(fieldpath.clone()), "Created", format!("Created container: {}", c.name));
+        self.event(
+            pod,
+            Some(fieldpath.clone()),
+            "Created",
+            format!("Created container: {}", c.name),
+        );
         if let Err(e) = shared.runtime.start_container(&id).await {
             let message = e.to_string();
             self.warn(pod, Some(fieldpath), "Failed", format!("Error: {message}"));
@@ -378,10 +408,16 @@ impl Worker {
                 finished_at: jiff::Timestamp::now(),
                 container_id: container_id(&id),
             });
-            self.exited.insert(c.name.clone(), (id.clone(), Instant::now()));
+            self.exited
+                .insert(c.name.clone(), (id.clone(), Instant::now()));
             return Some(Instant::now());
         }
-        self.event(pod, Some(fieldpath), "Started", format!("Started container {}", c.name));
+        self.event(
+            pod,
+            Some(fieldpath),
+            "Started",
+            format!("Started container {}", c.name),
+        );
         if let Ok(status) = shared.runtime.container_status(&id).await {
             self.records[i].state = state_of(&status.state, &id, &mut self.exited, &c.name);
         }
@@ -400,7 +436,12 @@ impl Worker {
             };
             let c = specs(pod).find(|(c, _, _)| c.name == r.name);
             if let Some((c, init, _)) = c {
-                self.event(pod, Some(field(c, init)), "Killing", format!("Stopping container {}", r.name));
+                self.event(
+                    pod,
+                    Some(field(c, init)),
+                    "Killing",
+                    format!("Stopping container {}", r.name),
+                );
             }
             let runtime = self.shared.runtime.clone();
             let id = id.to_string();
@@ -416,7 +457,11 @@ impl Worker {
 
     /// Graceful deletion: stop, post the final status, release, delete for good.
     async fn terminate(&mut self, pod: &Pod, rx: &Latest) {
-        let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30).max(0) as u64;
+        let grace = pod
+            .metadata
+            .deletion_grace_period_seconds
+            .unwrap_or(30)
+            .max(0) as u64;
         self.stop_all(Duration::from_secs(grace), pod).await;
         if self.sandbox.is_some() {
             let latest = rx.borrow().clone();
@@ -477,7 +522,11 @@ impl Worker {
         }
         match self
             .api
-            .patch_status(&self.name, &PatchParams::default(), &Patch::Strategic(&body))
+            .patch_status(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Strategic(&body),
+            )
             .await
         {
             Ok(_) => self.posted = Some(body),
@@ -486,7 +535,9 @@ impl Worker {
     }
 
     fn event(&self, pod: &Pod, field: Option<String>, reason: &str, message: String) {
-        self.shared.events.pod(pod, &self.shared.name, field, reason, message);
+        self.shared
+            .events
+            .pod(pod, &self.shared.name, field, reason, message);
     }
 
     fn warn(&self, pod: &Pod, field: Option<String>, reason: &str, message: String) {
@@ -500,11 +551,17 @@ impl Worker {
 /// sidecar), then containers.
 fn specs(pod: &Pod) -> impl Iterator<Item = (&Container, bool, bool)> {
     let spec = pod.spec.as_ref();
-    let inits = spec.into_iter().flat_map(|s| s.init_containers.iter().flatten()).map(|c| {
-        let sidecar = c.restart_policy.as_deref() == Some("Always");
-        (c, true, sidecar)
-    });
-    let containers = spec.into_iter().flat_map(|s| s.containers.iter()).map(|c| (c, false, false));
+    let inits = spec
+        .into_iter()
+        .flat_map(|s| s.init_containers.iter().flatten())
+        .map(|c| {
+            let sidecar = c.restart_policy.as_deref() == Some("Always");
+            (c, true, sidecar)
+        });
+    let containers = spec
+        .into_iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|c| (c, false, false));
     inits.chain(containers)
 }
 
@@ -562,7 +619,12 @@ fn state_of(
                 exited.insert(name.into(), (id.into(), at));
             }
             let reason = reason.clone().unwrap_or_else(|| {
-                if *exit_code == 0 { "Completed" } else { "Error" }.into()
+                if *exit_code == 0 {
+                    "Completed"
+                } else {
+                    "Error"
+                }
+                .into()
             });
             State::Terminated(Terminated {
                 exit_code: *exit_code,
