@@ -29,28 +29,29 @@ pub(crate) fn hold_unreachable(ranges: &[Cidr]) -> Result<Vec<Cidr>> {
     let mut held = Vec::new();
     for range in ranges {
         let cidr = range.to_string();
-        match ip(&["route", "add", "unreachable", &cidr, "proto", PROTO, "metric", METRIC]) {
-            Ok(_) => held.push(*range),
-            Err(e) if already_exists(&e) => {
-                let ours = ip(&[
-                    "route",
-                    "show",
-                    "exact",
-                    &cidr,
-                    "type",
-                    "unreachable",
-                    "proto",
-                    PROTO,
-                    "metric",
-                    METRIC,
-                ])
-                .is_ok_and(|out| !out.trim().is_empty());
-                tracing::debug!(%cidr, ours, "cluster range already routed on this host");
-                if ours {
-                    held.push(*range);
-                }
+        let existing = ip(&["route", "show", "exact", &cidr])?;
+        let ours = existing
+            .lines()
+            .any(|l| l.starts_with("unreachable") && l.contains(&format!("proto {PROTO}")));
+        if ours {
+            held.push(*range);
+        } else if !existing.trim().is_empty() {
+            tracing::debug!(%cidr, "cluster range already routed on this host");
+        } else {
+            match ip(&[
+                "route",
+                "add",
+                "unreachable",
+                &cidr,
+                "proto",
+                PROTO,
+                "metric",
+                METRIC,
+            ]) {
+                Ok(_) => held.push(*range),
+                Err(e) if already_exists(&e) => {}
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
     }
     Ok(held)
