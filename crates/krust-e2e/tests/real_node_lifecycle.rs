@@ -42,6 +42,15 @@ fn events(c: &Cluster, pod: &str) -> String {
     ])
 }
 
+/// The STATUS column of `kubectl get pod`.
+fn status(c: &Cluster, pod: &str) -> String {
+    let out = c.kubectl(&["get", "pod", pod, "--no-headers"]).stdout;
+    out.split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn within(c: &Cluster, pod: &str, what: &str, mut check: impl FnMut() -> bool) {
     assert!(
         true_within(ROLLOUT_TIMEOUT, &mut check),
@@ -138,7 +147,7 @@ spec:
   - name: first
     image: IMAGE
     imagePullPolicy: Never
-    command: [sh, -c, "echo init >> /out/log"]
+    command: [sh, -c, "sleep 2; echo init >> /out/log"]
     volumeMounts: [{name: out, mountPath: /out}]
   - name: helper
     image: IMAGE
@@ -155,6 +164,16 @@ spec:
     lifecycle:
       postStart: {exec: {command: [sh, -c, "echo post-start >> /out/log"]}}
       preStop: {exec: {command: [sh, -c, "echo pre-stop >> /out/log"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: badinit}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - {name: setup, image: IMAGE, imagePullPolicy: Never, command: [sh, -c, "exit 1"]}
+  containers:
+  - {name: main, image: IMAGE, imagePullPolicy: Never, command: [sleep, "3600"]}
 ---
 apiVersion: v1
 kind: Pod
@@ -181,6 +200,10 @@ fn hooks_init_containers_and_sidecars_run_in_order_and_stop_in_reverse() {
         "hooked",
         &HOOKED.replace("OUT", out.to_str().expect("path")),
     );
+    // kubectl's STATUS column follows the init containers (the sidecar counts).
+    within(&c, "hooked", "the pod was never seen initializing", || {
+        status(&c, "hooked") == "Init:0/2"
+    });
     within(&c, "hooked", "the pod never ran", || {
         c.jsonpath(&["pod", "hooked"], "{.status.phase}") == "Running"
             && c.jsonpath(&["pod", "hooked"], "{.status.containerStatuses[0].ready}") == "true"
@@ -196,6 +219,20 @@ fn hooks_init_containers_and_sidecars_run_in_order_and_stop_in_reverse() {
     within(&c, "badhook", "the failed hook did not end the pod", || {
         c.jsonpath(&["pod", "badhook"], "{.status.phase}") == "Failed"
     });
+    within(
+        &c,
+        "badinit",
+        "the failed init container did not fail the pod",
+        || c.jsonpath(&["pod", "badinit"], "{.status.phase}") == "Failed",
+    );
+    assert_eq!(status(&c, "badinit"), "Init:Error");
+    assert_eq!(
+        c.jsonpath(
+            &["pod", "badinit"],
+            "{.status.containerStatuses[0].state.waiting.reason}"
+        ),
+        "PodInitializing"
+    );
     let events = events(&c, "badhook");
     assert!(events.contains("FailedPostStartHook"), "{events}");
     // Deletion: preStop, then the stop signal, main container before the sidecar;
@@ -217,6 +254,7 @@ fn hooks_init_containers_and_sidecars_run_in_order_and_stop_in_reverse() {
             .stderr
             .contains("NotFound")
     );
+    c.ok(&["delete", "pod", "badinit"]);
     c.ok(&["delete", "pod", "badhook", "--grace-period=0", "--force"]);
     assert!(true_within(ROLLOUT_TIMEOUT, || c
         .kubectl(&["get", "pod", "badhook"])

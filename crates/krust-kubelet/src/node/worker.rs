@@ -57,9 +57,16 @@ pub struct Worker {
 impl Worker {
     pub fn new(shared: Arc<Shared>, pod: &Pod) -> Self {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        // Containers not created yet wait `PodInitializing` in a pod with init containers.
+        let initializing = specs(pod).any(|(_, init, _)| init);
         let records = specs(pod)
             .map(|(c, init, sidecar)| {
-                ContainerRecord::new(&c.name, c.image.as_deref().unwrap_or(""), init, sidecar)
+                let mut r =
+                    ContainerRecord::new(&c.name, c.image.as_deref().unwrap_or(""), init, sidecar);
+                if initializing {
+                    r.state = status::waiting("PodInitializing", None);
+                }
+                r
             })
             .collect();
         Worker {
