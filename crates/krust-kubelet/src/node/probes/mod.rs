@@ -1,10 +1,11 @@
 //! Probes and lifecycle-hook handlers, the kubelet's `pkg/kubelet/prober` runners and
 //! `lifecycle/handlers.go`: one action (exec in the container, an HTTP GET or a TCP connect
-//! to the pod's address, a sleep) run against one container. `exec.rs`, `http.rs` and
-//! `tcp.rs` run each kind; `schedule.rs` is the prober's worker (periods, delays and
+//! to the pod's address, a sleep) run against one container. `exec.rs`, `http.rs`, `tcp.rs`
+//! and `grpc.rs` run each kind; `schedule.rs` is the prober's worker (periods, delays and
 //! thresholds) for one probe of one container.
 
 pub mod exec;
+pub mod grpc;
 pub mod http;
 pub mod schedule;
 pub mod tcp;
@@ -13,7 +14,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
-    Container, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
+    Container, GRPCAction, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use krust_runtime::Runtime;
@@ -24,7 +25,7 @@ pub enum Action {
     Exec(Vec<String>),
     Http(HTTPGetAction),
     Tcp(TCPSocketAction),
-    Grpc,
+    Grpc(GRPCAction),
     Sleep(i64),
     None,
 }
@@ -37,8 +38,8 @@ impl Action {
             Action::Http(h.clone())
         } else if let Some(t) = &p.tcp_socket {
             Action::Tcp(t.clone())
-        } else if p.grpc.is_some() {
-            Action::Grpc
+        } else if let Some(g) = &p.grpc {
+            Action::Grpc(g.clone())
         } else {
             Action::None
         }
@@ -102,7 +103,14 @@ pub async fn run(action: &Action, target: &Target<'_>, timeout: Duration) -> Out
             tokio::time::sleep(Duration::from_secs((*seconds).max(0) as u64)).await;
             Ok(String::new())
         }
-        Action::Grpc => Err("gRPC probes are not supported by this node".into()),
+        Action::Grpc(g) => match (host(None, target), u16::try_from(g.port)) {
+            (Ok(host), Ok(port)) => {
+                let service = g.service.as_deref().unwrap_or_default();
+                grpc::run(host, port, service, timeout).await
+            }
+            (Err(e), _) => Err(e),
+            (_, Err(_)) => Err(format!("invalid port number: {}", g.port)),
+        },
         Action::None => Err("no action to run".into()),
     };
     match result {
