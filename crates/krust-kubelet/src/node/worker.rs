@@ -515,9 +515,26 @@ impl Worker {
     /// Runs the probes that are due; returns when the next one is, and whether a result
     /// changed what syncPod does (a container killed, or started).
     async fn probe(&mut self, pod: &Pod) -> (Option<Instant>, bool) {
+        let mut changed = false;
+        // A startup probe that passed lets the others run at once (after an agent restart,
+        // readiness is known before the status is posted).
+        for _ in 0..2 {
+            let (round_changed, startup_passed) = self.probe_round(pod).await;
+            changed |= round_changed;
+            if !startup_passed {
+                break;
+            }
+        }
+        self.prober.apply(&mut self.records);
+        (self.prober.due(&self.records, Instant::now()).1, changed)
+    }
+
+    /// Runs the probes due now; returns whether a result changed what syncPod does, and
+    /// whether a startup probe passed.
+    async fn probe_round(&mut self, pod: &Pod) -> (bool, bool) {
         self.prober.follow(&self.records);
         let (due, _) = self.prober.due(&self.records, Instant::now());
-        let mut changed = false;
+        let (mut changed, mut startup_passed) = (false, false);
         if !due.is_empty() {
             let runs = due.iter().map(|&k| {
                 let s = &self.prober.schedules[k];
@@ -561,7 +578,10 @@ impl Worker {
                 }
                 match change {
                     Change::None => {}
-                    Change::Flipped => changed = true,
+                    Change::Flipped => {
+                        changed = true;
+                        startup_passed |= kind == Kind::Startup;
+                    }
                     Change::Kill => {
                         changed = true;
                         self.kill_unhealthy(pod, &name, kind, grace).await;
@@ -569,8 +589,7 @@ impl Worker {
                 }
             }
         }
-        self.prober.apply(&mut self.records);
-        (self.prober.due(&self.records, Instant::now()).1, changed)
+        (changed, startup_passed)
     }
 
     /// Kills a container whose liveness or startup probe failed (the probe's grace period,

@@ -99,4 +99,48 @@ mod tests {
         v6.https = true;
         assert_eq!(url(&v6), "https://[fd00::1]:8080/");
     }
+
+    /// Answers each request with `status` when it carries `X-Probe: krust`, else 500;
+    /// returns the port.
+    async fn server(status: u16) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+                let ok = request.contains("x-probe: krust")
+                    && request.contains("user-agent: kube-probe/");
+                let code = if ok { status } else { 500 };
+                let answer = format!(
+                    "HTTP/1.1 {code} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                );
+                let _ = s.write_all(answer.as_bytes()).await;
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn statuses_from_200_to_399_pass_with_the_probes_headers() {
+        let headers = [("X-Probe".to_string(), "krust".to_string())];
+        for (status, pass) in [(200, true), (302, true), (404, false)] {
+            let port = server(status).await;
+            let mut g = get("/healthz");
+            g.host = "127.0.0.1".parse().unwrap();
+            g.port = port;
+            g.headers = &headers;
+            let result = run(&g).await;
+            assert_eq!(result.is_ok(), pass, "{status}: {result:?}");
+            if !pass {
+                assert_eq!(
+                    result.unwrap_err(),
+                    "HTTP probe failed with statuscode: 404"
+                );
+            }
+        }
+    }
 }
