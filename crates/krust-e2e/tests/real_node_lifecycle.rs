@@ -133,7 +133,17 @@ fn probes_gate_readiness_and_restart_a_container_whose_liveness_fails() {
     within(&c, "probed", "the new container never became ready", || {
         ready("True")
     });
-    c.ok(&["delete", "pod", "probed", "--wait=true"]);
+    // A forced deletion stops the container at once: its server goes away.
+    let ip = c.jsonpath(&["pod", "probed"], "{.status.podIP}");
+    let addr: std::net::SocketAddr = format!("{ip}:8080").parse().expect("pod address");
+    let answers = || std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok();
+    assert!(answers(), "the pod's server does not answer on {addr}");
+    c.ok(&["delete", "pod", "probed", "--grace-period=0", "--force"]);
+    assert!(true_within(ROLLOUT_TIMEOUT, || !answers()));
+    assert!(true_within(ROLLOUT_TIMEOUT, || c
+        .kubectl(&["get", "pod", "probed"])
+        .stderr
+        .contains("NotFound")));
 }
 
 const HOOKED: &str = r#"
