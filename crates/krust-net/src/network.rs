@@ -52,13 +52,7 @@ impl PodNetwork {
         let cfg = config.clone();
         let (ipam, routes) = run_in(host, move || {
             let ipam = Ipam::load(&cfg.state_dir, cfg.pod_cidr)?;
-            // A cluster range that is the node's own pod range is the bridge's already
-            // (an equal `unreachable` route would hide the bridge's from the node).
-            let ranges: Vec<_> = [cfg.cluster_cidr, cfg.service_cidr]
-                .into_iter()
-                .filter(|r| *r != cfg.pod_cidr)
-                .collect();
-            let routes = routes::hold_unreachable(&ranges)?;
+            let routes = routes::hold_unreachable(&[cfg.cluster_cidr, cfg.service_cidr])?;
             bridge::ensure(&cfg)?;
             cmd::nft(&hostport::script(&cfg, &ipam))?;
             Ok((ipam, routes))
