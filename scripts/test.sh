@@ -9,25 +9,12 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need cargo-nextest && ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
-# The pod network's tests drive iproute2, nftables and conntrack (root; each in namespaces
-# it makes).
-if ! need nft || ! need ip || ! need conntrack; then
-    apt-get update && apt-get install -y nftables iproute2 conntrack
-fi
+# Real nodes: the runtime's, the pod network's and the e2e tests run real containers.
+./scripts/node-deps.sh
 if ! need kubectl; then
     echo "kubectl is required for the end-to-end tests (the machine image carries v1.32.4)" >&2
     exit 1
 fi
-# The static busybox the test images are made of (krust_image::testing::busybox_archive).
-if ! dpkg -s busybox-static >/dev/null 2>&1; then
-    apt-get update && apt-get install -y busybox-static
-fi
-
-# The builtin runtime's tests run real containers: crun runs them, busybox is their image.
-if ! need crun || ! need busybox; then
-    apt-get update && apt-get install -y busybox-static crun
-fi
-
 # The official Kubernetes Python client and kr8s, pinned, in a virtualenv of the build
 # directory (never the system's site-packages); the e2e tests run $KRUST_PYTHON.
 venv="${CARGO_TARGET_DIR:-target}/python-venv"

@@ -18,13 +18,18 @@ use crate::error::Result;
 /// The routing protocol number krust marks its routes with (`proto 107` in `ip route`).
 pub(crate) const PROTO: &str = "107";
 
+/// The metric of the safety routes: behind any route for the same range (the kernel's route
+/// of a bridge whose podCIDR is the whole cluster range, on a one-node cluster), ahead of the
+/// default route, which is less specific.
+pub(crate) const METRIC: &str = "1071";
+
 /// Routes each of `ranges` `unreachable` unless a route for that very range exists; returns
 /// the ranges whose route krust holds (added now, or left by an earlier krust).
 pub(crate) fn hold_unreachable(ranges: &[Cidr]) -> Result<Vec<Cidr>> {
     let mut held = Vec::new();
     for range in ranges {
         let cidr = range.to_string();
-        match ip(&["route", "add", "unreachable", &cidr, "proto", PROTO]) {
+        match ip(&["route", "add", "unreachable", &cidr, "proto", PROTO, "metric", METRIC]) {
             Ok(_) => held.push(*range),
             Err(e) if already_exists(&e) => {
                 let ours = ip(&[
@@ -36,6 +41,8 @@ pub(crate) fn hold_unreachable(ranges: &[Cidr]) -> Result<Vec<Cidr>> {
                     "unreachable",
                     "proto",
                     PROTO,
+                    "metric",
+                    METRIC,
                 ])
                 .is_ok_and(|out| !out.trim().is_empty());
                 tracing::debug!(%cidr, ours, "cluster range already routed on this host");
@@ -53,7 +60,7 @@ pub(crate) fn hold_unreachable(ranges: &[Cidr]) -> Result<Vec<Cidr>> {
 pub(crate) fn release(ranges: &[Cidr]) {
     let lines: Vec<String> = ranges
         .iter()
-        .map(|r| format!("route del unreachable {r} proto {PROTO}"))
+        .map(|r| format!("route del unreachable {r} proto {PROTO} metric {METRIC}"))
         .collect();
     ip_batch_forced(&lines);
 }
