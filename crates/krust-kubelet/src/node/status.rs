@@ -21,6 +21,8 @@ pub struct ContainerRecord {
     pub restart_count: u32,
     pub state: State,
     pub last: Option<Terminated>,
+    /// Running and past its startup probe (if any).
+    pub started: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +62,7 @@ impl ContainerRecord {
             restart_count: 0,
             state: waiting("ContainerCreating", None),
             last: None,
+            started: false,
         }
     }
 
@@ -98,7 +101,7 @@ impl ContainerRecord {
             "restartCount": self.restart_count,
             "image": self.image,
             "imageID": self.image_id,
-            "started": self.is_running(),
+            "started": self.is_running() && self.started,
         });
         if let Some(id) = &self.container_id {
             status["containerID"] = json!(id);
@@ -209,7 +212,7 @@ pub fn patch(pod: &Pod, at: &Placement, records: &[ContainerRecord]) -> Value {
     let uninitialized = names(
         &|r| {
             if r.sidecar {
-                !r.is_running()
+                !(r.is_running() && r.started)
             } else {
                 !r.succeeded()
             }

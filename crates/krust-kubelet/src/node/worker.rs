@@ -2,9 +2,12 @@
 //! one of its containers or timer, it compares what should run with what runs and acts:
 //! the sandbox (held namespaces, cgroup, network, volumes) first, then init containers in
 //! order (sidecars kept running), then the containers, restarted by `restartPolicy` with the
-//! crash-loop back-off; it posts the status when it changed. When the pod is deleted it stops
-//! the containers within the grace period, posts their final status, releases the sandbox
-//! and deletes the pod for good (grace 0, uid precondition).
+//! crash-loop back-off; it runs the containers' probes when due (`probing.rs`), killing a
+//! container whose liveness or startup probe failed, and their postStart hooks (`hooks.rs`);
+//! it posts the status when it changed. When the pod is deleted it stops the containers
+//! (preStop hooks, then the stop signal), main containers first and then sidecars in reverse
+//! order, within the grace period, posts their final status, releases the sandbox and
+//! deletes the pod for good (grace 0, uid precondition).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +21,11 @@ use tokio::sync::watch;
 
 use super::Shared;
 use super::backoff::{self, Backoff};
+use super::hooks::{self, Running};
 use super::prepare::{self, Prepared};
+use super::probes::schedule::{Change, Kind};
+use super::probes::{self, Action, Outcome, Target};
+use super::probing::Prober;
 use super::status::{self, ContainerRecord, Placement, State, Terminated};
 
 pub type Latest = watch::Receiver<Arc<Pod>>;
@@ -43,15 +50,23 @@ pub struct Worker {
     /// When each container's last attempt (by id) exited, for the back-off.
     exited: HashMap<String, (String, Instant)>,
     backoff: Backoff,
+    prober: Prober,
     posted: Option<Value>,
 }
 
 impl Worker {
     pub fn new(shared: Arc<Shared>, pod: &Pod) -> Self {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        // Containers not created yet wait `PodInitializing` in a pod with init containers.
+        let initializing = specs(pod).any(|(_, init, _)| init);
         let records = specs(pod)
             .map(|(c, init, sidecar)| {
-                ContainerRecord::new(&c.name, c.image.as_deref().unwrap_or(""), init, sidecar)
+                let mut r =
+                    ContainerRecord::new(&c.name, c.image.as_deref().unwrap_or(""), init, sidecar);
+                if initializing {
+                    r.state = status::waiting("PodInitializing", None);
+                }
+                r
             })
             .collect();
         Worker {
@@ -67,6 +82,7 @@ impl Worker {
             records,
             exited: HashMap::new(),
             backoff: Backoff::default(),
+            prober: Prober::new(pod),
             posted: None,
         }
     }
@@ -82,7 +98,13 @@ impl Worker {
                 self.terminate(&pod, &rx).await;
                 return;
             }
-            let wake = self.sync(&pod).await;
+            let mut wake = self.sync(&pod).await;
+            let (probe_wake, changed) = self.probe(&pod).await;
+            if changed {
+                wake = earliest(wake, self.sync(&pod).await);
+                self.prober.apply(&mut self.records);
+            }
+            let wake = earliest(wake, probe_wake);
             self.post_status(&pod).await;
             let deadline = wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             loop {
@@ -202,7 +224,7 @@ impl Worker {
             if restart {
                 earliest(self.start_or_restart(pod, i, c).await);
             }
-            if *sidecar && !self.records[i].is_running() {
+            if *sidecar && !(self.records[i].is_running() && self.prober.started(&c.name)) {
                 // Containers after a sidecar wait for it to run.
                 return wake;
             }
@@ -414,44 +436,187 @@ impl Worker {
         }
         self.event(
             pod,
-            Some(fieldpath),
+            Some(fieldpath.clone()),
             "Started",
             format!("Started container {}", c.name),
         );
+        let at = Running {
+            id: &id,
+            pod_ip: self.pod_ip.as_deref(),
+            field: fieldpath,
+        };
+        if hooks::post_start(&shared, pod, c, &at).await.is_err() {
+            let grace = pod_grace(pod);
+            let message = "FailedPostStartHook".to_string();
+            hooks::kill(&shared, pod, Some(c), &at, grace, message).await;
+        }
         if let Ok(status) = shared.runtime.container_status(&id).await {
             self.records[i].state = state_of(&status.state, &id, &mut self.exited, &c.name);
         }
         None
     }
 
-    /// Stops every running container (Killing Events), each within `grace`.
+    /// Stops every running container (Killing Events, preStop hooks), main containers
+    /// first and then sidecars in reverse order, all within `grace`.
     async fn stop_all(&mut self, grace: Duration, pod: &Pod) {
-        let mut stops = Vec::new();
-        for r in &self.records {
-            if !r.is_running() {
-                continue;
+        let began = Instant::now();
+        let order: Vec<(bool, Vec<usize>)> = vec![
+            (
+                false,
+                (0..self.records.len())
+                    .filter(|&i| !self.records[i].init)
+                    .collect(),
+            ),
+            (
+                true,
+                (0..self.records.len())
+                    .rev()
+                    .filter(|&i| self.records[i].sidecar)
+                    .collect(),
+            ),
+        ];
+        for (one_by_one, list) in order {
+            let mut stops = Vec::new();
+            for i in list {
+                let r = &self.records[i];
+                if !r.is_running() {
+                    continue;
+                }
+                let Some(id) = r.container_id.as_deref().and_then(runtime_id) else {
+                    continue;
+                };
+                let c = specs(pod).find(|(c, _, _)| c.name == r.name);
+                let shared = self.shared.clone();
+                let (id, name, init) = (id.to_string(), r.name.clone(), r.init);
+                let c = c.map(|(c, _, _)| c.clone());
+                let pod_ip = self.pod_ip.clone();
+                let left = grace.saturating_sub(began.elapsed());
+                stops.push(async move {
+                    let at = Running {
+                        id: &id,
+                        pod_ip: pod_ip.as_deref(),
+                        field: field_of(&name, init),
+                    };
+                    let message = format!("Stopping container {name}");
+                    hooks::kill(&shared, pod, c.as_ref(), &at, left, message).await;
+                });
             }
-            let Some(id) = r.container_id.as_deref().and_then(runtime_id) else {
-                continue;
-            };
-            let c = specs(pod).find(|(c, _, _)| c.name == r.name);
-            if let Some((c, init, _)) = c {
-                self.event(
-                    pod,
-                    Some(field(c, init)),
-                    "Killing",
-                    format!("Stopping container {}", r.name),
-                );
+            if one_by_one {
+                for stop in stops {
+                    stop.await;
+                }
+            } else {
+                futures::future::join_all(stops).await;
             }
-            let runtime = self.shared.runtime.clone();
-            let id = id.to_string();
-            stops.push(async move { runtime.stop_container(&id, grace).await });
         }
-        for result in futures::future::join_all(stops).await {
-            if let Err(e) = result {
-                tracing::warn!(pod = %self.name, error = %e, "stopping a container");
+        self.refresh().await;
+    }
+
+    /// Runs the probes that are due; returns when the next one is, and whether a result
+    /// changed what syncPod does (a container killed, or started).
+    async fn probe(&mut self, pod: &Pod) -> (Option<Instant>, bool) {
+        let mut changed = false;
+        // A startup probe that passed lets the others run at once (after an agent restart,
+        // readiness is known before the status is posted).
+        for _ in 0..2 {
+            let (round_changed, startup_passed) = self.probe_round(pod).await;
+            changed |= round_changed;
+            if !startup_passed {
+                break;
             }
         }
+        self.prober.apply(&mut self.records);
+        (self.prober.due(&self.records, Instant::now()).1, changed)
+    }
+
+    /// Runs the probes due now; returns whether a result changed what syncPod does, and
+    /// whether a startup probe passed.
+    async fn probe_round(&mut self, pod: &Pod) -> (bool, bool) {
+        self.prober.follow(&self.records);
+        let (due, _) = self.prober.due(&self.records, Instant::now());
+        let (mut changed, mut startup_passed) = (false, false);
+        if !due.is_empty() {
+            let runs = due.iter().map(|&k| {
+                let s = &self.prober.schedules[k];
+                let c = specs(pod)
+                    .find(|(c, _, _)| c.name == s.container)
+                    .map(|(c, _, _)| c.clone());
+                let id = self
+                    .records
+                    .iter()
+                    .find(|r| r.name == s.container)
+                    .and_then(|r| r.container_id.clone());
+                let (action, timeout) = (Action::of_probe(&s.probe), s.timeout());
+                let (shared, pod_ip) = (self.shared.clone(), self.pod_ip.clone());
+                async move {
+                    let (Some(c), Some(id)) = (c, id) else {
+                        return Outcome::Failure("the container is gone".into());
+                    };
+                    let target = Target {
+                        runtime: &shared.runtime,
+                        id: runtime_id(&id).unwrap_or_default(),
+                        container: &c,
+                        pod_ip: pod_ip.as_deref(),
+                    };
+                    probes::run(&action, &target, timeout).await
+                }
+            });
+            let outcomes = futures::future::join_all(runs).await;
+            for (&k, outcome) in due.iter().zip(outcomes) {
+                let s = &mut self.prober.schedules[k];
+                let (kind, name) = (s.kind, s.container.clone());
+                let grace = s.probe.termination_grace_period_seconds;
+                let change = s.record(matches!(outcome, Outcome::Success(_)), Instant::now());
+                if let Outcome::Failure(output) = outcome {
+                    let field = self
+                        .records
+                        .iter()
+                        .find(|r| r.name == name)
+                        .map(|r| field_of(&name, r.init));
+                    let message = format!("{} probe failed: {output}", kind.title());
+                    self.warn(pod, field, "Unhealthy", message);
+                }
+                match change {
+                    Change::None => {}
+                    Change::Flipped => {
+                        changed = true;
+                        startup_passed |= kind == Kind::Startup;
+                    }
+                    Change::Kill => {
+                        changed = true;
+                        self.kill_unhealthy(pod, &name, kind, grace).await;
+                    }
+                }
+            }
+        }
+        (changed, startup_passed)
+    }
+
+    /// Kills a container whose liveness or startup probe failed (the probe's grace period,
+    /// else the pod's); syncPod restarts it by the restart policy.
+    async fn kill_unhealthy(&mut self, pod: &Pod, name: &str, kind: Kind, grace: Option<i64>) {
+        let Some(r) = self.records.iter().find(|r| r.name == name) else {
+            return;
+        };
+        let Some(id) = r.container_id.clone() else {
+            return;
+        };
+        let c = specs(pod)
+            .find(|(c, _, _)| c.name == name)
+            .map(|(c, _, _)| c.clone());
+        let grace = grace.map_or_else(|| pod_grace(pod), |g| Duration::from_secs(g.max(0) as u64));
+        let at = Running {
+            id: runtime_id(&id).unwrap_or_default(),
+            pod_ip: self.pod_ip.as_deref(),
+            field: field_of(name, r.init),
+        };
+        let what = if kind == Kind::Startup {
+            "startup"
+        } else {
+            "liveness"
+        };
+        let message = format!("Container {name} failed {what} probe, will be restarted");
+        hooks::kill(&self.shared, pod, c.as_ref(), &at, grace, message).await;
         self.refresh().await;
     }
 
@@ -510,6 +675,7 @@ impl Worker {
 
     /// Patches `pods/status` when it changed since the last patch.
     async fn post_status(&mut self, pod: &Pod) {
+        self.prober.apply(&mut self.records);
         let placement = Placement {
             host_ip: self.shared.host_ip.clone(),
             pod_ip: self.pod_ip.clone(),
@@ -574,8 +740,29 @@ fn restart_policy(pod: &Pod) -> &str {
 
 /// `spec.containers{name}`, the field path of the kubelet's container Events.
 fn field(c: &Container, init: bool) -> String {
+    field_of(&c.name, init)
+}
+
+fn field_of(name: &str, init: bool) -> String {
     let list = if init { "initContainers" } else { "containers" };
-    format!("spec.{list}{{{}}}", c.name)
+    format!("spec.{list}{{{name}}}")
+}
+
+/// The pod's `terminationGracePeriodSeconds` (30 unless set).
+fn pod_grace(pod: &Pod) -> Duration {
+    let seconds = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30);
+    Duration::from_secs(seconds.max(0) as u64)
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The id the API shows: `krust://<id>`.
