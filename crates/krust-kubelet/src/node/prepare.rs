@@ -117,6 +117,23 @@ pub fn volumes(shared: &Shared, pod: &Pod, objects: &ObjectMap) -> Result<PodVol
         .map_err(|e| e.to_string())
 }
 
+/// Rewrites the pod's configMap, secret, downwardAPI and projected volumes that are set up
+/// from the objects as they are now; returns the names of those that changed.
+pub async fn update_volumes(shared: &Shared, pod: &Pod) -> Result<Vec<String>, String> {
+    let objects = objects(shared, pod).await;
+    let pod_ips: Vec<String> = pod
+        .status
+        .iter()
+        .flat_map(|s| s.pod_ips.iter().flatten())
+        .map(|ip| ip.ip.clone())
+        .collect();
+    volumes::update(
+        &shared.pods_dir(),
+        &context(shared, pod, &pod_ips, &objects),
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// Writes the pod's `/etc/hosts` and `/etc/hostname` once it has its address.
 pub fn pod_files(shared: &Shared, pod: &Pod, pod_ips: &[String]) -> Result<PodFiles, String> {
     write_pod_files(
