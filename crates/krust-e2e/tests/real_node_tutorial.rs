@@ -59,7 +59,7 @@ spec:
     // describe: IP, QoS, the Containers section, Events.
     let describe = c.ok(&["describe", "pod", "ticker"]);
     for want in [
-        format!("IP:"),
+        "IP:".to_string(),
         ip.clone(),
         "QoS Class:".into(),
         "BestEffort".into(),
@@ -68,7 +68,7 @@ spec:
         "State:          Running".into(),
         "Events:".into(),
         "Started".into(),
-        format!("Node:         {}", c.node_name()),
+        format!("Node:             {}/", c.node_name()),
     ] {
         assert!(describe.contains(&want), "no {want:?} in:\n{describe}");
     }
@@ -248,7 +248,13 @@ fn port_forward_and_a_deployment_rollout_work_on_a_real_node() {
     ]);
 
     // A pod, two ports at once.
-    let mut pf = c.kubectl_background(&["port-forward", &format!("pod/{pod}"), ":8080", ":8081"]);
+    let mut pf = c.kubectl_background(&[
+        "port-forward",
+        "--address=127.0.0.1",
+        &format!("pod/{pod}"),
+        ":8080",
+        ":8081",
+    ]);
     let one = forwarded_port(&pf.next_line(Duration::from_secs(15)));
     let two = forwarded_port(&pf.next_line(Duration::from_secs(15)));
     let answer = http_get(one, "/index.html");
@@ -260,7 +266,12 @@ fn port_forward_and_a_deployment_rollout_work_on_a_real_node() {
     // A deployment and a service (its port 80 is the pod's 8080).
     for target in ["deployment/web:8080", "service/web:80"] {
         let (what, port) = target.split_once(':').unwrap();
-        let mut pf = c.kubectl_background(&["port-forward", what, &format!(":{port}")]);
+        let mut pf = c.kubectl_background(&[
+            "port-forward",
+            "--address=127.0.0.1",
+            what,
+            &format!(":{port}"),
+        ]);
         let local = forwarded_port(&pf.next_line(Duration::from_secs(15)));
         let answer = http_get(local, "/index.html");
         assert!(answer.contains("hello-web"), "{target}: {answer}");
@@ -285,14 +296,6 @@ fn port_forward_and_a_deployment_rollout_work_on_a_real_node() {
     ]);
     let status = c.ok(&["rollout", "status", "deployment/web", "--timeout=120s"]);
     assert!(status.contains("successfully rolled out"), "{status}");
-    let images = c.ok(&[
-        "get",
-        "pods",
-        "-l",
-        "app=web",
-        "-o",
-        "jsonpath={range .items[*]}{.status.containerStatuses[0].image}{\"\\n\"}{end}",
-    ]);
     assert!(
         true_within(ROLLOUT_TIMEOUT, || c
             .ok(&["get", "pods", "-l", "app=web", "-o", "name"])
@@ -302,6 +305,14 @@ fn port_forward_and_a_deployment_rollout_work_on_a_real_node() {
         "{}",
         c.ok(&["get", "pods", "-o", "wide"])
     );
+    let images = c.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={range .items[*]}{.status.containerStatuses[0].image}{\"\\n\"}{end}",
+    ]);
     assert!(
         images.lines().all(|l| l == "krust.test/busybox:2"),
         "{images}"

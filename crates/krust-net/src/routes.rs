@@ -3,7 +3,9 @@
 //! address that no bridge, tunnel or DNAT rule takes fails at once ("no route to host")
 //! instead of leaving by the default route. The node's own podCIDR, more specific, goes to the
 //! bridge (the kernel's route of the bridge's address), and so does any more specific route
-//! someone else installs (another node's range over a tunnel).
+//! someone else installs (another node's range over a tunnel). The `unreachable` routes have
+//! the largest metric ([`METRIC`]), so a route for the very same range wins too: a node whose
+//! podCIDR is the whole cluster range (one node, `--cluster-cidr` a /24) reaches its pods.
 //!
 //! The conventions are those of the sim nodes' `krust-kubelet/src/sim/routes.rs`: added with
 //! `ip route add … proto 107`, never replacing a route that is there already: someone else's
@@ -18,13 +20,26 @@ use crate::error::Result;
 /// The routing protocol number krust marks its routes with (`proto 107` in `ip route`).
 pub(crate) const PROTO: &str = "107";
 
+/// The metric of the `unreachable` routes: behind any other route of the same range (the
+/// kernel's route of an address has metric 0).
+pub(crate) const METRIC: &str = "4278190080";
+
 /// Routes each of `ranges` `unreachable` unless a route for that very range exists; returns
 /// the ranges whose route krust holds (added now, or left by an earlier krust).
 pub(crate) fn hold_unreachable(ranges: &[Cidr]) -> Result<Vec<Cidr>> {
     let mut held = Vec::new();
     for range in ranges {
         let cidr = range.to_string();
-        match ip(&["route", "add", "unreachable", &cidr, "proto", PROTO]) {
+        match ip(&[
+            "route",
+            "add",
+            "unreachable",
+            &cidr,
+            "proto",
+            PROTO,
+            "metric",
+            METRIC,
+        ]) {
             Ok(_) => held.push(*range),
             Err(e) if already_exists(&e) => {
                 let ours = ip(&[
@@ -53,7 +68,7 @@ pub(crate) fn hold_unreachable(ranges: &[Cidr]) -> Result<Vec<Cidr>> {
 pub(crate) fn release(ranges: &[Cidr]) {
     let lines: Vec<String> = ranges
         .iter()
-        .map(|r| format!("route del unreachable {r} proto {PROTO}"))
+        .map(|r| format!("route del unreachable {r} proto {PROTO} metric {METRIC}"))
         .collect();
     ip_batch_forced(&lines);
 }
