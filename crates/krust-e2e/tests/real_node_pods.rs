@@ -151,6 +151,9 @@ spec:
         "CM_size=large".into(),
         "password=s3cret".into(),
         "HOSTNAME=feat".into(),
+        "KUBERNETES_SERVICE_HOST=".into(),
+        "KUBERNETES_SERVICE_PORT=".into(),
+        "KUBERNETES_PORT=tcp://".into(),
     ] {
         assert!(
             env.lines().any(|l| l.starts_with(&want)),

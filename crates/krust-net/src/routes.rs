@@ -68,7 +68,7 @@ pub(crate) fn hold_unreachable(ranges: &[Cidr]) -> Result<Vec<Cidr>> {
 pub(crate) fn release(ranges: &[Cidr]) {
     let lines: Vec<String> = ranges
         .iter()
-        .map(|r| format!("route del unreachable {r} proto {PROTO} metric {METRIC}"))
+        .map(|r| format!("route del unreachable {r} proto {PROTO}"))
         .collect();
     ip_batch_forced(&lines);
 }

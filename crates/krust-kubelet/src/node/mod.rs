@@ -29,6 +29,7 @@ pub mod resources;
 mod resync;
 pub mod sandbox;
 pub mod security;
+pub mod service_env;
 mod status;
 mod streams;
 #[cfg(test)]
