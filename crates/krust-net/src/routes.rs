@@ -30,6 +30,16 @@ pub(crate) fn hold_unreachable(ranges: &[Cidr]) -> Result<Vec<Cidr>> {
     let mut held = Vec::new();
     for range in ranges {
         let cidr = range.to_string();
+        // With its large metric, an `unreachable` route would be added beside someone
+        // else's route of the same range: look first, and leave theirs alone.
+        let existing = ip(&["route", "show", "exact", &cidr]).unwrap_or_default();
+        if existing
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.contains(&format!("proto {PROTO}")))
+        {
+            tracing::debug!(%cidr, "cluster range already routed on this host");
+            continue;
+        }
         match ip(&[
             "route",
             "add",
