@@ -584,6 +584,12 @@ impl Background {
         Some(line)
     }
 
+    /// The lines of a child's stdout as they come, read in the background (for a child
+    /// spawned by hand, e.g. with its stdin piped).
+    pub fn lines_of(stdout: ChildStdout) -> Receiver<String> {
+        lines_in_background(stdout)
+    }
+
     /// Every line read so far.
     pub fn seen(&self) -> &[String] {
         &self.seen

@@ -3,7 +3,9 @@
 //! address that no bridge, tunnel or DNAT rule takes fails at once ("no route to host")
 //! instead of leaving by the default route. The node's own podCIDR, more specific, goes to the
 //! bridge (the kernel's route of the bridge's address), and so does any more specific route
-//! someone else installs (another node's range over a tunnel).
+//! someone else installs (another node's range over a tunnel). The `unreachable` routes have
+//! the largest metric ([`METRIC`]), so a route for the very same range wins too: a node whose
+//! podCIDR is the whole cluster range (one node, `--cluster-cidr` a /24) reaches its pods.
 //!
 //! The conventions are those of the sim nodes' `krust-kubelet/src/sim/routes.rs`: added with
 //! `ip route add … proto 107`, never replacing a route that is there already: someone else's
@@ -61,7 +63,7 @@ pub(crate) fn hold_unreachable(ranges: &[Cidr]) -> Result<Vec<Cidr>> {
 pub(crate) fn release(ranges: &[Cidr]) {
     let lines: Vec<String> = ranges
         .iter()
-        .map(|r| format!("route del unreachable {r} proto {PROTO} metric {METRIC}"))
+        .map(|r| format!("route del unreachable {r} proto {PROTO}"))
         .collect();
     ip_batch_forced(&lines);
 }

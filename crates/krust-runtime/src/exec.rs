@@ -1,8 +1,12 @@
 //! `kubectl exec`: a process started in a running container with `crun exec` (as CRI's
 //! ExecSync/Exec reach `runc exec` through containerd's shim), with pipes for its stdio or
-//! a terminal received on a console socket, and its exit code.
+//! a terminal received on a console socket, and its exit code. The process is the
+//! container's own (user, env, cwd, capabilities, no_new_privs) with the exec's args, as
+//! containerd's CRI plugin builds an exec's process from the container's spec.
 
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -13,6 +17,7 @@ use crate::console::ConsoleSocket;
 use crate::error::{Context, Result};
 use crate::runtime::Runtime;
 use crate::spec::ContainerState;
+use crate::state;
 
 /// A process running inside a container.
 pub struct Exec {
@@ -41,15 +46,13 @@ impl Runtime {
         if args.is_empty() {
             return Err(Error::Other("exec: no command".into()));
         }
+        let process = self.exec_process(id, &args, tty)?;
         let mut command = self.crun_command();
-        command.arg("exec");
+        command.arg("exec").arg("--process").arg(&process.0);
         if tty {
             let console = ConsoleSocket::new().context("console socket")?;
-            command
-                .arg("--tty")
-                .arg("--console-socket")
-                .arg(&console.path);
-            command.arg(id).args(&args);
+            command.arg("--console-socket").arg(&console.path);
+            command.arg(id);
             let mut child = command
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -79,10 +82,14 @@ impl Runtime {
                 stdout: Some(Box::new(reader)),
                 stderr: None,
                 resize: Some(resize),
-                exit: Box::pin(async move { code(child.wait().await) }),
+                exit: Box::pin(async move {
+                    let exit = code(child.wait().await);
+                    drop(process);
+                    exit
+                }),
             });
         }
-        command.arg(id).args(&args);
+        command.arg(id);
         let mut child = command
             .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
@@ -103,8 +110,44 @@ impl Runtime {
                 .take()
                 .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
             resize: None,
-            exit: Box::pin(async move { code(child.wait().await) }),
+            exit: Box::pin(async move {
+                let exit = code(child.wait().await);
+                drop(process);
+                exit
+            }),
         })
+    }
+
+    /// Writes the exec's `process.json` beside the container's bundle: the container's
+    /// process with `args` and `terminal` replaced; removed when dropped.
+    fn exec_process(&self, id: &str, args: &[String], tty: bool) -> Result<ProcessFile> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = self.container_dir(id);
+        let bytes = std::fs::read(dir.bundle().join("config.json")).context("config.json")?;
+        let config: serde_json::Value = serde_json::from_slice(&bytes).context("config.json")?;
+        let mut process = config["process"].clone();
+        let Some(fields) = process.as_object_mut() else {
+            return Err(Error::Other(format!("container {id} has no process")));
+        };
+        fields.insert("args".into(), serde_json::json!(args));
+        fields.insert("terminal".into(), serde_json::json!(tty));
+        fields.remove("consoleSize");
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = dir.0.join(format!("exec-{}-{n}.json", std::process::id()));
+        state::write_atomic(
+            &path,
+            &serde_json::to_vec(&process).context("process.json")?,
+        )?;
+        Ok(ProcessFile(path))
+    }
+}
+
+/// An exec's `process.json`, removed when dropped.
+struct ProcessFile(PathBuf);
+
+impl Drop for ProcessFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

@@ -3,6 +3,9 @@
 //! read-only paths, capabilities, the sandbox's namespaces joined by path plus new pid and
 //! mount namespaces, the cgroup under the pod's, resources, seccomp.
 
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
 use serde_json::{Value, json};
 
 use crate::spec::{ContainerSpec, MountKind, Resources, Sandbox};
@@ -106,10 +109,74 @@ fn capability_name(name: &str) -> String {
     }
 }
 
+/// Every capability this process's bounding set holds: a privileged container gets those
+/// (containerd's `WithAllCurrentCapabilities`), since asking for one the runtime lacks
+/// (`CAP_SYS_RESOURCE` in a restricted host) makes crun's `capset` fail.
+pub(crate) fn current_capabilities() -> Vec<String> {
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPABILITIES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| bounding & (1u64 << bit) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
+/// The host's device nodes under `dev` (its `pts`, `shm`, `mqueue` and `fd` aside, and the
+/// console), as a privileged container gets them (containerd's `WithHostDevices`).
+pub(crate) fn host_devices(dev: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dev.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let kind = meta.file_type();
+            if kind.is_dir() {
+                let name = entry.file_name();
+                if !matches!(name.to_str(), Some("pts" | "shm" | "mqueue" | "fd")) {
+                    dirs.push(path);
+                }
+                continue;
+            }
+            let typ = if kind.is_char_device() {
+                "c"
+            } else if kind.is_block_device() {
+                "b"
+            } else {
+                continue;
+            };
+            if path == dev.join("console") {
+                continue;
+            }
+            let rdev = meta.rdev();
+            let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+            let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+            out.push(json!({
+                "path": path, "type": typ, "major": major, "minor": minor,
+                "fileMode": meta.mode() & 0o777, "uid": meta.uid(), "gid": meta.gid(),
+            }));
+        }
+    }
+    out
+}
+
 /// The `config.json` of a container of `sandbox`, its cgroup at `cgroup` (relative).
 pub fn config(spec: &ContainerSpec, sandbox: &Sandbox, cgroup: &str) -> Value {
     let capabilities: Vec<String> = if spec.privileged {
-        ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+        current_capabilities()
     } else {
         spec.capabilities
             .iter()
@@ -165,6 +232,7 @@ pub fn config(spec: &ContainerSpec, sandbox: &Sandbox, cgroup: &str) -> Value {
     let linux = &mut config["linux"];
     if spec.privileged {
         linux["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+        linux["devices"] = json!(host_devices(Path::new("/dev")));
     } else {
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);

@@ -98,7 +98,7 @@ fn capabilities_are_normalized_and_privileged_gets_them_all_and_every_device() {
     let caps = privileged["process"]["capabilities"]["effective"]
         .as_array()
         .unwrap();
-    assert_eq!(caps.len(), ALL_CAPABILITIES.len());
+    assert_eq!(caps.len(), current_capabilities().len());
     assert_eq!(privileged["process"]["noNewPrivileges"], false);
     assert!(privileged["linux"]["seccomp"].is_null());
     assert!(privileged["linux"]["maskedPaths"].is_null());
@@ -127,4 +127,24 @@ fn limits_become_linux_resources() {
     );
     assert_eq!(resources["memory"], json!({"limit": 1048576}));
     assert_eq!(resources["pids"], json!({"limit": 10}));
+}
+
+#[test]
+fn a_privileged_container_gets_the_hosts_devices_but_its_terminals_and_console() {
+    let devices = host_devices(Path::new("/dev"));
+    let paths: Vec<&str> = devices
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"/dev/null"), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.starts_with("/dev/pts/")),
+        "{paths:?}"
+    );
+    assert!(!paths.contains(&"/dev/console"));
+    let null = devices.iter().find(|d| d["path"] == "/dev/null").unwrap();
+    assert_eq!(
+        (&null["type"], &null["major"], &null["minor"]),
+        (&json!("c"), &json!(1), &json!(3))
+    );
 }

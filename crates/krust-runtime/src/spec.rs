@@ -151,7 +151,7 @@ pub enum ContainerState {
     },
     /// `reason` is `OOMKilled` when the memory cgroup killed it, else `None` (the kubelet
     /// says `Completed` or `Error` from the code); `message` explains a start failure
-    /// (`ContainerCannotRun`: e.g. the command was not found, with code 127 or 128).
+    /// (`StartError`, as containerd reports it: e.g. the command was not found, with code 127 or 128).
     Exited {
         exit_code: i32,
         reason: Option<String>,

@@ -83,7 +83,7 @@ async fn a_command_that_is_not_found_cannot_run_and_shows_as_exited_with_128() {
         panic!()
     };
     assert_eq!(exit_code, 128);
-    assert_eq!(reason.as_deref(), Some("ContainerCannotRun"));
+    assert_eq!(reason.as_deref(), Some("StartError"));
     assert!(text.contains("no-such-command"), "{text}");
     // A second start is refused: nothing is started twice.
     assert!(f.runtime.start_container(&id).await.is_err());

@@ -18,7 +18,7 @@ use super::error::ConfigError;
 use super::resources::container_resources;
 use super::security::{host_capabilities, security};
 use super::volumes::PodVolumes;
-use super::volumes::hosts::PodFiles;
+use super::volumes::hosts::{PodFiles, uts_hostname};
 use super::volumes::mounts::{MountsInput, container_mounts};
 
 /// CRI label: the pod's name.
@@ -79,6 +79,21 @@ pub fn container_spec(input: &ContainerInput) -> Result<ContainerSpec, ConfigErr
     container_config(input).map(|c| c.spec)
 }
 
+/// `HOSTNAME` (the sandbox's hostname), then the image's `Env`: containerd's CRI plugin sets
+/// `HOSTNAME` first, so that the image and the pod may override it.
+fn image_env(ctx: &PodContext, image: &RunConfig) -> Vec<String> {
+    let node = ctx
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .unwrap_or_default();
+    let hostname = uts_hostname(ctx.pod, node, super::prepare::CLUSTER_DOMAIN);
+    std::iter::once(format!("HOSTNAME={hostname}"))
+        .chain(image.env.iter().flatten().cloned())
+        .collect()
+}
+
 /// [`container_spec`] with the warnings the kubelet posts as Events.
 pub fn container_config(input: &ContainerInput) -> Result<ContainerConfig, ConfigError> {
     let ctx = &input.ctx;
@@ -125,7 +140,7 @@ pub fn container_config(input: &ContainerInput) -> Result<ContainerConfig, Confi
         lower_dirs: input.lower_dirs.to_vec(),
         readonly_rootfs: sec.readonly_rootfs,
         args: argv(c, image, &env.vars),
-        env: merge_with_image(image.env.as_deref().unwrap_or_default(), &env.vars),
+        env: merge_with_image(&image_env(ctx, image), &env.vars),
         cwd,
         user: sec.user,
         capabilities: sec.capabilities,

@@ -71,7 +71,7 @@ fn a_container_spec_assembles_argv_env_user_mounts_and_labels() {
     };
     let spec = container_spec(&input).unwrap();
     assert_eq!(spec.args, ["/bin/app", "--name=web"]);
-    assert_eq!(spec.env, ["PATH=/bin", "POD=web"]);
+    assert_eq!(spec.env, ["HOSTNAME=web", "PATH=/bin", "POD=web"]);
     assert_eq!(spec.cwd, "/srv");
     assert_eq!((spec.user.uid, spec.user.gid), (1000, 0));
     assert_eq!(spec.stop_signal.as_deref(), Some("SIGQUIT"));

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// ConfigMaps and Secrets the caller fetched; `None` means not found.
@@ -13,6 +13,10 @@ pub trait Objects {
     fn config_map(&self, namespace: &str, name: &str) -> Option<&ConfigMap>;
     /// The Secret `namespace/name`.
     fn secret(&self, namespace: &str, name: &str) -> Option<&Secret>;
+    /// The Services of the pod's namespace and `default/kubernetes`, for service links.
+    fn services(&self) -> &[Service] {
+        &[]
+    }
 }
 
 /// A map of fetched objects by `(namespace, name)`, the simplest [`Objects`].
@@ -22,6 +26,8 @@ pub struct ObjectMap {
     pub config_maps: BTreeMap<(String, String), ConfigMap>,
     /// Secrets by namespace and name.
     pub secrets: BTreeMap<(String, String), Secret>,
+    /// Services for the service links.
+    pub services: Vec<Service>,
 }
 
 impl ObjectMap {
@@ -53,6 +59,10 @@ impl Objects for ObjectMap {
 
     fn secret(&self, namespace: &str, name: &str) -> Option<&Secret> {
         self.secrets.get(&(namespace.to_string(), name.to_string()))
+    }
+
+    fn services(&self) -> &[Service] {
+        &self.services
     }
 }
 

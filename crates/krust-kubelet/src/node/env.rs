@@ -4,8 +4,8 @@
 //! Order: the image's env, then `envFrom` sources in order, then `env` entries in order; a
 //! name defined again keeps its first position and takes the later value (containerd's
 //! replace-or-append). `$(VAR)` in `env[].value` sees only what the kubelet defined before
-//! it (envFrom and earlier entries), never the image's env. Service links are not injected
-//! (the caller has no Services yet).
+//! it (envFrom and earlier entries, and the service links), never the image's env. The
+//! service links ([`super::service_env`]) come first; envFrom and env override them.
 
 use k8s_openapi::api::core::v1::{Container, EnvFromSource, EnvVar, EnvVarSource};
 
@@ -13,6 +13,7 @@ use super::context::PodContext;
 use super::error::ConfigError;
 use super::expansion::{expand, lookup_in};
 use super::fieldpath;
+use super::service_env::service_env;
 
 /// The environment the kubelet defines for a container (without the image's).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -29,7 +30,10 @@ pub const INVALID_ENV_NAMES: &str = "InvalidEnvironmentVariableNames";
 
 /// Resolves `container.envFrom` and `container.env` against the pod and fetched objects.
 pub fn container_env(ctx: &PodContext, container: &Container) -> Result<ResolvedEnv, ConfigError> {
-    let mut out = ResolvedEnv::default();
+    let mut out = ResolvedEnv {
+        vars: service_env(ctx.pod, ctx.objects.services()),
+        ..ResolvedEnv::default()
+    };
     for source in container.env_from.iter().flatten() {
         env_from(ctx, source, &mut out)?;
     }

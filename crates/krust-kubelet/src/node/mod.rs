@@ -3,7 +3,8 @@
 //!
 //! [`RealNode`] (`agent.rs`) is the agent; `pods.rs` and `worker.rs` run each pod (the
 //! kubelet's syncPod), `status.rs` is the pod status it posts and `backoff.rs` the crash-loop
-//! back-off; `prepare.rs` turns a pod into what the runtime runs through the pure functions
+//! back-off, `resync.rs` the periodic rewrite of configMap/secret/downwardAPI/projected
+//! volumes; `prepare.rs` turns a pod into what the runtime runs through the pure functions
 //! of the modules below: [`container::container_spec`] assembles one container,
 //! [`sandbox::sandbox_spec`] the pod's sandbox, [`volumes`] sets up, updates and tears down
 //! the pod directory; [`images`] is the image manager.
@@ -28,8 +29,10 @@ pub mod quantity;
 mod register;
 mod reset;
 pub mod resources;
+mod resync;
 pub mod sandbox;
 pub mod security;
+pub mod service_env;
 mod status;
 mod streams;
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Pods bound to the real node: one watch (field selector `spec.nodeName`), one worker per
 //! pod fed the pod's latest version through a `watch` channel; a pod gone from the API drops
 //! its sender, which ends its worker. Sandboxes of pods the API no longer has (deleted
-//! while the agent was down) are removed once the first list is in.
+//! while the agent was down) are removed once the first list is in. Every `resync::PERIOD`
+//! the pods' configMap, secret, downwardAPI and projected volumes are rewritten.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use super::Shared;
+use super::resync;
 use super::worker::Worker;
 
 pub async fn watch(shared: Arc<Shared>) {
@@ -22,7 +24,24 @@ pub async fn watch(shared: Arc<Shared>) {
     let mut workers: HashMap<String, watch::Sender<Arc<Pod>>> = HashMap::new();
     let mut listed: Option<HashSet<String>> = None;
     let mut orphans_checked = false;
-    while let Some(event) = stream.next().await {
+    let mut resync = tokio::time::interval(resync::PERIOD);
+    let mut resyncing: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = resync.tick() => {
+                if resyncing.as_ref().is_none_or(|t| t.is_finished()) {
+                    let pods: Vec<Arc<Pod>> = workers
+                        .values()
+                        .map(|tx| tx.borrow().clone())
+                        .filter(|p| resync::wanted(p))
+                        .collect();
+                    resyncing = Some(tokio::spawn(resync::volumes(shared.clone(), pods)));
+                }
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
         match event {
             Ok(watcher::Event::Init) => listed = Some(HashSet::new()),
             Ok(watcher::Event::InitApply(pod)) => {

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
 use krust_net::{HostPort, Protocol};
 use krust_runtime::{ContainerSpec, Sandbox, SandboxSpec};
 use kube::Api;
@@ -27,7 +27,8 @@ pub struct Prepared {
     pub files: Option<PodFiles>,
 }
 
-/// The ConfigMaps and Secrets the pod refers to (volumes, env, envFrom) that exist now.
+/// The ConfigMaps and Secrets the pod refers to (volumes, env, envFrom) that exist now, and
+/// the Services of its namespace and `default/kubernetes` (service links).
 pub async fn objects(shared: &Shared, pod: &Pod) -> ObjectMap {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let (config_maps, secrets) = references(pod);
@@ -42,6 +43,19 @@ pub async fn objects(shared: &Shared, pod: &Pod) -> ObjectMap {
     for name in secrets {
         if let Ok(Some(s)) = api.get_opt(&name).await {
             map.add_secret(s);
+        }
+    }
+    let links = pod.spec.as_ref().and_then(|s| s.enable_service_links) != Some(false);
+    if links {
+        let services: Api<Service> = Api::namespaced(shared.client.clone(), namespace);
+        if let Ok(list) = services.list(&Default::default()).await {
+            map.services.extend(list.items);
+        }
+    }
+    if !links || namespace != "default" {
+        let default: Api<Service> = Api::namespaced(shared.client.clone(), "default");
+        if let Ok(Some(s)) = default.get_opt("kubernetes").await {
+            map.services.push(s);
         }
     }
     map
@@ -115,6 +129,23 @@ fn context<'a>(
 pub fn volumes(shared: &Shared, pod: &Pod, objects: &ObjectMap) -> Result<PodVolumes, String> {
     volumes::setup(&shared.pods_dir(), &context(shared, pod, &[], objects))
         .map_err(|e| e.to_string())
+}
+
+/// Rewrites the pod's configMap, secret, downwardAPI and projected volumes that are set up
+/// from the objects as they are now; returns the names of those that changed.
+pub async fn update_volumes(shared: &Shared, pod: &Pod) -> Result<Vec<String>, String> {
+    let objects = objects(shared, pod).await;
+    let pod_ips: Vec<String> = pod
+        .status
+        .iter()
+        .flat_map(|s| s.pod_ips.iter().flatten())
+        .map(|ip| ip.ip.clone())
+        .collect();
+    volumes::update(
+        &shared.pods_dir(),
+        &context(shared, pod, &pod_ips, &objects),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Writes the pod's `/etc/hosts` and `/etc/hostname` once it has its address.

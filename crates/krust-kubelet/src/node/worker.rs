@@ -424,7 +424,7 @@ impl Worker {
             self.records[i].state = State::Terminated(Terminated {
                 exit_code: 128,
                 signal: None,
-                reason: "ContainerCannotRun".into(),
+                reason: "StartError".into(),
                 message: Some(message),
                 started_at: None,
                 finished_at: jiff::Timestamp::now(),

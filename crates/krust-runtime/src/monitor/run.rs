@@ -138,7 +138,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         let message = crun_error(dir).unwrap_or_else(|| format!("crun run failed: {status}"));
         let exit = Exit {
             exit_code: 128,
-            reason: Some("ContainerCannotRun".into()),
+            reason: Some("StartError".into()),
             message: Some(message.clone()),
             started_at: None,
             finished_at: SystemTime::now(),

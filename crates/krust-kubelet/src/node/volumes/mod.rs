@@ -119,7 +119,8 @@ pub fn setup(pods_dir: &Path, ctx: &PodContext) -> Result<PodVolumes, VolumeErro
 
 /// Rewrites the configMap, secret, downwardAPI and projected volumes from the current
 /// objects (the kubelet's periodic remount after a ConfigMap or Secret changed, or labels
-/// and annotations did); each changes atomically. Returns the names of volumes that changed.
+/// and annotations did); each changes atomically. Volumes not set up (or torn down) are left
+/// alone. Returns the names of volumes that changed.
 pub fn update(pods_dir: &Path, ctx: &PodContext) -> Result<Vec<String>, VolumeError> {
     let mut changed = Vec::new();
     for v in volumes(ctx) {
@@ -127,6 +128,7 @@ pub fn update(pods_dir: &Path, ctx: &PodContext) -> Result<Vec<String>, VolumeEr
             continue;
         }
         if let Some(path) = volume_path(pods_dir, ctx.uid(), v)
+            && path.is_dir()
             && write_projection(ctx, v, &path)?
         {
             changed.push(v.name.clone());

@@ -1,0 +1,132 @@
+//! What the `real_node_*` tests share: a cluster whose node is this host with the offline
+//! busybox image loaded, manifests applied from text, waits on pod phases and reasons, exec
+//! in a pod, and a plain HTTP GET to a forwarded port.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
+use krust_image::testing::BusyboxImage;
+
+/// The default busybox image (`Cmd ["sh"]`).
+pub const IMAGE: &str = "krust.test/busybox:1";
+
+/// A cluster whose node is this host (extra `krust server` args), with [`IMAGE`] loaded.
+pub fn cluster_with(args: &[&str]) -> Cluster {
+    let c = Cluster::start_real_node(args);
+    load(&c, &BusyboxImage::default(), IMAGE);
+    let node = c.node_name();
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || c
+            .kubectl(&["get", "node", &node, "-o", "jsonpath={.spec.podCIDR}"])
+            .stdout
+            .contains('/')),
+        "the node never got its pod CIDR: {}",
+        c.server_stderr()
+    );
+    c
+}
+
+pub fn cluster() -> Cluster {
+    cluster_with(&[])
+}
+
+/// Loads `image` tagged `name` with `krust image load`.
+pub fn load(c: &Cluster, image: &BusyboxImage, name: &str) {
+    let archive = image.archive(&c.data_dir(), name);
+    let load = c.krust(&["image", "load", archive.to_str().expect("path")]);
+    assert!(load.success(), "krust image load {name}: {}", load.stderr);
+}
+
+/// `kubectl apply -f` of `yaml`.
+pub fn apply(c: &Cluster, yaml: &str) {
+    let path = c.write_file("manifest.yaml", yaml);
+    c.ok(&["apply", "-f", path.to_str().expect("path")]);
+}
+
+/// Deletes every pod and waits until they are gone (the node stops and removes them).
+pub fn remove_pods(c: &Cluster) {
+    c.ok(&["delete", "pods", "--all", "--grace-period=1", "--wait=true"]);
+}
+
+/// Whether the pod reaches phase Running; panics with `describe` when it does not.
+pub fn wait_running(c: &Cluster, pod: &str) {
+    let ok = true_within(ROLLOUT_TIMEOUT, || {
+        c.jsonpath(&["pod", pod], "{.status.phase}") == "Running"
+    });
+    assert!(
+        ok,
+        "{pod} is not Running:\n{}\n--- server ---\n{}",
+        c.ok(&["describe", "pod", pod]),
+        krust_e2e::tail(&c.server_stderr(), 40)
+    );
+}
+
+/// Waits until `jsonpath` of the pod is `want`; panics with the pod's YAML when it is not.
+pub fn wait_for(c: &Cluster, pod: &str, jsonpath: &str, want: &str) {
+    let ok = true_within(ROLLOUT_TIMEOUT, || {
+        c.jsonpath(&["pod", pod], jsonpath) == want
+    });
+    assert!(
+        ok,
+        "{pod}: {jsonpath} is {:?}, not {want:?}:\n{}",
+        c.jsonpath(&["pod", pod], jsonpath),
+        c.ok(&["get", "pod", pod, "-o", "yaml"])
+    );
+}
+
+/// `kubectl exec POD -- sh -c SCRIPT`'s stdout; panics when it fails.
+pub fn sh(c: &Cluster, pod: &str, script: &str) -> String {
+    c.ok(&["exec", pod, "--", "sh", "-c", script])
+}
+
+/// The events of one object, as `kubectl get events` prints them.
+pub fn events(c: &Cluster, name: &str) -> String {
+    c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        &format!("involvedObject.name={name}"),
+    ])
+}
+
+/// Whether an event of the object mentions every one of `words` within the rollout timeout.
+pub fn event_within(c: &Cluster, name: &str, words: &[&str]) -> bool {
+    true_within(ROLLOUT_TIMEOUT, || {
+        let e = events(c, name);
+        words.iter().all(|w| e.contains(w))
+    })
+}
+
+/// A plain `GET path` to `127.0.0.1:port`; the whole answer (status line, headers, body).
+pub fn http_get(port: u16, path: &str) -> String {
+    http_get_at("127.0.0.1", port, path)
+}
+
+/// A plain `GET path` to `host:port`; the whole answer.
+pub fn http_get_at(host: &str, port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect((host, port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// The local port of a `kubectl port-forward` line `Forwarding from 127.0.0.1:PORT -> N`.
+pub fn forwarded_port(line: &str) -> u16 {
+    line.split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no local port in {line:?}"))
+}
