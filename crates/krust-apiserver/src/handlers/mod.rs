@@ -10,6 +10,8 @@ mod scale;
 mod update;
 pub mod watch;
 
+pub(crate) use node_proxy::kubelet_endpoint;
+
 use crate::api::Api;
 use crate::negotiate::{self, Params};
 use crate::path::{self, Target};

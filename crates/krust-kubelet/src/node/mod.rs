@@ -18,15 +18,18 @@ pub mod error;
 pub mod expansion;
 pub mod fieldpath;
 pub mod host;
+pub mod host_stats;
 pub mod images;
 mod pods;
 mod prepare;
+mod pressure;
 pub mod quantity;
 mod register;
 mod reset;
 pub mod resources;
 pub mod sandbox;
 pub mod security;
+mod stats;
 mod status;
 mod streams;
 #[cfg(test)]
