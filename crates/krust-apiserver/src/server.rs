@@ -226,6 +226,12 @@ async fn resources(state: State<Arc<Api>>, req: Request) -> Response {
         let query = req.uri().query().unwrap_or("");
         return resource_metrics::serve(state.0.clone(), req.method(), &all, query).await;
     }
+    if let ["api", "v1", "nodes", node, "proxy", rest @ ..] = segs.as_slice() {
+        let path = rest.join("/");
+        let query = req.uri().query();
+        return handlers::kubelet_proxy::serve(state.0.clone(), req.method(), node, &path, query)
+            .await;
+    }
     let doc = match (req.method() == http::Method::GET, segs.as_slice()) {
         (true, ["api", v]) => Some(discovery::resource_list("", v)),
         (true, ["apis", g]) => Some(discovery::group(g)),

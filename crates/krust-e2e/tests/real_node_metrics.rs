@@ -1,6 +1,7 @@
 //! Node and pod metrics on a real node (root): the kubelet measures this host and its
 //! containers, the API server serves `metrics.k8s.io` from it, and the real `kubectl top`
 //! shows a busy container using CPU (held to its limit) and memory, with no metrics-server.
+//! The kubelet's own `/stats/summary` and `/metrics/resource` are read through `nodes/proxy`.
 //! The node reports the host's pressure conditions. The cluster's node is removed with its
 //! containers when the test ends, passing or not (`Cluster`'s drop runs `krust killall`).
 
@@ -134,16 +135,55 @@ fn kubectl_top_shows_a_busy_container_using_cpu_and_memory_without_metrics_serve
     let metrics: serde_json::Value = serde_json::from_str(&raw).expect("PodMetrics JSON");
     assert_eq!(metrics["kind"], "PodMetrics");
     assert_eq!(metrics["containers"][0]["name"], "spin");
+    let summary = c.ok(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/nodes/{node}/proxy/stats/summary"),
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(&summary).expect("Summary JSON");
+    assert_eq!(summary["node"]["nodeName"], node.as_str());
+    assert!(summary["node"]["fs"]["capacityBytes"].as_u64() > Some(0));
+    let pod = summary["pods"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["podRef"]["name"] == "busy"))
+        .expect("the busy pod in the Summary");
+    assert!(pod["containers"][0]["cpu"]["usageCoreNanoSeconds"].as_u64() > Some(0));
+    let resource = c.ok(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/nodes/{node}/proxy/metrics/resource"),
+    ]);
+    assert!(
+        resource.contains(
+            "container_cpu_usage_seconds_total{container=\"spin\",namespace=\"default\",pod=\"busy\"}"
+        ),
+        "{resource}"
+    );
+    assert!(
+        resource.contains("\nresource_scrape_error 0\n"),
+        "{resource}"
+    );
     let missing = c.fails(&["top", "pod", "nope"]);
     assert!(missing.contains("not found"), "{missing}");
 
-    // The host is under no pressure.
-    for condition in ["MemoryPressure", "DiskPressure", "PIDPressure"] {
+    // The pressure conditions say what the host's Summary says, against the kubelet's
+    // default thresholds (memory.available<100Mi, nodefs.available<10%).
+    let fs = &summary["node"]["fs"];
+    let free = |k: &str| fs[k].as_u64().expect("fs counters") as f64;
+    let disk = free("availableBytes") < free("capacityBytes") * 0.10
+        || free("inodesFree") < free("inodes") * 0.05;
+    let memory = summary["node"]["memory"]["availableBytes"].as_u64() < Some(100 << 20);
+    for (condition, expected) in [
+        ("MemoryPressure", memory),
+        ("DiskPressure", disk),
+        ("PIDPressure", false),
+    ] {
         let status = c.jsonpath(
             &["node", &node],
             &format!("{{.status.conditions[?(@.type==\"{condition}\")].status}}"),
         );
-        assert_eq!(status, "False", "{condition}");
+        let expected = if expected { "True" } else { "False" };
+        assert_eq!(status, expected, "{condition}");
     }
     c.ok(&["delete", "pods", "--all", "--grace-period=1", "--wait=true"]);
 }

@@ -3,6 +3,7 @@
 mod create;
 mod delete;
 mod get;
+pub(crate) mod kubelet_proxy;
 mod list;
 mod node_proxy;
 mod patch;

@@ -1,10 +1,11 @@
 //! The real node's pressure conditions (the kubelet's eviction manager's node conditions):
 //! `MemoryPressure`, `DiskPressure` and `PIDPressure` measured on the host against the
 //! kubelet's default hard eviction thresholds (`memory.available<100Mi`,
-//! `nodefs.available<10%`, `nodefs.inodesFree<5%`, `imagefs.available<15%`,
-//! `imagefs.inodesFree<5%`; images live on the node's data filesystem, so both filesystem
-//! signals read it; Kubernetes sets no default `pid.available` threshold, so PIDPressure
-//! stays False unless one is given).
+//! `nodefs.available<10%`, `nodefs.inodesFree<5%`, read on the node's data filesystem;
+//! Kubernetes sets no default `pid.available` threshold, so PIDPressure stays False unless
+//! one is given). Images live on that same filesystem and krust has no separate imagefs,
+//! so the kubelet's `imagefs.available<15%` is not applied: a kubelet whose image store
+//! shares the root disk would report DiskPressure from 15% free already.
 
 use k8s_openapi::api::core::v1::NodeCondition;
 use serde_json::{Value, json};
@@ -30,7 +31,7 @@ pub struct Signals {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Thresholds {
     pub memory_available: u64,
-    /// The smallest free fraction of the filesystem (the larger of nodefs' and imagefs').
+    /// The smallest free fraction of the filesystem (`nodefs.available`).
     pub fs_available: f64,
     pub inodes_free: f64,
     /// The smallest free fraction of pids, if any.
@@ -41,7 +42,7 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             memory_available: 100 * 1024 * 1024,
-            fs_available: 0.15,
+            fs_available: 0.10,
             inodes_free: 0.05,
             pids_available: None,
         }
@@ -193,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn this_host_is_under_no_pressure() {
+    fn the_hosts_signals_are_read_from_proc_and_statvfs() {
         let s = signals(Path::new("/"));
         assert!(s.fs_capacity > 0 && s.memory_available > 0 && s.pid_max > 0);
     }
