@@ -154,10 +154,15 @@ mod tests {
         };
         assert_eq!(pressures(&low_memory, &t), (true, false, false));
         let full = Signals {
-            fs_available: 14,
+            fs_available: 9,
             ..roomy()
         };
         assert_eq!(pressures(&full, &t), (false, true, false));
+        let eleven_percent = Signals {
+            fs_available: 11,
+            ..roomy()
+        };
+        assert_eq!(pressures(&eleven_percent, &t), (false, false, false));
         let no_inodes = Signals {
             inodes_free: 4,
             ..roomy()
