@@ -1,6 +1,7 @@
 //! Discovery: aggregated (`apidiscovery.k8s.io/v2` and `v2beta1`) and legacy, derived from the
-//! resource table.
+//! resource table, plus `metrics.k8s.io` ([`crate::resource_metrics`]), served beside it.
 
+use crate::resource_metrics::discovery as metrics;
 use crate::respond;
 use axum::response::Response;
 use http::HeaderMap;
@@ -108,10 +109,12 @@ pub fn apis(headers: &HeaderMap) -> Response {
         .filter(|(g, _)| !g.is_empty())
         .collect();
     if let Some(version) = aggregated_version(headers) {
-        let items = named.iter().map(|(g, v)| aggregated_group(g, v)).collect();
+        let mut items: Vec<Value> = named.iter().map(|(g, v)| aggregated_group(g, v)).collect();
+        items.push(metrics::aggregated());
         return aggregated(version, items);
     }
-    let groups: Vec<Value> = named.iter().map(|(g, v)| api_group(g, v)).collect();
+    let mut groups: Vec<Value> = named.iter().map(|(g, v)| api_group(g, v)).collect();
+    groups.push(metrics::api_group());
     respond::json(
         200,
         &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),

@@ -15,6 +15,7 @@ mod openapi;
 mod path;
 mod pki;
 mod registry;
+mod resource_metrics;
 mod respond;
 mod selectable;
 mod server;

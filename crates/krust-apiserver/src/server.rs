@@ -5,7 +5,7 @@ use crate::handlers;
 use crate::metrics::Metrics;
 use crate::pki::Pki;
 use crate::registry::Registry;
-use crate::{auth, bootstrap, discovery, openapi, respond, tls};
+use crate::{auth, bootstrap, discovery, openapi, resource_metrics, respond, tls};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -218,6 +218,20 @@ async fn openapi_v3(axum::extract::Path(path): axum::extract::Path<String>) -> R
 /// Discovery documents under `/api/v1` and `/apis/…`, and every resource path.
 async fn resources(state: State<Arc<Api>>, req: Request) -> Response {
     let segs: Vec<&str> = req.uri().path().trim_matches('/').split('/').collect();
+    if let ["apis", group, rest @ ..] = segs.as_slice()
+        && *group == resource_metrics::discovery::GROUP
+    {
+        let mut all = vec![*group];
+        all.extend_from_slice(rest);
+        let query = req.uri().query().unwrap_or("");
+        return resource_metrics::serve(state.0.clone(), req.method(), &all, query).await;
+    }
+    if let ["api", "v1", "nodes", node, "proxy", rest @ ..] = segs.as_slice() {
+        let path = rest.join("/");
+        let query = req.uri().query();
+        return handlers::kubelet_proxy::serve(state.0.clone(), req.method(), node, &path, query)
+            .await;
+    }
     let doc = match (req.method() == http::Method::GET, segs.as_slice()) {
         (true, ["api", v]) => Some(discovery::resource_list("", v)),
         (true, ["apis", g]) => Some(discovery::group(g)),

@@ -3,12 +3,15 @@
 mod create;
 mod delete;
 mod get;
+pub(crate) mod kubelet_proxy;
 mod list;
 mod node_proxy;
 mod patch;
 mod scale;
 mod update;
 pub mod watch;
+
+pub(crate) use node_proxy::kubelet_endpoint;
 
 use crate::api::Api;
 use crate::negotiate::{self, Params};

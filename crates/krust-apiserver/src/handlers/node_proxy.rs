@@ -215,7 +215,10 @@ fn container(pod: &Value, pod_name: &str, asked: Option<String>) -> Result<Strin
 
 /// The node's kubelet address: its `InternalIP` (else its first address) and
 /// `daemonEndpoints.kubeletEndpoint.Port`; `None` when either is missing or the port is 0.
-async fn kubelet_endpoint(api: &Api, node: &str) -> Result<Option<SocketAddr>, ApiError> {
+pub(crate) async fn kubelet_endpoint(
+    api: &Api,
+    node: &str,
+) -> Result<Option<SocketAddr>, ApiError> {
     let nodes = krust_api::resources::find("", "v1", "nodes")
         .ok_or_else(|| ApiError::internal("nodes are not served"))?;
     let node = api.registry.get(nodes, None, node).await?;

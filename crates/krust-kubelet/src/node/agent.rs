@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::events::Recorder;
 
-use super::{host, images, pods, register, reset, streams};
+use super::{host, images, pods, register, reset, stats, streams};
 
 /// How a real node runs.
 #[derive(Clone, Debug)]
@@ -100,6 +100,10 @@ pub(crate) struct Shared {
     pub events: Recorder,
     /// `spec.podCIDR` as last seen.
     pub pod_cidr: watch::Sender<Option<Cidr>>,
+    /// The last CPU readings, for rates (`/stats/summary`).
+    pub stats: stats::Sampler,
+    /// When the agent started (the Summary's node `startTime`).
+    pub started: String,
     network: OnceCell<PodNetwork>,
 }
 
@@ -155,7 +159,7 @@ impl Shared {
     }
 }
 
-/// Serves the kubelet API (logs, exec, attach, port-forward) for the node's containers.
+/// Serves the kubelet API (logs, exec, attach, port-forward, stats) for the node's containers.
 async fn serve(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
@@ -217,6 +221,8 @@ impl RealNode {
             runtime,
             images,
             pod_cidr: watch::Sender::new(None),
+            stats: Default::default(),
+            started: krust_api::meta::now(),
             network: OnceCell::new(),
             opts,
         });
@@ -226,6 +232,7 @@ impl RealNode {
             tokio::spawn(register::watch(shared.clone())),
             tokio::spawn(pods::watch(shared.clone())),
             tokio::spawn(serve(listener, tls, shared.clone())),
+            tokio::spawn(stats::housekeeping(shared.clone())),
         ];
         tracing::info!(node = %shared.name, address = %shared.host_ip, "real node registered");
         Ok(RealNode { shared, tasks })

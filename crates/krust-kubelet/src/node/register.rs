@@ -1,6 +1,7 @@
 //! The real node's Node object (capacity, allocatable and nodeInfo of this host), its
 //! registration, heartbeats (Lease renewals, status reports) and the watch of its own Node
-//! for `spec.podCIDR`.
+//! for `spec.podCIDR`. The status reports the host's pressure conditions
+//! ([`super::pressure`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 use tokio::time::MissedTickBehavior;
 
-use super::Shared;
 use super::host::Host;
+use super::{Shared, pressure};
 use crate::{lease, registration};
 
 /// Pods a node runs at most (the kubelet's `maxPods`).
@@ -142,8 +143,11 @@ async fn post_status(shared: &Shared) {
         .and_then(|n| n.status)
         .and_then(|s| s.conditions)
         .unwrap_or_default();
+    let signals = pressure::signals(&shared.opts.data_dir);
+    let under = pressure::pressures(&signals, &pressure::Thresholds::default());
+    let conditions = pressure::apply(registration::conditions(&seen), under, &seen);
     let patch = json!({"status": {
-        "conditions": registration::conditions(&seen),
+        "conditions": conditions,
         "images": json!(shared.images.node_images()),
     }});
     if let Err(e) = api

@@ -159,4 +159,8 @@ impl Streams for NodeStreams {
             .and_then(|()| tokio::net::TcpStream::from_std(stream))
             .map_err(|e| StreamError::internal(e.to_string()))
     }
+
+    async fn summary(&self) -> Result<crate::server::stats::Summary, StreamError> {
+        Ok(super::stats::summary(&self.0).await)
+    }
 }

@@ -9,16 +9,21 @@
 //! - `GET|POST /portForward/{ns}/{pod}` ([`portforward`]): SPDY/3.1 plain or tunnelled in
 //!   WebSocket (`SPDY/3.1+portforward.k8s.io`), or WebSocket `v4.channel.k8s.io` with `ports`.
 //!
+//! - `GET /stats/summary` ([`stats`]: the Summary API) and `GET /metrics/resource`
+//!   ([`resource_metrics`]: the same as Prometheus text), from [`Streams::summary`].
+//!
 //! Clients must present a certificate of the cluster CA ([`tls`]).
 
 mod channels;
 mod exec;
 pub mod logs;
 mod portforward;
+pub mod resource_metrics;
 mod routes;
 pub mod spdy;
 mod spdy_exec;
 pub mod spdy_session;
+pub mod stats;
 mod streams;
 pub mod tls;
 pub mod websocket;

@@ -3,7 +3,7 @@
 
 use super::streams::{StreamError, Streams};
 use super::tls::{self, Caller};
-use super::{exec, logs, portforward};
+use super::{exec, logs, portforward, resource_metrics};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
@@ -96,6 +96,22 @@ async fn route(req: Request<Incoming>, ctx: Arc<Ctx>, caller: Option<Caller>) ->
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let result = match (segs.as_slice(), verb) {
         (["healthz"], "get") => Ok(text(200, "ok")),
+        (["stats", "summary"], "get") => ctx.streams.summary().await.map(|s| {
+            let body = serde_json::to_vec_pretty(&s).unwrap_or_default();
+            typed(200, "application/json", body)
+        }),
+        (["metrics", "resource"], "get") => {
+            let summary = ctx.streams.summary().await;
+            if let Err(e) = &summary {
+                tracing::debug!(error = %e, "reading stats for /metrics/resource");
+            }
+            let body = resource_metrics::render(summary.as_ref().ok());
+            Ok(typed(
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                body.into_bytes(),
+            ))
+        }
         (["containerLogs", ns, pod, container], "get") => {
             logs_answer(&ctx, ns, pod, container, &query).await
         }
@@ -214,6 +230,15 @@ pub fn text(code: u16, body: &str) -> Response<Body> {
         .status(code)
         .header("content-type", "text/plain; charset=utf-8")
         .body(full(Bytes::from(body.to_string())))
+        .expect("a valid response")
+}
+
+/// An answer of `content_type`.
+fn typed(code: u16, content_type: &str, body: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", content_type)
+        .body(full(Bytes::from(body)))
         .expect("a valid response")
 }
 

@@ -53,6 +53,11 @@ pub trait Streams: Send + Sync + 'static {
         pod: &str,
         port: u16,
     ) -> Result<tokio::net::TcpStream, StreamError>;
+    /// The node's and its pods' resource use (`/stats/summary`, `/metrics/resource`); a
+    /// kubelet that does not measure answers 404.
+    async fn summary(&self) -> Result<super::stats::Summary, StreamError> {
+        Err(StreamError::not_found("this kubelet serves no stats"))
+    }
 }
 
 /// A running exec or attach: its standard streams, terminal resizes, and its exit code.
