@@ -77,7 +77,14 @@ impl Write {
                 }
             }
         }
-        if let Err(error) = create(client, &api, &self.event).await {
+        let created = match create(client, &api, &self.event).await {
+            // A repeat whose first create landed meanwhile: update that one.
+            Err(kube::Error::Api(s)) if s.code == 409 && self.repeat => {
+                patch(client, &api, &self.event).await
+            }
+            other => other,
+        };
+        if let Err(error) = created {
             tracing::warn!(%error, reason = self.event.reason, "posting an event failed");
         }
     }
