@@ -1,0 +1,132 @@
+//! The `podman run` reference: podman with storage of its own under the benchmark's
+//! directory (`--root`, `--runroot`), so the host's podman images and containers are not
+//! touched, and the flags this host needs: `--cgroup-manager=cgroupfs` (no systemd),
+//! `--events-backend=file` (no journald) and `--network=none` (no CNI network; nothing
+//! leaves the host).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// A podman whose storage lives in one directory; dropping it removes its containers and
+/// storage.
+pub struct Podman {
+    dir: PathBuf,
+}
+
+impl Podman {
+    /// A podman storing under `dir`, with the image of the docker archive `archive` loaded.
+    pub fn with_archive(dir: &Path, archive: &Path) -> Result<Podman> {
+        which("podman").context("podman is not installed: apt-get install -y podman")?;
+        std::fs::create_dir_all(dir)?;
+        let podman = Podman {
+            dir: dir.to_path_buf(),
+        };
+        podman.ok(podman
+            .command()
+            .arg("load")
+            .arg("-q")
+            .arg("-i")
+            .arg(archive))?;
+        Ok(podman)
+    }
+
+    /// `podman` with the global flags of this benchmark.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("podman");
+        cmd.arg("--root")
+            .arg(self.dir.join("root"))
+            .arg("--runroot")
+            .arg(self.dir.join("run"))
+            .arg("--tmpdir")
+            .arg(self.dir.join("tmp"))
+            .args([
+                "--cgroup-manager=cgroupfs",
+                "--events-backend=file",
+                "--storage-driver=overlay",
+            ])
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn ok(&self, cmd: &mut Command) -> Result<String> {
+        let out = cmd.output().context("running podman")?;
+        if !out.status.success() {
+            bail!(
+                "{cmd:?}: {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The OCI runtime podman runs containers with (`crun`, `runc`).
+    pub fn oci_runtime(&self) -> String {
+        self.ok(self
+            .command()
+            .args(["info", "--format", "{{.Host.OCIRuntime.Name}}"]))
+            .unwrap_or_else(|_| "?".into())
+    }
+
+    /// `podman run --rm` of `args` in `image` with a 64 MiB memory limit, timed from the
+    /// command's start to its exit.
+    pub fn run_once(&self, image: &str, args: &[&str]) -> Result<Duration> {
+        let mut cmd = self.command();
+        cmd.args(["run", "--rm", "--network=none", "--memory=64m", image])
+            .args(args);
+        let start = Instant::now();
+        self.ok(&mut cmd)?;
+        Ok(start.elapsed())
+    }
+
+    /// `podman run -d` of a long-running container, timed until podman returns (its process
+    /// runs then), then removed (not timed).
+    pub fn run_detached(&self, image: &str, name: &str) -> Result<Duration> {
+        let mut cmd = self.command();
+        cmd.args([
+            "run",
+            "-d",
+            "--network=none",
+            "--memory=64m",
+            "--name",
+            name,
+        ])
+        .arg(image)
+        .args(["sleep", "3600"]);
+        let start = Instant::now();
+        self.ok(&mut cmd)?;
+        let took = start.elapsed();
+        self.ok(self.command().args(["rm", "-f", "-t", "0", name]))?;
+        Ok(took)
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let quiet = |cmd: &mut Command| {
+            let _ = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status();
+        };
+        quiet(self.command().args(["rm", "-a", "-f", "-t", "0"]));
+        quiet(self.command().args(["system", "reset", "-f"]));
+        // Whatever storage podman left mounted.
+        quiet(
+            Command::new("umount")
+                .arg("-R")
+                .arg("-l")
+                .arg(self.dir.join("root")),
+        );
+    }
+}
+
+/// Whether `program` is on the PATH.
+pub fn which(program: &str) -> Result<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+        .with_context(|| format!("{program} is not on the PATH"))
+}
