@@ -1,8 +1,11 @@
 //! The `podman run` reference: podman with storage of its own under the benchmark's
 //! directory (`--root`, `--runroot`), so the host's podman images and containers are not
 //! touched, and the flags this host needs: `--cgroup-manager=cgroupfs` (no systemd),
-//! `--events-backend=file` (no journald) and `--network=none` (no CNI network; nothing
-//! leaves the host).
+//! `--events-backend=file` (no journald), `--network=none` (no CNI network; nothing leaves
+//! the host), `--runtime runc` (Debian's podman runs crun, which refuses hybrid cgroups
+//! unless cgroup2's controllers are masked, as krust's monitor does) and `--ulimit
+//! nofile=1024:1024 --ulimit nproc=1024:1024` (podman's default limits are above this
+//! host's hard limits, which root cannot raise without CAP_SYS_RESOURCE).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,7 +17,22 @@ use anyhow::{Context, Result, bail};
 /// storage.
 pub struct Podman {
     dir: PathBuf,
+    /// Whether podman's `libpod_parent` cgroups were absent before (then removed after).
+    made_libpod_parent: bool,
 }
+
+/// The cgroup podman's cgroupfs manager puts containers under.
+const LIBPOD_PARENT: &str = "libpod_parent";
+
+/// The flags of every container this benchmark runs.
+const RUN_FLAGS: [&str; 6] = [
+    "--network=none",
+    "--memory=64m",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+];
 
 impl Podman {
     /// A podman storing under `dir`, with the image of the docker archive `archive` loaded.
@@ -23,6 +41,9 @@ impl Podman {
         std::fs::create_dir_all(dir)?;
         let podman = Podman {
             dir: dir.to_path_buf(),
+            made_libpod_parent: !Path::new("/sys/fs/cgroup/memory")
+                .join(LIBPOD_PARENT)
+                .exists(),
         };
         podman.ok(podman
             .command()
@@ -43,6 +64,7 @@ impl Podman {
             .arg("--tmpdir")
             .arg(self.dir.join("tmp"))
             .args([
+                "--runtime=runc",
                 "--cgroup-manager=cgroupfs",
                 "--events-backend=file",
                 "--storage-driver=overlay",
@@ -75,8 +97,7 @@ impl Podman {
     /// command's start to its exit.
     pub fn run_once(&self, image: &str, args: &[&str]) -> Result<Duration> {
         let mut cmd = self.command();
-        cmd.args(["run", "--rm", "--network=none", "--memory=64m", image])
-            .args(args);
+        cmd.args(["run", "--rm"]).args(RUN_FLAGS).arg(image).args(args);
         let start = Instant::now();
         self.ok(&mut cmd)?;
         Ok(start.elapsed())
@@ -110,7 +131,8 @@ impl Drop for Podman {
             let _ = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status();
         };
         quiet(self.command().args(["rm", "-a", "-f", "-t", "0"]));
-        quiet(self.command().args(["system", "reset", "-f"]));
+        // Not `system reset`: that also removes host-wide podman networks.
+        quiet(self.command().args(["rmi", "-a", "-f"]));
         // Whatever storage podman left mounted.
         quiet(
             Command::new("umount")
@@ -118,6 +140,9 @@ impl Drop for Podman {
                 .arg("-l")
                 .arg(self.dir.join("root")),
         );
+        if self.made_libpod_parent {
+            crate::pods::runc::remove_cgroups(LIBPOD_PARENT);
+        }
     }
 }
 
