@@ -97,7 +97,10 @@ impl Podman {
     /// command's start to its exit.
     pub fn run_once(&self, image: &str, args: &[&str]) -> Result<Duration> {
         let mut cmd = self.command();
-        cmd.args(["run", "--rm"]).args(RUN_FLAGS).arg(image).args(args);
+        cmd.args(["run", "--rm"])
+            .args(RUN_FLAGS)
+            .arg(image)
+            .args(args);
         let start = Instant::now();
         self.ok(&mut cmd)?;
         Ok(start.elapsed())
@@ -107,16 +110,10 @@ impl Podman {
     /// runs then), then removed (not timed).
     pub fn run_detached(&self, image: &str, name: &str) -> Result<Duration> {
         let mut cmd = self.command();
-        cmd.args([
-            "run",
-            "-d",
-            "--network=none",
-            "--memory=64m",
-            "--name",
-            name,
-        ])
-        .arg(image)
-        .args(["sleep", "3600"]);
+        cmd.args(["run", "-d", "--name", name])
+            .args(RUN_FLAGS)
+            .arg(image)
+            .args(["sleep", "3600"]);
         let start = Instant::now();
         self.ok(&mut cmd)?;
         let took = start.elapsed();
