@@ -29,6 +29,9 @@ enum Bench {
     /// The scheduling algorithm alone, without the API: pods/s through the cache, filters,
     /// scores and assume.
     Algorithm(krust_bench::algorithm::AlgorithmArgs),
+    /// The real node: container start→exit, pod startup and memory, against runc and
+    /// podman in the same run.
+    Pods(krust_bench::pods::PodsArgs),
 }
 
 #[tokio::main]
@@ -47,6 +50,7 @@ async fn main() -> ExitCode {
             Bench::Scheduler(args) => krust_bench::scheduler::run(args).await,
             Bench::Churn(args) => krust_bench::churn::run(args).await,
             Bench::Algorithm(args) => krust_bench::algorithm::run(args).await,
+            Bench::Pods(args) => krust_bench::pods::run(args).await,
         }
     };
     // On Ctrl-C the benchmark is dropped, which stops the processes it started.

@@ -121,12 +121,20 @@ mod tests {
             "scheduler.pods-per-second",
             "scheduler.kube-scheduler-floor",
             "scheduler.peak-memory",
+            "pods.container-start",
+            "pods.startup-p99",
+            "pods.startup-vs-podman",
+            "pods.fifty-running",
+            "pods.idle-rss",
+            "pods.memory-per-pod",
         ] {
             target(id);
         }
         assert_eq!(target("scheduler.pods-per-second").value, 2000.0);
         assert_eq!(target("scheduler.kube-scheduler-floor").value, 680.0);
         assert_eq!(target("scheduler.peak-memory").bound, Bound::AtMost);
+        assert_eq!(target("pods.startup-p99").value, 0.3);
+        assert_eq!(target("pods.startup-vs-podman").bound, Bound::AtLeast);
     }
 
     #[test]
