@@ -6,6 +6,7 @@
 
 mod attach;
 mod attaching;
+pub mod capabilities;
 mod cgroup;
 mod console;
 mod container;
@@ -23,11 +24,11 @@ mod state;
 mod status;
 mod stop;
 
+pub use capabilities::DEFAULT_CAPABILITIES;
 pub use cgroup::ContainerStats;
 pub use error::{Error, Result};
 pub use exec::Exec;
 pub use monitor::monitor_main;
-pub use oci::DEFAULT_CAPABILITIES;
 pub use runtime::{Runtime, RuntimeConfig};
 pub use spec::{
     ContainerSpec, ContainerState, ContainerStatus, Mount, MountKind, Resources, Sandbox,
