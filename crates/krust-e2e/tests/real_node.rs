@@ -7,25 +7,8 @@
 use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
 use std::time::Duration;
 
-const IMAGE: &str = "krust.test/busybox:1";
-
-/// A cluster whose node is this host, with the busybox image loaded.
-fn cluster() -> Cluster {
-    let c = Cluster::start_real_node(&[]);
-    let archive = krust_image::testing::busybox_archive(&c.data_dir(), IMAGE);
-    let load = c.krust(&["image", "load", archive.to_str().expect("path")]);
-    assert!(load.success(), "krust image load: {}", load.stderr);
-    let node = c.node_name();
-    assert!(
-        true_within(ROLLOUT_TIMEOUT, || c
-            .kubectl(&["get", "node", &node, "-o", "jsonpath={.spec.podCIDR}"])
-            .stdout
-            .contains('/')),
-        "the node never got its pod CIDR: {}",
-        c.server_stderr()
-    );
-    c
-}
+mod real_node_support;
+use real_node_support::{IMAGE, cluster};
 
 /// Deletes every pod and waits until they are gone (the node stops and removes them).
 fn remove_pods(c: &Cluster) {

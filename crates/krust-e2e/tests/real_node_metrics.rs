@@ -5,10 +5,11 @@
 //! The node reports the host's pressure conditions. The cluster's node is removed with its
 //! containers when the test ends, passing or not (`Cluster`'s drop runs `krust killall`).
 
-use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
+use krust_e2e::{ROLLOUT_TIMEOUT, true_within};
 use std::time::Duration;
 
-const IMAGE: &str = "krust.test/busybox:1";
+mod real_node_support;
+use real_node_support::cluster;
 
 /// How long metrics may take to appear: two readings a second apart, then the housekeeping.
 const METRICS_TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,23 +32,6 @@ spec:
       requests: {cpu: 200m, memory: 64Mi}
       limits: {cpu: 200m, memory: 64Mi}
 "#;
-
-fn cluster() -> Cluster {
-    let c = Cluster::start_real_node(&[]);
-    let archive = krust_image::testing::busybox_archive(&c.data_dir(), IMAGE);
-    let load = c.krust(&["image", "load", archive.to_str().expect("path")]);
-    assert!(load.success(), "krust image load: {}", load.stderr);
-    let node = c.node_name();
-    assert!(
-        true_within(ROLLOUT_TIMEOUT, || c
-            .kubectl(&["get", "node", &node, "-o", "jsonpath={.spec.podCIDR}"])
-            .stdout
-            .contains('/')),
-        "the node never got its pod CIDR: {}",
-        c.server_stderr()
-    );
-    c
-}
 
 /// The cells of the row of `kubectl top …` whose first column is `name`.
 fn row(table: &str, name: &str) -> Option<Vec<String>> {
