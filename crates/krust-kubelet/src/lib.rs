@@ -7,6 +7,7 @@
 mod events;
 mod lease;
 pub mod node;
+mod pod_conditions;
 mod registration;
 pub mod server;
 pub mod sim;

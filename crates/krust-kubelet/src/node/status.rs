@@ -7,6 +7,8 @@
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 
+use crate::pod_conditions::{self, Condition};
+
 /// What the worker knows of one container of the pod.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContainerRecord {
@@ -278,24 +280,21 @@ pub fn patch(pod: &Pod, at: &Placement, records: &[ContainerRecord]) -> Value {
 
 type Cond = (&'static str, Option<String>, Option<String>);
 
-/// Conditions with lastTransitionTime kept from the pod's current ones whose status is the
-/// same; nulls remove an earlier reason or message in the strategic merge.
+/// Conditions with lastTransitionTime kept from the pod's current ones.
 fn conditions_json(pod: &Pod, list: &[(&str, Cond)]) -> Value {
-    let now = krust_api::meta::now();
-    let current = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
-    let list: Vec<Value> = list
+    let list: Vec<Condition<String>> = list
         .iter()
         .map(|(type_, (status, reason, message))| {
-            let since = current
-                .and_then(|cs| cs.iter().find(|c| c.type_ == *type_ && c.status == *status))
-                .and_then(|c| c.last_transition_time.as_ref())
-                .map(|t| krust_api::meta::timestamp(t.0))
-                .unwrap_or_else(|| now.clone());
-            json!({"type": type_, "status": status, "lastTransitionTime": since,
-                   "reason": reason, "message": message})
+            (*type_, *status, reason.clone(), message.clone())
         })
         .collect();
-    Value::Array(list)
+    pod_conditions::json(&list, |type_, status| {
+        let current = pod.status.as_ref()?.conditions.as_ref()?;
+        let c = current
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)?;
+        c.last_transition_time.as_ref().map(|t| t.0)
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::view::{Container, Pod};
 use serde_json::{Value, json};
 
 use super::ids;
+use crate::pod_conditions::{self, Condition};
 
 /// When a container is ready, counted from its start: after its readiness probe's
 /// `initialDelaySeconds` if it has one (the first probe succeeds), else at once.
@@ -162,24 +163,13 @@ pub fn terminated(pod: &Pod, at: &Placement, finished: jiff::Timestamp) -> Value
     json!({"metadata": {"uid": uid}, "status": status})
 }
 
-type Condition<'a> = (&'a str, &'a str, Option<&'a str>, Option<String>);
-
-/// Conditions with lastTransitionTime kept from the pod's current ones whose status is the same.
-fn conditions_json(pod: &Pod, list: &[Condition]) -> Value {
-    let now = krust_api::meta::now();
-    let current = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
-    let list: Vec<Value> = list
-        .iter()
-        .map(|(type_, status, reason, message)| {
-            let since = current
-                .and_then(|cs| cs.iter().find(|c| c.type_ == *type_ && c.status == *status))
-                .and_then(|c| c.last_transition_time.as_ref())
-                .map(|t| krust_api::meta::timestamp(t.0))
-                .unwrap_or_else(|| now.clone());
-            // Nulls remove an earlier reason or message in the strategic merge.
-            json!({"type": type_, "status": status, "lastTransitionTime": since,
-                   "reason": reason, "message": message})
-        })
-        .collect();
-    Value::Array(list)
+/// Conditions with lastTransitionTime kept from the pod's current ones.
+fn conditions_json(pod: &Pod, list: &[Condition<&str>]) -> Value {
+    pod_conditions::json(list, |type_, status| {
+        let current = pod.status.as_ref()?.conditions.as_ref()?;
+        let c = current
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)?;
+        c.last_transition_time.as_ref().map(|t| t.0)
+    })
 }
