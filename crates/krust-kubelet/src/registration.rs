@@ -37,6 +37,25 @@ pub const CONDITIONS: [(&str, &str, &str, &str); 4] = [
     ),
 ];
 
+/// The metadata a kubelet registers its Node with: its well-known labels (`kubernetes.io/
+/// hostname`, `…/os`, `…/arch` and their beta twins) and annotations.
+pub fn node_metadata(name: &str) -> Value {
+    json!({
+        "name": name,
+        "labels": {
+            "beta.kubernetes.io/arch": "amd64",
+            "beta.kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+        },
+        "annotations": {
+            "node.alpha.kubernetes.io/ttl": "0",
+            "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+        },
+    })
+}
+
 /// The kubelet's conditions with a heartbeat now; transition times kept from `seen` while a
 /// condition's status is unchanged.
 pub fn conditions(seen: &[NodeCondition]) -> Value {

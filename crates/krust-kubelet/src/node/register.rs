@@ -44,23 +44,11 @@ pub fn allocatable(host: &Host) -> BTreeMap<String, Quantity> {
 pub fn node_object(shared: &Shared, host: &Host, images: Value) -> Value {
     let name = &shared.name;
     let resources = json!(shared.allocatable);
+    let metadata = registration::node_metadata(name);
     json!({
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "beta.kubernetes.io/arch": "amd64",
-                "beta.kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-            },
-            "annotations": {
-                "node.alpha.kubernetes.io/ttl": "0",
-                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-            },
-        },
+        "metadata": metadata,
         "spec": {},
         "status": {
             "capacity": resources,

@@ -145,25 +145,13 @@ fn node_object(opts: &SimOptions, node: &SimNode) -> Value {
         "cpu": opts.cpu, "memory": opts.memory, "pods": opts.pods.to_string(),
         "ephemeral-storage": "100Gi", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
     });
+    let mut metadata = registration::node_metadata(name);
+    metadata["labels"]["node.kubernetes.io/instance-type"] = json!("sim");
+    metadata["labels"]["type"] = json!("sim");
     json!({
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "beta.kubernetes.io/arch": "amd64",
-                "beta.kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "node.kubernetes.io/instance-type": "sim",
-                "type": "sim",
-            },
-            "annotations": {
-                "node.alpha.kubernetes.io/ttl": "0",
-                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-            },
-        },
+        "metadata": metadata,
         "spec": {},
         "status": {
             "capacity": resources,
