@@ -74,6 +74,8 @@ pub async fn reset(data_dir: &Path) -> anyhow::Result<()> {
     let runtime = Runtime::new(runtime_config(data_dir, &installed))?;
     for sandbox in runtime.list_sandboxes().await? {
         runtime.remove_sandbox(&sandbox.id).await?;
+        // Its volumes too: a memory-backed emptyDir is a tmpfs mounted on the host.
+        super::volumes::teardown(&data_dir.join("pods"), &sandbox.spec.pod_uid)?;
     }
     if let Some(pod_cidr) = &installed.pod_cidr {
         let parse = |s: &str| s.parse::<Cidr>().map_err(|e| anyhow::anyhow!("{s}: {e}"));
