@@ -181,8 +181,7 @@ impl Cluster {
     /// Starts a whole cluster whose node is this host (root only): real containers. The
     /// node's names and ranges are the test's own (node `krt-e2e-<n>`, bridge `krt-e2e<n>`,
     /// pod CIDR `10.42.<128+n>.0/24`, service CIDR `10.43.<128+n>.0/24`, kubelet port chosen
-    /// free), so such clusters run in
-    /// parallel with each other and with sim clusters.
+    /// free), so such clusters run in parallel with each other and with sim clusters.
     ///
     /// # Panics
     /// As [`Cluster::start`].
