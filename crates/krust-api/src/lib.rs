@@ -11,6 +11,7 @@ pub mod meta;
 pub mod patch;
 pub mod printers;
 pub mod protobuf;
+pub mod quantity;
 pub mod resources;
 pub mod schema;
 pub mod selectors;

@@ -15,7 +15,6 @@ mod fit_error;
 mod informers;
 pub mod offline;
 mod podinfo;
-mod quantity;
 mod queue;
 mod requests;
 mod schedule;

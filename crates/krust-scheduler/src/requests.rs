@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use crate::quantity;
 use crate::view::PodSpec;
+use krust_api::quantity;
 
 /// `DefaultMilliCPURequest`: the CPU a container without a request counts for when scoring.
 pub const DEFAULT_MILLI_CPU: i64 = 100;
@@ -29,11 +29,13 @@ impl Resources {
         let mut r = Self::default();
         for (name, q) in list {
             match name.as_str() {
-                "cpu" => r.milli_cpu = quantity::milli(&q.0),
-                "memory" => r.memory = quantity::value(&q.0),
-                "ephemeral-storage" => r.ephemeral_storage = quantity::value(&q.0),
+                "cpu" => r.milli_cpu = quantity::milli_value(&q.0).unwrap_or(0),
+                "memory" => r.memory = quantity::value(&q.0).unwrap_or(0),
+                "ephemeral-storage" => r.ephemeral_storage = quantity::value(&q.0).unwrap_or(0),
                 "pods" | "storage" => {}
-                other => r.scalar.push((other.to_string(), quantity::value(&q.0))),
+                other => r
+                    .scalar
+                    .push((other.to_string(), quantity::value(&q.0).unwrap_or(0))),
             }
         }
         r
@@ -174,7 +176,10 @@ impl Allocatable {
         };
         Self {
             resources: Resources::from_list(list),
-            pods: list.get("pods").map(|q| quantity::value(&q.0)).unwrap_or(0),
+            pods: list
+                .get("pods")
+                .map(|q| quantity::value(&q.0).unwrap_or(0))
+                .unwrap_or(0),
         }
     }
 }

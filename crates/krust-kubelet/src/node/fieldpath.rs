@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Container, ObjectFieldSelector, ResourceFieldSe
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::context::PodContext;
-use super::quantity;
+use krust_api::quantity;
 
 /// The value of `fieldRef.fieldPath` for the pod; `Err` is the kubelet's message (`field
 /// label not supported` for paths the API does not know, `unsupported fieldPath` for those
@@ -136,18 +136,18 @@ pub fn container_resource(
     };
     match name {
         "cpu" => Ok(ceil_div(
-            quantity::milli_value(&value).unwrap_or(0),
-            quantity::milli_value(divisor).unwrap_or(1000),
+            quantity::milli_value(&value.0).unwrap_or(0),
+            quantity::milli_value(&divisor.0).unwrap_or(1000),
         )
         .to_string()),
         "memory" | "ephemeral-storage" => Ok(ceil_div(
-            quantity::value(&value).unwrap_or(0),
-            quantity::value(divisor).unwrap_or(1),
+            quantity::value(&value.0).unwrap_or(0),
+            quantity::value(&divisor.0).unwrap_or(1),
         )
         .to_string()),
         n if n.starts_with("hugepages-") => Ok(ceil_div(
-            quantity::value(&value).unwrap_or(0),
-            quantity::value(divisor).unwrap_or(1),
+            quantity::value(&value.0).unwrap_or(0),
+            quantity::value(&divisor.0).unwrap_or(1),
         )
         .to_string()),
         _ => Err(unsupported()),

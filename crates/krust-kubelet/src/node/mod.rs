@@ -27,7 +27,6 @@ mod prepare;
 mod pressure;
 mod probes;
 mod probing;
-pub mod quantity;
 mod register;
 mod reset;
 pub mod resources;

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use krust_runtime::Resources;
 
-use super::quantity;
+use krust_api::quantity;
 
 /// The CFS period the kubelet uses, in microseconds (100 ms).
 pub const CPU_PERIOD_US: u64 = 100_000;
@@ -57,11 +57,11 @@ fn requests_and_limits(c: &Container) -> (CpuMem, CpuMem) {
     let read = |list: Option<&BTreeMap<String, Quantity>>| CpuMem {
         cpu: list
             .and_then(|l| l.get("cpu"))
-            .and_then(quantity::milli_value)
+            .and_then(|q| quantity::milli_value(&q.0))
             .filter(|v| *v > 0),
         memory: list
             .and_then(|l| l.get("memory"))
-            .and_then(quantity::value)
+            .and_then(|q| quantity::value(&q.0))
             .filter(|v| *v > 0),
     };
     let limits = read(res.and_then(|r| r.limits.as_ref()));
@@ -209,8 +209,8 @@ pub fn pod_resources(pod: &Pod) -> Resources {
         .as_ref()
         .and_then(|s| s.overhead.as_ref())
         .map(|o| CpuMem {
-            cpu: o.get("cpu").and_then(quantity::milli_value),
-            memory: o.get("memory").and_then(quantity::value),
+            cpu: o.get("cpu").and_then(|q| quantity::milli_value(&q.0)),
+            memory: o.get("memory").and_then(|q| quantity::value(&q.0)),
         })
         .unwrap_or_default();
     let req = pod_totals(pod, |c| requests_and_limits(c).0);

@@ -9,7 +9,7 @@ use std::path::Path;
 use k8s_openapi::api::core::v1::EmptyDirVolumeSource;
 
 use super::{VolumeError, host_mounts};
-use crate::node::quantity;
+use krust_api::quantity;
 
 /// Makes the directory (and mounts the tmpfs) of an emptyDir at `dir`; with the pod's
 /// `fsGroup`, the directory belongs to that group and is setgid, so files made in it do too
@@ -26,7 +26,7 @@ pub fn setup(
         let size = source
             .size_limit
             .as_ref()
-            .and_then(quantity::value)
+            .and_then(|q| quantity::value(&q.0))
             .filter(|v| *v > 0)
             .map(|v| v as u64);
         host_mounts::mount_tmpfs(dir, size).map_err(err)?;

@@ -1,17 +1,18 @@
-//! Resource quantities (`resource.Quantity`) as integers: CPU in millicores, everything else in
-//! units, rounded up as `MilliValue`/`Value` do.
+//! Resource quantities (apimachinery's `resource.Quantity`) as integers: CPU in millicores,
+//! everything else in units, both rounded up as `MilliValue` and `Value` do. The scheduler
+//! and the kubelet read requests and limits through these.
 
-/// The quantity times 1000, rounded up (`Quantity.MilliValue`); 0 if it does not parse.
-pub fn milli(q: &str) -> i64 {
-    scaled(q, 1000).unwrap_or(0)
+/// The quantity × 1000, rounded up (`Quantity.MilliValue`); `None` if it does not parse.
+pub fn milli_value(q: &str) -> Option<i64> {
+    scaled(q, 1000)
 }
 
-/// The quantity in units, rounded up (`Quantity.Value`); 0 if it does not parse.
-pub fn value(q: &str) -> i64 {
-    scaled(q, 1).unwrap_or(0)
+/// The quantity in units, rounded up (`Quantity.Value`); `None` if it does not parse.
+pub fn value(q: &str) -> Option<i64> {
+    scaled(q, 1)
 }
 
-/// `q * scale`, rounded towards positive infinity, saturating at the `i64` range.
+/// `q × scale`, rounded towards positive infinity, saturating at the `i64` range.
 pub fn scaled(q: &str, scale: i128) -> Option<i64> {
     let q = q.trim();
     let (negative, rest) = match q.as_bytes().first()? {
@@ -103,8 +104,16 @@ fn suffix_scale(suffix: &str) -> Option<(u32, i32)> {
 mod tests {
     use super::*;
 
+    fn milli(q: &str) -> i64 {
+        milli_value(q).unwrap_or(0)
+    }
+
+    fn units(q: &str) -> i64 {
+        value(q).unwrap_or(0)
+    }
+
     #[test]
-    fn cpu_in_millicores() {
+    fn cpu_quantities_read_as_millicores_rounded_up() {
         assert_eq!(milli("100m"), 100);
         assert_eq!(milli("1"), 1000);
         assert_eq!(milli("1.5"), 1500);
@@ -116,14 +125,15 @@ mod tests {
     }
 
     #[test]
-    fn memory_in_bytes() {
-        assert_eq!(value("128Mi"), 128 << 20);
-        assert_eq!(value("1Gi"), 1 << 30);
-        assert_eq!(value("1G"), 1_000_000_000);
-        assert_eq!(value("1.5Ki"), 1536);
-        assert_eq!(value("100m"), 1);
-        assert_eq!(value("110"), 110);
-        assert_eq!(value("1E"), 1_000_000_000_000_000_000);
-        assert_eq!(value("100Ei"), i64::MAX);
+    fn memory_quantities_read_as_bytes_rounded_up() {
+        assert_eq!(units("128Mi"), 128 << 20);
+        assert_eq!(units("1Gi"), 1 << 30);
+        assert_eq!(units("1G"), 1_000_000_000);
+        assert_eq!(units("1.5Ki"), 1536);
+        assert_eq!(units("100m"), 1);
+        assert_eq!(units("110"), 110);
+        assert_eq!(units("1E"), 1_000_000_000_000_000_000);
+        assert_eq!(units("100Ei"), i64::MAX);
+        assert_eq!(value("bogus"), None);
     }
 }
