@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::core::v1::{ConfigMap, ConfigMapVolumeSource, KeyToPath};
 
-use super::atomic_writer::{FileProjection, Payload};
-use super::{DEFAULT_MODE, VolumeError};
+use super::atomic_writer::Payload;
+use super::{DEFAULT_MODE, VolumeError, keys};
 use crate::node::context::PodContext;
 
 /// The files of a ConfigMap (`MakePayload`); `None` for a missing optional ConfigMap
@@ -34,51 +34,13 @@ pub fn make_payload(
     default_mode: i32,
     optional: bool,
 ) -> Result<Payload, String> {
-    let get = |key: &str| -> Option<Vec<u8>> {
-        cm.data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|v| v.as_bytes().to_vec())
-            .or_else(|| {
-                cm.binary_data
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .map(|b| b.0.clone())
-            })
-    };
-    let mut out = Payload::new();
-    match items {
-        Some(items) if !items.is_empty() => {
-            for item in items {
-                match get(&item.key) {
-                    Some(data) => {
-                        let mode = item.mode.unwrap_or(default_mode) as u32;
-                        out.insert(item.path.clone(), FileProjection { data, mode });
-                    }
-                    None if optional => continue,
-                    None => {
-                        return Err(format!(
-                            "configmap references non-existent config key: {}",
-                            item.key
-                        ));
-                    }
-                }
-            }
-        }
-        _ => {
-            let keys = cm.data.iter().flatten().map(|(k, _)| k);
-            let keys = keys.chain(cm.binary_data.iter().flatten().map(|(k, _)| k));
-            for key in keys {
-                let data = get(key).unwrap_or_default();
-                out.insert(
-                    key.clone(),
-                    FileProjection {
-                        data,
-                        mode: default_mode as u32,
-                    },
-                );
-            }
-        }
-    }
-    Ok(out)
+    let binary = cm.binary_data.iter().flatten();
+    let text = cm.data.iter().flatten();
+    let values = binary
+        .map(|(k, v)| (k.as_str(), v.0.clone()))
+        .chain(text.map(|(k, v)| (k.as_str(), v.as_bytes().to_vec())))
+        .collect();
+    keys::select(values, items, default_mode, optional, |key| {
+        format!("configmap references non-existent config key: {key}")
+    })
 }

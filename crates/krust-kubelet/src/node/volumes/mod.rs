@@ -12,6 +12,7 @@ pub mod empty_dir;
 pub mod host_mounts;
 pub mod host_path;
 pub mod hosts;
+pub mod keys;
 pub mod mounts;
 pub mod projected;
 pub mod secret;
