@@ -8,6 +8,7 @@ mod events;
 mod lease;
 pub mod node;
 mod pod_conditions;
+mod pod_workers;
 mod registration;
 pub mod server;
 pub mod sim;

@@ -1,12 +1,11 @@
 //! Pods on sim nodes: one watcher of bound pods for the whole process (filtered locally by
-//! node), one worker task per pod, fed the pod's latest version through a `watch` channel.
+//! node), one worker task per pod (`crate::pod_workers`).
 //! The worker starts the pod (Running, ready as its probes allow), and when it is deleted
 //! stops it, posts the terminated status and deletes it for good (grace 0, uid precondition).
 //! A worker lives as long as its pod, so its start, its termination and its requests are
 //! boxed: the task's idle state stays small (thousands of pods per process) instead of
 //! holding room for them.
 
-use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,54 +15,31 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::IgnoredAny;
 use serde_json::Value;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::node::SimNode;
 use super::pod_status::{self, Placement};
 use super::view::{Container, Pod};
 use super::{Shared, TERMINATION_SECONDS_ANNOTATION};
+use crate::pod_workers::PodWorkers;
 
-type Latest = watch::Receiver<Arc<Pod>>;
+type Latest = crate::pod_workers::Latest<Pod>;
 
 /// Watches the pods bound to any node and runs a worker for each pod of a live sim node.
 pub async fn watch(shared: Arc<Shared>) {
     let api: Api<Pod> = Api::all(shared.client.clone());
     let config = watcher::Config::default().fields("spec.nodeName!=");
     let mut stream = watcher(api, config).default_backoff().boxed();
-    let mut workers: HashMap<String, watch::Sender<Arc<Pod>>> = HashMap::new();
-    let mut listed: Option<HashSet<String>> = None;
+    let mut workers = PodWorkers::new();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(watcher::Event::Init) => listed = Some(HashSet::new()),
-            Ok(watcher::Event::InitApply(pod)) => {
-                if let (Some(l), Some(uid)) = (&mut listed, &pod.metadata.uid) {
-                    l.insert(uid.clone());
-                }
-                dispatch(&shared, &mut workers, pod);
-            }
-            Ok(watcher::Event::InitDone) => {
-                // Pods gone while the watch was down: dropping the sender ends their workers.
-                if let Some(l) = listed.take() {
-                    workers.retain(|uid, _| l.contains(uid));
-                }
-            }
-            Ok(watcher::Event::Apply(pod)) => dispatch(&shared, &mut workers, pod),
-            Ok(watcher::Event::Delete(pod)) => {
-                if let Some(uid) = &pod.metadata.uid {
-                    workers.remove(uid);
-                }
-            }
+            Ok(event) => drop(workers.event(event, |w, pod| dispatch(&shared, w, pod))),
             Err(e) => tracing::debug!(error = %e, "watching pods"),
         }
     }
 }
 
-fn dispatch(
-    shared: &Arc<Shared>,
-    workers: &mut HashMap<String, watch::Sender<Arc<Pod>>>,
-    pod: Pod,
-) {
+fn dispatch(shared: &Arc<Shared>, workers: &mut PodWorkers<Pod>, pod: Pod) {
     let Some(uid) = pod.metadata.uid.clone() else {
         return;
     };
@@ -75,19 +51,15 @@ fn dispatch(
         workers.remove(&uid);
         return;
     }
-    if let Some(tx) = workers.get(&uid) {
-        tx.send_replace(Arc::new(pod));
-        return;
-    }
-    let (tx, rx) = watch::channel(Arc::new(pod));
-    workers.insert(uid.clone(), tx);
     let (shared, node) = (shared.clone(), node.clone());
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = node.stopped() => {}
-            _ = Worker::new(&shared, &node, &rx).run(rx.clone()) => {}
-        }
-        node.release(&uid);
+    workers.update(pod, |rx| {
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = node.stopped() => {}
+                _ = Worker::new(&shared, &node, &rx).run(rx.clone()) => {}
+            }
+            node.release(&uid);
+        });
     });
 }
 
