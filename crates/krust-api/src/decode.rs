@@ -5,7 +5,7 @@
 //! JSON with unknown fields pruned, so the representation of known fields is kept as sent.
 
 use crate::status::ApiError;
-use k8s_openapi::api::{apps, coordination, core, discovery, events};
+use k8s_openapi::api::{apps, authentication, coordination, core, discovery, events};
 use serde_json::{Map, Value};
 
 /// How unknown fields are treated (`fieldValidation`).
@@ -82,6 +82,15 @@ fn typed(api_version: &str, kind: &str, v: &Value) -> Option<Result<Vec<Vec<Step
         ("v1", "ServiceAccount") => unknown_fields::<core::v1::ServiceAccount>(v),
         ("apps/v1", "Deployment") => unknown_fields::<apps::v1::Deployment>(v),
         ("apps/v1", "ReplicaSet") => unknown_fields::<apps::v1::ReplicaSet>(v),
+        ("authentication.k8s.io/v1", "TokenRequest") => {
+            unknown_fields::<authentication::v1::TokenRequest>(v)
+        }
+        ("authentication.k8s.io/v1", "TokenReview") => {
+            unknown_fields::<authentication::v1::TokenReview>(v)
+        }
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => {
+            unknown_fields::<authentication::v1::SelfSubjectReview>(v)
+        }
         ("autoscaling/v1", "Scale") => {
             unknown_fields::<k8s_openapi::api::autoscaling::v1::Scale>(v)
         }

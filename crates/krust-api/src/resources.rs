@@ -123,7 +123,7 @@ pub static RESOURCES: &[Resource] = &[
     Resource {
         group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", singular: "serviceaccount",
         short_names: &["sa"], categories: &[], namespaced: true, storage: "serviceaccounts", has_status: false,
-        subresources: &[],
+        subresources: &[sub!("token", "authentication.k8s.io", "v1", "TokenRequest", &["create"])],
     },
     Resource {
         group: "apps", version: "v1", kind: "Deployment", plural: "deployments", singular: "deployment",
@@ -140,6 +140,16 @@ pub static RESOURCES: &[Resource] = &[
             sub!("scale", "autoscaling", "v1", "Scale", STATUS_VERBS),
             sub!("status", "apps", "v1", "ReplicaSet", STATUS_VERBS),
         ],
+    },
+    Resource {
+        group: "authentication.k8s.io", version: "v1", kind: "SelfSubjectReview", plural: "selfsubjectreviews",
+        singular: "selfsubjectreview", short_names: &[], categories: &[], namespaced: false,
+        storage: "selfsubjectreviews", has_status: true, subresources: &[],
+    },
+    Resource {
+        group: "authentication.k8s.io", version: "v1", kind: "TokenReview", plural: "tokenreviews",
+        singular: "tokenreview", short_names: &[], categories: &[], namespaced: false,
+        storage: "tokenreviews", has_status: true, subresources: &[],
     },
     Resource {
         group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease",
@@ -197,9 +207,13 @@ impl Resource {
         self.subresources.iter().find(|s| s.name == name)
     }
 
-    /// Whether clients may create, list or watch it (bindings are create-only through pods).
+    /// Whether clients may list, watch, read or change its objects: not so for the kinds
+    /// that are only ever created and never stored (bindings, reviews), as in Kubernetes.
     pub fn is_listable(&self) -> bool {
-        self.plural != "bindings"
+        !matches!(
+            self.plural,
+            "bindings" | "selfsubjectreviews" | "tokenreviews"
+        )
     }
 }
 

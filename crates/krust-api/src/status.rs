@@ -110,7 +110,8 @@ impl ApiError {
         }
     }
 
-    fn about(mut self, group: &str, kind: &str, name: &str) -> Self {
+    /// `details`: the group, kind (resource) and name the error is about.
+    pub fn about(mut self, group: &str, kind: &str, name: &str) -> Self {
         self.group = (!group.is_empty()).then(|| group.to_string());
         self.kind = Some(kind.to_string());
         self.name = (!name.is_empty()).then(|| name.to_string());

@@ -1,5 +1,5 @@
 //! `Api`: what every handler shares (the registry, the metrics, the watch cache and the
-//! kubelet client).
+//! kubelet client, the token issuer).
 
 use crate::kubelet_client::KubeletClient;
 use crate::metrics::Metrics;
@@ -14,4 +14,6 @@ pub struct Api {
     pub watch_cache: WatchCache,
     /// Dials kubelets for `pods/log`, `exec`, `attach` and `portforward`.
     pub kubelets: KubeletClient,
+    /// Issues and checks service account tokens.
+    pub tokens: crate::tokens::Tokens,
 }

@@ -21,6 +21,7 @@ mod selectable;
 mod server;
 mod table;
 mod tls;
+mod tokens;
 mod watch_cache;
 
 pub use local::Local;

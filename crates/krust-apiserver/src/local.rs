@@ -37,6 +37,7 @@ impl Local {
             identity: Identity {
                 user: user.to_string(),
                 groups: vec!["system:masters".into(), "system:authenticated".into()],
+                ..Identity::default()
             },
             agent: HeaderValue::from_str(&agent)
                 .unwrap_or_else(|_| HeaderValue::from_static("krust")),

@@ -75,16 +75,23 @@ fn content(def: &str) -> Value {
     json!({"application/json": {"schema": {"$ref": format!("{REF_PREFIX}{def}")}}})
 }
 
+/// One operation of `r`, by its action (`get`, `post`, …) and operation id.
+fn operation(r: &Resource, action: &str, id: String) -> Value {
+    json!({"operationId": id, "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk(r)})
+}
+
+/// The query parameters of every write.
+fn write_params() -> Vec<Value> {
+    vec![
+        param("dryRun", "string"),
+        param("fieldManager", "string"),
+        param("fieldValidation", "string"),
+    ]
+}
+
 fn operations(r: &Resource, def: &str, list_def: Option<&str>) -> (Value, Value) {
-    let x = |action: &str, id: String| json!({"operationId": id, "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk(r)});
+    let x = |action: &str, id: String| operation(r, action, id);
     let ok = |d: &str| json!({"200": {"description": "OK", "content": content(d)}});
-    let write_params = || {
-        vec![
-            param("dryRun", "string"),
-            param("fieldManager", "string"),
-            param("fieldValidation", "string"),
-        ]
-    };
     let mut item = Map::new();
     let mut get = x("get", format!("read{}", r.kind));
     get["responses"] = ok(def);
@@ -124,12 +131,17 @@ fn operations(r: &Resource, def: &str, list_def: Option<&str>) -> (Value, Value)
     ]);
     list["responses"] = ok(list_def.unwrap_or(def));
     coll.insert("get".into(), list);
-    let mut post = x("post", format!("create{}", r.kind));
+    coll.insert("post".into(), create(r, def));
+    (Value::Object(item), Value::Object(coll))
+}
+
+/// `POST` of a collection.
+fn create(r: &Resource, def: &str) -> Value {
+    let mut post = operation(r, "post", format!("create{}", r.kind));
     post["parameters"] = json!(write_params());
     post["requestBody"] = json!({"content": content(def), "required": true});
     post["responses"] = json!({"201": {"description": "Created", "content": content(def)}});
-    coll.insert("post".into(), post);
-    (Value::Object(item), Value::Object(coll))
+    post
 }
 
 fn group_version_document(group: &str, version: &str) -> Value {
@@ -140,13 +152,13 @@ fn group_version_document(group: &str, version: &str) -> Value {
     ];
     for r in RESOURCES
         .iter()
-        .filter(|r| r.group == group && r.version == version && r.is_listable())
+        .filter(|r| r.group == group && r.version == version)
     {
         let Some(def) = schema::definition_for(r.group, r.version, r.kind) else {
             continue;
         };
-        let list_def = schema::definition_for(r.group, r.version, &r.list_kind());
         roots.push(def.to_string());
+        let list_def = schema::definition_for(r.group, r.version, &r.list_kind());
         roots.extend(list_def.map(String::from));
         let base = if group.is_empty() {
             format!("/api/{version}")
@@ -158,6 +170,11 @@ fn group_version_document(group: &str, version: &str) -> Value {
         } else {
             format!("{base}/{}", r.plural)
         };
+        if !r.is_listable() {
+            // Only ever created (bindings, reviews): the collection's POST alone.
+            paths.insert(coll, json!({"post": create(r, def)}));
+            continue;
+        }
         let (item, list) = operations(r, def, list_def);
         paths.insert(format!("{coll}/{{name}}"), item);
         paths.insert(coll, list);

@@ -5,7 +5,7 @@ use crate::handlers;
 use crate::metrics::Metrics;
 use crate::pki::Pki;
 use crate::registry::Registry;
-use crate::{auth, bootstrap, discovery, openapi, resource_metrics, respond, tls};
+use crate::{auth, bootstrap, discovery, openapi, resource_metrics, respond, tls, tokens};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -99,6 +99,7 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         metrics: Metrics::default(),
         watch_cache: Default::default(),
         kubelets: crate::kubelet_client::KubeletClient::new(&pki)?,
+        tokens: crate::tokens::Tokens::load_or_create(&config.data_dir.join("pki"))?,
     });
     let app = router(api, advertise.to_string());
     let tls = tls::server_config(&pki)?;
@@ -138,8 +139,13 @@ pub fn router(api: Arc<Api>, server_address: String) -> Router {
             get(|| async { respond::json(200, &openapi::v3_index()) }),
         )
         .route("/openapi/v3/{*path}", get(openapi_v3))
+        .route(tokens::oidc::CONFIGURATION, get(oidc_configuration))
+        .route(tokens::oidc::JWKS, get(jwks))
         .fallback(resources)
-        .layer(axum::middleware::from_fn(auth::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            auth::layer,
+        ))
         .with_state(api)
 }
 
@@ -151,6 +157,18 @@ async fn version() -> Response {
             "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rustc",
             "compiler": "rustc", "platform": "linux/amd64",
         }),
+    )
+}
+
+async fn oidc_configuration(State(api): State<Arc<Api>>) -> Response {
+    respond::json(200, &tokens::oidc::configuration(&api.tokens))
+}
+
+async fn jwks(State(api): State<Arc<Api>>) -> Response {
+    respond::with_type(
+        200,
+        "application/jwk-set+json",
+        api.tokens.jwks().to_string(),
     )
 }
 

@@ -41,6 +41,9 @@ const OBJECTS: &[(&str, &str)] = &[
     object!("endpointslice"),
     object!("events-event"),
     object!("scale"),
+    object!("tokenrequest"),
+    object!("tokenreview"),
+    object!("selfsubjectreview"),
     object!("deleteoptions"),
     object!("status"),
     object!("podlist"),
@@ -88,8 +91,8 @@ fn every_served_kind_its_list_and_its_subresources_are_in_the_table() {
     for r in RESOURCES {
         let api_version = r.api_version();
         assert!(supports(&api_version, r.kind), "{api_version} {}", r.kind);
-        // Bindings are only ever created: Kubernetes has no BindingList.
-        if r.kind != "Binding" {
+        // Bindings and reviews are only ever created: Kubernetes has no lists of them.
+        if r.is_listable() {
             assert!(supports(&api_version, &r.list_kind()), "{}", r.list_kind());
         }
         for s in r.subresources {

@@ -1,7 +1,7 @@
 //! Builds the OpenAPI 3 definitions of the served kinds from k8s-openapi's `JsonSchema` impls.
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::{apps, autoscaling, coordination, core, discovery, events};
+use k8s_openapi::api::{apps, authentication, autoscaling, coordination, core, discovery, events};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::JsonSchema;
 use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -48,6 +48,9 @@ pub(super) fn build() -> (Map<String, Value>, Vec<Kind>) {
         kind::<apps::v1::Deployment>(&mut generator, true),
         kind::<apps::v1::ReplicaSet>(&mut generator, true),
         kind::<autoscaling::v1::Scale>(&mut generator, false),
+        kind::<authentication::v1::TokenRequest>(&mut generator, false),
+        kind::<authentication::v1::TokenReview>(&mut generator, false),
+        kind::<authentication::v1::SelfSubjectReview>(&mut generator, false),
         kind::<coordination::v1::Lease>(&mut generator, true),
         kind::<discovery::v1::EndpointSlice>(&mut generator, true),
         kind::<events::v1::Event>(&mut generator, true),

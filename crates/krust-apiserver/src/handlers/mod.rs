@@ -144,6 +144,24 @@ pub fn verb(method: &Method, target: &Target, params: &Params) -> &'static str {
     }
 }
 
+/// The authentication.k8s.io requests, answered without storing anything.
+enum Unstored {
+    TokenRequest,
+    TokenReview,
+    SelfSubjectReview,
+}
+
+fn unstored(call: &Call, verb: &str) -> Option<Unstored> {
+    let target = &call.target;
+    let review = match (target.resource.plural, target.subresource.map(|s| s.name)) {
+        ("serviceaccounts", Some("token")) => Unstored::TokenRequest,
+        ("tokenreviews", None) => Unstored::TokenReview,
+        ("selfsubjectreviews", None) => Unstored::SelfSubjectReview,
+        _ => return None,
+    };
+    (verb == "create").then_some(review)
+}
+
 async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
     axum::body::to_bytes(body, negotiate::MAX_BODY)
         .await
@@ -201,6 +219,22 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
         if protobuf_only && verb == "watch" && negotiate::wants_table(&call.headers) {
             // A Table has no protobuf form; checked before the stream starts.
             return Ok(respond::not_acceptable());
+        }
+        if let Some(request) = unstored(&call, verb) {
+            return match request {
+                Unstored::TokenRequest => {
+                    crate::tokens::token_request(&call, &read_body(body).await?).await
+                }
+                Unstored::TokenReview => {
+                    crate::tokens::token_review(&call, &read_body(body).await?).await
+                }
+                Unstored::SelfSubjectReview => {
+                    let identity = parts.extensions.get::<crate::auth::Identity>();
+                    Ok(crate::tokens::self_subject_review(
+                        &identity.cloned().unwrap_or_default(),
+                    ))
+                }
+            };
         }
         match verb {
             "get" => get::get(&call).await,
