@@ -26,6 +26,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The service CIDR (`10.43.0.0/16`).
     pub service_cidr: String,
+    /// Whether pods must run as an existing service account and get its token volume (the
+    /// ServiceAccount admission plugin); off when no controller makes the accounts.
+    pub service_account_admission: bool,
 }
 
 /// A running API server.
@@ -89,7 +92,8 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
     let kubeconfig = config.data_dir.join("kubeconfig");
     std::fs::write(&kubeconfig, pki.kubeconfig(&url))?;
 
-    let registry = Registry::new(store, &config.service_cidr)?;
+    let mut registry = Registry::new(store, &config.service_cidr)?;
+    registry.service_account_admission = config.service_account_admission;
     bootstrap::ensure_all(&registry, advertise)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;

@@ -21,6 +21,7 @@ pub mod node_lifecycle;
 pub(crate) mod pod_control;
 pub(crate) mod pod_util;
 pub mod replicaset;
+pub mod root_ca;
 pub(crate) mod selector;
 pub(crate) mod service_pods;
 pub mod serviceaccount;
@@ -36,6 +37,9 @@ pub struct Options {
     pub node_monitor_grace_period: Duration,
     /// `--cluster-cidr`: the pod network nodes get their `podCIDR` from.
     pub cluster_cidr: krust_api::cidr::Cidr,
+    /// `--root-ca-file`: the CA (PEM) published in every namespace's `kube-root-ca.crt`
+    /// (not published without it).
+    pub root_ca: Option<String>,
 }
 
 impl Default for Options {
@@ -43,6 +47,7 @@ impl Default for Options {
         Options {
             node_monitor_grace_period: Duration::from_secs(40),
             cluster_cidr: node_ipam::Options::default().cluster_cidr,
+            root_ca: None,
         }
     }
 }
@@ -67,7 +72,19 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
         ..node_ipam::Options::default()
     };
     let c = &client;
+    let root_ca = async {
+        match &opts.root_ca {
+            Some(ca) => {
+                supervise("root-ca-cert-publisher", || {
+                    root_ca::run(c.clone(), ca.clone())
+                })
+                .await
+            }
+            None => std::future::pending().await,
+        }
+    };
     let never = tokio::join!(
+        root_ca,
         supervise("replicaset", || replicaset::run(c.clone())),
         supervise("deployment", || deployment::run(c.clone())),
         supervise("endpoints", || endpoints::run(c.clone())),

@@ -74,6 +74,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
         service_cidr: args.service_cidr.clone(),
+        service_account_admission: !args.api_only,
     };
     let running = krust_apiserver::start(config).await?;
     // The components in this process reach the API through the in-process transport, each
@@ -99,6 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let opts = krust_controllers::Options {
             node_monitor_grace_period: args.node_monitor_grace_period,
             cluster_cidr,
+            root_ca: Some(running.pki.ca_cert.clone()),
         };
         tokio::spawn(krust_component::leader::lead(
             controllers.clone(),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 const NAME_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// `generateName` plus five random characters, as Kubernetes does.
-fn generated(prefix: &str) -> String {
+pub(super) fn generated(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4();
     let suffix: String = id.as_bytes()[..5]
         .iter()
@@ -117,11 +117,14 @@ impl Registry {
         hooks::prepare_create(resource, &mut obj);
         defaults::on_create(resource.kind, &mut obj);
         validation::validate(resource, &obj, None)?;
-        let mut obj = super::track_fields(resource, None, obj, super::Part::Main, opts)?;
         let name = meta::name(&obj).to_string();
         if let (true, Some(ns)) = (resource.namespaced, meta::namespace(&obj).map(String::from)) {
             self.check_namespace(resource, &ns, &name).await?;
         }
+        if resource.kind == "Pod" && self.service_account_admission {
+            self.admit_service_account(&mut obj).await?;
+        }
+        let mut obj = super::track_fields(resource, None, obj, super::Part::Main, opts)?;
         if opts.dry_run {
             return Ok(Written {
                 object: obj,

@@ -8,6 +8,7 @@ mod create;
 mod delete;
 mod hooks;
 mod read;
+mod service_accounts;
 mod splice;
 mod update;
 
@@ -66,6 +67,9 @@ impl Part {
 pub struct Registry {
     store: Arc<dyn Store>,
     pub service_cidr: Cidr,
+    /// Whether the ServiceAccount admission plugin runs on pod creation (not when no
+    /// controller makes the accounts it needs: `krust server --api-only`).
+    pub service_account_admission: bool,
 }
 
 impl Registry {
@@ -80,6 +84,7 @@ impl Registry {
         Ok(Registry {
             store,
             service_cidr,
+            service_account_admission: false,
         })
     }
 

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::events::Recorder;
 
-use super::{host, images, pods, register, reset, stats, streams};
+use super::{host, images, pods, register, reset, stats, streams, tokens};
 
 /// How a real node runs.
 #[derive(Clone, Debug)]
@@ -95,6 +95,8 @@ pub(crate) struct Shared {
     pub host_ip: String,
     pub runtime: Runtime,
     pub images: images::ImageManager,
+    /// The service account tokens of the node's pods.
+    pub tokens: tokens::TokenManager,
     /// The node's allocatable resources (for `resourceFieldRef` limits left unset).
     pub allocatable: BTreeMap<String, Quantity>,
     pub events: Recorder,
@@ -220,6 +222,7 @@ impl RealNode {
             host_ip: opts.address.to_string(),
             runtime,
             images,
+            tokens: Default::default(),
             pod_cidr: watch::Sender::new(None),
             stats: Default::default(),
             started: krust_api::meta::now(),

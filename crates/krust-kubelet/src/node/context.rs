@@ -17,6 +17,12 @@ pub trait Objects {
     fn services(&self) -> &[Service] {
         &[]
     }
+    /// The pod's service account token for `audience` (empty: the API's) living `seconds`,
+    /// or why it could not be had.
+    fn token(&self, audience: &str, seconds: i64) -> Option<&Result<String, String>> {
+        let _ = (audience, seconds);
+        None
+    }
 }
 
 /// A map of fetched objects by `(namespace, name)`, the simplest [`Objects`].
@@ -28,6 +34,8 @@ pub struct ObjectMap {
     pub secrets: BTreeMap<(String, String), Secret>,
     /// Services for the service links.
     pub services: Vec<Service>,
+    /// Service account tokens by audience and lifetime.
+    pub tokens: BTreeMap<(String, i64), Result<String, String>>,
 }
 
 impl ObjectMap {
@@ -63,6 +71,10 @@ impl Objects for ObjectMap {
 
     fn services(&self) -> &[Service] {
         &self.services
+    }
+
+    fn token(&self, audience: &str, seconds: i64) -> Option<&Result<String, String>> {
+        self.tokens.get(&(audience.to_string(), seconds))
     }
 }
 

@@ -39,6 +39,7 @@ mod status;
 mod streams;
 #[cfg(test)]
 mod testing;
+mod tokens;
 pub mod volumes;
 mod worker;
 

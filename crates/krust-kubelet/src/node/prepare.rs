@@ -27,8 +27,9 @@ pub struct Prepared {
     pub files: Option<PodFiles>,
 }
 
-/// The ConfigMaps and Secrets the pod refers to (volumes, env, envFrom) that exist now, and
-/// the Services of its namespace and `default/kubernetes` (service links).
+/// The ConfigMaps and Secrets the pod refers to (volumes, env, envFrom) that exist now, the
+/// Services of its namespace and `default/kubernetes` (service links), and the service
+/// account tokens its projected volumes ask for (fresh ones from the token manager).
 pub async fn objects(shared: &Shared, pod: &Pod) -> ObjectMap {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let (config_maps, secrets) = references(pod);
@@ -45,6 +46,13 @@ pub async fn objects(shared: &Shared, pod: &Pod) -> ObjectMap {
             map.add_secret(s);
         }
     }
+    for (audience, seconds) in token_sources(pod) {
+        let token = shared
+            .tokens
+            .get(&shared.client, pod, &audience, seconds)
+            .await;
+        map.tokens.insert((audience, seconds), token);
+    }
     let links = pod.spec.as_ref().and_then(|s| s.enable_service_links) != Some(false);
     if links {
         let services: Api<Service> = Api::namespaced(shared.client.clone(), namespace);
@@ -59,6 +67,20 @@ pub async fn objects(shared: &Shared, pod: &Pod) -> ObjectMap {
         }
     }
     map
+}
+
+/// The audiences and lifetimes of a pod's projected service account tokens.
+fn token_sources(pod: &Pod) -> BTreeSet<(String, i64)> {
+    let volumes = pod.spec.iter().flat_map(|s| s.volumes.iter().flatten());
+    volumes
+        .flat_map(|v| v.projected.iter().flat_map(|p| p.sources.iter().flatten()))
+        .filter_map(|s| s.service_account_token.as_ref())
+        .map(|t| {
+            let seconds = t.expiration_seconds;
+            let seconds = seconds.unwrap_or(volumes::projected::TOKEN_SECONDS);
+            (t.audience.clone().unwrap_or_default(), seconds)
+        })
+        .collect()
 }
 
 /// Names of the ConfigMaps and Secrets a pod refers to.

@@ -670,6 +670,7 @@ impl Worker {
             }
         }
         self.prepared = None;
+        shared.tokens.forget(&self.uid);
         prepare::teardown(shared, &self.uid);
     }
 

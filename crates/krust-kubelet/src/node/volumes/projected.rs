@@ -1,11 +1,14 @@
-//! projected volumes (`pkg/volume/projected`): configMap, secret and downwardAPI sources
-//! merged into one directory. Service account tokens are not projected yet.
+//! projected volumes (`pkg/volume/projected`): configMap, secret, downwardAPI and
+//! serviceAccountToken sources merged into one directory.
 
 use k8s_openapi::api::core::v1::ProjectedVolumeSource;
 
-use super::atomic_writer::Payload;
+use super::atomic_writer::{FileProjection, Payload};
 use super::{DEFAULT_MODE, VolumeError, config_map, downward_api, secret};
 use crate::node::context::PodContext;
+
+/// A token source's lifetime when it names none (the API's default).
+pub const TOKEN_SECONDS: i64 = 3600;
 
 /// The files of a projected volume.
 pub fn payload(
@@ -45,8 +48,23 @@ pub fn payload(
                     .map_err(err)?,
             );
         }
-        // TODO(issue 11): serviceAccountToken sources need TokenRequest from the API server;
-        // the kube-api-access volume then lacks its token (ca.crt and namespace are written).
+        if let Some(t) = &s.service_account_token {
+            let audience = t.audience.as_deref().unwrap_or("");
+            let seconds = t.expiration_seconds.unwrap_or(TOKEN_SECONDS);
+            let token = match ctx.objects.token(audience, seconds) {
+                Some(Ok(token)) => token.clone(),
+                Some(Err(e)) => return Err(err(e.clone())),
+                None => return Err(err("failed to fetch token: not requested".into())),
+            };
+            let data = token.into_bytes();
+            out.insert(
+                t.path.clone(),
+                FileProjection {
+                    data,
+                    mode: mode as u32,
+                },
+            );
+        }
     }
     Ok(out)
 }
