@@ -47,6 +47,8 @@ pub enum Part {
     Scale,
     /// A namespace's `/finalize`: its `spec.finalizers`.
     Finalize,
+    /// A pod's `/ephemeralcontainers`: its `spec.ephemeralContainers`, added to only.
+    EphemeralContainers,
 }
 
 impl Part {
@@ -57,6 +59,7 @@ impl Part {
             Part::Status => "status",
             Part::Scale => "scale",
             Part::Finalize => "finalize",
+            Part::EphemeralContainers => "ephemeralcontainers",
         }
     }
 }
