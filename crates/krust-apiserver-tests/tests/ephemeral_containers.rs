@@ -68,7 +68,11 @@ async fn a_debug_container_is_added_with_the_container_defaults() {
         .map(|c| c["name"].as_str().unwrap().to_string())
         .collect();
     names.sort();
-    assert_eq!(names, ["dbg", "debugger-abcde"], "a later patch adds to the list");
+    assert_eq!(
+        names,
+        ["dbg", "debugger-abcde"],
+        "a later patch adds to the list"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,8 +205,9 @@ async fn pods_are_not_created_with_ephemeral_containers() {
     let srv = krust_testkit::start().await;
     let pods: Api<Pod> = srv.api("default");
     let mut p = pod("p");
-    p.spec.as_mut().unwrap().ephemeral_containers =
-        Some(vec![serde_json::from_value(json!({"name": "dbg", "image": "busybox"})).unwrap()]);
+    p.spec.as_mut().unwrap().ephemeral_containers = Some(vec![
+        serde_json::from_value(json!({"name": "dbg", "image": "busybox"})).unwrap(),
+    ]);
     let s = status(pods.create(&PostParams::default(), &p).await);
     assert_eq!(
         s.message,
@@ -215,11 +220,7 @@ async fn discovery_names_the_subresource() {
     let srv = krust_testkit::start().await;
     let list: Value = srv
         .client
-        .request(
-            http::Request::get("/api/v1")
-                .body(Vec::new())
-                .unwrap(),
-        )
+        .request(http::Request::get("/api/v1").body(Vec::new()).unwrap())
         .await
         .unwrap();
     let sub = list["resources"]

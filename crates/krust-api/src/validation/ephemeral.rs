@@ -95,9 +95,8 @@ pub fn containers(spec: Option<&Value>, path: &str) -> Vec<Cause> {
 /// some.
 pub fn on_create(spec: Option<&Value>) -> Option<Cause> {
     let list = spec?.get("ephemeralContainers")?.as_array()?;
-    (!list.is_empty()).then(|| {
-        Cause::forbidden("spec.ephemeralContainers", "cannot be set on create")
-    })
+    (!list.is_empty())
+        .then(|| Cause::forbidden("spec.ephemeralContainers", "cannot be set on create"))
 }
 
 /// `spec.template.spec.ephemeralContainers: Forbidden: …`, for a pod template that names
@@ -203,16 +202,20 @@ mod tests {
 
     #[test]
     fn a_debug_container_as_kubectl_adds_it_is_valid() {
-        let p = pod(json!([{"name": "debugger-x", "image": "busybox", "stdin": true,
+        let p = pod(
+            json!([{"name": "debugger-x", "image": "busybox", "stdin": true,
             "tty": true, "targetContainerName": "app", "resources": {},
-            "terminationMessagePolicy": "File"}]));
+            "terminationMessagePolicy": "File"}]),
+        );
         assert!(containers(p.get("spec"), "spec").is_empty());
     }
 
     #[test]
     fn names_are_unique_across_every_container_of_the_pod() {
-        let p = pod(json!([{"name": "app", "image": "i"}, {"name": "init", "image": "i"},
-            {"name": "d", "image": "i"}, {"name": "d", "image": "i"}]));
+        let p = pod(
+            json!([{"name": "app", "image": "i"}, {"name": "init", "image": "i"},
+            {"name": "d", "image": "i"}, {"name": "d", "image": "i"}]),
+        );
         assert_eq!(
             fields(&containers(p.get("spec"), "spec")),
             [
@@ -264,7 +267,9 @@ mod tests {
         let removed = update(&pod(json!([one])), &old);
         assert_eq!(
             fields(&removed),
-            ["spec.ephemeralContainers: Forbidden: existing ephemeral containers \"b\" may not be removed\n"]
+            [
+                "spec.ephemeralContainers: Forbidden: existing ephemeral containers \"b\" may not be removed\n"
+            ]
         );
         let changed = update(&pod(json!([one, {"name": "b", "image": "j"}])), &old);
         assert_eq!(changed[0].field, "spec.ephemeralContainers[b]");
@@ -286,7 +291,9 @@ mod tests {
         );
         assert!(on_create(pod(json!([])).get("spec")).is_none());
         assert_eq!(
-            in_template(p.get("spec"), "spec.template.spec").unwrap().field,
+            in_template(p.get("spec"), "spec.template.spec")
+                .unwrap()
+                .field,
             "spec.template.spec.ephemeralContainers"
         );
     }
