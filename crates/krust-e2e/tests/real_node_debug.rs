@@ -147,7 +147,7 @@ fn kubectl_debug_it_with_a_target_shares_its_processes() {
 
 #[test]
 fn kubectl_debug_adds_a_container_with_logs_exec_attach_status_and_events() {
-    let c = cluster();
+    let mut c = cluster();
     web(&c);
     let script = "echo dbg-says-hi; while true; do echo tick; sleep 1; done";
     let out = c.kubectl(&[
@@ -275,6 +275,25 @@ fn kubectl_debug_adds_a_container_with_logs_exec_attach_status_and_events() {
     );
     assert!(events().contains("Pulled: "), "{}", events());
 
+    // A node restarted (kill -9 of the whole server) adopts the debug container: same id,
+    // still running, not started again.
+    let id_path = "{.status.ephemeralContainerStatuses[0].containerID}";
+    let id = c.jsonpath(&["pod", "web"], id_path);
+    c.restart_after_kill9();
+    std::thread::sleep(Duration::from_secs(3));
+    wait_for(
+        &c,
+        "web",
+        "{.status.ephemeralContainerStatuses[0].containerID}",
+        &id,
+    );
+    assert!(!c.jsonpath(&["pod", "web"], running).is_empty());
+    let hi = c
+        .ok(&["logs", "web", "-c", "dbg"])
+        .matches("dbg-says-hi")
+        .count();
+    assert_eq!(hi, 1, "started once");
+
     // Deleting the pod stops and removes the debug container too.
     assert!(host_process_with("dbg-says-hi"));
     remove_pods(&c);
@@ -325,6 +344,33 @@ fn invalid_debug_containers_are_refused_and_copy_to_makes_a_debug_copy() {
         plain.contains("spec: Forbidden: pod updates may not change fields other than"),
         "{plain}"
     );
+
+    // --profile=general: the debug container gets CAP_SYS_PTRACE.
+    c.ok(&[
+        "debug",
+        "web",
+        &image,
+        "--profile=general",
+        "-c",
+        "gen",
+        "--",
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status; sleep 3603",
+    ]);
+    let caps = || c.kubectl(&["logs", "web", "-c", "gen"]).stdout;
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || caps().contains("CapEff")),
+        "{}",
+        c.ok(&["get", "pod", "web", "-o", "yaml"])
+    );
+    let hex = caps()
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let bits = u64::from_str_radix(&hex, 16).unwrap_or_else(|_| panic!("{}", caps()));
+    assert_ne!(bits & (1 << 19), 0, "CAP_SYS_PTRACE is in {hex}");
 
     // --copy-to: a new pod, the original's containers plus the debug one, scheduled anew.
     c.ok(&[
