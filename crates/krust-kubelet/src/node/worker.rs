@@ -1,8 +1,9 @@
 //! One real pod's worker, the kubelet's `syncPod` loop: on every change of the pod, exit of
 //! one of its containers or timer, it compares what should run with what runs and acts:
-//! the sandbox (held namespaces, cgroup, network, volumes) first, then init containers in
-//! order (sidecars kept running), then the containers, restarted by `restartPolicy` with the
-//! crash-loop back-off; it runs the containers' probes when due (`probing.rs`), killing a
+//! the sandbox (held namespaces, cgroup, network, volumes) first, then the ephemeral
+//! containers `kubectl debug` added (each started once, never restarted, in the PID namespace
+//! of its `targetContainerName` if it names one), init containers in order (sidecars kept
+//! running), then the containers, restarted by `restartPolicy` with the crash-loop back-off; it runs the containers' probes when due (`probing.rs`), killing a
 //! container whose liveness or startup probe failed, and their postStart hooks (`hooks.rs`);
 //! it posts the status when it changed. When the pod is deleted it stops the containers
 //! (preStop hooks, then the stop signal), main containers first and then sidecars in reverse
