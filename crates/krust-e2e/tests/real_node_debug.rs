@@ -1,8 +1,10 @@
 //! `kubectl debug` on a real node (root): an ephemeral container added to a running pod
 //! through `pods/ephemeralcontainers`, started once by the node in the pod's sandbox, in its
 //! target's PID namespace with `--target`, attachable (`-it` under a terminal), with logs,
-//! exec, attach, its status and Events, removed with the pod; invalid ones refused with
-//! Kubernetes' messages; `--copy-to` making a copy of the pod with a debug container.
+//! exec, attach, its status and Events, adopted by a restarted node, removed with the pod;
+//! its image pulled from a loopback registry (or waiting with the pull error); invalid ones
+//! refused with Kubernetes' messages; `--profile=general`; `--copy-to` making a copy of the
+//! pod with a debug container.
 
 mod real_node_support;
 
@@ -396,6 +398,78 @@ fn invalid_debug_containers_are_refused_and_copy_to_makes_a_debug_copy() {
             .contains("in-the-copy")),
         "{}",
         c.ok(&["describe", "pod", "web-copy"])
+    );
+    remove_pods(&c);
+}
+
+#[test]
+fn a_debug_image_is_pulled_with_the_kubelets_events_and_a_missing_one_waits() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let registry = runtime.block_on(krust_image::testing::Registry::start(None));
+    let addr = registry.addr().to_owned();
+    registry.push(
+        "tools/busybox:1",
+        &krust_image::testing::BusyboxImage::default().image(),
+    );
+    let c = cluster_with(&["--insecure-registry", &addr]);
+    web(&c);
+    let image = format!("{addr}/tools/busybox:1");
+    c.ok(&[
+        "debug",
+        "web",
+        &format!("--image={image}"),
+        "--image-pull-policy=Always",
+        "-c",
+        "pulled",
+        "--",
+        "sleep",
+        "3604",
+    ]);
+    let field = "spec.ephemeralContainers{pulled}";
+    let events = || {
+        c.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            &format!("involvedObject.name=web,involvedObject.fieldPath={field}"),
+            "-o",
+            "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+        ])
+    };
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || {
+            let e = events();
+            e.contains(&format!("Pulling: Pulling image \"{image}\""))
+                && e.contains("Pulled: Successfully pulled image")
+                && e.contains("Started: Started container pulled")
+        }),
+        "{}",
+        events()
+    );
+
+    // An image that is not there: the status waits with the pull error, as the kubelet's.
+    let missing = format!("{addr}/tools/missing:1");
+    c.ok(&[
+        "debug",
+        "web",
+        &format!("--image={missing}"),
+        "-c",
+        "gone",
+        "--",
+        "true",
+    ]);
+    let reason = "{.status.ephemeralContainerStatuses[?(@.name==\"gone\")].state.waiting.reason}";
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || matches!(
+            c.jsonpath(&["pod", "web"], reason).as_str(),
+            "ErrImagePull" | "ImagePullBackOff"
+        )),
+        "{}",
+        c.ok(&["get", "pod", "web", "-o", "yaml"])
     );
     remove_pods(&c);
 }
