@@ -55,6 +55,16 @@ fn read_until(rx: &Receiver<String>, what: &str, timeout: Duration) -> (bool, Ve
     (false, seen)
 }
 
+/// A child killed when dropped (a failed assertion included).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Whether a process on this host has `needle` in its command line.
 fn host_process_with(needle: &str) -> bool {
     std::fs::read_dir("/proc")
@@ -89,6 +99,7 @@ fn kubectl_debug_it_with_a_target_shares_its_processes() {
         .expect("script");
     let mut stdin = child.stdin.take().expect("stdin");
     let lines = Background::lines_of(child.stdout.take().expect("stdout"));
+    let mut child = Killed(child);
     let (attached, before) =
         read_until(&lines, "If you don't see a command prompt", ROLLOUT_TIMEOUT);
     assert!(
@@ -117,10 +128,10 @@ fn kubectl_debug_it_with_a_target_shares_its_processes() {
     );
     stdin.write_all(b"exit\r").expect("exit");
     let exited = true_within(Duration::from_secs(30), || {
-        matches!(child.try_wait(), Ok(Some(_)))
+        matches!(child.0.try_wait(), Ok(Some(_)))
     });
-    let _ = child.kill();
-    let code = child.wait().expect("wait");
+    let _ = child.0.kill();
+    let code = child.0.wait().expect("wait");
     assert!(
         exited && code.success(),
         "kubectl debug -it did not end well: {code}"
