@@ -43,7 +43,11 @@ fn ephemeral(p: &Pod) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_debug_container_is_added_with_the_container_defaults() {
+    // The pod is not bound to a node: Kubernetes accepts ephemeral containers then too (its
+    // kubelet starts them once it runs the pod).
     let (_srv, pods) = pods().await;
+    let unbound = pods.get("p").await.unwrap();
+    assert_eq!(unbound.spec.as_ref().unwrap().node_name, None);
     let added = add(
         &pods,
         json!({"name": "debugger-abcde", "image": "busybox:1.36", "stdin": true, "tty": true,
