@@ -4,7 +4,7 @@
 //! exec, attach, its status and Events, adopted by a restarted node, removed with the pod;
 //! its image pulled from a loopback registry (or waiting with the pull error); invalid ones
 //! refused with Kubernetes' messages; `--profile=general`; `--copy-to` making a copy of the
-//! pod with a debug container.
+//! pod with a debug container; `debug node/NAME` (a pod in the host's namespaces).
 
 mod real_node_support;
 
@@ -317,7 +317,7 @@ fn kubectl_debug_adds_a_container_with_logs_exec_attach_status_and_events() {
 }
 
 #[test]
-fn invalid_debug_containers_are_refused_and_copy_to_makes_a_debug_copy() {
+fn invalid_debug_containers_are_refused_and_copy_to_and_node_debugging_work() {
     let c = cluster();
     web(&c);
     let image = format!("--image={IMAGE}");
@@ -409,6 +409,30 @@ fn invalid_debug_containers_are_refused_and_copy_to_makes_a_debug_copy() {
             .contains("in-the-copy")),
         "{}",
         c.ok(&["describe", "pod", "web-copy"])
+    );
+
+    // debug node/NAME: a pod in the host's namespaces with the host's root at /host.
+    let node = format!("node/{}", c.node_name());
+    let out = c.ok(&[
+        "debug",
+        &node,
+        &image,
+        "--",
+        "sh",
+        "-c",
+        "cat /host/proc/sys/kernel/random/boot_id; sleep 3605",
+    ]);
+    let pod = out
+        .split_whitespace()
+        .find(|w| w.starts_with("node-debugger-"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    wait_running(&c, &pod);
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || c.ok(&["logs", &pod]) == boot_id),
+        "{}",
+        c.ok(&["logs", &pod])
     );
     remove_pods(&c);
 }
