@@ -71,6 +71,7 @@ pub static RESOURCES: &[Resource] = &[
         subresources: &[
             sub!("attach", "", "v1", "PodAttachOptions", &["create", "get"]),
             sub!("binding", "", "v1", "Binding", &["create"]),
+            sub!("ephemeralcontainers", "", "v1", "Pod", STATUS_VERBS),
             sub!("exec", "", "v1", "PodExecOptions", &["create", "get"]),
             sub!("log", "", "v1", "Pod", &["get"]),
             sub!("portforward", "", "v1", "PodPortForwardOptions", &["create", "get"]),

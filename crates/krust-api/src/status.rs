@@ -62,6 +62,15 @@ impl Cause {
         }
     }
 
+    /// `Not found: "x"`.
+    pub fn not_found(field: impl Into<String>, value: &Value) -> Self {
+        Cause {
+            reason: "FieldValueNotFound",
+            message: format!("Not found: {value}"),
+            field: field.into(),
+        }
+    }
+
     /// `Forbidden: why`.
     pub fn forbidden(field: impl Into<String>, why: impl std::fmt::Display) -> Self {
         Cause {

@@ -503,6 +503,57 @@ async fn pod_ips_wait_for_the_pod_cidr_then_fall_back() {
 }
 
 #[tokio::test]
+async fn ephemeral_containers_are_reported_running_once_added_with_their_events() {
+    let (_server, sim, pods) = with_pods(1).await;
+    create(&pods, "debugged", "sim-node-0", json!({})).await;
+    running(&pods, "debugged").await;
+    let add = |name: &str| {
+        json!({"spec": {"ephemeralContainers": [
+            {"name": name, "image": "busybox:1.36", "targetContainerName": "nginx"}]}})
+    };
+    for name in ["dbg", "dbg2"] {
+        pods.patch_ephemeral_containers(
+            "debugged",
+            &PatchParams::default(),
+            &Patch::Strategic(add(name)),
+        )
+        .await
+        .unwrap();
+    }
+    let statuses = eventually(
+        Duration::from_secs(10),
+        "two ephemeral statuses",
+        || async {
+            let p = pods.get("debugged").await.ok()?;
+            let list = p.status?.ephemeral_container_statuses?;
+            (list.len() == 2).then_some(list)
+        },
+    )
+    .await;
+    for s in &statuses {
+        assert!(s.state.as_ref().unwrap().running.is_some(), "{s:?}");
+        assert!(
+            !s.ready && s.restart_count == 0 && s.started.is_none(),
+            "{s:?}"
+        );
+    }
+    let events: Api<Event> = Api::namespaced(pods.clone().into_client(), "default");
+    eventually(Duration::from_secs(10), "the Started Events", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        let started = list.items.iter().filter(|e| {
+            e.reason.as_deref() == Some("Started")
+                && e.involved_object
+                    .field_path
+                    .as_deref()
+                    .is_some_and(|f| f.starts_with("spec.ephemeralContainers{dbg"))
+        });
+        (started.count() == 2).then_some(())
+    })
+    .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn readiness_probes_delay_readiness() {
     let (_server, sim, pods) = with_pods(1).await;
     let p: Pod = serde_json::from_value(json!({

@@ -91,7 +91,9 @@ pub fn config(spec: &ContainerSpec, sandbox: &Sandbox, cgroup: &str) -> Value {
             .collect()
     };
     let mut namespaces = vec![json!({"type": "mount"})];
-    if !sandbox.spec.host_pid {
+    if let Some(pid) = &spec.pid_namespace {
+        namespaces.push(json!({"type": "pid", "path": pid}));
+    } else if !sandbox.spec.host_pid {
         namespaces.push(json!({"type": "pid"}));
     }
     if let Some(net) = &sandbox.netns {

@@ -67,6 +67,22 @@ fn host_namespaces_are_not_joined_nor_made() {
 }
 
 #[test]
+fn a_container_targeting_another_joins_its_pid_namespace_by_path() {
+    let spec = ContainerSpec {
+        pid_namespace: Some("/proc/42/ns/pid".into()),
+        ..Default::default()
+    };
+    for host in [false, true] {
+        let config = config(&spec, &sandbox(host), "/c");
+        let pid = namespaces(&config)
+            .into_iter()
+            .find(|(t, _)| t == "pid")
+            .map(|(_, p)| p);
+        assert_eq!(pid, Some(Some("/proc/42/ns/pid".into())));
+    }
+}
+
+#[test]
 fn capabilities_are_normalized_and_privileged_gets_them_all_and_every_device() {
     let spec = ContainerSpec {
         capabilities: vec!["net_admin".into(), "CAP_CHOWN".into()],

@@ -85,6 +85,10 @@ pub struct ContainerSpec {
     pub log_path: PathBuf,
     /// The image's STOPSIGNAL (e.g. `SIGQUIT`); SIGTERM when absent.
     pub stop_signal: Option<String>,
+    /// A PID namespace to join (`/proc/<pid>/ns/pid` of another container's process: an
+    /// ephemeral container's `targetContainerName`) instead of a new one.
+    #[serde(default)]
+    pub pid_namespace: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

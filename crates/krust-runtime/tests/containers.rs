@@ -226,3 +226,27 @@ async fn a_rotated_log_is_reopened_and_written_anew() {
     assert!(f.runtime.reopen_container_log(&id).await.is_err());
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_container_given_another_s_pid_namespace_sees_its_processes() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("target").await;
+    let target = f.container(&sandbox, "app", &["sleep", "1000"]);
+    let target_id = f.run(&target).await;
+    let ContainerState::Running { pid, .. } =
+        f.runtime.container_status(&target_id).await.unwrap().state
+    else {
+        panic!("the target runs")
+    };
+    let mut debug = f.container(&sandbox, "debugger", &["ps", "-o", "pid,args"]);
+    debug.pid_namespace = Some(format!("/proc/{pid}/ns/pid").into());
+    let id = f.run(&debug).await;
+    assert_eq!(f.exit_code(&id).await, 0);
+    let log = f.log(&debug);
+    assert!(log.contains("sleep 1000"), "{log}");
+    assert!(
+        log.lines().any(|l| l.ends_with(" 1 sleep 1000")),
+        "the target is pid 1 of the namespace: {log}"
+    );
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}

@@ -2,6 +2,7 @@
 //! and all of them together one 422 `Invalid` error.
 
 mod config;
+mod ephemeral;
 mod names;
 mod pod;
 mod service;
@@ -23,6 +24,29 @@ pub fn validate(resource: &Resource, obj: &Value, old: Option<&Value>) -> Result
         "ConfigMap" | "Secret" => causes.extend(config::config(resource.kind, obj)),
         _ => {}
     }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            resource.group,
+            resource.kind,
+            crate::meta::name(obj),
+            causes,
+        ))
+    }
+}
+
+/// Validates a write through `pods/ephemeralcontainers` (Kubernetes'
+/// `ValidatePodEphemeralContainersUpdate`): the pod as a whole, its ephemeral containers,
+/// and that none it had changed or went away. The plain pod update's rule (the spec may
+/// not change) does not apply: this is the one way ephemeral containers are added.
+pub fn validate_ephemeral_containers(
+    resource: &Resource,
+    obj: &Value,
+    old: &Value,
+) -> Result<(), ApiError> {
+    let mut causes = metadata(resource, obj);
+    causes.extend(ephemeral::update(obj, old));
     if causes.is_empty() {
         Ok(())
     } else {

@@ -56,7 +56,13 @@ pub fn pod_spec(spec: Option<&Value>, path: &str) -> Vec<Cause> {
     causes
 }
 
-fn container(c: &Value, path: &str, seen: &mut HashSet<String>, causes: &mut Vec<Cause>) {
+/// Validates one container at `path`; `seen` holds the names of the pod's containers so far.
+pub(super) fn container(
+    c: &Value,
+    path: &str,
+    seen: &mut HashSet<String>,
+    causes: &mut Vec<Cause>,
+) {
     let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
     if name.is_empty() {
         causes.push(Cause::required(format!("{path}.name"), ""));
@@ -128,6 +134,10 @@ fn container(c: &Value, path: &str, seen: &mut HashSet<String>, causes: &mut Vec
 /// Validates a pod; on update only the fields Kubernetes lets change may change.
 pub fn pod(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut causes = pod_spec(obj.get("spec"), "spec");
+    causes.extend(super::ephemeral::containers(obj.get("spec"), "spec"));
+    if old.is_none() {
+        causes.extend(super::ephemeral::on_create(obj.get("spec")));
+    }
     if let Some(old) = old {
         let mutable = |spec: &Value| {
             let mut s = spec.clone();

@@ -46,6 +46,10 @@ pub fn workload(kind: &str, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         spec.pointer("/template/spec"),
         "spec.template.spec",
     ));
+    causes.extend(super::ephemeral::in_template(
+        spec.pointer("/template/spec"),
+        "spec.template.spec",
+    ));
     if let Some(p) = spec.pointer("/template/spec/restartPolicy")
         && p != "Always"
     {

@@ -1,5 +1,5 @@
-//! GET of one object (and of its `status` and `scale` subresources; `log` is proxied to the
-//! kubelet by `node_proxy`).
+//! GET of one object (and of its `status`, `scale` and `ephemeralcontainers` subresources;
+//! `log` is proxied to the kubelet by `node_proxy`).
 
 use super::Call;
 use axum::response::Response;
@@ -8,7 +8,7 @@ use krust_api::status::ApiError;
 pub async fn get(call: &Call) -> Result<Response, ApiError> {
     match call.target.subresource.map(|s| s.name) {
         Some("scale") => return super::scale::get(call).await,
-        Some("status") | None => {}
+        Some("status" | "ephemeralcontainers") | None => {}
         Some(other) => {
             return Err(ApiError::method_not_allowed(format!(
                 "GET is not supported on {other}"

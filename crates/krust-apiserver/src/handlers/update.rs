@@ -1,4 +1,5 @@
-//! PUT: replace an object, its status, its scale, or a namespace's finalizers.
+//! PUT: replace an object, its status, its scale, a pod's ephemeral containers, or a
+//! namespace's finalizers.
 
 use super::Call;
 use crate::registry::Part;
@@ -20,6 +21,7 @@ pub async fn update(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         None => Part::Main,
         Some("status") => Part::Status,
         Some("finalize") => Part::Finalize,
+        Some("ephemeralcontainers") => Part::EphemeralContainers,
         Some(other) => {
             return Err(ApiError::method_not_allowed(format!(
                 "PUT is not supported on {other}"

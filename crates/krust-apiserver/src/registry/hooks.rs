@@ -34,7 +34,22 @@ pub fn prepare_create(resource: &Resource, obj: &mut Value) {
 /// Carries over from `old` what an update may not change, and splits spec from status:
 /// a write to the main resource keeps the old status, a write to `/status` keeps the rest.
 pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, part: Part) {
-    if part == Part::Status {
+    if part == Part::EphemeralContainers {
+        // The old pod but its ephemeral containers (Kubernetes'
+        // `dropNonEphemeralContainerUpdates`: labels, annotations and the rest stay too).
+        let ephemeral = obj.pointer("/spec/ephemeralContainers").cloned();
+        let mut merged = old.clone();
+        match (ephemeral, merged["spec"].as_object_mut()) {
+            (Some(e), Some(spec)) => {
+                spec.insert("ephemeralContainers".into(), e);
+            }
+            (None, Some(spec)) => {
+                spec.remove("ephemeralContainers");
+            }
+            _ => {}
+        }
+        *obj = merged;
+    } else if part == Part::Status {
         // The old object but its status, which (with labels and annotations, which may
         // change through /status too, as in Kubernetes) moves over from the new one.
         let mut merged: Map<String, Value> = old

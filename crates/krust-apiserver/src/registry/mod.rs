@@ -48,6 +48,8 @@ pub enum Part {
     Scale,
     /// A namespace's `/finalize`: its `spec.finalizers`.
     Finalize,
+    /// A pod's `/ephemeralcontainers`: its `spec.ephemeralContainers`, added to only.
+    EphemeralContainers,
 }
 
 impl Part {
@@ -58,6 +60,7 @@ impl Part {
             Part::Status => "status",
             Part::Scale => "scale",
             Part::Finalize => "finalize",
+            Part::EphemeralContainers => "ephemeralcontainers",
         }
     }
 }

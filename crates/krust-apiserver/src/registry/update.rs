@@ -155,7 +155,11 @@ impl Registry {
         };
         hooks::prepare_update(resource, &mut obj, &old, part);
         defaults::on_write(resource.kind, &mut obj);
-        validation::validate(resource, &obj, Some(&old))?;
+        if part == Part::EphemeralContainers {
+            validation::validate_ephemeral_containers(resource, &obj, &old)?;
+        } else {
+            validation::validate(resource, &obj, Some(&old))?;
+        }
         let obj = super::track_fields(resource, Some(&old), obj, part, opts)?;
         if opts.dry_run {
             return Ok(Some(Written::unstored(obj, &current)));

@@ -159,6 +159,8 @@ pub fn container_config(input: &ContainerInput) -> Result<ContainerConfig, Confi
             .and_then(|l| l.stop_signal.clone())
             .or_else(|| image.stop_signal.clone())
             .filter(|s| !s.is_empty()),
+        // An ephemeral container's target is joined by the worker, which knows its process.
+        pid_namespace: None,
     };
     Ok(ContainerConfig {
         spec,

@@ -2,7 +2,8 @@
 //! state (waiting with a reason, running, terminated), its last termination and restart
 //! count; the pod's phase (`getPhase`) and its conditions (PodReadyToStartContainers,
 //! Initialized, ContainersReady, Ready, PodScheduled), posted as a strategic merge patch of
-//! `pods/status`.
+//! `pods/status`. Ephemeral containers have their own `ephemeralContainerStatuses` and count
+//! for neither the phase nor the conditions.
 
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
@@ -16,6 +17,8 @@ pub struct ContainerRecord {
     /// An init container (`sidecar`: one with `restartPolicy: Always`).
     pub init: bool,
     pub sidecar: bool,
+    /// An ephemeral container (`kubectl debug`): started once, never ready.
+    pub ephemeral: bool,
     pub image: String,
     pub image_id: String,
     /// `krust://<id>` of the current attempt, once created.
@@ -58,6 +61,7 @@ impl ContainerRecord {
             name: name.into(),
             init,
             sidecar,
+            ephemeral: false,
             image: image.into(),
             image_id: String::new(),
             container_id: None,
@@ -65,6 +69,24 @@ impl ContainerRecord {
             state: waiting("ContainerCreating", None),
             last: None,
             started: false,
+        }
+    }
+
+    /// An ephemeral container not created yet.
+    pub fn new_ephemeral(name: &str, image: &str) -> Self {
+        ContainerRecord {
+            ephemeral: true,
+            ..Self::new(name, image, false, false)
+        }
+    }
+
+    /// The pod spec's list the container is in: `initContainers`, `containers` or
+    /// `ephemeralContainers`.
+    pub fn list(&self) -> &'static str {
+        match (self.init, self.ephemeral) {
+            (true, _) => "initContainers",
+            (_, true) => "ephemeralContainers",
+            _ => "containers",
         }
     }
 
@@ -99,12 +121,15 @@ impl ContainerRecord {
             "name": self.name,
             "state": state,
             "lastState": last,
-            "ready": self.is_ready(),
+            "ready": self.is_ready() && !self.ephemeral,
             "restartCount": self.restart_count,
             "image": self.image,
             "imageID": self.image_id,
-            "started": self.is_running() && self.started,
         });
+        // The kubelet's prober sets `started` of containers and init containers only.
+        if !self.ephemeral {
+            status["started"] = json!(self.is_running() && self.started);
+        }
         if let Some(id) = &self.container_id {
             status["containerID"] = json!(id);
         }
@@ -195,7 +220,10 @@ pub struct Placement {
 }
 
 /// The `pods/status` patch for the pod's containers.
-pub fn patch(pod: &Pod, at: &Placement, records: &[ContainerRecord]) -> Value {
+pub fn patch(pod: &Pod, at: &Placement, all: &[ContainerRecord]) -> Value {
+    let (ephemeral, records): (Vec<ContainerRecord>, Vec<ContainerRecord>) =
+        all.iter().cloned().partition(|r| r.ephemeral);
+    let records = &records[..];
     let uid = pod.metadata.uid.as_deref().unwrap_or_default();
     let restart_policy = pod
         .spec
@@ -275,6 +303,10 @@ pub fn patch(pod: &Pod, at: &Placement, records: &[ContainerRecord]) -> Value {
     if !inits.is_empty() {
         status["initContainerStatuses"] = json!(inits);
     }
+    if !ephemeral.is_empty() {
+        let list: Vec<Value> = ephemeral.iter().map(ContainerRecord::json).collect();
+        status["ephemeralContainerStatuses"] = json!(list);
+    }
     json!({"metadata": {"uid": uid}, "status": status})
 }
 
@@ -350,6 +382,49 @@ mod tests {
         init.init = true;
         assert_eq!(phase("Never", &[init.clone(), running("a")]), "Failed");
         assert_eq!(phase("Always", &[init]), "Pending");
+    }
+
+    #[test]
+    fn ephemeral_containers_have_their_own_statuses_and_leave_phase_and_readiness_alone() {
+        let mut debugger = running("debugger");
+        debugger.ephemeral = true;
+        let waiting = ContainerRecord::new_ephemeral("dbg", "img");
+        let at = Placement {
+            host_ip: "10.0.0.1".into(),
+            pod_ip: None,
+            started: jiff::Timestamp::now(),
+            sandbox_ready: true,
+        };
+        let body = patch(&Pod::default(), &at, &[exited("app", 0), debugger, waiting]);
+        let status = &body["status"];
+        assert_eq!(status["phase"], "Running", "restartPolicy Always");
+        let names: Vec<&str> = status["containerStatuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["app"]);
+        let ephemeral = status["ephemeralContainerStatuses"].as_array().unwrap();
+        assert_eq!(ephemeral[0]["name"], "debugger");
+        assert_eq!(ephemeral[0]["ready"], false);
+        assert_eq!(ephemeral[0]["restartCount"], 0);
+        assert!(ephemeral[0]["state"]["running"].is_object());
+        assert!(ephemeral[0].get("started").is_none());
+        assert_eq!(
+            ephemeral[1]["state"]["waiting"]["reason"],
+            "ContainerCreating"
+        );
+        let ready = status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "ContainersReady")
+            .unwrap();
+        assert_eq!(
+            ready["message"], "containers with unready status: [app]",
+            "{ready}"
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! One real pod's worker, the kubelet's `syncPod` loop: on every change of the pod, exit of
 //! one of its containers or timer, it compares what should run with what runs and acts:
-//! the sandbox (held namespaces, cgroup, network, volumes) first, then init containers in
-//! order (sidecars kept running), then the containers, restarted by `restartPolicy` with the
-//! crash-loop back-off; it runs the containers' probes when due (`probing.rs`), killing a
+//! the sandbox (held namespaces, cgroup, network, volumes) first, then the ephemeral
+//! containers `kubectl debug` added (each started once, never restarted, in the PID namespace
+//! of its `targetContainerName` if it names one), init containers in order (sidecars kept
+//! running), then the containers, restarted by `restartPolicy` with the crash-loop back-off; it runs the containers' probes when due (`probing.rs`), killing a
 //! container whose liveness or startup probe failed, and their postStart hooks (`hooks.rs`);
 //! it posts the status when it changed. When the pod is deleted it stops the containers
 //! (preStop hooks, then the stop signal), main containers first and then sidecars in reverse
@@ -59,7 +60,7 @@ impl Worker {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         // Containers not created yet wait `PodInitializing` in a pod with init containers.
         let initializing = specs(pod).any(|(_, init, _)| init);
-        let records = specs(pod)
+        let mut records: Vec<ContainerRecord> = specs(pod)
             .map(|(c, init, sidecar)| {
                 let mut r =
                     ContainerRecord::new(&c.name, c.image.as_deref().unwrap_or(""), init, sidecar);
@@ -69,6 +70,7 @@ impl Worker {
                 r
             })
             .collect();
+        records.extend(ephemeral_records(pod, &records));
         Worker {
             api: Api::namespaced(shared.client.clone(), &namespace),
             shared,
@@ -186,7 +188,7 @@ impl Worker {
         let restart_policy = restart_policy(pod);
         let list: Vec<(Container, bool, bool)> =
             specs(pod).map(|(c, i, s)| (c.clone(), i, s)).collect();
-        let mut wake: Option<Instant> = None;
+        let mut wake: Option<Instant> = self.start_ephemeral(pod).await;
         let mut earliest = |w: Option<Instant>| {
             if let Some(w) = w {
                 wake = Some(wake.map_or(w, |x: Instant| x.min(w)));
@@ -230,6 +232,41 @@ impl Worker {
             }
         }
         wake
+    }
+
+    /// Starts the ephemeral containers not created yet, each once (never restarted, as the
+    /// kubelet's `computePodActions`: even while init containers run); returns when to try
+    /// again one that could not be created.
+    async fn start_ephemeral(&mut self, pod: &Pod) -> Option<Instant> {
+        let added = ephemeral_records(pod, &self.records);
+        self.records.extend(added);
+        let mut wake = None;
+        for (c, _) in ephemeral_specs(pod) {
+            let at = self
+                .records
+                .iter()
+                .position(|r| r.ephemeral && r.name == c.name);
+            if let Some(i) = at
+                && self.records[i].container_id.is_none()
+            {
+                wake = earliest(wake, self.start(pod, i, &c).await);
+            }
+        }
+        wake
+    }
+
+    /// The PID namespace of a running container of the pod, for an ephemeral container
+    /// that targets it.
+    async fn pid_namespace_of(&self, target: &str) -> Option<std::path::PathBuf> {
+        let r = self
+            .records
+            .iter()
+            .find(|r| !r.ephemeral && r.name == target)?;
+        let id = r.container_id.as_deref().and_then(runtime_id)?;
+        match self.shared.runtime.container_status(id).await.ok()?.state {
+            ContainerState::Running { pid, .. } => Some(format!("/proc/{pid}/ns/pid").into()),
+            _ => None,
+        }
     }
 
     /// Whether the pod reached a phase it never leaves.
@@ -327,12 +364,12 @@ impl Worker {
                         c.name
                     )),
                 );
-                let init = r.init;
+                let list = r.list();
                 let message = format!(
                     "Back-off restarting failed container {} in pod {who}",
                     c.name
                 );
-                self.warn(pod, Some(field(c, init)), "BackOff", message);
+                self.warn(pod, Some(field_of(&c.name, list)), "BackOff", message);
                 return Some(until);
             }
             self.backoff.next(&key, now);
@@ -348,8 +385,7 @@ impl Worker {
     /// Pulls the image, creates and starts one attempt of container `i`.
     async fn start(&mut self, pod: &Pod, i: usize, c: &Container) -> Option<Instant> {
         let shared = self.shared.clone();
-        let init = self.records[i].init;
-        let fieldpath = field(c, init);
+        let fieldpath = field_of(&c.name, self.records[i].list());
         let pulled = match shared
             .images
             .ensure(pod, c, &shared.pull_secrets(pod).await)
@@ -379,7 +415,7 @@ impl Worker {
             &objects,
             prepared,
         );
-        let spec = match built {
+        let mut spec = match built {
             Ok((spec, warnings)) => {
                 for w in warnings {
                     self.warn(pod, None, "InvalidEnvironmentVariableNames", w);
@@ -393,6 +429,21 @@ impl Worker {
                 return Some(Instant::now() + RETRY);
             }
         };
+        let target = ephemeral_specs(pod)
+            .into_iter()
+            .find(|(e, _)| self.records[i].ephemeral && e.name == c.name)
+            .and_then(|(_, target)| target);
+        if let Some(target) = target {
+            // The kubelet's `getTargetID`: the target must be running.
+            let Some(ns) = self.pid_namespace_of(&target).await else {
+                let message = format!("unable to find target container {target}");
+                self.warn(pod, Some(fieldpath), "Failed", format!("Error: {message}"));
+                self.records[i].state =
+                    status::waiting("CreateContainerConfigError", Some(message));
+                return Some(Instant::now() + RETRY);
+            };
+            spec.pid_namespace = Some(ns);
+        }
         // The attempt before the previous one is removed (its log file stays for `-p`).
         if let Some(old) = self.records[i]
             .container_id
@@ -487,7 +538,7 @@ impl Worker {
                 };
                 let c = specs(pod).find(|(c, _, _)| c.name == r.name);
                 let shared = self.shared.clone();
-                let (id, name, init) = (id.to_string(), r.name.clone(), r.init);
+                let (id, name, list) = (id.to_string(), r.name.clone(), r.list());
                 let c = c.map(|(c, _, _)| c.clone());
                 let pod_ip = self.pod_ip.clone();
                 let left = grace.saturating_sub(began.elapsed());
@@ -495,7 +546,7 @@ impl Worker {
                     let at = Running {
                         id: &id,
                         pod_ip: pod_ip.as_deref(),
-                        field: field_of(&name, init),
+                        field: field_of(&name, list),
                     };
                     let message = format!("Stopping container {name}");
                     hooks::kill(&shared, pod, c.as_ref(), &at, left, message).await;
@@ -572,7 +623,7 @@ impl Worker {
                         .records
                         .iter()
                         .find(|r| r.name == name)
-                        .map(|r| field_of(&name, r.init));
+                        .map(|r| field_of(&name, r.list()));
                     let message = format!("{} probe failed: {output}", kind.title());
                     self.warn(pod, field, "Unhealthy", message);
                 }
@@ -608,7 +659,7 @@ impl Worker {
         let at = Running {
             id: runtime_id(&id).unwrap_or_default(),
             pod_ip: self.pod_ip.as_deref(),
-            field: field_of(name, r.init),
+            field: field_of(name, r.list()),
         };
         let what = if kind == Kind::Startup {
             "startup"
@@ -732,6 +783,15 @@ fn specs(pod: &Pod) -> impl Iterator<Item = (&Container, bool, bool)> {
     inits.chain(containers)
 }
 
+/// Records for the pod's ephemeral containers that `records` does not have yet.
+fn ephemeral_records(pod: &Pod, records: &[ContainerRecord]) -> Vec<ContainerRecord> {
+    ephemeral_specs(pod)
+        .into_iter()
+        .filter(|(c, _)| !records.iter().any(|r| r.ephemeral && r.name == c.name))
+        .map(|(c, _)| ContainerRecord::new_ephemeral(&c.name, c.image.as_deref().unwrap_or("")))
+        .collect()
+}
+
 fn restart_policy(pod: &Pod) -> &str {
     pod.spec
         .as_ref()
@@ -739,14 +799,28 @@ fn restart_policy(pod: &Pod) -> &str {
         .unwrap_or("Always")
 }
 
-/// `spec.containers{name}`, the field path of the kubelet's container Events.
-fn field(c: &Container, init: bool) -> String {
-    field_of(&c.name, init)
+/// `spec.containers{name}` (or `spec.initContainers{…}`, `spec.ephemeralContainers{…}`:
+/// `list`), the field path of the kubelet's container Events.
+fn field_of(name: &str, list: &str) -> String {
+    format!("spec.{list}{{{name}}}")
 }
 
-fn field_of(name: &str, init: bool) -> String {
-    let list = if init { "initContainers" } else { "containers" };
-    format!("spec.{list}{{{name}}}")
+/// The pod's ephemeral containers as containers (the fields they share), each with its
+/// `targetContainerName`.
+fn ephemeral_specs(pod: &Pod) -> Vec<(Container, Option<String>)> {
+    let list = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.ephemeral_containers.as_ref());
+    list.into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let target = e.target_container_name.clone().filter(|t| !t.is_empty());
+            let mut v = serde_json::to_value(e).ok()?;
+            v.as_object_mut()?.remove("targetContainerName");
+            Some((serde_json::from_value(v).ok()?, target))
+        })
+        .collect()
 }
 
 /// The pod's `terminationGracePeriodSeconds` (30 unless set).

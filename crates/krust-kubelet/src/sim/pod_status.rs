@@ -126,6 +126,36 @@ pub fn running(pod: &Pod, at: &Placement, elapsed: Duration) -> Value {
     json!({"metadata": {"uid": uid}, "status": status})
 }
 
+/// The pod's ephemeral containers, each running since its time in `started` (by name;
+/// the pod's start for one not there). The list is atomic in a strategic merge patch, so
+/// every one is posted each time.
+pub fn ephemeral_running(
+    pod: &Pod,
+    at: &Placement,
+    started: &[(String, jiff::Timestamp)],
+) -> Value {
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    let statuses: Vec<Value> = ephemeral_containers(pod)
+        .map(|c| {
+            let since = started
+                .iter()
+                .find(|(n, _)| *n == c.name)
+                .map_or(at.started, |(_, t)| *t);
+            let mut s = base(c, uid);
+            s["ready"] = json!(false);
+            s["state"] = json!({"running": {"startedAt": krust_api::meta::timestamp(since)}});
+            s
+        })
+        .collect();
+    json!({"metadata": {"uid": uid}, "status": {"ephemeralContainerStatuses": statuses}})
+}
+
+fn ephemeral_containers(pod: &Pod) -> impl Iterator<Item = &Container> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.ephemeral_containers.iter().flatten())
+}
+
 /// The status once the containers stopped at `finished` (exit 0, as a process handling
 /// SIGTERM): phase Succeeded, not ready, containers terminated.
 pub fn terminated(pod: &Pod, at: &Placement, finished: jiff::Timestamp) -> Value {
@@ -159,6 +189,16 @@ pub fn terminated(pod: &Pod, at: &Placement, finished: jiff::Timestamp) -> Value
     let inits: Vec<Value> = init_containers(pod).map(stopped).collect();
     if !inits.is_empty() {
         status["initContainerStatuses"] = json!(inits);
+    }
+    let ephemeral: Vec<Value> = ephemeral_containers(pod)
+        .map(|c| {
+            let mut s = stopped(c);
+            s.as_object_mut().map(|m| m.remove("started"));
+            s
+        })
+        .collect();
+    if !ephemeral.is_empty() {
+        status["ephemeralContainerStatuses"] = json!(ephemeral);
     }
     json!({"metadata": {"uid": uid}, "status": status})
 }

@@ -71,6 +71,8 @@ struct Worker<'a> {
     uid: String,
     /// Pod IP and start time, once the containers run.
     placed: Option<(String, jiff::Timestamp)>,
+    /// The ephemeral containers started, with when.
+    ephemeral: Vec<(String, jiff::Timestamp)>,
 }
 
 impl<'a> Worker<'a> {
@@ -84,6 +86,7 @@ impl<'a> Worker<'a> {
             name: pod.metadata.name.clone().unwrap_or_default(),
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             placed: None,
+            ephemeral: Vec::new(),
         }
     }
 
@@ -99,6 +102,7 @@ impl<'a> Worker<'a> {
             if terminating(&rx.borrow_and_update()) {
                 break;
             }
+            Box::pin(self.start_ephemeral(&rx)).await;
             if rx.changed().await.is_err() {
                 return;
             }
@@ -109,7 +113,7 @@ impl<'a> Worker<'a> {
     }
 
     /// A pod that already runs here (a node taken over): keep its address.
-    fn adopt(&self, pod: &Pod) -> Option<(String, jiff::Timestamp)> {
+    fn adopt(&mut self, pod: &Pod) -> Option<(String, jiff::Timestamp)> {
         let status = pod.status.as_ref()?;
         if status.phase.as_deref() != Some("Running") {
             return None;
@@ -125,7 +129,35 @@ impl<'a> Worker<'a> {
             .as_ref()
             .map(|t| t.0)
             .unwrap_or_else(jiff::Timestamp::now);
+        let reported = status.ephemeral_container_statuses.iter().flatten();
+        self.ephemeral = reported.map(|s| (s.name.clone(), started)).collect();
         Some((ip, started))
+    }
+
+    /// Starts (reports as running, with their Events) the ephemeral containers added since
+    /// the last look, each once.
+    async fn start_ephemeral(&mut self, rx: &Latest) {
+        if self.placed.is_none() {
+            return;
+        }
+        let pod = rx.borrow().clone();
+        let spec = pod.spec.as_ref();
+        let added: Vec<Container> = spec
+            .iter()
+            .flat_map(|s| s.ephemeral_containers.iter().flatten())
+            .filter(|c| !self.ephemeral.iter().any(|(n, _)| *n == c.name))
+            .cloned()
+            .collect();
+        if added.is_empty() {
+            return;
+        }
+        let now = jiff::Timestamp::now();
+        for c in &added {
+            self.container_events(&pod, c, "ephemeralContainers");
+            self.ephemeral.push((c.name.clone(), now));
+        }
+        let body = pod_status::ephemeral_running(&pod, &self.placement(), &self.ephemeral);
+        self.patch(rx, body).await;
     }
 
     async fn start(&mut self, rx: &mut Latest) {
@@ -184,9 +216,21 @@ impl<'a> Worker<'a> {
                 }
             }
             let pod = rx.borrow().clone();
-            for c in containers(&pod) {
+            let ephemeral = pod
+                .spec
+                .iter()
+                .flat_map(|s| s.ephemeral_containers.iter().flatten());
+            let running = containers(&pod)
+                .map(|c| (c, "containers"))
+                .chain(ephemeral.map(|c| (c, "ephemeralContainers")));
+            for (c, list) in running {
                 let message = format!("Stopping container {}", c.name);
-                self.event(&pod, field(c, false), "Killing", message);
+                self.event(
+                    &pod,
+                    format!("spec.{list}{{{}}}", c.name),
+                    "Killing",
+                    message,
+                );
             }
             let body = pod_status::terminated(&pod, &self.placement(), jiff::Timestamp::now());
             if !self.patch(rx, body).await && rx.has_changed().is_err() {
@@ -277,37 +321,38 @@ impl<'a> Worker<'a> {
         let inits = spec
             .iter()
             .flat_map(|s| s.init_containers.iter().flatten())
-            .map(|c| (c, true));
-        for (c, init) in inits.chain(containers(pod).map(|c| (c, false))) {
-            let image = c.image.as_deref().unwrap_or_default();
-            if pull_policy(c) == "Always" {
-                self.event(
-                    pod,
-                    field(c, init),
-                    "Pulling",
-                    format!("Pulling image {image:?}"),
-                );
-                let message = format!(
-                    "Successfully pulled image {image:?} in 0s (0s including waiting). Image size: 0 bytes."
-                );
-                self.event(pod, field(c, init), "Pulled", message);
-            } else {
-                let message = format!("Container image {image:?} already present on machine");
-                self.event(pod, field(c, init), "Pulled", message);
-            }
-            self.event(
-                pod,
-                field(c, init),
-                "Created",
-                format!("Created container: {}", c.name),
-            );
-            self.event(
-                pod,
-                field(c, init),
-                "Started",
-                format!("Started container {}", c.name),
-            );
+            .map(|c| (c, "initContainers"));
+        for (c, list) in inits.chain(containers(pod).map(|c| (c, "containers"))) {
+            self.container_events(pod, c, list);
         }
+    }
+
+    /// Pulled (or Pulling and Pulled), Created, Started for one container of `list`.
+    fn container_events(&self, pod: &Pod, c: &Container, list: &str) {
+        let field = || format!("spec.{list}{{{}}}", c.name);
+        let image = c.image.as_deref().unwrap_or_default();
+        if pull_policy(c) == "Always" {
+            self.event(pod, field(), "Pulling", format!("Pulling image {image:?}"));
+            let message = format!(
+                "Successfully pulled image {image:?} in 0s (0s including waiting). Image size: 0 bytes."
+            );
+            self.event(pod, field(), "Pulled", message);
+        } else {
+            let message = format!("Container image {image:?} already present on machine");
+            self.event(pod, field(), "Pulled", message);
+        }
+        self.event(
+            pod,
+            field(),
+            "Created",
+            format!("Created container: {}", c.name),
+        );
+        self.event(
+            pod,
+            field(),
+            "Started",
+            format!("Started container {}", c.name),
+        );
     }
 
     fn event(&self, pod: &Pod, field: String, reason: &str, message: String) {
@@ -358,11 +403,6 @@ fn termination_wait(pod: &Pod) -> Duration {
 
 fn containers(pod: &Pod) -> impl Iterator<Item = &Container> {
     pod.spec.iter().flat_map(|s| s.containers.iter())
-}
-
-fn field(c: &Container, init: bool) -> String {
-    let list = if init { "initContainers" } else { "containers" };
-    format!("spec.{list}{{{}}}", c.name)
 }
 
 /// The image pull policy, defaulted as the API server does (Always for `:latest` or no tag).

@@ -27,6 +27,8 @@ pub struct PodSpec {
     #[serde(default)]
     pub containers: Vec<Container>,
     pub init_containers: Option<Vec<Container>>,
+    /// Those `kubectl debug` adds (`pods/ephemeralcontainers`).
+    pub ephemeral_containers: Option<Vec<Container>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -55,6 +57,14 @@ pub struct PodStatus {
     pub pod_ip: Option<String>,
     pub start_time: Option<Time>,
     pub conditions: Option<Vec<PodCondition>>,
+    pub ephemeral_container_statuses: Option<Vec<Named>>,
+}
+
+/// A list item of which the sim reads only the name.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Named {
+    #[serde(default)]
+    pub name: String,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
