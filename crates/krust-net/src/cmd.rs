@@ -56,6 +56,16 @@ pub(crate) fn forget_udp_flows(port: u16) {
     }
 }
 
+/// Forgets the tracked UDP flows DNATed to `ip` (a Service's endpoint that went away), so
+/// their clients' next datagrams pick a live endpoint, as kube-proxy's conntrack cleanup does.
+/// Best effort, as [`forget_udp_flows`].
+pub(crate) fn forget_udp_flows_to(ip: &str) {
+    let args = ["-D", "-p", "udp", "--dst-nat", ip];
+    if let Err(Error::Io { source, .. }) = run_with_input("conntrack", &args, "", String::new) {
+        tracing::debug!(%source, "cannot run conntrack: stale UDP flows stay until they expire");
+    }
+}
+
 /// Sets the network sysctl `key` (`ipv4/ip_forward`) to `value` in this thread's namespace.
 pub(crate) fn sysctl(key: &str, value: &str) -> Result<()> {
     // /proc/sys/net is the namespace of the thread that opens it.

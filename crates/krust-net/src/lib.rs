@@ -20,6 +20,7 @@ mod hostport;
 mod ipam;
 mod netns;
 mod network;
+pub mod proxy;
 mod routes;
 mod veth;
 
