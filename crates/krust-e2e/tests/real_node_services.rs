@@ -1,0 +1,349 @@
+//! Services on a real node (root): the seed tutorial's `kubectl create deployment` and
+//! `kubectl expose`, then the Service's ClusterIP, NodePort (127.0.0.1 and the node's address)
+//! and LoadBalancer address lead to the pods, from the host and from a pod, round robin over
+//! the replicas; a replica scaled away or failing its readiness probe gets no more requests;
+//! a Service without endpoints refuses; a pod reaches itself through its Service (hairpin).
+
+mod real_node_support;
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
+use real_node_support::*;
+
+/// What `web`'s pods serve: their own name.
+const SERVE_HOSTNAME: &str = "mkdir -p /www && hostname > /www/index.html && touch /www/ready && exec httpd -f -p 8080 -h /www";
+
+/// The node's InternalIP.
+fn node_ip(c: &Cluster) -> String {
+    c.jsonpath(
+        &["node", &c.node_name()],
+        "{.status.addresses[?(@.type==\"InternalIP\")].address}",
+    )
+}
+
+/// The body of `GET /index.html` at `host:port` from the host, trimmed ("" when nothing
+/// answered).
+fn from_host(host: &str, port: u16) -> String {
+    let answer =
+        std::panic::catch_unwind(|| http_get_at(host, port, "/index.html")).unwrap_or_default();
+    answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The bodies of `n` GETs of `host:port` from inside `pod` (one line each).
+fn from_pod(c: &Cluster, pod: &str, host: &str, port: u16, n: usize) -> Vec<String> {
+    // busybox's wget is static glibc, whose service lookup crashes without NSS: plain nc.
+    let script = format!(
+        r"for i in $(seq {n}); do printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc -w 5 {host} {port} | tail -n 1; echo; done"
+    );
+    let out = c.kubectl(&["exec", pod, "--", "sh", "-c", &script]);
+    out.stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The names of the pods labelled `app=<app>`.
+fn pod_names(c: &Cluster, app: &str) -> BTreeSet<String> {
+    c.pods(&format!("app={app}")).into_keys().collect()
+}
+
+/// Whether `n` GETs from the host reach exactly the pods `want`.
+fn host_reaches(host: &str, port: u16, n: usize, want: &BTreeSet<String>) -> bool {
+    let got: BTreeSet<String> = (0..n).map(|_| from_host(host, port)).collect();
+    &got == want
+}
+
+/// The pods labelled `app=<app>` that are not being deleted.
+fn staying(c: &Cluster, app: &str) -> BTreeSet<String> {
+    let list = c.get_json(&["pods", "-l", &format!("app={app}")]);
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn client(c: &Cluster) {
+    c.ok(&["run", "client", "--image", IMAGE, "--", "sleep", "3600"]);
+    wait_running(c, "client");
+}
+
+fn web_deployment(c: &Cluster, replicas: &str) -> BTreeSet<String> {
+    c.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image",
+        IMAGE,
+        "--replicas",
+        replicas,
+        "--",
+        "sh",
+        "-c",
+        SERVE_HOSTNAME,
+    ]);
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || c
+            .deployment_ready("web", &format!("{replicas}/{replicas}"))),
+        "web never became ready: {}",
+        c.ok(&["get", "pods", "-o", "wide"])
+    );
+    pod_names(c, "web")
+}
+
+#[test]
+fn expose_leads_to_every_replica_by_cluster_ip_node_port_and_load_balancer() {
+    let c = cluster();
+    let node_ip = node_ip(&c);
+    let pods = web_deployment(&c, "3");
+    client(&c);
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port",
+        "80",
+        "--target-port",
+        "8080",
+    ]);
+    let cluster_ip = c.jsonpath(&["service", "web"], "{.spec.clusterIP}");
+
+    // The ClusterIP from the host and from a pod: all three replicas answer.
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &cluster_ip,
+            80,
+            30,
+            &pods
+        )),
+        "from the host to {cluster_ip}:80 not all of {pods:?}: {:?}\n{}",
+        (0..10)
+            .map(|_| from_host(&cluster_ip, 80))
+            .collect::<Vec<_>>(),
+        krust_e2e::tail(&c.server_stderr(), 30)
+    );
+    let answers: BTreeSet<String> = from_pod(&c, "client", &cluster_ip, 80, 30)
+        .into_iter()
+        .collect();
+    assert_eq!(answers, pods, "from a pod to {cluster_ip}:80");
+
+    // A NodePort on 127.0.0.1 and on the node's address.
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--name",
+        "web-np",
+        "--type",
+        "NodePort",
+        "--port",
+        "80",
+        "--target-port",
+        "8080",
+    ]);
+    let node_port: u16 = c
+        .jsonpath(&["service", "web-np"], "{.spec.ports[0].nodePort}")
+        .parse()
+        .unwrap();
+    for host in ["127.0.0.1", node_ip.as_str()] {
+        assert!(
+            true_within(Duration::from_secs(10), || host_reaches(
+                host, node_port, 30, &pods
+            )),
+            "NodePort {host}:{node_port}: {:?}",
+            from_host(host, node_port)
+        );
+    }
+    let answers: BTreeSet<String> = from_pod(&c, "client", &node_ip, node_port, 30)
+        .into_iter()
+        .collect();
+    assert_eq!(
+        answers, pods,
+        "from a pod to the NodePort {node_ip}:{node_port}"
+    );
+
+    // A LoadBalancer: the node's address, written to its status, on the Service's port.
+    let lb_port = TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--name",
+        "web-lb",
+        "--type",
+        "LoadBalancer",
+        "--port",
+        &lb_port.to_string(),
+        "--target-port",
+        "8080",
+    ]);
+    assert!(
+        true_within(Duration::from_secs(10), || c.jsonpath(
+            &["service", "web-lb"],
+            "{.status.loadBalancer.ingress[0].ip}"
+        ) == node_ip),
+        "no ingress address: {}",
+        c.ok(&["get", "service", "web-lb", "-o", "yaml"])
+    );
+    let listed = c.ok(&["get", "service", "web-lb"]);
+    assert!(listed.contains(&node_ip), "EXTERNAL-IP: {listed}");
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &node_ip, lb_port, 30, &pods
+        )),
+        "LoadBalancer {node_ip}:{lb_port}: {:?}",
+        from_host(&node_ip, lb_port)
+    );
+
+    // Scaled down to one, only that one answers; it reaches itself through its Service.
+    c.ok(&["scale", "deployment", "web", "--replicas", "1"]);
+    let mut left = BTreeSet::new();
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || {
+            left = staying(&c, "web");
+            left.len() == 1
+        }),
+        "never one replica: {left:?}"
+    );
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &cluster_ip,
+            80,
+            20,
+            &left
+        )),
+        "after scaling to {left:?}: {:?}",
+        (0..10)
+            .map(|_| from_host(&cluster_ip, 80))
+            .collect::<Vec<_>>()
+    );
+    let me = left.iter().next().unwrap().clone();
+    let hairpin = from_pod(&c, &me, &cluster_ip, 80, 3);
+    assert_eq!(hairpin, vec![me.clone(); 3], "{me} through its own Service");
+    c.ok(&["delete", "deployment", "web"]);
+    c.ok(&["delete", "service", "web", "web-np", "web-lb"]);
+    remove_pods(&c);
+}
+
+#[test]
+fn an_unready_replica_gets_nothing_and_a_service_without_endpoints_refuses() {
+    let c = cluster();
+    client(&c);
+    apply(
+        &c,
+        &format!(
+            r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: probed}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: probed}}}}
+  template:
+    metadata: {{labels: {{app: probed}}}}
+    spec:
+      containers:
+      - name: web
+        image: {IMAGE}
+        command: [sh, -c, "{SERVE_HOSTNAME}"]
+        ports: [{{name: http, containerPort: 8080}}]
+        readinessProbe:
+          httpGet: {{path: /ready, port: http}}
+          periodSeconds: 1
+          failureThreshold: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: probed}}
+spec:
+  selector: {{app: probed}}
+  ports: [{{port: 80, targetPort: http, protocol: TCP}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: empty}}
+spec:
+  selector: {{app: nothing-has-this}}
+  ports: [{{port: 80, targetPort: 8080}}]
+"#
+        ),
+    );
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || c.deployment_ready("probed", "2/2")),
+        "probed never became ready: {}",
+        c.ok(&["get", "pods", "-o", "wide"])
+    );
+    let pods = pod_names(&c, "probed");
+    let cluster_ip = c.jsonpath(&["service", "probed"], "{.spec.clusterIP}");
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &cluster_ip,
+            80,
+            20,
+            &pods
+        )),
+        "named target port: {:?}",
+        from_host(&cluster_ip, 80)
+    );
+
+    // One replica fails its probe: the other takes every request.
+    let sick = pods.iter().next().unwrap().clone();
+    sh(&c, &sick, "rm /www/ready");
+    let healthy: BTreeSet<String> = pods.iter().filter(|p| **p != sick).cloned().collect();
+    assert!(
+        true_within(Duration::from_secs(15), || host_reaches(
+            &cluster_ip,
+            80,
+            20,
+            &healthy
+        )),
+        "after {sick} turned unready: {:?}",
+        (0..10)
+            .map(|_| from_host(&cluster_ip, 80))
+            .collect::<Vec<_>>()
+    );
+    let answers: BTreeSet<String> = from_pod(&c, "client", &cluster_ip, 80, 20)
+        .into_iter()
+        .collect();
+    assert_eq!(answers, healthy, "from a pod after {sick} turned unready");
+
+    // No endpoints: refused at once, from the host and from a pod.
+    let empty_ip = c.jsonpath(&["service", "empty"], "{.spec.clusterIP}");
+    let refused = std::net::TcpStream::connect_timeout(
+        &format!("{empty_ip}:80").parse().unwrap(),
+        Duration::from_secs(5),
+    )
+    .unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        std::io::ErrorKind::ConnectionRefused,
+        "{refused}"
+    );
+    let out = c.kubectl(&[
+        "exec",
+        "client",
+        "--",
+        "sh",
+        "-c",
+        &format!("nc -w 5 {empty_ip} 80 </dev/null"),
+    ]);
+    assert!(out.stderr.contains("refused"), "from a pod: {out:?}");
+    c.ok(&["delete", "deployment", "probed"]);
+    c.ok(&["delete", "service", "probed", "empty"]);
+    remove_pods(&c);
+}
