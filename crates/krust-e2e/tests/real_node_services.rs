@@ -257,6 +257,7 @@ spec:
   template:
     metadata: {{labels: {{app: probed}}}}
     spec:
+      terminationGracePeriodSeconds: 1
       containers:
       - name: web
         image: {IMAGE}
@@ -343,7 +344,7 @@ spec:
         &format!("nc -w 5 {empty_ip} 80 </dev/null"),
     ]);
     assert!(out.stderr.contains("refused"), "from a pod: {out:?}");
-    c.ok(&["delete", "deployment", "probed"]);
+    c.ok(&["delete", "deployment", "probed", "--cascade=foreground"]);
     c.ok(&["delete", "service", "probed", "empty"]);
     remove_pods(&c);
 }
