@@ -348,3 +348,84 @@ spec:
     c.ok(&["delete", "service", "probed", "empty"]);
     remove_pods(&c);
 }
+
+/// The proxy's nftables table of this test's node (named after its bridge).
+fn proxy_table_exists() -> bool {
+    let table = format!("krust-proxy-krt-e2e{}", std::process::id() % 128);
+    std::process::Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_cluster_ip_keeps_answering_across_restarts_and_stop_or_killall_removes_the_rules() {
+    let mut c = cluster();
+    let pods = web_deployment(&c, "1");
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port",
+        "80",
+        "--target-port",
+        "8080",
+    ]);
+    let cluster_ip = c.jsonpath(&["service", "web"], "{.spec.clusterIP}");
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &cluster_ip,
+            80,
+            3,
+            &pods
+        )),
+        "before the restart: {:?}",
+        from_host(&cluster_ip, 80)
+    );
+    // Requests all through the restart: the rules stay, and the new agent's first write
+    // replaces them in one transaction once it has listed Services and EndpointSlices.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asking = {
+        let (stop, ip) = (stop.clone(), cluster_ip.clone());
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                answers.push(from_host(&ip, 80));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            answers
+        })
+    };
+    c.restart_after_kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers = asking.join().unwrap();
+    let pod = pods.iter().next().unwrap();
+    let failed = answers.iter().filter(|a| *a != pod).count();
+    assert_eq!(failed, 0, "{failed} of {} requests failed", answers.len());
+    assert!(proxy_table_exists());
+
+    // A stopped node removes its rules; started again, it writes them again.
+    c.stop();
+    assert!(
+        !proxy_table_exists(),
+        "the stopped node left its service rules"
+    );
+    c.start_again();
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &cluster_ip,
+            80,
+            3,
+            &pods
+        )),
+        "after a stop and start: {:?}",
+        from_host(&cluster_ip, 80)
+    );
+    // A killed node leaves them, `krust killall` removes them.
+    c.kill9();
+    assert!(proxy_table_exists());
+    let out = c.krust(&["killall"]);
+    assert!(out.success(), "killall: {}", out.stderr);
+    assert!(!proxy_table_exists(), "killall left the service rules");
+}
