@@ -32,7 +32,7 @@ use crate::netns::run_in;
 use crate::routes::PROTO;
 
 pub use model::SERVICE_NAME_LABEL;
-pub use rules::Node;
+pub use rules::{Node, build};
 pub use ruleset::Ruleset;
 
 /// The metric of the proxy's route of the service range to the bridge: ahead of the pod
@@ -153,24 +153,14 @@ impl ServiceProxy {
             }
             None => Vec::new(),
         };
-        let netns = self.config.host_netns.clone();
-        let (lines, full_script) = (script.lines().count(), new.full());
-        let result = run_in(netns, move || {
-            let outcome = match cmd::nft(&script) {
-                Err(e) if !full => {
-                    tracing::warn!(error = %e, "a partial sync failed; writing the whole table");
-                    cmd::nft(&full_script).map(|()| true)
-                }
-                other => other.map(|()| full),
-            };
-            for ip in &gone_udp {
-                cmd::forget_udp_flows_to(ip);
-            }
-            outcome
-        })
-        .await;
+        let lines = script.lines().count();
+        let mut result = self.run(script, gone_udp.clone()).await;
+        if let (Err(e), false) = (&result, full) {
+            tracing::warn!(error = %e, "a partial sync failed; writing the whole table");
+            result = self.run(new.full(), Vec::new()).await;
+        }
         match result {
-            Ok(full) => {
+            Ok(()) => {
                 *applied = Some(new);
                 Ok(Synced { full, lines })
             }
@@ -179,6 +169,18 @@ impl ServiceProxy {
                 Err(e)
             }
         }
+    }
+
+    /// Runs one transaction in the host's namespace, then forgets the UDP flows to `gone`.
+    async fn run(&self, script: String, gone: Vec<String>) -> Result<()> {
+        run_in(self.config.host_netns.clone(), move || {
+            cmd::nft(&script)?;
+            for ip in &gone {
+                cmd::forget_udp_flows_to(ip);
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Removes the proxy's table and route (the agent stops, `krust killall`).

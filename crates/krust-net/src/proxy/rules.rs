@@ -23,7 +23,7 @@
 //!   which uses up the per-host ICMP rate limit and the rejection's port unreachable with it.
 //! - Masquerading is a mark (`0x4000`) set on the way in and acted on in `nat-postrouting`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
 use k8s_openapi::api::core::v1::Service;
@@ -56,6 +56,20 @@ pub fn build<'a>(
     slices: &[&EndpointSlice],
 ) -> Ruleset {
     let mut rs = base(node);
+    // Each Service's slices, found once (not by a scan of every slice per Service).
+    let mut by_service: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
+    for slice in slices {
+        let labels = slice.metadata.labels.as_ref();
+        if let (Some(ns), Some(svc)) = (
+            slice.metadata.namespace.as_deref(),
+            labels.and_then(|l| l.get(model::SERVICE_NAME_LABEL)),
+        ) {
+            by_service
+                .entry((ns, svc.as_str()))
+                .or_default()
+                .push(slice);
+        }
+    }
     for svc in services {
         let (Some(ns), Some(name)) = (
             svc.metadata.namespace.as_deref(),
@@ -63,11 +77,10 @@ pub fn build<'a>(
         ) else {
             continue;
         };
-        let mine: Vec<&EndpointSlice> = slices
-            .iter()
-            .copied()
-            .filter(|s| s.metadata.namespace.as_deref() == Some(ns))
-            .collect();
+        let mine = by_service
+            .get(&(ns, name))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         for port in model::service_ports(svc) {
             let port_name = port.id.rsplit('/').next().unwrap_or("");
             let eps = model::endpoints(
