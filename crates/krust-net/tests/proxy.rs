@@ -431,3 +431,26 @@ async fn an_endpoint_change_among_a_thousand_services_is_programmed_well_within_
         names(&["web"])
     );
 }
+
+#[tokio::test]
+async fn a_selectorless_service_backed_by_the_nodes_own_address_answers_the_node_and_pods() {
+    // As the cluster DNS: kube-dns's hand-written slice names the bridge's address.
+    let s = setup("pxd").await;
+    let dns = service("kube-dns", "10.43.0.10", json!({}));
+    let eps = slice("kube-dns", &["10.42.0.1"]);
+    s.proxy.sync([&dns], [&eps]).await.unwrap();
+    for from in [&s.node.host, &s.other, &s.web] {
+        let received = udp_receive_once(&s.node.host, at([10, 42, 0, 1], 5353));
+        udp_send(from, at([10, 43, 0, 10], 53), "query");
+        assert_eq!(received.join().unwrap(), "query", "UDP from {}", from.name);
+        let server = serve(&s.node.host, 8080, "node");
+        assert_eq!(
+            ask(from, at([10, 43, 0, 10], 80)),
+            "node",
+            "TCP from {}",
+            from.name
+        );
+        drop(server);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
