@@ -75,6 +75,69 @@ fn staying(c: &Cluster, app: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Counts, while it lives, the packets for the cluster's ranges (all of 10.42.0.0/16 and
+/// 10.43.0.0/16) that leave through the host's default-route interface (DESIGN.md's network
+/// safety): an nftables table of the test's own, removed on drop.
+struct LeakCheck {
+    table: String,
+}
+
+impl LeakCheck {
+    fn start() -> LeakCheck {
+        let route = std::process::Command::new("ip")
+            .args(["route", "show", "default"])
+            .output()
+            .unwrap();
+        let route = String::from_utf8_lossy(&route.stdout).into_owned();
+        let dev = route
+            .split_whitespace()
+            .skip_while(|w| *w != "dev")
+            .nth(1)
+            .unwrap_or("eth0")
+            .to_string();
+        let table = format!("krust-leakcheck-{}", std::process::id());
+        let script = format!(
+            "add table ip {table}; \
+             add chain ip {table} out {{ type filter hook postrouting priority 500; }}; \
+             add rule ip {table} out oifname \"{dev}\" ip daddr {{ 10.42.0.0/16, 10.43.0.0/16 }} counter"
+        );
+        let out = std::process::Command::new("nft")
+            .args([&script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        LeakCheck { table }
+    }
+
+    /// The packets counted so far.
+    fn leaked(&self) -> u64 {
+        let out = std::process::Command::new("nft")
+            .args(["list", "table", "ip", &self.table])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let packets = text.split("packets ").nth(1).unwrap_or_default();
+        packets
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for LeakCheck {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("nft")
+            .args(["delete", "table", "ip", &self.table])
+            .status();
+    }
+}
+
 fn client(c: &Cluster) {
     c.ok(&["run", "client", "--image", IMAGE, "--", "sleep", "3600"]);
     wait_running(c, "client");
@@ -105,6 +168,7 @@ fn web_deployment(c: &Cluster, replicas: &str) -> BTreeSet<String> {
 
 #[test]
 fn expose_leads_to_every_replica_by_cluster_ip_node_port_and_load_balancer() {
+    let leaks = LeakCheck::start();
     let c = cluster();
     let node_ip = node_ip(&c);
     let pods = web_deployment(&c, "3");
@@ -236,13 +300,18 @@ fn expose_leads_to_every_replica_by_cluster_ip_node_port_and_load_balancer() {
     let me = left.iter().next().unwrap().clone();
     let hairpin = from_pod(&c, &me, &cluster_ip, 80, 3);
     assert_eq!(hairpin, vec![me.clone(); 3], "{me} through its own Service");
-    c.ok(&["delete", "deployment", "web"]);
-    c.ok(&["delete", "service", "web", "web-np", "web-lb"]);
-    remove_pods(&c);
+    assert_eq!(
+        leaks.leaked(),
+        0,
+        "packets for the cluster's ranges left the host"
+    );
+    // The scaled-away pods ignore SIGTERM (httpd as PID 1) for their 30 s grace period:
+    // the cluster's `krust killall` at the end removes them.
 }
 
 #[test]
 fn an_unready_replica_gets_nothing_and_a_service_without_endpoints_refuses() {
+    let leaks = LeakCheck::start();
     let c = cluster();
     client(&c);
     apply(
@@ -344,6 +413,14 @@ spec:
         &format!("nc -w 5 {empty_ip} 80 </dev/null"),
     ]);
     assert!(out.stderr.contains("refused"), "from a pod: {out:?}");
+    // An address of the range no Service has goes nowhere either.
+    let unused = format!("{}.250:80", cluster_ip.rsplit_once('.').unwrap().0);
+    let _ = std::net::TcpStream::connect_timeout(&unused.parse().unwrap(), Duration::from_secs(1));
+    assert_eq!(
+        leaks.leaked(),
+        0,
+        "packets for the cluster's ranges left the host"
+    );
     c.ok(&["delete", "deployment", "probed", "--cascade=foreground"]);
     c.ok(&["delete", "service", "probed", "empty"]);
     remove_pods(&c);
@@ -419,8 +496,9 @@ fn a_cluster_ip_keeps_answering_across_restarts_and_stop_or_killall_removes_the_
             3,
             &pods
         )),
-        "after a stop and start: {:?}",
-        from_host(&cluster_ip, 80)
+        "after a stop and start: {:?}\n{}",
+        from_host(&cluster_ip, 80),
+        krust_e2e::tail(&c.server_stderr(), 30)
     );
     // A killed node leaves them, `krust killall` removes them.
     c.kill9();
