@@ -435,6 +435,31 @@ fn proxy_table_exists() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The host's routes, neighbours and proxy table, for a failure's message.
+fn debug_network() -> String {
+    let n = std::process::id() % 128;
+    let table = format!("krust-proxy-krt-e2e{n}");
+    [
+        vec!["ip", "route"],
+        vec!["ip", "neigh"],
+        vec!["nft", "list", "table", "ip", &table],
+    ]
+    .iter()
+    .map(|cmd| {
+        let out = std::process::Command::new(cmd[0])
+            .args(&cmd[1..])
+            .output()
+            .unwrap();
+        format!(
+            "$ {}\n{}{}",
+            cmd.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+    .collect()
+}
+
 #[test]
 fn a_cluster_ip_keeps_answering_across_restarts_and_stop_or_killall_removes_the_rules() {
     let mut c = cluster();
@@ -496,9 +521,10 @@ fn a_cluster_ip_keeps_answering_across_restarts_and_stop_or_killall_removes_the_
             3,
             &pods
         )),
-        "after a stop and start: {:?}\n{}",
+        "after a stop and start: {:?}\n{}\n{}",
         from_host(&cluster_ip, 80),
-        krust_e2e::tail(&c.server_stderr(), 30)
+        krust_e2e::tail(&c.server_stderr(), 30),
+        debug_network()
     );
     // A killed node leaves them, `krust killall` removes them.
     c.kill9();

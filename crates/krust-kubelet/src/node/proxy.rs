@@ -147,6 +147,12 @@ pub async fn run(shared: Arc<Shared>) {
             .sync(svc_cache.objects.values(), slice_cache.objects.values())
             .await
         {
+            Ok(s) if s.full => tracing::info!(
+                services = svc_cache.objects.len(),
+                endpoint_slices = slice_cache.objects.len(),
+                took = ?start.elapsed(),
+                "service rules written"
+            ),
             Ok(s) if s.lines > 0 => tracing::debug!(
                 full = s.full,
                 lines = s.lines,
