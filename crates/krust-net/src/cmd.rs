@@ -42,6 +42,11 @@ pub(crate) fn nft(script: &str) -> Result<()> {
     .map(drop)
 }
 
+/// `nft list tables`: one `table FAMILY NAME` line per table.
+pub(crate) fn nft_list_tables() -> Result<String> {
+    run_with_input("nft", &["list", "tables"], "", || "list tables".to_string())
+}
+
 /// Forgets the tracked UDP flows to local port `port`, so that datagrams a client kept
 /// sending before a hostPort existed are DNATed now instead of following their old,
 /// un-NATed flow (the kubelet's hostport manager and the portmap plugin do the same). Best

@@ -109,6 +109,19 @@ async fn a_cluster_ip_and_a_node_port_reach_the_pod_from_the_node_from_pods_and_
     assert_eq!(received.join().unwrap(), "query");
     // Nothing changed: nothing to write.
     assert_eq!(s.proxy.sync([&svc], [&eps]).await.unwrap().lines, 0);
+    // Someone removed the table: the check notices, the next sync writes it whole.
+    assert!(s.proxy.check().await.unwrap());
+    let (ok, text) = s
+        .node
+        .host
+        .nft(&["delete", "table", "ip", "krust-proxy-krt-br0"]);
+    assert!(ok, "{text}");
+    assert!(!s.proxy.check().await.unwrap());
+    assert!(s.proxy.sync([&svc], [&eps]).await.unwrap().full);
+    assert_eq!(
+        tcp_roundtrip(&s.other, at([10, 43, 0, 10], 80), &s.web, listen),
+        "hello"
+    );
 }
 
 #[tokio::test]

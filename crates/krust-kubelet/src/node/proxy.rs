@@ -3,7 +3,8 @@
 //! `krust_net::proxy`, which programs this node's nftables table. Nothing is programmed
 //! before both first lists are in (a restarted agent never writes a table without the
 //! Services it had); after that, every change is programmed at once, changes arriving
-//! together in one transaction. A failed sync is retried after a second. LoadBalancer
+//! together in one transaction. A failed sync is retried after a second; a table someone
+//! removed is written again within `CHECK_PERIOD`. LoadBalancer
 //! Services get this node's address (`service_lb.rs`).
 
 use std::collections::BTreeMap;
@@ -18,6 +19,10 @@ use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
 use super::{Shared, service_lb};
+
+/// How often the proxy checks that its table is still there (kube-proxy: a full resync
+/// every hour).
+const CHECK_PERIOD: Duration = Duration::from_secs(30);
 
 /// The objects of one kind as last seen, by `namespace/name`; `None` until listed.
 struct Cache<K> {
@@ -112,6 +117,7 @@ pub async fn run(shared: Arc<Shared>) {
     let (mut svc_cache, mut slice_cache) = (Cache::<Service>::new(), Cache::<EndpointSlice>::new());
     let mut dirty = false;
     let mut retry: Option<tokio::time::Instant> = None;
+    let mut check = tokio::time::interval(CHECK_PERIOD);
     loop {
         let wake = retry.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
@@ -126,6 +132,12 @@ pub async fn run(shared: Arc<Shared>) {
                 None => return,
             },
             _ = tokio::time::sleep_until(wake) => { retry = None; dirty = true; }
+            _ = check.tick() => {
+                if matches!(proxy.check().await, Ok(false)) && svc_cache.listed {
+                    tracing::warn!("the service rules were removed by someone else; writing them again");
+                    dirty = true;
+                }
+            }
         }
         // Whatever else has arrived goes into the same transaction.
         loop {

@@ -171,6 +171,20 @@ impl ServiceProxy {
         }
     }
 
+    /// Whether the table is still in the kernel; when someone removed it (`nft flush
+    /// ruleset`), the next [`ServiceProxy::sync`] writes it whole again.
+    pub async fn check(&self) -> Result<bool> {
+        let table = table_name(&self.config.bridge);
+        let listed = run_in(self.config.host_netns.clone(), cmd::nft_list_tables).await?;
+        let present = listed
+            .lines()
+            .any(|l| l.trim() == format!("table ip {table}"));
+        if !present {
+            *self.applied.lock().await = None;
+        }
+        Ok(present)
+    }
+
     /// Runs one transaction in the host's namespace, then forgets the UDP flows to `gone`.
     async fn run(&self, script: String, gone: Vec<String>) -> Result<()> {
         run_in(self.config.host_netns.clone(), move || {
