@@ -74,7 +74,8 @@ pub async fn run(args: NetworkArgs) -> Result<Verdicts> {
         &["--service-cidr", SERVICE_CIDR],
     )?;
     let bound = Duration::from_secs(args.max_seconds);
-    let result = on_server(&server, &archive, &args, bound).await;
+    let mut verdicts = Verdicts::default();
+    let result = on_server(&server, &archive, &args, bound, &mut verdicts).await;
     if result.is_err() {
         eprintln!("--- krust server log (tail) ---\n{}", server.log_tail());
     }
@@ -85,7 +86,7 @@ pub async fn run(args: NetworkArgs) -> Result<Verdicts> {
         after: reference::rate_now().await,
     };
     println!("\n{}", speed.line());
-    Ok(Verdicts::default())
+    Ok(verdicts)
 }
 
 async fn on_server(
@@ -93,6 +94,7 @@ async fn on_server(
     archive: &std::path::Path,
     args: &NetworkArgs,
     bound: Duration,
+    verdicts: &mut Verdicts,
 ) -> Result<()> {
     let client = server.client().await?;
     server.load_image(archive)?;
@@ -135,7 +137,7 @@ async fn on_server(
         }
         ips.insert(name, ip);
     }
-    let result = measure(&client, &ips, args, bound).await;
+    let result = measure(&client, &ips, args, bound, verdicts).await;
     let _ = pods
         .delete_collection(
             &DeleteParams::default().grace_period(1),
@@ -167,6 +169,7 @@ async fn measure(
     ips: &BTreeMap<&str, String>,
     args: &NetworkArgs,
     bound: Duration,
+    verdicts: &mut Verdicts,
 ) -> Result<()> {
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
@@ -247,7 +250,14 @@ async fn measure(
         "\n(1) endpoint change → traffic follows, among {} Services",
         args.services
     );
-    println!("  {}  (target: within 1 s)", s.line());
+    println!("  {}", s.line());
+    verdicts.check(
+        "network.programming-p99",
+        "  programming latency p99",
+        s.p99.as_secs_f64(),
+        args.services >= 1000,
+        &format!(" — {}", ms(s.p99)),
+    );
 
     // (2) Throughput: the ClusterIP against the pod's own address, alternating.
     let now_at = if args.changes % 2 == 1 {
@@ -271,10 +281,12 @@ async fn measure(
     );
     println!("  pod IP {now_at}:8080 directly: {d:.0} MiB/s");
     println!("  ClusterIP {flipped}:80:        {sv:.0} MiB/s");
-    println!(
-        "  ClusterIP ÷ direct: {:.2} (target: ≥ 0.90); latency p50 {}",
+    verdicts.check(
+        "network.clusterip-vs-direct",
+        "  ClusterIP ÷ direct",
         sv / d,
-        ms(s.p50)
+        true,
+        &format!(" — {:.2}", sv / d),
     );
     for i in 0..args.services {
         let _ = services
