@@ -94,6 +94,9 @@ pub struct ServiceProxy {
     config: Arc<ProxyConfig>,
     /// What the kernel holds, as last written; `None` until the first full sync.
     applied: Arc<Mutex<Option<Ruleset>>>,
+    /// Held by the thread that runs `nft`, so that a write whose caller was cancelled
+    /// (the agent stopping) ends before [`ServiceProxy::stop`] removes the table.
+    kernel: Arc<std::sync::Mutex<()>>,
 }
 
 impl ServiceProxy {
@@ -117,6 +120,7 @@ impl ServiceProxy {
         Ok(ServiceProxy {
             config: Arc::new(config),
             applied: Arc::new(Mutex::new(None)),
+            kernel: Default::default(),
         })
     }
 
@@ -187,7 +191,9 @@ impl ServiceProxy {
 
     /// Runs one transaction in the host's namespace, then forgets the UDP flows to `gone`.
     async fn run(&self, script: String, gone: Vec<String>) -> Result<()> {
+        let kernel = self.kernel.clone();
         run_in(self.config.host_netns.clone(), move || {
+            let _kernel = kernel.lock().unwrap_or_else(|e| e.into_inner());
             cmd::nft(&script)?;
             for ip in &gone {
                 cmd::forget_udp_flows_to(ip);
@@ -200,7 +206,7 @@ impl ServiceProxy {
     /// Removes the proxy's table and route (the agent stops, `krust killall`).
     pub async fn stop(&self) -> Result<()> {
         let mut applied = self.applied.lock().await;
-        remove(&self.config).await?;
+        remove_holding(&self.config, Some(self.kernel.clone())).await?;
         *applied = None;
         Ok(())
     }
@@ -208,8 +214,19 @@ impl ServiceProxy {
 
 /// Removes the table and route a proxy with `config` made (whether they exist or not).
 pub async fn remove(config: &ProxyConfig) -> Result<()> {
+    remove_holding(config, None).await
+}
+
+/// [`remove`], once the writing thread holding `kernel` (if any) is done.
+async fn remove_holding(
+    config: &ProxyConfig,
+    kernel: Option<Arc<std::sync::Mutex<()>>>,
+) -> Result<()> {
     let (table, route) = (table_name(&config.bridge), config.route());
     run_in(config.host_netns.clone(), move || {
+        let _kernel = kernel
+            .as_ref()
+            .map(|k| k.lock().unwrap_or_else(|e| e.into_inner()));
         cmd::ip_batch_forced(&[format!("route del {route}")]);
         cmd::nft(&Ruleset::delete(&table))
     })
