@@ -2,7 +2,9 @@
 //! `kubectl expose`, then the Service's ClusterIP, NodePort (127.0.0.1 and the node's address)
 //! and LoadBalancer address lead to the pods, from the host and from a pod, round robin over
 //! the replicas; a replica scaled away or failing its readiness probe gets no more requests;
-//! a Service without endpoints refuses; a pod reaches itself through its Service (hairpin).
+//! a Service without endpoints refuses; a pod reaches itself through its Service (hairpin);
+//! UDP reaches a selector-less Service backed by the node; the rules survive a kill -9 and go
+//! with a stop or `krust killall`; nothing for the cluster's ranges leaves the host.
 
 mod real_node_support;
 
@@ -532,4 +534,77 @@ fn a_cluster_ip_keeps_answering_across_restarts_and_stop_or_killall_removes_the_
     let out = c.krust(&["killall"]);
     assert!(out.success(), "killall: {}", out.stderr);
     assert!(!proxy_table_exists(), "killall left the service rules");
+}
+
+#[test]
+fn udp_reaches_a_selectorless_service_backed_by_the_node_from_the_host_and_from_a_pod() {
+    // The cluster DNS's shape: a hand-written EndpointSlice naming the bridge's address.
+    let c = cluster();
+    client(&c);
+    let pod_cidr = c.jsonpath(&["node", &c.node_name()], "{.spec.podCIDR}");
+    let gateway = format!("{}.1", pod_cidr.rsplit_once('.').unwrap().0);
+    let socket = std::net::UdpSocket::bind((gateway.as_str(), 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port();
+    apply(
+        &c,
+        &format!(
+            r#"apiVersion: v1
+kind: Service
+metadata: {{name: node-dns}}
+spec:
+  ports: [{{name: dns, port: 53, protocol: UDP}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: node-dns-1
+  labels: {{kubernetes.io/service-name: node-dns}}
+addressType: IPv4
+ports: [{{name: dns, port: {port}, protocol: UDP}}]
+endpoints: [{{addresses: ["{gateway}"]}}]
+"#
+        ),
+    );
+    let cluster_ip = c.jsonpath(&["service", "node-dns"], "{.spec.clusterIP}");
+    // Whether a datagram holding `word` arrives while `send` is repeated.
+    let received = |word: &[u8], send: &dyn Fn()| {
+        true_within(Duration::from_secs(15), || {
+            send();
+            let mut buf = [0u8; 512];
+            while let Ok((n, _)) = socket.recv_from(&mut buf) {
+                if buf[..n].windows(word.len()).any(|w| w == word) {
+                    return true;
+                }
+            }
+            false
+        })
+    };
+    let from_host = || {
+        let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        let _ = s.send_to(b"query", (cluster_ip.as_str(), 53));
+    };
+    assert!(
+        received(b"query", &from_host),
+        "nothing from the host reached {gateway}:{port}"
+    );
+    // busybox's nslookup asks the server it is given, over UDP (no answer comes back).
+    let from_pod = || {
+        let _ = c.kubectl(&[
+            "exec",
+            "client",
+            "--",
+            "timeout",
+            "2",
+            "nslookup",
+            "krust.test",
+            &cluster_ip,
+        ]);
+    };
+    assert!(
+        received(b"krust", &from_pod),
+        "nothing from a pod reached {gateway}:{port}"
+    );
 }
