@@ -104,8 +104,7 @@ impl ServiceProxy {
     /// must exist) and `bridge-nf-call-iptables` (so that replies bridged between two pods
     /// of the node are un-NATed). The table is written by the first [`ServiceProxy::sync`].
     pub async fn start(config: ProxyConfig) -> Result<ServiceProxy> {
-        let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
-        if config.bridge.is_empty() || !config.bridge.chars().all(plain) {
+        if !crate::config::plain_link_name(&config.bridge) {
             return Err(Error::Config(format!("bridge name {:?}", config.bridge)));
         }
         let route = config.route();
