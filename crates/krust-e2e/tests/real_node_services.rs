@@ -444,6 +444,8 @@ fn debug_network() -> String {
     [
         vec!["ip", "route"],
         vec!["ip", "neigh"],
+        vec!["ip", "-br", "link"],
+        vec!["bridge", "link"],
         vec!["nft", "list", "table", "ip", &table],
     ]
     .iter()
@@ -516,15 +518,20 @@ fn a_cluster_ip_keeps_answering_across_restarts_and_stop_or_killall_removes_the_
         "the stopped node left its service rules"
     );
     c.start_again();
+    // Under load the kubelet may give the pod a new sandbox (a new address) across the
+    // stop; its EndpointSlice follows once the new controller manager holds its lease (the
+    // stopped server's expires after 15 s), and then the proxy.
+    let pods = pod_names(&c, "web");
     assert!(
-        true_within(Duration::from_secs(10), || host_reaches(
+        true_within(Duration::from_secs(45), || host_reaches(
             &cluster_ip,
             80,
             3,
             &pods
         )),
-        "after a stop and start: {:?}\n{}\n{}",
+        "after a stop and start: {:?}\n{}\n{}\n{}",
         from_host(&cluster_ip, 80),
+        c.ok(&["get", "pods", "-o", "wide"]),
         krust_e2e::tail(&c.server_stderr(), 30),
         debug_network()
     );
