@@ -5,6 +5,7 @@ pub mod algorithm;
 pub mod churn;
 pub mod cluster;
 pub mod etcd;
+pub mod network;
 pub mod pods;
 pub mod reference;
 pub mod scheduler;

@@ -32,6 +32,9 @@ enum Bench {
     /// The real node: container start→exit, pod startup and memory, against runc and
     /// podman in the same run.
     Pods(krust_bench::pods::PodsArgs),
+    /// The service proxy on the real node: endpoint change → traffic follows, among many
+    /// Services; ClusterIP against direct pod-IP throughput in the same run.
+    Network(krust_bench::network::NetworkArgs),
 }
 
 #[tokio::main]
@@ -51,6 +54,7 @@ async fn main() -> ExitCode {
             Bench::Churn(args) => krust_bench::churn::run(args).await,
             Bench::Algorithm(args) => krust_bench::algorithm::run(args).await,
             Bench::Pods(args) => krust_bench::pods::run(args).await,
+            Bench::Network(args) => krust_bench::network::run(args).await,
         }
     };
     // On Ctrl-C the benchmark is dropped, which stops the processes it started.

@@ -18,7 +18,7 @@
 mod container;
 mod podman;
 mod runc;
-mod server;
+pub(crate) mod server;
 mod startup;
 pub mod stats;
 
@@ -61,7 +61,12 @@ pub struct PodsArgs {
 
 /// The krust binary of the options: the flag, or `krust` beside this program.
 fn krust_binary(args: &PodsArgs) -> Result<PathBuf> {
-    let path = match &args.krust {
+    krust_binary_at(args.krust.as_ref())
+}
+
+/// The krust binary `flag` names, or `krust` beside this program.
+pub(crate) fn krust_binary_at(flag: Option<&PathBuf>) -> Result<PathBuf> {
+    let path = match flag {
         Some(path) => path.clone(),
         None => std::env::current_exe()?
             .parent()
@@ -297,7 +302,7 @@ async fn pods_phase(
 }
 
 /// Waits until the node is Ready and has its pod range.
-async fn node_ready(client: &kube::Client, name: &str, bound: Duration) -> Result<()> {
+pub(crate) async fn node_ready(client: &kube::Client, name: &str, bound: Duration) -> Result<()> {
     let nodes: Api<Node> = Api::all(client.clone());
     let deadline = std::time::Instant::now() + bound;
     loop {

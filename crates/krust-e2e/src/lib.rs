@@ -480,19 +480,23 @@ impl Cluster {
     /// server on the same data directory, on a new free port, and waits until it is ready.
     /// The kubeconfig is rewritten by the new server; `url()` and `port()` change.
     pub fn restart_after_kill9(&mut self) {
+        self.kill9();
+        self.spawn_server();
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up); [`Cluster::start_again`]
+    /// starts a new one.
+    pub fn kill9(&mut self) {
         if let Some(mut child) = self.server.take() {
             // `Child::kill` sends SIGKILL on Unix.
             child.kill().expect("kill -9 the server");
             child.wait().expect("reap the server");
         }
-        self.spawn_server();
     }
-}
 
-impl Drop for Cluster {
-    /// Stops the server as an operator would (SIGTERM: it stops its sim nodes and removes the
-    /// routes they added), killing it if it is still there after a few seconds.
-    fn drop(&mut self) {
+    /// Stops the server as an operator would (SIGTERM), killing it if it is still there
+    /// after a few seconds; [`Cluster::start_again`] starts a new one.
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.server.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
@@ -504,6 +508,21 @@ impl Drop for Cluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Starts a server again on the same data directory after [`Cluster::stop`] or
+    /// [`Cluster::kill9`], and waits until it is ready.
+    pub fn start_again(&mut self) {
+        assert!(self.server.is_none(), "the server is running");
+        self.spawn_server();
+    }
+}
+
+impl Drop for Cluster {
+    /// Stops the server as an operator would (SIGTERM: it stops its sim nodes and removes the
+    /// routes they added), killing it if it is still there after a few seconds.
+    fn drop(&mut self) {
+        self.stop();
         if self.real_node {
             // The node's containers outlive the server, as they should: remove them and the
             // pod network, so that the test leaves the host as it found it.

@@ -42,6 +42,11 @@ pub(crate) fn nft(script: &str) -> Result<()> {
     .map(drop)
 }
 
+/// `nft list tables`: one `table FAMILY NAME` line per table.
+pub(crate) fn nft_list_tables() -> Result<String> {
+    run_with_input("nft", &["list", "tables"], "", || "list tables".to_string())
+}
+
 /// Forgets the tracked UDP flows to local port `port`, so that datagrams a client kept
 /// sending before a hostPort existed are DNATed now instead of following their old,
 /// un-NATed flow (the kubelet's hostport manager and the portmap plugin do the same). Best
@@ -51,6 +56,16 @@ pub(crate) fn forget_udp_flows(port: u16) {
     let port = port.to_string();
     let args = ["-D", "-p", "udp", "--orig-port-dst", &port];
     // It fails when no flow matched; that is fine.
+    if let Err(Error::Io { source, .. }) = run_with_input("conntrack", &args, "", String::new) {
+        tracing::debug!(%source, "cannot run conntrack: stale UDP flows stay until they expire");
+    }
+}
+
+/// Forgets the tracked UDP flows DNATed to `ip` (a Service's endpoint that went away), so
+/// their clients' next datagrams pick a live endpoint, as kube-proxy's conntrack cleanup does.
+/// Best effort, as [`forget_udp_flows`].
+pub(crate) fn forget_udp_flows_to(ip: &str) {
+    let args = ["-D", "-p", "udp", "--dst-nat", ip];
     if let Err(Error::Io { source, .. }) = run_with_input("conntrack", &args, "", String::new) {
         tracing::debug!(%source, "cannot run conntrack: stale UDP flows stay until they expire");
     }

@@ -57,8 +57,7 @@ impl NetworkConfig {
     /// Refuses configurations that cannot work or would write odd commands.
     pub(crate) fn validate(&self) -> Result<()> {
         let bridge = &self.bridge;
-        let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
-        if bridge.is_empty() || bridge.len() > 15 || !bridge.chars().all(plain) {
+        if !plain_link_name(bridge) {
             return Err(Error::Config(format!(
                 "bridge name {bridge:?}: 1 to 15 letters, digits, '-', '_' or '.'"
             )));
@@ -87,6 +86,13 @@ impl NetworkConfig {
         }
         Ok(())
     }
+}
+
+/// Whether `name` is a link name krust writes into `ip` and `nft` commands: 1 to 15
+/// letters, digits, '-', '_' or '.'.
+pub(crate) fn plain_link_name(name: &str) -> bool {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    !name.is_empty() && name.len() <= 15 && name.chars().all(plain)
 }
 
 /// What a pod's network is: its address, and the gateway its default route goes through.

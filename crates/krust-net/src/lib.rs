@@ -4,6 +4,9 @@
 //! DNAT, and DESIGN.md's network-safety routes (the cluster's pod and service ranges routed
 //! locally before any pod traffic).
 //!
+//! [`proxy`] is the node's service proxy, kube-proxy's nftables mode: Services and
+//! EndpointSlices (read by the caller) become the node's `krust-proxy-<bridge>` table.
+//!
 //! The host is changed with iproute2's `ip` (`-batch`: one process per step) and with `nft`
 //! rather than through a netlink crate: no new dependency, commands that read as their
 //! documentation, and an attach measured here at 10–25 ms (p50; a state file fsync, the veth,
@@ -20,6 +23,7 @@ mod hostport;
 mod ipam;
 mod netns;
 mod network;
+pub mod proxy;
 mod routes;
 mod veth;
 

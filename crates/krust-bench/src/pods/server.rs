@@ -25,6 +25,11 @@ pub struct Server {
 impl Server {
     /// Starts `krust server` on `data_dir` and waits for its ready line.
     pub fn start(krust: &Path, data_dir: &Path) -> Result<Server> {
+        Server::start_with(krust, data_dir, &[])
+    }
+
+    /// [`Server::start`] with more arguments (`--service-cidr …`).
+    pub fn start_with(krust: &Path, data_dir: &Path, extra: &[&str]) -> Result<Server> {
         let n = std::process::id() % 100;
         let node = format!("krt-bench-{n}");
         std::fs::create_dir_all(data_dir)?;
@@ -37,6 +42,7 @@ impl Server {
             .args(["--node-name", &node])
             .args(["--bridge", &format!("krt-bench{n}")])
             .args(["--cluster-cidr", &format!("10.42.{}.0/24", 20 + n)])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

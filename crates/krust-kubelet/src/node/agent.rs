@@ -17,6 +17,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use krust_api::cidr::Cidr;
 use krust_image::ImageStore;
+use krust_net::proxy::ServiceProxy;
 use krust_net::{NetworkConfig, PodNetwork};
 use krust_runtime::{Runtime, RuntimeConfig};
 use kube::Api;
@@ -25,7 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::events::Recorder;
 
-use super::{host, images, pods, register, reset, stats, streams, tokens};
+use super::{host, images, pods, proxy, register, reset, stats, streams, tokens};
 
 /// How a real node runs.
 #[derive(Clone, Debug)]
@@ -107,6 +108,8 @@ pub(crate) struct Shared {
     /// When the agent started (the Summary's node `startTime`).
     pub started: String,
     network: OnceCell<PodNetwork>,
+    /// The service proxy, once started (stopped with the agent).
+    pub proxy: std::sync::OnceLock<ServiceProxy>,
 }
 
 impl Shared {
@@ -227,6 +230,7 @@ impl RealNode {
             stats: Default::default(),
             started: krust_api::meta::now(),
             network: OnceCell::new(),
+            proxy: Default::default(),
             opts,
         });
         let heartbeat = register::register(&shared).await?;
@@ -236,6 +240,7 @@ impl RealNode {
             tokio::spawn(pods::watch(shared.clone())),
             tokio::spawn(serve(listener, tls, shared.clone())),
             tokio::spawn(stats::housekeeping(shared.clone())),
+            tokio::spawn(proxy::run(shared.clone())),
         ];
         tracing::info!(node = %shared.name, address = %shared.host_ip, "real node registered");
         Ok(RealNode { shared, tasks })
@@ -246,13 +251,19 @@ impl RealNode {
         &self.shared.name
     }
 
-    /// Stops the agent's tasks; containers keep running.
+    /// Stops the agent's tasks and removes its service rules (kube-proxy's `--cleanup`; a
+    /// new agent writes them again before anything else changes); containers keep running.
     pub async fn shutdown(self) {
         for t in &self.tasks {
             t.abort();
         }
         for t in self.tasks {
             let _ = t.await;
+        }
+        if let Some(proxy) = self.shared.proxy.get()
+            && let Err(e) = proxy.stop().await
+        {
+            tracing::warn!(error = %e, "removing the service rules");
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Undoing a node on this host (what k3s' `k3s-killall.sh` does): every sandbox and its
 //! containers stopped and removed, the pod network (bridge, routes, hostPort rules) torn
-//! down. The node writes what it set up to `<data dir>/node.json` ([`record`]), so
-//! [`reset`] needs nothing but the data dir. Images and logs stay.
+//! down, the service proxy's table and route removed. The node writes what it set up to
+//! `<data dir>/node.json` ([`record`]), so [`reset`] needs nothing but the data dir. Images
+//! and logs stay.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -85,6 +86,14 @@ pub async fn reset(data_dir: &Path) -> anyhow::Result<()> {
             service_cidr: parse(&installed.service_cidr)?,
             ..NetworkConfig::new(parse(pod_cidr)?, data_dir.join("net"))
         };
+        krust_net::proxy::remove(&krust_net::proxy::ProxyConfig {
+            bridge: config.bridge.clone(),
+            node_name: String::new(),
+            cluster_cidr: config.cluster_cidr,
+            service_cidr: config.service_cidr,
+            host_netns: None,
+        })
+        .await?;
         let network = PodNetwork::setup(config).await?;
         for (uid, _) in network.allocated() {
             network.detach(&uid, None).await?;

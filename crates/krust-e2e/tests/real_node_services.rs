@@ -1,0 +1,617 @@
+//! Services on a real node (root): the seed tutorial's `kubectl create deployment` and
+//! `kubectl expose`, then the Service's ClusterIP, NodePort (127.0.0.1 and the node's address)
+//! and LoadBalancer address lead to the pods, from the host and from a pod, round robin over
+//! the replicas; a replica scaled away or failing its readiness probe gets no more requests;
+//! a Service without endpoints refuses; a pod reaches itself through its Service (hairpin);
+//! UDP reaches a selector-less Service backed by the node; the rules survive a kill -9 and go
+//! with a stop or `krust killall`; nothing for the cluster's ranges leaves the host.
+
+mod real_node_support;
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
+use real_node_support::*;
+
+/// What `web`'s pods serve: their own name.
+const SERVE_HOSTNAME: &str = "mkdir -p /www && hostname > /www/index.html && touch /www/ready && exec httpd -f -p 8080 -h /www";
+
+/// The node's InternalIP.
+fn node_ip(c: &Cluster) -> String {
+    c.jsonpath(
+        &["node", &c.node_name()],
+        "{.status.addresses[?(@.type==\"InternalIP\")].address}",
+    )
+}
+
+/// The body of `GET /index.html` at `host:port` from the host, trimmed ("" when nothing
+/// answered).
+fn from_host(host: &str, port: u16) -> String {
+    let answer =
+        std::panic::catch_unwind(|| http_get_at(host, port, "/index.html")).unwrap_or_default();
+    answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The bodies of `n` GETs of `host:port` from inside `pod` (one line each).
+fn from_pod(c: &Cluster, pod: &str, host: &str, port: u16, n: usize) -> Vec<String> {
+    // busybox's wget is static glibc, whose service lookup crashes without NSS: plain nc.
+    let script = format!(
+        r"for i in $(seq {n}); do printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc -w 5 {host} {port} | tail -n 1; echo; done"
+    );
+    let out = c.kubectl(&["exec", pod, "--", "sh", "-c", &script]);
+    out.stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The names of the pods labelled `app=<app>`.
+fn pod_names(c: &Cluster, app: &str) -> BTreeSet<String> {
+    c.pods(&format!("app={app}")).into_keys().collect()
+}
+
+/// Whether `n` GETs from the host reach exactly the pods `want`.
+fn host_reaches(host: &str, port: u16, n: usize, want: &BTreeSet<String>) -> bool {
+    let got: BTreeSet<String> = (0..n).map(|_| from_host(host, port)).collect();
+    &got == want
+}
+
+/// The pods labelled `app=<app>` that are not being deleted.
+fn staying(c: &Cluster, app: &str) -> BTreeSet<String> {
+    let list = c.get_json(&["pods", "-l", &format!("app={app}")]);
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Counts, while it lives, the packets for the cluster's ranges (all of 10.42.0.0/16 and
+/// 10.43.0.0/16) that leave through the host's default-route interface (DESIGN.md's network
+/// safety): an nftables table of the test's own, removed on drop.
+struct LeakCheck {
+    table: String,
+}
+
+impl LeakCheck {
+    fn start() -> LeakCheck {
+        let route = std::process::Command::new("ip")
+            .args(["route", "show", "default"])
+            .output()
+            .unwrap();
+        let route = String::from_utf8_lossy(&route.stdout).into_owned();
+        let dev = route
+            .split_whitespace()
+            .skip_while(|w| *w != "dev")
+            .nth(1)
+            .unwrap_or("eth0")
+            .to_string();
+        let table = format!("krust-leakcheck-{}", std::process::id());
+        let script = format!(
+            "add table ip {table}; \
+             add chain ip {table} out {{ type filter hook postrouting priority 500; }}; \
+             add rule ip {table} out oifname \"{dev}\" ip daddr {{ 10.42.0.0/16, 10.43.0.0/16 }} counter"
+        );
+        let out = std::process::Command::new("nft")
+            .args([&script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        LeakCheck { table }
+    }
+
+    /// The packets counted so far.
+    fn leaked(&self) -> u64 {
+        let out = std::process::Command::new("nft")
+            .args(["list", "table", "ip", &self.table])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let packets = text.split("packets ").nth(1).unwrap_or_default();
+        packets
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for LeakCheck {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("nft")
+            .args(["delete", "table", "ip", &self.table])
+            .status();
+    }
+}
+
+fn client(c: &Cluster) {
+    c.ok(&["run", "client", "--image", IMAGE, "--", "sleep", "3600"]);
+    wait_running(c, "client");
+}
+
+fn web_deployment(c: &Cluster, replicas: &str) -> BTreeSet<String> {
+    c.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image",
+        IMAGE,
+        "--replicas",
+        replicas,
+        "--",
+        "sh",
+        "-c",
+        SERVE_HOSTNAME,
+    ]);
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || c
+            .deployment_ready("web", &format!("{replicas}/{replicas}"))),
+        "web never became ready: {}",
+        c.ok(&["get", "pods", "-o", "wide"])
+    );
+    pod_names(c, "web")
+}
+
+#[test]
+fn expose_leads_to_every_replica_by_cluster_ip_node_port_and_load_balancer() {
+    let leaks = LeakCheck::start();
+    let c = cluster();
+    let node_ip = node_ip(&c);
+    let pods = web_deployment(&c, "3");
+    client(&c);
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port",
+        "80",
+        "--target-port",
+        "8080",
+    ]);
+    let cluster_ip = c.jsonpath(&["service", "web"], "{.spec.clusterIP}");
+
+    // The ClusterIP from the host and from a pod: all three replicas answer.
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &cluster_ip,
+            80,
+            30,
+            &pods
+        )),
+        "from the host to {cluster_ip}:80 not all of {pods:?}: {:?}\n{}",
+        (0..10)
+            .map(|_| from_host(&cluster_ip, 80))
+            .collect::<Vec<_>>(),
+        krust_e2e::tail(&c.server_stderr(), 30)
+    );
+    let answers: BTreeSet<String> = from_pod(&c, "client", &cluster_ip, 80, 30)
+        .into_iter()
+        .collect();
+    assert_eq!(answers, pods, "from a pod to {cluster_ip}:80");
+
+    // A NodePort on 127.0.0.1 and on the node's address.
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--name",
+        "web-np",
+        "--type",
+        "NodePort",
+        "--port",
+        "80",
+        "--target-port",
+        "8080",
+    ]);
+    let node_port: u16 = c
+        .jsonpath(&["service", "web-np"], "{.spec.ports[0].nodePort}")
+        .parse()
+        .unwrap();
+    for host in ["127.0.0.1", node_ip.as_str()] {
+        assert!(
+            true_within(Duration::from_secs(10), || host_reaches(
+                host, node_port, 30, &pods
+            )),
+            "NodePort {host}:{node_port}: {:?}",
+            from_host(host, node_port)
+        );
+    }
+    let answers: BTreeSet<String> = from_pod(&c, "client", &node_ip, node_port, 30)
+        .into_iter()
+        .collect();
+    assert_eq!(
+        answers, pods,
+        "from a pod to the NodePort {node_ip}:{node_port}"
+    );
+
+    // A LoadBalancer: the node's address, written to its status, on the Service's port.
+    let lb_port = TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--name",
+        "web-lb",
+        "--type",
+        "LoadBalancer",
+        "--port",
+        &lb_port.to_string(),
+        "--target-port",
+        "8080",
+    ]);
+    assert!(
+        true_within(Duration::from_secs(10), || c.jsonpath(
+            &["service", "web-lb"],
+            "{.status.loadBalancer.ingress[0].ip}"
+        ) == node_ip),
+        "no ingress address: {}",
+        c.ok(&["get", "service", "web-lb", "-o", "yaml"])
+    );
+    let listed = c.ok(&["get", "service", "web-lb"]);
+    assert!(listed.contains(&node_ip), "EXTERNAL-IP: {listed}");
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &node_ip, lb_port, 30, &pods
+        )),
+        "LoadBalancer {node_ip}:{lb_port}: {:?}",
+        from_host(&node_ip, lb_port)
+    );
+
+    // Scaled down to one, only that one answers; it reaches itself through its Service.
+    c.ok(&["scale", "deployment", "web", "--replicas", "1"]);
+    let mut left = BTreeSet::new();
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || {
+            left = staying(&c, "web");
+            left.len() == 1
+        }),
+        "never one replica: {left:?}"
+    );
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &cluster_ip,
+            80,
+            20,
+            &left
+        )),
+        "after scaling to {left:?}: {:?}",
+        (0..10)
+            .map(|_| from_host(&cluster_ip, 80))
+            .collect::<Vec<_>>()
+    );
+    let me = left.iter().next().unwrap().clone();
+    let hairpin = from_pod(&c, &me, &cluster_ip, 80, 3);
+    assert_eq!(hairpin, vec![me.clone(); 3], "{me} through its own Service");
+    assert_eq!(
+        leaks.leaked(),
+        0,
+        "packets for the cluster's ranges left the host"
+    );
+    // The scaled-away pods ignore SIGTERM (httpd as PID 1) for their 30 s grace period:
+    // the cluster's `krust killall` at the end removes them.
+}
+
+#[test]
+fn an_unready_replica_gets_nothing_and_a_service_without_endpoints_refuses() {
+    let leaks = LeakCheck::start();
+    let c = cluster();
+    client(&c);
+    apply(
+        &c,
+        &format!(
+            r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: probed}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: probed}}}}
+  template:
+    metadata: {{labels: {{app: probed}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: {IMAGE}
+        command: [sh, -c, "{SERVE_HOSTNAME}"]
+        ports: [{{name: http, containerPort: 8080}}]
+        readinessProbe:
+          httpGet: {{path: /ready, port: http}}
+          periodSeconds: 1
+          failureThreshold: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: probed}}
+spec:
+  selector: {{app: probed}}
+  ports: [{{port: 80, targetPort: http, protocol: TCP}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: empty}}
+spec:
+  selector: {{app: nothing-has-this}}
+  ports: [{{port: 80, targetPort: 8080}}]
+"#
+        ),
+    );
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || c.deployment_ready("probed", "2/2")),
+        "probed never became ready: {}",
+        c.ok(&["get", "pods", "-o", "wide"])
+    );
+    let pods = pod_names(&c, "probed");
+    let cluster_ip = c.jsonpath(&["service", "probed"], "{.spec.clusterIP}");
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &cluster_ip,
+            80,
+            20,
+            &pods
+        )),
+        "named target port: {:?}",
+        from_host(&cluster_ip, 80)
+    );
+
+    // One replica fails its probe: the other takes every request.
+    let sick = pods.iter().next().unwrap().clone();
+    sh(&c, &sick, "rm /www/ready");
+    let healthy: BTreeSet<String> = pods.iter().filter(|p| **p != sick).cloned().collect();
+    assert!(
+        true_within(Duration::from_secs(15), || host_reaches(
+            &cluster_ip,
+            80,
+            20,
+            &healthy
+        )),
+        "after {sick} turned unready: {:?}",
+        (0..10)
+            .map(|_| from_host(&cluster_ip, 80))
+            .collect::<Vec<_>>()
+    );
+    let answers: BTreeSet<String> = from_pod(&c, "client", &cluster_ip, 80, 20)
+        .into_iter()
+        .collect();
+    assert_eq!(answers, healthy, "from a pod after {sick} turned unready");
+
+    // No endpoints: refused at once, from the host and from a pod.
+    let empty_ip = c.jsonpath(&["service", "empty"], "{.spec.clusterIP}");
+    let refused = std::net::TcpStream::connect_timeout(
+        &format!("{empty_ip}:80").parse().unwrap(),
+        Duration::from_secs(5),
+    )
+    .unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        std::io::ErrorKind::ConnectionRefused,
+        "{refused}"
+    );
+    let out = c.kubectl(&[
+        "exec",
+        "client",
+        "--",
+        "sh",
+        "-c",
+        &format!("nc -w 5 {empty_ip} 80 </dev/null"),
+    ]);
+    assert!(out.stderr.contains("refused"), "from a pod: {out:?}");
+    // An address of the range no Service has goes nowhere either.
+    let unused = format!("{}.250:80", cluster_ip.rsplit_once('.').unwrap().0);
+    let _ = std::net::TcpStream::connect_timeout(&unused.parse().unwrap(), Duration::from_secs(1));
+    assert_eq!(
+        leaks.leaked(),
+        0,
+        "packets for the cluster's ranges left the host"
+    );
+    c.ok(&["delete", "deployment", "probed", "--cascade=foreground"]);
+    c.ok(&["delete", "service", "probed", "empty"]);
+    remove_pods(&c);
+}
+
+/// The proxy's nftables table of this test's node (named after its bridge).
+fn proxy_table_exists() -> bool {
+    let table = format!("krust-proxy-krt-e2e{}", std::process::id() % 128);
+    std::process::Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The host's routes, neighbours and proxy table, for a failure's message.
+fn debug_network() -> String {
+    let n = std::process::id() % 128;
+    let table = format!("krust-proxy-krt-e2e{n}");
+    [
+        vec!["ip", "route"],
+        vec!["ip", "neigh"],
+        vec!["ip", "-br", "link"],
+        vec!["bridge", "link"],
+        vec!["nft", "list", "table", "ip", &table],
+    ]
+    .iter()
+    .map(|cmd| {
+        let out = std::process::Command::new(cmd[0])
+            .args(&cmd[1..])
+            .output()
+            .unwrap();
+        format!(
+            "$ {}\n{}{}",
+            cmd.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn a_cluster_ip_keeps_answering_across_restarts_and_stop_or_killall_removes_the_rules() {
+    let mut c = cluster();
+    let pods = web_deployment(&c, "1");
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port",
+        "80",
+        "--target-port",
+        "8080",
+    ]);
+    let cluster_ip = c.jsonpath(&["service", "web"], "{.spec.clusterIP}");
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &cluster_ip,
+            80,
+            3,
+            &pods
+        )),
+        "before the restart: {:?}",
+        from_host(&cluster_ip, 80)
+    );
+    // Requests all through the restart: the rules stay, and the new agent's first write
+    // replaces them in one transaction once it has listed Services and EndpointSlices.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asking = {
+        let (stop, ip) = (stop.clone(), cluster_ip.clone());
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                answers.push(from_host(&ip, 80));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            answers
+        })
+    };
+    c.restart_after_kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers = asking.join().unwrap();
+    let pod = pods.iter().next().unwrap();
+    let failed = answers.iter().filter(|a| *a != pod).count();
+    assert_eq!(failed, 0, "{failed} of {} requests failed", answers.len());
+    assert!(proxy_table_exists());
+
+    // A stopped node removes its rules; started again, it writes them again.
+    c.stop();
+    assert!(
+        !proxy_table_exists(),
+        "the stopped node left its service rules"
+    );
+    c.start_again();
+    // Under load the kubelet may give the pod a new sandbox (a new address) across the
+    // stop; its EndpointSlice follows once the new controller manager holds its lease (the
+    // stopped server's expires after 15 s), and then the proxy.
+    let pods = pod_names(&c, "web");
+    assert!(
+        true_within(Duration::from_secs(45), || host_reaches(
+            &cluster_ip,
+            80,
+            3,
+            &pods
+        )),
+        "after a stop and start: {:?}\n{}\n{}\n{}",
+        from_host(&cluster_ip, 80),
+        c.ok(&["get", "pods", "-o", "wide"]),
+        krust_e2e::tail(&c.server_stderr(), 30),
+        debug_network()
+    );
+    // A killed node leaves them, `krust killall` removes them.
+    c.kill9();
+    assert!(proxy_table_exists());
+    let out = c.krust(&["killall"]);
+    assert!(out.success(), "killall: {}", out.stderr);
+    assert!(!proxy_table_exists(), "killall left the service rules");
+}
+
+#[test]
+fn udp_reaches_a_selectorless_service_backed_by_the_node_from_the_host_and_from_a_pod() {
+    // The cluster DNS's shape: a hand-written EndpointSlice naming the bridge's address.
+    let c = cluster();
+    client(&c);
+    let pod_cidr = c.jsonpath(&["node", &c.node_name()], "{.spec.podCIDR}");
+    let gateway = format!("{}.1", pod_cidr.rsplit_once('.').unwrap().0);
+    let socket = std::net::UdpSocket::bind((gateway.as_str(), 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port();
+    apply(
+        &c,
+        &format!(
+            r#"apiVersion: v1
+kind: Service
+metadata: {{name: node-dns}}
+spec:
+  ports: [{{name: dns, port: 53, protocol: UDP}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: node-dns-1
+  labels: {{kubernetes.io/service-name: node-dns}}
+addressType: IPv4
+ports: [{{name: dns, port: {port}, protocol: UDP}}]
+endpoints: [{{addresses: ["{gateway}"]}}]
+"#
+        ),
+    );
+    let cluster_ip = c.jsonpath(&["service", "node-dns"], "{.spec.clusterIP}");
+    // Whether a datagram holding `word` arrives while `send` is repeated.
+    let received = |word: &[u8], send: &dyn Fn()| {
+        true_within(Duration::from_secs(15), || {
+            send();
+            let mut buf = [0u8; 512];
+            while let Ok((n, _)) = socket.recv_from(&mut buf) {
+                if buf[..n].windows(word.len()).any(|w| w == word) {
+                    return true;
+                }
+            }
+            false
+        })
+    };
+    let from_host = || {
+        let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        let _ = s.send_to(b"query", (cluster_ip.as_str(), 53));
+    };
+    assert!(
+        received(b"query", &from_host),
+        "nothing from the host reached {gateway}:{port}"
+    );
+    // busybox's nslookup asks the server it is given, over UDP (no answer comes back).
+    let from_pod = || {
+        let _ = c.kubectl(&[
+            "exec",
+            "client",
+            "--",
+            "timeout",
+            "2",
+            "nslookup",
+            "krust.test",
+            &cluster_ip,
+        ]);
+    };
+    assert!(
+        received(b"krust", &from_pod),
+        "nothing from a pod reached {gateway}:{port}"
+    );
+}
