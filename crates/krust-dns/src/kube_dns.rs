@@ -92,7 +92,10 @@ pub async fn publish(client: &Client, node: &str, ip: IpAddr) -> kube::Result<()
 /// Removes `node`'s slice.
 pub async fn withdraw(client: &Client, node: &str) -> kube::Result<()> {
     let api: Api<EndpointSlice> = Api::namespaced(client.clone(), KUBE_DNS.0);
-    match api.delete(&slice_name(node), &DeleteParams::default()).await {
+    match api
+        .delete(&slice_name(node), &DeleteParams::default())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e),

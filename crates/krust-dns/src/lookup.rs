@@ -107,9 +107,15 @@ pub fn lookup(records: &Records, zone: &Name, qname: &Name, qtype: RecordType) -
             answer.rcode = ResponseCode::Refused;
             return Outcome::Answer(answer);
         }
-        RecordType::A | RecordType::AAAA => {
-            address(records, &z, qname, qtype, 0, &mut answer.answers, &mut answer.chase)
-        }
+        RecordType::A | RecordType::AAAA => address(
+            records,
+            &z,
+            qname,
+            qtype,
+            0,
+            &mut answer.answers,
+            &mut answer.chase,
+        ),
         RecordType::SRV => srv(records, &z, qname, base, &mut answer),
         RecordType::CNAME => services(records, &z, base, qtype).map(|hits| {
             if let Some(Hit {
@@ -379,7 +385,15 @@ fn address(
                 if zone.name.zone_of(&target) {
                     let mut next = Vec::new();
                     let mut inner = None;
-                    let r = address(records, zone, &fqdn(&host), qtype, depth + 1, &mut next, &mut inner);
+                    let r = address(
+                        records,
+                        zone,
+                        &fqdn(&host),
+                        qtype,
+                        depth + 1,
+                        &mut next,
+                        &mut inner,
+                    );
                     if r.is_ok() && (!next.is_empty() || inner.is_some()) {
                         out.push(record);
                         out.extend(next);
@@ -451,11 +465,22 @@ fn is_reverse(text: &str) -> bool {
 
 /// `Reverse`: PTR records of a Service's cluster IP, else of every ready endpoint at the
 /// address; any other reverse question falls through to the upstream resolvers.
-fn reverse(records: &Records, zone: &Name, qname: &Name, lower: &Name, qtype: RecordType) -> Outcome {
+fn reverse(
+    records: &Records,
+    zone: &Name,
+    qname: &Name,
+    lower: &Name,
+    qtype: RecordType,
+) -> Outcome {
     if qtype != RecordType::PTR {
         return Outcome::Forward;
     }
-    let Some(ip) = lower.parse_arpa_name().ok().filter(|net| net.prefix_len() == net.max_prefix_len()).map(|net| net.addr()) else {
+    let Some(ip) = lower
+        .parse_arpa_name()
+        .ok()
+        .filter(|net| net.prefix_len() == net.max_prefix_len())
+        .map(|net| net.addr())
+    else {
         return Outcome::Forward;
     };
     let z = Zone::new(zone);

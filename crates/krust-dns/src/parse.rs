@@ -70,7 +70,10 @@ mod tests {
     #[test]
     fn a_service_name_has_a_service_and_a_namespace() {
         let r = parse("web.default.svc").unwrap();
-        assert_eq!((r.service.as_str(), r.namespace.as_str()), ("web", "default"));
+        assert_eq!(
+            (r.service.as_str(), r.namespace.as_str()),
+            ("web", "default")
+        );
         assert_eq!(r.pod_or_svc, "svc");
     }
 

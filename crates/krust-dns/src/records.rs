@@ -238,7 +238,8 @@ impl Records {
 
     /// The Service `namespace/name`.
     pub fn service(&self, namespace: &str, name: &str) -> Option<&ServiceRecord> {
-        self.services.get(&(namespace.to_string(), name.to_string()))
+        self.services
+            .get(&(namespace.to_string(), name.to_string()))
     }
 
     /// The slices of the Service `namespace/name`.

@@ -17,7 +17,11 @@ const MAX_UDP_SIZE: u16 = 1232;
 
 /// An empty response to `request`: its id, opcode, question and RD/CD bits.
 pub fn reply(request: &Message) -> Message {
-    let mut m = Message::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
+    let mut m = Message::new(
+        request.metadata.id,
+        MessageType::Response,
+        request.metadata.op_code,
+    );
     m.metadata = Metadata::response_from_request(&request.metadata);
     m.add_queries(request.queries.iter().cloned());
     if let Some(edns) = &request.edns {
@@ -52,10 +56,9 @@ pub fn authoritative(request: &Message, answer: Answer, zone: &Name, serial: u32
 
 /// The largest message the client of `request` takes over UDP.
 pub fn udp_size(request: &Message) -> usize {
-    request
-        .edns
-        .as_ref()
-        .map_or(MIN_UDP_SIZE, |e| usize::from(e.max_payload()).max(MIN_UDP_SIZE))
+    request.edns.as_ref().map_or(MIN_UDP_SIZE, |e| {
+        usize::from(e.max_payload()).max(MIN_UDP_SIZE)
+    })
 }
 
 /// `m` encoded in at most `size` bytes: as many answers as fit, TC set when any were left

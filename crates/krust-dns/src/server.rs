@@ -41,7 +41,9 @@ pub enum Pending {
 impl Handler {
     /// A handler for `zone` (`cluster.local`) answering from `records`.
     pub fn new(zone: &str, records: watch::Receiver<Arc<Records>>, upstreams: Upstreams) -> Self {
-        let mut zone = Name::from_ascii(zone).expect("a valid cluster domain").to_lowercase();
+        let mut zone = Name::from_ascii(zone)
+            .expect("a valid cluster domain")
+            .to_lowercase();
         zone.set_fqdn(true);
         Handler {
             zone,
@@ -66,10 +68,18 @@ impl Handler {
             return Ok(None);
         }
         if request.metadata.op_code != OpCode::Query {
-            return Ok(self.encode(&response::error(&request, ResponseCode::NotImp), &request, tcp));
+            return Ok(self.encode(
+                &response::error(&request, ResponseCode::NotImp),
+                &request,
+                tcp,
+            ));
         }
         let [question] = request.queries.as_slice() else {
-            return Ok(self.encode(&response::error(&request, ResponseCode::FormErr), &request, tcp));
+            return Ok(self.encode(
+                &response::error(&request, ResponseCode::FormErr),
+                &request,
+                tcp,
+            ));
         };
         let records = self.records.borrow().clone();
         let qtype: RecordType = question.query_type();
@@ -90,7 +100,11 @@ impl Handler {
         match pending {
             Pending::Forward(query, request) => match self.upstreams.forward(&query, tcp).await {
                 Some(answer) => Some(answer),
-                None => self.encode(&response::error(&request, ResponseCode::ServFail), &request, tcp),
+                None => self.encode(
+                    &response::error(&request, ResponseCode::ServFail),
+                    &request,
+                    tcp,
+                ),
             },
             Pending::Chase(request, mut answer, serial) => {
                 let chase = answer.chase.take().expect("a chase");

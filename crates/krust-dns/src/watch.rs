@@ -109,7 +109,11 @@ pub async fn follow(client: Client, tx: watch::Sender<Arc<Records>>) {
             Default::default(),
         );
         drive(stream.default_backoff(), changed, move |e| {
-            sources.lock().expect("sources").namespaces.event(e, |_| Some(()))
+            sources
+                .lock()
+                .expect("sources")
+                .namespaces
+                .event(e, |_| Some(()))
         })
     };
     let services = {
