@@ -1,8 +1,8 @@
 //! The response message to a query, as CoreDNS writes it: the header copied from the
 //! request (`SetReply`: id, opcode, RD, CD), authoritative answers without RA (dig's
 //! "recursion requested but not available" against kube-dns), the zone's SOA in the
-//! authority section of a negative answer (`plugin.BackendError`), an OPT record when the
-//! request had one, and over UDP a message cut to the client's size with TC set
+//! authority section of a negative answer (`plugin.BackendError`), an OPT record with the client's
+//! payload size when the request had one, and over UDP a message cut to the client's size with TC set
 //! (`request.SizeAndDo`, `dns.Msg.Truncate`): at least 512 bytes, or the EDNS payload size.
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, ResponseCode};
@@ -12,8 +12,6 @@ use crate::lookup::{Answer, soa};
 
 /// The smallest UDP message size every client takes.
 pub const MIN_UDP_SIZE: usize = 512;
-/// The largest UDP payload this server offers (EDNS' common "flag day" size).
-const MAX_UDP_SIZE: u16 = 1232;
 
 /// An empty response to `request`: its id, opcode, question and RD/CD bits.
 pub fn reply(request: &Message) -> Message {
@@ -26,7 +24,7 @@ pub fn reply(request: &Message) -> Message {
     m.add_queries(request.queries.iter().cloned());
     if let Some(edns) = &request.edns {
         let mut e = Edns::new();
-        e.set_max_payload(edns.max_payload().clamp(MIN_UDP_SIZE as u16, MAX_UDP_SIZE));
+        e.set_max_payload(edns.max_payload().max(MIN_UDP_SIZE as u16));
         m.set_edns(e);
     }
     m
