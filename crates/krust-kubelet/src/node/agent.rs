@@ -1,8 +1,9 @@
 //! The real node's agent: [`RealNode::start`] registers the host as a Node (`register.rs`:
 //! capacity and nodeInfo read from the host by `host.rs`), keeps its Lease and status fresh,
 //! waits for the node's `spec.podCIDR` to set up the pod network, and runs one worker per
-//! pod bound to it (`pods.rs`, `worker.rs`). Stopping the agent leaves containers running:
-//! a new agent adopts them.
+//! pod bound to it (`pods.rs`, `worker.rs`), and serves the cluster DNS on the pod bridge's
+//! gateway (`cluster_dns.rs`). Stopping the agent leaves containers running: a new agent
+//! adopts them.
 
 use std::ffi::OsString;
 use std::net::IpAddr;
@@ -25,7 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::events::Recorder;
 
-use super::{host, images, pods, register, reset, stats, streams};
+use super::{cluster_dns, host, images, pods, register, reset, stats, streams};
 
 /// How a real node runs.
 #[derive(Clone, Debug)]
@@ -233,6 +234,7 @@ impl RealNode {
             tokio::spawn(pods::watch(shared.clone())),
             tokio::spawn(serve(listener, tls, shared.clone())),
             tokio::spawn(stats::housekeeping(shared.clone())),
+            tokio::spawn(cluster_dns::serve(shared.clone())),
         ];
         tracing::info!(node = %shared.name, address = %shared.host_ip, "real node registered");
         Ok(RealNode { shared, tasks })
@@ -243,7 +245,8 @@ impl RealNode {
         &self.shared.name
     }
 
-    /// Stops the agent's tasks; containers keep running.
+    /// Stops the agent's tasks (its DNS server's endpoint withdrawn); containers keep
+    /// running.
     pub async fn shutdown(self) {
         for t in &self.tasks {
             t.abort();
@@ -251,5 +254,6 @@ impl RealNode {
         for t in self.tasks {
             let _ = t.await;
         }
+        cluster_dns::withdraw(&self.shared).await;
     }
 }
