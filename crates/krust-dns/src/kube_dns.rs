@@ -89,6 +89,15 @@ pub async fn publish(client: &Client, node: &str, ip: IpAddr) -> kube::Result<()
         .map(|_| ())
 }
 
+/// The address `node`'s slice names, if it exists.
+pub async fn published(client: &Client, node: &str) -> kube::Result<Option<IpAddr>> {
+    let api: Api<EndpointSlice> = Api::namespaced(client.clone(), KUBE_DNS.0);
+    Ok(api
+        .get_opt(&slice_name(node))
+        .await?
+        .and_then(|s| s.endpoints.first()?.addresses.first()?.parse().ok()))
+}
+
 /// Removes `node`'s slice.
 pub async fn withdraw(client: &Client, node: &str) -> kube::Result<()> {
     let api: Api<EndpointSlice> = Api::namespaced(client.clone(), KUBE_DNS.0);

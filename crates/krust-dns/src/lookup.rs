@@ -43,7 +43,7 @@ pub struct Answer {
     pub additionals: Vec<Record>,
     /// An ExternalName's CNAME to a name outside the zone: the upstream's answer for the
     /// target follows it; when the upstream cannot be asked, the CNAME is left out.
-    pub chase: Option<Chase>,
+    pub chase: Option<Box<Chase>>,
 }
 
 /// A CNAME whose target the upstream resolvers answer.
@@ -361,7 +361,7 @@ fn address(
     qtype: RecordType,
     depth: usize,
     out: &mut Vec<Record>,
-    chase: &mut Option<Chase>,
+    chase: &mut Option<Box<Chase>>,
 ) -> Result<(), NoItems> {
     let mut lower = qname.to_lowercase();
     lower.set_fqdn(true);
@@ -400,10 +400,10 @@ fn address(
                         *chase = chase.take().or(inner);
                     }
                 } else if chase.is_none() {
-                    *chase = Some(Chase {
+                    *chase = Some(Box::new(Chase {
                         cname: record,
                         target: fqdn(&host),
-                    });
+                    }));
                 }
             }
             Host::Ip(ip) => {

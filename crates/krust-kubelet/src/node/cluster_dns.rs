@@ -15,6 +15,8 @@ use super::Shared;
 
 /// The DNS port.
 const PORT: u16 = 53;
+/// How often the node checks that its kube-dns endpoint is still there.
+const REPUBLISH: Duration = Duration::from_secs(10);
 
 /// Serves DNS on the gateway until aborted.
 pub async fn serve(shared: Arc<Shared>) {
@@ -37,11 +39,20 @@ pub async fn serve(shared: Arc<Shared>) {
         }
     };
     tracing::info!(%addr, "cluster DNS serving");
-    while let Err(e) = kube_dns::publish(&shared.client, &shared.name, gateway).await {
-        tracing::warn!(error = %e, "publishing the node's kube-dns endpoint; retrying");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    // Published, and published again should it be deleted or changed.
+    loop {
+        let delay = match kube_dns::published(&shared.client, &shared.name).await {
+            Ok(Some(ip)) if ip == gateway => REPUBLISH,
+            _ => match kube_dns::publish(&shared.client, &shared.name, gateway).await {
+                Ok(()) => REPUBLISH,
+                Err(e) => {
+                    tracing::warn!(error = %e, "publishing the node's kube-dns endpoint; retrying");
+                    Duration::from_secs(1)
+                }
+            },
+        };
+        tokio::time::sleep(delay).await;
     }
-    std::future::pending::<()>().await;
 }
 
 /// Removes the node's kube-dns endpoint (the agent stops).
