@@ -1,6 +1,9 @@
 //! What exists from the start: the four system namespaces and the `default/kubernetes`
-//! Service with its Endpoints, re-created whenever deleted (as kube-apiserver's bootstrap
-//! controller does).
+//! Service with its Endpoints (as kube-apiserver's bootstrap controller does), and the
+//! cluster DNS Service `kube-system/kube-dns` at the tenth service address (as kubeadm's
+//! and k3s' CoreDNS add-on manifests make it, but without a selector: every node's agent
+//! serves DNS itself and names its server in an EndpointSlice, `krust-dns`'s `kube_dns.rs`);
+//! both re-created whenever deleted.
 
 use crate::registry::{Part, Registry, WriteOptions};
 use krust_api::resources::find;
@@ -44,6 +47,18 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
     });
     ensure(registry, "services", Some("default"), svc).await?;
+    // An older store may have handed the address to another Service: DNS is then missing,
+    // the rest goes on.
+    if let Err(e) = ensure(
+        registry,
+        "services",
+        Some("kube-system"),
+        kube_dns(registry),
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "creating the kube-dns Service");
+    }
     // After a restart on another port, the Service and its Endpoints follow the server.
     let services = find("", "v1", "services").expect("services");
     let current = registry
@@ -84,11 +99,27 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
     Ok(())
 }
 
-/// Keeps `default/kubernetes` in place: re-creates it after every delete.
+/// The `kube-system/kube-dns` Service: DNS over UDP and TCP at the tenth service address,
+/// labelled as kubeadm's CoreDNS add-on labels it; no selector (its endpoints are the nodes').
+fn kube_dns(registry: &Registry) -> Value {
+    json!({
+        "metadata": {"name": "kube-dns", "labels": {
+            "k8s-app": "kube-dns",
+            "kubernetes.io/cluster-service": "true",
+            "kubernetes.io/name": "CoreDNS",
+        }},
+        "spec": {"type": "ClusterIP", "clusterIP": registry.dns_service_ip().to_string(),
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                           {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]},
+    })
+}
+
+/// Keeps `default/kubernetes` and `kube-system/kube-dns` in place: re-creates them after
+/// every delete.
 pub async fn keep(registry: Registry, advertise: SocketAddr) {
-    let key = find("", "v1", "services")
-        .expect("services")
-        .key(Some("default"), "kubernetes");
+    let services = find("", "v1", "services").expect("services");
+    let key = services.key(Some("default"), "kubernetes");
+    let dns_key = services.key(Some("kube-system"), "kube-dns");
     loop {
         // Right after a delete the old address may not be released yet: retry shortly.
         if let Err(e) = ensure_all(&registry, advertise).await {
@@ -96,13 +127,15 @@ pub async fn keep(registry: Registry, advertise: SocketAddr) {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             continue;
         }
-        let Ok(mut events) = registry.watch(&key, registry.revision()) else {
+        let Ok(mut events) = registry.watch(&services.key_prefix(None), registry.revision()) else {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             continue;
         };
         // Any delete (or a lagging watch) triggers a new round.
         while let Some(ev) = events.recv().await {
-            if ev.kind == krust_store::EventType::Deleted && ev.kv.key == key {
+            if ev.kind == krust_store::EventType::Deleted
+                && (ev.kv.key == key || ev.kv.key == dns_key)
+            {
                 break;
             }
         }

@@ -58,6 +58,12 @@ impl Registry {
         self.service_cidr.nth(1)
     }
 
+    /// The cluster DNS address, the tenth of the service range (`10.43.0.10`), held by
+    /// `kube-system/kube-dns` (kubeadm's and k3s' convention; kubelets point pods at it).
+    pub fn dns_service_ip(&self) -> Ipv4Addr {
+        self.service_cidr.nth(10)
+    }
+
     /// Allocates the cluster IP and node ports a Service needs that `old` (the stored
     /// Service, on update) does not hold already: on create all of them; on update a cluster
     /// IP when it leaves `ExternalName`, and node ports when it becomes `NodePort` or

@@ -1,8 +1,9 @@
 //! The real node's agent: [`RealNode::start`] registers the host as a Node (`register.rs`:
 //! capacity and nodeInfo read from the host by `host.rs`), keeps its Lease and status fresh,
 //! waits for the node's `spec.podCIDR` to set up the pod network, and runs one worker per
-//! pod bound to it (`pods.rs`, `worker.rs`). Stopping the agent leaves containers running:
-//! a new agent adopts them.
+//! pod bound to it (`pods.rs`, `worker.rs`), and serves the cluster DNS on the pod bridge's
+//! gateway (`cluster_dns.rs`). Stopping the agent leaves containers running: a new agent
+//! adopts them.
 
 use std::ffi::OsString;
 use std::net::IpAddr;
@@ -26,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::events::Recorder;
 
-use super::{host, images, pods, proxy, register, reset, stats, streams, tokens};
+use super::{cluster_dns, host, images, pods, proxy, register, reset, stats, streams, tokens};
 
 /// How a real node runs.
 #[derive(Clone, Debug)]
@@ -241,6 +242,7 @@ impl RealNode {
             tokio::spawn(serve(listener, tls, shared.clone())),
             tokio::spawn(stats::housekeeping(shared.clone())),
             tokio::spawn(proxy::run(shared.clone())),
+            tokio::spawn(cluster_dns::serve(shared.clone())),
         ];
         tracing::info!(node = %shared.name, address = %shared.host_ip, "real node registered");
         Ok(RealNode { shared, tasks })
@@ -251,8 +253,9 @@ impl RealNode {
         &self.shared.name
     }
 
-    /// Stops the agent's tasks and removes its service rules (kube-proxy's `--cleanup`; a
-    /// new agent writes them again before anything else changes); containers keep running.
+    /// Stops the agent's tasks, removes its service rules (kube-proxy's `--cleanup`; a new
+    /// agent writes them again before anything else changes) and withdraws its DNS server's
+    /// endpoint; containers keep running.
     pub async fn shutdown(self) {
         for t in &self.tasks {
             t.abort();
@@ -265,5 +268,6 @@ impl RealNode {
         {
             tracing::warn!(error = %e, "removing the service rules");
         }
+        cluster_dns::withdraw(&self.shared).await;
     }
 }

@@ -39,7 +39,7 @@ fn a_container_spec_assembles_argv_env_user_mounts_and_labels() {
     let ctx = node.context(&pod, &objects);
     let vols = volumes::setup(pods.path(), &ctx).unwrap();
     let hosts_path = pods.path().join("node-hosts");
-    let files = volumes::hosts::write_pod_files(
+    let mut files = volumes::hosts::write_pod_files(
         pods.path(),
         &pod,
         &node.pod_ips,
@@ -48,6 +48,8 @@ fn a_container_spec_assembles_argv_env_user_mounts_and_labels() {
         &hosts_path,
     )
     .unwrap();
+    let resolv = "nameserver 10.43.0.10\n";
+    files.resolv_conf = Some(volumes::hosts::write_resolv_conf(pods.path(), &pod, resolv).unwrap());
     let image = RunConfig {
         entrypoint: Some(vec!["/bin/app".into()]),
         cmd: Some(vec!["serve".into()]),
@@ -90,8 +92,21 @@ fn a_container_spec_assembles_argv_env_user_mounts_and_labels() {
             "/scratch",
             "/etc/hosts",
             "/etc/hostname",
+            "/etc/resolv.conf",
             "/dev/termination-log"
         ]
+    );
+    let resolv_conf = pods.path().join("uid-1/etc-resolv.conf");
+    assert_eq!(std::fs::read_to_string(&resolv_conf).unwrap(), resolv);
+    assert_eq!(
+        spec.mounts[3],
+        Mount {
+            destination: "/etc/resolv.conf".into(),
+            kind: MountKind::Bind {
+                source: resolv_conf
+            },
+            readonly: false,
+        }
     );
     let scratch = pods
         .path()

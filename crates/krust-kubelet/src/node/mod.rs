@@ -6,14 +6,16 @@
 //! back-off, `resync.rs` the periodic rewrite of configMap/secret/downwardAPI/projected
 //! volumes; `prepare.rs` turns a pod into what the runtime runs through the pure functions
 //! of the modules below: [`container::container_spec`] assembles one container,
-//! [`sandbox::sandbox_spec`] the pod's sandbox, [`volumes`] sets up, updates and tears down
+//! [`sandbox::sandbox_spec`] the pod's sandbox, [`dns::pod_dns`] its resolv.conf, [`volumes`] sets up, updates and tears down
 //! the pod directory; [`images`] is the image manager.
 
 mod agent;
 mod backoff;
+mod cluster_dns;
 pub mod command;
 pub mod container;
 pub mod context;
+pub mod dns;
 pub mod env;
 pub mod error;
 pub mod expansion;

@@ -14,8 +14,9 @@ use kube::Api;
 use super::Shared;
 use super::container::{ContainerInput, container_config};
 use super::context::{ObjectMap, PodContext};
+use super::dns::{DnsConfig, NodeDns, pod_dns};
 use super::images::Pulled;
-use super::volumes::hosts::{PodFiles, write_pod_files};
+use super::volumes::hosts::{PodFiles, write_pod_files, write_resolv_conf};
 use super::volumes::{self, PodVolumes};
 
 /// The cluster's DNS domain.
@@ -170,9 +171,17 @@ pub async fn update_volumes(shared: &Shared, pod: &Pod) -> Result<Vec<String>, S
     .map_err(|e| e.to_string())
 }
 
-/// Writes the pod's `/etc/hosts` and `/etc/hostname` once it has its address.
-pub fn pod_files(shared: &Shared, pod: &Pod, pod_ips: &[String]) -> Result<PodFiles, String> {
-    write_pod_files(
+/// The host's resolv.conf (the kubelet's `--resolv-conf` default).
+const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
+
+/// Writes the pod's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` once it has its
+/// address; returns them with the `DNSConfigForming` warnings of its DNS settings.
+pub fn pod_files(
+    shared: &Shared,
+    pod: &Pod,
+    pod_ips: &[String],
+) -> Result<(PodFiles, Vec<String>), String> {
+    let mut files = write_pod_files(
         &shared.pods_dir(),
         pod,
         pod_ips,
@@ -180,7 +189,23 @@ pub fn pod_files(shared: &Shared, pod: &Pod, pod_ips: &[String]) -> Result<PodFi
         CLUSTER_DOMAIN,
         Path::new("/etc/hosts"),
     )
-    .map_err(|e| format!("writing the pod's hosts file: {e}"))
+    .map_err(|e| format!("writing the pod's hosts file: {e}"))?;
+    let node = NodeDns {
+        cluster_dns: vec![cluster_dns(shared)],
+        cluster_domain: CLUSTER_DOMAIN.into(),
+        host: DnsConfig::parse(&std::fs::read_to_string(HOST_RESOLV_CONF).unwrap_or_default()),
+    };
+    let (dns, warnings) = pod_dns(pod, &node);
+    let path = write_resolv_conf(&shared.pods_dir(), pod, &dns.render())
+        .map_err(|e| format!("writing the pod's resolv.conf: {e}"))?;
+    files.resolv_conf = Some(path);
+    Ok((files, warnings))
+}
+
+/// The cluster DNS address: the tenth of the service range, the `kube-system/kube-dns`
+/// Service's (the kubelet's `--cluster-dns`).
+pub fn cluster_dns(shared: &Shared) -> String {
+    shared.opts.service_cidr.nth(10).to_string()
 }
 
 pub fn sandbox_spec(shared: &Shared, pod: &Pod) -> SandboxSpec {

@@ -309,7 +309,11 @@ impl Worker {
         } else {
             self.pod_ip = Some(shared.host_ip.clone());
         }
-        let files = prepare::pod_files(&shared, pod, &self.pod_ips()).map_err(failed)?;
+        let (files, warnings) =
+            prepare::pod_files(&shared, pod, &self.pod_ips()).map_err(failed)?;
+        for w in warnings {
+            self.warn(pod, None, "DNSConfigForming", w);
+        }
         self.prepared = Some(Prepared {
             volumes,
             files: Some(files),

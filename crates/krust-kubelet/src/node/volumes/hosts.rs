@@ -1,7 +1,8 @@
 //! The pod's `/etc/hosts` (the kubelet's managed hosts file, `kubelet_pods.go`:
 //! `managedHostsFileContent`, `nodeHostsFileContent`, `hostsEntriesFromHostAliases`) and
-//! `/etc/hostname` (written by containerd's CRI plugin in its sandbox), one of each per pod
-//! in the pod directory, bind-mounted into every container.
+//! `/etc/hostname` and `/etc/resolv.conf` (written by containerd's CRI plugin in its
+//! sandbox; the resolv.conf's content is `node/dns.rs`'s), one of each per pod in the pod
+//! directory, bind-mounted into every container.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use super::pod_dir;
 pub const HOSTS_FILE: &str = "etc-hosts";
 /// The pod's hostname file, under its directory.
 pub const HOSTNAME_FILE: &str = "etc-hostname";
+/// The pod's resolv.conf, under its directory.
+pub const RESOLV_FILE: &str = "etc-resolv.conf";
 
 /// The pod's hostname and, with a `subdomain`, its domain
 /// (`<subdomain>.<namespace>.svc.<cluster domain>`): `GeneratePodHostNameAndDomain`.
@@ -107,6 +110,8 @@ pub struct PodFiles {
     pub hosts: PathBuf,
     /// `/etc/hostname`.
     pub hostname: PathBuf,
+    /// `/etc/resolv.conf`, once written ([`write_resolv_conf`]).
+    pub resolv_conf: Option<PathBuf>,
 }
 
 /// Writes the pod's hosts and hostname files into its directory (again each time: the
@@ -138,11 +143,21 @@ pub fn write_pod_files(
     let files = PodFiles {
         hosts: dir.join(HOSTS_FILE),
         hostname: dir.join(HOSTNAME_FILE),
+        resolv_conf: None,
     };
     write_replacing(&files.hosts, content.as_bytes())?;
     let hostname = uts_hostname(pod, node_hostname, cluster_domain);
     write_replacing(&files.hostname, format!("{hostname}\n").as_bytes())?;
     Ok(files)
+}
+
+/// Writes the pod's resolv.conf (`content`) into its directory; returns its path.
+pub fn write_resolv_conf(pods_dir: &Path, pod: &Pod, content: &str) -> io::Result<PathBuf> {
+    let dir = pod_dir(pods_dir, pod.metadata.uid.as_deref().unwrap_or_default());
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(RESOLV_FILE);
+    write_replacing(&path, content.as_bytes())?;
+    Ok(path)
 }
 
 /// Writes `path` in place (a bind mount of it keeps seeing the new content), mode 0644.

@@ -1,6 +1,6 @@
 //! A container's mounts (the kubelet's `makeMounts`, with containerd's additions): its
-//! `volumeMounts` (`readOnly`, `subPath`, `subPathExpr`), the pod's `/etc/hosts` and
-//! `/etc/hostname`, and its termination-message file; ordered parents first, as containerd
+//! `volumeMounts` (`readOnly`, `subPath`, `subPathExpr`), the pod's `/etc/hosts`,
+//! `/etc/hostname` and `/etc/resolv.conf`, and its termination-message file; ordered parents first, as containerd
 //! orders them.
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -66,6 +66,11 @@ pub fn container_mounts(input: &MountsInput) -> Result<Vec<Mount>, ConfigError> 
                 &files.hostname,
                 input.readonly_rootfs,
             ));
+        }
+        if let Some(resolv) = &files.resolv_conf
+            && !has(&mounts, "/etc/resolv.conf")
+        {
+            mounts.push(bind("/etc/resolv.conf", resolv, input.readonly_rootfs));
         }
     }
     let message_path = c

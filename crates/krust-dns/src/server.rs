@@ -1,0 +1,234 @@
+//! The DNS server, CoreDNS' `dnsserver` with the kubernetes and forward plugins: one UDP
+//! socket and one TCP listener on the same address. A question the cluster answers is
+//! answered inline from the current [`Records`] snapshot; one that needs the upstream
+//! resolvers (outside the zone, or an ExternalName's target) is answered from a task of
+//! its own, so a slow upstream never holds up the cluster's names.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::forward::Upstreams;
+use crate::lookup::{Answer, Outcome, lookup};
+use crate::records::Records;
+use crate::response;
+
+/// How long an idle TCP connection stays open.
+const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// Answers queries from the cluster's records and the upstream resolvers.
+pub struct Handler {
+    zone: Name,
+    records: watch::Receiver<Arc<Records>>,
+    upstreams: Upstreams,
+}
+
+/// What a query needs that cannot be answered at once.
+pub enum Pending {
+    /// The query, for the upstream resolvers.
+    Forward(Vec<u8>, Message),
+    /// A cluster answer whose ExternalName target the upstream resolves.
+    Chase(Message, Answer, u32),
+}
+
+impl Handler {
+    /// A handler for `zone` (`cluster.local`) answering from `records`.
+    pub fn new(zone: &str, records: watch::Receiver<Arc<Records>>, upstreams: Upstreams) -> Self {
+        let mut zone = Name::from_ascii(zone)
+            .expect("a valid cluster domain")
+            .to_lowercase();
+        zone.set_fqdn(true);
+        Handler {
+            zone,
+            records,
+            upstreams,
+        }
+    }
+
+    /// The answer to the wire-format `query` when the cluster knows it, else what it waits
+    /// for. `Ok(None)`: nothing to answer (a response, or a message too short for an id).
+    pub fn local(&self, query: &[u8], tcp: bool) -> Result<Option<Vec<u8>>, Pending> {
+        let request = match Message::from_vec(query) {
+            Ok(m) => m,
+            Err(_) if query.len() >= 12 => {
+                let id = u16::from_be_bytes([query[0], query[1]]);
+                let m = Message::error_msg(id, OpCode::Query, ResponseCode::FormErr);
+                return Ok(m.to_vec().ok());
+            }
+            Err(_) => return Ok(None),
+        };
+        if request.metadata.message_type != MessageType::Query {
+            return Ok(None);
+        }
+        if request.metadata.op_code != OpCode::Query {
+            return Ok(self.encode(
+                &response::error(&request, ResponseCode::NotImp),
+                &request,
+                tcp,
+            ));
+        }
+        let [question] = request.queries.as_slice() else {
+            return Ok(self.encode(
+                &response::error(&request, ResponseCode::FormErr),
+                &request,
+                tcp,
+            ));
+        };
+        let records = self.records.borrow().clone();
+        let qtype: RecordType = question.query_type();
+        match lookup(&records, &self.zone, question.name(), qtype) {
+            Outcome::Forward => Err(Pending::Forward(query.to_vec(), request)),
+            Outcome::Answer(answer) if answer.chase.is_some() => {
+                Err(Pending::Chase(request, answer, records.serial))
+            }
+            Outcome::Answer(answer) => {
+                let m = response::authoritative(&request, answer, &self.zone, records.serial);
+                Ok(self.encode(&m, &request, tcp))
+            }
+        }
+    }
+
+    /// Finishes a query with the upstream resolvers' help.
+    pub async fn finish(&self, pending: Pending, tcp: bool) -> Option<Vec<u8>> {
+        match pending {
+            Pending::Forward(query, request) => match self.upstreams.forward(&query, tcp).await {
+                Some(answer) => Some(answer),
+                None => self.encode(
+                    &response::error(&request, ResponseCode::ServFail),
+                    &request,
+                    tcp,
+                ),
+            },
+            Pending::Chase(request, mut answer, serial) => {
+                let chase = answer.chase.take().expect("a chase");
+                let qtype = request.queries[0].query_type();
+                // As CoreDNS: the CNAME and the upstream's answer, or nothing if it failed.
+                if let Some(upstream) = self.upstreams.resolve(&chase.target, qtype).await {
+                    answer.answers.push(chase.cname);
+                    answer.answers.extend(upstream.answers);
+                }
+                let m = response::authoritative(&request, answer, &self.zone, serial);
+                self.encode(&m, &request, tcp)
+            }
+        }
+    }
+
+    /// The answer to `query`, whatever it takes.
+    pub async fn answer(&self, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+        match self.local(query, tcp) {
+            Ok(a) => a,
+            Err(p) => self.finish(p, tcp).await,
+        }
+    }
+
+    fn encode(&self, m: &Message, request: &Message, tcp: bool) -> Option<Vec<u8>> {
+        let size = if tcp {
+            usize::from(u16::MAX)
+        } else {
+            response::udp_size(request)
+        };
+        Some(response::encode_within(m, size))
+    }
+}
+
+/// A running DNS server: its UDP and TCP tasks end when it is dropped.
+pub struct Server {
+    /// The address it serves on (UDP and TCP).
+    pub addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Server {
+    /// Serves `handler` on `addr` (port 0: a free port, the same for UDP and TCP).
+    pub async fn start(addr: SocketAddr, handler: Arc<Handler>) -> std::io::Result<Server> {
+        let udp = UdpSocket::bind(addr).await?;
+        let addr = udp.local_addr()?;
+        let tcp = TcpListener::bind(addr).await?;
+        let tasks = vec![
+            tokio::spawn(serve_udp(Arc::new(udp), handler.clone())),
+            tokio::spawn(serve_tcp(tcp, handler)),
+        ];
+        Ok(Server { addr, tasks })
+    }
+}
+
+async fn serve_udp(socket: Arc<UdpSocket>, handler: Arc<Handler>) {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (n, peer) = match socket.recv_from(&mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                // ICMP errors of earlier answers surface here; the socket goes on.
+                tracing::debug!(error = %e, "receiving a DNS query");
+                continue;
+            }
+        };
+        match handler.local(&buf[..n], false) {
+            Ok(Some(answer)) => {
+                let _ = socket.send_to(&answer, peer).await;
+            }
+            Ok(None) => {}
+            Err(pending) => {
+                let (socket, handler) = (socket.clone(), handler.clone());
+                tokio::spawn(async move {
+                    if let Some(answer) = handler.finish(pending, false).await {
+                        let _ = socket.send_to(&answer, peer).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+async fn serve_tcp(listener: TcpListener, handler: Arc<Handler>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve_connection(stream, handler.clone()));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "accepting a DNS connection");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Length-prefixed queries on one connection, answered in order.
+async fn serve_connection(mut stream: TcpStream, handler: Arc<Handler>) {
+    loop {
+        let Ok(Ok(len)) = tokio::time::timeout(TCP_IDLE, stream.read_u16()).await else {
+            return;
+        };
+        let mut query = vec![0u8; usize::from(len)];
+        if stream.read_exact(&mut query).await.is_err() {
+            return;
+        }
+        let Some(answer) = handler.answer(&query, true).await else {
+            continue;
+        };
+        let Ok(len) = u16::try_from(answer.len()) else {
+            return;
+        };
+        let mut framed = len.to_be_bytes().to_vec();
+        framed.extend_from_slice(&answer);
+        if stream.write_all(&framed).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The cluster DNS on a real node (root): the `kube-system/kube-dns` Service at the tenth
+//! service address and the node's EndpointSlice naming its server on the bridge's gateway,
+//! pods' `/etc/resolv.conf` per `dnsPolicy`, and busybox's `nslookup` inside a pod asking the
+//! node's server directly (the gateway; the Service address needs the service proxy): a
+//! Service, a headless Service and its pod's hostname, SRV, PTR, an ExternalName, and an
+//! unknown name.
+
+mod real_node_support;
+
+use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
+use real_node_support::*;
+
+/// The last octet of the test's ranges (`Cluster::start_real_node`).
+fn n() -> u32 {
+    128 + std::process::id() % 128
+}
+
+/// `nslookup ARGS` in the pod against the node's DNS server: its output (and errors).
+fn nslookup(c: &Cluster, pod: &str, server: &str, args: &str) -> String {
+    sh(c, pod, &format!("nslookup {args} {server} 2>&1; true"))
+}
+
+#[test]
+fn pods_resolve_cluster_names_through_the_nodes_dns_server() {
+    let c = cluster();
+    let dns_ip = format!("10.43.{}.10", n());
+    let gateway = format!("10.42.{}.1", n());
+
+    // kube-dns: the tenth service address, no selector, DNS over UDP and TCP.
+    assert_eq!(
+        c.jsonpath(
+            &["svc", "-n", "kube-system", "kube-dns"],
+            "{.spec.clusterIP}"
+        ),
+        dns_ip
+    );
+    assert_eq!(
+        c.jsonpath(
+            &["svc", "-n", "kube-system", "kube-dns"],
+            "{.metadata.labels.k8s-app} {.spec.selector} {.spec.ports[*].protocol}"
+        ),
+        "kube-dns  UDP TCP"
+    );
+    let slice = format!("kube-dns-{}", c.node_name());
+    let published = true_within(ROLLOUT_TIMEOUT, || {
+        c.kubectl(&["get", "endpointslice", "-n", "kube-system", &slice, "-o",
+            "jsonpath={.endpoints[0].addresses[0]} {.ports[*].port} {.metadata.labels.kubernetes\\.io/service-name}"])
+            .stdout
+            == format!("{gateway} 53 53 kube-dns")
+    });
+    assert!(
+        published,
+        "no kube-dns endpoint for the node: {}\n{}",
+        c.kubectl(&["get", "endpointslices", "-n", "kube-system", "-o", "yaml"])
+            .stdout,
+        krust_e2e::tail(&c.server_stderr(), 40)
+    );
+
+    apply(
+        &c,
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: web, labels: {{app: web}}}}
+spec:
+  containers: [{{name: main, image: {IMAGE}, command: [sleep, "3600"]}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: db-0, labels: {{app: db}}}}
+spec:
+  hostname: db-0
+  subdomain: db
+  containers: [{{name: main, image: {IMAGE}, command: [sleep, "3600"]}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: db}}
+spec:
+  clusterIP: None
+  selector: {{app: db}}
+  ports: [{{name: pg, port: 5432}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: alias}}
+spec:
+  type: ExternalName
+  externalName: web.default.svc.cluster.local
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: client}}
+spec:
+  containers: [{{name: main, image: {IMAGE}, command: [sleep, "3600"]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: host-dns}}
+spec:
+  dnsPolicy: Default
+  containers: [{{name: main, image: {IMAGE}, command: [sleep, "3600"]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: own-dns}}
+spec:
+  dnsPolicy: None
+  dnsConfig:
+    nameservers: [192.0.2.53]
+    searches: [my.dns.search]
+    options: [{{name: ndots, value: "2"}}, {{name: edns0}}]
+  containers: [{{name: main, image: {IMAGE}, command: [sleep, "3600"]}}]
+"#
+        ),
+    );
+    for pod in ["web", "db-0", "client", "host-dns", "own-dns"] {
+        wait_running(&c, pod);
+    }
+
+    // resolv.conf per dnsPolicy.
+    let cluster_first = sh(&c, "client", "cat /etc/resolv.conf");
+    assert!(
+        cluster_first
+            .starts_with("search default.svc.cluster.local svc.cluster.local cluster.local")
+            && cluster_first.contains(&format!("\nnameserver {dns_ip}\n"))
+            && cluster_first.ends_with("options ndots:5\n"),
+        "{cluster_first}"
+    );
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let host_dns = sh(&c, "host-dns", "cat /etc/resolv.conf");
+    for server in krust_dns::nameservers(&host) {
+        assert!(
+            host_dns.contains(&format!("nameserver {server}\n")),
+            "{host_dns}"
+        );
+    }
+    assert_eq!(
+        sh(&c, "own-dns", "cat /etc/resolv.conf"),
+        "search my.dns.search\nnameserver 192.0.2.53\noptions ndots:2 edns0\n"
+    );
+
+    let web_ip = c.jsonpath(&["svc", "web"], "{.spec.clusterIP}");
+    let db_ip = c.jsonpath(&["pod", "db-0"], "{.status.podIP}");
+    // The headless Service's endpoint (its pod is ready) reaches the DNS records.
+    let ready = true_within(ROLLOUT_TIMEOUT, || {
+        nslookup(
+            &c,
+            "client",
+            &gateway,
+            "-type=a db.default.svc.cluster.local",
+        )
+        .contains(&db_ip)
+    });
+    assert!(
+        ready,
+        "{}",
+        nslookup(
+            &c,
+            "client",
+            &gateway,
+            "-type=a db.default.svc.cluster.local"
+        )
+    );
+
+    let svc = nslookup(
+        &c,
+        "client",
+        &gateway,
+        "-type=a web.default.svc.cluster.local",
+    );
+    assert!(svc.contains(&format!("Address: {web_ip}")), "{svc}");
+    let host_name = nslookup(
+        &c,
+        "client",
+        &gateway,
+        "-type=a db-0.db.default.svc.cluster.local",
+    );
+    assert!(
+        host_name.contains(&format!("Address: {db_ip}")),
+        "{host_name}"
+    );
+    let srv = nslookup(
+        &c,
+        "client",
+        &gateway,
+        "-type=srv _pg._tcp.db.default.svc.cluster.local",
+    );
+    assert!(
+        srv.contains("5432 db-0.db.default.svc.cluster.local"),
+        "{srv}"
+    );
+    let ptr = nslookup(&c, "client", &gateway, &web_ip);
+    assert!(
+        ptr.contains("name = web.default.svc.cluster.local"),
+        "{ptr}"
+    );
+    let alias = nslookup(
+        &c,
+        "client",
+        &gateway,
+        "-type=a alias.default.svc.cluster.local",
+    );
+    assert!(
+        alias.contains("canonical name = web.default.svc.cluster.local")
+            && alias.contains(&format!("Address: {web_ip}")),
+        "{alias}"
+    );
+    let unknown = nslookup(
+        &c,
+        "client",
+        &gateway,
+        "-type=a nope.default.svc.cluster.local",
+    );
+    assert!(unknown.contains("NXDOMAIN"), "{unknown}");
+    // kube-dns comes back at its address when deleted.
+    c.ok(&["delete", "svc", "-n", "kube-system", "kube-dns"]);
+    let back = true_within(ROLLOUT_TIMEOUT, || {
+        c.kubectl(&[
+            "get",
+            "svc",
+            "-n",
+            "kube-system",
+            "kube-dns",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+        .stdout
+            == dns_ip
+    });
+    assert!(back, "kube-dns was not re-created");
+    remove_pods(&c);
+}
