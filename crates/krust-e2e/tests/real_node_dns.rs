@@ -177,6 +177,18 @@ spec:
         "-type=a web.default.svc.cluster.local",
     );
     assert!(svc.contains(&format!("Address: {web_ip}")), "{svc}");
+    // Through the pod's own resolv.conf: the kube-dns Service address, which the service
+    // proxy leads to the node's server.
+    let by_service = sh(
+        &c,
+        "client",
+        "nslookup web.default.svc.cluster.local 2>&1; true",
+    );
+    assert!(by_service.contains(&dns_ip), "asked kube-dns: {by_service}");
+    assert!(
+        by_service.contains(&format!("Address: {web_ip}")),
+        "{by_service}"
+    );
     let host_name = nslookup(
         &c,
         "client",
