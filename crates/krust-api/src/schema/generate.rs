@@ -48,6 +48,7 @@ pub(super) fn build() -> (Map<String, Value>, Vec<Kind>) {
         kind::<apps::v1::Deployment>(&mut generator, true),
         kind::<apps::v1::ReplicaSet>(&mut generator, true),
         kind::<autoscaling::v1::Scale>(&mut generator, false),
+        kind::<k8s_openapi::api::certificates::v1::CertificateSigningRequest>(&mut generator, true),
         kind::<coordination::v1::Lease>(&mut generator, true),
         kind::<discovery::v1::EndpointSlice>(&mut generator, true),
         kind::<events::v1::Event>(&mut generator, true),

@@ -62,7 +62,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     let sub = call.target.subresource.map(|s| s.name);
     match sub {
         Some("scale") => return super::scale::patch(call, &body).await,
-        None | Some("status") => {}
+        None | Some("status" | "approval") => {}
         Some(other) => {
             return Err(ApiError::method_not_allowed(format!(
                 "PATCH is not supported on {other}"
@@ -78,6 +78,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     }
     let part = match sub {
         Some("status") => Part::Status,
+        Some("approval") => Part::Approval,
         _ => Part::Main,
     };
     let mut warnings = Vec::new();

@@ -1,6 +1,7 @@
 //! Per-kind rules of the write path (what Kubernetes keeps in each kind's strategy).
 
 use super::Part;
+use super::certificates;
 use krust_api::resources::Resource;
 use serde_json::{Map, Value, json};
 
@@ -24,6 +25,7 @@ pub fn prepare_create(resource: &Resource, obj: &mut Value) {
     match resource.kind {
         "Deployment" | "ReplicaSet" => obj["status"] = json!({}),
         "Service" => obj["status"] = json!({"loadBalancer": {}}),
+        "CertificateSigningRequest" => obj["status"] = json!({}),
         _ => {}
     }
     if has_generation(resource) {
@@ -34,7 +36,9 @@ pub fn prepare_create(resource: &Resource, obj: &mut Value) {
 /// Carries over from `old` what an update may not change, and splits spec from status:
 /// a write to the main resource keeps the old status, a write to `/status` keeps the rest.
 pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, part: Part) {
-    if part == Part::Status {
+    if resource.kind == "CertificateSigningRequest" {
+        certificates::prepare_update(obj, old, part);
+    } else if part == Part::Status {
         // The old object but its status, which (with labels and annotations, which may
         // change through /status too, as in Kubernetes) moves over from the new one.
         let mut merged: Map<String, Value> = old

@@ -4,6 +4,7 @@
 
 mod allocate;
 mod bind;
+mod certificates;
 mod create;
 mod delete;
 mod hooks;
@@ -12,6 +13,7 @@ mod splice;
 mod update;
 
 pub use bind::Binding;
+pub use certificates::set_requester;
 pub use delete::{DeleteOptions, Deleted};
 pub(crate) use hooks::returns_deleted_object;
 pub use read::{ListPage, ListQuery};
@@ -47,6 +49,8 @@ pub enum Part {
     Scale,
     /// A namespace's `/finalize`: its `spec.finalizers`.
     Finalize,
+    /// A CertificateSigningRequest's `/approval`: its `status.conditions`.
+    Approval,
 }
 
 impl Part {
@@ -57,6 +61,7 @@ impl Part {
             Part::Status => "status",
             Part::Scale => "scale",
             Part::Finalize => "finalize",
+            Part::Approval => "approval",
         }
     }
 }
