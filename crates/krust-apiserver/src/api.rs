@@ -14,4 +14,6 @@ pub struct Api {
     pub watch_cache: WatchCache,
     /// Dials kubelets for `pods/log`, `exec`, `attach` and `portforward`.
     pub kubelets: KubeletClient,
+    /// The cluster CA (PEM), served at `/cacerts`.
+    pub ca_cert: String,
 }

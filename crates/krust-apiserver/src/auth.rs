@@ -1,10 +1,14 @@
-//! Authentication (client certificates) and authorization (`system:masters` may do all).
+//! Authentication (client certificates, bootstrap tokens) and the layer that refuses what
+//! `authz` does not allow.
 
-use axum::extract::Request;
+use crate::api::Api;
+use crate::authz::{self, Attributes};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use krust_api::status::ApiError;
 use rustls::pki_types::CertificateDer;
+use std::sync::Arc;
 
 /// Who is asking.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,38 +55,61 @@ impl Identity {
     }
 }
 
-/// Paths anyone may read.
+/// Paths anyone may read (`/cacerts`: the CA bundle a joining node checks against its
+/// token's hash, as k3s serves it).
 fn is_open(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/livez" | "/readyz" | "/version" | "/version/"
+        "/healthz" | "/livez" | "/readyz" | "/version" | "/version/" | "/cacerts"
     ) || path.starts_with("/healthz/")
         || path.starts_with("/livez/")
         || path.starts_with("/readyz/")
 }
 
-/// Refuses unauthenticated requests (401) and those the user may not make (403).
-pub async fn layer(req: Request, next: Next) -> Response {
-    let identity = req
+/// The bearer token of a request, if any.
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Authenticates (a client certificate, else a bootstrap token) and refuses
+/// unauthenticated requests (401) and those the user may not make (403).
+pub async fn layer(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
+    let mut identity = req
         .extensions()
         .get::<Identity>()
         .cloned()
         .unwrap_or_else(Identity::anonymous);
+    if !identity.is_authenticated()
+        && let Some(token) = bearer(&req)
+    {
+        match crate::bootstrap_token::authenticate(&api.registry, token).await {
+            Some(who) => {
+                identity = who;
+                req.extensions_mut().insert(identity.clone());
+            }
+            None => return unauthorized(),
+        }
+    }
     if is_open(req.uri().path()) {
         return next.run(req).await;
     }
     if !identity.is_authenticated() {
-        return crate::respond::error(&ApiError::new(401, "Unauthorized", "Unauthorized"))
-            .into_response();
+        return unauthorized();
     }
-    if !identity.groups.iter().any(|g| g == "system:masters") {
-        let msg = format!(
-            "{} is forbidden: User {:?} cannot {} resource at the cluster scope",
-            req.uri().path(),
-            identity.user,
-            req.method().as_str().to_lowercase()
-        );
+    let attributes = Attributes::of(req.method(), req.uri().path(), req.uri().query());
+    if !authz::allowed(&identity, &attributes) {
+        let msg = authz::forbidden_message(&identity, &attributes);
         return crate::respond::error(&ApiError::new(403, "Forbidden", msg)).into_response();
     }
     next.run(req).await
+}
+
+fn unauthorized() -> Response {
+    crate::respond::error(&ApiError::new(401, "Unauthorized", "Unauthorized")).into_response()
 }

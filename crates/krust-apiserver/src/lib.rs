@@ -4,7 +4,9 @@
 
 mod api;
 mod auth;
+mod authz;
 mod bootstrap;
+pub mod bootstrap_token;
 mod discovery;
 mod handlers;
 mod kubelet_client;
@@ -23,6 +25,7 @@ mod table;
 mod tls;
 mod watch_cache;
 
+pub use auth::Identity;
 pub use local::Local;
 pub use pki::Pki;
 pub use server::{Config, Running, start, start_with_store};

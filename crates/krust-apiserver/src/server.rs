@@ -40,6 +40,8 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<Result<()>>,
     /// The cluster's CA and certificates (to sign a local node's kubelet certificate).
     pub pki: Pki,
+    /// The node join token (`K10<CA hash>::<id>.<secret>`), also in `<data dir>/token`.
+    pub join_token: String,
     routes: Router,
 }
 
@@ -94,11 +96,15 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     tokio::spawn(bootstrap::keep(registry.clone(), advertise));
+    let join_token =
+        crate::bootstrap_token::ensure(&registry, &config.data_dir.join("token"), &pki.ca_cert)
+            .await?;
     let api = Arc::new(Api {
         registry,
         metrics: Metrics::default(),
         watch_cache: Default::default(),
         kubelets: crate::kubelet_client::KubeletClient::new(&pki)?,
+        ca_cert: pki.ca_cert.clone(),
     });
     let app = router(api, advertise.to_string());
     let tls = tls::server_config(&pki)?;
@@ -110,6 +116,7 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         kubeconfig,
         task,
         pki,
+        join_token,
         routes: app,
     })
 }
@@ -128,6 +135,7 @@ pub fn router(api: Arc<Api>, server_address: String) -> Router {
         .route("/livez", get(ok))
         .route("/readyz", get(ok))
         .route("/metrics", get(metrics))
+        .route("/cacerts", get(cacerts))
         .route("/api", get(api_doc.clone()))
         .route("/api/", get(api_doc))
         .route("/apis", get(apis_doc))
@@ -139,7 +147,10 @@ pub fn router(api: Arc<Api>, server_address: String) -> Router {
         )
         .route("/openapi/v3/{*path}", get(openapi_v3))
         .fallback(resources)
-        .layer(axum::middleware::from_fn(auth::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            auth::layer,
+        ))
         .with_state(api)
 }
 
@@ -151,6 +162,15 @@ async fn version() -> Response {
             "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rustc",
             "compiler": "rustc", "platform": "linux/amd64",
         }),
+    )
+}
+
+/// The cluster CA bundle (PEM), for nodes joining with a token that names its hash.
+async fn cacerts(State(api): State<Arc<Api>>) -> Response {
+    respond::with_type(
+        200,
+        "text/plain; charset=utf-8",
+        api.ca_cert.clone().into_bytes(),
     )
 }
 

@@ -55,7 +55,10 @@ pub(super) fn prepare_update(obj: &mut Value, old: &Value, part: Part) {
             );
             set_conditions(obj, Some(Value::Array(conditions)));
         }
-        _ => obj["status"] = old.get("status").cloned().unwrap_or(json!({})),
+        _ => {
+            obj["status"] = old.get("status").cloned().unwrap_or(json!({}));
+            return;
+        }
     }
     stamp_conditions(obj, old);
 }
