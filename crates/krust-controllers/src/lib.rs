@@ -6,6 +6,7 @@
 //! `pod_control`, `pod_util`, `selector`, `service_pods`, besides `informer` and `events`).
 #![forbid(unsafe_code)]
 
+pub mod certificates;
 pub(crate) mod controller_ref;
 pub mod deployment;
 pub(crate) mod discovery;
@@ -36,6 +37,9 @@ pub struct Options {
     pub node_monitor_grace_period: Duration,
     /// `--cluster-cidr`: the pod network nodes get their `podCIDR` from.
     pub cluster_cidr: krust_api::cidr::Cidr,
+    /// `--cluster-signing-cert-file`/`-key-file`: the CA the CSR signer signs with (no
+    /// signer without it).
+    pub signing_ca: Option<certificates::signer::Ca>,
 }
 
 impl Default for Options {
@@ -43,6 +47,7 @@ impl Default for Options {
         Options {
             node_monitor_grace_period: Duration::from_secs(40),
             cluster_cidr: node_ipam::Options::default().cluster_cidr,
+            signing_ca: None,
         }
     }
 }
@@ -67,7 +72,20 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
         ..node_ipam::Options::default()
     };
     let c = &client;
+    let signing = async {
+        match &opts.signing_ca {
+            Some(ca) => {
+                let never = supervise("csrsigning", || {
+                    certificates::signer::run(c.clone(), ca.clone())
+                });
+                match never.await {}
+            }
+            None => std::future::pending::<std::convert::Infallible>().await,
+        }
+    };
     let never = tokio::join!(
+        signing,
+        supervise("csrapproving", || certificates::approver::run(c.clone())),
         supervise("replicaset", || replicaset::run(c.clone())),
         supervise("deployment", || deployment::run(c.clone())),
         supervise("endpoints", || endpoints::run(c.clone())),
