@@ -241,10 +241,13 @@ pub async fn create(
     Ok(token)
 }
 
-/// Writes `text` to `file` readable by its owner only.
-fn write_private(file: &Path, text: &str) -> anyhow::Result<()> {
+/// Writes `text` to `file` (and its directory) readable by its owner only, atomically.
+pub fn write_private(file: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let tmp = file.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
