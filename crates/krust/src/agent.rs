@@ -51,7 +51,11 @@ fn address_towards(server: &str) -> anyhow::Result<IpAddr> {
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| anyhow::anyhow!("{host} has no address"))?;
-    let socket = UdpSocket::bind(if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
+    let socket = UdpSocket::bind(if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    })?;
     socket.connect(target)?;
     Ok(socket.local_addr()?.ip())
 }
@@ -106,7 +110,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let parse = |key: &str| -> anyhow::Result<Option<krust_api::cidr::Cidr>> {
         config
             .get(key)
-            .map(|v| v.parse().map_err(|e| anyhow::anyhow!("{CLUSTER_CONFIG} {key} {v}: {e}")))
+            .map(|v| {
+                v.parse()
+                    .map_err(|e| anyhow::anyhow!("{CLUSTER_CONFIG} {key} {v}: {e}"))
+            })
             .transpose()
     };
     if let Some(c) = parse("clusterCIDR")? {

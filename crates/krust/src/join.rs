@@ -9,7 +9,9 @@
 use anyhow::{Context as _, bail};
 use base64::Engine;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::certificates::v1::{CertificateSigningRequest, CertificateSigningRequestSpec};
+use k8s_openapi::api::certificates::v1::{
+    CertificateSigningRequest, CertificateSigningRequestSpec,
+};
 use krust_api::csr::{KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER};
 use krust_apiserver::bootstrap_token::{self, write_private};
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -67,7 +69,9 @@ pub async fn discover_ca(server: &str, expected_hash: &str) -> anyhow::Result<St
         .with_context(|| format!("fetching the cluster CA from {server}/cacerts"))?;
     let hash = bootstrap_token::ca_hash(&ca);
     if hash != expected_hash {
-        bail!("the CA at {server} has hash {hash}, not the {expected_hash} the token names: refusing to trust it");
+        bail!(
+            "the CA at {server} has hash {hash}, not the {expected_hash} the token names: refusing to trust it"
+        );
     }
     Ok(ca)
 }
@@ -155,7 +159,10 @@ pub async fn serving_certificate(
     address: IpAddr,
 ) -> anyhow::Result<(String, String)> {
     let dir = data_dir.join("pki");
-    let (crt, key) = (dir.join("kubelet-serving.crt"), dir.join("kubelet-serving.key"));
+    let (crt, key) = (
+        dir.join("kubelet-serving.crt"),
+        dir.join("kubelet-serving.key"),
+    );
     if let (Ok(c), Ok(k)) = (std::fs::read_to_string(&crt), std::fs::read_to_string(&key))
         && names_address(&c, address)
     {
