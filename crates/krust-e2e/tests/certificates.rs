@@ -17,19 +17,9 @@ fn request(cn: &str, org: &str) -> String {
 }
 
 fn csr_yaml(name: &str, signer: &str, pem: &str, usages: &str) -> String {
+    use base64::Engine;
     use std::fmt::Write;
-    let mut b64 = String::new();
-    for chunk in pem.as_bytes().chunks(3) {
-        const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let n = chunk.iter().fold(0u32, |n, b| n << 8 | *b as u32) << (8 * (3 - chunk.len()));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                b64.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                b64.push('=');
-            }
-        }
-    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pem);
     let mut y = String::new();
     write!(
         y,
