@@ -396,7 +396,38 @@ spec:
         "--grace-period=1",
         "--wait=true",
     ]);
+    // `krust killall` on the agent's host leaves nothing of its node: no mount under its
+    // data dir, no container process, no bridge in its namespace.
     agent.stop();
     drop(cleanup);
+    let dir = agent_dir.path().to_str().expect("path").to_string();
+    let mounts = std::fs::read_to_string("/proc/mounts").expect("mounts");
+    assert!(!mounts.contains(&dir), "mounts left under {dir}");
+    let links = run_with_timeout(
+        {
+            let mut cmd = Command::new("ip");
+            cmd.args(["-n", &netns(), "-o", "link"]);
+            cmd
+        },
+        Duration::from_secs(10),
+    );
+    assert!(
+        !links.stdout.contains(&format!("krt-agb{}", n())),
+        "{}",
+        links.stdout
+    );
+    let monitors = run_with_timeout(
+        {
+            let mut cmd = Command::new("pgrep");
+            cmd.args(["-f", &dir]);
+            cmd
+        },
+        Duration::from_secs(10),
+    );
+    assert!(
+        monitors.stdout.trim().is_empty(),
+        "processes left: {}",
+        monitors.stdout
+    );
     drop(other);
 }

@@ -84,6 +84,11 @@ fn kubectl_approves_and_denies_and_the_signer_issues() {
     let out = c.ok(&["certificate", "deny", "other"]);
     assert!(out.contains("denied"), "{out}");
     assert_eq!(condition(&c, "mine"), "Approved");
+    let described = c.ok(&["describe", "csr", "mine"]);
+    assert!(
+        described.contains("Requesting User:") && described.contains("kubernetes-admin"),
+        "{described}"
+    );
     assert_eq!(condition(&c, "other"), "Denied");
     assert_eq!(
         c.jsonpath(&["csr", "mine"], "{.status.conditions[0].reason}"),
