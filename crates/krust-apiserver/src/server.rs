@@ -68,8 +68,15 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse()?, "::1".parse()?, "10.43.0.1".parse()?];
-    if !addr.ip().is_unspecified() && !ips.contains(&addr.ip()) {
-        ips.push(addr.ip());
+    // Listening on every address, the server is reached at the host's: its primary one is
+    // named too (as k3s names the node's IP), so that other hosts can join.
+    let reached = if addr.ip().is_unspecified() {
+        primary_ip()
+    } else {
+        Some(addr.ip())
+    };
+    if let Some(ip) = reached.filter(|ip| !ips.contains(ip)) {
+        ips.push(ip);
     }
     let names: Vec<String> = [
         "localhost",
@@ -119,6 +126,14 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         join_token,
         routes: app,
     })
+}
+
+/// The address this host sends from by default (no packet is sent: a UDP socket is only
+/// connected to a documentation address).
+fn primary_ip() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    Some(socket.local_addr().ok()?.ip())
 }
 
 /// The routes: fixed documents, then every resource path.

@@ -153,9 +153,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         running.url,
         running.kubeconfig.display()
     );
+    let join_url = if args.listen.ip().is_unspecified() {
+        let ip = krust_kubelet::node::host::primary_ip();
+        format!("https://{}", SocketAddr::new(ip, running.addr.port()))
+    } else {
+        running.url.clone()
+    };
     println!(
-        "to join a node: krust agent --server {} --token $(cat {})",
-        running.url,
+        "to join a node: krust agent --server {join_url} --token $(cat {})",
         args.data_dir.join("token").display()
     );
     tokio::select! {
