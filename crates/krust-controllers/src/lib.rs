@@ -25,6 +25,7 @@ pub mod replicaset;
 pub(crate) mod selector;
 pub(crate) mod service_pods;
 pub mod serviceaccount;
+pub mod tokencleaner;
 
 use krust_component::supervise::supervise;
 use kube::Client;
@@ -97,6 +98,7 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
             node_lifecycle::run_with(c.clone(), lifecycle.clone())
         }),
         supervise("serviceaccount", || serviceaccount::run(c.clone())),
+        supervise("tokencleaner", || tokencleaner::run(c.clone())),
     );
     match never.0 {}
 }

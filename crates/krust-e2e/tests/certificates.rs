@@ -200,6 +200,21 @@ fn a_bootstrap_token_may_request_certificates_and_nothing_else() {
     let wrong = as_token("abcdef.0123456789abcdef", &["get", "csr"]);
     assert!(!wrong.success());
     assert!(wrong.stderr.contains("Unauthorized"), "{}", wrong.stderr);
+    // A token past its expiration is refused, then deleted by the token cleaner.
+    let out = c.krust(&["token", "create", "--ttl", "2s"]);
+    assert!(out.success(), "{}", out.stderr);
+    let short = out.stdout.trim().split_once("::").unwrap().1.to_string();
+    let secret = format!("bootstrap-token-{}", &short[..6]);
+    c.ok(&["get", "secret", "-n", "kube-system", &secret]);
+    assert!(
+        true_within(Duration::from_secs(20), || {
+            c.kubectl(&["get", "secret", "-n", "kube-system", &secret])
+                .stderr
+                .contains("NotFound")
+        }),
+        "the expired token's secret is still there"
+    );
+    assert!(!as_token(&short, &["get", "csr"]).success());
     // The server's own join token is in its data dir.
     let server_token = std::fs::read_to_string(c.data_dir().join("token")).unwrap();
     assert!(server_token.starts_with("K10"), "{server_token}");
