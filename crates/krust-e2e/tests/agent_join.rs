@@ -387,7 +387,29 @@ spec:
         c.jsonpath(&["pod", "on-agent"], "{.status.phase}"),
         "Running"
     );
-    assert_eq!(sh(&c, "on-agent", "echo again").trim(), "again");
+    // The same container, adopted (exec answers once the agent's pod worker has it again).
+    let adopted = true_within(ROLLOUT_TIMEOUT, || {
+        c.kubectl(&["exec", "on-agent", "--", "sh", "-c", "echo again"])
+            .stdout
+            .trim()
+            == "again"
+    });
+    assert!(adopted, "no exec after the restart:\n{}", agent.log());
+    let restarts = c.jsonpath(
+        &["pod", "on-agent"],
+        "{.status.containerStatuses[0].restartCount}",
+    );
+    assert_eq!(
+        restarts,
+        "0",
+        "the container was not adopted:\n{}\n--- first agent ---\n{}\n--- restarted agent ---\n{}",
+        c.ok(&["describe", "pod", "on-agent"]),
+        krust_e2e::tail(
+            &std::fs::read_to_string(agent_dir.path().join("agent-1.log")).unwrap_or_default(),
+            30
+        ),
+        agent.log()
+    );
 
     c.ok(&[
         "delete",

@@ -1,6 +1,8 @@
 //! Pods bound to the real node: one watch (field selector `spec.nodeName`), one worker per
 //! pod fed the pod's latest version through a `watch` channel; a pod gone from the API drops
-//! its sender, which ends its worker. Sandboxes of pods the API no longer has (deleted
+//! its sender, which ends its worker. The workers are tasks of the watch: stopping the agent
+//! (aborting the watch) aborts them before their senders drop, so a stopping agent never
+//! takes itself for a forced deletion and leaves every container running. Sandboxes of pods the API no longer has (deleted
 //! while the agent was down) are removed once the first list is in. Every `resync::PERIOD`
 //! the pods' configMap, secret, downwardAPI and projected volumes are rewritten.
 
@@ -12,6 +14,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::Shared;
 use super::resync;
@@ -22,6 +25,8 @@ pub async fn watch(shared: Arc<Shared>) {
     let config = watcher::Config::default().fields(&format!("spec.nodeName={}", shared.name));
     let mut stream = watcher(api, config).default_backoff().boxed();
     let mut workers: HashMap<String, watch::Sender<Arc<Pod>>> = HashMap::new();
+    // Declared after `workers`, so dropped (every worker aborted) before the senders are.
+    let mut tasks: JoinSet<()> = JoinSet::new();
     let mut listed: Option<HashSet<String>> = None;
     let mut orphans_checked = false;
     let mut resync = tokio::time::interval(resync::PERIOD);
@@ -42,13 +47,14 @@ pub async fn watch(shared: Arc<Shared>) {
             }
         };
         let Some(event) = event else { break };
+        while tasks.try_join_next().is_some() {}
         match event {
             Ok(watcher::Event::Init) => listed = Some(HashSet::new()),
             Ok(watcher::Event::InitApply(pod)) => {
                 if let (Some(l), Some(uid)) = (&mut listed, &pod.metadata.uid) {
                     l.insert(uid.clone());
                 }
-                dispatch(&shared, &mut workers, pod);
+                dispatch(&shared, &mut workers, &mut tasks, pod);
             }
             Ok(watcher::Event::InitDone) => {
                 if let Some(l) = listed.take() {
@@ -59,7 +65,7 @@ pub async fn watch(shared: Arc<Shared>) {
                     }
                 }
             }
-            Ok(watcher::Event::Apply(pod)) => dispatch(&shared, &mut workers, pod),
+            Ok(watcher::Event::Apply(pod)) => dispatch(&shared, &mut workers, &mut tasks, pod),
             Ok(watcher::Event::Delete(pod)) => {
                 if let Some(uid) = &pod.metadata.uid {
                     workers.remove(uid);
@@ -73,6 +79,7 @@ pub async fn watch(shared: Arc<Shared>) {
 fn dispatch(
     shared: &Arc<Shared>,
     workers: &mut HashMap<String, watch::Sender<Arc<Pod>>>,
+    tasks: &mut JoinSet<()>,
     pod: Pod,
 ) {
     let Some(uid) = pod.metadata.uid.clone() else {
@@ -85,7 +92,7 @@ fn dispatch(
     let worker = Worker::new(shared.clone(), &pod);
     let (tx, rx) = watch::channel(Arc::new(pod));
     workers.insert(uid, tx);
-    tokio::spawn(worker.run(rx));
+    tasks.spawn(worker.run(rx));
 }
 
 /// Removes the sandboxes (and containers) of pods the API does not have.
