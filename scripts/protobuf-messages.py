@@ -70,6 +70,8 @@ ROOTS = [
     ("authentication/v1", "TokenRequest", "authentication.k8s.io/v1", "TokenRequest"),
     ("authentication/v1", "TokenReview", "authentication.k8s.io/v1", "TokenReview"),
     ("authentication/v1", "SelfSubjectReview", "authentication.k8s.io/v1", "SelfSubjectReview"),
+    ("certificates/v1", "CertificateSigningRequest", "certificates.k8s.io/v1", "CertificateSigningRequest"),
+    ("certificates/v1", "CertificateSigningRequestList", "certificates.k8s.io/v1", "CertificateSigningRequestList"),
     ("coordination/v1", "Lease", "coordination.k8s.io/v1", "Lease"),
     ("coordination/v1", "LeaseList", "coordination.k8s.io/v1", "LeaseList"),
     ("discovery/v1", "EndpointSlice", "discovery.k8s.io/v1", "EndpointSlice"),
@@ -351,8 +353,8 @@ def main() -> None:
 
 
 PACKAGE_ORDER = [
-    "meta/v1", "core/v1", "apps/v1", "authentication/v1", "autoscaling/v1", "coordination/v1",
-    "discovery/v1", "events/v1", "policy/v1",
+    "meta/v1", "core/v1", "apps/v1", "authentication/v1", "autoscaling/v1", "certificates/v1",
+    "coordination/v1", "discovery/v1", "events/v1", "policy/v1",
 ]
 
 HEADER = """\

@@ -94,6 +94,9 @@ fn typed(api_version: &str, kind: &str, v: &Value) -> Option<Result<Vec<Vec<Step
         ("autoscaling/v1", "Scale") => {
             unknown_fields::<k8s_openapi::api::autoscaling::v1::Scale>(v)
         }
+        ("certificates.k8s.io/v1", "CertificateSigningRequest") => {
+            unknown_fields::<k8s_openapi::api::certificates::v1::CertificateSigningRequest>(v)
+        }
         ("coordination.k8s.io/v1", "Lease") => unknown_fields::<coordination::v1::Lease>(v),
         ("discovery.k8s.io/v1", "EndpointSlice") => {
             unknown_fields::<discovery::v1::EndpointSlice>(v)

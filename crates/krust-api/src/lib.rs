@@ -5,6 +5,7 @@
 
 pub mod cidr;
 pub mod convert;
+pub mod csr;
 pub mod decode;
 pub mod defaults;
 pub mod meta;

@@ -7,6 +7,7 @@
 //! `-o wide`. So [`cells`] always returns one cell per column of [`columns`].
 //! Resources without a printer get the default `Name`, `Created At` table.
 
+mod certificates;
 mod cluster;
 mod config;
 mod docs;
@@ -16,6 +17,8 @@ mod services;
 mod util;
 mod workloads;
 
+#[cfg(test)]
+mod certificates_tests;
 #[cfg(test)]
 mod cluster_tests;
 #[cfg(test)]
@@ -88,6 +91,7 @@ enum Printer {
     Node,
     Namespace,
     Lease,
+    CertificateSigningRequest,
     Deployment,
     ReplicaSet,
     StatefulSet,
@@ -111,6 +115,7 @@ fn printer(group: &str, resource: &str) -> Printer {
         ("", "nodes") => Printer::Node,
         ("", "namespaces") => Printer::Namespace,
         ("coordination.k8s.io", "leases") => Printer::Lease,
+        ("certificates.k8s.io", "certificatesigningrequests") => Printer::CertificateSigningRequest,
         ("apps", "deployments") => Printer::Deployment,
         ("apps", "replicasets") => Printer::ReplicaSet,
         ("apps", "statefulsets") => Printer::StatefulSet,
@@ -137,6 +142,7 @@ pub fn columns(group: &str, resource: &str) -> &'static [Column] {
         Printer::Node => cluster::NODE_COLUMNS,
         Printer::Namespace => cluster::NAMESPACE_COLUMNS,
         Printer::Lease => cluster::LEASE_COLUMNS,
+        Printer::CertificateSigningRequest => certificates::CSR_COLUMNS,
         Printer::Deployment => workloads::DEPLOYMENT_COLUMNS,
         Printer::ReplicaSet => workloads::REPLICASET_COLUMNS,
         Printer::StatefulSet => workloads::STATEFULSET_COLUMNS,
@@ -163,6 +169,7 @@ pub fn cells(group: &str, resource: &str, obj: &Value, now: Timestamp) -> Vec<Va
         Printer::Node => cluster::node_cells(obj, now),
         Printer::Namespace => cluster::namespace_cells(obj, now),
         Printer::Lease => cluster::lease_cells(obj, now),
+        Printer::CertificateSigningRequest => certificates::csr_cells(obj, now),
         Printer::Deployment => workloads::deployment_cells(obj, now),
         Printer::ReplicaSet => workloads::replicaset_cells(obj, now),
         Printer::StatefulSet => workloads::statefulset_cells(obj, now),

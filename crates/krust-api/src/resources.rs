@@ -153,6 +153,16 @@ pub static RESOURCES: &[Resource] = &[
         storage: "tokenreviews", has_status: true, subresources: &[],
     },
     Resource {
+        group: "certificates.k8s.io", version: "v1", kind: "CertificateSigningRequest",
+        plural: "certificatesigningrequests", singular: "certificatesigningrequest",
+        short_names: &["csr"], categories: &[], namespaced: false,
+        storage: "certificatesigningrequests", has_status: true,
+        subresources: &[
+            sub!("approval", "certificates.k8s.io", "v1", "CertificateSigningRequest", STATUS_VERBS),
+            sub!("status", "certificates.k8s.io", "v1", "CertificateSigningRequest", STATUS_VERBS),
+        ],
+    },
+    Resource {
         group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease",
         short_names: &[], categories: &[], namespaced: true, storage: "leases", has_status: false,
         subresources: &[],

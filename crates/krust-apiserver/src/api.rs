@@ -16,4 +16,6 @@ pub struct Api {
     pub kubelets: KubeletClient,
     /// Issues and checks service account tokens.
     pub tokens: crate::tokens::Tokens,
+    /// The cluster CA (PEM), served at `/cacerts`.
+    pub ca_cert: String,
 }

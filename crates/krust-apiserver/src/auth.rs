@@ -1,18 +1,15 @@
-//! Authentication (client certificates, then bearer service account tokens) and
-//! authorization: `system:masters` may do all; every authenticated user may read the
-//! discovery documents and ask who it is (Kubernetes' `system:discovery`,
-//! `system:basic-user` and `system:service-account-issuer-discovery` roles).
+//! Authentication (client certificates, then bearer tokens: service account tokens and
+//! bootstrap tokens) and the layer that refuses what `authz` does not allow.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
+use crate::api::Api;
+use crate::authz::{self, Attributes};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-use crate::api::Api;
 use krust_api::status::ApiError;
 use rustls::pki_types::CertificateDer;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Who is asking.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,69 +62,29 @@ impl Identity {
     }
 }
 
-/// Paths anyone may read.
+/// Paths anyone may read (`/cacerts`: the CA bundle a joining node checks against its
+/// token's hash, as k3s serves it).
 fn is_open(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/livez" | "/readyz" | "/version" | "/version/"
+        "/healthz" | "/livez" | "/readyz" | "/version" | "/version/" | "/cacerts"
     ) || path.starts_with("/healthz/")
         || path.starts_with("/livez/")
         || path.starts_with("/readyz/")
 }
 
-/// What every authenticated user may do: read the discovery and OpenAPI documents
-/// (`system:discovery`), ask who it is (`system:basic-user`), read the service account
-/// issuer's documents (`system:service-account-issuer-discovery`).
-fn is_everyones(method: &http::Method, path: &str) -> bool {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let discovery = matches!(
-        segs.as_slice(),
-        ["api"] | ["api", _] | ["apis"] | ["apis", _] | ["apis", _, _] | ["openapi", ..]
-    );
-    let read = method == http::Method::GET && discovery
-        || path == crate::tokens::oidc::CONFIGURATION
-        || path == crate::tokens::oidc::JWKS;
-    read || method == http::Method::POST
-        && path == "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+/// The bearer token of a request, if any.
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Kubernetes' words for a refused request: the verb, resource and namespace of a resource
-/// request, or the path of another.
-fn forbidden(identity: &Identity, req: &Request) -> ApiError {
-    let user = &identity.user;
-    let path = req.uri().path();
-    let Ok(target) = crate::path::parse(path) else {
-        let verb = req.method().as_str().to_lowercase();
-        let msg = format!("forbidden: User {user:?} cannot {verb} path {path:?}");
-        return ApiError::new(403, "Forbidden", msg);
-    };
-    let params = crate::negotiate::Params::parse(req.uri().query()).unwrap_or_default();
-    let verb = crate::handlers::verb(req.method(), &target, &params);
-    let r = target.resource;
-    let resource = match target.subresource {
-        Some(s) => format!("{}/{}", r.plural, s.name),
-        None => r.plural.to_string(),
-    };
-    let scope = match &target.namespace {
-        Some(ns) => format!("in the namespace {ns:?}"),
-        None => "at the cluster scope".to_string(),
-    };
-    let about = match &target.name {
-        Some(name) => format!("{resource} {name:?}"),
-        None => resource.clone(),
-    };
-    let group = r.group;
-    let msg = format!(
-        "{about} is forbidden: User {user:?} cannot {verb} resource {resource:?} in API group {group:?} {scope}"
-    );
-    ApiError::new(403, "Forbidden", msg).about(
-        group,
-        r.plural,
-        target.name.as_deref().unwrap_or(""),
-    )
-}
-
-/// Authenticates a bearer token when the connection brought no certificate, then refuses
+/// Authenticates (a client certificate, else a service account or bootstrap token) and refuses
 /// unauthenticated requests (401) and those the user may not make (403).
 pub async fn layer(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
     let mut identity = req
@@ -135,33 +92,39 @@ pub async fn layer(State(api): State<Arc<Api>>, mut req: Request, next: Next) ->
         .get::<Identity>()
         .cloned()
         .unwrap_or_else(Identity::anonymous);
-    if is_open(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let bearer = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
-    if let Some(token) = bearer.filter(|_| !identity.is_authenticated()) {
-        match crate::tokens::authenticate(&api, &token, None).await {
-            Some(Ok(who)) => {
+    if !identity.is_authenticated()
+        && let Some(token) = bearer(&req)
+    {
+        let who = match crate::tokens::authenticate(&api, token, None).await {
+            Some(Ok(who)) => Some(who),
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "service account token refused");
+                None
+            }
+            None => crate::bootstrap_token::authenticate(&api.registry, token).await,
+        };
+        match who {
+            Some(who) => {
                 identity = who;
                 req.extensions_mut().insert(identity.clone());
             }
-            Some(Err(e)) => tracing::debug!(error = %e, "bearer token refused"),
-            None => {}
+            None => return unauthorized(),
         }
     }
-    if !identity.is_authenticated() {
-        return crate::respond::error(&ApiError::new(401, "Unauthorized", "Unauthorized"))
-            .into_response();
+    if is_open(req.uri().path()) {
+        return next.run(req).await;
     }
-    let allowed = identity.groups.iter().any(|g| g == "system:masters")
-        || is_everyones(req.method(), req.uri().path());
-    if !allowed {
-        return crate::respond::error(&forbidden(&identity, &req)).into_response();
+    if !identity.is_authenticated() {
+        return unauthorized();
+    }
+    let attributes = Attributes::of(req.method(), req.uri().path(), req.uri().query());
+    if !authz::allowed(&identity, &attributes) {
+        let msg = authz::forbidden_message(&identity, &attributes);
+        return crate::respond::error(&ApiError::new(403, "Forbidden", msg)).into_response();
     }
     next.run(req).await
+}
+
+fn unauthorized() -> Response {
+    crate::respond::error(&ApiError::new(401, "Unauthorized", "Unauthorized")).into_response()
 }

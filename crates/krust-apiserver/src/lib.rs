@@ -4,7 +4,9 @@
 
 mod api;
 mod auth;
+mod authz;
 mod bootstrap;
+pub mod bootstrap_token;
 mod discovery;
 mod handlers;
 mod kubelet_client;
@@ -24,6 +26,7 @@ mod tls;
 mod tokens;
 mod watch_cache;
 
+pub use auth::Identity;
 pub use local::Local;
 pub use pki::Pki;
 pub use server::{Config, Running, start, start_with_store};

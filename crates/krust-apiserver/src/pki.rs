@@ -62,6 +62,32 @@ fn leaf(
     Ok(p)
 }
 
+/// Whether a certificate (PEM) names every one of `ips` as a subject alternative name.
+fn names_every(pem: &str, ips: &[IpAddr]) -> bool {
+    let Ok((_, block)) = x509_parser::pem::parse_x509_pem(pem.as_bytes()) else {
+        return false;
+    };
+    let Ok(cert) = block.parse_x509() else {
+        return false;
+    };
+    let named: Vec<IpAddr> = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .into_iter()
+        .flat_map(|san| san.value.general_names.iter())
+        .filter_map(|n| match n {
+            x509_parser::extensions::GeneralName::IPAddress(b) => match b.len() {
+                4 => <[u8; 4]>::try_from(*b).ok().map(IpAddr::from),
+                16 => <[u8; 16]>::try_from(*b).ok().map(IpAddr::from),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    ips.iter().all(|ip| named.contains(ip))
+}
+
 fn read_or<F: FnOnce() -> Result<String>>(path: &Path, make: F) -> Result<String> {
     if let Ok(s) = std::fs::read_to_string(path) {
         return Ok(s);
@@ -88,6 +114,13 @@ impl Pki {
         let mut sans: Vec<SanType> = ips.iter().map(|ip| SanType::IpAddress(*ip)).collect();
         for n in names {
             sans.push(SanType::DnsName(n.as_str().try_into()?));
+        }
+        // A serving certificate that misses an address the server now listens on (restarted
+        // with another `--listen`) is minted again; the CA and client certificates stay.
+        if let Ok(existing) = std::fs::read_to_string(dir.join("server.crt"))
+            && !names_every(&existing, ips)
+        {
+            let _ = std::fs::remove_file(dir.join("server.crt"));
         }
         let (server_cert, server_key) = Self::leaf_pair(
             dir,
@@ -217,6 +250,15 @@ mod tests {
         assert_eq!(a.admin_cert, b.admin_cert);
         assert_eq!(a.kubelet_client_cert, b.kubelet_client_cert);
         let (cert, _) = a.kubelet_serving("n1", &ips).unwrap();
+        assert!(names_every(&a.server_cert, &ips));
+        let more: Vec<IpAddr> = vec![ips[0], "10.39.0.1".parse().unwrap()];
+        let c = Pki::load_or_create(dir.path(), &more, &["localhost".into()]).unwrap();
+        assert_eq!(c.ca_cert, a.ca_cert, "the CA stays");
+        assert_ne!(
+            c.server_cert, a.server_cert,
+            "a new address: a new serving certificate"
+        );
+        assert!(names_every(&c.server_cert, &more));
         assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(
             a.kubeconfig("https://127.0.0.1:6443")

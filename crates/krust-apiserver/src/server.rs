@@ -43,6 +43,8 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<Result<()>>,
     /// The cluster's CA and certificates (to sign a local node's kubelet certificate).
     pub pki: Pki,
+    /// The node join token (`K10<CA hash>::<id>.<secret>`), also in `<data dir>/token`.
+    pub join_token: String,
     routes: Router,
 }
 
@@ -69,8 +71,15 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse()?, "::1".parse()?, "10.43.0.1".parse()?];
-    if !addr.ip().is_unspecified() && !ips.contains(&addr.ip()) {
-        ips.push(addr.ip());
+    // Listening on every address, the server is reached at the host's: its primary one is
+    // named too (as k3s names the node's IP), so that other hosts can join.
+    let reached = if addr.ip().is_unspecified() {
+        primary_ip()
+    } else {
+        Some(addr.ip())
+    };
+    if let Some(ip) = reached.filter(|ip| !ips.contains(ip)) {
+        ips.push(ip);
     }
     let names: Vec<String> = [
         "localhost",
@@ -98,12 +107,16 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     tokio::spawn(bootstrap::keep(registry.clone(), advertise));
+    let join_token =
+        crate::bootstrap_token::ensure(&registry, &config.data_dir.join("token"), &pki.ca_cert)
+            .await?;
     let api = Arc::new(Api {
         registry,
         metrics: Metrics::default(),
         watch_cache: Default::default(),
         kubelets: crate::kubelet_client::KubeletClient::new(&pki)?,
         tokens: crate::tokens::Tokens::load_or_create(&config.data_dir.join("pki"))?,
+        ca_cert: pki.ca_cert.clone(),
     });
     let app = router(api, advertise.to_string());
     let tls = tls::server_config(&pki)?;
@@ -115,8 +128,17 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         kubeconfig,
         task,
         pki,
+        join_token,
         routes: app,
     })
+}
+
+/// The address this host sends from by default (no packet is sent: a UDP socket is only
+/// connected to a documentation address).
+fn primary_ip() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    Some(socket.local_addr().ok()?.ip())
 }
 
 /// The routes: fixed documents, then every resource path.
@@ -133,6 +155,7 @@ pub fn router(api: Arc<Api>, server_address: String) -> Router {
         .route("/livez", get(ok))
         .route("/readyz", get(ok))
         .route("/metrics", get(metrics))
+        .route("/cacerts", get(cacerts))
         .route("/api", get(api_doc.clone()))
         .route("/api/", get(api_doc))
         .route("/apis", get(apis_doc))
@@ -173,6 +196,15 @@ async fn jwks(State(api): State<Arc<Api>>) -> Response {
         200,
         "application/jwk-set+json",
         api.tokens.jwks().to_string(),
+    )
+}
+
+/// The cluster CA bundle (PEM), for nodes joining with a token that names its hash.
+async fn cacerts(State(api): State<Arc<Api>>) -> Response {
+    respond::with_type(
+        200,
+        "text/plain; charset=utf-8",
+        api.ca_cert.clone().into_bytes(),
     )
 }
 

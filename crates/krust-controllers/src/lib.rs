@@ -6,6 +6,7 @@
 //! `pod_control`, `pod_util`, `selector`, `service_pods`, besides `informer` and `events`).
 #![forbid(unsafe_code)]
 
+pub mod certificates;
 pub(crate) mod controller_ref;
 pub mod deployment;
 pub(crate) mod discovery;
@@ -25,6 +26,7 @@ pub mod root_ca;
 pub(crate) mod selector;
 pub(crate) mod service_pods;
 pub mod serviceaccount;
+pub mod tokencleaner;
 
 use krust_component::supervise::supervise;
 use kube::Client;
@@ -37,9 +39,9 @@ pub struct Options {
     pub node_monitor_grace_period: Duration,
     /// `--cluster-cidr`: the pod network nodes get their `podCIDR` from.
     pub cluster_cidr: krust_api::cidr::Cidr,
-    /// `--root-ca-file`: the CA (PEM) published in every namespace's `kube-root-ca.crt`
-    /// (not published without it).
-    pub root_ca: Option<String>,
+    /// `--cluster-signing-cert-file`/`-key-file` and `--root-ca-file`: the cluster CA, which
+    /// the CSR signer signs with and the root CA publisher publishes (neither runs without).
+    pub signing_ca: Option<certificates::signer::Ca>,
 }
 
 impl Default for Options {
@@ -47,7 +49,7 @@ impl Default for Options {
         Options {
             node_monitor_grace_period: Duration::from_secs(40),
             cluster_cidr: node_ipam::Options::default().cluster_cidr,
-            root_ca: None,
+            signing_ca: None,
         }
     }
 }
@@ -72,19 +74,26 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
         ..node_ipam::Options::default()
     };
     let c = &client;
-    let root_ca = async {
-        match &opts.root_ca {
+    let with_ca = async {
+        match &opts.signing_ca {
             Some(ca) => {
-                supervise("root-ca-cert-publisher", || {
-                    root_ca::run(c.clone(), ca.clone())
-                })
-                .await
+                let never = tokio::join!(
+                    supervise("csrsigning", || certificates::signer::run(
+                        c.clone(),
+                        ca.clone()
+                    )),
+                    supervise("root-ca-cert-publisher", || {
+                        root_ca::run(c.clone(), ca.cert.clone())
+                    }),
+                );
+                match never.0 {}
             }
-            None => std::future::pending().await,
+            None => std::future::pending::<std::convert::Infallible>().await,
         }
     };
     let never = tokio::join!(
-        root_ca,
+        with_ca,
+        supervise("csrapproving", || certificates::approver::run(c.clone())),
         supervise("replicaset", || replicaset::run(c.clone())),
         supervise("deployment", || deployment::run(c.clone())),
         supervise("endpoints", || endpoints::run(c.clone())),
@@ -96,6 +105,7 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
             node_lifecycle::run_with(c.clone(), lifecycle.clone())
         }),
         supervise("serviceaccount", || serviceaccount::run(c.clone())),
+        supervise("tokencleaner", || tokencleaner::run(c.clone())),
     );
     match never.0 {}
 }

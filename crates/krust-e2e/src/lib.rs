@@ -181,13 +181,14 @@ impl Cluster {
     /// Starts a whole cluster whose node is this host (root only): real containers. The
     /// node's names and ranges are the test's own (node `krt-e2e-<n>`, bridge `krt-e2e<n>`,
     /// pod CIDR `10.42.<128+n>.0/24`, service CIDR `10.43.<128+n>.0/24`, kubelet port chosen
-    /// free), so such clusters run in parallel with each other and with sim clusters.
+    /// free), so such clusters run in parallel with each other and with sim clusters. A flag
+    /// in `args` replaces the default of the same name (`--cluster-cidr`, `--listen`).
     ///
     /// # Panics
     /// As [`Cluster::start`].
     pub fn start_real_node(args: &[&str]) -> Cluster {
         let n = std::process::id() % 128;
-        let mut all: Vec<String> = vec![
+        let defaults: Vec<String> = vec![
             "--node-name".into(),
             format!("krt-e2e-{n}"),
             "--bridge".into(),
@@ -199,6 +200,13 @@ impl Cluster {
             "--kubelet-port".into(),
             "0".into(),
         ];
+        // A flag the test gives replaces the default of the same name.
+        let mut all: Vec<String> = defaults
+            .chunks(2)
+            .filter(|pair| !args.contains(&pair[0].as_str()))
+            .flatten()
+            .cloned()
+            .collect();
         all.extend(args.iter().map(|a| a.to_string()));
         let dir = tempfile::Builder::new()
             .prefix("krust-e2e-")
@@ -245,8 +253,11 @@ impl Cluster {
             .arg("server")
             .arg("--data-dir")
             .arg(self.data_dir())
-            .arg("--listen")
-            .arg("127.0.0.1:0")
+            .args(
+                ["--listen", "127.0.0.1:0"]
+                    .iter()
+                    .filter(|_| !self.args.iter().any(|a| a == "--listen")),
+            )
             .args(["--disable-agent"].iter().filter(|_| !self.real_node))
             .args(&self.args)
             .stdin(Stdio::null())

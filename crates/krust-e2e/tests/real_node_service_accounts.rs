@@ -109,3 +109,53 @@ spec:
         out.stderr
     );
 }
+
+/// The static kubectl binary this machine's `kubectl` runs (a dispatcher runs
+/// `kubectl.<minor>` beside it), to be mounted into a pod.
+fn static_kubectl() -> std::path::PathBuf {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "readlink -f \"$(command -v kubectl)\""])
+        .output()
+        .expect("sh");
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let versioned = path.with_file_name("kubectl.1.32");
+    if versioned.exists() { versioned } else { path }
+}
+
+#[test]
+fn a_client_in_a_pod_reaches_the_api_as_its_service_account() {
+    // The API server listens on every address, as kube-apiserver does, so that the
+    // `kubernetes` Service leads pods to it.
+    let c = real_node_support::cluster_with(&["--listen", "0.0.0.0:0"]);
+    let kubectl = static_kubectl();
+    apply(
+        &c,
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: in-cluster}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: {IMAGE}
+    command: [sleep, "3600"]
+    volumeMounts: [{{name: kubectl, mountPath: /bin/kubectl, readOnly: true}}]
+  volumes: [{{name: kubectl, hostPath: {{path: {}, type: File}}}}]
+"#,
+            kubectl.display()
+        ),
+    );
+    wait_running(&c, "in-cluster");
+    // kubectl's in-cluster configuration: KUBERNETES_SERVICE_HOST/PORT, the token and CA.
+    let who = sh(&c, "in-cluster", "kubectl auth whoami 2>&1; true");
+    assert!(
+        who.contains("system:serviceaccount:default:default"),
+        "in-cluster kubectl: {who}"
+    );
+    let pods = sh(&c, "in-cluster", "kubectl get pods 2>&1; true");
+    assert!(
+        pods.contains(r#"pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default""#),
+        "{pods}"
+    );
+}

@@ -1,9 +1,12 @@
 //! `krust`: the whole cluster in one binary.
 #![forbid(unsafe_code)]
 
+mod agent;
 mod image;
+mod join;
 mod server;
 mod sim;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +30,10 @@ struct Cli {
 enum Command {
     /// Runs the control plane: API server and store, scheduler, controllers.
     Server(server::Args),
+    /// Joins this host to a cluster as a node (as `k3s agent`, `kubeadm join`).
+    Agent(agent::Args),
+    /// Manages the bootstrap tokens nodes join with.
+    Token(token::Args),
     /// Runs simulated nodes against a cluster.
     Sim(sim::Args),
     /// Loads, lists and removes the node's images.
@@ -58,6 +65,12 @@ async fn stop_requested() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How the runtime starts a container's monitor: this binary, `krust monitor`.
+fn monitor_argv() -> anyhow::Result<Vec<std::ffi::OsString>> {
+    let exe = std::env::current_exe()?;
+    Ok(vec![exe.into(), "monitor".into()])
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Commands that run without a Tokio runtime (the monitor: before any thread exists, as
@@ -84,6 +97,8 @@ fn main() -> anyhow::Result<()> {
         match command {
             Command::Server(args) => server::run(args).await,
             Command::Sim(args) => sim::run(args).await,
+            Command::Agent(args) => agent::run(args).await,
+            Command::Token(args) => token::run(args).await,
             Command::Killall { data_dir } => krust_kubelet::node::reset(&data_dir).await,
             Command::Image(_) | Command::Monitor { .. } => unreachable!("run above"),
         }

@@ -51,8 +51,8 @@ pub struct Args {
     node_monitor_grace_period: Duration,
 }
 
-/// `40s`, `2m`, `500ms`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// `40s`, `2m`, `24h`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = number
         .parse()
@@ -61,7 +61,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("{s:?}: the unit must be ms, s or m")),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{s:?}: the unit must be ms, s, m or h")),
     }
 }
 
@@ -100,7 +101,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let opts = krust_controllers::Options {
             node_monitor_grace_period: args.node_monitor_grace_period,
             cluster_cidr,
-            root_ca: Some(running.pki.ca_cert.clone()),
+            signing_ca: Some(krust_controllers::certificates::signer::Ca {
+                cert: running.pki.ca_cert.clone(),
+                key: running.pki.ca_key.clone(),
+            }),
         };
         tokio::spawn(krust_component::leader::lead(
             controllers.clone(),
@@ -109,6 +113,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             move || krust_controllers::run_all_with(controllers.clone(), opts.clone()),
         ));
     }
+    publish_cluster_config(&client("system:kube-controller-manager"), &args).await?;
     let nodes = if args.sim_nodes > 0 {
         let client = client("system:krust-sim-nodes");
         Some(sim::start(client, args.sim_nodes, args.node_monitor_grace_period).await?)
@@ -130,7 +135,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             cert,
             key,
         };
-        let mut opts = NodeOptions::for_host(args.data_dir.clone(), monitor_argv()?, tls);
+        let mut opts = NodeOptions::for_host(args.data_dir.clone(), crate::monitor_argv()?, tls);
         opts.name = name;
         opts.address = address;
         opts.kubelet_port = args.kubelet_port;
@@ -149,6 +154,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         running.url,
         running.kubeconfig.display()
     );
+    let join_url = if args.listen.ip().is_unspecified() {
+        let ip = krust_kubelet::node::host::primary_ip();
+        format!("https://{}", SocketAddr::new(ip, running.addr.port()))
+    } else {
+        running.url.clone()
+    };
+    println!(
+        "to join a node: krust agent --server {join_url} --token $(cat {})",
+        args.data_dir.join("token").display()
+    );
     tokio::select! {
         r = running.task => r??,
         r = crate::stop_requested() => r?,
@@ -162,14 +177,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes what joining nodes need to know of the cluster into `kube-system/krust-config`
+/// (as kubeadm's `kubeadm-config`): its pod and service ranges.
+async fn publish_cluster_config(client: &kube::Client, args: &Args) -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, Patch, PatchParams};
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    let config = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": crate::agent::CLUSTER_CONFIG},
+        "data": {"clusterCIDR": args.cluster_cidr, "serviceCIDR": args.service_cidr},
+    });
+    api.patch(
+        crate::agent::CLUSTER_CONFIG,
+        &PatchParams::apply("krust-server").force(),
+        &Patch::Apply(config),
+    )
+    .await?;
+    Ok(())
+}
+
 fn node_name(args: &Args) -> String {
     args.node_name
         .clone()
         .unwrap_or_else(krust_kubelet::node::host::hostname)
-}
-
-/// How the runtime starts a container's monitor: this binary, `krust monitor`.
-fn monitor_argv() -> anyhow::Result<Vec<std::ffi::OsString>> {
-    let exe = std::env::current_exe()?;
-    Ok(vec![exe.into(), "monitor".into()])
 }

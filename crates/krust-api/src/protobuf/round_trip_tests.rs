@@ -37,6 +37,7 @@ const OBJECTS: &[(&str, &str)] = &[
     object!("serviceaccount"),
     object!("deployment"),
     object!("replicaset"),
+    object!("csr"),
     object!("lease"),
     object!("endpointslice"),
     object!("events-event"),

@@ -51,6 +51,7 @@ pub(super) fn build() -> (Map<String, Value>, Vec<Kind>) {
         kind::<authentication::v1::TokenRequest>(&mut generator, false),
         kind::<authentication::v1::TokenReview>(&mut generator, false),
         kind::<authentication::v1::SelfSubjectReview>(&mut generator, false),
+        kind::<k8s_openapi::api::certificates::v1::CertificateSigningRequest>(&mut generator, true),
         kind::<coordination::v1::Lease>(&mut generator, true),
         kind::<discovery::v1::EndpointSlice>(&mut generator, true),
         kind::<events::v1::Event>(&mut generator, true),

@@ -189,12 +189,27 @@ pub const PATCH_META: &[PatchMetaRow] = &[
     retain_keys("api.apps.v1.DeploymentSpec", "strategy"),
     keyed("api.apps.v1.DeploymentStatus", "conditions", "type", TYPE),
     keyed("api.apps.v1.ReplicaSetStatus", "conditions", "type", TYPE),
+    // certificates/v1 (`+listType=map`, no patch strategy)
+    PatchMetaRow {
+        strategy: None,
+        merge_key: None,
+        ..keyed(
+            "api.certificates.v1.CertificateSigningRequestStatus",
+            "conditions",
+            "type",
+            TYPE,
+        )
+    },
     // discovery/v1
     typed("api.discovery.v1.Endpoint", "addresses", "set"),
 ];
 
 /// Lists Kubernetes marks `+listType=atomic` (replaced whole, by patches and by apply).
 pub const ATOMIC_LISTS: &[(&str, &[&str])] = &[
+    (
+        "api.certificates.v1.CertificateSigningRequestSpec",
+        &["groups", "usages"],
+    ),
     (
         "apimachinery.pkg.apis.meta.v1.ObjectMeta",
         &["managedFields"],

@@ -1,6 +1,7 @@
 //! Validation, as Kubernetes' `Validate*` functions do it: each problem becomes a `Cause`
 //! and all of them together one 422 `Invalid` error.
 
+mod certificates;
 mod config;
 mod ephemeral;
 mod names;
@@ -22,6 +23,7 @@ pub fn validate(resource: &Resource, obj: &Value, old: Option<&Value>) -> Result
         "Deployment" | "ReplicaSet" => causes.extend(workloads::workload(resource.kind, obj, old)),
         "Service" => causes.extend(service::service(obj, old)),
         "ConfigMap" | "Secret" => causes.extend(config::config(resource.kind, obj)),
+        "CertificateSigningRequest" => causes.extend(certificates::csr(obj, old)),
         _ => {}
     }
     if causes.is_empty() {

@@ -64,7 +64,10 @@ pub async fn create(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     if call.target.resource.plural == "bindings" {
         return binding(call, &body).await;
     }
-    let (obj, warnings) = body_object(call, call.target.resource, &body)?;
+    let (mut obj, warnings) = body_object(call, call.target.resource, &body)?;
+    if call.target.resource.kind == "CertificateSigningRequest" {
+        crate::registry::set_requester(&mut obj, &call.identity);
+    }
     let created = call
         .api
         .registry

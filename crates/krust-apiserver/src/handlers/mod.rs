@@ -33,6 +33,9 @@ pub struct Call {
     pub target: Target,
     pub params: Params,
     pub headers: HeaderMap,
+    /// Who is asking (set by the TLS layer, bootstrap token authentication or the
+    /// in-process transport).
+    pub identity: crate::auth::Identity,
 }
 
 impl Call {
@@ -212,6 +215,11 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
         api: api.clone(),
         target,
         params,
+        identity: parts
+            .extensions
+            .get::<crate::auth::Identity>()
+            .cloned()
+            .unwrap_or_else(crate::auth::Identity::anonymous),
         headers: parts.headers,
     };
     let protobuf_only = negotiate::wants_protobuf_only(&call.headers);

@@ -62,7 +62,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     let sub = call.target.subresource.map(|s| s.name);
     match sub {
         Some("scale") => return super::scale::patch(call, &body).await,
-        None | Some("status" | "ephemeralcontainers") => {}
+        None | Some("status" | "ephemeralcontainers" | "approval") => {}
         Some(other) => {
             return Err(ApiError::method_not_allowed(format!(
                 "PATCH is not supported on {other}"
@@ -79,6 +79,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     let part = match sub {
         Some("status") => Part::Status,
         Some("ephemeralcontainers") => Part::EphemeralContainers,
+        Some("approval") => Part::Approval,
         _ => Part::Main,
     };
     let mut warnings = Vec::new();

@@ -22,6 +22,7 @@ pub async fn update(call: &Call, body: Bytes) -> Result<Response, ApiError> {
         Some("status") => Part::Status,
         Some("finalize") => Part::Finalize,
         Some("ephemeralcontainers") => Part::EphemeralContainers,
+        Some("approval") => Part::Approval,
         Some(other) => {
             return Err(ApiError::method_not_allowed(format!(
                 "PUT is not supported on {other}"

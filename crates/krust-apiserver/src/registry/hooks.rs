@@ -1,6 +1,7 @@
 //! Per-kind rules of the write path (what Kubernetes keeps in each kind's strategy).
 
 use super::Part;
+use super::certificates;
 use krust_api::resources::Resource;
 use serde_json::{Map, Value, json};
 
@@ -24,6 +25,7 @@ pub fn prepare_create(resource: &Resource, obj: &mut Value) {
     match resource.kind {
         "Deployment" | "ReplicaSet" => obj["status"] = json!({}),
         "Service" => obj["status"] = json!({"loadBalancer": {}}),
+        "CertificateSigningRequest" => obj["status"] = json!({}),
         _ => {}
     }
     if has_generation(resource) {
@@ -49,6 +51,8 @@ pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, part: P
             _ => {}
         }
         *obj = merged;
+    } else if resource.kind == "CertificateSigningRequest" {
+        certificates::prepare_update(obj, old, part);
     } else if part == Part::Status {
         // The old object but its status, which (with labels and annotations, which may
         // change through /status too, as in Kubernetes) moves over from the new one.

@@ -4,6 +4,7 @@
 
 mod allocate;
 mod bind;
+mod certificates;
 mod create;
 mod delete;
 mod hooks;
@@ -13,6 +14,7 @@ mod splice;
 mod update;
 
 pub use bind::Binding;
+pub use certificates::set_requester;
 pub use delete::{DeleteOptions, Deleted};
 pub(crate) use hooks::returns_deleted_object;
 pub use read::{ListPage, ListQuery};
@@ -50,6 +52,8 @@ pub enum Part {
     Finalize,
     /// A pod's `/ephemeralcontainers`: its `spec.ephemeralContainers`, added to only.
     EphemeralContainers,
+    /// A CertificateSigningRequest's `/approval`: its `status.conditions`.
+    Approval,
 }
 
 impl Part {
@@ -61,6 +65,7 @@ impl Part {
             Part::Scale => "scale",
             Part::Finalize => "finalize",
             Part::EphemeralContainers => "ephemeralcontainers",
+            Part::Approval => "approval",
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Pods bound to the real node: one watch (field selector `spec.nodeName`), one worker per
-//! pod (`crate::pod_workers`). Sandboxes of pods the API no longer has (deleted
-//! while the agent was down) are removed once the first list is in. Every `resync::PERIOD`
+//! pod (`crate::pod_workers`). The workers are tasks of the watch: stopping the agent
+//! (aborting the watch) aborts them before their senders drop, so a stopping agent never
+//! takes itself for a forced deletion and leaves every container running. Sandboxes of pods
+//! the API no longer has (deleted while the agent was down) are removed once the first list
+//! is in. Every `resync::PERIOD`
 //! the pods' configMap, secret, downwardAPI and projected volumes are rewritten.
 
 use std::collections::HashSet;
@@ -10,6 +13,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
+use tokio::task::JoinSet;
 
 use super::Shared;
 use super::resync;
@@ -21,6 +25,8 @@ pub async fn watch(shared: Arc<Shared>) {
     let config = watcher::Config::default().fields(&format!("spec.nodeName={}", shared.name));
     let mut stream = watcher(api, config).default_backoff().boxed();
     let mut workers = PodWorkers::new();
+    // Declared after `workers`, so dropped (every worker aborted) before the senders are.
+    let mut tasks: JoinSet<()> = JoinSet::new();
     let mut orphans_checked = false;
     let mut resync = tokio::time::interval(resync::PERIOD);
     let mut resyncing: Option<tokio::task::JoinHandle<()>> = None;
@@ -36,6 +42,7 @@ pub async fn watch(shared: Arc<Shared>) {
             }
         };
         let Some(event) = event else { break };
+        while tasks.try_join_next().is_some() {}
         let event = match event {
             Ok(event) => event,
             Err(e) => {
@@ -46,7 +53,7 @@ pub async fn watch(shared: Arc<Shared>) {
         let listed = workers.event(event, |workers, pod| {
             workers.update(pod, |rx| {
                 let worker = Worker::new(shared.clone(), &rx.borrow());
-                tokio::spawn(worker.run(rx));
+                tasks.spawn(worker.run(rx));
             })
         });
         if let Some(listed) = listed.filter(|_| !orphans_checked) {
