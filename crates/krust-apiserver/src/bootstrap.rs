@@ -85,17 +85,29 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
         "subsets": [{"addresses": [{"ip": advertise.ip().to_string()}],
                      "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
     });
-    let resource = find("", "v1", "endpoints").expect("endpoints");
-    registry
-        .update(
-            resource,
-            Some("default"),
-            "kubernetes",
-            endpoints,
-            Part::Main,
-            &WriteOptions::default(),
-        )
-        .await?;
+    // Its EndpointSlice too, as kube-apiserver's endpoint reconciler writes it: the service
+    // proxy reads slices.
+    let slice = json!({
+        "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [advertise.ip().to_string()], "conditions": {"ready": true}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+    });
+    for (resource, object) in [
+        (find("", "v1", "endpoints").expect("endpoints"), endpoints),
+        (find("discovery.k8s.io", "v1", "endpointslices").expect("slices"), slice),
+    ] {
+        let opts = WriteOptions::default();
+        let ns = Some("default");
+        let updated = registry
+            .update(resource, ns, "kubernetes", object.clone(), Part::Main, &opts)
+            .await;
+        match updated {
+            // A slice is not created by an update, as in Kubernetes.
+            Err(e) if e.code == 404 => drop(registry.create(resource, ns, object, &opts).await?),
+            other => drop(other?),
+        }
+    }
     Ok(())
 }
 

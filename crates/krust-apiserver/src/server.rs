@@ -70,7 +70,10 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse()?, "::1".parse()?, "10.43.0.1".parse()?];
+    let mut registry = Registry::new(store, &config.service_cidr)?;
+    registry.service_account_admission = config.service_account_admission;
+    let service_ip = IpAddr::V4(registry.kubernetes_service_ip());
+    let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse()?, "::1".parse()?, service_ip];
     // Listening on every address, the server is reached at the host's: its primary one is
     // named too (as k3s names the node's IP), so that other hosts can join.
     let reached = if addr.ip().is_unspecified() {
@@ -101,12 +104,13 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
     let kubeconfig = config.data_dir.join("kubeconfig");
     std::fs::write(&kubeconfig, pki.kubeconfig(&url))?;
 
-    let mut registry = Registry::new(store, &config.service_cidr)?;
-    registry.service_account_admission = config.service_account_admission;
-    bootstrap::ensure_all(&registry, advertise)
+    // The `kubernetes` Service leads to the address others reach the server at (the host's,
+    // when it listens on every address, as kube-apiserver's `--advertise-address`).
+    let endpoint = SocketAddr::new(reached.unwrap_or(advertise.ip()), addr.port());
+    bootstrap::ensure_all(&registry, endpoint)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
-    tokio::spawn(bootstrap::keep(registry.clone(), advertise));
+    tokio::spawn(bootstrap::keep(registry.clone(), endpoint));
     let join_token =
         crate::bootstrap_token::ensure(&registry, &config.data_dir.join("token"), &pki.ca_cert)
             .await?;

@@ -15,8 +15,10 @@ pub struct Args {
     /// Where the store, the cluster PKI and the kubeconfig live.
     #[arg(long, default_value = "/var/lib/krust")]
     data_dir: PathBuf,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:6443")]
+    /// Address to listen on (port 0 picks a free port). Every address by default, as
+    /// kube-apiserver and k3s do, so that pods (through the `kubernetes` Service, which leads
+    /// to this host's address) and other hosts reach it; kubectl's kubeconfig names 127.0.0.1.
+    #[arg(long, default_value = "0.0.0.0:6443")]
     listen: SocketAddr,
     /// The range Service cluster IPs come from.
     #[arg(long, default_value = "10.43.0.0/16")]
