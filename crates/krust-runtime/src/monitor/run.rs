@@ -5,10 +5,10 @@
 //! from the end of that pipe (before `crun delete`, which takes a few milliseconds).
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
@@ -216,17 +216,25 @@ fn crun_error(dir: &ContainerDir) -> Option<String> {
 
 /// The monitor's copy of the host's mounts keeps other pods' namespaces and roots alive
 /// while it runs; once crun has started the container it needs none of the runtime's own.
+///
+/// The table is read a line at a time: with many pods it is hundreds of KiB, and a buffer
+/// that size, freed just before the monitor sleeps, would stay resident in every monitor.
 fn release_runtime_mounts(root: &Path) {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(info) = File::open("/proc/self/mountinfo") else {
         return;
     };
-    let mut points: Vec<&str> = info
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .filter(|point| Path::new(point).starts_with(root))
-        .collect();
-    points.reverse();
-    for point in points {
+    let mut info = std::io::BufReader::with_capacity(4096, info);
+    let mut line = String::new();
+    let mut points = Vec::new();
+    while matches!(info.read_line(&mut line), Ok(n) if n > 0) {
+        if let Some(point) = line.split(' ').nth(4)
+            && Path::new(point).starts_with(root)
+        {
+            points.push(PathBuf::from(point));
+        }
+        line.clear();
+    }
+    for point in points.iter().rev() {
         let _ = rustix::mount::unmount(point, rustix::mount::UnmountFlags::DETACH);
     }
 }
