@@ -35,6 +35,7 @@ pub fn frame(kind: u8, data: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one frame (blocking); `None` at the end of the stream.
+#[cfg(test)]
 pub fn read_frame(reader: &mut impl std::io::Read) -> Option<(u8, Vec<u8>)> {
     let mut head = [0u8; 5];
     reader.read_exact(&mut head).ok()?;

@@ -32,6 +32,19 @@ impl ConsoleSocket {
     /// Waits for crun to connect and send the terminal master.
     pub fn receive(&self) -> io::Result<OwnedFd> {
         let (stream, _) = self.listener.accept()?;
+        Self::terminal(stream)
+    }
+
+    /// The terminal master crun already sent (it returned: its connection is queued), or
+    /// an error at once if it sent none.
+    pub fn receive_sent(&self) -> io::Result<OwnedFd> {
+        self.listener.set_nonblocking(true)?;
+        let (stream, _) = self.listener.accept()?;
+        stream.set_nonblocking(false)?;
+        Self::terminal(stream)
+    }
+
+    fn terminal(stream: std::os::unix::net::UnixStream) -> io::Result<OwnedFd> {
         let mut byte = [0u8; 64];
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
         let mut control = RecvAncillaryBuffer::new(&mut space);

@@ -2,7 +2,7 @@
 //! directory, and the broadcast of container exits. The calls live beside it, one concern
 //! per file: `sandbox.rs`, `container.rs`, `status.rs`, `stop.rs`, `exec.rs`, `exits.rs`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -40,8 +40,10 @@ pub(crate) struct Inner {
     pub(crate) exits: broadcast::Sender<String>,
     /// Containers whose monitor is being watched for its exit.
     pub(crate) watched: Mutex<HashSet<String>>,
-    /// Sandbox creation and removal, one at a time (they share cgroup ancestors).
+    /// Pod cgroups made and removed one at a time (they share cgroup ancestors).
     pub(crate) sandboxes: tokio::sync::Mutex<()>,
+    /// One sandbox call per pod at a time (pods in parallel): by sandbox id.
+    pub(crate) pods: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Runtime {
@@ -63,6 +65,7 @@ impl Runtime {
                 exits,
                 watched: Mutex::new(HashSet::new()),
                 sandboxes: tokio::sync::Mutex::new(()),
+                pods: Mutex::new(HashMap::new()),
             }),
         };
         runtime.adopt();
@@ -106,6 +109,25 @@ impl Runtime {
             .arg(&config.crun);
         command.arg("--root").arg(config.root.join("crun"));
         command
+    }
+
+    /// Holds sandbox `id` for one call: its creation or removal.
+    pub(crate) async fn pod_lock(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .inner
+            .pods
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.to_string())
+            .or_default()
+            .clone();
+        lock.lock_owned().await
+    }
+
+    /// Forgets the lock of a removed sandbox.
+    pub(crate) fn forget_pod_lock(&self, id: &str) {
+        let mut pods = self.inner.pods.lock().unwrap_or_else(|e| e.into_inner());
+        pods.remove(id);
     }
 
     /// `crun delete --force`, for a container whose monitor did not get to it.

@@ -20,7 +20,9 @@ impl Runtime {
     pub async fn run_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox> {
         let id = state::sandbox_id(&spec.pod_uid);
         let dir = self.sandbox_dir(&id);
-        let _guard = self.inner.sandboxes.lock().await;
+        // Namespaces of different pods are made in parallel (a burst of pods waits for no
+        // other's `unshare`); only their cgroups are made one at a time.
+        let _pod = self.pod_lock(&id).await;
         if let Some(sandbox) = state::read_json::<Sandbox>(&dir.join("sandbox.json"))? {
             return Ok(sandbox);
         }
@@ -32,6 +34,7 @@ impl Runtime {
             release_namespaces(&dir);
             let _ = std::fs::remove_dir_all(&dir);
             let relative = self.pod_cgroup(&spec.cgroup_parent);
+            let _cgroups = self.inner.sandboxes.lock().await;
             let _ = cgroup::remove(
                 &relative,
                 &cgroup::relative(&self.config().cgroup_root, "", None),
@@ -89,7 +92,10 @@ impl Runtime {
                 String::from_utf8_lossy(&output.stderr).trim()
             )));
         }
-        cgroup::create_pod(&self.pod_cgroup(&spec.cgroup_parent), &spec.resources)?;
+        {
+            let _cgroups = self.inner.sandboxes.lock().await;
+            cgroup::create_pod(&self.pod_cgroup(&spec.cgroup_parent), &spec.resources)?;
+        }
         let sandbox = Sandbox {
             id,
             spec: spec.clone(),
@@ -107,6 +113,7 @@ impl Runtime {
             return Err(Error::NotFound(format!("sandbox {id:?}")));
         }
         let dir = self.sandbox_dir(id);
+        let _pod = self.pod_lock(id).await;
         let Some(sandbox) = state::read_json::<Sandbox>(&dir.join("sandbox.json"))? else {
             return Err(Error::NotFound(format!("sandbox {id}")));
         };
@@ -115,14 +122,18 @@ impl Runtime {
                 self.remove_container(&container.id).await?;
             }
         }
-        let _guard = self.inner.sandboxes.lock().await;
         release_namespaces(&dir);
         let relative = self.pod_cgroup(&sandbox.spec.cgroup_parent);
-        cgroup::remove(
-            &relative,
-            &cgroup::relative(&self.config().cgroup_root, "", None),
-        )?;
-        std::fs::remove_dir_all(&dir).context(format_args!("removing {}", dir.display()))
+        {
+            let _cgroups = self.inner.sandboxes.lock().await;
+            cgroup::remove(
+                &relative,
+                &cgroup::relative(&self.config().cgroup_root, "", None),
+            )?;
+        }
+        std::fs::remove_dir_all(&dir).context(format_args!("removing {}", dir.display()))?;
+        self.forget_pod_lock(id);
+        Ok(())
     }
 
     /// Every sandbox in the state directory.

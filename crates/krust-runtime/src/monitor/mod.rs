@@ -8,6 +8,7 @@
 mod attach;
 mod isolate;
 pub mod log;
+mod pump;
 mod run;
 mod speed;
 

@@ -5,20 +5,17 @@
 //! from the end of that pipe (before `crun delete`, which takes a few milliseconds).
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
-
-use rustix::process::WaitOptions;
 
 use super::attach::Attach;
 use super::isolate;
 use super::log::CriLog;
+use super::pump::{self, Stream};
 use super::speed::{self, SealedBinary};
 use crate::console::ConsoleSocket;
 use crate::state::{self, ContainerDir, Exit, MonitorConfig, ProcessId, Started};
@@ -64,7 +61,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     speed::start_cgroup_grace_period();
     let sealed = SealedBinary::copy(&config.crun).ok();
 
-    let log = Arc::new(CriLog::new(open_log(&config.log_path)));
+    let log = CriLog::new(open_log(&config.log_path));
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let (stdin_r, stdin_w) = if config.stdin && !config.tty {
@@ -73,14 +70,12 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     } else {
         (None, None)
     };
-    let attach = Attach::new(
+    let mut attach = Attach::new(
         crate::attach::socket_path(&config.id),
         stdin_w,
         config.stdin_once,
-        log.clone(),
         config.log_path.clone(),
     );
-    attach.serve();
     let console = if config.tty {
         Some(ConsoleSocket::new().map_err(|e| format!("console socket: {e}"))?)
     } else {
@@ -107,33 +102,11 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     // done while crun works; crun has a process group of its own meanwhile.
     let _ = rustix::process::setsid();
 
-    let console_path = console.as_ref().map(|c| c.path.clone());
-    let (done_tx, done_rx) = mpsc::channel();
-    let mut readers = 2;
-    let output = Arc::new(Output {
-        log,
-        attach: attach.clone(),
-    });
-    copy_to_log(out_r, "stdout", output.clone(), done_tx.clone());
-    copy_to_log(err_r, "stderr", output.clone(), done_tx.clone());
-    if let Some(console) = console {
-        readers += 1;
-        let (output, done, stdin) = (output.clone(), done_tx.clone(), config.stdin);
-        std::thread::spawn(move || {
-            // The master comes once crun made the terminal; if crun fails first, the
-            // monitor exits and takes this thread with it (the socket is removed then).
-            if let Ok(master) = console.receive() {
-                let master = File::from(master);
-                output.attach.set_terminal(&master, stdin);
-                copy(master.into(), "stdout", &output);
-            }
-            let _ = done.send(());
-        });
-    }
-    drop(done_tx);
-
     let status = child.wait().map_err(|e| format!("waiting for crun: {e}"))?;
     let t2 = std::time::Instant::now();
+    // The sealed copy is crun's size in memory (shared memory, in no process's PSS): it
+    // speeds the start only; `crun delete` runs the file.
+    drop(sealed);
     if !status.success() {
         let message = crun_error(dir).unwrap_or_else(|| format!("crun run failed: {status}"));
         let exit = Exit {
@@ -143,14 +116,12 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
             started_at: None,
             finished_at: SystemTime::now(),
         };
-        if let Some(path) = console_path {
-            let _ = std::fs::remove_file(path);
-        }
+        drop(console);
         attach.close();
         state::write_json(&dir.exit(), &exit).map_err(|e| e.to_string())?;
         report(&format!("error {}", message.replace('\n', " ")));
         hang_up();
-        delete(&config, dir, sealed.as_ref());
+        delete(&config, dir);
         return Ok(());
     }
     let started_at = SystemTime::now();
@@ -167,21 +138,20 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         (t2 - t1).as_micros(),
         t2.elapsed().as_micros(),
     );
-    report("ok");
-    // In the background: unmounting takes milliseconds the exit path need not wait for.
-    let root = dir.0.parent().and_then(Path::parent).map(Path::to_path_buf);
-    std::thread::spawn(move || root.map(|root| release_runtime_mounts(&root)));
-
-    let exit_code = reap(pid);
-    // Output written just before the exit is still in the pipes: read it all first (a
-    // process that escaped the container's pid namespace cannot hold them forever).
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    for _ in 0..readers {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if done_rx.recv_timeout(left).is_err() {
-            break;
-        }
+    let mut streams = vec![Stream::new(out_r, "stdout"), Stream::new(err_r, "stderr")];
+    // crun sent the terminal master before it returned (the socket queued it).
+    if let Some(master) = console.and_then(|c| c.receive_sent().ok()) {
+        let master = File::from(master);
+        attach.set_terminal(&master, config.stdin);
+        streams.push(Stream::new(master.into(), "stdout"));
     }
+    report("ok");
+    attach.bind();
+    if let Some(root) = dir.0.parent().and_then(Path::parent) {
+        release_runtime_mounts(root);
+    }
+
+    let exit_code = pump::run(pid, streams, &log, &mut attach);
     attach.close();
     let reason = (crate::cgroup::oom_kills(&config.cgroup) > 0).then(|| "OOMKilled".to_string());
     let exit = Exit {
@@ -193,7 +163,7 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     };
     state::write_json(&dir.exit(), &exit).map_err(|e| e.to_string())?;
     hang_up();
-    delete(&config, dir, sealed.as_ref());
+    delete(&config, dir);
     Ok(())
 }
 
@@ -226,8 +196,8 @@ fn crun(config: &MonitorConfig, dir: &ContainerDir, sealed: Option<&SealedBinary
 }
 
 /// `crun delete --force`: crun's state and the container's cgroup go.
-fn delete(config: &MonitorConfig, dir: &ContainerDir, sealed: Option<&SealedBinary>) {
-    let _ = crun(config, dir, sealed)
+fn delete(config: &MonitorConfig, dir: &ContainerDir) {
+    let _ = crun(config, dir, None)
         .args(["delete", "--force", &config.id])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -244,38 +214,27 @@ fn crun_error(dir: &ContainerDir) -> Option<String> {
     })
 }
 
-/// Reaps children (crun's orphans come to us as subreaper) until the container's process
-/// is among them; its exit code, `128 + n` when signal n killed it.
-fn reap(pid: u32) -> i32 {
-    loop {
-        match rustix::process::wait(WaitOptions::empty()) {
-            Ok(Some((reaped, status))) if reaped.as_raw_nonzero().get() as u32 == pid => {
-                return match (status.exit_status(), status.terminating_signal()) {
-                    (Some(code), _) => code,
-                    (None, Some(signal)) => 128 + signal,
-                    _ => 255,
-                };
-            }
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return 255,
-        }
-    }
-}
-
 /// The monitor's copy of the host's mounts keeps other pods' namespaces and roots alive
 /// while it runs; once crun has started the container it needs none of the runtime's own.
+///
+/// The table is read a line at a time: with many pods it is hundreds of KiB, and a buffer
+/// that size, freed just before the monitor sleeps, would stay resident in every monitor.
 fn release_runtime_mounts(root: &Path) {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(info) = File::open("/proc/self/mountinfo") else {
         return;
     };
-    let mut points: Vec<&str> = info
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .filter(|point| Path::new(point).starts_with(root))
-        .collect();
-    points.reverse();
-    for point in points {
+    let mut info = std::io::BufReader::with_capacity(4096, info);
+    let mut line = String::new();
+    let mut points = Vec::new();
+    while matches!(info.read_line(&mut line), Ok(n) if n > 0) {
+        if let Some(point) = line.split(' ').nth(4)
+            && Path::new(point).starts_with(root)
+        {
+            points.push(PathBuf::from(point));
+        }
+        line.clear();
+    }
+    for point in points.iter().rev() {
         let _ = rustix::mount::unmount(point, rustix::mount::UnmountFlags::DETACH);
     }
 }
@@ -293,40 +252,4 @@ fn open_log(path: &Path) -> Option<File> {
         .append(true)
         .open(path)
         .ok()
-}
-
-/// Where the container's output goes: the log and the attached clients.
-struct Output {
-    log: Arc<CriLog>,
-    attach: Arc<Attach>,
-}
-
-fn copy_to_log(fd: OwnedFd, stream: &'static str, output: Arc<Output>, done: mpsc::Sender<()>) {
-    std::thread::spawn(move || {
-        copy(fd, stream, &output);
-        let _ = done.send(());
-    });
-}
-
-/// Copies a stream into the log and to attached clients until its end (EOF, or EIO from a
-/// terminal whose other side closed).
-fn copy(fd: OwnedFd, stream: &str, output: &Output) {
-    let kind = if stream == "stderr" {
-        crate::attach::STDERR
-    } else {
-        crate::attach::STDOUT
-    };
-    let mut file = File::from(fd);
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => {
-                output.log.write(stream, &buf[..n]);
-                output.attach.broadcast(kind, &buf[..n]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
-    }
 }

@@ -10,7 +10,7 @@
 //!   A no-op migration started in the background as soon as the monitor starts overlaps
 //!   that wait with crun's own start, so crun's move of the container finds it passed.
 
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -22,11 +22,14 @@ pub struct SealedBinary {
 }
 
 impl SealedBinary {
+    /// Copies the file at `path` (kernel to kernel: no buffer on the monitor's heap, whose
+    /// freed pages would stay resident while it sleeps). Hold it only while it is run: it
+    /// is the binary's size in memory.
     pub fn copy(path: &Path) -> io::Result<SealedBinary> {
-        let bytes = std::fs::read(path)?;
+        let mut source = std::fs::File::open(path)?;
         let fd = rustix::fs::memfd_create("crun", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
         let mut file = std::fs::File::from(fd);
-        file.write_all(&bytes)?;
+        io::copy(&mut source, &mut file)?;
         let fd = OwnedFd::from(file);
         rustix::fs::fcntl_add_seals(
             &fd,
