@@ -29,8 +29,9 @@ async fn ensure(
     }
 }
 
-/// Creates whatever of the bootstrap objects is missing.
-pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiError> {
+/// Creates whatever of the bootstrap objects is missing; `Ok(false)` when all but the
+/// kube-dns Service are in place.
+pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<bool, ApiError> {
     for ns in NAMESPACES {
         ensure(
             registry,
@@ -47,16 +48,16 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
     });
     ensure(registry, "services", Some("default"), svc).await?;
-    // An older store may have handed the address to another Service: DNS is then missing,
-    // the rest goes on.
-    if let Err(e) = ensure(
+    // An older store may have handed the address to another Service, or a deleted one's
+    // address is not released yet: DNS is then missing, the rest goes on.
+    let dns = ensure(
         registry,
         "services",
         Some("kube-system"),
         kube_dns(registry),
     )
-    .await
-    {
+    .await;
+    if let Err(e) = &dns {
         tracing::warn!(error = %e, "creating the kube-dns Service");
     }
     // After a restart on another port, the Service and its Endpoints follow the server.
@@ -95,12 +96,22 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
     });
     for (resource, object) in [
         (find("", "v1", "endpoints").expect("endpoints"), endpoints),
-        (find("discovery.k8s.io", "v1", "endpointslices").expect("slices"), slice),
+        (
+            find("discovery.k8s.io", "v1", "endpointslices").expect("slices"),
+            slice,
+        ),
     ] {
         let opts = WriteOptions::default();
         let ns = Some("default");
         let updated = registry
-            .update(resource, ns, "kubernetes", object.clone(), Part::Main, &opts)
+            .update(
+                resource,
+                ns,
+                "kubernetes",
+                object.clone(),
+                Part::Main,
+                &opts,
+            )
             .await;
         match updated {
             // A slice is not created by an update, as in Kubernetes.
@@ -108,7 +119,7 @@ pub async fn ensure_all(registry: &Registry, advertise: SocketAddr) -> Result<()
             other => drop(other?),
         }
     }
-    Ok(())
+    Ok(dns.is_ok())
 }
 
 /// The `kube-system/kube-dns` Service: DNS over UDP and TCP at the tenth service address,
@@ -132,12 +143,20 @@ pub async fn keep(registry: Registry, advertise: SocketAddr) {
     let services = find("", "v1", "services").expect("services");
     let key = services.key(Some("default"), "kubernetes");
     let dns_key = services.key(Some("kube-system"), "kube-dns");
+    let mut pause = std::time::Duration::from_millis(200);
     loop {
-        // Right after a delete the old address may not be released yet: retry shortly.
-        if let Err(e) = ensure_all(&registry, advertise).await {
-            tracing::debug!(error = %e, "bootstrap objects, retrying");
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            continue;
+        // Right after a delete the old address may not be released yet: retry, less and
+        // less often while it stays taken.
+        match ensure_all(&registry, advertise).await {
+            Ok(true) => pause = std::time::Duration::from_millis(200),
+            done => {
+                if let Err(e) = done {
+                    tracing::debug!(error = %e, "bootstrap objects, retrying");
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(10));
+                continue;
+            }
         }
         let Ok(mut events) = registry.watch(&services.key_prefix(None), registry.revision()) else {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;

@@ -19,6 +19,7 @@ pub mod informer;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub(crate) mod per_namespace;
 pub(crate) mod pod_control;
 pub(crate) mod pod_util;
 pub mod replicaset;

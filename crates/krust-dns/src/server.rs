@@ -156,9 +156,16 @@ impl Drop for Server {
 impl Server {
     /// Serves `handler` on `addr` (port 0: a free port, the same for UDP and TCP).
     pub async fn start(addr: SocketAddr, handler: Arc<Handler>) -> std::io::Result<Server> {
-        let udp = UdpSocket::bind(addr).await?;
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind(addr).await?;
+            match TcpListener::bind(udp.local_addr()?).await {
+                Ok(tcp) => break (udp, tcp),
+                // A free UDP port whose TCP twin is taken: try another.
+                Err(e) if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse => {}
+                Err(e) => return Err(e),
+            }
+        };
         let addr = udp.local_addr()?;
-        let tcp = TcpListener::bind(addr).await?;
         let tasks = vec![
             tokio::spawn(serve_udp(Arc::new(udp), handler.clone())),
             tokio::spawn(serve_tcp(tcp, handler)),

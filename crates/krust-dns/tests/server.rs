@@ -111,9 +111,15 @@ async fn upstream() -> SocketAddr {
         }
         bytes
     }
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // One port for both transports: a UDP port whose TCP twin another process holds is
+    // given back and another one tried.
+    let (udp, tcp) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        if let Ok(tcp) = TcpListener::bind(udp.local_addr().unwrap()).await {
+            break (udp, tcp);
+        }
+    };
     let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
     tokio::spawn(async move {
         let mut buf = vec![0; 65535];
         while let Ok((n, peer)) = udp.recv_from(&mut buf).await {

@@ -338,6 +338,19 @@ impl Cluster {
         std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
     }
 
+    /// A kubeconfig `<name>.kubeconfig` for this server that presents the bearer `token` and
+    /// no certificate (and does not check the server's).
+    pub fn token_kubeconfig(&self, name: &str, token: &str) -> PathBuf {
+        let config = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: krust\n  cluster:\n    \
+             server: {}\n    insecure-skip-tls-verify: true\nusers:\n- name: {name}\n  user:\n    \
+             token: {token}\ncontexts:\n- name: {name}\n  context:\n    cluster: krust\n    \
+             user: {name}\n    namespace: default\ncurrent-context: {name}\n",
+            self.url()
+        );
+        self.write_file(&format!("{name}.kubeconfig"), config)
+    }
+
     /// Writes a scratch file (manifests, request bodies) into the cluster's temporary
     /// directory and returns its path.
     pub fn write_file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {

@@ -1,37 +1,8 @@
-//! Authentication (client certificates only), the open health and version endpoints, metrics.
+//! Authentication (client certificates; unknown bearer tokens refused), the open health and
+//! version endpoints, metrics.
 
 use krust_e2e::{Cluster, KUBECTL_TIMEOUT, run_with_timeout};
-use std::path::PathBuf;
 use std::process::Command;
-
-/// A kubeconfig for the same server without the admin's client certificate. kubectl would
-/// prompt for a username and password if it had no credential at all, so it carries a bearer
-/// token the server does not know.
-fn unknown_token_kubeconfig(c: &Cluster) -> PathBuf {
-    let config = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: krust
-  cluster:
-    server: {}
-    insecure-skip-tls-verify: true
-users:
-- name: stranger
-  user:
-    token: not-a-known-token
-contexts:
-- name: stranger
-  context:
-    cluster: krust
-    user: stranger
-    namespace: default
-current-context: stranger
-",
-        c.url()
-    );
-    c.write_file("stranger.kubeconfig", config)
-}
 
 /// `curl -sk` without any credential: the status code, then the body.
 fn curl(c: &Cluster, path: &str) -> (u16, String) {
@@ -47,7 +18,7 @@ fn curl(c: &Cluster, path: &str) -> (u16, String) {
 #[test]
 fn unknown_credentials_are_unauthorized() {
     let c = Cluster::start();
-    let stranger = unknown_token_kubeconfig(&c);
+    let stranger = c.token_kubeconfig("stranger", "not-a-known-token");
 
     // With discovery not cached yet, kubectl fails while discovering.
     let out = c.kubectl_with(&stranger, &["get", "pods"]);

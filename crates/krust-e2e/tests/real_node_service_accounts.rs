@@ -6,22 +6,9 @@
 
 mod real_node_support;
 
-use krust_e2e::Cluster;
 use real_node_support::{IMAGE, apply, cluster, sh, wait_running};
 
 const DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-/// A kubeconfig for the same server that presents `token` and no certificate.
-fn token_kubeconfig(c: &Cluster, token: &str) -> std::path::PathBuf {
-    let config = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: krust\n  cluster:\n    server: {}\n    \
-         insecure-skip-tls-verify: true\nusers:\n- name: pod\n  user:\n    token: {token}\n\
-         contexts:\n- name: pod\n  context:\n    cluster: krust\n    user: pod\n\
-         current-context: pod\n",
-        c.url()
-    );
-    c.write_file("pod.kubeconfig", config)
-}
 
 #[test]
 fn a_pod_reads_its_bound_token_the_cluster_ca_and_its_namespace() {
@@ -69,7 +56,7 @@ spec:
 
     // The token is the pod's account's, bound to the pod.
     let token = sh(&c, "client", &format!("cat {DIR}/token"));
-    let as_pod = token_kubeconfig(&c, token.trim());
+    let as_pod = c.token_kubeconfig("pod", token.trim());
     let who = c.kubectl_with(&as_pod, &["auth", "whoami"]);
     assert!(who.success(), "{}", who.stderr);
     assert!(

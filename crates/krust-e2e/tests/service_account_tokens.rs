@@ -3,38 +3,10 @@
 //! message for what the account may not do), tokens bound to a pod dying with it, TokenReview,
 //! and the issuer's OIDC documents.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use krust_e2e::{Cluster, true_within};
 use serde_json::Value;
-
-/// A kubeconfig for the same server that presents `token` and no certificate.
-fn token_kubeconfig(c: &Cluster, name: &str, token: &str) -> PathBuf {
-    let config = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: krust
-  cluster:
-    server: {}
-    insecure-skip-tls-verify: true
-users:
-- name: {name}
-  user:
-    token: {token}
-contexts:
-- name: {name}
-  context:
-    cluster: krust
-    user: {name}
-    namespace: default
-current-context: {name}
-",
-        c.url()
-    );
-    c.write_file(&format!("{name}.kubeconfig"), config)
-}
 
 /// Waits for the service account controller's `default` account.
 fn default_account(c: &Cluster) {
@@ -53,7 +25,7 @@ fn a_requested_token_authenticates_as_its_service_account() {
     let token = c.ok(&["create", "token", "default", "--duration=15m"]);
     let token = token.trim();
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
-    let as_account = token_kubeconfig(&c, "sa", token);
+    let as_account = c.token_kubeconfig("sa", token);
 
     let who = c.kubectl_with(&as_account, &["auth", "whoami", "-o", "json"]);
     assert!(who.success(), "{}", who.stderr);
@@ -113,7 +85,7 @@ fn a_requested_token_authenticates_as_its_service_account() {
 
     // A token the server did not sign, or one changed, is refused.
     let forged = format!("{}x", &token[..token.len() - 1]);
-    let forged = token_kubeconfig(&c, "forged", &forged);
+    let forged = c.token_kubeconfig("forged", &forged);
     let out = c.kubectl_with(&forged, &["auth", "whoami"]);
     assert!(!out.success());
     assert!(
@@ -135,7 +107,7 @@ fn a_token_bound_to_a_pod_dies_with_the_pod() {
         "--bound-object-kind=Pod",
         "--bound-object-name=web",
     ]);
-    let as_pod = token_kubeconfig(&c, "bound", token.trim());
+    let as_pod = c.token_kubeconfig("bound", token.trim());
     let who = c.kubectl_with(
         &as_pod,
         &["auth", "whoami", "-o", "jsonpath={.status.userInfo.extra}"],
