@@ -80,6 +80,20 @@ impl Output {
     }
 }
 
+/// Stops a krust process as an operator would (SIGTERM), killing it if it is still there
+/// after five seconds, and reaps it.
+pub fn terminate(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Runs `cmd` to completion with stdin closed, killing it after `timeout`.
 ///
 /// # Panics
@@ -521,16 +535,8 @@ impl Cluster {
     /// Stops the server as an operator would (SIGTERM), killing it if it is still there
     /// after a few seconds; [`Cluster::start_again`] starts a new one.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.server.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.server.take() {
+            terminate(child);
         }
     }
 

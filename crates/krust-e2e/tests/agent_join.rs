@@ -11,7 +11,7 @@ mod real_node_support;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, krust_bin, run_with_timeout, true_within};
 use krust_image::testing::BusyboxImage;
@@ -145,16 +145,8 @@ impl Agent {
     }
 
     fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            krust_e2e::terminate(child);
         }
     }
 }
