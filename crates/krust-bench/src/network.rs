@@ -26,12 +26,12 @@ use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::pods::IMAGE;
 use crate::pods::server::Server;
 use crate::pods::stats::{Summary, ms};
 use crate::reference::{self, Speed};
 use crate::spec::Verdicts;
 
-const IMAGE: &str = "krust.test/bench-busybox:1";
 const SERVICE_CIDR: &str = "10.43.64.0/22";
 
 /// Options of `krust-bench network`.

@@ -33,7 +33,8 @@ use crate::reference::{self, Speed};
 use crate::spec::Verdicts;
 use stats::{Summary, mib, ms};
 
-const IMAGE: &str = "krust.test/bench-busybox:1";
+/// The image every pods and network benchmark runs (a static busybox, made offline).
+pub(crate) const IMAGE: &str = "krust.test/bench-busybox:1";
 
 /// Options of `krust-bench pods`.
 #[derive(Clone, Debug, clap::Args)]
@@ -59,11 +60,6 @@ pub struct PodsArgs {
     pub max_seconds: u64,
 }
 
-/// The krust binary of the options: the flag, or `krust` beside this program.
-fn krust_binary(args: &PodsArgs) -> Result<PathBuf> {
-    krust_binary_at(args.krust.as_ref())
-}
-
 /// The krust binary `flag` names, or `krust` beside this program.
 pub(crate) fn krust_binary_at(flag: Option<&PathBuf>) -> Result<PathBuf> {
     let path = match flag {
@@ -83,7 +79,7 @@ pub(crate) fn krust_binary_at(flag: Option<&PathBuf>) -> Result<PathBuf> {
 }
 
 pub async fn run(args: PodsArgs) -> Result<Verdicts> {
-    let krust = krust_binary(&args)?;
+    let krust = krust_binary_at(args.krust.as_ref())?;
     let dir = tempfile::Builder::new().prefix("krt-bench-").tempdir()?;
     let archive = krust_image::testing::busybox_archive(dir.path(), IMAGE);
     let store = krust_image::ImageStore::open(dir.path().join("images"))?;

@@ -267,16 +267,7 @@ fn kubectl_debug_adds_a_container_with_logs_exec_attach_status_and_events() {
 
     // Events as the kubelet posts them, on the ephemeral container's field path.
     let field = "spec.ephemeralContainers{dbg}";
-    let events = || {
-        c.ok(&[
-            "get",
-            "events",
-            "--field-selector",
-            &format!("involvedObject.name=web,involvedObject.fieldPath={field}"),
-            "-o",
-            "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
-        ])
-    };
+    let events = || field_events(&c, "web", field);
     assert!(
         true_within(ROLLOUT_TIMEOUT, || {
             let e = events();
@@ -465,16 +456,7 @@ fn a_debug_image_is_pulled_with_the_kubelets_events_and_a_missing_one_waits() {
         "3604",
     ]);
     let field = "spec.ephemeralContainers{pulled}";
-    let events = || {
-        c.ok(&[
-            "get",
-            "events",
-            "--field-selector",
-            &format!("involvedObject.name=web,involvedObject.fieldPath={field}"),
-            "-o",
-            "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
-        ])
-    };
+    let events = || field_events(&c, "web", field);
     assert!(
         true_within(ROLLOUT_TIMEOUT, || {
             let e = events();
@@ -507,4 +489,17 @@ fn a_debug_image_is_pulled_with_the_kubelets_events_and_a_missing_one_waits() {
         c.ok(&["get", "pod", "web", "-o", "yaml"])
     );
     remove_pods(&c);
+}
+
+/// The Events of pod `pod` on `field` (`spec.ephemeralContainers{name}`), a line each:
+/// `Reason: message`.
+fn field_events(c: &Cluster, pod: &str, field: &str) -> String {
+    c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        &format!("involvedObject.name={pod},involvedObject.fieldPath={field}"),
+        "-o",
+        "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+    ])
 }

@@ -418,14 +418,6 @@ spec:
     remove_pods(&c);
 }
 
-/// The node's InternalIP.
-fn node_ip(c: &Cluster) -> String {
-    c.jsonpath(
-        &["node", &c.node_name()],
-        "{.status.addresses[?(@.type==\"InternalIP\")].address}",
-    )
-}
-
 #[test]
 fn pods_reach_each_other_the_node_and_a_host_port() {
     let c = cluster();

@@ -18,12 +18,18 @@ use real_node_support::*;
 /// What `web`'s pods serve: their own name.
 const SERVE_HOSTNAME: &str = "mkdir -p /www && hostname > /www/index.html && touch /www/ready && exec httpd -f -p 8080 -h /www";
 
-/// The node's InternalIP.
-fn node_ip(c: &Cluster) -> String {
-    c.jsonpath(
-        &["node", &c.node_name()],
-        "{.status.addresses[?(@.type==\"InternalIP\")].address}",
-    )
+/// `kubectl expose deployment web --port 80 --target-port 8080`: the Service's ClusterIP.
+fn expose_web(c: &Cluster) -> String {
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port",
+        "80",
+        "--target-port",
+        "8080",
+    ]);
+    c.jsonpath(&["service", "web"], "{.spec.clusterIP}")
 }
 
 /// The body of `GET /index.html` at `host:port` from the host, trimmed ("" when nothing
@@ -175,16 +181,7 @@ fn expose_leads_to_every_replica_by_cluster_ip_node_port_and_load_balancer() {
     let node_ip = node_ip(&c);
     let pods = web_deployment(&c, "3");
     client(&c);
-    c.ok(&[
-        "expose",
-        "deployment",
-        "web",
-        "--port",
-        "80",
-        "--target-port",
-        "8080",
-    ]);
-    let cluster_ip = c.jsonpath(&["service", "web"], "{.spec.clusterIP}");
+    let cluster_ip = expose_web(&c);
 
     // The ClusterIP from the host and from a pod: all three replicas answer.
     assert!(
@@ -468,16 +465,7 @@ fn debug_network() -> String {
 fn a_cluster_ip_keeps_answering_across_restarts_and_stop_or_killall_removes_the_rules() {
     let mut c = cluster();
     let pods = web_deployment(&c, "1");
-    c.ok(&[
-        "expose",
-        "deployment",
-        "web",
-        "--port",
-        "80",
-        "--target-port",
-        "8080",
-    ]);
-    let cluster_ip = c.jsonpath(&["service", "web"], "{.spec.clusterIP}");
+    let cluster_ip = expose_web(&c);
     assert!(
         true_within(Duration::from_secs(10), || host_reaches(
             &cluster_ip,

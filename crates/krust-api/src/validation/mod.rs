@@ -26,16 +26,7 @@ pub fn validate(resource: &Resource, obj: &Value, old: Option<&Value>) -> Result
         "CertificateSigningRequest" => causes.extend(certificates::csr(obj, old)),
         _ => {}
     }
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            resource.group,
-            resource.kind,
-            crate::meta::name(obj),
-            causes,
-        ))
-    }
+    verdict(resource, obj, causes)
 }
 
 /// Validates a write through `pods/ephemeralcontainers` (Kubernetes'
@@ -49,16 +40,7 @@ pub fn validate_ephemeral_containers(
 ) -> Result<(), ApiError> {
     let mut causes = metadata(resource, obj);
     causes.extend(ephemeral::update(obj, old));
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            resource.group,
-            resource.kind,
-            crate::meta::name(obj),
-            causes,
-        ))
-    }
+    verdict(resource, obj, causes)
 }
 
 fn name_rule(resource: &Resource) -> fn(&str) -> Vec<String> {
@@ -130,6 +112,20 @@ fn go_map(v: Option<&Value>) -> String {
         .collect();
     pairs.sort();
     format!("map[string]string{{{}}}", pairs.join(", "))
+}
+
+/// `Ok` without causes, else Kubernetes' 422 naming the object and every cause.
+fn verdict(resource: &Resource, obj: &Value, causes: Vec<Cause>) -> Result<(), ApiError> {
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            resource.group,
+            resource.kind,
+            crate::meta::name(obj),
+            causes,
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,14 @@ pub fn cluster() -> Cluster {
     cluster_with(&[])
 }
 
+/// The node's InternalIP.
+pub fn node_ip(c: &Cluster) -> String {
+    c.jsonpath(
+        &["node", &c.node_name()],
+        "{.status.addresses[?(@.type==\"InternalIP\")].address}",
+    )
+}
+
 /// Loads `image` tagged `name` with `krust image load`.
 pub fn load(c: &Cluster, image: &BusyboxImage, name: &str) {
     let archive = image.archive(&c.data_dir(), name);
