@@ -34,4 +34,10 @@ KRUST_PYTHON="$(cd "$venv" && pwd)/bin/python"
 export KRUST_PYTHON
 
 cargo build --workspace --all-targets
-cargo nextest run --workspace --no-fail-fast "$@"
+# No packet to a cluster address leaves the machine during the whole run (DESIGN.md).
+./scripts/leak-watch.sh start
+trap './scripts/leak-watch.sh stop' EXIT
+status=0
+cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+./scripts/leak-watch.sh check || status=1
+exit "$status"
