@@ -22,7 +22,8 @@ this). Go's encoding rules become table markers:
 - fields without a protobuf tag (TypeMeta) or with `json:"-"` are not on the wire: skipped;
 - well-known apimachinery types map to table bases: metav1.Time → Time, MicroTime,
   resource.Quantity → Quantity, intstr.IntOrString, FieldsV1 and
-  runtime.RawExtension → Json (raw JSON bytes).
+  runtime.RawExtension → Json (raw JSON bytes);
+- a named []string as a map's value (ExtraValue) → Strings.
 
 Messages named alike in two packages (core/v1 and events/v1 Event) are qualified
 (`core.v1.Event`). The roots (which kinds, which apiVersions) are listed in ROOTS below.
@@ -231,7 +232,14 @@ class Generator:
             key, value = ty[4:].split("]", 1)
             if self.element(pkg, key) != "string":
                 raise ValueError(f"map key {key} in {pkg.key}")
-            return "map", self.element(pkg, value)
+            value = self.element(pkg, value)
+            # A named []string as a map value (authentication's ExtraValue) travels as a
+            # message `{1: repeated string}` whose JSON is the plain list.
+            if value == "[]|string":
+                return "map", "Strings"
+            if "|" in value:
+                raise ValueError(f"map of collections {ty} in {pkg.key}")
+            return "map", value
         return "", self.named(pkg, ty)
 
     def element(self, pkg: Package, ty: str) -> str:
@@ -372,6 +380,7 @@ HEADER = """\
 #         | Time (seconds -> RFC 3339; empty -> null) | MicroTime (RFC 3339, microseconds)
 #         | Json (raw JSON bytes: FieldsV1, RawExtension)
 #         | IntOrString | Quantity | <Message>
+#         | Strings (a message {{1: repeated string}}; a JSON list: ExtraValue)
 #   "*" before a scalar base keeps its zero value in JSON (the Go field is a pointer or
 #   has no omitempty); other scalars are dropped when zero, as Go's omitempty does.
 #   Messages, lists and maps are emitted whenever present on the wire.

@@ -134,6 +134,7 @@ fn single(table: &Table, base: Base, value: Wire<'_>, at: &str) -> Result<Value,
         Base::Json => json(len(value, "raw JSON", at)?, at)?,
         Base::IntOrString => int_or_string(len(value, "an IntOrString", at)?, at)?,
         Base::Quantity => quantity(len(value, "a Quantity", at)?, at)?,
+        Base::Strings => strings(len(value, "a list of strings", at)?, at)?,
     })
 }
 
@@ -211,6 +212,17 @@ fn quantity(data: &[u8], at: &str) -> Result<Value, ProtobufError> {
     } else {
         value
     }))
+}
+
+/// `{1: repeated string}` as a JSON list.
+fn strings(data: &[u8], at: &str) -> Result<Value, ProtobufError> {
+    let mut items = Vec::new();
+    for item in wire::fields(data) {
+        if let (1, w) = item.map_err(|e| wire_error(e, at))? {
+            items.push(Value::String(text(len(w, "a string", at)?)));
+        }
+    }
+    Ok(Value::Array(items))
 }
 
 /// Whether a scalar is its type's zero value (what Go's `omitempty` drops).

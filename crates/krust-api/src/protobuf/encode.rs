@@ -121,6 +121,16 @@ fn single(
             put_len_field(&mut inner, 1, text.as_bytes());
             put_len_field(out, number, &inner);
         }
+        Base::Strings => {
+            let items = v
+                .as_array()
+                .ok_or_else(|| mismatch("a list of strings", at))?;
+            let mut inner = Vec::new();
+            for item in items {
+                put_len_field(&mut inner, 1, string(item, at)?.as_bytes());
+            }
+            put_len_field(out, number, &inner);
+        }
         Base::Message(i) => {
             let obj = v.as_object().ok_or_else(|| mismatch("an object", at))?;
             let inner = message(table, table.message(i), obj, at)?;

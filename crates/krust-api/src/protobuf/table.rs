@@ -23,6 +23,9 @@ pub(super) enum Base {
     IntOrString,
     /// `api/resource.Quantity`: `{1: string}`.
     Quantity,
+    /// A named `[]string` as a map's value (`ExtraValue`): `{1: repeated string}`, a JSON
+    /// list of strings.
+    Strings,
     /// Another message of the table, by index.
     Message(usize),
 }
@@ -204,6 +207,7 @@ fn parse_field(line: &'static str, index: &HashMap<&str, usize>) -> Result<Field
         "Json" => Base::Json,
         "IntOrString" => Base::IntOrString,
         "Quantity" => Base::Quantity,
+        "Strings" => Base::Strings,
         _ => Base::Message(*index.get(name).ok_or(format!("unknown type {name}"))?),
     };
     if shape == (Shape::Single { keep_zero: true }) && !base.is_scalar() {
