@@ -1,7 +1,8 @@
 //! What a certificate signing request asks for: the PEM `CERTIFICATE REQUEST` of a
 //! CertificateSigningRequest's `spec.request` parsed into its subject and alternative names
 //! (Kubernetes' `certificates/v1` helpers `ParseCSR` and the fields its approvers read).
-//! Validation, the approver and the signer all read requests through [`parse`].
+//! Validation, the approver and the signer all read requests through [`parse`]; a joining
+//! node (and tests) write them with [`write`].
 
 use std::net::IpAddr;
 
@@ -102,6 +103,31 @@ pub fn parse(pem: &[u8]) -> Result<Request, String> {
     Ok(out)
 }
 
+/// The PEM text of a request for `cn` in `organizations`, with DNS and IP alternative
+/// names, signed by `key` (a kubelet asks for `system:node:<name>` in `system:nodes`).
+pub fn write(
+    cn: &str,
+    organizations: &[&str],
+    dns: &[&str],
+    ips: &[IpAddr],
+    key: &rcgen::KeyPair,
+) -> Result<String, rcgen::Error> {
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    for o in organizations {
+        p.distinguished_name
+            .push(rcgen::DnType::OrganizationName, *o);
+    }
+    for d in dns {
+        p.subject_alt_names
+            .push(rcgen::SanType::DnsName((*d).try_into()?));
+    }
+    for ip in ips {
+        p.subject_alt_names.push(rcgen::SanType::IpAddress(*ip));
+    }
+    p.serialize_request(key)?.pem()
+}
+
 /// `spec.request` of a CertificateSigningRequest (base64 in JSON) as PEM bytes.
 pub fn request_pem(csr: &serde_json::Value) -> Option<Vec<u8>> {
     use base64::Engine;
@@ -125,20 +151,9 @@ pub(crate) mod tests {
 
     /// A request made as a kubelet makes one.
     pub(crate) fn request(cn: &str, dns: &[&str], ips: &[&str]) -> String {
-        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
-        p.distinguished_name
-            .push(rcgen::DnType::OrganizationName, "system:nodes");
-        for d in dns {
-            p.subject_alt_names
-                .push(rcgen::SanType::DnsName((*d).try_into().unwrap()));
-        }
-        for ip in ips {
-            p.subject_alt_names
-                .push(rcgen::SanType::IpAddress(ip.parse().unwrap()));
-        }
+        let ips: Vec<IpAddr> = ips.iter().map(|ip| ip.parse().unwrap()).collect();
         let key = rcgen::KeyPair::generate().unwrap();
-        p.serialize_request(&key).unwrap().pem().unwrap()
+        write(cn, &["system:nodes"], dns, &ips, &key).unwrap()
     }
 
     #[test]

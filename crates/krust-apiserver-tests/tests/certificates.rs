@@ -14,18 +14,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, ResourceExt};
 
 fn request(cn: &str) -> ByteString {
-    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name.push(rcgen::DnType::CommonName, cn);
-    p.distinguished_name
-        .push(rcgen::DnType::OrganizationName, "system:nodes");
     let key = rcgen::KeyPair::generate().unwrap();
-    ByteString(
-        p.serialize_request(&key)
-            .unwrap()
-            .pem()
-            .unwrap()
-            .into_bytes(),
-    )
+    let pem = krust_api::csr::write(cn, &["system:nodes"], &[], &[], &key).unwrap();
+    ByteString(pem.into_bytes())
 }
 
 fn csr(name: &str, cn: &str) -> CertificateSigningRequest {

@@ -8,12 +8,8 @@ use std::time::Duration;
 
 /// A PEM request for `cn` in `org` (as a kubelet or a user makes one).
 fn request(cn: &str, org: &str) -> String {
-    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name.push(rcgen::DnType::CommonName, cn);
-    p.distinguished_name
-        .push(rcgen::DnType::OrganizationName, org);
     let key = rcgen::KeyPair::generate().unwrap();
-    p.serialize_request(&key).unwrap().pem().unwrap()
+    krust_api::csr::write(cn, &[org], &[], &[], &key).unwrap()
 }
 
 fn csr_yaml(name: &str, signer: &str, pem: &str, usages: &str) -> String {

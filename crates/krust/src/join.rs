@@ -216,19 +216,14 @@ fn request_pem(
     dns: &[&str],
     ips: &[IpAddr],
 ) -> anyhow::Result<String> {
-    let mut p = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, format!("system:node:{node}"));
-    p.distinguished_name
-        .push(rcgen::DnType::OrganizationName, "system:nodes");
-    for d in dns {
-        p.subject_alt_names
-            .push(rcgen::SanType::DnsName((*d).try_into()?));
-    }
-    for ip in ips {
-        p.subject_alt_names.push(rcgen::SanType::IpAddress(*ip));
-    }
-    Ok(p.serialize_request(key)?.pem()?)
+    let cn = format!("system:node:{node}");
+    Ok(krust_api::csr::write(
+        &cn,
+        &["system:nodes"],
+        dns,
+        ips,
+        key,
+    )?)
 }
 
 /// Creates a CertificateSigningRequest and waits until it is issued (or denied, or failed).

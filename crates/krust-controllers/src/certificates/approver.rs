@@ -184,22 +184,9 @@ mod tests {
     use k8s_openapi::api::core::v1::{NodeAddress, NodeStatus};
 
     fn request(cn: &str, dns: &[&str], ips: &[&str]) -> Vec<u8> {
-        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
-        p.distinguished_name
-            .push(rcgen::DnType::OrganizationName, "system:nodes");
-        for d in dns {
-            p.subject_alt_names
-                .push(rcgen::SanType::DnsName((*d).try_into().unwrap()));
-        }
-        for ip in ips {
-            p.subject_alt_names
-                .push(rcgen::SanType::IpAddress(ip.parse().unwrap()));
-        }
+        let ips: Vec<_> = ips.iter().map(|ip| ip.parse().unwrap()).collect();
         let key = rcgen::KeyPair::generate().unwrap();
-        p.serialize_request(&key)
-            .unwrap()
-            .pem()
+        krust_api::csr::write(cn, &["system:nodes"], dns, &ips, &key)
             .unwrap()
             .into_bytes()
     }

@@ -218,24 +218,12 @@ mod tests {
         usages: &[&str],
         seconds: Option<i32>,
     ) -> CertificateSigningRequest {
-        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
-        p.distinguished_name
-            .push(rcgen::DnType::OrganizationName, "system:nodes");
-        for ip in ips {
-            p.subject_alt_names
-                .push(rcgen::SanType::IpAddress(ip.parse().unwrap()));
-        }
+        let ips: Vec<_> = ips.iter().map(|ip| ip.parse().unwrap()).collect();
         let key = rcgen::KeyPair::generate().unwrap();
+        let pem = krust_api::csr::write(cn, &["system:nodes"], &[], &ips, &key).unwrap();
         let mut c = CertificateSigningRequest::default();
         c.spec.signer_name = signer.into();
-        c.spec.request = ByteString(
-            p.serialize_request(&key)
-                .unwrap()
-                .pem()
-                .unwrap()
-                .into_bytes(),
-        );
+        c.spec.request = ByteString(pem.into_bytes());
         c.spec.usages = Some(usages.iter().map(|u| u.to_string()).collect());
         c.spec.expiration_seconds = seconds;
         c
