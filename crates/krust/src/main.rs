@@ -103,7 +103,8 @@ fn main() -> anyhow::Result<()> {
         Command::Monitor { args } => std::process::exit(krust_runtime::monitor_main(&args)),
         command => command,
     };
-    // The local-cluster commands talk to people: only warnings from the libraries.
+    // The local-cluster commands talk to people: only warnings from the libraries (none
+    // from the API client while `krust start` waits for the server to listen).
     let local = matches!(
         command,
         Command::Start(_)
@@ -114,7 +115,11 @@ fn main() -> anyhow::Result<()> {
             | Command::Logs(_)
             | Command::Service(_)
     );
-    let default = if local { "warn" } else { "info" };
+    let default = if local {
+        "warn,kube_client=off"
+    } else {
+        "info"
+    };
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("KRUST_LOG").unwrap_or_else(|_| default.into());
     let logs = tracing_subscriber::fmt()
@@ -163,5 +168,14 @@ fn exit_on_error(result: anyhow::Result<()>) -> ! {
             eprintln!("Error: {e:#}");
             std::process::exit(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

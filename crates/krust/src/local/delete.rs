@@ -25,7 +25,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     for profile in profiles {
         if profile.settings()?.is_none() && !profile.dir.exists() {
-            println!("* The {:?} profile does not exist; removing its kubeconfig entries anyway.", profile.name);
+            println!(
+                "* The {:?} profile does not exist; removing its kubeconfig entries anyway.",
+                profile.name
+            );
         } else {
             println!("* Deleting the {:?} cluster ...", profile.name);
             stop::stop(&profile).await?;

@@ -30,7 +30,10 @@ pub async fn node_ip(profile: &Profile) -> anyhow::Result<String> {
         nodes.get(&settings.node_name).await?
     } else {
         let list = nodes.list(&Default::default()).await?;
-        list.items.into_iter().next().ok_or_else(|| anyhow::anyhow!("the cluster has no node yet"))?
+        list.items
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("the cluster has no node yet"))?
     };
     let addresses = node.status.and_then(|s| s.addresses).unwrap_or_default();
     addresses

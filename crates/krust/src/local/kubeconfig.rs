@@ -71,9 +71,8 @@ pub fn configured(path: &Path, name: &str, server: &str) -> bool {
             .cloned()
     };
     let cluster_ok = find("clusters").is_some_and(|c| c["cluster"]["server"] == server);
-    let context_ok = find("contexts").is_some_and(|c| {
-        c["context"]["cluster"] == name && c["context"]["user"] == name
-    });
+    let context_ok = find("contexts")
+        .is_some_and(|c| c["context"]["cluster"] == name && c["context"]["user"] == name);
     cluster_ok && context_ok && find("users").is_some()
 }
 
@@ -142,7 +141,10 @@ fn write(path: &Path, config: &Value) -> anyhow::Result<()> {
             .mode(0o750)
             .create(dir)?;
     }
-    let text = serde_saphyr::to_string(config)?;
+    // Plain scalars, as kubectl writes them (no folded blocks for the long base64 data).
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    let text = serde_saphyr::to_string_with_options(config, options)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -182,7 +184,10 @@ mod tests {
         merge(&user, &server, "dev").unwrap();
         let config = read(&user).unwrap();
         assert_eq!(config["current-context"], "dev");
-        assert_eq!(config["clusters"][0]["cluster"]["proxy-url"], "http://proxy:3128");
+        assert_eq!(
+            config["clusters"][0]["cluster"]["proxy-url"],
+            "http://proxy:3128"
+        );
         assert_eq!(config["extensions-of-someone"]["kept"], true);
         assert_eq!(config["contexts"][1]["context"]["user"], "dev");
         assert_eq!(config["users"][1]["user"]["client-key-data"], "S0VZ");
@@ -210,7 +215,10 @@ mod tests {
         let mode = std::fs::metadata(&user).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let config = read(&user).unwrap();
-        assert_eq!((config["apiVersion"].as_str(), config["kind"].as_str()), (Some("v1"), Some("Config")));
+        assert_eq!(
+            (config["apiVersion"].as_str(), config["kind"].as_str()),
+            (Some("v1"), Some("Config"))
+        );
         assert_eq!(current_context(&user), "krust");
     }
 
@@ -229,7 +237,10 @@ mod tests {
                 .collect();
             assert_eq!(names, ["prod"], "{list}");
         }
-        assert_eq!(config["current-context"], "", "the removed context is no longer current");
+        assert_eq!(
+            config["current-context"], "",
+            "the removed context is no longer current"
+        );
         assert_eq!(config["extensions-of-someone"]["kept"], true);
     }
 }

@@ -25,12 +25,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let profile = Profile::named(&args.profile.name)?;
     let path = profile.log_file();
     let mut file = std::fs::File::open(&path).with_context(|| {
-        format!("no log of the {:?} cluster (it was never started): {}", profile.name, path.display())
+        format!(
+            "no log of the {:?} cluster (it was never started): {}",
+            profile.name,
+            path.display()
+        )
     })?;
     let mut text = Vec::new();
     file.read_to_end(&mut text)?;
     let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
-    let skip = if args.length == 0 { 0 } else { lines.len().saturating_sub(args.length) };
+    let skip = if args.length == 0 {
+        0
+    } else {
+        lines.len().saturating_sub(args.length)
+    };
     let mut out = std::io::stdout().lock();
     for line in &lines[skip..] {
         out.write_all(line)?;

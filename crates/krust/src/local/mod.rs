@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 #[derive(clap::Args)]
 pub struct ProfileArg {
     /// The local cluster's name (its kubeconfig context too).
-    #[arg(short = 'p', long = "profile", default_value = "krust")]
+    #[arg(short = 'p', long = "profile", id = "profile", default_value = "krust")]
     pub name: String,
 }
 
@@ -223,12 +223,19 @@ mod tests {
     fn the_first_slot_has_the_servers_defaults_and_the_next_their_own_ranges() {
         let first = Settings::for_slot(0, "krust");
         assert_eq!(
-            (first.apiserver_port, first.kubelet_port, first.bridge.as_str()),
+            (
+                first.apiserver_port,
+                first.kubelet_port,
+                first.bridge.as_str()
+            ),
             (6443, 10250, "krust0")
         );
         assert_eq!(first.cluster_cidr, "10.42.0.0/16");
         let second = Settings::for_slot(1, "dev");
-        assert_eq!((second.apiserver_port, second.bridge.as_str()), (6444, "krust1"));
+        assert_eq!(
+            (second.apiserver_port, second.bridge.as_str()),
+            (6444, "krust1")
+        );
         assert_eq!(
             (second.cluster_cidr.as_str(), second.service_cidr.as_str()),
             ("10.44.0.0/16", "10.45.0.0/16")

@@ -70,7 +70,10 @@ mod tests {
         let err = ensure_free(port, "the API server", "--apiserver-port").unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&format!("port {port}")), "{text}");
-        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
         assert!(text.contains("--apiserver-port"), "{text}");
     }
 

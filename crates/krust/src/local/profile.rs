@@ -26,7 +26,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let current = kubeconfig::current_context(&kubeconfig::path()?);
     let mut rows = vec![["PROFILE", "STATUS", "NODES", "API SERVER", "ACTIVE"].map(String::from)];
     for profile in profiles {
-        let Some(settings) = profile.settings()? else { continue };
+        let Some(settings) = profile.settings()? else {
+            continue;
+        };
         let running = profile.server_pid().is_some();
         rows.push([
             profile.name.clone(),

@@ -28,7 +28,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let services: Api<Service> = Api::namespaced(profile.client().await?, &args.namespace);
     let Some(service) = services.get_opt(&args.name).await? else {
         anyhow::bail!(
-            "Error from server (NotFound): services {:?} not found (in namespace {:?}; another one with -n NAMESPACE)",
+            "services {:?} not found in namespace {:?} (another namespace: -n NAMESPACE)",
             args.name,
             args.namespace
         );
@@ -86,7 +86,10 @@ mod tests {
             "metadata": {"name": "web"},
             "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}, {"port": 443, "nodePort": 30443}]},
         }));
-        assert_eq!(urls(&s, "192.0.2.2").unwrap(), ["http://192.0.2.2:30080", "http://192.0.2.2:30443"]);
+        assert_eq!(
+            urls(&s, "192.0.2.2").unwrap(),
+            ["http://192.0.2.2:30080", "http://192.0.2.2:30443"]
+        );
     }
 
     #[test]
@@ -106,6 +109,9 @@ mod tests {
             "spec": {"type": "ClusterIP", "ports": [{"port": 5432}]},
         }));
         let err = urls(&s, "192.0.2.2").unwrap_err().to_string();
-        assert!(err.contains("shop/db has no node port (type ClusterIP)"), "{err}");
+        assert!(
+            err.contains("shop/db has no node port (type ClusterIP)"),
+            "{err}"
+        );
     }
 }

@@ -65,7 +65,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     if let Some(pid) = profile.server_pid() {
-        println!("* The {:?} cluster is already running (pid {pid}).", profile.name);
+        println!(
+            "* The {:?} cluster is already running (pid {pid}).",
+            profile.name
+        );
         return configure_kubectl(&profile);
     }
     if !root && (settings.real_node || settings.sim_nodes == 0) {
@@ -76,12 +79,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             profile.flag()
         );
     }
-    ports::ensure_free(settings.apiserver_port, "the API server", "--apiserver-port")?;
+    ports::ensure_free(
+        settings.apiserver_port,
+        "the API server",
+        "--apiserver-port",
+    )?;
     if settings.real_node {
         ports::ensure_free(settings.kubelet_port, "the kubelet", "--kubelet-port")?;
     }
     profile.save(&settings)?;
-    println!("* Starting the {:?} cluster: {}", profile.name, describe(&settings));
+    println!(
+        "* Starting the {:?} cluster: {}",
+        profile.name,
+        describe(&settings)
+    );
     let started = Instant::now();
     let mut server = spawn(&profile, &settings)?;
     println!("* Waiting for the API server, the nodes and the cluster DNS ...");
@@ -123,9 +134,9 @@ fn free_slot() -> anyhow::Result<u16> {
             taken.push(s.slot);
         }
     }
-    (0..SLOTS)
-        .find(|n| !taken.contains(n))
-        .ok_or_else(|| anyhow::anyhow!("{SLOTS} local clusters exist already: `krust delete -p NAME` one"))
+    (0..SLOTS).find(|n| !taken.contains(n)).ok_or_else(|| {
+        anyhow::anyhow!("{SLOTS} local clusters exist already: `krust delete -p NAME` one")
+    })
 }
 
 /// One line on what the cluster is made of.
@@ -168,6 +179,7 @@ fn spawn(profile: &Profile, s: &Settings) -> anyhow::Result<Child> {
         cmd.args(["--insecure-registry", registry]);
     }
     let child = cmd
+        .env("NO_COLOR", "1") // a file, not a terminal
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -187,7 +199,10 @@ async fn wait_ready(profile: &Profile, s: &Settings, server: &mut Child) -> anyh
             let log = std::fs::read_to_string(profile.log_file()).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            bail!("krust server exited ({status}); its log ends with:\n{}", tail.join("\n"));
+            bail!(
+                "krust server exited ({status}); its log ends with:\n{}",
+                tail.join("\n")
+            );
         }
         if Instant::now() > deadline {
             bail!(

@@ -90,10 +90,18 @@ mod tests {
 
     #[test]
     fn a_stopped_cluster_exits_7_as_minikube_and_a_running_one_0() {
-        let all = |b| Status { host: b, kubelet: b, apiserver: b, kubeconfig: b };
+        let all = |b| Status {
+            host: b,
+            kubelet: b,
+            apiserver: b,
+            kubeconfig: b,
+        };
         assert_eq!(all(false).exit_code(), 7);
         assert_eq!(all(true).exit_code(), 0);
-        let no_node = Status { kubelet: false, ..all(true) };
+        let no_node = Status {
+            kubelet: false,
+            ..all(true)
+        };
         assert_eq!(no_node.exit_code(), 2);
     }
 }
