@@ -44,10 +44,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         out.write_all(line)?;
     }
     out.flush()?;
-    while args.follow {
+    if !args.follow {
+        return Ok(());
+    }
+    loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let at = file.stream_position()?;
-        if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < at {
+        if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < file.stream_position()? {
             file.seek(SeekFrom::Start(0))?; // written anew
         }
         let mut more = Vec::new();
@@ -55,5 +57,4 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         out.write_all(&more)?;
         out.flush()?;
     }
-    Ok(())
 }

@@ -123,6 +123,13 @@ fn new_settings(args: &Args, profile: &Profile, base: &Settings) -> anyhow::Resu
     if !args.insecure_registries.is_empty() {
         s.insecure_registries.clone_from(&args.insecure_registries);
     }
+    for (flag, cidr) in [
+        ("--cluster-cidr", &s.cluster_cidr),
+        ("--service-cidr", &s.service_cidr),
+    ] {
+        cidr.parse::<krust_api::cidr::Cidr>()
+            .map_err(|e| anyhow::anyhow!("{flag} {cidr}: {e}"))?;
+    }
     Ok(s)
 }
 
