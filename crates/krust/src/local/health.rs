@@ -23,18 +23,23 @@ pub async fn apiserver_ready(client: &kube::Client) -> bool {
     matches!(answer, Ok(Ok(body)) if body.trim() == "ok")
 }
 
-/// Whether every node of the profile is registered and Ready.
-pub async fn nodes_ready(client: &kube::Client, settings: &Settings) -> bool {
+/// Whether every node of the profile is registered and Ready, with a heartbeat since `since`
+/// when given (a restarted cluster's Nodes still show the Ready of the last run).
+pub async fn nodes_ready(
+    client: &kube::Client,
+    settings: &Settings,
+    since: Option<jiff::Timestamp>,
+) -> bool {
     let nodes: Api<Node> = Api::all(client.clone());
     let Ok(Ok(list)) = tokio::time::timeout(CHECK, nodes.list(&Default::default())).await else {
         return false;
     };
     let ready = |n: &Node| {
         let conditions = n.status.as_ref().and_then(|s| s.conditions.as_ref());
-        conditions
-            .into_iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+        conditions.into_iter().flatten().any(|c| {
+            let beat = c.last_heartbeat_time.as_ref().map(|t| t.0);
+            c.type_ == "Ready" && c.status == "True" && since.is_none_or(|s| beat >= Some(s))
+        })
     };
     let real_ready = !settings.real_node
         || list

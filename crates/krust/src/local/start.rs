@@ -199,6 +199,8 @@ fn spawn(profile: &Profile, s: &Settings) -> anyhow::Result<Child> {
 /// fails with the end of the log when the server exits first.
 async fn wait_ready(profile: &Profile, s: &Settings, server: &mut Child) -> anyhow::Result<()> {
     let deadline = Instant::now() + READY_TIMEOUT;
+    // Heartbeats are written in whole seconds.
+    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
     let mut client = None;
     let mut waiting_for = "the API server";
     loop {
@@ -224,7 +226,7 @@ async fn wait_ready(profile: &Profile, s: &Settings, server: &mut Child) -> anyh
         if let Some(client) = &client {
             if !health::apiserver_ready(client).await {
                 waiting_for = "the API server";
-            } else if !health::nodes_ready(client, s).await {
+            } else if !health::nodes_ready(client, s, Some(since)).await {
                 waiting_for = "the nodes";
             } else if s.real_node && !health::dns_answers(client).await {
                 waiting_for = "the cluster DNS";

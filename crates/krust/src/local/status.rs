@@ -76,7 +76,7 @@ pub async fn check(profile: &Profile) -> anyhow::Result<Status> {
     }
     if let Ok(client) = profile.client().await {
         status.apiserver = health::apiserver_ready(&client).await;
-        status.kubelet = status.apiserver && health::nodes_ready(&client, &settings).await;
+        status.kubelet = status.apiserver && health::nodes_ready(&client, &settings, None).await;
     }
     if let Ok(url) = kubeconfig::server_url(&profile.server_kubeconfig()) {
         status.kubeconfig = kubeconfig::configured(&kubeconfig::path()?, &profile.name, &url);
