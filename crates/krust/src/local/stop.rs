@@ -38,7 +38,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// network.
 pub async fn stop(profile: &Profile) -> anyhow::Result<()> {
     if let Some(pid) = profile.server_pid().and_then(Pid::from_raw) {
-        kill_process(pid, Signal::TERM)?;
+        if kill_process(pid, Signal::TERM) == Err(rustix::io::Errno::PERM) {
+            anyhow::bail!(
+                "the server (pid {}) runs as another user: `sudo krust stop{}`",
+                pid.as_raw_nonzero(),
+                profile.flag()
+            );
+        }
         let deadline = Instant::now() + STOP_TIMEOUT;
         while profile.server_pid().is_some() {
             if Instant::now() > deadline {
