@@ -50,7 +50,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let root = rustix::process::geteuid().is_root();
     let settings = match profile.settings()? {
         Some(settings) => {
-            if new_settings(&args, &profile, &settings)? != settings {
+            if with_flags(&args, &settings)? != settings {
                 println!(
                     "! The {:?} cluster keeps the settings it was made with; `krust delete{}` first to change them.",
                     profile.name,
@@ -60,8 +60,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             settings
         }
         None => {
-            let slot = free_slot()?;
-            new_settings(&args, &profile, &Settings::for_slot(slot, &profile.name))?
+            let mut defaults = Settings::for_slot(free_slot()?, &profile.name);
+            defaults.real_node = root;
+            with_flags(&args, &defaults)?
         }
     };
     if let Some(pid) = profile.server_pid() {
@@ -102,12 +103,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The settings the flags give over `base` (a new profile's defaults, or the ones it has).
-fn new_settings(args: &Args, profile: &Profile, base: &Settings) -> anyhow::Result<Settings> {
+fn with_flags(args: &Args, base: &Settings) -> anyhow::Result<Settings> {
     let mut s = base.clone();
-    let root = rustix::process::geteuid().is_root();
-    if profile.settings()?.is_none() {
-        s.real_node = root;
-    }
     let set = |field: &mut String, value: &Option<String>| {
         if let Some(v) = value {
             field.clone_from(v);
@@ -247,6 +244,15 @@ fn configure_kubectl(profile: &Profile) -> anyhow::Result<()> {
         "* Done! kubectl is now configured to use {:?} cluster and \"default\" namespace by default",
         profile.name
     );
+    if let Some(user) = std::env::var("SUDO_USER").ok().filter(|u| u != "root") {
+        // As minikube's none driver warns: root's kubeconfig is not the user's.
+        println!(
+            "! kubectl's configuration is root's ({}): for {user}, run kubectl with sudo, or copy it with \
+             `sudo install -D -o {user} -m 600 {} ~{user}/.kube/config` (this replaces that file)",
+            path.display(),
+            path.display()
+        );
+    }
     let on_path = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()));
     if !on_path {
