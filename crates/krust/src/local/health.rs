@@ -15,6 +15,9 @@ use super::Settings;
 /// How long one check may take.
 const CHECK: Duration = Duration::from_secs(2);
 
+/// How long one DNS query may wait for its answer (the server answers in well under 1 ms).
+const DNS_TRY: Duration = Duration::from_millis(250);
+
 /// Whether the API server answers `/readyz` with `ok`.
 pub async fn apiserver_ready(client: &kube::Client) -> bool {
     let request = http::Request::get("/readyz").body(Vec::new());
@@ -60,7 +63,9 @@ pub async fn dns_answers(client: &kube::Client) -> bool {
     let Some(ip) = ip.and_then(|ip| ip.parse::<IpAddr>().ok()) else {
         return false;
     };
-    let answer = tokio::time::timeout(CHECK, resolve(SocketAddr::new(ip, 53))).await;
+    // A query sent before the proxy leads the address to the server is dropped: ask again
+    // soon rather than wait long for it.
+    let answer = tokio::time::timeout(DNS_TRY, resolve(SocketAddr::new(ip, 53))).await;
     matches!(answer, Ok(Ok(true)))
 }
 
