@@ -398,3 +398,29 @@ fn a_local_cluster_starts_serves_stops_comes_back_and_is_deleted_without_a_trace
     let status = local.krust(&["status"]);
     assert_eq!(status.status.code(), Some(85), "{}", status.stdout);
 }
+
+#[test]
+fn a_taken_port_is_named_with_its_process_and_no_profile_is_made() {
+    let local = Local::new();
+    let taken = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let n = local.n;
+    let out = local.krust(&[
+        "start",
+        "--bridge",
+        &format!("krt-lc{n}"),
+        "--apiserver-port",
+        &port.to_string(),
+    ]);
+    assert!(!out.success(), "{}", out.stdout);
+    let pid = format!("pid {}", std::process::id());
+    assert!(
+        out.stderr.contains(&format!("port {port}")) && out.stderr.contains(&pid),
+        "{}",
+        out.stderr
+    );
+    assert!(!local.dir().exists(), "no profile is made");
+    let status = local.krust(&["status"]);
+    assert_eq!(status.status.code(), Some(85), "{}", status.stdout);
+    assert!(status.stdout.contains("not found"), "{}", status.stdout);
+}
