@@ -29,22 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Starts a local cluster in the background and points kubectl at it (as `minikube start`).
-    Start(local::start::Args),
-    /// Shows whether the local cluster's parts run (exit code 0 when all do, 7 when stopped).
-    Status(local::status::Args),
-    /// Prints the local cluster's node address.
-    Ip(local::ip::Args),
-    /// Stops the local cluster and its containers; its state stays for the next start.
-    Stop(local::stop::Args),
-    /// Deletes the local cluster: state, containers, network rules, kubeconfig entries.
-    Delete(local::delete::Args),
-    /// Prints the local cluster's own log.
-    Logs(local::logs::Args),
-    /// Prints the URLs a NodePort or LoadBalancer Service is reached at from this host.
-    Service(local::service::Args),
-    /// Lists the local clusters (profiles).
-    Profile(local::profile::Args),
+    #[command(flatten)]
+    Local(local::Command),
     /// Runs the control plane: API server and store, scheduler, controllers.
     Server(server::Args),
     /// Joins this host to a cluster as a node (as `k3s agent`, `kubeadm join`).
@@ -94,7 +80,6 @@ fn main() -> anyhow::Result<()> {
     // it forks and waits for its container).
     let command = match cli.command {
         Command::Image(args) => image::main(args),
-        Command::Profile(args) => exit_on_error(local::profile::run(args)),
         Command::Server(args) if args.detached => {
             // `krust start`'s server: a session of its own, out of reach of the terminal.
             rustix::process::setsid()?;
@@ -103,22 +88,11 @@ fn main() -> anyhow::Result<()> {
         Command::Monitor { args } => std::process::exit(krust_runtime::monitor_main(&args)),
         command => command,
     };
-    // The local-cluster commands talk to people: only warnings from the libraries (none
-    // from the API client while `krust start` waits for the server to listen).
-    let local = matches!(
-        command,
-        Command::Start(_)
-            | Command::Status(_)
-            | Command::Ip(_)
-            | Command::Stop(_)
-            | Command::Delete(_)
-            | Command::Logs(_)
-            | Command::Service(_)
-    );
-    let default = if local {
-        "warn,kube_client=off"
-    } else {
-        "info"
+    // The local-cluster commands talk to people: only the libraries' warnings (and none from
+    // the API client while `krust start` waits for the server to listen).
+    let default = match command {
+        Command::Local(_) => "warn,kube_client=off",
+        _ => "info",
     };
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("KRUST_LOG").unwrap_or_else(|_| default.into());
@@ -140,35 +114,10 @@ fn main() -> anyhow::Result<()> {
             Command::Agent(args) => agent::run(args).await,
             Command::Token(args) => token::run(args).await,
             Command::Killall { data_dir } => krust_kubelet::node::reset(&data_dir).await,
-            Command::Start(args) => exit_on_error(local::start::run(args).await),
-            Command::Status(args) => match local::status::run(args).await {
-                Ok(code) => std::process::exit(code),
-                Err(e) => exit_on_error(Err(e)),
-            },
-            Command::Ip(args) => exit_on_error(local::ip::run(args).await),
-            Command::Stop(args) => exit_on_error(local::stop::run(args).await),
-            Command::Delete(args) => exit_on_error(local::delete::run(args).await),
-            Command::Logs(args) => exit_on_error(local::logs::run(args).await),
-            Command::Service(args) => exit_on_error(local::service::run(args).await),
-            Command::Image(_) | Command::Profile(_) | Command::Monitor { .. } => {
-                unreachable!("run above")
-            }
+            Command::Local(command) => std::process::exit(local::run(command).await),
+            Command::Image(_) | Command::Monitor { .. } => unreachable!("run above"),
         }
     })
-}
-
-/// Ends a local-cluster command: status 0, or 1 after `Error: …` on stderr (its causes
-/// after a colon each), without a log line's decoration.
-fn exit_on_error(result: anyhow::Result<()>) -> ! {
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    match result {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
-            eprintln!("Error: {e:#}");
-            std::process::exit(1)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,22 +4,63 @@
 //! `~/.minikube/profiles/<name>`), which also holds the profile's settings
 //! (`profile.json`), the server's log (`krust.log`) and its process id (`krust.pid`).
 
-pub mod delete;
+mod delete;
 mod health;
-pub mod ip;
+mod ip;
 mod kubeconfig;
-pub mod logs;
+mod logs;
 mod ports;
-pub mod profile;
-pub mod service;
-pub mod start;
-pub mod status;
-pub mod stop;
+mod profile;
+mod service;
+mod start;
+mod status;
+mod stop;
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
+
+/// The local-cluster commands (top-level subcommands of `krust`).
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Starts a local cluster in the background and points kubectl at it (as `minikube start`).
+    Start(start::Args),
+    /// Shows whether the local cluster's parts run (exit code 0 when all do, 7 when stopped).
+    Status(status::Args),
+    /// Prints the local cluster's node address.
+    Ip(ip::Args),
+    /// Stops the local cluster and its containers; its state stays for the next start.
+    Stop(stop::Args),
+    /// Deletes the local cluster: state, containers, network rules, kubeconfig entries.
+    Delete(delete::Args),
+    /// Prints the local cluster's own log.
+    Logs(logs::Args),
+    /// Prints the URLs a NodePort or LoadBalancer Service is reached at from this host.
+    Service(service::Args),
+    /// Lists the local clusters (profiles).
+    Profile(profile::Args),
+}
+
+/// Runs a local-cluster command; its exit status (1 after `Error: …` on stderr, with the
+/// causes after a colon each).
+pub async fn run(command: Command) -> i32 {
+    let result = match command {
+        Command::Start(args) => start::run(args).await.map(|()| 0),
+        Command::Status(args) => status::run(args).await,
+        Command::Ip(args) => ip::run(args).await.map(|()| 0),
+        Command::Stop(args) => stop::run(args).await.map(|()| 0),
+        Command::Delete(args) => delete::run(args).await.map(|()| 0),
+        Command::Logs(args) => logs::run(args).await.map(|()| 0),
+        Command::Service(args) => service::run(args).await.map(|()| 0),
+        Command::Profile(args) => profile::run(args).map(|()| 0),
+    };
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    result.unwrap_or_else(|e| {
+        eprintln!("Error: {e:#}");
+        1
+    })
+}
 
 /// The profile a command acts on (`-p`, as minikube's).
 #[derive(clap::Args)]
