@@ -4,6 +4,7 @@
 mod agent;
 mod image;
 mod join;
+mod local;
 mod server;
 mod sim;
 mod token;
@@ -28,6 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Local(local::Command),
     /// Runs the control plane: API server and store, scheduler, controllers.
     Server(server::Args),
     /// Joins this host to a cluster as a node (as `k3s agent`, `kubeadm join`).
@@ -77,11 +80,22 @@ fn main() -> anyhow::Result<()> {
     // it forks and waits for its container).
     let command = match cli.command {
         Command::Image(args) => image::main(args),
+        Command::Server(args) if args.detached => {
+            // `krust start`'s server: a session of its own, out of reach of the terminal.
+            rustix::process::setsid()?;
+            Command::Server(args)
+        }
         Command::Monitor { args } => std::process::exit(krust_runtime::monitor_main(&args)),
         command => command,
     };
+    // The local-cluster commands talk to people: only the libraries' warnings (and none from
+    // the API client while `krust start` waits for the server to listen).
+    let default = match command {
+        Command::Local(_) => "warn,kube_client=off",
+        _ => "info",
+    };
     let filter =
-        tracing_subscriber::EnvFilter::try_from_env("KRUST_LOG").unwrap_or_else(|_| "info".into());
+        tracing_subscriber::EnvFilter::try_from_env("KRUST_LOG").unwrap_or_else(|_| default.into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -100,7 +114,17 @@ fn main() -> anyhow::Result<()> {
             Command::Agent(args) => agent::run(args).await,
             Command::Token(args) => token::run(args).await,
             Command::Killall { data_dir } => krust_kubelet::node::reset(&data_dir).await,
+            Command::Local(command) => std::process::exit(local::run(command).await),
             Command::Image(_) | Command::Monitor { .. } => unreachable!("run above"),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

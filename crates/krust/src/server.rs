@@ -51,6 +51,9 @@ pub struct Args {
     /// leases four times as often).
     #[arg(long, default_value = "40s", value_parser = parse_duration)]
     node_monitor_grace_period: Duration,
+    /// Start a session of its own (`krust start` runs the server so).
+    #[arg(long, hide = true)]
+    pub detached: bool,
 }
 
 /// `40s`, `2m`, `24h`, `500ms`.
