@@ -10,4 +10,5 @@ pub mod pods;
 pub mod reference;
 pub mod scheduler;
 pub mod spec;
+pub mod start;
 pub mod store;

@@ -35,6 +35,9 @@ enum Bench {
     /// The service proxy on the real node: endpoint change → traffic follows, among many
     /// Services; ClusterIP against direct pod-IP throughput in the same run.
     Network(krust_bench::network::NetworkArgs),
+    /// The local cluster: `krust start` to a Ready node with DNS, cold and warm, and to the
+    /// first pod Running; beside podman and minikube's published figures.
+    Start(krust_bench::start::StartArgs),
 }
 
 #[tokio::main]
@@ -55,6 +58,7 @@ async fn main() -> ExitCode {
             Bench::Algorithm(args) => krust_bench::algorithm::run(args).await,
             Bench::Pods(args) => krust_bench::pods::run(args).await,
             Bench::Network(args) => krust_bench::network::run(args).await,
+            Bench::Start(args) => krust_bench::start::run(args).await,
         }
     };
     // On Ctrl-C the benchmark is dropped, which stops the processes it started.

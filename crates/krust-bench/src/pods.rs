@@ -16,10 +16,10 @@
 //! runc in a network namespace of its own.
 
 mod container;
-mod podman;
+pub(crate) mod podman;
 mod runc;
 pub(crate) mod server;
-mod startup;
+pub(crate) mod startup;
 pub mod stats;
 
 use std::path::PathBuf;

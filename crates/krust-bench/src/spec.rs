@@ -127,6 +127,10 @@ mod tests {
             "pods.fifty-running",
             "pods.idle-rss",
             "pods.memory-per-pod",
+            "network.programming-p99",
+            "network.clusterip-vs-direct",
+            "start.cold-ready",
+            "start.first-pod",
         ] {
             target(id);
         }
