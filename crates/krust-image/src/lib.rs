@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod build;
 pub mod digest;
 pub mod error;
 pub mod oci;
