@@ -43,6 +43,9 @@ pub enum Error {
     /// A build, push or save failed; the message is docker's, shown as is.
     #[error("{0}")]
     Build(String),
+    /// A RUN step exited non-zero: docker's message, and the code (docker build exits with it).
+    #[error("{0}")]
+    RunFailed(String, i32),
 }
 
 /// An I/O error in Go's words (`no such file or directory`), as docker's messages carry them.

@@ -9,7 +9,9 @@ pub mod digest;
 pub mod error;
 pub mod oci;
 pub mod pull;
+pub mod push;
 pub mod reference;
+pub mod save;
 pub mod store;
 pub mod unpack;
 

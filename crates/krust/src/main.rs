@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod build;
 mod image;
 mod join;
 mod server;

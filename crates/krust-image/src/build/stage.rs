@@ -320,10 +320,10 @@ impl<E: Executor> Run<'_, E> {
             .await?;
         writeln!(self.out, "Removing intermediate container {id}")?;
         if code != 0 {
-            return Err(Error::Build(format!(
-                "The command '{}' returned a non-zero code: {code}",
-                args.join(" ")
-            )));
+            return Err(Error::RunFailed(
+                format!("The command '{}' returned a non-zero code: {code}", args.join(" ")),
+                code,
+            ));
         }
         let layer = made.ok_or_else(|| Error::Build("the RUN step left no changes to read".into()))?;
         let mut state = sv.state.clone();
