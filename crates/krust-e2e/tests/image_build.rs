@@ -42,14 +42,28 @@ fn a_built_image_runs_as_a_pod_at_once_and_a_pushed_one_is_pulled_by_a_pod() {
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
     std::fs::write(ctx.join("motd.txt"), "hello from the context").unwrap();
-    let built = c.krust(&["image", "build", "-t", "krust.test/web:1", ctx.to_str().unwrap()]);
+    let built = c.krust(&[
+        "image",
+        "build",
+        "-t",
+        "krust.test/web:1",
+        ctx.to_str().unwrap(),
+    ]);
     assert!(built.success(), "{}{}", built.stdout, built.stderr);
-    assert!(built.stdout.contains("Successfully tagged krust.test/web:1"), "{}", built.stdout);
+    assert!(
+        built
+            .stdout
+            .contains("Successfully tagged krust.test/web:1"),
+        "{}",
+        built.stdout
+    );
 
     apply(&c, &pod("web", "krust.test/web:1", "Never"));
     wait_running(&c, "web");
     let logs_ok = krust_e2e::true_within(krust_e2e::ROLLOUT_TIMEOUT, || {
-        c.kubectl(&["logs", "web"]).stdout.contains("serving web from /srv: hello from the context")
+        c.kubectl(&["logs", "web"])
+            .stdout
+            .contains("serving web from /srv: hello from the context")
     });
     assert!(logs_ok, "logs: {}", c.kubectl(&["logs", "web"]).stdout);
     let page = sh(&c, "web", "wget -qO- http://127.0.0.1:8080/index.html");
@@ -66,6 +80,9 @@ fn a_built_image_runs_as_a_pod_at_once_and_a_pushed_one_is_pulled_by_a_pod() {
     wait_running(&c, "pulled");
     assert_eq!(registry.manifest_requests("apps/web"), 1);
     let image_id = c.jsonpath(&["pod", "pulled"], "{.status.containerStatuses[0].imageID}");
-    assert!(image_id.ends_with(digest.as_str()), "{image_id} vs {digest}");
+    assert!(
+        image_id.ends_with(digest.as_str()),
+        "{image_id} vs {digest}"
+    );
     remove_pods(&c);
 }

@@ -184,7 +184,12 @@ fn load_docker(store: &ImageStore, files: &Files, entry: &DockerEntry) -> Result
 /// The manifest of a Docker 25+ archive's OCI layout for this config, kept as it is so that
 /// a `save` and `load` round trip keeps the manifest digest.
 fn oci_manifest_of(store: &ImageStore, files: &Files, config: &Digest) -> Option<Digest> {
-    let index: Index = serde_json::from_slice(&store.read_blob(&files.get("index.json").ok()?.digest).ok()?).ok()?;
+    let index: Index = serde_json::from_slice(
+        &store
+            .read_blob(&files.get("index.json").ok()?.digest)
+            .ok()?,
+    )
+    .ok()?;
     index.manifests.iter().find_map(|d| {
         let m = store.manifest(&d.digest).ok()?;
         (m.config.digest == *config).then(|| d.digest.clone())
@@ -200,10 +205,7 @@ fn name_all(store: &ImageStore, entry: &DockerEntry, digest: &Digest) -> Result<
     } else {
         tags
     };
-    names
-        .iter()
-        .map(|n| name_image(store, n, digest))
-        .collect()
+    names.iter().map(|n| name_image(store, n, digest)).collect()
 }
 
 fn load_oci(store: &ImageStore, desc: &Descriptor) -> Result<Loaded> {

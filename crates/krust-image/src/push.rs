@@ -29,9 +29,11 @@ pub async fn push(
     options: &PullOptions,
     out: &mut dyn Write,
 ) -> Result<Digest> {
-    let digest = store
-        .resolve(source)
-        .map_err(|_| Error::Build(format!("An image does not exist locally with the tag: {source}")))?;
+    let digest = store.resolve(source).map_err(|_| {
+        Error::Build(format!(
+            "An image does not exist locally with the tag: {source}"
+        ))
+    })?;
     let manifest_bytes = store.read_blob(&digest)?;
     let manifest = store.manifest(&digest)?;
     let reference = Reference::parse(target)?;
@@ -52,17 +54,31 @@ pub async fn push(
     };
     writeln!(out, "The push refers to repository [{}]", reference.name())?;
     let base = format!("{origin}/v2/{}", reference.repository);
-    for desc in manifest.layers.iter().chain(std::iter::once(&manifest.config)) {
+    for desc in manifest
+        .layers
+        .iter()
+        .chain(std::iter::once(&manifest.config))
+    {
         let short = &desc.digest.hex()[..12];
         let head = session
-            .send(Method::HEAD, &format!("{base}/blobs/{}", desc.digest), None, None)
+            .send(
+                Method::HEAD,
+                &format!("{base}/blobs/{}", desc.digest),
+                None,
+                None,
+            )
             .await?;
         if head.status().is_success() {
             writeln!(out, "{short}: Layer already exists")?;
             continue;
         }
         let started = session
-            .send(Method::POST, &format!("{base}/blobs/uploads/"), None, Some(Vec::new()))
+            .send(
+                Method::POST,
+                &format!("{base}/blobs/uploads/"),
+                None,
+                Some(Vec::new()),
+            )
             .await?;
         let location = match (started.status(), started.headers().get(LOCATION)) {
             (StatusCode::ACCEPTED, Some(l)) => l.to_str().unwrap_or_default().to_owned(),
@@ -77,7 +93,12 @@ pub async fn push(
         let url = format!("{location}{sep}digest={}", desc.digest);
         let body = store.read_blob(&desc.digest)?;
         let put = session
-            .send(Method::PUT, &url, Some("application/octet-stream"), Some(body))
+            .send(
+                Method::PUT,
+                &url,
+                Some("application/octet-stream"),
+                Some(body),
+            )
             .await?;
         match put.status() {
             StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => {}
@@ -149,7 +170,9 @@ impl Session {
                     self.auth = Some(c.answer(&self.client, self.creds.as_ref()).await?);
                 }
                 (StatusCode::UNAUTHORIZED, _) => {
-                    return Err(Error::Build(format!("unauthorized: authentication required ({url})")));
+                    return Err(Error::Build(format!(
+                        "unauthorized: authentication required ({url})"
+                    )));
                 }
                 _ => return Ok(resp),
             }

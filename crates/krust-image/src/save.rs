@@ -40,7 +40,11 @@ pub fn save(store: &ImageStore, names: &[String], out: impl Write) -> Result<()>
         {
             if written.insert(d.clone()) {
                 let mut h = header(store.blob_path(d).metadata()?.len());
-                tar.append_data(&mut h, format!("blobs/sha256/{}", d.hex()), store.open_blob(d)?)?;
+                tar.append_data(
+                    &mut h,
+                    format!("blobs/sha256/{}", d.hex()),
+                    store.open_blob(d)?,
+                )?;
             }
         }
         let size = store.blob_path(digest).metadata()?.len();
@@ -52,7 +56,9 @@ pub fn save(store: &ImageStore, names: &[String], out: impl Write) -> Result<()>
             index.push(descriptor(json!({})));
         }
         for name in names {
-            let tag = Reference::parse(name)?.tag.unwrap_or_else(|| "latest".into());
+            let tag = Reference::parse(name)?
+                .tag
+                .unwrap_or_else(|| "latest".into());
             index.push(descriptor(json!({
                 "io.containerd.image.name": name,
                 "org.opencontainers.image.ref.name": tag,
@@ -66,7 +72,10 @@ pub fn save(store: &ImageStore, names: &[String], out: impl Write) -> Result<()>
     }
     let files = [
         ("oci-layout", json!({"imageLayoutVersion": "1.0.0"})),
-        ("index.json", json!({"schemaVersion": 2, "mediaType": oci::INDEX_V1, "manifests": index})),
+        (
+            "index.json",
+            json!({"schemaVersion": 2, "mediaType": oci::INDEX_V1, "manifests": index}),
+        ),
         ("manifest.json", json!(docker)),
     ];
     for (path, doc) in files {
@@ -107,18 +116,37 @@ mod tests {
         let digest = put_image(&store, "krust.test/app:1", &[layer]);
         store.tag("app:2", &digest).unwrap();
         let mut bytes = Vec::new();
-        save(&store, &["krust.test/app:1".into(), "app:2".into()], &mut bytes).unwrap();
+        save(
+            &store,
+            &["krust.test/app:1".into(), "app:2".into()],
+            &mut bytes,
+        )
+        .unwrap();
 
         let docker: serde_json::Value = {
             let mut a = tar::Archive::new(&bytes[..]);
-            let mut e = a.entries().unwrap().map(|e| e.unwrap()).find(|e| e.path().unwrap().ends_with("manifest.json")).unwrap();
+            let mut e = a
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap())
+                .find(|e| e.path().unwrap().ends_with("manifest.json"))
+                .unwrap();
             serde_json::from_reader(&mut e).unwrap()
         };
         assert_eq!(docker[0]["RepoTags"], json!(["app:2", "krust.test/app:1"]));
 
         let other = ImageStore::open(tmp.path().join("b")).unwrap();
         let loaded = crate::archive::load(&other, std::io::Cursor::new(bytes)).unwrap();
-        let names: Vec<_> = loaded.iter().map(|l| (l.name.as_str(), &l.digest)).collect();
-        assert_eq!(names, [("docker.io/library/app:2", &digest), ("krust.test/app:1", &digest)]);
+        let names: Vec<_> = loaded
+            .iter()
+            .map(|l| (l.name.as_str(), &l.digest))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("docker.io/library/app:2", &digest),
+                ("krust.test/app:1", &digest)
+            ]
+        );
     }
 }

@@ -62,7 +62,8 @@ impl Executor for RuntimeExecutor {
         let user = match step.user.as_str() {
             "" => User::default(),
             u => {
-                let (uid, gid) = rootfs::resolve_owner(&step.lower_dirs, u).map_err(Error::Build)?;
+                let (uid, gid) =
+                    rootfs::resolve_owner(&step.lower_dirs, u).map_err(Error::Build)?;
                 User {
                     uid,
                     gid,
@@ -122,8 +123,9 @@ impl Executor for RuntimeExecutor {
             let started = self.runtime.start_container(&id).await;
             let code = loop {
                 log.copy(&log_path, out)?;
-                if let ContainerState::Exited { exit_code, message, .. } =
-                    self.runtime.container_status(&id).await.map_err(rt)?.state
+                if let ContainerState::Exited {
+                    exit_code, message, ..
+                } = self.runtime.container_status(&id).await.map_err(rt)?.state
                 {
                     log.copy(&log_path, out)?;
                     if let Err(e) = &started {

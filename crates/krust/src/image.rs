@@ -191,8 +191,13 @@ fn run(args: Args) -> anyhow::Result<()> {
             match output {
                 Some(path) => {
                     let tmp = path.with_extension("krust-save.tmp");
-                    let file = std::fs::File::create(&tmp)
-                        .map_err(|e| anyhow!("open {}: {}", tmp.display(), krust_image::error::io_words(&e)))?;
+                    let file = std::fs::File::create(&tmp).map_err(|e| {
+                        anyhow!(
+                            "open {}: {}",
+                            tmp.display(),
+                            krust_image::error::io_words(&e)
+                        )
+                    })?;
                     let mut w = std::io::BufWriter::new(file);
                     krust_image::save::save(&store, &names, &mut w)?;
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -201,7 +206,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 None => {
                     use std::io::IsTerminal;
                     if std::io::stdout().is_terminal() {
-                        bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+                        bail!(
+                            "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+                        );
                     }
                     krust_image::save::save(&store, &names, &mut out)?;
                 }
@@ -228,7 +235,9 @@ impl Executor {
         if !rustix::process::geteuid().is_root() {
             return Ok(Executor::NotRoot);
         }
-        Ok(Executor::Runtime(crate::build::RuntimeExecutor::new(data_dir)?))
+        Ok(Executor::Runtime(crate::build::RuntimeExecutor::new(
+            data_dir,
+        )?))
     }
 }
 

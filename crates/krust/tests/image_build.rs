@@ -38,7 +38,10 @@ struct App {
 
 impl App {
     fn new() -> App {
-        let tmp = tempfile::Builder::new().prefix("krust-build-test").tempdir().unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("krust-build-test")
+            .tempdir()
+            .unwrap();
         let app = App { tmp };
         let archive = busybox_archive(app.tmp.path(), BASE);
         let load = krust(&app.data(), &["load", archive.to_str().unwrap()]);
@@ -134,7 +137,10 @@ fn a_two_stage_web_app_builds_from_busybox_and_is_cached_until_a_file_changes() 
     assert!(first.status.success(), "{out}");
     assert!(out.contains("Step 1/13 : FROM ${BASE} AS build"), "{out}");
     assert!(out.contains(" ---> Running in "), "{out}");
-    assert!(out.contains("Successfully tagged krust.test/web:1"), "{out}");
+    assert!(
+        out.contains("Successfully tagged krust.test/web:1"),
+        "{out}"
+    );
     app.assert_clean();
 
     let store = app.store();
@@ -143,20 +149,39 @@ fn a_two_stage_web_app_builds_from_busybox_and_is_cached_until_a_file_changes() 
     let config: serde_json::Value =
         serde_json::from_slice(&store.read_blob(&manifest.config.digest).unwrap()).unwrap();
     let c = &config["config"];
-    assert_eq!(c["Cmd"], serde_json::json!(["httpd", "-f", "-p", "8080", "-h", "/srv"]));
+    assert_eq!(
+        c["Cmd"],
+        serde_json::json!(["httpd", "-f", "-p", "8080", "-h", "/srv"])
+    );
     assert_eq!(c["WorkingDir"], "/srv");
-    assert!(c["Env"].as_array().unwrap().contains(&"APP_ENV=production".into()));
+    assert!(
+        c["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&"APP_ENV=production".into())
+    );
     assert!(c["ExposedPorts"]["8080/tcp"].is_object());
     assert!(config["history"].as_array().unwrap().len() >= 7);
 
     let layers = unpack::rootfs(&store, "krust.test/web:1").unwrap();
-    let read = |p: &str| std::fs::read_to_string(rootfs::lookup(&layers, p).unwrap_or_default()).unwrap_or_default();
+    let read = |p: &str| {
+        std::fs::read_to_string(rootfs::lookup(&layers, p).unwrap_or_default()).unwrap_or_default()
+    };
     assert_eq!(read("srv/page.txt"), "built from the build stage\n");
     assert_eq!(read("srv/index.html"), "<h1>hello</h1>\n");
     assert_eq!(read("srv/flavour"), "spicy\n");
-    assert!(rootfs::lookup(&layers, "srv/secret.txt").is_none(), ".dockerignore");
-    assert!(rootfs::lookup(&layers, "srv/edit.swp").is_none(), ".dockerignore");
-    assert!(rootfs::lookup(&layers, "bin/yes").is_none(), "a RUN's deletion is a whiteout");
+    assert!(
+        rootfs::lookup(&layers, "srv/secret.txt").is_none(),
+        ".dockerignore"
+    );
+    assert!(
+        rootfs::lookup(&layers, "srv/edit.swp").is_none(),
+        ".dockerignore"
+    );
+    assert!(
+        rootfs::lookup(&layers, "bin/yes").is_none(),
+        "a RUN's deletion is a whiteout"
+    );
     assert!(rootfs::lookup(&layers, "bin/sh").is_some());
     assert!(
         rootfs::lookup(&layers, "etc/resolv.conf").is_none(),
@@ -198,16 +223,24 @@ fn a_failing_run_prints_its_output_and_dockers_message_and_exits_with_its_code()
         return;
     }
     let app = App::new();
-    app.write("Dockerfile", "FROM krust.test/busybox:1\nRUN echo about to fail && false\n");
+    app.write(
+        "Dockerfile",
+        "FROM krust.test/busybox:1\nRUN echo about to fail && false\n",
+    );
     let failed = app.build(&["-t", "krust.test/bad:1"]);
     let out = text(&failed);
     assert_eq!(failed.status.code(), Some(1), "{out}");
     assert!(out.contains("about to fail"), "{out}");
     assert!(
-        out.contains("The command '/bin/sh -c echo about to fail && false' returned a non-zero code: 1"),
+        out.contains(
+            "The command '/bin/sh -c echo about to fail && false' returned a non-zero code: 1"
+        ),
         "{out}"
     );
-    app.write("Dockerfile", "FROM krust.test/busybox:1\nRUN [\"sh\", \"-c\", \"exit 3\"]\n");
+    app.write(
+        "Dockerfile",
+        "FROM krust.test/busybox:1\nRUN [\"sh\", \"-c\", \"exit 3\"]\n",
+    );
     let failed = app.build(&[]);
     assert_eq!(failed.status.code(), Some(3), "{}", text(&failed));
     assert!(text(&failed).contains("The command 'sh -c exit 3' returned a non-zero code: 3"));
@@ -228,7 +261,10 @@ fn a_missing_copy_source_gets_dockers_message() {
         "{}",
         text(&failed)
     );
-    app.write("Dockerfile", "FROM krust.test/busybox:1\nCOPY site/secret.txt /x\n");
+    app.write(
+        "Dockerfile",
+        "FROM krust.test/busybox:1\nCOPY site/secret.txt /x\n",
+    );
     assert!(text(&app.build(&[])).contains("stat site/secret.txt: file does not exist"));
 }
 
@@ -241,7 +277,10 @@ fn a_saved_image_loads_back_with_the_same_digest_and_a_tag_names_it_again() {
     );
     let built = app.build(&["-t", "krust.test/static:1"]);
     assert!(built.status.success(), "{}", text(&built));
-    let tag = krust(&app.data(), &["tag", "krust.test/static:1", "static:latest"]);
+    let tag = krust(
+        &app.data(),
+        &["tag", "krust.test/static:1", "static:latest"],
+    );
     assert!(tag.status.success(), "{}", text(&tag));
     let digest = app.store().resolve("static").unwrap();
     assert_eq!(app.store().resolve("krust.test/static:1").unwrap(), digest);
@@ -249,14 +288,26 @@ fn a_saved_image_loads_back_with_the_same_digest_and_a_tag_names_it_again() {
     assert_eq!(text(&missing).trim(), "Error: No such image: nope:1");
 
     let archive = app.tmp.path().join("static.tar");
-    let save = krust(&app.data(), &["save", "-o", archive.to_str().unwrap(), "static", "krust.test/static:1"]);
+    let save = krust(
+        &app.data(),
+        &[
+            "save",
+            "-o",
+            archive.to_str().unwrap(),
+            "static",
+            "krust.test/static:1",
+        ],
+    );
     assert!(save.status.success(), "{}", text(&save));
     let other = app.tmp.path().join("other");
     let load = krust(&other, &["load", archive.to_str().unwrap()]);
     assert!(load.status.success(), "{}", text(&load));
     let loaded = ImageStore::open(store_dir(&other)).unwrap();
     assert_eq!(loaded.resolve("krust.test/static:1").unwrap(), digest);
-    assert_eq!(loaded.resolve("docker.io/library/static:latest").unwrap(), digest);
+    assert_eq!(
+        loaded.resolve("docker.io/library/static:latest").unwrap(),
+        digest
+    );
 }
 
 #[test]
@@ -274,10 +325,20 @@ fn a_pushed_image_is_pulled_back_from_the_registry_with_the_same_digest() {
     let out = text(&push);
     assert!(push.status.success(), "{out}");
     assert!(out.contains(": Pushed"), "{out}");
-    assert!(out.contains(&format!("1: digest: {digest} size: ")), "{out}");
-    assert_eq!(registry.manifest_digest("team/pushed:1"), Some(digest.clone()));
+    assert!(
+        out.contains(&format!("1: digest: {digest} size: ")),
+        "{out}"
+    );
+    assert_eq!(
+        registry.manifest_digest("team/pushed:1"),
+        Some(digest.clone())
+    );
     let again = krust(&app.data(), &["push", "krust.test/pushed:1", &target]);
-    assert!(text(&again).contains("Layer already exists"), "{}", text(&again));
+    assert!(
+        text(&again).contains("Layer already exists"),
+        "{}",
+        text(&again)
+    );
 
     let other = ImageStore::open(app.tmp.path().join("pulled")).unwrap();
     let puller = Puller::new(PullOptions {

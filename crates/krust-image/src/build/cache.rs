@@ -19,7 +19,10 @@ pub struct Cache {
 /// The key of a step: parent image id, instruction, and what else it depends on.
 pub fn key(parent: &Digest, instruction: &str, inputs: &[&str]) -> Digest {
     let mut h = Hasher::default();
-    for part in [parent.as_str(), instruction].into_iter().chain(inputs.iter().copied()) {
+    for part in [parent.as_str(), instruction]
+        .into_iter()
+        .chain(inputs.iter().copied())
+    {
         h.update(part.as_bytes());
         h.update(b"\0");
     }
@@ -68,7 +71,11 @@ mod tests {
         assert_ne!(base, key(&p2, "RUN echo hi", &[]));
         assert_ne!(base, key(&p1, "RUN echo ho", &[]));
         assert_ne!(base, key(&p1, "RUN echo hi", &["A=1"]));
-        assert_ne!(key(&p1, "a", &["b"]), key(&p1, "ab", &[]), "parts are separated");
+        assert_ne!(
+            key(&p1, "a", &["b"]),
+            key(&p1, "ab", &[]),
+            "parts are separated"
+        );
     }
 
     #[test]

@@ -38,11 +38,14 @@ impl Context {
     pub fn sources(&self, keyword: &str, src: &str) -> std::result::Result<Vec<String>, String> {
         let rel = clean(src);
         let missing = || {
-            format!("{keyword} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist")
+            format!(
+                "{keyword} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist"
+            )
         };
         if !rel.contains(['*', '?', '[']) {
             let ok = rel.is_empty()
-                || (fs::symlink_metadata(self.root.join(&rel)).is_ok() && !self.excluded_whole(&rel));
+                || (fs::symlink_metadata(self.root.join(&rel)).is_ok()
+                    && !self.excluded_whole(&rel));
             return if ok { Ok(vec![rel]) } else { Err(missing()) };
         }
         let (dir, pattern) = rel.rsplit_once('/').unwrap_or(("", &rel));
@@ -53,7 +56,13 @@ impl Context {
                     .flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|name| matcher.excluded(name))
-                    .map(|name| if dir.is_empty() { name } else { format!("{dir}/{name}") })
+                    .map(|name| {
+                        if dir.is_empty() {
+                            name
+                        } else {
+                            format!("{dir}/{name}")
+                        }
+                    })
                     .filter(|rel| !self.excluded_whole(rel))
                     .collect()
             })
@@ -196,7 +205,11 @@ pub fn clean(path: &str) -> String {
 }
 
 fn join(rel: &str, name: &str) -> String {
-    if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") }
+    if rel.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{rel}/{name}")
+    }
 }
 
 fn sorted(dir: &Path) -> Result<Vec<String>> {
@@ -224,10 +237,18 @@ mod tests {
 
     #[test]
     fn a_missing_or_ignored_source_gets_dockers_message() {
-        let (_t, c) = context(&[(".dockerignore", "secret\n"), ("secret", "s"), ("a.txt", "a")]);
+        let (_t, c) = context(&[
+            (".dockerignore", "secret\n"),
+            ("secret", "s"),
+            ("a.txt", "a"),
+        ]);
         let want = "COPY failed: file not found in build context or excluded by .dockerignore: stat x: file does not exist";
         assert_eq!(c.sources("COPY", "x").unwrap_err(), want);
-        assert!(c.sources("COPY", "secret").unwrap_err().contains("stat secret"));
+        assert!(
+            c.sources("COPY", "secret")
+                .unwrap_err()
+                .contains("stat secret")
+        );
         assert_eq!(c.sources("COPY", "./a.txt").unwrap(), ["a.txt"]);
         assert_eq!(c.sources("COPY", "*.txt").unwrap(), ["a.txt"]);
     }

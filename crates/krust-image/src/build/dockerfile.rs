@@ -206,7 +206,9 @@ fn instruction(line: usize, text: &str) -> Result<Instruction, ParseError> {
         },
         false => Args::Shell(rest.to_owned()),
     };
-    if matches!(&args, Args::Shell(s) if s.is_empty()) && !matches!(keyword.as_str(), "CMD" | "ENTRYPOINT") {
+    if matches!(&args, Args::Shell(s) if s.is_empty())
+        && !matches!(keyword.as_str(), "CMD" | "ENTRYPOINT")
+    {
         return Err(ParseError {
             line,
             message: format!("{keyword} requires at least one argument"),
@@ -231,7 +233,10 @@ mod tests {
         let f = parse(text).unwrap();
         assert_eq!(f.stages.len(), 1);
         let s = &f.stages[0];
-        assert_eq!((s.base.as_str(), s.name.as_deref()), ("busybox", Some("build")));
+        assert_eq!(
+            (s.base.as_str(), s.name.as_deref()),
+            ("busybox", Some("build"))
+        );
         let run = &s.instructions[0];
         assert_eq!((run.keyword.as_str(), run.line), ("RUN", 3));
         assert_eq!(run.args, Args::Shell("echo a   && echo b".into()));
@@ -243,7 +248,9 @@ mod tests {
 
     #[test]
     fn the_json_form_is_exec_and_anything_else_is_shell() {
-        let f = parse("FROM scratch\nCMD [\"/bin/app\", \"-v\"]\nENTRYPOINT [not json\nRUN [\"a\"]\n").unwrap();
+        let f =
+            parse("FROM scratch\nCMD [\"/bin/app\", \"-v\"]\nENTRYPOINT [not json\nRUN [\"a\"]\n")
+                .unwrap();
         let i = &f.stages[0].instructions;
         assert_eq!(i[0].args, Args::Exec(vec!["/bin/app".into(), "-v".into()]));
         assert_eq!(i[1].args, Args::Shell("[not json".into()));

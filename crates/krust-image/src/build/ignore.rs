@@ -56,10 +56,7 @@ impl Ignore {
     /// Whether `path` (relative to the context, `/`-separated) is excluded.
     pub fn excluded(&self, path: &str) -> bool {
         let path = clean(path);
-        let parents: Vec<&str> = path
-            .match_indices('/')
-            .map(|(i, _)| &path[..i])
-            .collect();
+        let parents: Vec<&str> = path.match_indices('/').map(|(i, _)| &path[..i]).collect();
         let mut excluded = false;
         for p in &self.patterns {
             let hit = matches(&p.tokens, &path) || parents.iter().any(|d| matches(&p.tokens, d));
@@ -123,7 +120,8 @@ fn tokens(pattern: &str) -> Vec<Token> {
                 let mut ranges = Vec::new();
                 while j < chars.len() && (chars[j] != ']' || ranges.is_empty()) {
                     let lo = chars[j];
-                    if chars.get(j + 1) == Some(&'-') && j + 2 < chars.len() && chars[j + 2] != ']' {
+                    if chars.get(j + 1) == Some(&'-') && j + 2 < chars.len() && chars[j + 2] != ']'
+                    {
                         ranges.push((lo, chars[j + 2]));
                         j += 3;
                     } else {
@@ -157,9 +155,11 @@ fn match_at(tokens: &[Token], s: &[char]) -> bool {
     match first {
         Token::Char(c) => s.first() == Some(c) && match_at(rest, &s[1..]),
         Token::One => s.first().is_some_and(|c| *c != '/') && match_at(rest, &s[1..]),
-        Token::Class(negated, ranges) => s.first().is_some_and(|c| {
-            *c != '/' && ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated
-        }) && match_at(rest, &s[1..]),
+        Token::Class(negated, ranges) => {
+            s.first().is_some_and(|c| {
+                *c != '/' && ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated
+            }) && match_at(rest, &s[1..])
+        }
         Token::Star => (0..=s.len())
             .take_while(|&n| n == 0 || s[n - 1] != '/')
             .any(|n| match_at(rest, &s[n..])),

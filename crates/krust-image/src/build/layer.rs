@@ -204,14 +204,18 @@ mod tests {
         fs::create_dir(d.join("etc")).unwrap();
         let device = rustix::fs::mknodat(
             rustix::fs::CWD,
-            &d.join("etc/gone"),
+            d.join("etc/gone"),
             rustix::fs::FileType::CharacterDevice,
             rustix::fs::Mode::empty(),
             rustix::fs::makedev(0, 0),
         );
         fs::create_dir(d.join("var")).unwrap();
         let root = rustix::process::geteuid().is_root();
-        let attr = if root { "trusted.overlay.opaque" } else { "user.overlay.opaque" };
+        let attr = if root {
+            "trusted.overlay.opaque"
+        } else {
+            "user.overlay.opaque"
+        };
         let marked = xattr::set(d.join("var"), attr, b"y");
         let got: Vec<String> = entries(d).into_iter().map(|(p, _)| p).collect();
         if device.is_ok() {
@@ -233,6 +237,9 @@ mod tests {
         let layer = commit(&store, &dir).unwrap();
         assert!(store.has_blob(&layer.descriptor.digest));
         let unpacked = unpack::layer_dir(&store, &layer.diff_id);
-        assert_eq!(fs::read_to_string(unpacked.join("app/index.html")).unwrap(), "hello");
+        assert_eq!(
+            fs::read_to_string(unpacked.join("app/index.html")).unwrap(),
+            "hello"
+        );
     }
 }

@@ -101,7 +101,10 @@ pub async fn build(
     let names = opts
         .tags
         .iter()
-        .map(|t| image_key(t).map_err(|_| Error::Build(format!("invalid tag {t:?}: invalid reference format"))))
+        .map(|t| {
+            image_key(t)
+                .map_err(|_| Error::Build(format!("invalid tag {t:?}: invalid reference format")))
+        })
         .collect::<Result<Vec<_>>>()?;
     let dockerfile_path = opts
         .dockerfile
@@ -127,7 +130,9 @@ pub async fn build(
             .stages
             .iter()
             .position(|s| s.name.as_deref() == Some(&t.to_ascii_lowercase()))
-            .ok_or_else(|| Error::Build(format!("failed to reach build target {t} in Dockerfile")))?,
+            .ok_or_else(|| {
+                Error::Build(format!("failed to reach build target {t} in Dockerfile"))
+            })?,
     };
     let stages = &file.stages[..=last];
     let total: usize = stages.iter().map(|s| 1 + s.instructions.len()).sum();

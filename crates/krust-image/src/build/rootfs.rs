@@ -34,7 +34,11 @@ pub fn materialize(layers: &[PathBuf], rel: &str, dest: &Path, owner: Owner) -> 
     let rel = rel.trim_start_matches('/');
     let mut found = false;
     for layer in layers {
-        let path = if rel.is_empty() { layer.clone() } else { layer.join(rel) };
+        let path = if rel.is_empty() {
+            layer.clone()
+        } else {
+            layer.join(rel)
+        };
         let Ok(meta) = fs::symlink_metadata(&path) else {
             continue;
         };
@@ -168,8 +172,9 @@ pub fn resolve_owner(layers: &[PathBuf], spec: &str) -> std::result::Result<(u32
     let (uid, primary) = match user.parse::<u32>() {
         Ok(uid) => (uid, None),
         Err(_) => {
-            let f = find(&passwd, user, 3)
-                .ok_or_else(|| format!("unable to find user {user}: no matching entries in passwd file"))?;
+            let f = find(&passwd, user, 3).ok_or_else(|| {
+                format!("unable to find user {user}: no matching entries in passwd file")
+            })?;
             (f[2].parse().unwrap_or(0), f[3].parse().ok())
         }
     };
@@ -179,8 +184,9 @@ pub fn resolve_owner(layers: &[PathBuf], spec: &str) -> std::result::Result<(u32
             Ok(gid) => gid,
             Err(_) => {
                 let groups = lookup(layers, "etc/group").and_then(|p| fs::read_to_string(p).ok());
-                let f = find(&groups, g, 2)
-                    .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file"))?;
+                let f = find(&groups, g, 2).ok_or_else(|| {
+                    format!("unable to find group {g}: no matching entries in group file")
+                })?;
                 f[2].parse().unwrap_or(0)
             }
         },
@@ -220,13 +226,16 @@ mod tests {
         fs::write(low.join("etc/b"), "low").unwrap();
         fs::write(up.join("etc/a"), "up").unwrap();
         let layers = vec![low, up.clone()];
-        assert_eq!(fs::read_to_string(lookup(&layers, "/etc/a").unwrap()).unwrap(), "up");
+        assert_eq!(
+            fs::read_to_string(lookup(&layers, "/etc/a").unwrap()).unwrap(),
+            "up"
+        );
         let dest = tmp.path().join("out");
         assert!(materialize(&layers, "etc", &dest, None).unwrap());
         assert_eq!(fs::read_to_string(dest.join("b")).unwrap(), "low");
         if rustix::fs::mknodat(
             rustix::fs::CWD,
-            &up.join("etc/b"),
+            up.join("etc/b"),
             rustix::fs::FileType::CharacterDevice,
             rustix::fs::Mode::empty(),
             rustix::fs::makedev(0, 0),
@@ -245,7 +254,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let l = tmp.path().join("l");
         fs::create_dir_all(l.join("etc")).unwrap();
-        fs::write(l.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/:/bin/sh\n").unwrap();
+        fs::write(
+            l.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/:/bin/sh\n",
+        )
+        .unwrap();
         fs::write(l.join("etc/group"), "root:x:0:\nstaff:x:50:\n").unwrap();
         let layers = vec![l];
         assert_eq!(resolve_owner(&layers, "app"), Ok((1000, 1001)));

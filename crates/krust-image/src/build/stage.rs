@@ -70,7 +70,9 @@ pub(super) fn declare(
         None => (raw.trim().to_owned(), None),
     };
     if name.is_empty() || name.contains(char::is_whitespace) {
-        return Err(Error::Build(format!("ARG requires exactly one argument: {raw}")));
+        return Err(Error::Build(format!(
+            "ARG requires exactly one argument: {raw}"
+        )));
     }
     let value = build_args
         .get(&name)
@@ -100,7 +102,11 @@ impl<E: Executor> Run<'_, E> {
         let lower = base.to_ascii_lowercase();
         let state = if lower == "scratch" {
             State::scratch()
-        } else if let Some((_, s)) = self.built.iter().find(|(n, _)| n.as_deref() == Some(&lower)) {
+        } else if let Some((_, s)) = self
+            .built
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some(&lower))
+        {
             s.clone()
         } else {
             base_image(self.store, &base, &self.opts.pull).await?
@@ -165,7 +171,8 @@ impl<E: Executor> Run<'_, E> {
         };
         let history = match ins.keyword.as_str() {
             "ENV" => {
-                let pairs = words::pairs(&raw, &vars).map_err(|m| Error::Build(format!("ENV {m}")))?;
+                let pairs =
+                    words::pairs(&raw, &vars).map_err(|m| Error::Build(format!("ENV {m}")))?;
                 for (k, v) in &pairs {
                     state.set_env(k, v);
                 }
@@ -173,7 +180,8 @@ impl<E: Executor> Run<'_, E> {
                 nop(&format!("ENV {}", text.join(" ")))
             }
             "LABEL" => {
-                let pairs = words::pairs(&raw, &vars).map_err(|m| Error::Build(format!("LABEL {m}")))?;
+                let pairs =
+                    words::pairs(&raw, &vars).map_err(|m| Error::Build(format!("LABEL {m}")))?;
                 let labels = state.run_config().entry("Labels").or_insert(json!({}));
                 if !labels.is_object() {
                     *labels = json!({});
@@ -191,16 +199,25 @@ impl<E: Executor> Run<'_, E> {
             }
             "EXPOSE" => {
                 let ports = words::words(&raw, &vars);
-                let exposed = state.run_config().entry("ExposedPorts").or_insert(json!({}));
+                let exposed = state
+                    .run_config()
+                    .entry("ExposedPorts")
+                    .or_insert(json!({}));
                 for p in &ports {
-                    let p = if p.contains('/') { p.to_ascii_lowercase() } else { format!("{p}/tcp") };
+                    let p = if p.contains('/') {
+                        p.to_ascii_lowercase()
+                    } else {
+                        format!("{p}/tcp")
+                    };
                     exposed[p] = json!({});
                 }
                 nop(&format!("EXPOSE {}", ports.join(" ")))
             }
             "STOPSIGNAL" => {
                 let signal = word(&raw);
-                state.run_config().insert("StopSignal".into(), json!(signal));
+                state
+                    .run_config()
+                    .insert("StopSignal".into(), json!(signal));
                 nop(&format!("STOPSIGNAL {signal}"))
             }
             "CMD" => {
@@ -212,7 +229,14 @@ impl<E: Executor> Run<'_, E> {
             "ENTRYPOINT" => {
                 let ep = form(&ins.args);
                 let config = state.run_config();
-                config.insert("Entrypoint".into(), if ep.is_empty() { Value::Null } else { json!(ep) });
+                config.insert(
+                    "Entrypoint".into(),
+                    if ep.is_empty() {
+                        Value::Null
+                    } else {
+                        json!(ep)
+                    },
+                );
                 if !sv.cmd_set {
                     config.insert("Cmd".into(), Value::Null);
                 }
@@ -220,7 +244,9 @@ impl<E: Executor> Run<'_, E> {
             }
             "SHELL" => {
                 let Args::Exec(v) = &ins.args else {
-                    return Err(Error::Build("SHELL requires the arguments to be in JSON form".into()));
+                    return Err(Error::Build(
+                        "SHELL requires the arguments to be in JSON form".into(),
+                    ));
                 };
                 state.run_config().insert("Shell".into(), json!(v));
                 nop(&format!("SHELL {}", serde_json::to_string(v)?))
@@ -245,13 +271,25 @@ impl<E: Executor> Run<'_, E> {
                     json!(["NONE"])
                 } else {
                     let cmd = raw.trim_start();
-                    let cmd = cmd.get(..3).filter(|c| c.eq_ignore_ascii_case("cmd")).map(|_| cmd[3..].trim_start()).unwrap_or(cmd);
+                    let cmd = cmd
+                        .get(..3)
+                        .filter(|c| c.eq_ignore_ascii_case("cmd"))
+                        .map(|_| cmd[3..].trim_start())
+                        .unwrap_or(cmd);
                     match serde_json::from_str::<Vec<String>>(cmd) {
-                        Ok(v) => json!(["CMD"].into_iter().map(str::to_owned).chain(v).collect::<Vec<_>>()),
+                        Ok(v) => json!(
+                            ["CMD"]
+                                .into_iter()
+                                .map(str::to_owned)
+                                .chain(v)
+                                .collect::<Vec<_>>()
+                        ),
                         Err(_) => json!(["CMD-SHELL", cmd]),
                     }
                 };
-                state.run_config().insert("Healthcheck".into(), json!({"Test": test}));
+                state
+                    .run_config()
+                    .insert("Healthcheck".into(), json!({"Test": test}));
                 nop(&format!("HEALTHCHECK {raw}"))
             }
             "ONBUILD" => {
@@ -281,7 +319,12 @@ impl<E: Executor> Run<'_, E> {
             Args::Shell(s) => shell(&sv.state).into_iter().chain([s.clone()]).collect(),
         };
         // Build args reach the process as variables (ENV wins), and the cache key.
-        let env_names: Vec<String> = sv.state.env().iter().filter_map(|e| e.split('=').next().map(str::to_owned)).collect();
+        let env_names: Vec<String> = sv
+            .state
+            .env()
+            .iter()
+            .filter_map(|e| e.split('=').next().map(str::to_owned))
+            .collect();
         let arg_env: Vec<String> = sv
             .args
             .iter()
@@ -299,13 +342,20 @@ impl<E: Executor> Run<'_, E> {
             env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
         }
         env.extend(arg_env);
-        let id = &Digest::of(format!("{key}{:?}", std::time::SystemTime::now()).as_bytes()).hex()[..12].to_owned();
+        let id = &Digest::of(format!("{key}{:?}", std::time::SystemTime::now()).as_bytes()).hex()
+            [..12]
+            .to_owned();
         let step = RunStep {
             name: format!("krust-build-{id}"),
             lower_dirs: sv.state.layer_dirs(self.store)?,
             args: args.clone(),
             env,
-            cwd: sv.state.get("WorkingDir").filter(|w| !w.is_empty()).unwrap_or("/").to_owned(),
+            cwd: sv
+                .state
+                .get("WorkingDir")
+                .filter(|w| !w.is_empty())
+                .unwrap_or("/")
+                .to_owned(),
             user: sv.state.get("User").unwrap_or_default().to_owned(),
         };
         writeln!(self.out, " ---> Running in {id}")?;
@@ -321,11 +371,15 @@ impl<E: Executor> Run<'_, E> {
         writeln!(self.out, "Removing intermediate container {id}")?;
         if code != 0 {
             return Err(Error::RunFailed(
-                format!("The command '{}' returned a non-zero code: {code}", args.join(" ")),
+                format!(
+                    "The command '{}' returned a non-zero code: {code}",
+                    args.join(" ")
+                ),
                 code,
             ));
         }
-        let layer = made.ok_or_else(|| Error::Build("the RUN step left no changes to read".into()))?;
+        let layer =
+            made.ok_or_else(|| Error::Build("the RUN step left no changes to read".into()))?;
         let mut state = sv.state.clone();
         state.push_layer(layer, &args.join(" "));
         self.cache.put(&key, &state)?;
@@ -347,7 +401,14 @@ impl<E: Executor> Run<'_, E> {
 
     fn workdir(&mut self, sv: &mut StageVars, ins: &Instruction, dir: &str) -> Result<()> {
         let current = sv.state.get("WorkingDir").unwrap_or("/").to_owned();
-        let path = format!("/{}", clean(&if dir.starts_with('/') { dir.to_owned() } else { format!("{current}/{dir}") }));
+        let path = format!(
+            "/{}",
+            clean(&if dir.starts_with('/') {
+                dir.to_owned()
+            } else {
+                format!("{current}/{dir}")
+            })
+        );
         let key = cache::key(&sv.state.id(), &format!("WORKDIR {path}"), &[]);
         if self.cached(sv, &key)? {
             return Ok(());
@@ -385,14 +446,26 @@ impl<E: Executor> Run<'_, E> {
         let chmod = ins.flags.get("chmod").map(|c| words::word(c, &vars));
         drop(vars);
         if parts.len() < 2 {
-            return Err(Error::Build(format!("{keyword} requires at least two arguments")));
+            return Err(Error::Build(format!(
+                "{keyword} requires at least two arguments"
+            )));
         }
         let dest_word = parts.pop().expect("two parts");
         let workdir = sv.state.get("WorkingDir").unwrap_or("/").to_owned();
         let dest_dir_form = dest_word.ends_with('/');
-        let dest = format!("/{}", clean(&if dest_word.starts_with('/') { dest_word.clone() } else { format!("{workdir}/{dest_word}") }));
+        let dest = format!(
+            "/{}",
+            clean(&if dest_word.starts_with('/') {
+                dest_word.clone()
+            } else {
+                format!("{workdir}/{dest_word}")
+            })
+        );
         let mode = match &chmod {
-            Some(m) => Some(u32::from_str_radix(m, 8).map_err(|_| Error::Build(format!("invalid chmod parameter: {m}")))?),
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .map_err(|_| Error::Build(format!("invalid chmod parameter: {m}")))?,
+            ),
             None => None,
         };
 
@@ -400,9 +473,13 @@ impl<E: Executor> Run<'_, E> {
         let from = ins.flags.get("from").map(|f| f.to_ascii_lowercase());
         let source_layers = match &from {
             None => None,
-            Some(f) => Some(self.from_layers(f).await?),
+            Some(f) => Some(self.source_layers(f).await?),
         };
-        if keyword == "ADD" && parts.iter().any(|p| p.starts_with("http://") || p.starts_with("https://")) {
+        if keyword == "ADD"
+            && parts
+                .iter()
+                .any(|p| p.starts_with("http://") || p.starts_with("https://"))
+        {
             return Err(Error::Build(
                 "ADD failed: downloading a URL is not supported by krust image build; fetch the file into the build context and COPY it".into(),
             ));
@@ -416,7 +493,10 @@ impl<E: Executor> Run<'_, E> {
                 let hash = self.context.hash(&all)?;
                 (all, vec![hash.to_string()])
             }
-            Some((id, _)) => (parts.iter().map(|p| clean(p)).collect(), vec![id.to_string()]),
+            Some((id, _)) => (
+                parts.iter().map(|p| clean(p)).collect(),
+                vec![id.to_string()],
+            ),
         };
         let many = sources.len() > 1 || parts.iter().any(|p| p.contains(['*', '?', '[']));
         if many && !dest_dir_form {
@@ -424,7 +504,11 @@ impl<E: Executor> Run<'_, E> {
                 "When using {keyword} with more than one source file, the destination must be a directory and end with a /"
             )));
         }
-        let text = format!("{keyword} {} {}", serde_json::to_string(&ins.flags)?, serde_json::to_string(&parts)?);
+        let text = format!(
+            "{keyword} {} {}",
+            serde_json::to_string(&ins.flags)?,
+            serde_json::to_string(&parts)?
+        );
         let mut key_inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         key_inputs.push(&dest);
         let key = cache::key(&sv.state.id(), &text, &key_inputs);
@@ -440,10 +524,14 @@ impl<E: Executor> Run<'_, E> {
         });
         let tmp = self.store.temp_dir()?;
         let stage_dir = tmp.path();
-        let dest_is_dir = dest_dir_form || many || rootfs::lookup(&layers, &dest).is_some_and(|p| p.is_dir());
+        let dest_is_dir =
+            dest_dir_form || many || rootfs::lookup(&layers, &dest).is_some_and(|p| p.is_dir());
         for src in &sources {
             let (is_dir, name) = match &source_layers {
-                None => (self.context.is_dir(src), src.rsplit('/').next().unwrap_or(src).to_owned()),
+                None => (
+                    self.context.is_dir(src),
+                    src.rsplit('/').next().unwrap_or(src).to_owned(),
+                ),
                 Some((_, from)) => (
                     rootfs::lookup(from, src).is_some_and(|p| p.is_dir()) || src.is_empty(),
                     src.rsplit('/').next().unwrap_or(src).to_owned(),
@@ -454,7 +542,10 @@ impl<E: Executor> Run<'_, E> {
             } else {
                 format!("{}/{name}", dest.trim_end_matches('/'))
             };
-            let parent = Path::new(&target_rel).parent().map(|p| p.display().to_string()).unwrap_or_default();
+            let parent = Path::new(&target_rel)
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             rootfs::make_parents(&layers, stage_dir, &parent)?;
             if is_dir {
                 rootfs::make_parents(&layers, stage_dir, &target_rel)?;
@@ -466,7 +557,10 @@ impl<E: Executor> Run<'_, E> {
                     if keyword == "ADD" && !is_dir && is_tar(&path) {
                         rootfs::make_parents(&layers, stage_dir, &dest)?;
                         let dir = stage_dir.join(dest.trim_start_matches('/'));
-                        crate::unpack::apply(crate::unpack::decompress(std::fs::File::open(&path)?)?, &dir)?;
+                        crate::unpack::apply(
+                            crate::unpack::decompress(std::fs::File::open(&path)?)?,
+                            &dir,
+                        )?;
                         continue;
                     }
                     self.context.copy(src, &target, owner)?;
@@ -493,7 +587,7 @@ impl<E: Executor> Run<'_, E> {
 
     /// The layer directories `--from=NAME` reads, and the id that stands for them in keys:
     /// an earlier stage by name or index, else an image.
-    async fn from_layers(&mut self, from: &str) -> Result<(Digest, Vec<PathBuf>)> {
+    async fn source_layers(&mut self, from: &str) -> Result<(Digest, Vec<PathBuf>)> {
         let state = match self.built.iter().find(|(n, _)| n.as_deref() == Some(from)) {
             Some((_, s)) => s.clone(),
             None => match from.parse::<usize>().ok().and_then(|i| self.built.get(i)) {
@@ -516,10 +610,18 @@ fn shell(state: &State) -> Vec<String> {
 /// The instruction with its variables substituted, for cache keys of metadata steps.
 fn substituted_text(ins: &Instruction, vars: &dyn Vars) -> String {
     match &ins.args {
-        Args::Exec(v) => format!("{} {}", ins.keyword, serde_json::to_string(v).unwrap_or_default()),
+        Args::Exec(v) => format!(
+            "{} {}",
+            ins.keyword,
+            serde_json::to_string(v).unwrap_or_default()
+        ),
         Args::Shell(s) => match ins.keyword.as_str() {
             "CMD" | "ENTRYPOINT" | "HEALTHCHECK" | "ONBUILD" => format!("{} {s}", ins.keyword),
-            _ => format!("{} {}", ins.keyword, serde_json::to_string(&words::words(s, vars)).unwrap_or_default()),
+            _ => format!(
+                "{} {}",
+                ins.keyword,
+                serde_json::to_string(&words::words(s, vars)).unwrap_or_default()
+            ),
         },
     }
 }

@@ -55,7 +55,10 @@ impl State {
             .layers
             .into_iter()
             .zip(diff_ids)
-            .map(|(descriptor, diff_id)| Layer { descriptor, diff_id })
+            .map(|(descriptor, diff_id)| Layer {
+                descriptor,
+                diff_id,
+            })
             .collect();
         Ok(State { config, layers })
     }

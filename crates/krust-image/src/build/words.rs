@@ -125,7 +125,10 @@ fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, vars: &dyn Var
         return match op {
             ":-" => value.filter(|v| !v.is_empty()).unwrap_or_else(arg),
             "-" => value.unwrap_or_else(arg),
-            ":+" => value.filter(|v| !v.is_empty()).map(|_| arg()).unwrap_or_default(),
+            ":+" => value
+                .filter(|v| !v.is_empty())
+                .map(|_| arg())
+                .unwrap_or_default(),
             "+" => value.map(|_| arg()).unwrap_or_default(),
             _ => value.unwrap_or_default(),
         };
@@ -175,7 +178,11 @@ mod tests {
     fn env_pairs_are_key_value_words_or_the_legacy_key_then_value_form() {
         assert_eq!(
             pairs("X=1 Y=\"two words\" Z=$A", &vars).unwrap(),
-            [("X".into(), "1".into()), ("Y".into(), "two words".into()), ("Z".into(), "one".into())]
+            [
+                ("X".into(), "1".into()),
+                ("Y".into(), "two words".into()),
+                ("Z".into(), "one".into())
+            ]
         );
         assert_eq!(
             pairs("KEY a value $A", &vars).unwrap(),

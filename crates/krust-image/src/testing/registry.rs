@@ -259,7 +259,10 @@ async fn upload_put(
         }
         return (
             StatusCode::CREATED,
-            [(header::HeaderName::from_static("docker-content-digest"), digest.to_string())],
+            [(
+                header::HeaderName::from_static("docker-content-digest"),
+                digest.to_string(),
+            )],
         )
             .into_response();
     }
@@ -273,6 +276,10 @@ async fn upload_put(
             content.blobs.insert(d, body.to_vec());
             StatusCode::CREATED.into_response()
         }
-        _ => error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "provided digest did not match uploaded content"),
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            "provided digest did not match uploaded content",
+        ),
     }
 }
