@@ -167,7 +167,10 @@ impl Session {
                 .and_then(Challenge::parse);
             match (resp.status(), challenge) {
                 (StatusCode::UNAUTHORIZED, Some(c)) if attempt == 0 => {
-                    self.auth = Some(c.answer(&self.client, self.creds.as_ref()).await?);
+                    let answer = c.answer(&self.client, self.creds.as_ref()).await;
+                    self.auth = Some(answer.map_err(|e| {
+                        Error::Build(format!("unauthorized: authentication required ({e})"))
+                    })?);
                 }
                 (StatusCode::UNAUTHORIZED, _) => {
                     return Err(Error::Build(format!(

@@ -133,7 +133,7 @@ mod tests {
                 .unwrap();
             serde_json::from_reader(&mut e).unwrap()
         };
-        assert_eq!(docker[0]["RepoTags"], json!(["app:2", "krust.test/app:1"]));
+        assert_eq!(docker[0]["RepoTags"], json!(["krust.test/app:1", "app:2"]));
 
         let other = ImageStore::open(tmp.path().join("b")).unwrap();
         let loaded = crate::archive::load(&other, std::io::Cursor::new(bytes)).unwrap();
@@ -144,8 +144,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("docker.io/library/app:2", &digest),
-                ("krust.test/app:1", &digest)
+                ("krust.test/app:1", &digest),
+                ("docker.io/library/app:2", &digest)
             ]
         );
     }

@@ -1,12 +1,14 @@
 //! RUN steps of `krust image build` in containers of krust's own runtime (`krust-runtime`), as
 //! the classic builder runs them in containers of dockerd: one sandbox and one container
-//! per step (both named `krust-build-<12 hex>`, state under `<data dir>/krust-build/`,
-//! cgroups under `krust-build/`), its root an overlay of the image's layers with a fresh
+//! per step (both named `krust-build-<12 hex>`, state under `<data dir>/krust-build/<pid>/`,
+//! one directory per build process, cgroups under `krust-build/`), its root an overlay of the image's layers with a fresh
 //! upper directory, the **host's network** (as `docker build --network host`; the host's
 //! `/etc/resolv.conf` and `/etc/hosts` bind-mounted read-only) and docker's default
 //! capabilities. The output is copied from the container's log as it is written; the
 //! upper directory is handed to the builder once the process exited, then the container and
-//! sandbox are removed whatever happened.
+//! sandbox are removed whatever happened. A build stopped by a signal removes what runs
+//! ([`RuntimeExecutor::cleanup`]); what a killed build left (its process gone) is removed by
+//! the next build on the data dir.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,18 +34,61 @@ pub struct RuntimeExecutor {
 impl RuntimeExecutor {
     /// An executor whose state is under `<data_dir>/krust-build`. Needs root and a Tokio
     /// runtime.
-    pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
+    pub async fn new(data_dir: &Path) -> anyhow::Result<Self> {
         let dir = build_dir(data_dir);
-        let runtime = Runtime::new(RuntimeConfig {
-            root: dir.join("runtime"),
-            monitor: crate::monitor_argv()?,
-            crun: "/usr/bin/crun".into(),
-            cgroup_root: "krust-build".into(),
-        })?;
+        reap_stale(&dir).await;
+        let dir = dir.join(std::process::id().to_string());
+        let runtime = runtime_at(&dir)?;
         Ok(Self {
             runtime,
             logs: dir.join("logs"),
         })
+    }
+
+    /// Removes every sandbox and container of this build, and its state directory.
+    pub async fn cleanup(&self) {
+        remove_all(&self.runtime).await;
+        if let Some(dir) = self.logs.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn runtime_at(dir: &Path) -> anyhow::Result<Runtime> {
+    Ok(Runtime::new(RuntimeConfig {
+        root: dir.join("runtime"),
+        monitor: crate::monitor_argv()?,
+        crun: "/usr/bin/crun".into(),
+        cgroup_root: "krust-build".into(),
+    })?)
+}
+
+async fn remove_all(runtime: &Runtime) {
+    for sandbox in runtime.list_sandboxes().await.unwrap_or_default() {
+        let _ = runtime.remove_sandbox(&sandbox.id).await;
+    }
+}
+
+/// Removes what builds whose process is gone left under `dir` (`<pid>/`).
+async fn reap_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if let Ok(runtime) = runtime_at(&entry.path()) {
+            remove_all(&runtime).await;
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
     }
 }
 

@@ -152,15 +152,21 @@ fn run(args: Args) -> anyhow::Result<()> {
                 tags,
                 build_args,
                 target,
-                pull: Default::default(),
+                pull: registry_options(),
             };
             drop(out);
             let data_dir = args.data_dir.clone();
             async_runtime()?.block_on(async move {
-                let executor = Executor::new(&data_dir)?;
+                let executor = Executor::new(&data_dir).await?;
                 let mut out = std::io::stdout();
-                build::build(&store, &executor, &opts, &mut out).await?;
-                Ok(())
+                let result = tokio::select! {
+                    r = build::build(&store, &executor, &opts, &mut out) => r.map(drop).map_err(Into::into),
+                    _ = crate::stop_requested() => Err(anyhow!("build canceled")),
+                };
+                if let Executor::Runtime(r) = &executor {
+                    r.cleanup().await;
+                }
+                result
             })
         }
         Command::Tag { source, target } => {
@@ -177,7 +183,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             drop(out);
             async_runtime()?.block_on(async {
                 let mut out = std::io::stdout();
-                krust_image::push::push(&store, &name, &target, &Default::default(), &mut out)
+                krust_image::push::push(&store, &name, &target, &registry_options(), &mut out)
                     .await?;
                 Ok(())
             })
@@ -218,6 +224,25 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// Credentials from the docker client's config (`$DOCKER_CONFIG/config.json`, else
+/// `~/.docker/config.json`), as `docker login` leaves them, for pushes and base pulls.
+fn registry_options() -> krust_image::PullOptions {
+    let path = match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => PathBuf::from(dir).join("config.json"),
+        None => match std::env::var_os("HOME") {
+            Some(home) => PathBuf::from(home).join(".docker/config.json"),
+            None => return Default::default(),
+        },
+    };
+    let credentials = std::fs::read(path)
+        .map(|json| krust_image::auth::docker_config_credentials(&json))
+        .unwrap_or_default();
+    krust_image::PullOptions {
+        credentials,
+        ..Default::default()
+    }
+}
+
 fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -231,13 +256,12 @@ enum Executor {
 }
 
 impl Executor {
-    fn new(data_dir: &std::path::Path) -> anyhow::Result<Self> {
+    async fn new(data_dir: &std::path::Path) -> anyhow::Result<Self> {
         if !rustix::process::geteuid().is_root() {
             return Ok(Executor::NotRoot);
         }
-        Ok(Executor::Runtime(crate::build::RuntimeExecutor::new(
-            data_dir,
-        )?))
+        let executor = crate::build::RuntimeExecutor::new(data_dir).await?;
+        Ok(Executor::Runtime(executor))
     }
 }
 

@@ -102,15 +102,13 @@ impl App {
         ImageStore::open(store_dir(&self.data())).unwrap()
     }
 
-    /// Leftovers of build containers: state, mounts, cgroups.
+    /// No build container's state or mount is left.
     fn assert_clean(&self) {
-        let runtime = self.data().join("krust-build/runtime");
-        for dir in ["containers", "sandboxes"] {
-            let left: Vec<_> = std::fs::read_dir(runtime.join(dir))
-                .map(|d| d.flatten().map(|e| e.path()).collect())
-                .unwrap_or_default();
-            assert!(left.is_empty(), "left in {dir}: {left:?}");
-        }
+        let builds = self.data().join("krust-build");
+        let left: Vec<_> = std::fs::read_dir(&builds)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "left in {}: {left:?}", builds.display());
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         let data = self.data().display().to_string();
         assert!(!mounts.contains(&data), "a mount under {data} is left");
@@ -348,4 +346,66 @@ fn a_pushed_image_is_pulled_back_from_the_registry_with_the_same_digest() {
     .unwrap();
     let pulled = rt.block_on(puller.pull(&other, &target)).unwrap();
     assert_eq!(pulled.digest, digest);
+}
+
+#[test]
+fn a_push_to_a_registry_behind_basic_auth_uses_the_docker_login_credentials() {
+    let app = App::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let creds = krust_image::Credentials {
+        username: "krt-user".into(),
+        password: "krt-pass".into(),
+    };
+    let registry = rt.block_on(Registry::start(Some(creds.clone())));
+    let target = format!("{}/private/busybox:1", registry.addr());
+    let denied = krust(&app.data(), &["push", BASE, &target]);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(text(&denied).contains("unauthorized"), "{}", text(&denied));
+
+    let config = app.tmp.path().join("docker");
+    std::fs::create_dir_all(&config).unwrap();
+    let auth = creds.basic().trim_start_matches("Basic ").to_owned();
+    let json = serde_json::json!({"auths": {registry.addr(): {"auth": auth}}});
+    std::fs::write(config.join("config.json"), json.to_string()).unwrap();
+    let pushed = Command::new(env!("CARGO_BIN_EXE_krust"))
+        .args(["image", "push", BASE, &target, "--data-dir"])
+        .arg(app.data())
+        .env("DOCKER_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let digest = app.store().resolve(BASE).unwrap();
+    assert_eq!(registry.manifest_digest("private/busybox:1"), Some(digest));
+}
+
+#[test]
+fn add_extracts_a_local_tar_and_refuses_a_url() {
+    use krust_image::testing::{Entry, gzip, tar_of};
+    let app = App::new();
+    let tarball = gzip(&tar_of(&[
+        Entry::Dir("tool"),
+        Entry::File("tool/run.sh", b"echo tool\n"),
+    ]));
+    std::fs::write(app.context().join("tool.tar.gz"), tarball).unwrap();
+    app.write(
+        "Dockerfile",
+        "FROM krust.test/busybox:1\nADD tool.tar.gz /opt/\n",
+    );
+    let built = app.build(&["-t", "krust.test/tool:1"]);
+    assert!(built.status.success(), "{}", text(&built));
+    let layers = unpack::rootfs(&app.store(), "krust.test/tool:1").unwrap();
+    let script = rootfs::lookup(&layers, "opt/tool/run.sh").expect("extracted");
+    assert_eq!(std::fs::read_to_string(script).unwrap(), "echo tool\n");
+
+    app.write(
+        "Dockerfile",
+        "FROM krust.test/busybox:1\nADD https://example.com/x /x\n",
+    );
+    let refused = app.build(&[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("downloading a URL is not supported"),
+        "{}",
+        text(&refused)
+    );
 }

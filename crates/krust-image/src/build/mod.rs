@@ -164,6 +164,9 @@ pub async fn build(
     for name in &names {
         store.tag(name, &digest)?;
     }
+    if names.is_empty() {
+        store.tag(digest.as_str(), &digest)?; // `<none>`, as docker keeps an untagged build
+    }
     writeln!(out, "Successfully built {}", &id.hex()[..12])?;
     for t in &opts.tags {
         writeln!(out, "Successfully tagged {}", display_name(t))?;
