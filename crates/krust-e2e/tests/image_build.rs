@@ -2,7 +2,8 @@
 //! built FROM the offline busybox in the node's own store (two stages, RUN, COPY --from,
 //! ENV, WORKDIR, CMD), run at once as a pod (`imagePullPolicy: Never`) whose logs and
 //! page kubectl shows; then pushed to a loopback registry and pulled from there by a pod,
-//! with the digest the store has.
+//! with the digest the store has; then a Deployment of it moved to a second build with
+//! `kubectl set image` and `rollout status`.
 
 mod real_node_support;
 
@@ -29,7 +30,7 @@ fn pod(name: &str, image: &str, policy: &str) -> String {
 }
 
 #[test]
-fn a_built_image_runs_as_a_pod_at_once_and_a_pushed_one_is_pulled_by_a_pod() {
+fn a_built_image_runs_at_once_is_pulled_back_from_a_registry_and_rolls_out_as_a_second_tag() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -84,5 +85,42 @@ fn a_built_image_runs_as_a_pod_at_once_and_a_pushed_one_is_pulled_by_a_pod() {
         image_id.ends_with(digest.as_str()),
         "{image_id} vs {digest}"
     );
+    remove_pods(&c);
+
+    // The seed's flow: a Deployment of the image, a change, a second tag, set image.
+    apply(
+        &c,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: web\n        image: krust.test/web:1\n",
+    );
+    assert!(
+        c.deployment_ready("web", "1/1"),
+        "{}",
+        c.ok(&["describe", "pods", "-l", "app=web"])
+    );
+    std::fs::write(ctx.join("motd.txt"), "hello from version 2").unwrap();
+    let second = c.krust(&[
+        "image",
+        "build",
+        "-t",
+        "krust.test/web:2",
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(second.success(), "{}{}", second.stdout, second.stderr);
+    assert_eq!(
+        second.stdout.matches(" ---> Using cache").count(),
+        5,
+        "{}",
+        second.stdout
+    );
+    c.ok(&["set", "image", "deployment/web", "web=krust.test/web:2"]);
+    let status = c.ok(&["rollout", "status", "deployment/web", "--timeout=120s"]);
+    assert!(status.contains("successfully rolled out"), "{status}");
+    let v2 = krust_e2e::true_within(krust_e2e::ROLLOUT_TIMEOUT, || {
+        c.kubectl(&["logs", "deploy/web"])
+            .stdout
+            .contains("hello from version 2")
+    });
+    assert!(v2, "logs: {}", c.kubectl(&["logs", "deploy/web"]).stdout);
+    c.ok(&["delete", "deployment", "web", "--wait=true"]);
     remove_pods(&c);
 }
