@@ -209,3 +209,7 @@ fn display_name(tag: &str) -> String {
         format!("{tag}:latest")
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
