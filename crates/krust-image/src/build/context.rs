@@ -108,10 +108,9 @@ impl Context {
             for name in sorted(&path)? {
                 self.hash_path(&join(rel, &name), h)?;
             }
-        } else if !included {
-        } else if meta.file_type().is_symlink() {
+        } else if included && meta.file_type().is_symlink() {
             h.update(fs::read_link(&path)?.as_os_str().as_encoded_bytes());
-        } else if meta.is_file() {
+        } else if included && meta.is_file() {
             io::copy(&mut fs::File::open(&path)?, h)?;
         }
         h.update(b"\n");

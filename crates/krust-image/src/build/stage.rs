@@ -3,7 +3,7 @@
 //! consulted before each.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -134,28 +134,26 @@ impl<E: Executor> Run<'_, E> {
         match ins.keyword.as_str() {
             "ARG" => {
                 let (name, value) = declare(ins, &self.opts.build_args, &self.global, &vars)?;
-                drop(vars);
                 sv.args.insert(name, value);
                 return Ok(());
             }
             "RUN" => {
-                drop(vars);
                 return self.run(sv, ins).await;
             }
             "COPY" | "ADD" => {
-                drop(vars);
                 return self.copy(sv, ins).await;
             }
             "WORKDIR" => {
                 let dir = word(&raw);
-                drop(vars);
-                return self.workdir(sv, ins, &dir);
+                return self.workdir(sv, &dir);
             }
             _ => {}
         }
+        if ins.keyword == "CMD" {
+            sv.cmd_set = true;
+        }
         let key = cache::key(&sv.state.id(), &substituted_text(ins, &vars), &[]);
         if let Some(state) = self.cache.get(self.store, &key) {
-            drop(vars);
             sv.state = state;
             writeln!(self.out, " ---> Using cache")?;
             return Ok(());
@@ -223,7 +221,6 @@ impl<E: Executor> Run<'_, E> {
             "CMD" => {
                 let cmd = form(&ins.args);
                 state.run_config().insert("Cmd".into(), json!(cmd));
-                sv.cmd_set = true;
                 nop(&format!("CMD {}", serde_json::to_string(&cmd)?))
             }
             "ENTRYPOINT" => {
@@ -301,7 +298,6 @@ impl<E: Executor> Run<'_, E> {
             }
             other => return Err(Error::Build(format!("unknown instruction: {other}"))),
         };
-        drop(vars);
         state.history(&history, true);
         self.cache.put(&key, &state)?;
         sv.state = state;
@@ -399,7 +395,7 @@ impl<E: Executor> Run<'_, E> {
         }
     }
 
-    fn workdir(&mut self, sv: &mut StageVars, ins: &Instruction, dir: &str) -> Result<()> {
+    fn workdir(&mut self, sv: &mut StageVars, dir: &str) -> Result<()> {
         let current = sv.state.get("WorkingDir").unwrap_or("/").to_owned();
         let path = format!(
             "/{}",
@@ -424,7 +420,6 @@ impl<E: Executor> Run<'_, E> {
         } else {
             state.history(&history, true);
         }
-        let _ = ins;
         self.cache.put(&key, &state)?;
         sv.state = state;
         Ok(())
@@ -444,7 +439,6 @@ impl<E: Executor> Run<'_, E> {
         };
         let chown = ins.flags.get("chown").map(|c| words::word(c, &vars));
         let chmod = ins.flags.get("chmod").map(|c| words::word(c, &vars));
-        drop(vars);
         if parts.len() < 2 {
             return Err(Error::Build(format!(
                 "{keyword} requires at least two arguments"
@@ -644,8 +638,6 @@ fn is_tar(path: &Path) -> bool {
     }
     n == 512 && &head[257..262] == b"ustar"
 }
-
-use std::io::Read;
 
 fn chmod_tree(path: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
