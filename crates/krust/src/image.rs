@@ -1,6 +1,6 @@
 //! `krust image load|ls|rm|build|tag|push|save`: the node's image store (`krust-image`) from
 //! the command line, as `docker load`, `docker images` (`crictl images`), `docker rmi`,
-//! `docker build` (the classic builder's output; RUN steps in krust's runtime, `build.rs`),
+//! `docker build` (the classic builder's output; RUN steps in krust's runtime, `build_executor.rs`),
 //! `docker tag`, `docker push` and `docker save` show it. The store is the one the node uses:
 //! `--data-dir D` gives `D/images` ([`krust_image::store_dir`]), so a built image is at once
 //! usable by pods (`imagePullPolicy: IfNotPresent` or `Never`).
@@ -251,7 +251,7 @@ fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// RUN steps in krust's runtime when root; otherwise a build without RUN still works.
 enum Executor {
-    Runtime(crate::build::RuntimeExecutor),
+    Runtime(crate::build_executor::RuntimeExecutor),
     NotRoot,
 }
 
@@ -260,7 +260,7 @@ impl Executor {
         if !rustix::process::geteuid().is_root() {
             return Ok(Executor::NotRoot);
         }
-        let executor = crate::build::RuntimeExecutor::new(data_dir).await?;
+        let executor = crate::build_executor::RuntimeExecutor::new(data_dir).await?;
         Ok(Executor::Runtime(executor))
     }
 }

@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
-mod build;
+mod build_executor;
 mod image;
 mod join;
 mod server;
