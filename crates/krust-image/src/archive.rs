@@ -161,6 +161,9 @@ struct DockerEntry {
 
 fn load_docker(store: &ImageStore, files: &Files, entry: &DockerEntry) -> Result<Vec<Loaded>> {
     let config = files.get(&entry.config)?;
+    if let Some(digest) = oci_manifest_of(store, files, &config.digest) {
+        return name_all(store, entry, &digest);
+    }
     let mut layers = Vec::new();
     for path in &entry.layers {
         let layer = files.get(path)?;
@@ -175,16 +178,34 @@ fn load_docker(store: &ImageStore, files: &Files, entry: &DockerEntry) -> Result
     };
     check_layers(store, &manifest)?;
     let digest = store.put_blob(&serde_json::to_vec(&manifest)?)?;
+    name_all(store, entry, &digest)
+}
+
+/// The manifest of a Docker 25+ archive's OCI layout for this config, kept as it is so that
+/// a `save` and `load` round trip keeps the manifest digest.
+fn oci_manifest_of(store: &ImageStore, files: &Files, config: &Digest) -> Option<Digest> {
+    let index: Index = serde_json::from_slice(
+        &store
+            .read_blob(&files.get("index.json").ok()?.digest)
+            .ok()?,
+    )
+    .ok()?;
+    index.manifests.iter().find_map(|d| {
+        let m = store.manifest(&d.digest).ok()?;
+        (m.config.digest == *config).then(|| d.digest.clone())
+    })
+}
+
+/// Names a docker archive entry's image by its `RepoTags` (by digest when it has none).
+fn name_all(store: &ImageStore, entry: &DockerEntry, digest: &Digest) -> Result<Vec<Loaded>> {
+    check_layers(store, &store.manifest(digest)?)?;
     let tags = entry.repo_tags.clone().unwrap_or_default();
     let names = if tags.is_empty() {
         vec![digest.to_string()]
     } else {
         tags
     };
-    names
-        .iter()
-        .map(|n| name_image(store, n, &digest))
-        .collect()
+    names.iter().map(|n| name_image(store, n, digest)).collect()
 }
 
 fn load_oci(store: &ImageStore, desc: &Descriptor) -> Result<Loaded> {

@@ -82,7 +82,11 @@ fn a_docker_25_save_with_an_oci_layout_inside_loads_gzip_and_zstd_layers() {
     let (base, app) = layers();
     let blobs = [gzip(&base), zstd(&app)];
     let config = config_json(&[base, app]);
-    let manifest = manifest_json(&config, &blobs);
+    // The layout's manifest names each layer's real media type; load keeps it as it is.
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&manifest_json(&config, &blobs)).unwrap();
+    manifest["layers"][1]["mediaType"] = json!(oci::LAYER_TAR_ZSTD);
+    let manifest = serde_json::to_vec(&manifest).unwrap();
     let docker = json!([{"Config": blob_path(&config), "RepoTags": ["app:v2"], "Layers": [blob_path(&blobs[0]), blob_path(&blobs[1])]}]);
     let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": oci::MANIFEST_V1, "digest": Digest::of(&manifest), "size": manifest.len()}]});
     let mut files = vec![

@@ -3,6 +3,8 @@
 //! credentials, or with a Bearer token fetched from the challenge's realm (anonymously, or
 //! with the credentials).
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use serde::Deserialize;
 
@@ -108,6 +110,61 @@ impl Challenge {
     }
 }
 
+/// The credentials of a docker client config (`~/.docker/config.json`, as `docker login`
+/// writes it: `{"auths": {"localhost:5000": {"auth": base64("user:password")}}}`, or
+/// `username`/`password`), by registry as references name them (`https://` and paths
+/// dropped; Docker Hub's aliases as `docker.io`). Credential helpers are not run.
+pub fn docker_config_credentials(json: &[u8]) -> BTreeMap<String, Credentials> {
+    #[derive(Deserialize, Default)]
+    struct Config {
+        #[serde(default)]
+        auths: BTreeMap<String, Entry>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Entry {
+        username: Option<String>,
+        password: Option<String>,
+        auth: Option<String>,
+    }
+    let config: Config = serde_json::from_slice(json).unwrap_or_default();
+    config
+        .auths
+        .into_iter()
+        .filter_map(|(key, e)| {
+            let creds = match (e.username, e.password) {
+                (Some(username), Some(password)) if !username.is_empty() => {
+                    Credentials { username, password }
+                }
+                _ => {
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(e.auth?.trim())
+                        .ok()?;
+                    let (u, p) = std::str::from_utf8(&raw).ok()?.split_once(':')?;
+                    Credentials {
+                        username: u.to_owned(),
+                        password: p.to_owned(),
+                    }
+                }
+            };
+            let host = key
+                .trim()
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let host = match host.as_str() {
+                "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+                    crate::reference::DOCKER_HUB.to_owned()
+                }
+                _ => host,
+            };
+            Some((host, creds))
+        })
+        .collect()
+}
+
 #[derive(Deserialize)]
 struct TokenResponse {
     token: Option<String>,
@@ -152,6 +209,16 @@ mod tests {
             Some(Challenge::Basic)
         );
         assert_eq!(Challenge::parse("Negotiate"), None);
+    }
+
+    #[test]
+    fn a_docker_config_gives_credentials_by_registry_host() {
+        let json = br#"{"auths": {"http://localhost:5000/v2/": {"auth": "dTpw"},
+            "https://index.docker.io/v1/": {"username": "a", "password": "b"}}}"#;
+        let creds = docker_config_credentials(json);
+        assert_eq!(creds["localhost:5000"].basic(), "Basic dTpw");
+        assert_eq!(creds["docker.io"].username, "a");
+        assert!(docker_config_credentials(b"not json").is_empty());
     }
 
     #[test]

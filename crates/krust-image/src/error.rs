@@ -40,6 +40,21 @@ pub enum Error {
     /// No image, blob or platform by that name.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A build, push or save failed; the message is docker's, shown as is.
+    #[error("{0}")]
+    Build(String),
+    /// A RUN step exited non-zero: docker's message, and the code (docker build exits with it).
+    #[error("{0}")]
+    RunFailed(String, i32),
+}
+
+/// An I/O error in Go's words (`no such file or directory`), as docker's messages carry them.
+pub fn io_words(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
 }
 
 /// The crate's result.

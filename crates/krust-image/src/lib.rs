@@ -4,11 +4,14 @@
 
 pub mod archive;
 pub mod auth;
+pub mod build;
 pub mod digest;
 pub mod error;
 pub mod oci;
 pub mod pull;
+pub mod push;
 pub mod reference;
+pub mod save;
 pub mod store;
 pub mod unpack;
 

@@ -124,6 +124,13 @@ impl Runtime {
         }
     }
 
+    /// The upper directory of a container's overlayfs root: what its processes changed, with
+    /// overlayfs' whiteouts (an image build turns it into a layer). Valid until removal.
+    pub fn container_upper_dir(&self, id: &str) -> Result<std::path::PathBuf> {
+        self.record(id)?;
+        Ok(self.container_dir(id).0.join("upper"))
+    }
+
     /// Removes a container, killing it first if it runs: its monitor, crun state, cgroup,
     /// root filesystem mount and directory all go.
     pub async fn remove_container(&self, id: &str) -> Result<()> {

@@ -1,13 +1,16 @@
-//! `krust image load|ls|rm`: the node's image store (`krust-image`) from the command line, as
-//! `docker load`, `docker images` (`crictl images`) and `docker rmi` show it. The store is the
-//! one the node uses: `--data-dir D` gives `D/images` ([`krust_image::store_dir`]).
+//! `krust image load|ls|rm|build|tag|push|save`: the node's image store (`krust-image`) from
+//! the command line, as `docker load`, `docker images` (`crictl images`), `docker rmi`,
+//! `docker build` (the classic builder's output; RUN steps in krust's runtime, `build_executor.rs`),
+//! `docker tag`, `docker push` and `docker save` show it. The store is the one the node uses:
+//! `--data-dir D` gives `D/images` ([`krust_image::store_dir`]), so a built image is at once
+//! usable by pods (`imagePullPolicy: IfNotPresent` or `Never`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
-use krust_image::{Digest, Error, ImageStore, Reference, archive, store_dir};
+use krust_image::{Digest, Error, ImageStore, Reference, archive, build, store_dir};
 
 /// Options of `krust image`.
 #[derive(clap::Args)]
@@ -37,19 +40,71 @@ enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Builds an image from a Dockerfile into the store (as `docker build`).
+    Build {
+        /// Names of the image (`app`, `app:2`); repeatable.
+        #[arg(short = 't', long = "tag")]
+        tags: Vec<String>,
+        /// The Dockerfile (default: `DIR/Dockerfile`).
+        #[arg(short = 'f', long = "file")]
+        file: Option<PathBuf>,
+        /// `KEY=VALUE` for an ARG (a bare `KEY` takes the variable from the environment).
+        #[arg(long = "build-arg")]
+        build_args: Vec<String>,
+        /// The stage to build (default: the last).
+        #[arg(long)]
+        target: Option<String>,
+        /// The build context directory.
+        context: PathBuf,
+    },
+    /// Gives an image another name (as `docker tag`).
+    Tag {
+        /// An image of the store.
+        source: String,
+        /// The new name.
+        target: String,
+    },
+    /// Pushes an image to a registry (as `docker push`); loopback registries over HTTP.
+    Push {
+        /// An image of the store.
+        name: String,
+        /// Where to push it (`localhost:5000/app:1`); default: NAME itself.
+        target: Option<String>,
+    },
+    /// Writes images to an archive `docker load` reads (as `docker save`).
+    Save {
+        /// The file to write (default: standard output, unless it is a terminal).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Image names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
 }
 
 /// Runs `krust image …` and exits: status 1 after `Error: …` on stderr when it fails, worded
-/// as docker's (`open F: no such file or directory`, `No such image: N`).
+/// as docker's (`open F: no such file or directory`, `No such image: N`); a build's own
+/// failures are printed as docker build prints them (no prefix), a failed RUN's exit code
+/// is the status.
 pub fn main(args: Args) -> ! {
     let result = run(args);
     let _ = std::io::stdout().flush();
     match result {
         Ok(()) => std::process::exit(0),
-        Err(e) => {
-            eprintln!("Error: {e}");
-            std::process::exit(1)
-        }
+        Err(e) => match e.downcast_ref::<Error>() {
+            Some(Error::RunFailed(message, code)) => {
+                eprintln!("{message}");
+                std::process::exit(if *code > 0 && *code < 256 { *code } else { 1 })
+            }
+            Some(Error::Build(message)) => {
+                eprintln!("{message}");
+                std::process::exit(1)
+            }
+            _ => {
+                eprintln!("Error: {e}");
+                std::process::exit(1)
+            }
+        },
     }
 }
 
@@ -77,6 +132,152 @@ fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Rm { names } => remove(&store, &names, &mut out),
+        Command::Build {
+            tags,
+            file,
+            build_args,
+            target,
+            context,
+        } => {
+            let build_args = build_args
+                .iter()
+                .filter_map(|a| match a.split_once('=') {
+                    Some((k, v)) => Some((k.to_owned(), v.to_owned())),
+                    None => std::env::var(a).ok().map(|v| (a.clone(), v)),
+                })
+                .collect();
+            let opts = build::BuildOptions {
+                context,
+                dockerfile: file,
+                tags,
+                build_args,
+                target,
+                pull: registry_options(),
+            };
+            drop(out);
+            let data_dir = args.data_dir.clone();
+            async_runtime()?.block_on(async move {
+                let executor = Executor::new(&data_dir).await?;
+                let mut out = std::io::stdout();
+                let result = tokio::select! {
+                    r = build::build(&store, &executor, &opts, &mut out) => r.map(drop).map_err(Into::into),
+                    _ = crate::stop_requested() => Err(anyhow!("build canceled")),
+                };
+                if let Executor::Runtime(r) = &executor {
+                    r.cleanup().await;
+                }
+                result
+            })
+        }
+        Command::Tag { source, target } => {
+            let digest = match store.resolve(&source) {
+                Ok(d) => d,
+                Err(Error::NotFound(_)) => bail!("No such image: {source}"),
+                Err(e) => return Err(e.into()),
+            };
+            store.tag(&target, &digest)?;
+            Ok(())
+        }
+        Command::Push { name, target } => {
+            let target = target.unwrap_or_else(|| name.clone());
+            drop(out);
+            async_runtime()?.block_on(async {
+                let mut out = std::io::stdout();
+                krust_image::push::push(&store, &name, &target, &registry_options(), &mut out)
+                    .await?;
+                Ok(())
+            })
+        }
+        Command::Save { output, names } => {
+            for name in &names {
+                if store.resolve(name).is_err() {
+                    bail!("No such image: {name}");
+                }
+            }
+            match output {
+                Some(path) => {
+                    let tmp = path.with_extension("krust-save.tmp");
+                    let file = std::fs::File::create(&tmp).map_err(|e| {
+                        anyhow!(
+                            "open {}: {}",
+                            tmp.display(),
+                            krust_image::error::io_words(&e)
+                        )
+                    })?;
+                    let mut w = std::io::BufWriter::new(file);
+                    krust_image::save::save(&store, &names, &mut w)?;
+                    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                    std::fs::rename(&tmp, &path)?;
+                }
+                None => {
+                    use std::io::IsTerminal;
+                    if std::io::stdout().is_terminal() {
+                        bail!(
+                            "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+                        );
+                    }
+                    krust_image::save::save(&store, &names, &mut out)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Credentials from the docker client's config (`$DOCKER_CONFIG/config.json`, else
+/// `~/.docker/config.json`), as `docker login` leaves them, for pushes and base pulls.
+fn registry_options() -> krust_image::PullOptions {
+    let path = match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => PathBuf::from(dir).join("config.json"),
+        None => match std::env::var_os("HOME") {
+            Some(home) => PathBuf::from(home).join(".docker/config.json"),
+            None => return Default::default(),
+        },
+    };
+    let credentials = std::fs::read(path)
+        .map(|json| krust_image::auth::docker_config_credentials(&json))
+        .unwrap_or_default();
+    krust_image::PullOptions {
+        credentials,
+        ..Default::default()
+    }
+}
+
+fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// RUN steps in krust's runtime when root; otherwise a build without RUN still works.
+enum Executor {
+    Runtime(crate::build_executor::RuntimeExecutor),
+    NotRoot,
+}
+
+impl Executor {
+    async fn new(data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        if !rustix::process::geteuid().is_root() {
+            return Ok(Executor::NotRoot);
+        }
+        let executor = crate::build_executor::RuntimeExecutor::new(data_dir).await?;
+        Ok(Executor::Runtime(executor))
+    }
+}
+
+impl build::Executor for Executor {
+    async fn run(
+        &self,
+        step: &build::RunStep,
+        out: &mut dyn Write,
+        diff: &mut dyn FnMut(&std::path::Path) -> krust_image::Result<()>,
+    ) -> krust_image::Result<i32> {
+        match self {
+            Executor::Runtime(r) => r.run(step, out, diff).await,
+            Executor::NotRoot => Err(Error::Build(
+                "RUN steps run in containers of krust's runtime, which needs root: run krust image build as root (sudo)".into(),
+            )),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod build_executor;
 mod image;
 mod join;
 mod local;

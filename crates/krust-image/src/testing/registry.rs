@@ -1,6 +1,8 @@
 //! A registry for tests, served on `127.0.0.1` (never another address): the distribution
 //! spec's pull endpoints (`GET /v2/`, `GET /v2/<name>/manifests/<tag or digest>`,
-//! `GET /v2/<name>/blobs/<digest>`), optionally behind HTTP basic auth, with errors in the
+//! `GET /v2/<name>/blobs/<digest>`, HEAD of both) and its push endpoints (monolithic blob
+//! uploads: `POST /v2/<name>/blobs/uploads/`, `PUT <location>?digest=`; `PUT
+//! /v2/<name>/manifests/<tag>`), optionally behind HTTP basic auth, with errors in the
 //! spec's JSON form (`MANIFEST_UNKNOWN`, `BLOB_UNKNOWN`, `UNAUTHORIZED`). Images are pushed
 //! in memory ([`Registry::push`]); manifest requests are counted per repository so tests can
 //! tell whether a client pulled. Pullers must name its [`Registry::addr`] insecure (plain HTTP).
@@ -31,7 +33,7 @@ pub struct Registry {
 #[derive(Default)]
 struct Content {
     /// `repository/reference` → (bytes, media type), by tag and by digest.
-    manifests: HashMap<String, (Vec<u8>, &'static str)>,
+    manifests: HashMap<String, (Vec<u8>, String)>,
     /// digest → bytes (every repository shares them).
     blobs: HashMap<String, Vec<u8>>,
     /// repository → manifest GETs.
@@ -57,7 +59,10 @@ impl Registry {
         });
         let app = axum::Router::new()
             .route("/v2/", axum::routing::get(ping))
-            .route("/v2/{*rest}", axum::routing::get(v2))
+            .route(
+                "/v2/{*rest}",
+                axum::routing::get(v2).post(upload_start).put(upload_put),
+            )
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -84,7 +89,7 @@ impl Registry {
         for reference in [tag.to_owned(), digest.to_string()] {
             content.manifests.insert(
                 format!("{repository}/{reference}"),
-                (manifest.clone(), oci::MANIFEST_V1),
+                (manifest.clone(), oci::MANIFEST_V1.to_owned()),
             );
         }
         digest
@@ -96,6 +101,14 @@ impl Registry {
         self.content()
             .manifests
             .remove(&format!("{repository}/{tag}"));
+    }
+
+    /// The manifest digest `repository:tag` names, if pushed.
+    pub fn manifest_digest(&self, repository_tag: &str) -> Option<Digest> {
+        let (repository, tag) = repository_tag.rsplit_once(':').expect("repository:tag");
+        let content = self.content();
+        let (body, _) = content.manifests.get(&format!("{repository}/{tag}"))?;
+        Some(Digest::of(body))
     }
 
     /// How many manifest GETs `repository` was asked (answered or not, authorized or not).
@@ -198,6 +211,75 @@ async fn v2(
             StatusCode::NOT_FOUND,
             "BLOB_UNKNOWN",
             "blob unknown to registry",
+        ),
+    }
+}
+
+/// `POST /v2/<name>/blobs/uploads/`: an upload session at a relative location.
+async fn upload_start(
+    State(state): State<Arc<Shared>>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = unauthorized(&state, &headers) {
+        return denied;
+    }
+    let Some(repository) = rest.strip_suffix("/blobs/uploads/") else {
+        return error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "unknown endpoint");
+    };
+    let id = Digest::of(format!("{repository}{:?}", std::time::SystemTime::now()).as_bytes());
+    let location = format!("/v2/{repository}/blobs/uploads/{}", &id.hex()[..16]);
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)]).into_response()
+}
+
+/// `PUT <upload location>?digest=` (a monolithic blob) and `PUT /v2/<name>/manifests/<tag>`.
+async fn upload_put(
+    State(state): State<Arc<Shared>>,
+    Path(rest): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(denied) = unauthorized(&state, &headers) {
+        return denied;
+    }
+    let mut content = state.content.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((repository, tag)) = rest.split_once("/manifests/") {
+        let media_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(oci::MANIFEST_V1)
+            .to_owned();
+        let digest = Digest::of(&body);
+        for reference in [tag.to_owned(), digest.to_string()] {
+            content.manifests.insert(
+                format!("{repository}/{reference}"),
+                (body.to_vec(), media_type.clone()),
+            );
+        }
+        return (
+            StatusCode::CREATED,
+            [(
+                header::HeaderName::from_static("docker-content-digest"),
+                digest.to_string(),
+            )],
+        )
+            .into_response();
+    }
+    let expected = query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("digest=").map(str::to_owned))
+        .map(|d| d.replace("%3A", ":"));
+    match expected {
+        Some(d) if rest.contains("/blobs/uploads/") && Digest::of(&body).to_string() == d => {
+            content.blobs.insert(d, body.to_vec());
+            StatusCode::CREATED.into_response()
+        }
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            "provided digest did not match uploaded content",
         ),
     }
 }
