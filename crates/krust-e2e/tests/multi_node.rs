@@ -123,10 +123,7 @@ impl Undo {
 impl Drop for Undo {
     fn drop(&mut self) {
         for args in self.0.iter().rev() {
-            let _ = Command::new("ip")
-                .args(args)
-                .stderr(Stdio::null())
-                .status();
+            let _ = Command::new("ip").args(args).stderr(Stdio::null()).status();
         }
     }
 }
@@ -162,7 +159,13 @@ impl Agent {
         let data = data_dir.to_str().expect("path");
         let load = run(
             krust_bin().to_str().expect("path"),
-            &["image", "load", archive.to_str().expect("path"), "--data-dir", data],
+            &[
+                "image",
+                "load",
+                archive.to_str().expect("path"),
+                "--data-dir",
+                data,
+            ],
         );
         assert!(load.success(), "image load: {}", load.stderr);
         let token = std::fs::read_to_string(c.data_dir().join("token")).expect("the join token");
@@ -218,11 +221,20 @@ impl Agent {
         let out = run_with_timeout(
             krust_in(
                 &self.ns,
-                &["killall", "--data-dir", self.data_dir().to_str().expect("path")],
+                &[
+                    "killall",
+                    "--data-dir",
+                    self.data_dir().to_str().expect("path"),
+                ],
             ),
             Duration::from_secs(60),
         );
-        assert!(out.success(), "krust killall in {}: {}", self.ns, out.stderr);
+        assert!(
+            out.success(),
+            "krust killall in {}: {}",
+            self.ns,
+            out.stderr
+        );
     }
 }
 
@@ -232,7 +244,11 @@ impl Drop for Agent {
         let _ = run_with_timeout(
             krust_in(
                 &self.ns,
-                &["killall", "--data-dir", self.data_dir().to_str().expect("path")],
+                &[
+                    "killall",
+                    "--data-dir",
+                    self.data_dir().to_str().expect("path"),
+                ],
             ),
             Duration::from_secs(60),
         );
@@ -310,10 +326,6 @@ fn all_reach_each_other(c: &Cluster, pods: &[(&str, &str)]) {
     for (from, from_ip) in pods {
         for (to, to_ip) in pods.iter().filter(|(to, _)| to != from) {
             let reached = true_within(ROLLOUT_TIMEOUT, || peer_seen(c, from, to_ip) == *from_ip);
-            if !reached && std::env::var_os("PAUSE").is_some() {
-                eprintln!("PAUSED {from} {to_ip}");
-                std::thread::sleep(Duration::from_secs(900));
-            }
             assert!(
                 reached,
                 "{from} ({from_ip}) did not reach {to} ({to_ip}) with its own address: {:?}\n{}",
@@ -342,7 +354,9 @@ fn expose(c: &Cluster, pod: &str) -> String {
 /// `unreachable` ones aside.
 fn peer_routes(ns: Option<&str>) -> String {
     let cluster = cluster_cidr();
-    let mut args = vec!["route", "show", "root", &cluster, "proto", "107", "type", "unicast"];
+    let mut args = vec![
+        "route", "show", "root", &cluster, "proto", "107", "type", "unicast",
+    ];
     if let Some(ns) = ns {
         args.splice(0..0, ["-n", ns]);
     }
@@ -461,8 +475,24 @@ fn pods_on_hosts_in_different_subnets_reach_each_other_over_vxlan() {
         ip(&["link", "set", &end, "up"]);
     }
     // This host routes between the two subnets (it forwards already: a node does).
-    ip(&["-n", &ns_b, "route", "add", &format!("{net_c}.0/24"), "via", &format!("{net_b}.1")]);
-    ip(&["-n", &ns_c, "route", "add", &format!("{net_b}.0/24"), "via", &format!("{net_c}.1")]);
+    ip(&[
+        "-n",
+        &ns_b,
+        "route",
+        "add",
+        &format!("{net_c}.0/24"),
+        "via",
+        &format!("{net_b}.1"),
+    ]);
+    ip(&[
+        "-n",
+        &ns_c,
+        "route",
+        "add",
+        &format!("{net_b}.0/24"),
+        "via",
+        &format!("{net_c}.1"),
+    ]);
 
     let args = server_args(&format!("{net_b}.1"), &["--pod-network", "vxlan"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -478,7 +508,11 @@ fn pods_on_hosts_in_different_subnets_reach_each_other_over_vxlan() {
                 "{.metadata.annotations.network\\.krust\\.dev/mode}",
             ) == "vxlan"
         });
-        assert!(announced, "{node}: {}", c.ok(&["get", "node", &node, "-o", "yaml"]));
+        assert!(
+            announced,
+            "{node}: {}",
+            c.ok(&["get", "node", &node, "-o", "yaml"])
+        );
     }
 
     let server_ip = web_pod(&c, "web-s", &c.node_name());
@@ -493,10 +527,17 @@ fn pods_on_hosts_in_different_subnets_reach_each_other_over_vxlan() {
     assert_eq!(pod_mtu(&c, "web-c"), "1350");
     // Static entries on host b for host c: an FDB entry to c's address, an onlink route.
     let c_cidr = c.jsonpath(&["node", &agent_c.node], "{.spec.podCIDR}");
-    let fdb = run("bridge", &["-n", &ns_b, "fdb", "show", "dev", &vxlan_device()]).stdout;
+    let fdb = run(
+        "bridge",
+        &["-n", &ns_b, "fdb", "show", "dev", &vxlan_device()],
+    )
+    .stdout;
     assert!(fdb.contains(&format!("dst {net_c}.2")), "{fdb}");
     let routes = peer_routes(Some(&ns_b));
-    assert!(routes.contains(&format!("{c_cidr} via")) && routes.contains("onlink"), "{routes}");
+    assert!(
+        routes.contains(&format!("{c_cidr} via")) && routes.contains("onlink"),
+        "{routes}"
+    );
 
     // 200 KB both ways between hosts of different MTUs, intact.
     for (from, to, to_ip) in [("web-b", "web-c", &c_ip), ("web-c", "web-b", &b_ip)] {
@@ -523,7 +564,10 @@ fn pods_on_hosts_in_different_subnets_reach_each_other_over_vxlan() {
     assert!(!has_link(Some(&ns_c), &vxlan_device()));
     assert_eq!(peer_routes(Some(&ns_c)), "");
     agent_c.killall();
-    assert_eq!(ip(&["-n", &ns_c, "route", "show", "root", &cluster_cidr()]), "");
+    assert_eq!(
+        ip(&["-n", &ns_c, "route", "show", "root", &cluster_cidr()]),
+        ""
+    );
     c.stop();
     assert!(!has_link(None, &vxlan_device()));
     assert_eq!(peer_routes(None), "");
@@ -531,7 +575,14 @@ fn pods_on_hosts_in_different_subnets_reach_each_other_over_vxlan() {
     assert!(killall.success(), "{}", killall.stderr);
     assert_eq!(ip(&["route", "show", "root", &cluster_cidr()]), "");
     drop(b);
-    let fdb = run("bridge", &["-n", &ns_b, "fdb", "show", "dev", &vxlan_device()]);
-    assert!(!fdb.success() || fdb.stdout.trim().is_empty(), "{}", fdb.stdout);
+    let fdb = run(
+        "bridge",
+        &["-n", &ns_b, "fdb", "show", "dev", &vxlan_device()],
+    );
+    assert!(
+        !fdb.success() || fdb.stdout.trim().is_empty(),
+        "{}",
+        fdb.stdout
+    );
     assert!(!has_link(Some(&ns_b), &vxlan_device()));
 }

@@ -52,9 +52,12 @@ fn batch_all(program: &'static str, lines: &[String]) -> Result<()> {
     if lines.is_empty() {
         return Ok(());
     }
-    run_with_input(program, &["-force", "-batch", "-"], &lines.join("\n"), || {
-        lines.join("; ")
-    })
+    run_with_input(
+        program,
+        &["-force", "-batch", "-"],
+        &lines.join("\n"),
+        || lines.join("; "),
+    )
     .map(drop)
 }
 

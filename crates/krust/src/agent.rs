@@ -1,7 +1,8 @@
 //! `krust agent`: this host joins a cluster as a node, as `k3s agent` and `kubeadm join`
 //! do: TLS bootstrap with the join token (`join.rs`), then the same real node `krust
 //! server` runs for its own host (`krust_kubelet::node::RealNode`), with the cluster and
-//! service ranges and the pod network mode the server publishes in `kube-system/krust-config`.
+//! service ranges and the pod network mode the server publishes in
+//! `kube-system/krust-config`.
 
 use crate::join;
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
@@ -128,7 +129,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let published = config
         .get("podNetwork")
-        .map(|m| m.parse().map_err(|e| anyhow::anyhow!("{CLUSTER_CONFIG} podNetwork: {e}")))
+        .map(|m| {
+            m.parse()
+                .map_err(|e| anyhow::anyhow!("{CLUSTER_CONFIG} podNetwork: {e}"))
+        })
         .transpose()?;
     opts.pod_network = args.pod_network.or(published).unwrap_or_default();
     let node = RealNode::start(client, opts).await?;

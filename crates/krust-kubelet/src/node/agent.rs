@@ -1,9 +1,9 @@
 //! The real node's agent: [`RealNode::start`] registers the host as a Node (`register.rs`:
 //! capacity and nodeInfo read from the host by `host.rs`), keeps its Lease and status fresh,
-//! waits for the node's `spec.podCIDR` to set up the pod network, and runs one worker per
-//! pod bound to it (`pods.rs`, `worker.rs`), programs the routes to the other nodes' pods
-//! (`peers.rs`), and serves the cluster DNS on the pod bridge's gateway (`cluster_dns.rs`). Stopping the agent leaves containers running: a new agent
-//! adopts them.
+//! waits for the node's `spec.podCIDR` to set up the pod network, runs one worker per pod
+//! bound to it (`pods.rs`, `worker.rs`), programs the routes to the other nodes' pods
+//! (`peers.rs`), and serves the cluster DNS on the pod bridge's gateway (`cluster_dns.rs`).
+//! Stopping the agent leaves containers running: a new agent adopts them.
 
 use std::ffi::OsString;
 use std::net::IpAddr;

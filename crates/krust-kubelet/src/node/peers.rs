@@ -194,7 +194,12 @@ mod tests {
             node("b", vx.clone(), "192.0.2.2", Some("10.42.1.0/24")),
             node("no-range-yet", vx.clone(), "192.0.2.3", None),
             node("v6", vx.clone(), "2001:db8::1", Some("10.42.3.0/24")),
-            node("routes", json!({MODE_ANNOTATION: "routes"}), "192.0.2.5", Some("10.42.4.0/24")),
+            node(
+                "routes",
+                json!({MODE_ANNOTATION: "routes"}),
+                "192.0.2.5",
+                Some("10.42.4.0/24"),
+            ),
             node("sim-node-0", json!({}), "127.31.0.1", Some("10.42.5.0/24")),
         ];
         let peers = peers_of(&nodes, "me", Mode::Vxlan);
@@ -209,6 +214,9 @@ mod tests {
         );
         let routes = peers_of(&nodes, "me", Mode::Routes);
         assert_eq!(routes.len(), 1);
-        assert_eq!((routes[0].name.as_str(), routes[0].vtep_mac.as_deref()), ("routes", None));
+        assert_eq!(
+            (routes[0].name.as_str(), routes[0].vtep_mac.as_deref()),
+            ("routes", None)
+        );
     }
 }

@@ -172,7 +172,12 @@ mod tests {
     #[test]
     fn in_vxlan_mode_a_peer_gets_a_forwarding_entry_a_neighbour_and_an_onlink_route() {
         let peers = [
-            peer("b", "198.51.100.7", "10.42.1.0/24", Some("0A:58:0A:2A:01:00")),
+            peer(
+                "b",
+                "198.51.100.7",
+                "10.42.1.0/24",
+                Some("0A:58:0A:2A:01:00"),
+            ),
             peer("not-yet", "198.51.100.8", "10.42.2.0/24", None),
         ];
         let want: Vec<Entry> = wanted(&config(Mode::Vxlan), &peers).into_iter().collect();
@@ -206,17 +211,42 @@ mod tests {
         let before = wanted(
             &cfg,
             &[
-                peer("b", "198.51.100.7", "10.42.1.0/24", Some("0a:58:0a:2a:01:00")),
-                peer("c", "198.51.100.8", "10.42.2.0/24", Some("0a:58:0a:2a:02:00")),
-                peer("d", "198.51.100.9", "10.42.3.0/24", Some("0a:58:0a:2a:03:00")),
+                peer(
+                    "b",
+                    "198.51.100.7",
+                    "10.42.1.0/24",
+                    Some("0a:58:0a:2a:01:00"),
+                ),
+                peer(
+                    "c",
+                    "198.51.100.8",
+                    "10.42.2.0/24",
+                    Some("0a:58:0a:2a:02:00"),
+                ),
+                peer(
+                    "d",
+                    "198.51.100.9",
+                    "10.42.3.0/24",
+                    Some("0a:58:0a:2a:03:00"),
+                ),
             ],
         );
         let after = wanted(
             &cfg,
             &[
-                peer("b", "198.51.100.7", "10.42.1.0/24", Some("0a:58:0a:2a:01:00")),
+                peer(
+                    "b",
+                    "198.51.100.7",
+                    "10.42.1.0/24",
+                    Some("0a:58:0a:2a:01:00"),
+                ),
                 // c moved to another address: only its forwarding entry changes.
-                peer("c", "198.51.100.80", "10.42.2.0/24", Some("0a:58:0a:2a:02:00")),
+                peer(
+                    "c",
+                    "198.51.100.80",
+                    "10.42.2.0/24",
+                    Some("0a:58:0a:2a:02:00"),
+                ),
             ],
         );
         let plan = plan(&before, &after);

@@ -255,7 +255,14 @@ fn remove_here(config: &PeersConfig) {
     vxlan::delete(&config.device());
     let cluster = config.cluster_cidr.to_string();
     let flush = [
-        "route", "flush", "root", &cluster, "proto", crate::routes::PROTO, "type", "unicast",
+        "route",
+        "flush",
+        "root",
+        &cluster,
+        "proto",
+        crate::routes::PROTO,
+        "type",
+        "unicast",
     ];
     if let Err(e) = cmd::ip(&flush) {
         tracing::debug!(error = %e, "no peer routes to remove");

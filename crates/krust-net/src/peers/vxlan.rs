@@ -14,7 +14,10 @@ use crate::veth::mac_for;
 
 /// The device of the node whose bridge is `bridge`: 12 characters of it and `.vx`.
 pub(crate) fn device_name(bridge: &str) -> String {
-    let keep = bridge.char_indices().nth(12).map_or(bridge.len(), |(i, _)| i);
+    let keep = bridge
+        .char_indices()
+        .nth(12)
+        .map_or(bridge.len(), |(i, _)| i);
     format!("{}.vx", &bridge[..keep])
 }
 
@@ -80,7 +83,9 @@ mod tests {
     fn the_device_is_named_after_the_bridge_within_fifteen_characters() {
         assert_eq!(device_name("krust0"), "krust0.vx");
         assert_eq!(device_name("krt-a-long-name"), "krt-a-long-n.vx");
-        assert!(crate::config::plain_link_name(&device_name("abcdefghijklmno")));
+        assert!(crate::config::plain_link_name(&device_name(
+            "abcdefghijklmno"
+        )));
     }
 
     #[test]
