@@ -2,7 +2,8 @@
 //! UDP port [`VXLAN_PORT`], the node's address as local address, no learning (peers are
 //! programmed, never learnt), the pods' MTU, the VTEP address (the podCIDR's network
 //! address, a /32) and a MAC address made from it, so a remade device keeps the MAC its
-//! peers know. A device whose VNI, port or local address differ is made again.
+//! peers know. A device whose VNI, port or local address differ is made again; one that is
+//! right is left alone.
 
 use krust_api::cidr::Cidr;
 use serde_json::Value;
@@ -26,48 +27,70 @@ pub(crate) fn vtep_mac(pod_cidr: Cidr) -> String {
     mac_for(pod_cidr.network())
 }
 
-/// Makes the device (or keeps the one there), its address, MAC and MTU.
+/// Makes the device (or keeps the one there), its address, MAC and MTU. A device that is
+/// already right is left alone: even setting its MAC to the same value would flush its
+/// neighbours.
 pub(crate) fn ensure(config: &PeersConfig) -> Result<()> {
     let device = config.device();
     let local = config.node_ip.to_string();
-    if let Ok(shown) = ip(&["-d", "-j", "link", "show", "dev", &device])
-        && !matches(&shown, &local)
-    {
+    let mac = vtep_mac(config.pod_cidr);
+    let shown = ip(&["-d", "-j", "link", "show", "dev", &device]).unwrap_or_default();
+    let state = state(&shown, &local, &mac, config.mtu);
+    if state == State::Other {
         tracing::info!(%device, "remaking the VXLAN device");
         delete(&device);
     }
-    let add = format!(
-        "link add {device} type vxlan id {VNI} local {local} dstport {VXLAN_PORT} nolearning"
-    );
-    match ip_batch(&[add]) {
-        Err(e) if !already_exists(&e) => return Err(e),
-        _ => {}
+    if state != State::Right {
+        let add = format!(
+            "link add {device} type vxlan id {VNI} local {local} dstport {VXLAN_PORT} nolearning"
+        );
+        match ip_batch(&[add]) {
+            Err(e) if !already_exists(&e) => return Err(e),
+            _ => {}
+        }
+        ip_batch(&[format!(
+            "link set {device} address {mac} mtu {} up",
+            config.mtu
+        )])?;
     }
     let vtep = config.pod_cidr.network();
-    ip_batch(&[
-        format!(
-            "link set {device} address {} mtu {} up",
-            vtep_mac(config.pod_cidr),
-            config.mtu
-        ),
-        format!("addr replace {vtep}/32 dev {device}"),
-    ])
+    ip_batch(&[format!("addr replace {vtep}/32 dev {device}")])
 }
 
-/// Whether `ip -d -j link show`'s answer is a VXLAN device of krust's VNI and port with
-/// `local` as local address.
-fn matches(shown: &str, local: &str) -> bool {
+/// What `ip -d -j link show` says of the device.
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    /// No such device.
+    Missing,
+    /// Another kind, VNI, port or local address: to be made again.
+    Other,
+    /// Krust's device, but its MAC, MTU or state are to be set.
+    Unset,
+    /// Right as it is.
+    Right,
+}
+
+fn state(shown: &str, local: &str, mac: &str, mtu: u32) -> State {
     let Ok(links) = serde_json::from_str::<Vec<Value>>(shown) else {
-        return false;
+        return State::Missing;
     };
-    links.first().is_some_and(|link| {
-        let info = &link["linkinfo"];
-        let data = &info["info_data"];
-        info["info_kind"] == "vxlan"
-            && data["id"] == VNI
-            && data["port"] == VXLAN_PORT
-            && data["local"] == local
-    })
+    let Some(link) = links.first() else {
+        return State::Missing;
+    };
+    let info = &link["linkinfo"];
+    let data = &info["info_data"];
+    let ours = info["info_kind"] == "vxlan"
+        && data["id"] == VNI
+        && data["port"] == VXLAN_PORT
+        && data["local"] == local;
+    let up = link["flags"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f == "UP"));
+    match (ours, link["address"] == mac && link["mtu"] == mtu && up) {
+        (false, _) => State::Other,
+        (true, false) => State::Unset,
+        (true, true) => State::Right,
+    }
 }
 
 /// Removes the device (with its neighbours, FDB entries and routes), if it is there.
@@ -95,16 +118,19 @@ mod tests {
     }
 
     #[test]
-    fn a_device_of_another_vni_port_or_address_does_not_match() {
-        let shown = |id: u32, port: u16, local: &str| {
+    fn a_device_of_another_vni_port_or_address_is_made_again_and_a_right_one_kept() {
+        let shown = |id: u32, port: u16, local: &str, mtu: u32| {
             format!(
-                r#"[{{"ifname":"krust0.vx","linkinfo":{{"info_kind":"vxlan","info_data":{{"id":{id},"local":"{local}","port":{port},"learning":false}}}}}}]"#
+                r#"[{{"ifname":"krust0.vx","flags":["BROADCAST","UP"],"mtu":{mtu},"address":"0a:58:0a:24:05:00","linkinfo":{{"info_kind":"vxlan","info_data":{{"id":{id},"local":"{local}","port":{port},"learning":false}}}}}}]"#
             )
         };
-        assert!(matches(&shown(1, 8472, "10.38.0.2"), "10.38.0.2"));
-        assert!(!matches(&shown(2, 8472, "10.38.0.2"), "10.38.0.2"));
-        assert!(!matches(&shown(1, 4789, "10.38.0.2"), "10.38.0.2"));
-        assert!(!matches(&shown(1, 8472, "10.38.0.3"), "10.38.0.2"));
-        assert!(!matches("", "10.38.0.2"));
+        let mac = "0a:58:0a:24:05:00";
+        let state = |s: &str| super::state(s, "10.38.0.2", mac, 1450);
+        assert_eq!(state(&shown(1, 8472, "10.38.0.2", 1450)), State::Right);
+        assert_eq!(state(&shown(1, 8472, "10.38.0.2", 1500)), State::Unset);
+        assert_eq!(state(&shown(2, 8472, "10.38.0.2", 1450)), State::Other);
+        assert_eq!(state(&shown(1, 4789, "10.38.0.2", 1450)), State::Other);
+        assert_eq!(state(&shown(1, 8472, "10.38.0.3", 1450)), State::Other);
+        assert_eq!(state(""), State::Missing);
     }
 }
