@@ -147,14 +147,14 @@ impl Shared {
             .await
     }
 
-    /// The pods' MTU: the MTU of the link with the node's address (1500 if none has it),
-    /// less what the pod network's mode adds.
+    /// The pods' MTU: the MTU of the link with the node's address (1500 if none has it, or
+    /// the address is loopback's), less what the pod network's mode adds.
     async fn pod_mtu(&self) -> u32 {
         let underlay = match self.opts.address {
-            IpAddr::V4(ip) => krust_net::peers::underlay_mtu(ip, None).await,
-            IpAddr::V6(_) => Ok(None),
+            IpAddr::V4(ip) if !ip.is_loopback() => krust_net::peers::underlay_mtu(ip, None).await,
+            _ => Ok(None),
         };
-        let underlay = underlay.ok().flatten().unwrap_or(1500);
+        let underlay = underlay.ok().flatten().unwrap_or(1500).min(65535);
         self.opts.pod_network.pod_mtu(underlay)
     }
 
