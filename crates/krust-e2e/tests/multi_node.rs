@@ -16,7 +16,8 @@
 //!
 //! The node bridges are `krt-mn<n>x`, the cluster range `10.36.<4n>.0/22`, the services
 //! `10.35.<n>.0/24` (n = pid % 64). Namespaces, links and agents are removed by Drop guards,
-//! also when a test fails; every address is on this machine.
+//! also when a test fails; every address is on this machine, and a counter on the
+//! default-route interface checks that no packet for these ranges left it.
 
 mod real_node_support;
 
@@ -372,6 +373,16 @@ fn has_link(ns: Option<&str>, name: &str) -> bool {
     ip(&args).contains(&format!(" {name}:"))
 }
 
+/// Counts what leaves the host for the test's pod, service and underlay ranges.
+fn leak_check() -> LeakCheck {
+    LeakCheck::start(&[
+        "10.35.0.0/16",
+        "10.36.0.0/16",
+        "10.37.0.0/16",
+        "10.38.0.0/16",
+    ])
+}
+
 /// The MTU of pod `pod`'s `eth0`.
 fn pod_mtu(c: &Cluster, pod: &str) -> String {
     sh(c, pod, "cat /sys/class/net/eth0/mtu").trim().to_string()
@@ -383,6 +394,7 @@ fn pods_on_one_l2_segment_reach_each_other_through_routes() {
     let n = n();
     let (ns_a, ns_b) = (format!("krt-mn{n}a"), format!("krt-mn{n}b"));
     let segment = format!("krt-mnb{n}");
+    let leaks = leak_check();
     // Dropped last: the namespaces and links go once the nodes are cleaned.
     let mut undo = Undo::default();
     undo.ip(
@@ -452,6 +464,11 @@ fn pods_on_one_l2_segment_reach_each_other_through_routes() {
     assert!(gone, "{}\n{}", peer_routes(Some(&ns_b)), peer_routes(None));
     assert!(peer_routes(Some(&ns_b)).contains(&format!("via 10.37.{n}.1")));
     assert_eq!(peer_seen(&c, "web-b", &server_ip), b_ip);
+    assert_eq!(
+        leaks.leaked(),
+        0,
+        "packets for the test's ranges left the host"
+    );
 
     // This host's node: stopped and killed, nothing of its peer routes is left.
     c.stop();
@@ -467,6 +484,7 @@ fn pods_on_hosts_in_different_subnets_reach_each_other_over_vxlan() {
     let n = n();
     let (ns_b, ns_c) = (format!("krt-mn{n}b"), format!("krt-mn{n}c"));
     let (net_b, net_c) = (format!("10.38.{}", 4 * n), format!("10.38.{}", 4 * n + 1));
+    let leaks = leak_check();
     let mut undo = Undo::default();
     // Host c's underlay has a smaller MTU: its pods get 1350, host b's 1450.
     for (ns, net, mtu) in [(&ns_b, &net_b, 1500), (&ns_c, &net_c, 1400)] {
@@ -557,6 +575,11 @@ fn pods_on_hosts_in_different_subnets_reach_each_other_over_vxlan() {
         true_within(ROLLOUT_TIMEOUT, || via_service() == b_ip),
         "{:?}",
         via_service()
+    );
+    assert_eq!(
+        leaks.leaked(),
+        0,
+        "packets for the test's ranges left the host"
     );
 
     // A stopped agent leaves no VXLAN device or peer route; `krust killall` nothing at all.
