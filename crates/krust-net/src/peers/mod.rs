@@ -101,7 +101,7 @@ impl std::str::FromStr for Mode {
         match s {
             "routes" => Ok(Mode::Routes),
             "vxlan" => Ok(Mode::Vxlan),
-            _ => Err(format!("pod network {s:?}: routes or vxlan")),
+            _ => Err(format!("{s:?} is neither routes nor vxlan")),
         }
     }
 }
