@@ -1,7 +1,7 @@
 //! The pod network between nodes on a "host" namespace of the test's own (root): a sync
 //! programs each peer's entries once, a second sync changes nothing, an entry removed by
 //! hand comes back alone, a peer gone takes only its entries, and `stop` leaves neither the
-//! VXLAN device nor a peer route.
+//! VXLAN device nor a peer route (nor does a sync after it).
 
 mod support;
 
@@ -98,6 +98,7 @@ async fn vxlan_peers_are_programmed_once_repaired_alone_and_removed_on_stop() {
     );
 
     net.stop().await.unwrap();
+    assert_eq!(net.sync(&[b]).await.unwrap(), synced(0, 0));
     assert!(!host.try_ip(&["link", "show", "krt-br.vx"]).0);
     assert_eq!(host.ip(&["route", "show", "proto", "107"]), "");
 }

@@ -165,8 +165,9 @@ pub struct Synced {
 #[derive(Clone, Debug)]
 pub struct PeerNetwork {
     config: Arc<PeersConfig>,
-    /// Held by the thread changing the kernel's entries, one sync at a time.
-    kernel: Arc<std::sync::Mutex<()>>,
+    /// Held by the thread changing the kernel's entries, one sync at a time; `true` once
+    /// stopped, so a sync whose caller was cancelled never writes after [`PeerNetwork::stop`].
+    kernel: Arc<std::sync::Mutex<bool>>,
 }
 
 impl PeerNetwork {
@@ -202,7 +203,10 @@ impl PeerNetwork {
         let (config, kernel) = (self.config.clone(), self.kernel.clone());
         let want = entries::wanted(&config, peers);
         run_in(config.host_netns.clone(), move || {
-            let _kernel = kernel.lock().unwrap_or_else(|e| e.into_inner());
+            let stopped = kernel.lock().unwrap_or_else(|e| e.into_inner());
+            if *stopped {
+                return Ok(Synced::default());
+            }
             if config.mode == Mode::Vxlan {
                 // Made again if someone removed it.
                 vxlan::ensure(&config)?;
@@ -226,12 +230,14 @@ impl PeerNetwork {
         .await
     }
 
-    /// Removes what the node programmed for its peers (the agent stops).
+    /// Removes what the node programmed for its peers (the agent stops); later syncs do
+    /// nothing.
     pub async fn stop(&self) -> Result<()> {
         let kernel = self.kernel.clone();
         let config = self.config.clone();
         run_in(config.host_netns.clone(), move || {
-            let _kernel = kernel.lock().unwrap_or_else(|e| e.into_inner());
+            let mut stopped = kernel.lock().unwrap_or_else(|e| e.into_inner());
+            *stopped = true;
             remove_here(&config);
             Ok(())
         })
