@@ -240,9 +240,15 @@ impl Cluster {
         cluster
     }
 
-    /// The real node's name (see [`Cluster::start_real_node`]).
+    /// The real node's name (see [`Cluster::start_real_node`]): `--node-name` if the test
+    /// gave one.
     pub fn node_name(&self) -> String {
-        format!("krt-e2e-{}", std::process::id() % 128)
+        self.args
+            .iter()
+            .position(|a| a == "--node-name")
+            .and_then(|i| self.args.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| format!("krt-e2e-{}", std::process::id() % 128))
     }
 
     /// Runs `krust ARGS` (e.g. `image load`), with `--data-dir` of this cluster appended.

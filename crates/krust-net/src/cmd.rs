@@ -1,5 +1,6 @@
 //! The host tools the pod network drives: iproute2's `ip` (links, addresses, routes; `-batch`
-//! so that one process does all of a step), `nft` (one atomic script), `conntrack` (stale UDP
+//! so that one process does all of a step) and `bridge` (a VXLAN device's forwarding
+//! database), `nft` (one atomic script), `conntrack` (stale UDP
 //! flows) and `/proc/sys/net` switches. Each runs in the calling thread's network namespace
 //! (see `netns.rs`).
 
@@ -27,6 +28,42 @@ pub(crate) fn ip_batch_forced(lines: &[String]) {
     }) {
         tracing::debug!(%why, "some removals found nothing to remove");
     }
+}
+
+/// Runs `ip -force -batch -` with `lines`: every line is tried; the error names the lines
+/// that failed (their `ip` messages), after all the others were done.
+pub(crate) fn ip_batch_all(lines: &[String]) -> Result<()> {
+    batch_all("ip", lines)
+}
+
+/// Runs `bridge -force -batch -` with `lines`, as [`ip_batch_all`].
+pub(crate) fn bridge_batch_all(lines: &[String]) -> Result<()> {
+    batch_all("bridge", lines)
+}
+
+/// Runs `bridge -force -batch -` with `lines`, ignoring failures (as [`ip_batch_forced`]).
+pub(crate) fn bridge_batch_forced(lines: &[String]) {
+    if let Err(why) = batch_all("bridge", lines) {
+        tracing::debug!(%why, "some removals found nothing to remove");
+    }
+}
+
+fn batch_all(program: &'static str, lines: &[String]) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    run_with_input(
+        program,
+        &["-force", "-batch", "-"],
+        &lines.join("\n"),
+        || lines.join("; "),
+    )
+    .map(drop)
+}
+
+/// Runs `bridge` with `args` and returns what it printed.
+pub(crate) fn bridge(args: &[&str]) -> Result<String> {
+    run_with_input("bridge", args, "", || args.join(" "))
 }
 
 /// Runs `ip` with `args` and returns what it printed.

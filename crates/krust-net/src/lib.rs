@@ -6,6 +6,8 @@
 //!
 //! [`proxy`] is the node's service proxy, kube-proxy's nftables mode: Services and
 //! EndpointSlices (read by the caller) become the node's `krust-proxy-<bridge>` table.
+//! [`peers`] is the pod network between nodes, as flannel's `host-gw` and `vxlan` backends:
+//! routes to the other nodes' podCIDRs, directly or over a VXLAN device.
 //!
 //! The host is changed with iproute2's `ip` (`-batch`: one process per step) and with `nft`
 //! rather than through a netlink crate: no new dependency, commands that read as their
@@ -23,6 +25,7 @@ mod hostport;
 mod ipam;
 mod netns;
 mod network;
+pub mod peers;
 pub mod proxy;
 mod routes;
 mod veth;

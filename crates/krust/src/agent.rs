@@ -1,7 +1,8 @@
 //! `krust agent`: this host joins a cluster as a node, as `k3s agent` and `kubeadm join`
 //! do: TLS bootstrap with the join token (`join.rs`), then the same real node `krust
 //! server` runs for its own host (`krust_kubelet::node::RealNode`), with the cluster and
-//! service ranges the server publishes in `kube-system/krust-config`.
+//! service ranges and the pod network mode the server publishes in
+//! `kube-system/krust-config`.
 
 use crate::join;
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
@@ -30,6 +31,10 @@ pub struct Args {
     /// The node's pod bridge.
     #[arg(long, default_value = "krust0")]
     bridge: String,
+    /// How pods reach other nodes' pods (`routes` or `vxlan`; default: what the server
+    /// publishes).
+    #[arg(long)]
+    pod_network: Option<krust_net::peers::Mode>,
     /// The kubelet API's port (0 picks a free port).
     #[arg(long, default_value_t = 10250)]
     kubelet_port: u16,
@@ -122,6 +127,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(c) = parse("serviceCIDR")? {
         opts.service_cidr = c;
     }
+    let published = config
+        .get("podNetwork")
+        .map(|m| {
+            m.parse()
+                .map_err(|e| anyhow::anyhow!("{CLUSTER_CONFIG} podNetwork: {e}"))
+        })
+        .transpose()?;
+    opts.pod_network = args.pod_network.or(published).unwrap_or_default();
     let node = RealNode::start(client, opts).await?;
     println!("krust agent: node {} joined {}", node.name(), args.server);
     crate::stop_requested().await?;

@@ -44,6 +44,15 @@ pub struct Args {
     /// The real node's pod bridge.
     #[arg(long, default_value = "krust0")]
     bridge: String,
+    /// The real node's address (InternalIP; default: the source address of the default
+    /// route), as k3s' `--node-ip`.
+    #[arg(long)]
+    node_ip: Option<std::net::IpAddr>,
+    /// How pods reach other nodes' pods, as k3s' `--flannel-backend`: `routes` (the nodes
+    /// share one L2 segment) or `vxlan` (an overlay over any IP network). Joining agents
+    /// follow it.
+    #[arg(long, default_value = "routes")]
+    pod_network: krust_net::peers::Mode,
     /// Registries pulled from over plain HTTP (e.g. `localhost:5000`).
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
@@ -133,7 +142,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         let client = client(&format!("system:node:{}", node_name(&args)));
         let name = node_name(&args);
-        let address = krust_kubelet::node::host::primary_ip();
+        let address = args
+            .node_ip
+            .unwrap_or_else(krust_kubelet::node::host::primary_ip);
         let (cert, key) = running.pki.kubelet_serving(&name, &[address])?;
         let tls = KubeletTls {
             ca_cert: running.pki.ca_cert.clone(),
@@ -150,6 +161,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .service_cidr
             .parse()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        opts.pod_network = args.pod_network;
         opts.insecure_registries = args.insecure_registries.clone();
         Some(RealNode::start(client, opts).await?)
     };
@@ -183,7 +195,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Writes what joining nodes need to know of the cluster into `kube-system/krust-config`
-/// (as kubeadm's `kubeadm-config`): its pod and service ranges.
+/// (as kubeadm's `kubeadm-config`): its pod and service ranges and its pod network mode.
 async fn publish_cluster_config(client: &kube::Client, args: &Args) -> anyhow::Result<()> {
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::{Api, Patch, PatchParams};
@@ -191,7 +203,11 @@ async fn publish_cluster_config(client: &kube::Client, args: &Args) -> anyhow::R
     let config = serde_json::json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": crate::agent::CLUSTER_CONFIG},
-        "data": {"clusterCIDR": args.cluster_cidr, "serviceCIDR": args.service_cidr},
+        "data": {
+            "clusterCIDR": args.cluster_cidr,
+            "serviceCIDR": args.service_cidr,
+            "podNetwork": args.pod_network.as_str(),
+        },
     });
     api.patch(
         crate::agent::CLUSTER_CONFIG,

@@ -138,3 +138,67 @@ pub fn forwarded_port(line: &str) -> u16 {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no local port in {line:?}"))
 }
+
+/// Counts packets to `ranges` leaving through the host's default-route interface (an
+/// nftables table of the test's own, removed when dropped): DESIGN.md's network safety,
+/// checked. (`real_node_services.rs` keeps a copy for krust's default ranges.)
+pub struct LeakCheck {
+    table: String,
+}
+
+impl LeakCheck {
+    /// Starts counting packets to `ranges` (CIDRs).
+    pub fn start(ranges: &[&str]) -> LeakCheck {
+        let route = std::process::Command::new("ip")
+            .args(["route", "show", "default"])
+            .output()
+            .expect("ip route");
+        let route = String::from_utf8_lossy(&route.stdout).into_owned();
+        let dev = route
+            .split_whitespace()
+            .skip_while(|w| *w != "dev")
+            .nth(1)
+            .unwrap_or("eth0")
+            .to_string();
+        let table = format!("krust-leakcheck-{}", std::process::id());
+        let script = format!(
+            "add table ip {table}; \
+             add chain ip {table} out {{ type filter hook postrouting priority 500; }}; \
+             add rule ip {table} out oifname \"{dev}\" ip daddr {{ {} }} counter",
+            ranges.join(", ")
+        );
+        let out = std::process::Command::new("nft")
+            .arg(&script)
+            .output()
+            .expect("nft");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        LeakCheck { table }
+    }
+
+    /// The packets counted so far.
+    pub fn leaked(&self) -> u64 {
+        let out = std::process::Command::new("nft")
+            .args(["list", "table", "ip", &self.table])
+            .output()
+            .expect("nft");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let packets = text.split("packets ").nth(1).unwrap_or_default();
+        packets
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for LeakCheck {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("nft")
+            .args(["delete", "table", "ip", &self.table])
+            .status();
+    }
+}

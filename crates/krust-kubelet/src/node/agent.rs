@@ -1,9 +1,9 @@
 //! The real node's agent: [`RealNode::start`] registers the host as a Node (`register.rs`:
 //! capacity and nodeInfo read from the host by `host.rs`), keeps its Lease and status fresh,
-//! waits for the node's `spec.podCIDR` to set up the pod network, and runs one worker per
-//! pod bound to it (`pods.rs`, `worker.rs`), and serves the cluster DNS on the pod bridge's
-//! gateway (`cluster_dns.rs`). Stopping the agent leaves containers running: a new agent
-//! adopts them.
+//! waits for the node's `spec.podCIDR` to set up the pod network, runs one worker per pod
+//! bound to it (`pods.rs`, `worker.rs`), programs the routes to the other nodes' pods
+//! (`peers.rs`), and serves the cluster DNS on the pod bridge's gateway (`cluster_dns.rs`).
+//! Stopping the agent leaves containers running: a new agent adopts them.
 
 use std::ffi::OsString;
 use std::net::IpAddr;
@@ -18,6 +18,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use krust_api::cidr::Cidr;
 use krust_image::ImageStore;
+use krust_net::peers::{Mode, PeerNetwork};
 use krust_net::proxy::ServiceProxy;
 use krust_net::{NetworkConfig, PodNetwork};
 use krust_runtime::{Runtime, RuntimeConfig};
@@ -27,7 +28,9 @@ use tokio::task::JoinHandle;
 
 use crate::events::Recorder;
 
-use super::{cluster_dns, host, images, pods, proxy, register, reset, stats, streams, tokens};
+use super::{
+    cluster_dns, host, images, peers, pods, proxy, register, reset, stats, streams, tokens,
+};
 
 /// How a real node runs.
 #[derive(Clone, Debug)]
@@ -50,6 +53,8 @@ pub struct NodeOptions {
     pub bridge: String,
     pub cluster_cidr: Cidr,
     pub service_cidr: Cidr,
+    /// How pods reach other nodes' pods (`krust_net::peers`).
+    pub pod_network: Mode,
     /// Registries pulled over plain HTTP (`localhost:5000`).
     pub insecure_registries: Vec<String>,
     pub lease_interval: Duration,
@@ -81,6 +86,7 @@ impl NodeOptions {
             bridge: "krust0".into(),
             cluster_cidr: "10.42.0.0/16".parse().expect("cidr"),
             service_cidr: "10.43.0.0/16".parse().expect("cidr"),
+            pod_network: Mode::default(),
             insecure_registries: Vec::new(),
             lease_interval: Duration::from_secs(10),
             status_interval: Duration::from_secs(60),
@@ -111,6 +117,8 @@ pub(crate) struct Shared {
     network: OnceCell<PodNetwork>,
     /// The service proxy, once started (stopped with the agent).
     pub proxy: std::sync::OnceLock<ServiceProxy>,
+    /// The pod network towards the other nodes, once started (stopped with the agent).
+    pub peers: std::sync::OnceLock<PeerNetwork>,
 }
 
 impl Shared {
@@ -129,6 +137,7 @@ impl Shared {
                     bridge: self.opts.bridge.clone(),
                     cluster_cidr: self.opts.cluster_cidr,
                     service_cidr: self.opts.service_cidr,
+                    mtu: self.pod_mtu().await,
                     ..NetworkConfig::new(cidr, self.opts.data_dir.join("net"))
                 };
                 PodNetwork::setup(config)
@@ -136,6 +145,17 @@ impl Shared {
                     .map_err(|e| format!("setting up the pod network: {e}"))
             })
             .await
+    }
+
+    /// The pods' MTU: the MTU of the link with the node's address (1500 if none has it, or
+    /// the address is loopback's), less what the pod network's mode adds.
+    async fn pod_mtu(&self) -> u32 {
+        let underlay = match self.opts.address {
+            IpAddr::V4(ip) if !ip.is_loopback() => krust_net::peers::underlay_mtu(ip, None).await,
+            _ => Ok(None),
+        };
+        let underlay = underlay.ok().flatten().unwrap_or(1500).min(65535);
+        self.opts.pod_network.pod_mtu(underlay)
     }
 
     /// The pod's image pull Secrets that exist.
@@ -232,6 +252,7 @@ impl RealNode {
             started: krust_api::meta::now(),
             network: OnceCell::new(),
             proxy: Default::default(),
+            peers: Default::default(),
             opts,
         });
         let heartbeat = register::register(&shared).await?;
@@ -242,6 +263,7 @@ impl RealNode {
             tokio::spawn(serve(listener, tls, shared.clone())),
             tokio::spawn(stats::housekeeping(shared.clone())),
             tokio::spawn(proxy::run(shared.clone())),
+            tokio::spawn(peers::run(shared.clone())),
             tokio::spawn(cluster_dns::serve(shared.clone())),
         ];
         tracing::info!(node = %shared.name, address = %shared.host_ip, "real node registered");
@@ -254,8 +276,8 @@ impl RealNode {
     }
 
     /// Stops the agent's tasks, removes its service rules (kube-proxy's `--cleanup`; a new
-    /// agent writes them again before anything else changes) and withdraws its DNS server's
-    /// endpoint; containers keep running.
+    /// agent writes them again before anything else changes) and its routes to the other
+    /// nodes' pods, and withdraws its DNS server's endpoint; containers keep running.
     pub async fn shutdown(self) {
         for t in &self.tasks {
             t.abort();
@@ -267,6 +289,11 @@ impl RealNode {
             && let Err(e) = proxy.stop().await
         {
             tracing::warn!(error = %e, "removing the service rules");
+        }
+        if let Some(peers) = self.shared.peers.get()
+            && let Err(e) = peers.stop().await
+        {
+            tracing::warn!(error = %e, "removing the routes to other nodes' pods");
         }
         cluster_dns::withdraw(&self.shared).await;
     }

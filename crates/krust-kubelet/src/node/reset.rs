@@ -1,6 +1,7 @@
 //! Undoing a node on this host (what k3s' `k3s-killall.sh` does): every sandbox and its
 //! containers stopped and removed, the pod network (bridge, routes, hostPort rules) torn
-//! down, the service proxy's table and route removed. The node writes what it set up to
+//! down, the service proxy's table and route removed, and so are the routes, VXLAN device,
+//! neighbour and FDB entries of the pod network between nodes (`krust_net::peers`). The node writes what it set up to
 //! `<data dir>/node.json` ([`record`]), so [`reset`] needs nothing but the data dir. Images
 //! and logs stay.
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use krust_api::cidr::Cidr;
+use krust_net::peers::{Mode, PeersConfig};
 use krust_net::{NetworkConfig, PodNetwork};
 use krust_runtime::{Runtime, RuntimeConfig};
 use serde::{Deserialize, Serialize};
@@ -91,6 +93,16 @@ pub async fn reset(data_dir: &Path) -> anyhow::Result<()> {
             node_name: String::new(),
             cluster_cidr: config.cluster_cidr,
             service_cidr: config.service_cidr,
+            host_netns: None,
+        })
+        .await?;
+        krust_net::peers::remove(&PeersConfig {
+            mode: Mode::default(),
+            bridge: config.bridge.clone(),
+            node_ip: std::net::Ipv4Addr::UNSPECIFIED,
+            pod_cidr: config.pod_cidr,
+            cluster_cidr: config.cluster_cidr,
+            mtu: config.mtu,
             host_netns: None,
         })
         .await?;
