@@ -23,6 +23,7 @@ mod hostport;
 mod ipam;
 mod netns;
 mod network;
+pub mod policy;
 pub mod proxy;
 mod routes;
 mod veth;
