@@ -18,6 +18,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use krust_api::cidr::Cidr;
 use krust_image::ImageStore;
+use krust_net::policy::PolicyEnforcer;
 use krust_net::proxy::ServiceProxy;
 use krust_net::{NetworkConfig, PodNetwork};
 use krust_runtime::{Runtime, RuntimeConfig};
@@ -27,7 +28,9 @@ use tokio::task::JoinHandle;
 
 use crate::events::Recorder;
 
-use super::{cluster_dns, host, images, pods, proxy, register, reset, stats, streams, tokens};
+use super::{
+    cluster_dns, host, images, network_policy, pods, proxy, register, reset, stats, streams, tokens,
+};
 
 /// How a real node runs.
 #[derive(Clone, Debug)]
@@ -111,6 +114,8 @@ pub(crate) struct Shared {
     network: OnceCell<PodNetwork>,
     /// The service proxy, once started (stopped with the agent).
     pub proxy: std::sync::OnceLock<ServiceProxy>,
+    /// The NetworkPolicy enforcer, once started (its rules removed with the agent).
+    pub policies: std::sync::OnceLock<PolicyEnforcer>,
 }
 
 impl Shared {
@@ -232,6 +237,7 @@ impl RealNode {
             started: krust_api::meta::now(),
             network: OnceCell::new(),
             proxy: Default::default(),
+            policies: Default::default(),
             opts,
         });
         let heartbeat = register::register(&shared).await?;
@@ -242,6 +248,7 @@ impl RealNode {
             tokio::spawn(serve(listener, tls, shared.clone())),
             tokio::spawn(stats::housekeeping(shared.clone())),
             tokio::spawn(proxy::run(shared.clone())),
+            tokio::spawn(network_policy::run(shared.clone())),
             tokio::spawn(cluster_dns::serve(shared.clone())),
         ];
         tracing::info!(node = %shared.name, address = %shared.host_ip, "real node registered");
@@ -267,6 +274,11 @@ impl RealNode {
             && let Err(e) = proxy.stop().await
         {
             tracing::warn!(error = %e, "removing the service rules");
+        }
+        if let Some(policies) = self.shared.policies.get()
+            && let Err(e) = policies.stop().await
+        {
+            tracing::warn!(error = %e, "removing the network policy rules");
         }
         cluster_dns::withdraw(&self.shared).await;
     }

@@ -24,6 +24,7 @@ mod hooks;
 pub mod host;
 pub mod host_stats;
 pub mod images;
+mod network_policy;
 mod pods;
 mod prepare;
 mod pressure;

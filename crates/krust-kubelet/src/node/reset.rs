@@ -1,6 +1,6 @@
 //! Undoing a node on this host (what k3s' `k3s-killall.sh` does): every sandbox and its
 //! containers stopped and removed, the pod network (bridge, routes, hostPort rules) torn
-//! down, the service proxy's table and route removed. The node writes what it set up to
+//! down, the service proxy's table and route and the network policy table removed. The node writes what it set up to
 //! `<data dir>/node.json` ([`record`]), so [`reset`] needs nothing but the data dir. Images
 //! and logs stay.
 
@@ -94,6 +94,7 @@ pub async fn reset(data_dir: &Path) -> anyhow::Result<()> {
             host_netns: None,
         })
         .await?;
+        krust_net::policy::remove(&config.bridge, None).await?;
         let network = PodNetwork::setup(config).await?;
         for (uid, _) in network.allocated() {
             network.detach(&uid, None).await?;
