@@ -4,7 +4,7 @@
 //! it names: pods by label (also through the Service's ClusterIP), namespaces by label, an
 //! ipBlock with an except, a numbered port, a named port, an endPort range; egress default
 //! deny blocks a client's connections and DNS until a rule allows the server and port 53;
-//! deleting the policies restores traffic; the node's table goes with the cluster.
+//! deleting the policies restores traffic; a stopped node removes its table.
 
 mod real_node_support;
 
@@ -85,7 +85,7 @@ fn pod_ip(c: &Cluster, ns: &str, pod: &str) -> String {
 
 #[test]
 fn network_policies_admit_only_what_they_allow() {
-    let c = cluster();
+    let mut c = cluster();
     let pod = |ns: &str, name: &str, labels: &str, command: &str, ports: &str| {
         format!(
             "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {{{labels}}}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: main, image: {IMAGE}, command: [sh, -c, '{command}'], ports: [{ports}]}}]\n"
@@ -276,9 +276,16 @@ fn network_policies_admit_only_what_they_allow() {
 
     c.ok(&["delete", "netpol", "-n", a, "client-out"]);
     expect(&c, "egress policy deleted", &[(a, "client", s, 9090, true)]);
-    let tables = std::process::Command::new("nft")
-        .args(["list", "tables"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&tables.stdout).contains(&table_name(&c)));
+
+    // The node's table lives with the agent.
+    let table_exists = |c: &Cluster| {
+        let tables = std::process::Command::new("nft")
+            .args(["list", "tables"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&tables.stdout).contains(&table_name(c))
+    };
+    assert!(table_exists(&c));
+    c.stop();
+    assert!(!table_exists(&c), "the stopped node left its policy table");
 }

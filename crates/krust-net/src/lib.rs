@@ -6,6 +6,8 @@
 //!
 //! [`proxy`] is the node's service proxy, kube-proxy's nftables mode: Services and
 //! EndpointSlices (read by the caller) become the node's `krust-proxy-<bridge>` table.
+//! [`policy`] enforces NetworkPolicies as kube-router's netpol controller does: policies,
+//! pods and namespaces become the node's `krust-policy-<bridge>` table.
 //!
 //! The host is changed with iproute2's `ip` (`-batch`: one process per step) and with `nft`
 //! rather than through a netlink crate: no new dependency, commands that read as their
