@@ -82,5 +82,9 @@ fn kubectl_creates_lists_describes_and_refuses_network_policies() {
     ] {
         assert!(err.contains(cause), "{cause:?} not in:\n{err}");
     }
-    assert!(c.kubectl(&["get", "netpol", "bad"]).stderr.contains("NotFound"));
+    assert!(
+        c.kubectl(&["get", "netpol", "bad"])
+            .stderr
+            .contains("NotFound")
+    );
 }
