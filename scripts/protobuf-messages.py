@@ -79,6 +79,8 @@ ROOTS = [
     ("discovery/v1", "EndpointSliceList", "discovery.k8s.io/v1", "EndpointSliceList"),
     ("events/v1", "Event", "events.k8s.io/v1", "Event"),
     ("events/v1", "EventList", "events.k8s.io/v1", "EventList"),
+    ("networking/v1", "NetworkPolicy", "networking.k8s.io/v1", "NetworkPolicy"),
+    ("networking/v1", "NetworkPolicyList", "networking.k8s.io/v1", "NetworkPolicyList"),
     ("meta/v1", "DeleteOptions", "*", "DeleteOptions"),
     ("meta/v1", "CreateOptions", "*", "CreateOptions"),
     ("meta/v1", "UpdateOptions", "*", "UpdateOptions"),
@@ -362,7 +364,7 @@ def main() -> None:
 
 PACKAGE_ORDER = [
     "meta/v1", "core/v1", "apps/v1", "authentication/v1", "autoscaling/v1", "certificates/v1",
-    "coordination/v1", "discovery/v1", "events/v1", "policy/v1",
+    "coordination/v1", "discovery/v1", "events/v1", "networking/v1", "policy/v1",
 ]
 
 HEADER = """\

@@ -98,6 +98,9 @@ fn typed(api_version: &str, kind: &str, v: &Value) -> Option<Result<Vec<Vec<Step
             unknown_fields::<k8s_openapi::api::certificates::v1::CertificateSigningRequest>(v)
         }
         ("coordination.k8s.io/v1", "Lease") => unknown_fields::<coordination::v1::Lease>(v),
+        ("networking.k8s.io/v1", "NetworkPolicy") => {
+            unknown_fields::<k8s_openapi::api::networking::v1::NetworkPolicy>(v)
+        }
         ("discovery.k8s.io/v1", "EndpointSlice") => {
             unknown_fields::<discovery::v1::EndpointSlice>(v)
         }

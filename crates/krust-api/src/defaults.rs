@@ -170,6 +170,7 @@ pub fn on_write(kind: &str, obj: &mut Value) {
         }
         "Service" => service(object(obj, "spec")),
         "Secret" => string_data(obj),
+        "NetworkPolicy" => network_policy(object(obj, "spec")),
         _ => {}
     }
 }
@@ -186,6 +187,38 @@ fn string_data(obj: &mut Value) {
     for (k, v) in strings {
         let text = v.as_str().unwrap_or_default();
         data[k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
+}
+
+/// `SetDefaults_NetworkPolicySpec` and `SetDefaults_NetworkPolicyPort`: without
+/// `policyTypes`, `Ingress`, and `Egress` too when there are egress rules; ports are TCP
+/// unless told.
+fn network_policy(spec: &mut Value) {
+    let empty = spec
+        .get("policyTypes")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty);
+    if empty && spec.is_object() {
+        let egress = spec
+            .get("egress")
+            .and_then(Value::as_array)
+            .is_some_and(|e| !e.is_empty());
+        spec["policyTypes"] = match egress {
+            true => json!(["Ingress", "Egress"]),
+            false => json!(["Ingress"]),
+        };
+    }
+    for direction in ["ingress", "egress"] {
+        let Some(rules) = spec.get_mut(direction).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for rule in rules {
+            if let Some(ports) = rule.get_mut("ports").and_then(Value::as_array_mut) {
+                for p in ports {
+                    default(p, "protocol", json!("TCP"));
+                }
+            }
+        }
     }
 }
 
@@ -278,6 +311,28 @@ mod tests {
         let mut named = json!({"spec": {"ports": [{"port": 80, "targetPort": "http"}]}});
         on_write("Service", &mut named);
         assert_eq!(named["spec"]["ports"][0]["targetPort"], "http");
+    }
+
+    #[test]
+    fn a_network_policy_gets_kubernetes_policy_types_and_tcp_ports() {
+        let mut only_ingress =
+            json!({"spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 80}]}]}});
+        on_write("NetworkPolicy", &mut only_ingress);
+        assert_eq!(only_ingress["spec"]["policyTypes"], json!(["Ingress"]));
+        assert_eq!(
+            only_ingress["spec"]["ingress"][0]["ports"][0]["protocol"],
+            "TCP"
+        );
+        let mut with_egress = json!({"spec": {"podSelector": {}, "egress": [{}]}});
+        on_write("NetworkPolicy", &mut with_egress);
+        assert_eq!(
+            with_egress["spec"]["policyTypes"],
+            json!(["Ingress", "Egress"])
+        );
+        let mut told =
+            json!({"spec": {"podSelector": {}, "egress": [{}], "policyTypes": ["Egress"]}});
+        on_write("NetworkPolicy", &mut told);
+        assert_eq!(told["spec"]["policyTypes"], json!(["Egress"]));
     }
 
     #[test]

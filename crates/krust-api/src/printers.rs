@@ -12,6 +12,7 @@ mod cluster;
 mod config;
 mod docs;
 mod events;
+mod networking;
 mod pods;
 mod services;
 mod util;
@@ -27,6 +28,8 @@ mod config_tests;
 mod default_tests;
 #[cfg(test)]
 mod events_tests;
+#[cfg(test)]
+mod networking_tests;
 #[cfg(test)]
 mod pods_tests;
 #[cfg(test)]
@@ -92,6 +95,7 @@ enum Printer {
     Namespace,
     Lease,
     CertificateSigningRequest,
+    NetworkPolicy,
     Deployment,
     ReplicaSet,
     StatefulSet,
@@ -116,6 +120,7 @@ fn printer(group: &str, resource: &str) -> Printer {
         ("", "namespaces") => Printer::Namespace,
         ("coordination.k8s.io", "leases") => Printer::Lease,
         ("certificates.k8s.io", "certificatesigningrequests") => Printer::CertificateSigningRequest,
+        ("networking.k8s.io", "networkpolicies") => Printer::NetworkPolicy,
         ("apps", "deployments") => Printer::Deployment,
         ("apps", "replicasets") => Printer::ReplicaSet,
         ("apps", "statefulsets") => Printer::StatefulSet,
@@ -143,6 +148,7 @@ pub fn columns(group: &str, resource: &str) -> &'static [Column] {
         Printer::Namespace => cluster::NAMESPACE_COLUMNS,
         Printer::Lease => cluster::LEASE_COLUMNS,
         Printer::CertificateSigningRequest => certificates::CSR_COLUMNS,
+        Printer::NetworkPolicy => networking::NETWORK_POLICY_COLUMNS,
         Printer::Deployment => workloads::DEPLOYMENT_COLUMNS,
         Printer::ReplicaSet => workloads::REPLICASET_COLUMNS,
         Printer::StatefulSet => workloads::STATEFULSET_COLUMNS,
@@ -170,6 +176,7 @@ pub fn cells(group: &str, resource: &str, obj: &Value, now: Timestamp) -> Vec<Va
         Printer::Namespace => cluster::namespace_cells(obj, now),
         Printer::Lease => cluster::lease_cells(obj, now),
         Printer::CertificateSigningRequest => certificates::csr_cells(obj, now),
+        Printer::NetworkPolicy => networking::network_policy_cells(obj, now),
         Printer::Deployment => workloads::deployment_cells(obj, now),
         Printer::ReplicaSet => workloads::replicaset_cells(obj, now),
         Printer::StatefulSet => workloads::statefulset_cells(obj, now),

@@ -177,6 +177,11 @@ pub static RESOURCES: &[Resource] = &[
         short_names: &["ev"], categories: &[], namespaced: true, storage: "events", has_status: false,
         subresources: &[],
     },
+    Resource {
+        group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies",
+        singular: "networkpolicy", short_names: &["netpol"], categories: &[], namespaced: true,
+        storage: "networkpolicies", has_status: false, subresources: &[],
+    },
 ];
 
 impl Resource {

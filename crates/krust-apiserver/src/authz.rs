@@ -183,7 +183,9 @@ fn node_may(node: &str, group: &str, a: &Attributes) -> bool {
             one_of(verb, &["create", "update", "patch"])
         }
         ("", "services" | "endpoints" | "configmaps" | "secrets" | "namespaces")
-        | ("discovery.k8s.io", "endpointslices") => one_of(verb, READ),
+        | ("discovery.k8s.io", "endpointslices")
+        // The node's network policy controller (a CNI agent's own account in Kubernetes).
+        | ("networking.k8s.io", "networkpolicies") => one_of(verb, READ),
         ("coordination.k8s.io", "leases") => {
             a.namespace == "kube-node-lease"
                 && (verb == "create"

@@ -41,6 +41,7 @@ const OBJECTS: &[(&str, &str)] = &[
     object!("lease"),
     object!("endpointslice"),
     object!("events-event"),
+    object!("networkpolicy"),
     object!("scale"),
     object!("tokenrequest"),
     object!("tokenreview"),

@@ -55,6 +55,7 @@ pub(super) fn build() -> (Map<String, Value>, Vec<Kind>) {
         kind::<coordination::v1::Lease>(&mut generator, true),
         kind::<discovery::v1::EndpointSlice>(&mut generator, true),
         kind::<events::v1::Event>(&mut generator, true),
+        kind::<k8s_openapi::api::networking::v1::NetworkPolicy>(&mut generator, true),
     ];
     // Meta types that are not `Resource`s in k8s-openapi.
     generator.subschema_for::<meta::Status>();

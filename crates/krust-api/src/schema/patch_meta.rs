@@ -223,6 +223,19 @@ pub const ATOMIC_LISTS: &[(&str, &[&str])] = &[
         &["values"],
     ),
     ("apimachinery.pkg.apis.meta.v1.StatusDetails", &["causes"]),
+    (
+        "api.networking.v1.NetworkPolicySpec",
+        &["ingress", "egress", "policyTypes"],
+    ),
+    (
+        "api.networking.v1.NetworkPolicyIngressRule",
+        &["ports", "from"],
+    ),
+    (
+        "api.networking.v1.NetworkPolicyEgressRule",
+        &["ports", "to"],
+    ),
+    ("api.networking.v1.IPBlock", &["except"]),
     ("apimachinery.pkg.apis.meta.v1.DeleteOptions", &["dryRun"]),
     ("api.core.v1.PodSpec", &["tolerations", "readinessGates"]),
     (

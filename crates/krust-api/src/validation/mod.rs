@@ -5,6 +5,7 @@ mod certificates;
 mod config;
 mod ephemeral;
 mod names;
+mod networking;
 mod pod;
 mod service;
 mod workloads;
@@ -24,6 +25,7 @@ pub fn validate(resource: &Resource, obj: &Value, old: Option<&Value>) -> Result
         "Service" => causes.extend(service::service(obj, old)),
         "ConfigMap" | "Secret" => causes.extend(config::config(resource.kind, obj)),
         "CertificateSigningRequest" => causes.extend(certificates::csr(obj, old)),
+        "NetworkPolicy" => causes.extend(networking::network_policy(obj)),
         _ => {}
     }
     verdict(resource, obj, causes)

@@ -167,6 +167,77 @@ pub fn labels(map: Option<&Value>, field: &str) -> Vec<Cause> {
     causes
 }
 
+/// The reasons `s` is not a port name (`validation.IsValidPortName`, an IANA service name).
+pub fn port_name(s: &str) -> Vec<String> {
+    let mut why = Vec::new();
+    if s.len() > 15 {
+        why.push("must be no more than 15 characters".to_string());
+    }
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        why.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
+    }
+    if !s.bytes().any(|b| b.is_ascii_lowercase()) {
+        why.push("must contain at least one letter (a-z)".into());
+    }
+    if s.contains("--") {
+        why.push("must not contain consecutive hyphens".into());
+    }
+    if s.starts_with('-') || s.ends_with('-') {
+        why.push("must not begin or end with a hyphen".into());
+    }
+    why
+}
+
+/// `ValidateLabelSelector`: the labels of `matchLabels`, then each of `matchExpressions`'
+/// operator, values and key, under `field`.
+pub fn label_selector(selector: Option<&Value>, field: &str) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let Some(selector) = selector.filter(|s| !s.is_null()) else {
+        return causes;
+    };
+    causes.extend(labels(
+        selector.get("matchLabels"),
+        &format!("{field}.matchLabels"),
+    ));
+    let exprs = selector.get("matchExpressions").and_then(Value::as_array);
+    for (i, e) in exprs.into_iter().flatten().enumerate() {
+        let path = format!("{field}.matchExpressions[{i}]");
+        let values = e.get("values").and_then(Value::as_array);
+        let count = values.map_or(0, Vec::len);
+        let operator = e.get("operator").cloned().unwrap_or(json!(""));
+        match operator.as_str().unwrap_or_default() {
+            "In" | "NotIn" if count == 0 => causes.push(Cause::required(
+                format!("{path}.values"),
+                "must be specified when `operator` is 'In' or 'NotIn'",
+            )),
+            "Exists" | "DoesNotExist" if count > 0 => causes.push(Cause::forbidden(
+                format!("{path}.values"),
+                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            )),
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            _ => causes.push(Cause::invalid(
+                format!("{path}.operator"),
+                &operator,
+                "not a valid selector operator",
+            )),
+        }
+        let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+        for why in qualified_name(key) {
+            causes.push(Cause::invalid(format!("{path}.key"), &json!(key), why));
+        }
+        for (j, v) in values.into_iter().flatten().enumerate() {
+            for why in label_value(v.as_str().unwrap_or_default()) {
+                causes.push(Cause::invalid(format!("{path}.values[{j}]"), v, why));
+            }
+        }
+    }
+    causes
+}
+
 /// Causes for invalid annotation keys and a total size over 256 KiB.
 pub fn annotations(map: Option<&Value>, field: &str) -> Vec<Cause> {
     let mut causes = Vec::new();

@@ -24,7 +24,11 @@ mod hooks;
 pub mod host;
 pub mod host_stats;
 pub mod images;
+<<<<<<< HEAD
 mod peers;
+=======
+mod network_policy;
+>>>>>>> wip-netpol
 mod pods;
 mod prepare;
 mod pressure;

@@ -24,15 +24,17 @@ use super::{Shared, service_lb};
 /// every hour).
 const CHECK_PERIOD: Duration = Duration::from_secs(30);
 
-/// The objects of one kind as last seen, by `namespace/name`; `None` until listed.
-struct Cache<K> {
-    objects: BTreeMap<String, K>,
+/// The objects of one kind as last seen, by `namespace/name`, from a watch (the network
+/// policy controller keeps its objects in it too).
+pub(super) struct Cache<K> {
+    pub(super) objects: BTreeMap<String, K>,
     listing: Option<Vec<K>>,
-    listed: bool,
+    /// Whether the first list is in.
+    pub(super) listed: bool,
 }
 
 impl<K: kube::Resource> Cache<K> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Cache {
             objects: BTreeMap::new(),
             listing: None,
@@ -50,7 +52,7 @@ impl<K: kube::Resource> Cache<K> {
     }
 
     /// Takes a watch event; whether the cache changed.
-    fn take(&mut self, event: watcher::Event<K>) -> bool {
+    pub(super) fn take(&mut self, event: watcher::Event<K>) -> bool {
         match event {
             watcher::Event::Init => {
                 self.listing = Some(Vec::new());

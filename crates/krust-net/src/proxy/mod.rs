@@ -31,9 +31,10 @@ use crate::error::{Error, Result};
 use crate::netns::run_in;
 use crate::routes::PROTO;
 
-pub use model::SERVICE_NAME_LABEL;
+pub use model::{L4, SERVICE_NAME_LABEL};
+pub(crate) use rules::hash;
 pub use rules::{Node, build};
-pub use ruleset::Ruleset;
+pub use ruleset::{Chain, Ruleset, Set};
 
 /// The metric of the proxy's route of the service range to the bridge: ahead of the pod
 /// network's `unreachable` route (1071).

@@ -247,7 +247,7 @@ fn base(node: &Node) -> Ruleset {
 
 /// The first 8 hex digits of the sha256 of `s`, upper case (chains' names stay unique when
 /// kube names are long or alike).
-fn hash(s: &str) -> String {
+pub(crate) fn hash(s: &str) -> String {
     Sha256::digest(s.as_bytes())
         .iter()
         .take(4)
