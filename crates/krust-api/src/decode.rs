@@ -5,7 +5,9 @@
 //! JSON with unknown fields pruned, so the representation of known fields is kept as sent.
 
 use crate::status::ApiError;
-use k8s_openapi::api::{apps, authentication, authorization, coordination, core, discovery, events};
+use k8s_openapi::api::{
+    apps, authentication, authorization, coordination, core, discovery, events,
+};
 use serde_json::{Map, Value};
 
 /// How unknown fields are treated (`fieldValidation`).

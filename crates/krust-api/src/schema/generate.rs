@@ -1,7 +1,9 @@
 //! Builds the OpenAPI 3 definitions of the served kinds from k8s-openapi's `JsonSchema` impls.
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::{apps, authentication, authorization, autoscaling, coordination, core, discovery, events};
+use k8s_openapi::api::{
+    apps, authentication, authorization, autoscaling, coordination, core, discovery, events,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::JsonSchema;
 use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
