@@ -71,6 +71,10 @@ ROOTS = [
     ("authentication/v1", "TokenRequest", "authentication.k8s.io/v1", "TokenRequest"),
     ("authentication/v1", "TokenReview", "authentication.k8s.io/v1", "TokenReview"),
     ("authentication/v1", "SelfSubjectReview", "authentication.k8s.io/v1", "SelfSubjectReview"),
+    ("authorization/v1", "SubjectAccessReview", "authorization.k8s.io/v1", "SubjectAccessReview"),
+    ("authorization/v1", "SelfSubjectAccessReview", "authorization.k8s.io/v1", "SelfSubjectAccessReview"),
+    ("authorization/v1", "LocalSubjectAccessReview", "authorization.k8s.io/v1", "LocalSubjectAccessReview"),
+    ("authorization/v1", "SelfSubjectRulesReview", "authorization.k8s.io/v1", "SelfSubjectRulesReview"),
     ("certificates/v1", "CertificateSigningRequest", "certificates.k8s.io/v1", "CertificateSigningRequest"),
     ("certificates/v1", "CertificateSigningRequestList", "certificates.k8s.io/v1", "CertificateSigningRequestList"),
     ("coordination/v1", "Lease", "coordination.k8s.io/v1", "Lease"),
@@ -363,8 +367,8 @@ def main() -> None:
 
 
 PACKAGE_ORDER = [
-    "meta/v1", "core/v1", "apps/v1", "authentication/v1", "autoscaling/v1", "certificates/v1",
-    "coordination/v1", "discovery/v1", "events/v1", "networking/v1", "policy/v1",
+    "meta/v1", "core/v1", "apps/v1", "authentication/v1", "authorization/v1", "autoscaling/v1",
+    "certificates/v1", "coordination/v1", "discovery/v1", "events/v1", "networking/v1", "policy/v1",
 ]
 
 HEADER = """\

@@ -5,7 +5,9 @@
 //! JSON with unknown fields pruned, so the representation of known fields is kept as sent.
 
 use crate::status::ApiError;
-use k8s_openapi::api::{apps, authentication, coordination, core, discovery, events};
+use k8s_openapi::api::{
+    apps, authentication, authorization, coordination, core, discovery, events,
+};
 use serde_json::{Map, Value};
 
 /// How unknown fields are treated (`fieldValidation`).
@@ -90,6 +92,18 @@ fn typed(api_version: &str, kind: &str, v: &Value) -> Option<Result<Vec<Vec<Step
         }
         ("authentication.k8s.io/v1", "SelfSubjectReview") => {
             unknown_fields::<authentication::v1::SelfSubjectReview>(v)
+        }
+        ("authorization.k8s.io/v1", "SubjectAccessReview") => {
+            unknown_fields::<authorization::v1::SubjectAccessReview>(v)
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+            unknown_fields::<authorization::v1::SelfSubjectAccessReview>(v)
+        }
+        ("authorization.k8s.io/v1", "LocalSubjectAccessReview") => {
+            unknown_fields::<authorization::v1::LocalSubjectAccessReview>(v)
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+            unknown_fields::<authorization::v1::SelfSubjectRulesReview>(v)
         }
         ("autoscaling/v1", "Scale") => {
             unknown_fields::<k8s_openapi::api::autoscaling::v1::Scale>(v)

@@ -153,6 +153,30 @@ pub static RESOURCES: &[Resource] = &[
         storage: "tokenreviews", has_status: true, subresources: &[],
     },
     Resource {
+        group: "authorization.k8s.io", version: "v1", kind: "LocalSubjectAccessReview",
+        plural: "localsubjectaccessreviews", singular: "localsubjectaccessreview", short_names: &[],
+        categories: &[], namespaced: true, storage: "localsubjectaccessreviews", has_status: true,
+        subresources: &[],
+    },
+    Resource {
+        group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectAccessReview",
+        plural: "selfsubjectaccessreviews", singular: "selfsubjectaccessreview", short_names: &[],
+        categories: &[], namespaced: false, storage: "selfsubjectaccessreviews", has_status: true,
+        subresources: &[],
+    },
+    Resource {
+        group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectRulesReview",
+        plural: "selfsubjectrulesreviews", singular: "selfsubjectrulesreview", short_names: &[],
+        categories: &[], namespaced: false, storage: "selfsubjectrulesreviews", has_status: true,
+        subresources: &[],
+    },
+    Resource {
+        group: "authorization.k8s.io", version: "v1", kind: "SubjectAccessReview",
+        plural: "subjectaccessreviews", singular: "subjectaccessreview", short_names: &[],
+        categories: &[], namespaced: false, storage: "subjectaccessreviews", has_status: true,
+        subresources: &[],
+    },
+    Resource {
         group: "certificates.k8s.io", version: "v1", kind: "CertificateSigningRequest",
         plural: "certificatesigningrequests", singular: "certificatesigningrequest",
         short_names: &["csr"], categories: &[], namespaced: false,
@@ -228,7 +252,13 @@ impl Resource {
     pub fn is_listable(&self) -> bool {
         !matches!(
             self.plural,
-            "bindings" | "selfsubjectreviews" | "tokenreviews"
+            "bindings"
+                | "selfsubjectreviews"
+                | "tokenreviews"
+                | "localsubjectaccessreviews"
+                | "selfsubjectaccessreviews"
+                | "selfsubjectrulesreviews"
+                | "subjectaccessreviews"
         )
     }
 }

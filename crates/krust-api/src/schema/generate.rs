@@ -1,7 +1,9 @@
 //! Builds the OpenAPI 3 definitions of the served kinds from k8s-openapi's `JsonSchema` impls.
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::{apps, authentication, autoscaling, coordination, core, discovery, events};
+use k8s_openapi::api::{
+    apps, authentication, authorization, autoscaling, coordination, core, discovery, events,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::JsonSchema;
 use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -51,6 +53,10 @@ pub(super) fn build() -> (Map<String, Value>, Vec<Kind>) {
         kind::<authentication::v1::TokenRequest>(&mut generator, false),
         kind::<authentication::v1::TokenReview>(&mut generator, false),
         kind::<authentication::v1::SelfSubjectReview>(&mut generator, false),
+        kind::<authorization::v1::SubjectAccessReview>(&mut generator, false),
+        kind::<authorization::v1::SelfSubjectAccessReview>(&mut generator, false),
+        kind::<authorization::v1::LocalSubjectAccessReview>(&mut generator, false),
+        kind::<authorization::v1::SelfSubjectRulesReview>(&mut generator, false),
         kind::<k8s_openapi::api::certificates::v1::CertificateSigningRequest>(&mut generator, true),
         kind::<coordination::v1::Lease>(&mut generator, true),
         kind::<discovery::v1::EndpointSlice>(&mut generator, true),

@@ -147,11 +147,14 @@ pub fn verb(method: &Method, target: &Target, params: &Params) -> &'static str {
     }
 }
 
-/// The authentication.k8s.io requests, answered without storing anything.
+/// The authentication.k8s.io and authorization.k8s.io requests, answered without storing
+/// anything.
 enum Unstored {
     TokenRequest,
     TokenReview,
     SelfSubjectReview,
+    AccessReview,
+    RulesReview,
 }
 
 fn unstored(call: &Call, verb: &str) -> Option<Unstored> {
@@ -160,6 +163,11 @@ fn unstored(call: &Call, verb: &str) -> Option<Unstored> {
         ("serviceaccounts", Some("token")) => Unstored::TokenRequest,
         ("tokenreviews", None) => Unstored::TokenReview,
         ("selfsubjectreviews", None) => Unstored::SelfSubjectReview,
+        (
+            "subjectaccessreviews" | "localsubjectaccessreviews" | "selfsubjectaccessreviews",
+            None,
+        ) => Unstored::AccessReview,
+        ("selfsubjectrulesreviews", None) => Unstored::RulesReview,
         _ => return None,
     };
     (verb == "create").then_some(review)
@@ -235,6 +243,12 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
                 }
                 Unstored::TokenReview => {
                     crate::tokens::token_review(&call, &read_body(body).await?).await
+                }
+                Unstored::AccessReview => {
+                    crate::authz::access_review(&call, &read_body(body).await?).await
+                }
+                Unstored::RulesReview => {
+                    crate::authz::rules_review(&call, &read_body(body).await?).await
                 }
                 Unstored::SelfSubjectReview => {
                     let identity = parts.extensions.get::<crate::auth::Identity>();

@@ -204,9 +204,9 @@ async fn serve(
     tls: Arc<rustls::ServerConfig>,
     shared: Arc<Shared>,
 ) {
-    let name = shared.name.clone();
+    let access = crate::server::Access::new(shared.client.clone(), shared.name.clone());
     let streams = Arc::new(streams::NodeStreams(shared));
-    if let Err(e) = crate::server::serve(listener, tls, streams, name).await {
+    if let Err(e) = crate::server::serve(listener, tls, streams, access).await {
         tracing::error!(error = %e, "the kubelet API stopped");
     }
 }

@@ -178,6 +178,13 @@ impl Worker {
         if self.finished(pod) {
             return None;
         }
+        if ended(pod) {
+            // The kubelet's SyncTerminatingPod: a pod that reached its end keeps nothing
+            // running, neither ephemeral containers nor sidecars.
+            self.stop_all(pod_grace(pod), pod).await;
+            self.refresh().await;
+            return None;
+        }
         if (self.sandbox.is_none() || self.prepared.is_none())
             && let Err((reason, message)) = self.create_sandbox(pod).await
         {
@@ -255,25 +262,29 @@ impl Worker {
         wake
     }
 
-    /// The PID namespace of a running container of the pod, for an ephemeral container
-    /// that targets it.
-    async fn pid_namespace_of(&self, target: &str) -> Option<std::path::PathBuf> {
-        let r = self
+    /// The PID namespace of a running (non-ephemeral) container of the pod: `target`'s for
+    /// an ephemeral container that names one, else any (`shareProcessNamespace`).
+    async fn pid_namespace_of(&self, target: Option<&str>) -> Option<std::path::PathBuf> {
+        for r in self
             .records
             .iter()
-            .find(|r| !r.ephemeral && r.name == target)?;
-        let id = r.container_id.as_deref().and_then(runtime_id)?;
-        match self.shared.runtime.container_status(id).await.ok()?.state {
-            ContainerState::Running { pid, .. } => Some(format!("/proc/{pid}/ns/pid").into()),
-            _ => None,
+            .filter(|r| !r.ephemeral && target.is_none_or(|t| r.name == t))
+        {
+            let Some(id) = r.container_id.as_deref().and_then(runtime_id) else {
+                continue;
+            };
+            if let Ok(status) = self.shared.runtime.container_status(id).await
+                && let ContainerState::Running { pid, .. } = status.state
+            {
+                return Some(format!("/proc/{pid}/ns/pid").into());
+            }
         }
+        None
     }
 
-    /// Whether the pod reached a phase it never leaves.
+    /// Whether the pod reached a phase it never leaves and nothing of it runs.
     fn finished(&self, pod: &Pod) -> bool {
-        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-        matches!(phase, Some("Succeeded" | "Failed"))
-            && self.records.iter().all(|r| !r.is_running())
+        ended(pod) && self.records.iter().all(|r| !r.is_running())
     }
 
     /// The pod's volumes, sandbox, network and hosts file; an error is an Event's reason
@@ -437,9 +448,18 @@ impl Worker {
             .into_iter()
             .find(|(e, _)| self.records[i].ephemeral && e.name == c.name)
             .and_then(|(_, target)| target);
-        if let Some(target) = target {
+        let shares_processes = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.share_process_namespace)
+            .unwrap_or(false);
+        if shares_processes {
+            // One PID namespace for the pod, held by its first running container (no pause
+            // process holds it): joined when there is one, made by this one otherwise.
+            spec.pid_namespace = self.pid_namespace_of(None).await;
+        } else if let Some(target) = target {
             // The kubelet's `getTargetID`: the target must be running.
-            let Some(ns) = self.pid_namespace_of(&target).await else {
+            let Some(ns) = self.pid_namespace_of(Some(&target)).await else {
                 let message = format!("unable to find target container {target}");
                 self.warn(pod, Some(fieldpath), "Failed", format!("Error: {message}"));
                 self.records[i].state =
@@ -785,6 +805,12 @@ fn specs(pod: &Pod) -> impl Iterator<Item = (&Container, bool, bool)> {
         .flat_map(|s| s.containers.iter())
         .map(|c| (c, false, false));
     inits.chain(containers)
+}
+
+/// Whether the pod reached a phase it never leaves (`Succeeded`, `Failed`).
+fn ended(pod: &Pod) -> bool {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    matches!(phase, Some("Succeeded" | "Failed"))
 }
 
 /// Records for the pod's ephemeral containers that `records` does not have yet.

@@ -12,8 +12,11 @@
 //! - `GET /stats/summary` ([`stats`]: the Summary API) and `GET /metrics/resource`
 //!   ([`resource_metrics`]: the same as Prometheus text), from [`Streams::summary`].
 //!
-//! Clients must present a certificate of the cluster CA ([`tls`]).
+//! Clients present a certificate of the cluster CA ([`tls`]) or a bearer token, and the API
+//! server decides what they may do ([`access`]).
 
+pub mod access;
+mod answer_cache;
 mod channels;
 mod exec;
 pub mod logs;
@@ -28,5 +31,6 @@ mod streams;
 pub mod tls;
 pub mod websocket;
 
+pub use access::Access;
 pub use routes::serve;
 pub use streams::{Session, StreamError, Streams, exit_status};

@@ -1,8 +1,10 @@
-//! The HTTP side of the kubelet's server: TLS connections, the caller's certificate, routing,
-//! and answers (`Status` JSON errors, streamed bodies, upgrades).
+//! The HTTP side of the kubelet's server: TLS connections, the caller (its certificate or
+//! bearer token) and what it may do (`access.rs`), routing, and answers (`Status` JSON
+//! errors, streamed bodies, upgrades).
 
+use super::access::{Access, NodeRequest};
 use super::streams::{StreamError, Streams};
-use super::tls::{self, Caller};
+use super::tls::Caller;
 use super::{exec, logs, portforward, resource_metrics};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
@@ -21,20 +23,20 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 /// What every request of a server shares.
 pub struct Ctx {
     pub streams: Arc<dyn Streams>,
-    pub node: String,
+    pub access: Access,
 }
 
 /// Serves the kubelet API on `listener` until it fails: TLS with `tls` (see
-/// [`tls::server_config`]), requests answered from `streams`; `node` is this node's name
-/// (its own certificate, `system:node:<node>`, may use the API).
+/// [`super::tls::server_config`]), callers authenticated and authorized by `access`, requests
+/// answered from `streams`.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     streams: Arc<dyn Streams>,
-    node: String,
+    access: Access,
 ) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let ctx = Arc::new(Ctx { streams, node });
+    let ctx = Arc::new(Ctx { streams, access });
     loop {
         let (tcp, peer) = listener.accept().await?;
         let _ = tcp.set_nodelay(true);
@@ -67,26 +69,49 @@ pub async fn serve(
     }
 }
 
-async fn route(req: Request<Incoming>, ctx: Arc<Ctx>, caller: Option<Caller>) -> Response<Body> {
+/// The bearer token of a request, if any.
+fn bearer(headers: &hyper::HeaderMap) -> Option<&str> {
+    let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Who is calling, by certificate or token; `None` answers 401.
+async fn authenticate(ctx: &Ctx, req: &Request<Incoming>, cert: Option<Caller>) -> Option<Caller> {
+    if cert.is_some() {
+        return cert;
+    }
+    match ctx.access.authenticate(bearer(req.headers())?).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            tracing::warn!(error = %e, "the kubelet could not review a bearer token");
+            None
+        }
+    }
+}
+
+async fn route(req: Request<Incoming>, ctx: Arc<Ctx>, cert: Option<Caller>) -> Response<Body> {
     let path = req.uri().path().to_string();
-    let Some(caller) = caller else {
+    let Some(caller) = authenticate(&ctx, &req, cert).await else {
         return text(401, "Unauthorized");
     };
+    let asked = NodeRequest::of(req.method(), &path);
+    match ctx.access.authorize(&caller, &asked).await {
+        Ok(true) => {}
+        Ok(false) => return text(403, &asked.forbidden(&caller.user)),
+        Err(e) => {
+            tracing::warn!(error = %e, user = %caller.user, "the kubelet could not ask the API server");
+            return text(500, &asked.error(&caller.user));
+        }
+    }
     let verb = match *req.method() {
         hyper::Method::GET | hyper::Method::HEAD => "get",
         hyper::Method::POST => "create",
         _ => "update",
     };
-    if !caller.allowed(&ctx.node) {
-        return text(
-            403,
-            &format!(
-                "Forbidden (user={}, verb={verb}, resource=nodes, subresource={})",
-                caller.user,
-                tls::subresource(&path)
-            ),
-        );
-    }
     let query = query(req.uri().query());
     let segs: Vec<String> = path
         .trim_start_matches('/')

@@ -1,10 +1,9 @@
-//! The kubelet's HTTPS side: its serving certificate, client certificates verified against
-//! the cluster CA, and who may use the API (the kubelet's webhook authorizer's answers for
-//! `nodes/proxy`, `nodes/log` and `nodes/stats`, without the round trip: the API server's
-//! kubelet client, `system:masters`, and the node itself).
+//! The kubelet's HTTPS side: its serving certificate and client certificates verified against
+//! the cluster CA (who may do what is `access.rs`'s).
 
 use anyhow::{Context, Result};
 use rustls::pki_types::CertificateDer;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The rustls configuration of the kubelet's server: `cert_pem`/`key_pem` served, client
@@ -38,11 +37,14 @@ fn certs(pem: &str) -> Result<Vec<CertificateDer<'static>>> {
     Ok(rustls_pemfile::certs(&mut pem.as_bytes()).collect::<Result<_, _>>()?)
 }
 
-/// The user (CN) and groups (O) of a verified client certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who is calling: the user (CN) and groups (O) of a verified client certificate, or the
+/// user a TokenReview names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
     pub user: String,
+    pub uid: String,
     pub groups: Vec<String>,
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl Caller {
@@ -60,50 +62,10 @@ impl Caller {
             .iter_organization()
             .filter_map(|o| o.as_str().ok().map(String::from))
             .collect();
-        Some(Caller { user, groups })
-    }
-
-    /// Whether this caller may use the node's API (`node` is this kubelet's node name).
-    pub fn allowed(&self, node: &str) -> bool {
-        self.user == "kube-apiserver-kubelet-client"
-            || self.groups.iter().any(|g| g == "system:masters")
-            || (self.user == format!("system:node:{node}")
-                && self.groups.iter().any(|g| g == "system:nodes"))
-    }
-}
-
-/// The resource a path is authorized as (the kubelet's `GetRequestAttributes`).
-pub fn subresource(path: &str) -> &'static str {
-    if path.starts_with("/stats") {
-        "stats"
-    } else if path.starts_with("/logs") {
-        "log"
-    } else if path.starts_with("/metrics") {
-        "metrics"
-    } else {
-        "proxy"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn caller(user: &str, groups: &[&str]) -> Caller {
-        Caller {
-            user: user.into(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn the_api_server_admins_and_the_node_itself_are_allowed() {
-        assert!(caller("kube-apiserver-kubelet-client", &["system:masters"]).allowed("n1"));
-        assert!(caller("kubernetes-admin", &["system:masters"]).allowed("n1"));
-        assert!(caller("system:node:n1", &["system:nodes"]).allowed("n1"));
-        assert!(!caller("system:node:n2", &["system:nodes"]).allowed("n1"));
-        assert!(!caller("alice", &["dev"]).allowed("n1"));
-        assert_eq!(subresource("/containerLogs/a/b/c"), "proxy");
-        assert_eq!(subresource("/stats/summary"), "stats");
+        Some(Caller {
+            user,
+            groups,
+            ..Caller::default()
+        })
     }
 }

@@ -49,7 +49,8 @@ impl Cluster {
             logs: logs.path().to_path_buf(),
             resizes: resizes.clone(),
         });
-        tokio::spawn(server::serve(listener, tls, streams, NODE.to_string()));
+        let access = server::Access::new(server.client.clone(), NODE.to_string());
+        tokio::spawn(server::serve(listener, tls, streams, access));
 
         let nodes: kube::Api<Node> = kube::Api::all(server.client.clone());
         nodes

@@ -143,4 +143,45 @@ mod tests {
             }
         }
     }
+
+    /// An HTTPS server answering 200 with a certificate of a CA nobody trusts; its port.
+    async fn https_server() -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let pki = krust_apiserver::Pki::load_or_create(dir.path(), &[], &[]).unwrap();
+        let (cert, key) = pki
+            .kubelet_serving("probed", &["127.0.0.1".parse().unwrap()])
+            .unwrap();
+        let config = crate::server::tls::server_config(&pki.ca_cert, &cert, &key).unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let Ok(mut s) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let mut buf = vec![0; 4096];
+                let _ = s.read(&mut buf).await;
+                let answer =
+                    "HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nsecure";
+                let _ = s.write_all(answer.as_bytes()).await;
+                let _ = s.shutdown().await;
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn an_https_probe_passes_without_checking_the_certificate() {
+        let port = https_server().await;
+        let mut g = get("/healthz");
+        g.https = true;
+        g.host = "127.0.0.1".parse().unwrap();
+        g.port = port;
+        assert_eq!(run(&g).await.as_deref(), Ok("secure"));
+        g.https = false;
+        assert!(run(&g).await.is_err(), "plain HTTP to a TLS port");
+    }
 }

@@ -1,17 +1,21 @@
 //! Authorization: who may do what, decided from the request's attributes as Kubernetes'
 //! `RequestInfoFactory` derives them (verb, API group, resource, subresource, namespace,
-//! name). RBAC is not there yet; the rules are fixed and few:
+//! name). RBAC is not there yet; the rules are fixed and few (`roles.rs` holds them as RBAC
+//! rules, `node.rs` the Node authorizer's), and `review.rs` answers the authorization.k8s.io
+//! reviews (`kubectl auth can-i`) from them:
 //!
 //! - `system:masters` may do everything;
 //! - every authenticated user may read discovery and OpenAPI (`system:discovery`), the
 //!   service account issuer's documents (`system:service-account-issuer-discovery`) and ask
-//!   who it is (a SelfSubjectReview, `system:basic-user`);
+//!   who it is and what it may do (SelfSubjectReview, SelfSubjectAccessReview and
+//!   SelfSubjectRulesReview: `system:basic-user`);
 //! - bootstrappers (`system:bootstrappers`) may create, get, list and watch
 //!   CertificateSigningRequests (`system:node-bootstrapper`);
 //! - nodes (`system:node:<name>` in `system:nodes`) get what a kubelet needs, as the Node
 //!   authorizer with the `system:node` role grants it: their Node and its status, their
 //!   Lease in `kube-node-lease`, pods and `pods/status`, Events, CSRs, service account tokens
-//!   for its pods, reads of the objects pods use; and what krust's node agent adds to the
+//!   for its pods, reads of the objects pods use, TokenReviews and SubjectAccessReviews (the
+//!   kubelet's webhook authentication and authorization); and what krust's node agent adds to the
 //!   kubelet: the cluster DNS's EndpointSlice `kube-system/kube-dns-<node>`, and ServiceLB's
 //!   `services/status`. Looser than Kubernetes: a node may read every Secret and ConfigMap
 //!   (Kubernetes: only those its pods reference), update the status of any pod (NodeRestriction
@@ -19,6 +23,12 @@
 //!   checks the name).
 //!
 //! Everything else is 403 with Kubernetes' message.
+
+mod node;
+mod review;
+mod roles;
+
+pub use review::{access_review, rules_review};
 
 use crate::auth::Identity;
 use http::Method;
@@ -104,6 +114,39 @@ impl Attributes {
         a
     }
 
+    /// A resource request (a SubjectAccessReview's `resourceAttributes`).
+    pub fn resource(
+        verb: &str,
+        group: &str,
+        resource: &str,
+        subresource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Attributes {
+        Attributes {
+            verb: verb.into(),
+            group: Some(group.into()),
+            resource: resource.into(),
+            subresource: subresource.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            path: String::new(),
+        }
+    }
+
+    /// A non-resource request (`nonResourceAttributes`).
+    pub fn non_resource(verb: &str, path: &str) -> Attributes {
+        Attributes {
+            verb: verb.into(),
+            group: None,
+            resource: String::new(),
+            subresource: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+            path: path.into(),
+        }
+    }
+
     /// `pods` or `pods/status`.
     fn full_resource(&self) -> String {
         if self.subresource.is_empty() {
@@ -114,85 +157,36 @@ impl Attributes {
     }
 }
 
-const READ: &[&str] = &["get", "list", "watch"];
-
 fn one_of(verb: &str, verbs: &[&str]) -> bool {
     verbs.contains(&verb)
 }
 
-/// Whether `who` may do `what`.
-pub fn allowed(who: &Identity, what: &Attributes) -> bool {
-    let in_group = |g: &str| who.groups.iter().any(|x| x == g);
-    if in_group("system:masters") {
-        return true;
+/// An authorizer's answer, as Kubernetes' `authorizer.Decision` with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// Why (RBAC names the binding that allowed it); empty when nothing did.
+    pub reason: String,
+}
+
+/// What the authorizers (the fixed roles, then the Node authorizer) say of `who` doing `what`.
+pub fn decide(who: &Identity, what: &Attributes) -> Decision {
+    if let Some(role) = roles::allowing(&who.groups, what) {
+        return Decision {
+            allowed: true,
+            reason: role.reason(),
+        };
     }
-    let Some(group) = &what.group else {
-        // Non-resource paths: discovery and OpenAPI for everyone authenticated.
-        let p = what.path.trim_end_matches('/');
-        let discovery = matches!(p, "/api" | "/apis" | "/openapi/v2" | "/openapi/v3")
-            || p.starts_with("/api/")
-            || p.starts_with("/apis/")
-            || p.starts_with("/openapi/v3/")
-            || p == crate::tokens::oidc::CONFIGURATION
-            || p == crate::tokens::oidc::JWKS;
-        return what.verb == "get" && discovery && in_group("system:authenticated");
-    };
-    let whoami = group == "authentication.k8s.io" && what.resource == "selfsubjectreviews";
-    if whoami && what.verb == "create" && in_group("system:authenticated") {
-        return true;
-    }
-    let csr = group == "certificates.k8s.io"
-        && what.resource == "certificatesigningrequests"
-        && what.subresource.is_empty()
-        && one_of(&what.verb, &["create", "get", "list", "watch"]);
-    if in_group("system:bootstrappers") && csr {
-        return true;
-    }
-    match who.user.strip_prefix("system:node:") {
-        Some(node) if in_group("system:nodes") && !node.is_empty() => {
-            csr || node_may(node, group, what)
-        }
-        _ => false,
+    let allowed = node::node_of(&who.user, &who.groups).is_some_and(|n| node::node_may(n, what));
+    Decision {
+        allowed,
+        reason: String::new(),
     }
 }
 
-/// The kubelet's rights (the `system:node` ClusterRole, narrowed by the Node authorizer
-/// where that is cheap: its own Node and Lease).
-fn node_may(node: &str, group: &str, a: &Attributes) -> bool {
-    let verb = a.verb.as_str();
-    let own = a.name == node;
-    match (group, a.full_resource().as_str()) {
-        ("", "nodes") => {
-            one_of(verb, READ) || verb == "create" || (own && one_of(verb, &["update", "patch"]))
-        }
-        ("", "nodes/status") => own && one_of(verb, &["get", "update", "patch"]),
-        ("", "pods") => one_of(verb, READ) || verb == "delete",
-        ("", "pods/status") => one_of(verb, &["get", "update", "patch"]),
-        ("", "serviceaccounts") => verb == "get",
-        ("", "serviceaccounts/token") => verb == "create",
-        ("", "services/status") => one_of(verb, &["get", "update", "patch"]),
-        // A create names its object in the body only: any slice in kube-system (looser).
-        ("discovery.k8s.io", "endpointslices")
-            if a.namespace == "kube-system"
-                && (a.name == format!("kube-dns-{node}")
-                    || a.name.is_empty() && verb == "create") =>
-        {
-            one_of(verb, &["create", "update", "patch", "delete"]) || one_of(verb, READ)
-        }
-        ("", "events") | ("events.k8s.io", "events") => {
-            one_of(verb, &["create", "update", "patch"])
-        }
-        ("", "services" | "endpoints" | "configmaps" | "secrets" | "namespaces")
-        | ("discovery.k8s.io", "endpointslices")
-        // The node's network policy controller (a CNI agent's own account in Kubernetes).
-        | ("networking.k8s.io", "networkpolicies") => one_of(verb, READ),
-        ("coordination.k8s.io", "leases") => {
-            a.namespace == "kube-node-lease"
-                && (verb == "create"
-                    || (own && one_of(verb, &["get", "update", "patch", "delete"])))
-        }
-        _ => false,
-    }
+/// Whether `who` may do `what`.
+pub fn allowed(who: &Identity, what: &Attributes) -> bool {
+    decide(who, what).allowed
 }
 
 /// The message of Kubernetes' 403 (`forbiddenMessage`).
@@ -326,6 +320,51 @@ mod tests {
         ));
         let impostor = who("system:node:n1", &[]);
         assert!(!may(&impostor, Method::GET, "/api/v1/nodes"));
+    }
+
+    #[test]
+    fn everyone_may_ask_what_it_may_do_and_nodes_may_ask_for_others() {
+        let sa = who("system:serviceaccount:d:x", &["system:serviceaccounts"]);
+        let reviews = "/apis/authorization.k8s.io/v1";
+        assert!(may(
+            &sa,
+            Method::POST,
+            &format!("{reviews}/selfsubjectaccessreviews")
+        ));
+        assert!(may(
+            &sa,
+            Method::POST,
+            &format!("{reviews}/selfsubjectrulesreviews")
+        ));
+        assert!(!may(
+            &sa,
+            Method::POST,
+            &format!("{reviews}/subjectaccessreviews")
+        ));
+        let n = who("system:node:n1", &["system:nodes"]);
+        assert!(may(
+            &n,
+            Method::POST,
+            &format!("{reviews}/subjectaccessreviews")
+        ));
+        assert!(may(
+            &n,
+            Method::POST,
+            "/apis/authentication.k8s.io/v1/tokenreviews"
+        ));
+        let admin = who("admin", &["system:masters"]);
+        let pods = Attributes::of(&Method::GET, "/api/v1/pods", None);
+        assert_eq!(
+            decide(&admin, &pods).reason,
+            "RBAC: allowed by ClusterRoleBinding \"cluster-admin\" of ClusterRole \"cluster-admin\" to Group \"system:masters\""
+        );
+        assert_eq!(
+            decide(&sa, &pods),
+            Decision {
+                allowed: false,
+                reason: String::new()
+            }
+        );
     }
 
     #[test]
