@@ -6,13 +6,10 @@
 //!
 //! [`proxy`] is the node's service proxy, kube-proxy's nftables mode: Services and
 //! EndpointSlices (read by the caller) become the node's `krust-proxy-<bridge>` table.
-<<<<<<< HEAD
 //! [`peers`] is the pod network between nodes, as flannel's `host-gw` and `vxlan` backends:
 //! routes to the other nodes' podCIDRs, directly or over a VXLAN device.
-=======
 //! [`policy`] enforces NetworkPolicies as kube-router's netpol controller does: policies,
 //! pods and namespaces become the node's `krust-policy-<bridge>` table.
->>>>>>> wip-netpol
 //!
 //! The host is changed with iproute2's `ip` (`-batch`: one process per step) and with `nft`
 //! rather than through a netlink crate: no new dependency, commands that read as their
@@ -30,11 +27,8 @@ mod hostport;
 mod ipam;
 mod netns;
 mod network;
-<<<<<<< HEAD
 pub mod peers;
-=======
 pub mod policy;
->>>>>>> wip-netpol
 pub mod proxy;
 mod routes;
 mod veth;

@@ -18,11 +18,8 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use krust_api::cidr::Cidr;
 use krust_image::ImageStore;
-<<<<<<< HEAD
 use krust_net::peers::{Mode, PeerNetwork};
-=======
 use krust_net::policy::PolicyEnforcer;
->>>>>>> wip-netpol
 use krust_net::proxy::ServiceProxy;
 use krust_net::{NetworkConfig, PodNetwork};
 use krust_runtime::{Runtime, RuntimeConfig};
@@ -33,11 +30,8 @@ use tokio::task::JoinHandle;
 use crate::events::Recorder;
 
 use super::{
-<<<<<<< HEAD
-    cluster_dns, host, images, peers, pods, proxy, register, reset, stats, streams, tokens,
-=======
-    cluster_dns, host, images, network_policy, pods, proxy, register, reset, stats, streams, tokens,
->>>>>>> wip-netpol
+    cluster_dns, host, images, network_policy, peers, pods, proxy, register, reset, stats, streams,
+    tokens,
 };
 
 /// How a real node runs.
@@ -125,13 +119,10 @@ pub(crate) struct Shared {
     network: OnceCell<PodNetwork>,
     /// The service proxy, once started (stopped with the agent).
     pub proxy: std::sync::OnceLock<ServiceProxy>,
-<<<<<<< HEAD
     /// The pod network towards the other nodes, once started (stopped with the agent).
     pub peers: std::sync::OnceLock<PeerNetwork>,
-=======
     /// The NetworkPolicy enforcer, once started (its rules removed with the agent).
     pub policies: std::sync::OnceLock<PolicyEnforcer>,
->>>>>>> wip-netpol
 }
 
 impl Shared {
@@ -265,11 +256,8 @@ impl RealNode {
             started: krust_api::meta::now(),
             network: OnceCell::new(),
             proxy: Default::default(),
-<<<<<<< HEAD
             peers: Default::default(),
-=======
             policies: Default::default(),
->>>>>>> wip-netpol
             opts,
         });
         let heartbeat = register::register(&shared).await?;
@@ -280,11 +268,8 @@ impl RealNode {
             tokio::spawn(serve(listener, tls, shared.clone())),
             tokio::spawn(stats::housekeeping(shared.clone())),
             tokio::spawn(proxy::run(shared.clone())),
-<<<<<<< HEAD
             tokio::spawn(peers::run(shared.clone())),
-=======
             tokio::spawn(network_policy::run(shared.clone())),
->>>>>>> wip-netpol
             tokio::spawn(cluster_dns::serve(shared.clone())),
         ];
         tracing::info!(node = %shared.name, address = %shared.host_ip, "real node registered");
@@ -311,17 +296,15 @@ impl RealNode {
         {
             tracing::warn!(error = %e, "removing the service rules");
         }
-<<<<<<< HEAD
         if let Some(peers) = self.shared.peers.get()
             && let Err(e) = peers.stop().await
         {
             tracing::warn!(error = %e, "removing the routes to other nodes' pods");
-=======
+        }
         if let Some(policies) = self.shared.policies.get()
             && let Err(e) = policies.stop().await
         {
             tracing::warn!(error = %e, "removing the network policy rules");
->>>>>>> wip-netpol
         }
         cluster_dns::withdraw(&self.shared).await;
     }

@@ -24,11 +24,8 @@ mod hooks;
 pub mod host;
 pub mod host_stats;
 pub mod images;
-<<<<<<< HEAD
-mod peers;
-=======
 mod network_policy;
->>>>>>> wip-netpol
+mod peers;
 mod pods;
 mod prepare;
 mod pressure;

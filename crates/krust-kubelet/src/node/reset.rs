@@ -1,11 +1,8 @@
 //! Undoing a node on this host (what k3s' `k3s-killall.sh` does): every sandbox and its
 //! containers stopped and removed, the pod network (bridge, routes, hostPort rules) torn
-<<<<<<< HEAD
-//! down, the service proxy's table and route removed, and so are the routes, VXLAN device,
-//! neighbour and FDB entries of the pod network between nodes (`krust_net::peers`). The node writes what it set up to
-=======
-//! down, the service proxy's table and route and the network policy table removed. The node writes what it set up to
->>>>>>> wip-netpol
+//! down, the service proxy's table and route and the network policy table removed, and so are
+//! the routes, VXLAN device, neighbour and FDB entries of the pod network between nodes
+//! (`krust_net::peers`). The node writes what it set up to
 //! `<data dir>/node.json` ([`record`]), so [`reset`] needs nothing but the data dir. Images
 //! and logs stay.
 
@@ -100,7 +97,6 @@ pub async fn reset(data_dir: &Path) -> anyhow::Result<()> {
             host_netns: None,
         })
         .await?;
-<<<<<<< HEAD
         krust_net::peers::remove(&PeersConfig {
             mode: Mode::default(),
             bridge: config.bridge.clone(),
@@ -111,9 +107,7 @@ pub async fn reset(data_dir: &Path) -> anyhow::Result<()> {
             host_netns: None,
         })
         .await?;
-=======
         krust_net::policy::remove(&config.bridge, None).await?;
->>>>>>> wip-netpol
         let network = PodNetwork::setup(config).await?;
         for (uid, _) in network.allocated() {
             network.detach(&uid, None).await?;
