@@ -3,7 +3,7 @@
 //! one store) only one acts at a time.
 //!
 //! ```ignore
-//! leader::lead(client.clone(), "krust-controller-manager", hostname, || {
+//! leader::lead(client.clone(), "krust-controller-manager", hostname, stopped, || {
 //!     krust_controllers::run_all(client.clone())
 //! })
 //! .await?;
@@ -16,7 +16,10 @@
 //! `work` and campaigns again. Expiry is judged by when a candidate *saw* the Lease change, on
 //! its own clock (as client-go does), so clock skew between machines does not matter.
 //!
-//! `work` is cancelled by dropping its future: what it spawns itself must stop with it.
+//! `work` is cancelled by dropping its future: what it spawns itself must stop with it. When
+//! `stop` completes (the process is asked to stop), `work` is dropped and a held Lease is
+//! released, as client-go's `ReleaseOnCancel` (which kube-scheduler sets) does, so that the
+//! next process to start need not wait for it to expire.
 
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -53,18 +56,20 @@ impl Default for Config {
 }
 
 /// Runs `work` whenever this process holds the Lease `lease` in `kube-system`, under the
-/// default timings. Returns what `work` returns (releasing the Lease) if it ends.
+/// default timings, until `stop` completes. Returns what `work` returns if it ends, and Ok
+/// once stopped; the Lease is released either way.
 pub async fn lead<F, Fut>(
     client: Client,
     lease: &str,
     identity: String,
+    stop: impl Future<Output = ()>,
     work: F,
 ) -> anyhow::Result<()>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    lead_with(client, lease, identity, &Config::default(), work).await
+    lead_with(client, lease, identity, &Config::default(), stop, work).await
 }
 
 /// [`lead`] with explicit timings.
@@ -73,6 +78,7 @@ pub async fn lead_with<F, Fut>(
     lease: &str,
     identity: String,
     config: &Config,
+    stop: impl Future<Output = ()>,
     work: F,
 ) -> anyhow::Result<()>
 where
@@ -90,8 +96,12 @@ where
         config: config.clone(),
         observed: None,
     };
+    tokio::pin!(stop);
     loop {
-        let since = elector.acquire().await;
+        let since = tokio::select! {
+            since = elector.acquire() => since,
+            () = &mut stop => return Ok(()),
+        };
         tracing::info!(lease, identity = %elector.identity, "became leader");
         let lost = {
             let work = work();
@@ -99,6 +109,7 @@ where
             tokio::select! {
                 result = &mut work => Err(result),
                 lost = elector.keep(since) => Ok(lost),
+                () = &mut stop => Err(Ok(())),
             }
         };
         match lost {

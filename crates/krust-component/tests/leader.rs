@@ -63,22 +63,29 @@ fn candidate(
     tokio::spawn(async move {
         let cfg = config();
         let ident = id.clone();
-        lead_with(client, "test-lease", id, &cfg, || {
-            let board = board.clone();
-            let ident = ident.clone();
-            async move {
-                let now = board.active.fetch_add(1, Ordering::SeqCst) + 1;
-                board.max.fetch_max(now, Ordering::SeqCst);
-                board.started.lock().unwrap().push(ident.clone());
-                board.active_ids.lock().unwrap().push(ident.clone());
-                let _guard = Working(board.clone(), ident);
-                match work_for {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
+        lead_with(
+            client,
+            "test-lease",
+            id,
+            &cfg,
+            std::future::pending(),
+            || {
+                let board = board.clone();
+                let ident = ident.clone();
+                async move {
+                    let now = board.active.fetch_add(1, Ordering::SeqCst) + 1;
+                    board.max.fetch_max(now, Ordering::SeqCst);
+                    board.started.lock().unwrap().push(ident.clone());
+                    board.active_ids.lock().unwrap().push(ident.clone());
+                    let _guard = Working(board.clone(), ident);
+                    match work_for {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending().await,
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
-        })
+            },
+        )
         .await
     })
 }
@@ -162,6 +169,47 @@ async fn finishing_work_releases_the_lease() {
         released.elapsed()
     );
     assert_eq!(board.max(), 1);
+    b.abort();
+}
+
+#[tokio::test]
+async fn a_stopped_leader_releases_the_lease_at_once() {
+    let srv = krust_testkit::start().await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worked = Arc::new(AtomicUsize::new(0));
+    let a = {
+        let (client, worked) = (srv.client.clone(), worked.clone());
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            lead_with(client, "test-lease", "a".into(), &config(), stopped, || {
+                worked.fetch_add(1, Ordering::SeqCst);
+                std::future::pending()
+            })
+            .await
+        })
+    };
+    wait_for("a to lead", Duration::from_secs(10), || {
+        worked.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    stop.send(()).unwrap();
+    a.await.unwrap().unwrap();
+    assert_eq!(holder(&srv.client).await, None);
+    // Another candidate takes it within a retry or two, well before the 2 s expiry.
+    let board = Arc::new(Board::default());
+    let released = tokio::time::Instant::now();
+    let b = candidate(srv.client.clone(), "b", board.clone(), None);
+    wait_for("b to lead", Duration::from_secs(10), || {
+        board.leaders() == ["b"]
+    })
+    .await;
+    assert!(
+        released.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        released.elapsed()
+    );
     b.abort();
 }
 

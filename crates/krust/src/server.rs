@@ -95,13 +95,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // The components in this process reach the API through the in-process transport, each
     // under its own name (Kubernetes' users for them).
     let client = |user: &str| kube::Client::new(running.local(user), "default");
+    // Told to stop, the scheduler and the controller manager give their Leases up, so that
+    // the next server (`krust start` after `krust stop`) schedules at once.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stop = stop.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }
+    };
+    let mut leaders = Vec::new();
     if !args.api_only {
         let identity = format!("krust-{}", std::process::id());
         let scheduler = client("system:kube-scheduler");
-        tokio::spawn(krust_component::leader::lead(
+        leaders.push(tokio::spawn(krust_component::leader::lead(
             scheduler.clone(),
             "kube-scheduler",
             identity.clone(),
+            stopped(),
             move || {
                 let client = scheduler.clone();
                 async move {
@@ -110,7 +121,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     match never.await {}
                 }
             },
-        ));
+        )));
         let controllers = client("system:kube-controller-manager");
         let opts = krust_controllers::Options {
             node_monitor_grace_period: args.node_monitor_grace_period,
@@ -120,12 +131,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 key: running.pki.ca_key.clone(),
             }),
         };
-        tokio::spawn(krust_component::leader::lead(
+        leaders.push(tokio::spawn(krust_component::leader::lead(
             controllers.clone(),
             "kube-controller-manager",
             identity,
+            stopped(),
             move || krust_controllers::run_all_with(controllers.clone(), opts.clone()),
-        ));
+        )));
     }
     publish_cluster_config(&client("system:kube-controller-manager"), &args).await?;
     let nodes = if args.sim_nodes > 0 {
@@ -185,6 +197,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         r = running.task => r??,
         r = crate::stop_requested() => r?,
     }
+    let _ = stopping.send(true);
+    let released = async {
+        for leader in leaders {
+            let _ = leader.await;
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), released).await;
     if let Some(nodes) = nodes {
         nodes.shutdown().await;
     }
