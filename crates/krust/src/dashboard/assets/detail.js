@@ -1,0 +1,113 @@
+// One object: its YAML (live, watched), edit applied server-side as `krust-dashboard` (a
+// conflict is shown, with a forced apply offered), delete with confirmation, scale and
+// restart of Deployments, logs of Pods, and a Secret's values hidden until asked.
+import { api, apply, live, patch, remove, collection, objectPath } from './api.js';
+import { h, age } from './app.js';
+import { toYaml } from './yaml.js';
+
+const SCALABLE = ['deployments', 'replicasets', 'statefulsets'];
+
+/** The object as edited: no managedFields nor status (the server owns them). */
+function editable(o, r) {
+  const copy = structuredClone(o);
+  delete copy.status;
+  if (copy.metadata) delete copy.metadata.managedFields;
+  copy.apiVersion ||= r.group ? `${r.group}/${r.version}` : r.version;
+  copy.kind ||= r.kind;
+  return copy;
+}
+
+/** What the YAML view shows: as editable, a Secret's values masked. */
+function shown(o, r) {
+  const copy = editable(o, r);
+  for (const k of ['data', 'stringData']) if (r.name === 'secrets' && copy[k]) for (const key in copy[k]) copy[k][key] = '••••••';
+  return toYaml(copy);
+}
+
+export function detail(main, r, ns, name) {
+  const path = objectPath(r, ns, name);
+  const message = h('div');
+  const actions = h('div', { class: 'bar' });
+  const extra = h('div');
+  const yaml = h('pre', { id: 'yaml' }, 'Loading…');
+  const editor = h('div');
+  main.append(h('h2', {}, `${r.kind} ${ns ? ns + '/' : ''}${name}`), message, actions, extra, editor, yaml);
+  let current = null;
+  let editing = false;
+  const say = (text, cls = 'note') => message.replaceChildren(h('p', { class: cls }, text));
+  const failed = e => say(e.message, 'error');
+
+  function render() {
+    if (!current) { yaml.textContent = `${r.kind} ${name} is gone.`; return; }
+    yaml.textContent = shown(current, r);
+    if (r.name === 'secrets') secretValues();
+    actionBar();
+  }
+
+  function actionBar() {
+    const bar = [];
+    bar.push(h('button', { id: 'edit', onclick: edit, disabled: editing }, 'Edit YAML'));
+    if (SCALABLE.includes(r.name)) {
+      const replicas = h('input', { id: 'replicas', type: 'number', min: 0, value: current.spec?.replicas ?? 1, style: 'width:5em' });
+      bar.push(h('label', {}, 'Replicas ', replicas), h('button', {
+        id: 'scale', onclick: () => patch(path + '/scale', { spec: { replicas: Number(replicas.value) } })
+          .then(() => say(`Scaled to ${replicas.value}.`), failed),
+      }, 'Scale'));
+    }
+    if (['deployments', 'statefulsets', 'daemonsets'].includes(r.name)) {
+      bar.push(h('button', {
+        id: 'restart', onclick: () => patch(path, { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } },
+          'application/strategic-merge-patch+json').then(() => say('Restarting: new pods roll out.'), failed),
+      }, 'Restart'));
+    }
+    if (r.name === 'pods') bar.push(h('a', { id: 'logs', href: `#/logs/${ns}/${encodeURIComponent(name)}` }, h('button', {}, 'Logs')));
+    bar.push(h('button', {
+      id: 'delete', class: 'danger', onclick: () => {
+        if (!confirm(`Delete ${r.kind} ${name}?`)) return;
+        remove(path).then(() => say(`${r.kind} ${name} deleted.`), failed);
+      },
+    }, 'Delete'));
+    bar.push(h('span', { class: 'muted' }, `created ${age(current.metadata.creationTimestamp)} ago`));
+    actions.replaceChildren(...bar);
+  }
+
+  function secretValues() {
+    const data = current.data || {};
+    extra.replaceChildren(h('h3', {}, 'Values'), h('table', {}, Object.keys(data).map(k => {
+      const cell = h('td', {}, h('span', { class: 'muted' }, 'hidden'));
+      return h('tr', {}, h('th', {}, k), cell, h('td', {}, h('button', {
+        onclick: e => {
+          let text;
+          try { text = new TextDecoder().decode(Uint8Array.from(atob(data[k]), c => c.charCodeAt(0))); } catch { text = data[k]; }
+          cell.replaceChildren(h('code', {}, text));
+          e.target.remove();
+        },
+      }, 'Show')));
+    })));
+  }
+
+  async function edit() {
+    editing = true;
+    actionBar();
+    const fresh = await api(path).catch(failed);
+    if (!fresh) { editing = false; actionBar(); return; }
+    const text = h('textarea', { id: 'editor', spellcheck: false }, toYaml(editable(fresh, r)));
+    const done = () => { editing = false; editor.replaceChildren(); actionBar(); };
+    const send = force => apply(path, text.value, force).then(() => { say('Applied.'); done(); }, e => {
+      if (e.status === 409) {
+        message.replaceChildren(h('p', { class: 'error' }, 'Conflict: ' + e.message),
+          h('button', { id: 'force', onclick: () => send(true) }, 'Apply anyway (take over the fields)'));
+      } else failed(e);
+    });
+    editor.replaceChildren(text, h('div', { class: 'bar' },
+      h('button', { id: 'apply', class: 'primary', onclick: () => send(false) }, 'Apply'),
+      h('button', { onclick: done }, 'Cancel'),
+      h('span', { class: 'muted' }, 'server-side apply as krust-dashboard')));
+  }
+
+  const stop = live(collection(r, ns), { fieldSelector: `metadata.name=${name}` }, items => {
+    current = items[0] || null;
+    render();
+  }, failed);
+  return stop;
+}
