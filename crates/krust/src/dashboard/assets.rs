@@ -8,7 +8,11 @@ use http::{StatusCode, header};
 /// Every file: its path, content type and text.
 const FILES: &[(&str, &str, &str)] = &[
     ("/", HTML, include_str!("assets/index.html")),
-    ("/app.css", "text/css; charset=utf-8", include_str!("assets/app.css")),
+    (
+        "/app.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    ),
     ("/app.js", JS, include_str!("assets/app.js")),
     ("/api.js", JS, include_str!("assets/api.js")),
     ("/yaml.js", JS, include_str!("assets/yaml.js")),

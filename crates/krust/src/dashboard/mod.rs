@@ -77,8 +77,8 @@ async fn serve(State(client): State<Arc<kube::Client>>, request: Request) -> Res
 
 /// Opens `url` in the desktop's browser, when there is a desktop (as minikube does).
 fn open(url: &str) {
-    let desktop = std::env::var_os("DISPLAY").is_some()
-        || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let desktop =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     if !desktop {
         return;
     }

@@ -125,9 +125,15 @@ mod tests {
 
     #[test]
     fn a_request_to_loopback_from_the_page_is_forwarded() {
-        let h = headers(&[("host", "127.0.0.1:8001"), ("origin", "http://127.0.0.1:8001")]);
+        let h = headers(&[
+            ("host", "127.0.0.1:8001"),
+            ("origin", "http://127.0.0.1:8001"),
+        ]);
         assert_eq!(refused(&Method::PATCH, &h), None);
-        assert_eq!(refused(&Method::GET, &headers(&[("host", "localhost")])), None);
+        assert_eq!(
+            refused(&Method::GET, &headers(&[("host", "localhost")])),
+            None
+        );
     }
 
     #[test]
@@ -138,7 +144,10 @@ mod tests {
 
     #[test]
     fn a_change_from_another_origin_is_refused() {
-        let h = headers(&[("host", "127.0.0.1:8001"), ("origin", "https://evil.example")]);
+        let h = headers(&[
+            ("host", "127.0.0.1:8001"),
+            ("origin", "https://evil.example"),
+        ]);
         assert!(refused(&Method::DELETE, &h).is_some());
         let h = headers(&[("host", "127.0.0.1:8001"), ("sec-fetch-site", "cross-site")]);
         assert!(refused(&Method::GET, &h).is_some());

@@ -1,0 +1,155 @@
+//! `krust dashboard` in a real headless browser (root: the node is this host): the overview
+//! lists the node and a Deployment, the Deployment is scaled from the page and kubectl sees
+//! it, a YAML edit is applied server-side, a pod's log shows, and a pod kubectl deletes
+//! leaves the page's list at once (a watch, no polling). Screenshots are kept under
+//! `target/tmp/dashboard/`.
+
+mod cdp;
+mod real_node_support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use krust_e2e::{Background, krust_bin, true_within};
+use real_node_support::{IMAGE, apply, cluster};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
+    let c = cluster();
+    apply(
+        &c,
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\n\
+             spec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    \
+             metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        \
+             image: {IMAGE}\n        command: [sh, -c, 'echo hello-dashboard; exec sleep 3600']\n"
+        ),
+    );
+    assert!(c.deployment_ready("web", "1/1"), "web never became ready");
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::create_dir_all(&shots).expect("artifacts dir");
+
+    let mut cmd = Command::new(krust_bin());
+    cmd.args(["dashboard", "--port", "0", "--url", "--kubeconfig"])
+        .arg(c.kubeconfig());
+    let mut dashboard = Background::spawn(cmd);
+    let url = dashboard.next_line(Duration::from_secs(20));
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let mut page = cdp::Browser::start(1280, 800);
+    // Overview: the node and the Deployment, painted from watched lists.
+    let node = c.node_name();
+    let started = Instant::now();
+    page.goto(&url);
+    let painted = page.wait_for(
+        &format!(
+            "document.querySelector('#deployments tr[data-name=web]') && \
+             document.querySelector('#nodes').textContent.includes('{node}')"
+        ),
+        WAIT,
+    );
+    let painted = painted.map(|_| started.elapsed());
+    page.screenshot(&shots.join("overview.png"));
+    assert!(painted.is_some(), "overview incomplete:\n{}", page.text());
+    eprintln!("overview painted in {:?}", painted.expect("painted"));
+
+    // Scale from the page, seen by kubectl.
+    page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
+    assert!(
+        page.wait_for("document.querySelector('#scale')", WAIT)
+            .is_some(),
+        "{}",
+        page.text()
+    );
+    page.eval(
+        "document.querySelector('#replicas').value = 2; document.querySelector('#scale').click()",
+    );
+    assert!(
+        true_within(WAIT, || c
+            .jsonpath(&["deployment", "web"], "{.spec.replicas}")
+            == "2"),
+        "kubectl does not see the scale:\n{}",
+        page.text()
+    );
+    page.screenshot(&shots.join("deployment.png"));
+
+    // A YAML edit, applied server-side (a conflict would be forced from the page).
+    page.eval("document.querySelector('#edit').click()");
+    assert!(
+        page.wait_for("document.querySelector('#editor')", WAIT)
+            .is_some(),
+        "{}",
+        page.text()
+    );
+    let edited = page.eval(
+        "(() => { const t = document.querySelector('#editor'); const before = t.value; \
+         t.value = t.value.replace('\\n  labels:\\n', '\\n  labels:\\n    edited: by-dashboard\\n'); \
+         document.querySelector('#apply').click(); return t.value !== before; })()",
+    );
+    assert_eq!(
+        edited,
+        serde_json::json!(true),
+        "no metadata.labels in the editor"
+    );
+    if page
+        .wait_for("document.querySelector('#force')", Duration::from_secs(2))
+        .is_some()
+    {
+        eprintln!("apply conflicted: {}", page.text());
+        page.eval("document.querySelector('#force').click()");
+    }
+    assert!(
+        true_within(WAIT, || {
+            c.jsonpath(&["deployment", "web"], "{.metadata.labels.edited}") == "by-dashboard"
+        }),
+        "the edit was not applied:\n{}",
+        page.text()
+    );
+    let managers = c.jsonpath(
+        &["deployment", "web"],
+        "{.metadata.managedFields[*].manager}",
+    );
+    assert!(managers.contains("krust-dashboard"), "{managers}");
+
+    // A pod's logs.
+    let pod = c.jsonpath(
+        &[
+            "pods",
+            "-l",
+            "app=web",
+            "--field-selector=status.phase=Running",
+        ],
+        "{.items[0].metadata.name}",
+    );
+    page.eval(&format!("location.hash = '#/logs/default/{pod}'"));
+    let logged = page.wait_for(
+        "document.querySelector('#log').textContent.includes('hello-dashboard')",
+        WAIT,
+    );
+    page.screenshot(&shots.join("logs.png"));
+    assert!(logged.is_some(), "no log line:\n{}", page.text());
+
+    // Live: kubectl deletes the pod, the list shows it go within a second or so.
+    page.eval("location.hash = '#/r/core/v1/pods'");
+    let row = format!("document.querySelector('tr[data-name=\"{pod}\"]')");
+    assert!(page.wait_for(&row, WAIT).is_some(), "{}", page.text());
+    let deleting = Instant::now();
+    c.ok(&["delete", "pod", &pod, "--wait=false"]);
+    let seen = page.wait_for(
+        &format!("!{row} || {row}.textContent.includes('Terminating')"),
+        WAIT,
+    );
+    page.screenshot(&shots.join("pods.png"));
+    assert!(
+        seen.is_some(),
+        "the deletion never showed:\n{}",
+        page.text()
+    );
+    let latency = deleting.elapsed();
+    eprintln!("deletion on screen {latency:?} after kubectl was started");
+    assert!(latency < Duration::from_secs(3), "{latency:?}");
+    drop(page);
+    dashboard.kill();
+}
