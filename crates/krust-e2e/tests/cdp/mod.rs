@@ -151,6 +151,11 @@ impl Browser {
         self.call("Page.navigate", json!({"url": url}));
     }
 
+    /// Reloads the page.
+    pub fn reload(&mut self) {
+        self.call("Page.reload", json!({}));
+    }
+
     /// The value of `expression` evaluated in the page (promises awaited).
     pub fn eval(&mut self, expression: &str) -> Value {
         let r = self.call(

@@ -35,16 +35,17 @@ pub struct Args {
 
 /// Serves the dashboard until Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let client = match &args.kubeconfig {
-        Some(path) => krust_component::client::from_kubeconfig(path).await?,
+    let kubeconfig = match args.kubeconfig {
+        Some(path) => path,
         None => {
             let profile = Profile::named(&args.profile.name)?;
             if profile.server_pid().is_none() {
                 return Err(profile.not_running());
             }
-            profile.client().await?
+            profile.server_kubeconfig()
         }
     };
+    let client = client(&kubeconfig).await?;
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, args.port))
         .await
         .with_context(|| format!("listening on 127.0.0.1:{}", args.port))?;
@@ -64,6 +65,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         r = crate::stop_requested() => r?,
     }
     Ok(())
+}
+
+/// A client of the API server as the kubeconfig's user, without a read timeout: a watch or a
+/// followed log may stay quiet for long.
+async fn client(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let file = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let mut config = kube::Config::from_custom_kubeconfig(file, &Default::default()).await?;
+    config.read_timeout = None;
+    Ok(kube::Client::try_from(config)?)
 }
 
 /// One request: the API's paths go to the server, the rest are the page's files.

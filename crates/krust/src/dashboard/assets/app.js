@@ -1,6 +1,6 @@
 // The dashboard's shell: the kinds in the sidebar (from discovery), the namespace, label and
 // name filters, and a hash router to one view at a time (each view returns its cleanup).
-import { discover, live } from './api.js';
+import { api, discover } from './api.js';
 import { overview } from './overview.js';
 import { list } from './list.js';
 import { detail } from './detail.js';
@@ -34,7 +34,7 @@ export const route = (r, o) =>
   `#/r/${r.group || 'core'}/${r.version}/${r.name}/${o.metadata.namespace || '-'}/${encodeURIComponent(o.metadata.name)}`;
 
 /** What every view shares: the served resources and the filters. */
-export const ctx = { resources: [], ns: '', label: '', name: '' };
+export const ctx = { resources: [], namespaces: null, ns: '', label: '', name: '' };
 
 /** The resource named `name` in `group` (core: ''). */
 export const resource = (group, name) => ctx.resources.find(r => r.group === group && r.name === name);
@@ -50,7 +50,12 @@ function sidebar() {
   const nav = document.getElementById('kinds');
   nav.replaceChildren(h('a', { href: '#/' }, 'Overview'));
   const placed = new Set();
-  const link = r => { placed.add(r); return h('a', { href: `#/r/${r.group || 'core'}/${r.version}/${r.name}`, 'data-kind': r.kind }, r.kind); };
+  const twice = new Set(ctx.resources.filter((r, i) => ctx.resources.findIndex(o => o.kind === r.kind) !== i).map(r => r.kind));
+  const link = r => {
+    placed.add(r);
+    const label = twice.has(r.kind) && r.group ? `${r.kind} (${r.group})` : r.kind;
+    return h('a', { href: `#/r/${r.group || 'core'}/${r.version}/${r.name}`, 'data-kind': r.kind, title: label }, label);
+  };
   for (const [title, names] of SECTIONS) {
     const rs = names.map(n => ctx.resources.find(r => r.name === n && !placed.has(r))).filter(Boolean);
     if (rs.length) nav.append(h('h4', {}, title), ...rs.map(link));
@@ -83,13 +88,20 @@ function show() {
   }
 }
 
+/** Chromium opens at most 6 HTTP/1.1 connections to one host and every watch holds one:
+ * the namespaces are read when the page loads and when the picker is opened, not watched. */
 function filters() {
   const ns = document.getElementById('ns');
-  live('/api/v1/namespaces', {}, items => {
-    const names = items.map(n => n.metadata.name).sort();
+  const load = () => api('/api/v1/namespaces').then(list => {
+    const names = list.items.map(n => n.metadata.name).sort();
+    ctx.namespaces = names;
     ns.replaceChildren(h('option', { value: '' }, 'all'), ...names.map(n => h('option', { value: n }, n)));
     ns.value = names.includes(ctx.ns) ? ctx.ns : '';
-  });
+    document.dispatchEvent(new Event('krust-namespaces'));
+  }, () => {});
+  load();
+  ns.addEventListener('mousedown', load);
+  ns.addEventListener('focus', load);
   ns.addEventListener('change', () => { ctx.ns = ns.value; show(); });
   const label = document.getElementById('label');
   label.addEventListener('change', () => { ctx.label = label.value.trim(); show(); });

@@ -34,6 +34,7 @@ export function detail(main, r, ns, name) {
   main.append(h('h2', {}, `${r.kind} ${ns ? ns + '/' : ''}${name}`), message, actions, extra, editor, yaml);
   let current = null;
   let editing = false;
+  let typed = null; // replicas being typed, kept across live updates
   const say = (text, cls = 'note') => message.replaceChildren(h('p', { class: cls }, text));
   const failed = e => say(e.message, 'error');
 
@@ -48,10 +49,11 @@ export function detail(main, r, ns, name) {
     const bar = [];
     bar.push(h('button', { id: 'edit', onclick: edit, disabled: editing }, 'Edit YAML'));
     if (SCALABLE.includes(r.name)) {
-      const replicas = h('input', { id: 'replicas', type: 'number', min: 0, value: current.spec?.replicas ?? 1, style: 'width:5em' });
+      const replicas = h('input', { id: 'replicas', type: 'number', min: 0, value: typed ?? current.spec?.replicas ?? 1, style: 'width:5em',
+        oninput: e => { typed = e.target.value; } });
       bar.push(h('label', {}, 'Replicas ', replicas), h('button', {
         id: 'scale', onclick: () => patch(path + '/scale', { spec: { replicas: Number(replicas.value) } })
-          .then(() => say(`Scaled to ${replicas.value}.`), failed),
+          .then(() => { typed = null; say(`Scaled to ${replicas.value}.`); }, failed),
       }, 'Scale'));
     }
     if (['deployments', 'statefulsets', 'daemonsets'].includes(r.name)) {

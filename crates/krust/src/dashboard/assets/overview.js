@@ -1,6 +1,7 @@
 // The cluster at a glance: nodes (with usage from metrics.k8s.io when it is served),
-// namespaces, Deployments and Pods with their health, and the recent Warning Events; all
-// lists live (watched), requested in parallel so the first paint comes at once.
+// namespaces, Deployments and Pods with their health, and the recent Warning Events; the
+// four lists live (watched: four of the browser's six connections), requested in parallel
+// so the first paint comes at once.
 import { api, live, query } from './api.js';
 import { h, age, ctx } from './app.js';
 
@@ -71,7 +72,6 @@ export function overview(main) {
   const set = k => items => { data[k] = items; render(); };
   const stops = [
     live('/api/v1/nodes', {}, set('nodes')),
-    live('/api/v1/namespaces', {}, set('namespaces')),
     live(`/apis/apps/v1${ns}/deployments`, sel, set('deployments')),
     live(`/api/v1${ns}/pods`, sel, set('pods')),
     live(`/api/v1${ns}/events`, {}, set('events')),
@@ -82,7 +82,13 @@ export function overview(main) {
     render();
   }, () => {});
   render();
-  const filter = () => render();
+  const filter = () => { data.namespaces = ctx.namespaces; render(); };
+  filter();
   document.addEventListener('krust-filter', filter);
-  return () => { stops.forEach(s => s()); document.removeEventListener('krust-filter', filter); };
+  document.addEventListener('krust-namespaces', filter);
+  return () => {
+    stops.forEach(s => s());
+    document.removeEventListener('krust-filter', filter);
+    document.removeEventListener('krust-namespaces', filter);
+  };
 }
