@@ -1,7 +1,8 @@
 //! `krust dashboard` in a real headless browser (root: the node is this host): the overview
 //! lists the node and a Deployment, the Deployment is scaled from the page and kubectl sees
-//! it, a YAML edit is applied server-side, a pod's log shows, and a pod kubectl deletes
-//! leaves the page's list at once (a watch, no polling). Screenshots are kept under
+//! it, a YAML edit is applied server-side, a pod's log shows, a pod kubectl deletes leaves
+//! the page's list at once (a watch, no polling), a broken rollout is rolled back, a Secret's
+//! value shows only when asked, and the Deployment is deleted after the confirmation. Screenshots are kept under
 //! `target/tmp/dashboard/`.
 
 mod cdp;
@@ -163,6 +164,28 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     let latency = deleting.elapsed();
     eprintln!("deletion on screen {latency:?} after kubectl was started");
     assert!(latency < Duration::from_secs(3), "{latency:?}");
+
+    // A rollout to a broken image, rolled back from the page (`kubectl rollout undo`).
+    c.ok(&["set", "image", "deployment/web", "web=krust.test/none:1"]);
+    page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
+    assert!(
+        page.wait_for("document.querySelector('#rollback')", WAIT)
+            .is_some()
+    );
+    page.eval("window.confirm = () => true; document.querySelector('#rollback').click()");
+    let image = "{.spec.template.spec.containers[0].image}";
+    assert!(
+        true_within(WAIT, || c.jsonpath(&["deployment", "web"], image) == IMAGE),
+        "not rolled back:\n{}",
+        page.text()
+    );
+    assert!(
+        page.wait_for("document.querySelector('#events')", WAIT)
+            .is_some(),
+        "no Events of the Deployment:\n{}",
+        page.text()
+    );
+    page.screenshot(&shots.join("rollback.png"));
 
     // A Secret's values stay hidden until asked.
     c.ok(&[

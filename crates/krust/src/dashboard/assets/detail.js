@@ -1,7 +1,8 @@
 // One object: its YAML (live, watched), edit applied server-side as `krust-dashboard` (a
 // conflict is shown, with a forced apply offered), delete with confirmation, scale and
-// restart of Deployments, logs of Pods, and a Secret's values hidden until asked.
-import { api, apply, live, patch, remove, collection, objectPath } from './api.js';
+// restart and rollback of Deployments, logs of Pods, a Secret's values hidden until asked,
+// and the object's Events.
+import { api, apply, live, patch, remove, collection, objectPath, query } from './api.js';
 import { h, age } from './app.js';
 import { toYaml } from './yaml.js';
 
@@ -31,7 +32,8 @@ export function detail(main, r, ns, name) {
   const extra = h('div');
   const yaml = h('pre', { id: 'yaml' }, 'Loading…');
   const editor = h('div');
-  main.append(h('h2', {}, `${r.kind} ${ns ? ns + '/' : ''}${name}`), message, actions, extra, editor, yaml);
+  const events = h('div');
+  main.append(h('h2', {}, `${r.kind} ${ns ? ns + '/' : ''}${name}`), message, actions, extra, editor, yaml, events);
   let current = null;
   let editing = false;
   let typed = null; // replicas being typed, kept across live updates
@@ -62,6 +64,7 @@ export function detail(main, r, ns, name) {
           'application/strategic-merge-patch+json').then(() => say('Restarting: new pods roll out.'), failed),
       }, 'Restart'));
     }
+    if (r.name === 'deployments') bar.push(h('button', { id: 'rollback', onclick: () => rollback().catch(failed) }, 'Roll back'));
     if (r.name === 'pods') bar.push(h('a', { id: 'logs', href: `#/logs/${ns}/${encodeURIComponent(name)}` }, h('button', {}, 'Logs')));
     bar.push(h('button', {
       id: 'delete', class: 'danger', onclick: () => {
@@ -88,6 +91,23 @@ export function detail(main, r, ns, name) {
     })));
   }
 
+  /** `kubectl rollout undo`: the template of the ReplicaSet of the previous revision. */
+  async function rollback() {
+    const revision = rs => Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] || 0);
+    const labels = Object.entries(current.spec.selector.matchLabels || {}).map(([k, v]) => `${k}=${v}`).join(',');
+    const sets = (await api(`/apis/apps/v1/namespaces/${ns}/replicasets?` + query({ labelSelector: labels }))).items
+      .filter(rs => (rs.metadata.ownerReferences || []).some(o => o.uid === current.metadata.uid));
+    const now = Number(current.metadata.annotations?.['deployment.kubernetes.io/revision'] || 0);
+    const previous = sets.filter(rs => revision(rs) < now).sort((a, b) => revision(b) - revision(a))[0];
+    if (!previous) { say('There is no earlier revision to roll back to.', 'error'); return; }
+    const template = structuredClone(previous.spec.template);
+    delete template.metadata?.labels?.['pod-template-hash'];
+    if (!confirm(`Roll ${name} back to revision ${revision(previous)}?`)) return;
+    await api(path, { method: 'PATCH', headers: { 'Content-Type': 'application/json-patch+json' },
+      body: JSON.stringify([{ op: 'replace', path: '/spec/template', value: template }]) });
+    say(`Rolled back to revision ${revision(previous)}.`);
+  }
+
   async function edit() {
     editing = true;
     actionBar();
@@ -111,5 +131,14 @@ export function detail(main, r, ns, name) {
     current = items[0] || null;
     render();
   }, failed);
-  return stop;
+  const last = e => e.lastTimestamp || e.eventTime || e.metadata.creationTimestamp;
+  const stopEvents = live(ns ? `/api/v1/namespaces/${ns}/events` : '/api/v1/events',
+    { fieldSelector: `involvedObject.name=${name},involvedObject.kind=${r.kind}` }, items => {
+      items.sort((a, b) => Date.parse(last(b)) - Date.parse(last(a)));
+      events.replaceChildren(h('h3', {}, 'Events'), items.length ? h('table', { id: 'events' },
+        h('tr', {}, h('th', {}, 'Type'), h('th', {}, 'Reason'), h('th', {}, 'Message'), h('th', {}, 'Count'), h('th', {}, 'Last seen')),
+        items.map(e => h('tr', {}, h('td', { class: e.type === 'Warning' ? 'warn' : '' }, e.type), h('td', {}, e.reason),
+          h('td', {}, e.message), h('td', {}, e.count || 1), h('td', {}, age(last(e)))))) : h('p', { class: 'muted' }, 'No events.'));
+    });
+  return () => { stop(); stopEvents(); };
 }
