@@ -145,6 +145,25 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     page.screenshot(&shots.join("logs.png"));
     assert!(logged.is_some(), "no log line:\n{}", page.text());
 
+    // A command in the pod, through the proxy's WebSocket tunnel.
+    page.eval(&format!("location.hash = '#/exec/default/{pod}'"));
+    let connected = "document.querySelector('#exec-state').textContent === 'connected'";
+    assert!(
+        page.wait_for(connected, WAIT).is_some(),
+        "exec never connected:\n{}",
+        page.text()
+    );
+    page.eval(
+        "(() => { const i = document.querySelector('#exec-input'); i.value = 'echo $((6*7))'; \
+         i.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' })); })()",
+    );
+    let answered = page.wait_for(
+        "document.querySelector('#exec-output').textContent.includes('\\n42')",
+        WAIT,
+    );
+    page.screenshot(&shots.join("exec.png"));
+    assert!(answered.is_some(), "no answer from exec:\n{}", page.text());
+
     // Live: kubectl deletes the pod, the list shows it go within a second or so.
     page.eval("location.hash = '#/r/core/v1/pods'");
     let row = format!("document.querySelector('tr[data-name=\"{pod}\"]')");

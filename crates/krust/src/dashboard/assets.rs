@@ -20,6 +20,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("/list.js", JS, include_str!("assets/list.js")),
     ("/detail.js", JS, include_str!("assets/detail.js")),
     ("/logs.js", JS, include_str!("assets/logs.js")),
+    ("/exec.js", JS, include_str!("assets/exec.js")),
 ];
 
 const HTML: &str = "text/html; charset=utf-8";

@@ -3,7 +3,9 @@
 //! stream through as they come (watches, followed logs). Like kubectl proxy's
 //! `--accept-hosts`, only requests addressed to loopback names are served, and requests a
 //! page of another site makes (a changing method from a foreign `Origin`, or any with
-//! `Sec-Fetch-Site: cross-site`) are refused, so no web page can borrow the credentials.
+//! `Sec-Fetch-Site: cross-site`, a WebSocket from a foreign `Origin`) are refused, so no web
+//! page can borrow the credentials. A WebSocket upgrade (exec) is passed on and, once both
+//! sides switched, tunnelled byte for byte.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -24,6 +26,17 @@ pub fn is_api(path: &str) -> bool {
 /// credentials).
 const REQUEST_HEADERS: [HeaderName; 3] = [header::ACCEPT, header::CONTENT_TYPE, header::USER_AGENT];
 
+/// The headers of a WebSocket handshake, passed on both ways (the browser's key goes to the
+/// server, so the server's accept value is the one the browser expects).
+const UPGRADE_HEADERS: [HeaderName; 6] = [
+    header::CONNECTION,
+    header::UPGRADE,
+    header::SEC_WEBSOCKET_KEY,
+    header::SEC_WEBSOCKET_VERSION,
+    header::SEC_WEBSOCKET_PROTOCOL,
+    header::SEC_WEBSOCKET_ACCEPT,
+];
+
 /// Why a request must not be forwarded, if it must not.
 pub fn refused(method: &Method, headers: &HeaderMap) -> Option<&'static str> {
     let value = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
@@ -40,7 +53,9 @@ pub fn refused(method: &Method, headers: &HeaderMap) -> Option<&'static str> {
     if value(&HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
         return Some("a request from another site");
     }
-    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    // A WebSocket (exec) is a GET a foreign page may open too: its Origin is checked.
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && !headers.contains_key(header::UPGRADE);
     if let Some(origin) = value(&header::ORIGIN)
         && !safe
         && origin != format!("http://{host}")
@@ -50,8 +65,13 @@ pub fn refused(method: &Method, headers: &HeaderMap) -> Option<&'static str> {
     None
 }
 
-/// Forwards `request` to the API server and streams its answer back.
-pub async fn forward(client: &kube::Client, request: Request) -> Response {
+/// Forwards `request` to the API server and streams its answer back; a WebSocket upgrade
+/// (exec) becomes a byte tunnel between the browser and the server once both switched.
+pub async fn forward(client: &kube::Client, mut request: Request) -> Response {
+    let upgrade = request
+        .headers()
+        .contains_key(header::UPGRADE)
+        .then(|| hyper::upgrade::on(&mut request));
     let (parts, body) = request.into_parts();
     if let Some(why) = refused(&parts.method, &parts.headers) {
         return status(StatusCode::FORBIDDEN, "Forbidden", why);
@@ -68,7 +88,12 @@ pub async fn forward(client: &kube::Client, request: Request) -> Response {
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut upstream = http::Request::builder().method(parts.method).uri(path);
-    for name in &REQUEST_HEADERS {
+    let passed = if upgrade.is_some() {
+        &[&REQUEST_HEADERS[..], &UPGRADE_HEADERS[..]].concat()
+    } else {
+        &REQUEST_HEADERS[..]
+    };
+    for name in passed {
         if let Some(value) = parts.headers.get(name) {
             upstream = upstream.header(name, value);
         }
@@ -78,6 +103,27 @@ pub async fn forward(client: &kube::Client, request: Request) -> Response {
         Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e.to_string()),
     };
     match client.send(upstream).await {
+        Ok(mut answer) if answer.status() == StatusCode::SWITCHING_PROTOCOLS => {
+            let Some(browser) = upgrade else {
+                return status(StatusCode::BAD_GATEWAY, "BadGateway", "an unasked upgrade");
+            };
+            let server = hyper::upgrade::on(&mut answer);
+            tokio::spawn(async move {
+                if let (Ok(browser), Ok(server)) = (browser.await, server.await) {
+                    let mut browser = hyper_util::rt::TokioIo::new(browser);
+                    let mut server = hyper_util::rt::TokioIo::new(server);
+                    let _ = tokio::io::copy_bidirectional(&mut browser, &mut server).await;
+                }
+            });
+            let mut switched = Response::new(Body::empty());
+            *switched.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            for name in &UPGRADE_HEADERS {
+                if let Some(value) = answer.headers().get(name) {
+                    switched.headers_mut().insert(name, value.clone());
+                }
+            }
+            switched
+        }
         Ok(answer) => {
             let (mut parts, body) = answer.into_parts();
             for name in [header::CONNECTION, header::TRANSFER_ENCODING] {
@@ -150,6 +196,12 @@ mod tests {
         ]);
         assert!(refused(&Method::DELETE, &h).is_some());
         let h = headers(&[("host", "127.0.0.1:8001"), ("sec-fetch-site", "cross-site")]);
+        assert!(refused(&Method::GET, &h).is_some());
+        let h = headers(&[
+            ("host", "127.0.0.1:8001"),
+            ("upgrade", "websocket"),
+            ("origin", "https://evil.example"),
+        ]);
         assert!(refused(&Method::GET, &h).is_some());
     }
 }

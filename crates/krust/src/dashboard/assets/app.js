@@ -5,6 +5,7 @@ import { overview } from './overview.js';
 import { list } from './list.js';
 import { detail } from './detail.js';
 import { logs } from './logs.js';
+import { exec } from './exec.js';
 
 /** Makes an element: h('td', {class: 'ok', onclick}, 'text', child…). */
 export function h(tag, attrs = {}, ...children) {
@@ -79,6 +80,8 @@ function show() {
       cleanup = parts[5] ? detail(main, r, parts[4] === '-' ? '' : parts[4], parts[5]) : list(main, r);
     } else if (parts[0] === 'logs') {
       cleanup = logs(main, parts[1], parts[2]);
+    } else if (parts[0] === 'exec') {
+      cleanup = exec(main, parts[1], parts[2]);
     } else {
       cleanup = overview(main);
     }

@@ -65,7 +65,10 @@ export function detail(main, r, ns, name) {
       }, 'Restart'));
     }
     if (r.name === 'deployments') bar.push(h('button', { id: 'rollback', onclick: () => rollback().catch(failed) }, 'Roll back'));
-    if (r.name === 'pods') bar.push(h('a', { id: 'logs', href: `#/logs/${ns}/${encodeURIComponent(name)}` }, h('button', {}, 'Logs')));
+    if (r.name === 'pods') {
+      bar.push(h('a', { id: 'logs', href: `#/logs/${ns}/${encodeURIComponent(name)}` }, h('button', {}, 'Logs')),
+        h('a', { id: 'exec', href: `#/exec/${ns}/${encodeURIComponent(name)}` }, h('button', {}, 'Exec')));
+    }
     bar.push(h('button', {
       id: 'delete', class: 'danger', onclick: () => {
         if (!confirm(`Delete ${r.kind} ${name}?`)) return;
