@@ -246,6 +246,24 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
         "the deployment was not deleted:\n{}",
         page.text()
     );
+
+    // At a small laptop's width the sidebar goes above the page.
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 760, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    page.eval("location.hash = '#/'");
+    assert!(
+        page.wait_for("document.querySelector('#nodes tr.link')", WAIT)
+            .is_some()
+    );
+    let fits = page.eval("document.documentElement.scrollWidth <= innerWidth");
+    page.screenshot(&shots.join("narrow.png"));
+    assert_eq!(
+        fits,
+        serde_json::json!(true),
+        "the page scrolls sideways at 760 px"
+    );
     drop(page);
     dashboard.kill();
 }

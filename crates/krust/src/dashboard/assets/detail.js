@@ -33,7 +33,7 @@ export function detail(main, r, ns, name) {
   const yaml = h('pre', { id: 'yaml' }, 'Loading…');
   const editor = h('div');
   const events = h('div');
-  main.append(h('h2', {}, `${r.kind} ${ns ? ns + '/' : ''}${name}`), message, actions, extra, editor, yaml, events);
+  main.append(h('h2', {}, `${r.kind} ${ns ? ns + '/' : ''}${name}`), message, actions, extra, editor, events, yaml);
   let current = null;
   let editing = false;
   let typed = null; // replicas being typed, kept across live updates
