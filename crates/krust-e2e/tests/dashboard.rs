@@ -185,7 +185,7 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     assert!(latency < Duration::from_secs(3), "{latency:?}");
 
     // A rollout to a broken image, rolled back from the page (`kubectl rollout undo`).
-    c.ok(&["set", "image", "deployment/web", "web=krust.test/none:1"]);
+    c.ok(&["set", "image", "deployment/web", "web=127.0.0.1:1/none:1"]);
     page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
     assert!(
         page.wait_for("document.querySelector('#rollback')", WAIT)
