@@ -267,3 +267,134 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     drop(page);
     dashboard.kill();
 }
+
+/// A `krust start` profile under a temporary HOME (this test's names and ranges); deleted
+/// (or killed and its node reset) when dropped.
+struct Profile {
+    home: tempfile::TempDir,
+    name: String,
+}
+
+impl Profile {
+    fn krust(&self, args: &[&str]) -> krust_e2e::Output {
+        let mut cmd = Command::new(krust_bin());
+        cmd.args(args)
+            .args(["-p", &self.name])
+            .env("HOME", self.home.path())
+            .env("KUBECONFIG", self.home.path().join("kubeconfig"));
+        krust_e2e::run_with_timeout(cmd, Duration::from_secs(180))
+    }
+
+    fn dir(&self) -> std::path::PathBuf {
+        self.home.path().join(".krust/profiles").join(&self.name)
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        if !self.dir().exists() {
+            return;
+        }
+        if !self.krust(&["delete"]).success() {
+            if let Ok(pid) = std::fs::read_to_string(self.dir().join("krust.pid")) {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
+            let mut killall = Command::new(krust_bin());
+            killall.arg("killall").arg("--data-dir").arg(self.dir());
+            let _ = krust_e2e::run_with_timeout(killall, Duration::from_secs(60));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A plain HTTP/1.1 GET of `path` on 127.0.0.1:`port` with `host` as Host: the whole answer.
+fn get(port: u16, host: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+    answer
+}
+
+#[test]
+fn a_started_profile_is_served_with_its_admin_credentials_on_loopback_only() {
+    let n = std::process::id() % 128;
+    let profile = Profile {
+        home: tempfile::Builder::new()
+            .prefix("krust-db-")
+            .tempdir()
+            .expect("tempdir"),
+        name: format!("krt-e2e-db{n}"),
+    };
+    let started = profile.krust(&[
+        "start",
+        "--node-name",
+        &format!("krt-db-{n}"),
+        "--bridge",
+        &format!("krt-db{n}"),
+        "--cluster-cidr",
+        &format!("10.32.{n}.0/24"),
+        "--service-cidr",
+        &format!("10.32.{}.0/24", 128 + n),
+        "--apiserver-port",
+        &free_port().to_string(),
+        "--kubelet-port",
+        &free_port().to_string(),
+    ]);
+    assert!(
+        started.success(),
+        "krust start: {}\n{}",
+        started.stdout,
+        started.stderr
+    );
+
+    let mut cmd = Command::new(krust_bin());
+    cmd.args(["dashboard", "--url", "-p", &profile.name])
+        .env("HOME", profile.home.path());
+    let mut dashboard = Background::spawn(cmd);
+    let url = dashboard.next_line(Duration::from_secs(20));
+    let port: u16 = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|_| panic!("{url}"));
+    let host = format!("127.0.0.1:{port}");
+    let version = get(port, &host, "/version");
+    assert!(
+        version.starts_with("HTTP/1.1 200") && version.contains("gitVersion"),
+        "{version}"
+    );
+    let nodes = get(port, &format!("localhost:{port}"), "/api/v1/nodes");
+    assert!(nodes.contains(&format!("krt-db-{n}")), "{nodes}");
+    let page = get(port, &host, "/");
+    assert!(page.contains("<title>krust dashboard</title>"), "{page}");
+    let rebound = get(port, &format!("attacker.example:{port}"), "/api/v1/secrets");
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    // Nothing listens beyond loopback.
+    let listening = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let ours: Vec<&str> = listening
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.ends_with(&format!(":{port:04X}")))
+        })
+        .filter(|l| l.split_whitespace().nth(3) == Some("0A"))
+        .collect();
+    assert!(
+        !ours.is_empty() && ours.iter().all(|l| l.contains("0100007F:")),
+        "{ours:?}"
+    );
+    dashboard.kill();
+}

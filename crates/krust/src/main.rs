@@ -119,7 +119,7 @@ fn main() -> anyhow::Result<()> {
             Command::Token(args) => token::run(args).await,
             Command::Killall { data_dir } => krust_kubelet::node::reset(&data_dir).await,
             Command::Local(command) => std::process::exit(local::run(command).await),
-            Command::Dashboard(args) => dashboard::run(args).await,
+            Command::Dashboard(args) => std::process::exit(dashboard::main(args).await),
             Command::Image(_) | Command::Monitor { .. } => unreachable!("run above"),
         }
     })

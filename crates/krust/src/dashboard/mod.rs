@@ -33,8 +33,20 @@ pub struct Args {
     kubeconfig: Option<PathBuf>,
 }
 
+/// Runs `krust dashboard`; its exit status (1 after `Error: …` on stderr, as the local
+/// cluster's commands).
+pub async fn main(args: Args) -> i32 {
+    match run(args).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            1
+        }
+    }
+}
+
 /// Serves the dashboard until Ctrl-C.
-pub async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(args: Args) -> anyhow::Result<()> {
     let kubeconfig = match args.kubeconfig {
         Some(path) => path,
         None => {
