@@ -111,7 +111,8 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
         .wait_for("document.querySelector('#force')", Duration::from_secs(2))
         .is_some()
     {
-        eprintln!("apply conflicted: {}", page.text());
+        let conflict = page.eval("document.querySelector('.error').textContent");
+        eprintln!("apply conflicted: {conflict}");
         page.eval("document.querySelector('#force').click()");
     }
     assert!(
@@ -168,6 +169,51 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     page.eval("location.hash = '#/r/core/v1/pods'");
     let row = format!("document.querySelector('tr[data-name=\"{pod}\"]')");
     assert!(page.wait_for(&row, WAIT).is_some(), "{}", page.text());
+    // Filters: a label selector matching nothing, a namespace without the pod, by name.
+    let set = |page: &mut cdp::Browser, id: &str, value: &str, event: &str| {
+        page.eval(&format!(
+            "(() => {{ const e = document.querySelector('#{id}'); e.value = '{value}'; \
+             e.dispatchEvent(new Event('{event}')); }})()"
+        ));
+    };
+    set(&mut page, "label", "app=nothing", "change");
+    assert!(
+        page.wait_for(
+            &format!(
+                "!{row} && document.querySelector('main').textContent.includes('No Pod here')"
+            ),
+            WAIT
+        )
+        .is_some(),
+        "{}",
+        page.text()
+    );
+    set(&mut page, "label", "app=web", "change");
+    assert!(page.wait_for(&row, WAIT).is_some(), "{}", page.text());
+    set(&mut page, "name", "no-such-name", "input");
+    assert!(
+        page.wait_for(&format!("!{row}"), WAIT).is_some(),
+        "{}",
+        page.text()
+    );
+    set(&mut page, "name", "", "input");
+    page.eval("document.querySelector('#ns').dispatchEvent(new Event('focus'))");
+    assert!(
+        page.wait_for(
+            "[...document.querySelector('#ns').options].some(o => o.value === 'kube-system')",
+            WAIT
+        )
+        .is_some()
+    );
+    set(&mut page, "ns", "kube-system", "change");
+    assert!(
+        page.wait_for(&format!("!{row}"), WAIT).is_some(),
+        "{}",
+        page.text()
+    );
+    set(&mut page, "ns", "default", "change");
+    assert!(page.wait_for(&row, WAIT).is_some(), "{}", page.text());
+
     let deleting = Instant::now();
     c.ok(&["delete", "pod", &pod, "--wait=false"]);
     let seen = page.wait_for(

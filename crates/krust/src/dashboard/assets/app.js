@@ -66,6 +66,7 @@ function sidebar() {
 }
 
 let cleanup = () => {};
+let discovered = null; // the discovery's promise, resolved once ctx.resources is known
 
 function show() {
   cleanup();
@@ -74,7 +75,12 @@ function show() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('here', a.getAttribute('href') === location.hash.split('/').slice(0, 5).join('/'));
   try {
-    if (parts[0] === 'r') {
+    if (parts[0] === 'r' && !ctx.resources.length) {
+      const hash = location.hash;
+      main.append(h('p', { class: 'muted' }, 'Loading…'));
+      cleanup = () => {};
+      discovered.then(() => { if (location.hash === hash) show(); });
+    } else if (parts[0] === 'r') {
       const r = resource(parts[1] === 'core' ? '' : parts[1], parts[3]);
       if (!r) { main.append(h('p', { class: 'error' }, `The server does not serve ${parts[3]}.`)); cleanup = () => {}; return; }
       cleanup = parts[5] ? detail(main, r, parts[4] === '-' ? '' : parts[4], parts[5]) : list(main, r);
@@ -112,14 +118,13 @@ function filters() {
   name.addEventListener('input', () => { ctx.name = name.value.trim(); document.dispatchEvent(new Event('krust-filter')); });
 }
 
-async function start() {
+function start() {
   filters();
   // The overview needs no discovery: it paints at once, the sidebar follows.
-  if (!location.hash.startsWith('#/r/')) show();
-  ctx.resources = await discover();
-  sidebar();
-  if (location.hash.startsWith('#/r/')) show();
+  discovered = discover().then(resources => { ctx.resources = resources; sidebar(); });
   addEventListener('hashchange', show);
+  show();
+  discovered.catch(e => document.getElementById('main').append(h('p', { class: 'error' }, 'The API did not answer: ' + e.message)));
 }
 
-start().catch(e => document.getElementById('main').append(h('p', { class: 'error' }, 'The API did not answer: ' + e.message)));
+start();

@@ -8,11 +8,15 @@ import { toYaml } from './yaml.js';
 
 const SCALABLE = ['deployments', 'replicasets', 'statefulsets'];
 
-/** The object as edited: no managedFields nor status (the server owns them). */
+/** The object as edited: no managedFields, resourceVersion nor status (the server owns
+ * them; an apply without a resourceVersion conflicts only over fields other managers own). */
 function editable(o, r) {
   const copy = structuredClone(o);
   delete copy.status;
-  if (copy.metadata) delete copy.metadata.managedFields;
+  if (copy.metadata) {
+    delete copy.metadata.managedFields;
+    delete copy.metadata.resourceVersion;
+  }
   copy.apiVersion ||= r.group ? `${r.group}/${r.version}` : r.version;
   copy.kind ||= r.kind;
   return copy;

@@ -2,7 +2,7 @@
 // edits are applied as `application/apply-patch+yaml`).
 
 const plain = /^[A-Za-z_/][\w./-]*( [\w./-]+)*$/;
-const special = /^(true|false|null|yes|no|on|off|~|[-+]?(\d[\d_]*)?\.?\d*([eE][-+]?\d+)?|[-+]?\.(inf|nan))$/i;
+const special = /^(true|false|null|yes|no|on|off|y|n|~|[-+]?(\d[\d_]*)?\.?\d*([eE][-+]?\d+)?|[-+]?\.(inf|nan))$/i;
 
 function scalar(s) {
   if (typeof s !== 'string') return s === null || s === undefined ? 'null' : String(s);
