@@ -60,15 +60,6 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
         painted.expect("painted")
     );
 
-    // Again, as a user reloads (the browser itself warm).
-    let overview = "document.querySelector('#deployments tr[data-name=web]') && \
-                    document.querySelector('#nodes tr.link')";
-    page.reload();
-    std::thread::sleep(Duration::from_millis(50));
-    assert!(page.wait_for(overview, WAIT).is_some(), "{}", page.text());
-    let warm = page.eval("performance.now()");
-    eprintln!("overview painted {warm} ms after a reload started");
-
     // Scale from the page, seen by kubectl.
     page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
     assert!(

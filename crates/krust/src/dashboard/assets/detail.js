@@ -101,12 +101,15 @@ export function detail(main, r, ns, name) {
   /** `kubectl rollout undo`: the template of the ReplicaSet of the previous revision. */
   async function rollback() {
     const revision = rs => Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] || 0);
-    const labels = Object.entries(current.spec.selector.matchLabels || {}).map(([k, v]) => `${k}=${v}`).join(',');
-    const sets = (await api(`/apis/apps/v1/namespaces/${ns}/replicasets?` + query({ labelSelector: labels }))).items
+    const sets = (await api(`/apis/apps/v1/namespaces/${ns}/replicasets`)).items
       .filter(rs => (rs.metadata.ownerReferences || []).some(o => o.uid === current.metadata.uid));
-    const now = Number(current.metadata.annotations?.['deployment.kubernetes.io/revision'] || 0);
+    const now = Math.max(revision(current), ...sets.map(revision));
     const previous = sets.filter(rs => revision(rs) < now).sort((a, b) => revision(b) - revision(a))[0];
-    if (!previous) { say('There is no earlier revision to roll back to.', 'error'); return; }
+    if (!previous) {
+      const seen = sets.map(rs => `${rs.metadata.name} (${revision(rs)})`).join(', ') || 'none';
+      say(`There is no earlier revision to roll back to (revision ${now}; ReplicaSets: ${seen}).`, 'error');
+      return;
+    }
     const template = structuredClone(previous.spec.template);
     delete template.metadata?.labels?.['pod-template-hash'];
     if (!confirm(`Roll ${name} back to revision ${revision(previous)}?`)) return;
