@@ -20,8 +20,9 @@ export async function api(path, options = {}) {
   return body;
 }
 
+/** A patch (merge, strategic or JSON) as the dashboard's field manager. */
 export const patch = (path, body, type = 'application/merge-patch+json') =>
-  api(path, { method: 'PATCH', headers: { 'Content-Type': type }, body: JSON.stringify(body) });
+  api(`${path}?fieldManager=krust-dashboard`, { method: 'PATCH', headers: { 'Content-Type': type }, body: JSON.stringify(body) });
 
 /** Server-side apply of YAML text as the dashboard's field manager. */
 export const apply = (path, text, force) =>

@@ -2,7 +2,7 @@
 // conflict is shown, with a forced apply offered), delete with confirmation, scale and
 // restart and rollback of Deployments, logs of Pods, a Secret's values hidden until asked,
 // and the object's Events.
-import { api, apply, live, patch, remove, collection, objectPath, query } from './api.js';
+import { api, apply, live, patch, remove, collection, objectPath } from './api.js';
 import { h, age } from './app.js';
 import { toYaml } from './yaml.js';
 
@@ -113,8 +113,7 @@ export function detail(main, r, ns, name) {
     const template = structuredClone(previous.spec.template);
     delete template.metadata?.labels?.['pod-template-hash'];
     if (!confirm(`Roll ${name} back to revision ${revision(previous)}?`)) return;
-    await api(path, { method: 'PATCH', headers: { 'Content-Type': 'application/json-patch+json' },
-      body: JSON.stringify([{ op: 'replace', path: '/spec/template', value: template }]) });
+    await patch(path, [{ op: 'replace', path: '/spec/template', value: template }], 'application/json-patch+json');
     say(`Rolled back to revision ${revision(previous)}.`);
   }
 
