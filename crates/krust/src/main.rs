@@ -3,6 +3,7 @@
 
 mod agent;
 mod build_executor;
+mod dashboard;
 mod image;
 mod join;
 mod local;
@@ -32,6 +33,9 @@ struct Cli {
 enum Command {
     #[command(flatten)]
     Local(local::Command),
+    /// Serves a web dashboard of the local cluster on 127.0.0.1 and prints its URL (as
+    /// `minikube dashboard`).
+    Dashboard(dashboard::Args),
     /// Runs the control plane: API server and store, scheduler, controllers.
     Server(server::Args),
     /// Joins this host to a cluster as a node (as `k3s agent`, `kubeadm join`).
@@ -92,7 +96,7 @@ fn main() -> anyhow::Result<()> {
     // The local-cluster commands talk to people: only the libraries' warnings (and none from
     // the API client while `krust start` waits for the server to listen).
     let default = match command {
-        Command::Local(_) => "warn,kube_client=off",
+        Command::Local(_) | Command::Dashboard(_) => "warn,kube_client=off",
         _ => "info",
     };
     let filter =
@@ -116,6 +120,7 @@ fn main() -> anyhow::Result<()> {
             Command::Token(args) => token::run(args).await,
             Command::Killall { data_dir } => krust_kubelet::node::reset(&data_dir).await,
             Command::Local(command) => std::process::exit(local::run(command).await),
+            Command::Dashboard(args) => std::process::exit(dashboard::main(args).await),
             Command::Image(_) | Command::Monitor { .. } => unreachable!("run above"),
         }
     })

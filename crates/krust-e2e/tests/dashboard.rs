@@ -1,0 +1,437 @@
+//! `krust dashboard` in a real headless browser (root: the node is this host): the overview
+//! lists the node and a Deployment, the Deployment is scaled from the page and kubectl sees
+//! it, a YAML edit is applied server-side, a pod's log shows, a pod kubectl deletes leaves
+//! the page's list at once (a watch, no polling), a broken rollout is rolled back, a Secret's
+//! value shows only when asked, and the Deployment is deleted after the confirmation. Screenshots are kept under
+//! `target/tmp/dashboard/`.
+
+mod cdp;
+mod real_node_support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use krust_e2e::{Background, krust_bin, true_within};
+use real_node_support::{IMAGE, apply, cluster};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
+    let c = cluster();
+    apply(
+        &c,
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\n\
+             spec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    \
+             metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        \
+             image: {IMAGE}\n        command: [sh, -c, 'echo hello-dashboard; exec sleep 3600']\n"
+        ),
+    );
+    assert!(c.deployment_ready("web", "1/1"), "web never became ready");
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::create_dir_all(&shots).expect("artifacts dir");
+
+    let mut cmd = Command::new(krust_bin());
+    cmd.args(["dashboard", "--port", "0", "--url", "--kubeconfig"])
+        .arg(c.kubeconfig());
+    let mut dashboard = Background::spawn(cmd);
+    let url = dashboard.next_line(Duration::from_secs(20));
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let mut page = cdp::Browser::start(1280, 800);
+    // Overview: the node and the Deployment, painted from watched lists.
+    let node = c.node_name();
+    let started = Instant::now();
+    page.goto(&url);
+    let painted = page.wait_for(
+        &format!(
+            "document.querySelector('#deployments tr[data-name=web]') && \
+             document.querySelector('#nodes').textContent.includes('{node}')"
+        ),
+        WAIT,
+    );
+    let in_page = page.eval("performance.now()");
+    let painted = painted.map(|_| started.elapsed());
+    page.screenshot(&shots.join("overview.png"));
+    assert!(painted.is_some(), "overview incomplete:\n{}", page.text());
+    eprintln!(
+        "overview painted {in_page} ms after navigation started (seen by the test after {:?})",
+        painted.expect("painted")
+    );
+
+    // Scale from the page, seen by kubectl.
+    page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
+    assert!(
+        page.wait_for("document.querySelector('#scale')", WAIT)
+            .is_some(),
+        "{}",
+        page.text()
+    );
+    page.eval(
+        "document.querySelector('#replicas').value = 2; document.querySelector('#scale').click()",
+    );
+    assert!(
+        true_within(WAIT, || c
+            .jsonpath(&["deployment", "web"], "{.spec.replicas}")
+            == "2"),
+        "kubectl does not see the scale:\n{}",
+        page.text()
+    );
+    page.screenshot(&shots.join("deployment.png"));
+
+    // A YAML edit, applied server-side (a conflict would be forced from the page).
+    page.eval("document.querySelector('#edit').click()");
+    assert!(
+        page.wait_for("document.querySelector('#editor')", WAIT)
+            .is_some(),
+        "{}",
+        page.text()
+    );
+    let edited = page.eval(
+        "(() => { const t = document.querySelector('#editor'); const before = t.value; \
+         t.value = t.value.replace('\\n  labels:\\n', '\\n  labels:\\n    edited: by-dashboard\\n'); \
+         document.querySelector('#apply').click(); return t.value !== before; })()",
+    );
+    assert_eq!(
+        edited,
+        serde_json::json!(true),
+        "no metadata.labels in the editor"
+    );
+    if page
+        .wait_for("document.querySelector('#force')", Duration::from_secs(2))
+        .is_some()
+    {
+        let conflict = page.eval("document.querySelector('.error').textContent");
+        eprintln!("apply conflicted: {conflict}");
+        page.eval("document.querySelector('#force').click()");
+    }
+    assert!(
+        true_within(WAIT, || {
+            c.jsonpath(&["deployment", "web"], "{.metadata.labels.edited}") == "by-dashboard"
+        }),
+        "the edit was not applied:\n{}",
+        page.text()
+    );
+    let managers = c.jsonpath(
+        &["deployment", "web"],
+        "{.metadata.managedFields[*].manager}",
+    );
+    assert!(managers.contains("krust-dashboard"), "{managers}");
+
+    // A pod's logs.
+    let pod = c.jsonpath(
+        &[
+            "pods",
+            "-l",
+            "app=web",
+            "--field-selector=status.phase=Running",
+        ],
+        "{.items[0].metadata.name}",
+    );
+    page.eval(&format!("location.hash = '#/logs/default/{pod}'"));
+    let logged = page.wait_for(
+        "document.querySelector('#log').textContent.includes('hello-dashboard')",
+        WAIT,
+    );
+    page.screenshot(&shots.join("logs.png"));
+    assert!(logged.is_some(), "no log line:\n{}", page.text());
+
+    // A command in the pod, through the proxy's WebSocket tunnel.
+    page.eval(&format!("location.hash = '#/exec/default/{pod}'"));
+    let connected = "document.querySelector('#exec-state').textContent === 'connected'";
+    assert!(
+        page.wait_for(connected, WAIT).is_some(),
+        "exec never connected:\n{}",
+        page.text()
+    );
+    page.eval(
+        "(() => { const i = document.querySelector('#exec-input'); i.value = 'echo $((6*7))'; \
+         i.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' })); })()",
+    );
+    let answered = page.wait_for(
+        "document.querySelector('#exec-output').textContent.includes('\\n42')",
+        WAIT,
+    );
+    page.screenshot(&shots.join("exec.png"));
+    assert!(answered.is_some(), "no answer from exec:\n{}", page.text());
+
+    // Live: kubectl deletes the pod, the list shows it go within a second or so.
+    page.eval("location.hash = '#/r/core/v1/pods'");
+    let row = format!("document.querySelector('tr[data-name=\"{pod}\"]')");
+    assert!(page.wait_for(&row, WAIT).is_some(), "{}", page.text());
+    // Filters: a label selector matching nothing, a namespace without the pod, by name.
+    let set = |page: &mut cdp::Browser, id: &str, value: &str, event: &str| {
+        page.eval(&format!(
+            "(() => {{ const e = document.querySelector('#{id}'); e.value = '{value}'; \
+             e.dispatchEvent(new Event('{event}')); }})()"
+        ));
+    };
+    set(&mut page, "label", "app=nothing", "change");
+    assert!(
+        page.wait_for(
+            &format!(
+                "!{row} && document.querySelector('main').textContent.includes('No Pod here')"
+            ),
+            WAIT
+        )
+        .is_some(),
+        "{}",
+        page.text()
+    );
+    set(&mut page, "label", "app=web", "change");
+    assert!(page.wait_for(&row, WAIT).is_some(), "{}", page.text());
+    set(&mut page, "name", "no-such-name", "input");
+    assert!(
+        page.wait_for(&format!("!{row}"), WAIT).is_some(),
+        "{}",
+        page.text()
+    );
+    set(&mut page, "name", "", "input");
+    page.eval("document.querySelector('#ns').dispatchEvent(new Event('focus'))");
+    assert!(
+        page.wait_for(
+            "[...document.querySelector('#ns').options].some(o => o.value === 'kube-system')",
+            WAIT
+        )
+        .is_some()
+    );
+    set(&mut page, "ns", "kube-system", "change");
+    assert!(
+        page.wait_for(&format!("!{row}"), WAIT).is_some(),
+        "{}",
+        page.text()
+    );
+    set(&mut page, "ns", "default", "change");
+    assert!(page.wait_for(&row, WAIT).is_some(), "{}", page.text());
+
+    let deleting = Instant::now();
+    c.ok(&["delete", "pod", &pod, "--wait=false"]);
+    let seen = page.wait_for(
+        &format!("!{row} || {row}.textContent.includes('Terminating')"),
+        WAIT,
+    );
+    page.screenshot(&shots.join("pods.png"));
+    assert!(
+        seen.is_some(),
+        "the deletion never showed:\n{}",
+        page.text()
+    );
+    let latency = deleting.elapsed();
+    eprintln!("deletion on screen {latency:?} after kubectl was started");
+    assert!(latency < Duration::from_secs(3), "{latency:?}");
+
+    // A rollout to a broken image, rolled back from the page (`kubectl rollout undo`).
+    c.ok(&["set", "image", "deployment/web", "web=127.0.0.1:1/none:1"]);
+    page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
+    assert!(
+        page.wait_for("document.querySelector('#rollback')", WAIT)
+            .is_some()
+    );
+    page.eval("window.confirm = () => true; document.querySelector('#rollback').click()");
+    let image = "{.spec.template.spec.containers[0].image}";
+    assert!(
+        true_within(WAIT, || c.jsonpath(&["deployment", "web"], image) == IMAGE),
+        "not rolled back:\n{}",
+        page.text()
+    );
+    assert!(
+        page.wait_for("document.querySelector('#events')", WAIT)
+            .is_some(),
+        "no Events of the Deployment:\n{}",
+        page.text()
+    );
+    page.screenshot(&shots.join("rollback.png"));
+
+    // A Secret's values stay hidden until asked.
+    c.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s1",
+        "--from-literal=password=hunter2",
+    ]);
+    page.eval("location.hash = '#/r/core/v1/secrets/default/s1'");
+    assert!(
+        page.wait_for(
+            "document.querySelector('#yaml').textContent.includes('password')",
+            WAIT
+        )
+        .is_some(),
+        "{}",
+        page.text()
+    );
+    assert!(!page.text().contains("hunter2"), "{}", page.text());
+    page.eval(
+        "[...document.querySelectorAll('button')].find(b => b.textContent === 'Show').click()",
+    );
+    assert!(
+        page.wait_for("document.body.innerText.includes('hunter2')", WAIT)
+            .is_some()
+    );
+    page.screenshot(&shots.join("secret.png"));
+
+    // Delete, confirmed in the page's dialog.
+    page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
+    assert!(
+        page.wait_for("document.querySelector('#delete')", WAIT)
+            .is_some()
+    );
+    page.eval("window.confirm = () => true; document.querySelector('#delete').click()");
+    assert!(
+        true_within(WAIT, || !c.kubectl(&["get", "deployment", "web"]).success()),
+        "the deployment was not deleted:\n{}",
+        page.text()
+    );
+
+    // At a small laptop's width the sidebar goes above the page.
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 760, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    page.eval("location.hash = '#/'");
+    assert!(
+        page.wait_for("document.querySelector('#nodes tr.link')", WAIT)
+            .is_some()
+    );
+    let fits = page.eval("document.documentElement.scrollWidth <= innerWidth");
+    page.screenshot(&shots.join("narrow.png"));
+    assert_eq!(
+        fits,
+        serde_json::json!(true),
+        "the page scrolls sideways at 760 px"
+    );
+    drop(page);
+    dashboard.kill();
+}
+
+/// A `krust start` profile under a temporary HOME (this test's names and ranges); deleted
+/// (or killed and its node reset) when dropped.
+struct Profile {
+    home: tempfile::TempDir,
+    name: String,
+}
+
+impl Profile {
+    fn krust(&self, args: &[&str]) -> krust_e2e::Output {
+        let mut cmd = Command::new(krust_bin());
+        cmd.args(args)
+            .args(["-p", &self.name])
+            .env("HOME", self.home.path())
+            .env("KUBECONFIG", self.home.path().join("kubeconfig"));
+        krust_e2e::run_with_timeout(cmd, Duration::from_secs(180))
+    }
+
+    fn dir(&self) -> std::path::PathBuf {
+        self.home.path().join(".krust/profiles").join(&self.name)
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        if !self.dir().exists() {
+            return;
+        }
+        if !self.krust(&["delete"]).success() {
+            if let Ok(pid) = std::fs::read_to_string(self.dir().join("krust.pid")) {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
+            let mut killall = Command::new(krust_bin());
+            killall.arg("killall").arg("--data-dir").arg(self.dir());
+            let _ = krust_e2e::run_with_timeout(killall, Duration::from_secs(60));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A plain HTTP/1.1 GET of `path` on 127.0.0.1:`port` with `host` as Host: the whole answer.
+fn get(port: u16, host: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+    answer
+}
+
+#[test]
+fn a_started_profile_is_served_with_its_admin_credentials_on_loopback_only() {
+    let n = std::process::id() % 128;
+    let profile = Profile {
+        home: tempfile::Builder::new()
+            .prefix("krust-db-")
+            .tempdir()
+            .expect("tempdir"),
+        name: format!("krt-e2e-db{n}"),
+    };
+    let started = profile.krust(&[
+        "start",
+        "--node-name",
+        &format!("krt-db-{n}"),
+        "--bridge",
+        &format!("krt-db{n}"),
+        "--cluster-cidr",
+        &format!("10.32.{n}.0/24"),
+        "--service-cidr",
+        &format!("10.32.{}.0/24", 128 + n),
+        "--apiserver-port",
+        &free_port().to_string(),
+        "--kubelet-port",
+        &free_port().to_string(),
+    ]);
+    assert!(
+        started.success(),
+        "krust start: {}\n{}",
+        started.stdout,
+        started.stderr
+    );
+
+    let mut cmd = Command::new(krust_bin());
+    cmd.args(["dashboard", "--url", "-p", &profile.name])
+        .env("HOME", profile.home.path());
+    let mut dashboard = Background::spawn(cmd);
+    let url = dashboard.next_line(Duration::from_secs(20));
+    let port: u16 = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|_| panic!("{url}"));
+    let host = format!("127.0.0.1:{port}");
+    let version = get(port, &host, "/version");
+    assert!(
+        version.starts_with("HTTP/1.1 200") && version.contains("gitVersion"),
+        "{version}"
+    );
+    let nodes = get(port, &format!("localhost:{port}"), "/api/v1/nodes");
+    assert!(nodes.contains(&format!("krt-db-{n}")), "{nodes}");
+    let page = get(port, &host, "/");
+    assert!(page.contains("<title>krust dashboard</title>"), "{page}");
+    let rebound = get(port, &format!("attacker.example:{port}"), "/api/v1/secrets");
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    // Nothing listens beyond loopback.
+    let listening = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let ours: Vec<&str> = listening
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.ends_with(&format!(":{port:04X}")))
+        })
+        .filter(|l| l.split_whitespace().nth(3) == Some("0A"))
+        .collect();
+    assert!(
+        !ours.is_empty() && ours.iter().all(|l| l.contains("0100007F:")),
+        "{ours:?}"
+    );
+    dashboard.kill();
+}
