@@ -127,6 +127,10 @@ mod tests {
             "pods.fifty-running",
             "pods.idle-rss",
             "pods.memory-per-pod",
+            "network.programming-p99",
+            "network.clusterip-vs-direct",
+            "network.dns-qps",
+            "network.dns-p99",
         ] {
             target(id);
         }
