@@ -518,7 +518,23 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let (_tx, rx) = tokio::sync::watch::channel(Arc::new(bench_records(1000)));
+        let (tx, rx) = tokio::sync::watch::channel(Arc::new(bench_records(1000)));
+        // DNS_CHURN=1: a new snapshot every 20 ms, as a cluster whose endpoints keep
+        // changing gives (the answers kept are dropped with each).
+        let churn = std::env::var("DNS_CHURN").is_ok_and(|v| v == "1");
+        let stop = Arc::new(AtomicBool::new(false));
+        let churner = churn.then(|| {
+            let (a, b) = (Arc::new(bench_records(1000)), Arc::new(bench_records(1000)));
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut turn = false;
+                while !stop.load(Ordering::Relaxed) {
+                    tx.send_replace(if turn { a.clone() } else { b.clone() });
+                    turn = !turn;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        });
         let handler = Arc::new(krust_dns::Handler::new(
             "cluster.local",
             rx,
@@ -546,6 +562,10 @@ mod tests {
         let r = run(echo.addr, &qs, load).unwrap();
         drop(echo);
         let m = run(server.addr, &qs, load).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        if let Some(t) = churner {
+            t.join().unwrap();
+        }
         for (what, m) in [("echo", r), ("krust", m)] {
             let s = crate::pods::stats::Summary::of(&m.latencies);
             println!(
