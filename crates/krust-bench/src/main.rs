@@ -32,8 +32,9 @@ enum Bench {
     /// The real node: container start→exit, pod startup and memory, against runc and
     /// podman in the same run.
     Pods(krust_bench::pods::PodsArgs),
-    /// The service proxy on the real node: endpoint change → traffic follows, among many
-    /// Services; ClusterIP against direct pod-IP throughput in the same run.
+    /// The service proxy and cluster DNS on the real node: endpoint change → traffic
+    /// follows, among many Services; ClusterIP against direct pod-IP throughput, and the
+    /// DNS server's queries/s and latency against an echo server, in the same run.
     Network(krust_bench::network::NetworkArgs),
     /// The local cluster: `krust start` to a Ready node with DNS, cold and warm, and to the
     /// first pod Running; beside podman and minikube's published figures.

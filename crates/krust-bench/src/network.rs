@@ -11,6 +11,10 @@
 //!    address, in the same run, alternating: `GET /big` (`--mib` MiB) from busybox httpd in
 //!    a pod, read on the host.
 //!
+//! 3. Queries per second and latency of the node's built-in DNS server (`dns`), among the
+//!    same Services plus a tenth as many headless ones, against a server that sends every
+//!    query back as its answer on the same address, in the same run, alternating.
+//!
 //! Nothing leaves the host: the pods are on the node's bridge, the Services in a range of
 //! the benchmark's own (`10.43.64.0/22`), routed by the node to its bridge.
 
@@ -25,6 +29,8 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod dns;
 
 use crate::pods::IMAGE;
 use crate::pods::server::Server;
@@ -137,7 +143,7 @@ async fn on_server(
         }
         ips.insert(name, ip);
     }
-    let result = measure(&client, &ips, args, bound, verdicts).await;
+    let result = measure(&client, &server.node, &ips, args, bound, verdicts).await;
     let _ = pods
         .delete_collection(
             &DeleteParams::default().grace_period(1),
@@ -166,6 +172,7 @@ fn slice(i: usize, ip: &str) -> Result<EndpointSlice> {
 
 async fn measure(
     client: &kube::Client,
+    node: &str,
     ips: &BTreeMap<&str, String>,
     args: &NetworkArgs,
     bound: Duration,
@@ -288,6 +295,10 @@ async fn measure(
         true,
         &format!(" — {:.2}", sv / d),
     );
+
+    // (3) The node's DNS server.
+    dns_phase(client, node, ips, args, bound, verdicts).await?;
+
     for i in 0..args.services {
         let _ = services
             .delete(&format!("net-{i}"), &DeleteParams::default())
@@ -336,4 +347,149 @@ async fn throughput(host: &str, port: u16, mib: usize) -> Result<f64> {
         bail!("{host}:{port} sent {total} bytes, not {mib} MiB");
     }
     Ok(total as f64 / (1 << 20) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Headless Services of the DNS phase: one per ten Services.
+fn headless_count(args: &NetworkArgs) -> usize {
+    (args.services / 10).max(1)
+}
+
+/// The headless Service `dns-h-<j>` and its slice: the two pods, named `h-0` and `h-1`.
+fn headless(j: usize, ips: &BTreeMap<&str, String>) -> Result<(Service, EndpointSlice)> {
+    let name = format!("dns-h-{j}");
+    let service = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]},
+    }))?;
+    let slice = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"kubernetes.io/service-name": name}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": [
+            {"addresses": [ips["net-a"]], "hostname": "h-0", "conditions": {"ready": true}},
+            {"addresses": [ips["net-b"]], "hostname": "h-1", "conditions": {"ready": true}},
+        ],
+    }))?;
+    Ok((service, slice))
+}
+
+/// Rounds of each DNS load, alternating with the reference.
+const DNS_ROUNDS: usize = 3;
+/// The DNS load: several sockets, several queries outstanding on each.
+const DNS_LOAD: dns::Load = dns::Load {
+    sockets: 4,
+    window: 8,
+    duration: Duration::from_secs(2),
+};
+
+/// (3): the node's DNS server (its address from the node's `kube-dns` EndpointSlice) and the
+/// echo reference on the same address, under the same load.
+async fn dns_phase(
+    client: &kube::Client,
+    node: &str,
+    ips: &BTreeMap<&str, String>,
+    args: &NetworkArgs,
+    bound: Duration,
+    verdicts: &mut Verdicts,
+) -> Result<()> {
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+    let headless_n = headless_count(args);
+    futures::stream::iter(0..headless_n)
+        .map(|j| {
+            let (services, slices) = (services.clone(), slices.clone());
+            async move {
+                let (svc, slice) = headless(j, ips)?;
+                slices.create(&PostParams::default(), &slice).await?;
+                services.create(&PostParams::default(), &svc).await?;
+                Ok::<_, anyhow::Error>(())
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await?;
+    let deadline = Instant::now() + bound;
+    let ip = loop {
+        if let Some(ip) = krust_dns::kube_dns::published(client, node).await? {
+            break ip;
+        }
+        if Instant::now() > deadline {
+            bail!("node {node} never published its DNS server");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let server = std::net::SocketAddr::new(ip, 53);
+    let pods: Vec<std::net::Ipv4Addr> = ips.values().filter_map(|ip| ip.parse().ok()).collect();
+    let questions = dns::questions(args.services, headless_n, 2, &pods, 500)?;
+    // Every answer right, once the server has seen every Service.
+    loop {
+        let qs = questions.clone();
+        let checked = tokio::task::spawn_blocking(move || dns::check(server, &qs)).await?;
+        match checked {
+            Ok(()) => break,
+            Err(e) if Instant::now() > deadline => {
+                return Err(e.context(format!("the DNS server at {server}")));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let echo = dns::Echo::start(ip, 2)?;
+    let (mut krust, mut reference) = (Vec::new(), Vec::new());
+    for _ in 0..DNS_ROUNDS {
+        for (target, out) in [(echo.addr, &mut reference), (server, &mut krust)] {
+            let qs = questions.clone();
+            out.push(tokio::task::spawn_blocking(move || dns::run(target, &qs, DNS_LOAD)).await??);
+        }
+    }
+    drop(echo);
+    let summarize = |runs: &[dns::Measured]| {
+        let mut qps: Vec<f64> = runs.iter().map(|m| m.qps).collect();
+        qps.sort_by(f64::total_cmp);
+        let latencies: Vec<Duration> = runs.iter().flat_map(|m| m.latencies.clone()).collect();
+        let lost: u64 = runs.iter().map(|m| m.lost).sum();
+        (qps[qps.len() / 2], Summary::of(&latencies), lost)
+    };
+    let (k_qps, k_lat, k_lost) = summarize(&krust);
+    let (r_qps, r_lat, r_lost) = summarize(&reference);
+    let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
+    println!(
+        "\n(3) DNS over UDP, {} sockets × {} queries outstanding, {} s × {DNS_ROUNDS} rounds, \
+         {} Services + {headless_n} headless; medians of queries/s",
+        DNS_LOAD.sockets,
+        DNS_LOAD.window,
+        DNS_LOAD.duration.as_secs(),
+        args.services
+    );
+    println!(
+        "  krust DNS {server}: {k_qps:.0} queries/s, p50 {}, p99 {}, lost {k_lost}",
+        us(k_lat.p50),
+        us(k_lat.p99)
+    );
+    println!(
+        "  echo reference {}:  {r_qps:.0} queries/s, p50 {}, p99 {}, lost {r_lost}",
+        ip,
+        us(r_lat.p50),
+        us(r_lat.p99)
+    );
+    println!("  krust ÷ echo: {:.2}", k_qps / r_qps);
+    verdicts.check(
+        "network.dns-qps",
+        "  DNS queries/s",
+        k_qps,
+        args.services >= 1000,
+        &format!(" — {k_qps:.0}"),
+    );
+    verdicts.check(
+        "network.dns-p99",
+        "  DNS latency p99",
+        k_lat.p99.as_secs_f64() * 1000.0,
+        args.services >= 1000,
+        &format!(" — {}", us(k_lat.p99)),
+    );
+    for j in 0..headless_n {
+        let name = format!("dns-h-{j}");
+        let _ = services.delete(&name, &DeleteParams::default()).await;
+        let _ = slices.delete(&name, &DeleteParams::default()).await;
+    }
+    Ok(())
 }

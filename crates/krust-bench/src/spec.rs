@@ -129,6 +129,8 @@ mod tests {
             "pods.memory-per-pod",
             "network.programming-p99",
             "network.clusterip-vs-direct",
+            "network.dns-qps",
+            "network.dns-p99",
             "start.cold-ready",
             "start.first-pod",
         ] {

@@ -1,9 +1,9 @@
 //! The cluster DNS every node agent serves, in place of a CoreDNS Deployment: CoreDNS'
-//! `kubernetes` plugin (records of Services, headless endpoints, pods, reverse names) and
-//! `forward . /etc/resolv.conf` (every other name), on the node's pod-bridge gateway, port
-//! 53, UDP and TCP. The `kube-system/kube-dns` Service (created by the API server, without a
-//! selector) leads to these servers through the EndpointSlice each node publishes
-//! (`kube_dns.rs`).
+//! `kubernetes` plugin (records of Services, headless endpoints, pods, reverse names),
+//! `forward . /etc/resolv.conf` (every other name), `cache 30` and `loadbalance`, on the
+//! node's pod-bridge gateway, port 53, UDP and TCP. The `kube-system/kube-dns` Service
+//! (created by the API server, without a selector) leads to these servers through the
+//! EndpointSlice each node publishes (`kube_dns.rs`).
 //!
 //! A crate of its own rather than a module of `krust-net`: it is an API client (watches
 //! through kube-rs, an EndpointSlice written), which the pod network is not, and its wire
@@ -11,15 +11,20 @@
 //! without a node. The wire format is hickory's; what is answered, and how, is ours
 //! (`lookup.rs`, `response.rs`).
 
+mod cache;
 mod forward;
 pub mod kube_dns;
 mod lookup;
+mod packets;
 mod parse;
 mod records;
 mod response;
 mod server;
 mod watch;
+mod wire;
 
+#[cfg(test)]
+mod handler_tests;
 #[cfg(test)]
 mod lookup_tests;
 

@@ -98,7 +98,7 @@ fn slice(
 /// default: web (10.43.0.20, http 80 + dns 53/UDP), db (headless, db-0 with a hostname,
 /// one unnamed-host endpoint, one not ready), ext (ExternalName example.org), alias
 /// (ExternalName web.default.svc.cluster.local), empty (headless, no endpoints).
-fn cluster() -> Records {
+pub(crate) fn cluster() -> Records {
     let services = [
         service(
             "default",

@@ -1,11 +1,15 @@
-//! The DNS server, CoreDNS' `dnsserver` with the kubernetes and forward plugins: one UDP
-//! socket and one TCP listener on the same address. A question the cluster answers is
-//! answered inline from the current [`Records`] snapshot; one that needs the upstream
-//! resolvers (outside the zone, or an ExternalName's target) is answered from a task of
-//! its own, so a slow upstream never holds up the cluster's names.
+//! The DNS server, CoreDNS' `dnsserver` with the kubernetes, forward, cache and loadbalance
+//! plugins: UDP sockets (one per core, sharing the address with `SO_REUSEPORT` as CoreDNS'
+//! listeners do, so the kernel spreads clients over them) and one TCP listener on the same
+//! address. A question the cluster answers is answered inline from the current [`Records`]
+//! snapshot, from its packet when it was asked before (`packets.rs`); one that needs the
+//! upstream resolvers (outside the zone, or an ExternalName's target) is answered from the
+//! cache of their answers (`cache.rs`) or from a task of its own, so a slow upstream never
+//! holds up the cluster's names.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
@@ -15,10 +19,12 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::cache::Cache;
 use crate::forward::Upstreams;
 use crate::lookup::{Answer, Outcome, lookup};
+use crate::packets::{Packet, Packets};
 use crate::records::Records;
-use crate::response;
+use crate::{response, wire};
 
 /// How long an idle TCP connection stays open.
 const TCP_IDLE: Duration = Duration::from_secs(10);
@@ -28,6 +34,10 @@ pub struct Handler {
     zone: Name,
     records: watch::Receiver<Arc<Records>>,
     upstreams: Upstreams,
+    packets: Packets,
+    cache: Cache,
+    /// Answers given, for the rotation of address records.
+    turn: AtomicUsize,
 }
 
 /// What a query needs that cannot be answered at once.
@@ -49,12 +59,22 @@ impl Handler {
             zone,
             records,
             upstreams,
+            packets: Packets::default(),
+            cache: Cache::default(),
+            turn: AtomicUsize::new(0),
         }
     }
 
     /// The answer to the wire-format `query` when the cluster knows it, else what it waits
     /// for. `Ok(None)`: nothing to answer (a response, or a message too short for an id).
     pub fn local(&self, query: &[u8], tcp: bool) -> Result<Option<Vec<u8>>, Pending> {
+        let records = self.records.borrow().clone();
+        let question = wire::question(query, tcp);
+        if let Some(q) = &question
+            && let Some(packet) = self.packets.get(&records, q.key())
+        {
+            return Ok(Some(packet.reply(query, self.next_turn())));
+        }
         let request = match Message::from_vec(query) {
             Ok(m) => m,
             Err(_) if query.len() >= 12 => {
@@ -74,32 +94,49 @@ impl Handler {
                 tcp,
             ));
         }
-        let [question] = request.queries.as_slice() else {
+        let [_] = request.queries.as_slice() else {
             return Ok(self.encode(
                 &response::error(&request, ResponseCode::FormErr),
                 &request,
                 tcp,
             ));
         };
-        let records = self.records.borrow().clone();
-        let qtype: RecordType = question.query_type();
-        match lookup(&records, &self.zone, question.name(), qtype) {
-            Outcome::Forward => Err(Pending::Forward(query.to_vec(), request)),
+        let qtype: RecordType = request.queries[0].query_type();
+        match lookup(&records, &self.zone, request.queries[0].name(), qtype) {
+            Outcome::Forward => match self.cache.get(&request) {
+                Some(m) => Ok(self.encode(&m, &request, tcp)),
+                None => Err(Pending::Forward(query.to_vec(), request)),
+            },
             Outcome::Answer(answer) if answer.chase.is_some() => {
                 Err(Pending::Chase(request, answer, records.serial))
             }
             Outcome::Answer(answer) => {
                 let m = response::authoritative(&request, answer, &self.zone, records.serial);
-                Ok(self.encode(&m, &request, tcp))
+                let Some(bytes) = self.encode(&m, &request, tcp) else {
+                    return Ok(None);
+                };
+                let packet = Arc::new(Packet::new(bytes));
+                let reply = packet.reply(query, self.next_turn());
+                if let Some(q) = &question {
+                    self.packets.insert(&records, q.key(), packet);
+                }
+                Ok(Some(reply))
             }
         }
+    }
+
+    fn next_turn(&self) -> usize {
+        self.turn.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Finishes a query with the upstream resolvers' help.
     pub async fn finish(&self, pending: Pending, tcp: bool) -> Option<Vec<u8>> {
         match pending {
             Pending::Forward(query, request) => match self.upstreams.forward(&query, tcp).await {
-                Some(answer) => Some(answer),
+                Some(answer) => {
+                    self.cache.put(&request, &answer);
+                    Some(answer)
+                }
                 None => self.encode(
                     &response::error(&request, ResponseCode::ServFail),
                     &request,
@@ -157,8 +194,18 @@ impl Server {
     /// Serves `handler` on `addr` (port 0: a free port, the same for UDP and TCP).
     pub async fn start(addr: SocketAddr, handler: Arc<Handler>) -> std::io::Result<Server> {
         let (udp, tcp) = loop {
-            let udp = UdpSocket::bind(addr).await?;
-            match TcpListener::bind(udp.local_addr()?).await {
+            // Port 0: a port free now (a socket bound to port 0 with SO_REUSEPORT could be
+            // given the port of another group of sockets, and join it).
+            let at = match addr.port() {
+                0 => std::net::UdpSocket::bind(addr)?.local_addr()?,
+                _ => addr,
+            };
+            let udp = match reuse_port_udp(at) {
+                Ok(udp) => udp,
+                Err(e) if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(e),
+            };
+            match TcpListener::bind(at).await {
                 Ok(tcp) => break (udp, tcp),
                 // A free UDP port whose TCP twin is taken: try another.
                 Err(e) if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse => {}
@@ -166,12 +213,40 @@ impl Server {
             }
         };
         let addr = udp.local_addr()?;
-        let tasks = vec![
-            tokio::spawn(serve_udp(Arc::new(udp), handler.clone())),
-            tokio::spawn(serve_tcp(tcp, handler)),
-        ];
+        let mut sockets = vec![udp];
+        for _ in 1..udp_sockets() {
+            sockets.push(reuse_port_udp(addr)?);
+        }
+        let mut tasks = Vec::new();
+        for socket in sockets {
+            let socket = Arc::new(UdpSocket::from_std(socket)?);
+            tasks.push(tokio::spawn(serve_udp(socket, handler.clone())));
+        }
+        tasks.push(tokio::spawn(serve_tcp(tcp, handler)));
         Ok(Server { addr, tasks })
     }
+}
+
+/// One UDP socket per core, at least two.
+fn udp_sockets() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+}
+
+/// A non-blocking UDP socket bound to `addr` with `SO_REUSEPORT`: the sockets of one server
+/// share its address, each client's queries going to one of them.
+fn reuse_port_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use rustix::net::{AddressFamily, SocketType, bind, socket, sockopt};
+    let family = if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = socket(family, SocketType::DGRAM, None)?;
+    sockopt::set_socket_reuseport(&fd, true)?;
+    bind(&fd, &addr)?;
+    let socket = std::net::UdpSocket::from(fd);
+    socket.set_nonblocking(true)?;
+    Ok(socket)
 }
 
 async fn serve_udp(socket: Arc<UdpSocket>, handler: Arc<Handler>) {
