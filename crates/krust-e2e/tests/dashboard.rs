@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use krust_e2e::{Background, krust_bin, true_within};
-use real_node_support::{IMAGE, apply, cluster};
+use real_node_support::{IMAGE, apply, cluster, free_port};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -341,13 +341,6 @@ impl Drop for Profile {
             let _ = krust_e2e::run_with_timeout(killall, Duration::from_secs(60));
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// A plain HTTP/1.1 GET of `path` on 127.0.0.1:`port` with `host` as Host: the whole answer.

@@ -17,7 +17,7 @@ use krust_e2e::{
     KUBECTL_TIMEOUT, Output, ROLLOUT_TIMEOUT, krust_bin, kubectl_bin, run_with_timeout, true_within,
 };
 use krust_image::testing::BusyboxImage;
-use real_node_support::IMAGE;
+use real_node_support::{IMAGE, free_port, output, processes};
 
 /// A kubeconfig the user had before: its context must survive.
 const OTHER: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://other.invalid:6443\nusers:\n- name: other\n  user:\n    token: abc\ncontexts:\n- name: other\n  context:\n    cluster: other\n    user: other\ncurrent-context: other\n";
@@ -134,7 +134,7 @@ impl Local {
         let dir = self.dir().to_string_lossy().into_owned();
         let n = self.n;
         let mut left: Vec<String> = processes()
-            .into_iter()
+            .map(|(_, cmdline)| cmdline)
             .filter(|p| p.contains(&dir) || p.contains(&format!("/srv-lc{n}")))
             .collect();
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
@@ -185,35 +185,6 @@ impl Drop for Local {
             let _ = run_with_timeout(killall, Duration::from_secs(60));
         }
     }
-}
-
-fn output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-/// Every process's command line (NULs as spaces).
-fn processes() -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|p| p.parse::<u32>().is_ok())
-        })
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .collect()
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 /// `curl URL/index.html`'s body, trimmed ("" when nothing answered).

@@ -6,12 +6,10 @@
 mod real_node_support;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 
 use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
-use real_node_support::{IMAGE, apply, cluster, wait_running};
+use real_node_support::{IMAGE, apply, cluster, free_port, output, processes, wait_running};
 
 /// What a node holds on the host, each counted only where it belongs to this test's node.
 #[derive(Debug, PartialEq, Eq)]
@@ -49,28 +47,6 @@ fn footprint(c: &Cluster, host_port: u16) -> Footprint {
             .filter(|(_, cmdline)| cmdline.contains("monitor") && cmdline.contains(data))
             .count(),
     }
-}
-
-fn output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-/// Every process as (pid, command line with NULs as spaces).
-fn processes() -> impl Iterator<Item = (String, String)> {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let pid = e.file_name().to_str()?.to_string();
-            pid.parse::<u32>().ok()?;
-            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-            Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
-        })
 }
 
 /// What is left on the host of the pods with these UIDs: processes in their cgroups and the
@@ -136,11 +112,7 @@ spec:
 #[test]
 fn many_pod_create_delete_cycles_leave_nothing_on_the_host() {
     let c = cluster();
-    let host_port = TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let host_port = free_port();
     // A first round sets up what stays for the node's life (the hostPort table's chains).
     let mut uids = BTreeSet::new();
     let mut during = Vec::new();

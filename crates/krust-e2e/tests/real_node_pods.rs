@@ -423,11 +423,7 @@ fn pods_reach_each_other_the_node_and_a_host_port() {
     let c = cluster();
     let node_ip = node_ip(&c);
     // A port on the node, free now, for the hostPort.
-    let host_port = TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let host_port = free_port();
     apply(
         &c,
         &format!(

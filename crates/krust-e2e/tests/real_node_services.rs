@@ -9,7 +9,6 @@
 mod real_node_support;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::time::Duration;
 
 use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
@@ -83,67 +82,10 @@ fn staying(c: &Cluster, app: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Counts, while it lives, the packets for the cluster's ranges (all of 10.42.0.0/16 and
-/// 10.43.0.0/16) that leave through the host's default-route interface (DESIGN.md's network
-/// safety): an nftables table of the test's own, removed on drop.
-struct LeakCheck {
-    table: String,
-}
-
-impl LeakCheck {
-    fn start() -> LeakCheck {
-        let route = std::process::Command::new("ip")
-            .args(["route", "show", "default"])
-            .output()
-            .unwrap();
-        let route = String::from_utf8_lossy(&route.stdout).into_owned();
-        let dev = route
-            .split_whitespace()
-            .skip_while(|w| *w != "dev")
-            .nth(1)
-            .unwrap_or("eth0")
-            .to_string();
-        let table = format!("krust-leakcheck-{}", std::process::id());
-        let script = format!(
-            "add table ip {table}; \
-             add chain ip {table} out {{ type filter hook postrouting priority 500; }}; \
-             add rule ip {table} out oifname \"{dev}\" ip daddr {{ 10.42.0.0/16, 10.43.0.0/16 }} counter"
-        );
-        let out = std::process::Command::new("nft")
-            .args([&script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        LeakCheck { table }
-    }
-
-    /// The packets counted so far.
-    fn leaked(&self) -> u64 {
-        let out = std::process::Command::new("nft")
-            .args(["list", "table", "ip", &self.table])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let packets = text.split("packets ").nth(1).unwrap_or_default();
-        packets
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for LeakCheck {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("nft")
-            .args(["delete", "table", "ip", &self.table])
-            .status();
-    }
+/// Counts the packets for the cluster's ranges (all of 10.42.0.0/16 and 10.43.0.0/16) leaving
+/// through the host's default-route interface while it lives.
+fn leak_check() -> LeakCheck {
+    LeakCheck::start(&["10.42.0.0/16", "10.43.0.0/16"])
 }
 
 fn client(c: &Cluster) {
@@ -176,7 +118,7 @@ fn web_deployment(c: &Cluster, replicas: &str) -> BTreeSet<String> {
 
 #[test]
 fn expose_leads_to_every_replica_by_cluster_ip_node_port_and_load_balancer() {
-    let leaks = LeakCheck::start();
+    let leaks = leak_check();
     let c = cluster();
     let node_ip = node_ip(&c);
     let pods = web_deployment(&c, "3");
@@ -238,11 +180,7 @@ fn expose_leads_to_every_replica_by_cluster_ip_node_port_and_load_balancer() {
     );
 
     // A LoadBalancer: the node's address, written to its status, on the Service's port.
-    let lb_port = TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let lb_port = free_port();
     c.ok(&[
         "expose",
         "deployment",
@@ -310,7 +248,7 @@ fn expose_leads_to_every_replica_by_cluster_ip_node_port_and_load_balancer() {
 
 #[test]
 fn an_unready_replica_gets_nothing_and_a_service_without_endpoints_refuses() {
-    let leaks = LeakCheck::start();
+    let leaks = leak_check();
     let c = cluster();
     client(&c);
     apply(

@@ -112,57 +112,73 @@ impl Challenge {
 
 /// The credentials of a docker client config (`~/.docker/config.json`, as `docker login`
 /// writes it: `{"auths": {"localhost:5000": {"auth": base64("user:password")}}}`, or
-/// `username`/`password`), by registry as references name them (`https://` and paths
-/// dropped; Docker Hub's aliases as `docker.io`). Credential helpers are not run.
+/// `username`/`password`), by registry host ([`registry_host`]). Credential helpers are not
+/// run.
 pub fn docker_config_credentials(json: &[u8]) -> BTreeMap<String, Credentials> {
     #[derive(Deserialize, Default)]
     struct Config {
         #[serde(default)]
-        auths: BTreeMap<String, Entry>,
+        auths: serde_json::Value,
     }
+    let config: Config = serde_json::from_slice(json).unwrap_or_default();
+    auths_credentials(&config.auths)
+}
+
+/// The credentials of a docker `auths` map (`{"<registry>": {"auth": …}}`, also a legacy
+/// `~/.dockercfg` whole) by registry host; where two keys name one host, the first (in key
+/// order) with usable credentials wins. Entries that do not parse are skipped.
+pub fn auths_credentials(auths: &serde_json::Value) -> BTreeMap<String, Credentials> {
     #[derive(Deserialize, Default)]
     struct Entry {
         username: Option<String>,
         password: Option<String>,
         auth: Option<String>,
     }
-    let config: Config = serde_json::from_slice(json).unwrap_or_default();
-    config
-        .auths
-        .into_iter()
-        .filter_map(|(key, e)| {
-            let creds = match (e.username, e.password) {
-                (Some(username), Some(password)) if !username.is_empty() => {
-                    Credentials { username, password }
-                }
-                _ => {
-                    let raw = base64::engine::general_purpose::STANDARD
-                        .decode(e.auth?.trim())
-                        .ok()?;
-                    let (u, p) = std::str::from_utf8(&raw).ok()?.split_once(':')?;
-                    Credentials {
-                        username: u.to_owned(),
-                        password: p.to_owned(),
-                    }
-                }
-            };
-            let host = key
-                .trim()
-                .trim_start_matches("https://")
-                .trim_start_matches("http://")
-                .split('/')
-                .next()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            let host = match host.as_str() {
-                "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-                    crate::reference::DOCKER_HUB.to_owned()
-                }
-                _ => host,
-            };
-            Some((host, creds))
-        })
-        .collect()
+    let credentials = |e: Entry| match (e.username, e.password) {
+        (Some(username), Some(password)) if !username.is_empty() => {
+            Some(Credentials { username, password })
+        }
+        _ => {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(e.auth?.trim())
+                .ok()?;
+            let (u, p) = std::str::from_utf8(&raw).ok()?.split_once(':')?;
+            Some(Credentials {
+                username: u.to_owned(),
+                password: p.to_owned(),
+            })
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (key, entry) in auths.as_object().into_iter().flatten() {
+        let entry = serde_json::from_value(entry.clone()).ok();
+        if let Some(creds) = entry.and_then(credentials) {
+            out.entry(registry_host(key)).or_insert(creds);
+        }
+    }
+    out
+}
+
+/// The host of a docker config key or a registry: no scheme, no path, lower case, Docker
+/// Hub's aliases (`index.docker.io`, `registry-1.docker.io`, `registry.hub.docker.com`) as
+/// `docker.io`.
+pub fn registry_host(key: &str) -> String {
+    let key = key.trim();
+    let rest = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
+    let host = rest
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            crate::reference::DOCKER_HUB.to_owned()
+        }
+        _ => host,
+    }
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! What the `real_node_*` tests share: a cluster whose node is this host with the offline
 //! busybox image loaded, manifests applied from text, waits on pod phases and reasons, exec
-//! in a pod, and a plain HTTP GET to a forwarded port.
+//! in a pod, a plain HTTP GET to a forwarded port, and what tests count on the host (a
+//! program's output, processes, a free port).
 
 #![allow(dead_code)]
 
@@ -201,4 +202,35 @@ impl Drop for LeakCheck {
             .args(["delete", "table", "ip", &self.table])
             .status();
     }
+}
+
+/// A program's stdout ("" when it cannot run).
+pub fn output(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Every process as (pid, command line with NULs as spaces).
+pub fn processes() -> impl Iterator<Item = (String, String)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.to_string();
+            pid.parse::<u32>().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+        })
+}
+
+/// A TCP port free on every address now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }

@@ -8,11 +8,9 @@
 //! `registry-1.docker.io` and `docker.io` are one registry); the first Secret that has
 //! credentials for the host wins. Wildcard keys (`*.example.com`) are not matched.
 
-use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use krust_image::Credentials;
-use krust_image::reference::DOCKER_HUB;
-use serde::Deserialize;
+use krust_image::auth::{auths_credentials, registry_host};
 use std::collections::BTreeMap;
 
 /// `type` of a Secret holding a `~/.docker/config.json`.
@@ -20,88 +18,35 @@ pub const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
 /// `type` of a Secret holding a legacy `~/.dockercfg`.
 pub const DOCKERCFG: &str = "kubernetes.io/dockercfg";
 
-#[derive(Deserialize)]
-struct ConfigJson {
-    #[serde(default)]
-    auths: BTreeMap<String, Entry>,
-}
-
-#[derive(Deserialize, Default)]
-struct Entry {
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    auth: Option<String>,
-}
-
 /// The credentials `secrets` give for `registry` (a reference's registry, `docker.io` for
 /// Docker Hub), if any. Secrets of other types, or that do not parse, are skipped.
 pub fn credentials_for(registry: &str, secrets: &[Secret]) -> Option<Credentials> {
     let wanted = registry_host(registry);
-    secrets.iter().find_map(|secret| {
-        entries(secret)?
-            .into_iter()
-            .filter(|(key, _)| registry_host(key) == wanted)
-            .find_map(|(_, entry)| credentials(entry))
-    })
+    secrets
+        .iter()
+        .find_map(|secret| entries(secret)?.remove(&wanted))
 }
 
-fn entries(secret: &Secret) -> Option<BTreeMap<String, Entry>> {
+/// A Secret's credentials by registry host.
+fn entries(secret: &Secret) -> Option<BTreeMap<String, Credentials>> {
     let data = secret.data.as_ref()?;
-    match secret.type_.as_deref()? {
+    let json: serde_json::Value = match secret.type_.as_deref()? {
         DOCKER_CONFIG_JSON => {
-            let bytes = &data.get(".dockerconfigjson")?.0;
-            Some(serde_json::from_slice::<ConfigJson>(bytes).ok()?.auths)
+            let config: serde_json::Value =
+                serde_json::from_slice(&data.get(".dockerconfigjson")?.0).ok()?;
+            config.get("auths")?.clone()
         }
-        DOCKERCFG => serde_json::from_slice(&data.get(".dockercfg")?.0).ok(),
-        _ => None,
-    }
-}
-
-fn credentials(entry: Entry) -> Option<Credentials> {
-    if let (Some(username), Some(password)) = (&entry.username, &entry.password)
-        && !username.is_empty()
-    {
-        return Some(Credentials {
-            username: username.clone(),
-            password: password.clone(),
-        });
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(entry.auth?.trim())
-        .ok()?;
-    let (username, password) = std::str::from_utf8(&raw).ok()?.split_once(':')?;
-    Some(Credentials {
-        username: username.to_owned(),
-        password: password.to_owned(),
-    })
-}
-
-/// The host of a keyring key or a registry: no scheme, no path, lower case, Docker Hub's
-/// aliases as `docker.io`.
-fn registry_host(key: &str) -> String {
-    let key = key.trim();
-    let rest = key
-        .strip_prefix("https://")
-        .or_else(|| key.strip_prefix("http://"))
-        .unwrap_or(key);
-    let host = rest
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => DOCKER_HUB.into(),
-        _ => host,
-    }
+        DOCKERCFG => serde_json::from_slice(&data.get(".dockercfg")?.0).ok()?,
+        _ => return None,
+    };
+    Some(auths_credentials(&json))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::ByteString;
+    use krust_image::reference::DOCKER_HUB;
 
     fn secret(type_: &str, key: &str, json: &str) -> Secret {
         Secret {
