@@ -158,19 +158,7 @@ impl Local {
 
     /// `krust image load ARCHIVE` into the profile's store (made if new).
     fn load_image(&self, archive: &Path) -> Result<()> {
-        let out = Command::new(&self.krust)
-            .args(["image", "load"])
-            .arg(archive)
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "krust image load: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
+        crate::pods::server::load_image(&self.krust, &self.data_dir(), archive)
     }
 
     /// `krust start` (the command returns once the cluster is Ready), then one pod created

@@ -83,19 +83,7 @@ impl Server {
 
     /// `krust image load ARCHIVE` into the node's image store.
     pub fn load_image(&self, archive: &Path) -> Result<()> {
-        let out = Command::new(&self.krust)
-            .args(["image", "load"])
-            .arg(archive)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "krust image load: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
+        load_image(&self.krust, &self.data_dir, archive)
     }
 
     /// The server process's pid.
@@ -121,6 +109,23 @@ impl Server {
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
+}
+
+/// `krust image load ARCHIVE` into the image store of the node at `data_dir` (made if new).
+pub fn load_image(krust: &Path, data_dir: &Path, archive: &Path) -> Result<()> {
+    let out = Command::new(krust)
+        .args(["image", "load"])
+        .arg(archive)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "krust image load: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 /// The kubeconfig path of the ready line `krust API server at URL; kubeconfig: PATH`.
