@@ -2,8 +2,9 @@
 # DESIGN.md's network-safety rule, checked over a whole test run: no packet to a cluster
 # address may leave the machine. `start` counts (and drops) every packet that would leave
 # through the default-route interface for 10.32.0.0/11, which holds every pod, service and
-# test-host range the tests and krust's defaults use (10.33–10.43); `check` prints the count
-# and fails unless it is 0; `stop` removes the table. Without a default route nothing can
+# test-host range the tests and krust's defaults use (10.32–10.45), logging each to the kernel
+# log (`krust-leak: `); `check` prints the count (and the logged packets) and fails unless it
+# is 0; `stop` removes the table. Without a default route nothing can
 # leave, and there is nothing to watch.
 set -euo pipefail
 table=krust-leakwatch
@@ -18,7 +19,7 @@ start)
 table ip $table {
     chain out {
         type filter hook postrouting priority 500; policy accept;
-        oifname "$dev" ip daddr $ranges counter drop
+        oifname "$dev" ip daddr $ranges counter log prefix "krust-leak: " drop
     }
 }
 EOF
@@ -28,7 +29,7 @@ check)
     nft list table ip "$table" >/dev/null 2>&1 || exit 0
     packets=$(nft list table ip "$table" | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
     echo "leak watch: $packets packets to $ranges tried to leave through $dev"
-    [ "$packets" = 0 ]
+    [ "$packets" = 0 ] || { dmesg 2>/dev/null | grep "krust-leak: " | tail -n 20; exit 1; }
     ;;
 stop)
     nft delete table ip "$table" 2>/dev/null || true

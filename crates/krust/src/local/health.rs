@@ -53,8 +53,9 @@ pub async fn nodes_ready(
 }
 
 /// Whether the cluster DNS answers `kubernetes.default.svc.cluster.local` at the kube-dns
-/// Service's cluster IP.
-pub async fn dns_answers(client: &kube::Client) -> bool {
+/// Service's cluster IP, asked only once the node's proxy routes the address to its `bridge`
+/// (DESIGN.md's network safety: a query sent earlier could leave by the default route).
+pub async fn dns_answers(client: &kube::Client, bridge: &str) -> bool {
     let services: Api<Service> = Api::namespaced(client.clone(), "kube-system");
     let Ok(Ok(kube_dns)) = tokio::time::timeout(CHECK, services.get("kube-dns")).await else {
         return false;
@@ -63,10 +64,25 @@ pub async fn dns_answers(client: &kube::Client) -> bool {
     let Some(ip) = ip.and_then(|ip| ip.parse::<IpAddr>().ok()) else {
         return false;
     };
-    // A query sent before the proxy leads the address to the server is dropped: ask again
-    // soon rather than wait long for it.
+    if !routed_to(ip, bridge).await {
+        return false;
+    }
+    // A query sent before the proxy's rules lead the address to the server is lost: ask
+    // again soon rather than wait long for it.
     let answer = tokio::time::timeout(DNS_TRY, resolve(SocketAddr::new(ip, 53))).await;
     matches!(answer, Ok(Ok(true)))
+}
+
+/// Whether the kernel's route to `ip` goes to `bridge` (`ip route get`).
+async fn routed_to(ip: IpAddr, bridge: &str) -> bool {
+    let out = tokio::process::Command::new("ip")
+        .args(["-o", "route", "get", &ip.to_string()])
+        .output()
+        .await;
+    out.is_ok_and(|o| {
+        let route = String::from_utf8_lossy(&o.stdout);
+        o.status.success() && route.contains(&format!(" dev {bridge} "))
+    })
 }
 
 /// One A query over UDP: whether it got a NOERROR answer with an address.

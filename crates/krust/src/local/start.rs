@@ -225,7 +225,7 @@ async fn wait_ready(profile: &Profile, s: &Settings, server: &mut Child) -> anyh
                 waiting_for = "the API server";
             } else if !health::nodes_ready(client, s, Some(since)).await {
                 waiting_for = "the nodes";
-            } else if s.real_node && !health::dns_answers(client).await {
+            } else if s.real_node && !health::dns_answers(client, &s.bridge).await {
                 waiting_for = "the cluster DNS";
             } else {
                 return Ok(());
