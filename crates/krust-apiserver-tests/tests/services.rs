@@ -72,3 +72,77 @@ async fn a_service_leaving_external_name_gets_a_cluster_ip() {
         .await
         .expect("the node port was given back");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_load_balancer_holds_a_health_check_node_port_until_it_no_longer_needs_one() {
+    let srv = krust_testkit::start().await;
+    let api: Api<Service> = srv.api("default");
+    let local = json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                       "ports": [{"port": 80}]});
+    let svc = api
+        .create(&PostParams::default(), &service("lb", local))
+        .await
+        .unwrap();
+    let health = spec(&svc)["healthCheckNodePort"]
+        .as_u64()
+        .expect("a health check node port");
+    assert!((30000..=32767).contains(&health), "{health}");
+    assert_ne!(Some(health), spec(&svc)["ports"][0]["nodePort"].as_u64());
+
+    // Asking for the same port elsewhere is refused, as Kubernetes does.
+    let taken = json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                       "healthCheckNodePort": health, "ports": [{"port": 80}]});
+    let err = api
+        .create(&PostParams::default(), &service("lb2", taken.clone()))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(status.code, 422);
+    assert!(
+        status.message.contains("spec.healthCheckNodePort")
+            && status
+                .message
+                .contains("provided port is already allocated"),
+        "{}",
+        status.message
+    );
+    // Not a Local LoadBalancer: a health check node port is refused.
+    let cluster = json!({"type": "NodePort", "healthCheckNodePort": 31999,
+                         "ports": [{"port": 80}]});
+    let err = api
+        .create(&PostParams::default(), &service("np", cluster))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("may only be set when"), "{err}");
+
+    // Cluster traffic policy: the port goes (the update left it as it was) and is free again.
+    let to_cluster = json!({"spec": {"externalTrafficPolicy": "Cluster"}});
+    let svc = api
+        .patch("lb", &PatchParams::default(), &Patch::Merge(&to_cluster))
+        .await
+        .unwrap();
+    assert!(
+        spec(&svc).get("healthCheckNodePort").is_none(),
+        "{}",
+        spec(&svc)
+    );
+    let svc = api
+        .create(&PostParams::default(), &service("lb2", taken))
+        .await
+        .unwrap();
+    assert_eq!(spec(&svc)["healthCheckNodePort"], health);
+
+    // Back to ClusterIP without naming the node ports: they go too.
+    let to_cluster_ip = json!({"spec": {"type": "ClusterIP"}});
+    let svc = api
+        .patch("lb", &PatchParams::default(), &Patch::Merge(&to_cluster_ip))
+        .await
+        .unwrap();
+    assert!(
+        spec(&svc)["ports"][0].get("nodePort").is_none(),
+        "{}",
+        spec(&svc)
+    );
+}

@@ -11,6 +11,7 @@ mod service;
 mod workloads;
 
 pub use names::{dns1035_label, dns1123_label, dns1123_subdomain, label_value, qualified_name};
+pub use service::needs_health_check;
 
 use crate::resources::Resource;
 use crate::status::{ApiError, Cause};

@@ -69,10 +69,68 @@ pub fn service(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         }
     }
     causes.extend(names::labels(spec.get("selector"), "spec.selector"));
+    // As ValidateService, whose field path keeps the Go field's spelling here.
+    let ranges = spec
+        .get("loadBalancerSourceRanges")
+        .and_then(Value::as_array);
+    if let Some(ranges) = ranges.filter(|r| !r.is_empty()) {
+        let field = "spec.LoadBalancerSourceRanges";
+        if kind != "LoadBalancer" {
+            causes.push(Cause::forbidden(
+                field,
+                "may only be used when `type` is 'LoadBalancer'",
+            ));
+        }
+        for (i, r) in ranges.iter().enumerate() {
+            // Space-padded values pass, as Kubernetes allows for historical reasons.
+            if !r.as_str().is_some_and(|v| is_cidr(v.trim())) {
+                causes.push(Cause::invalid(
+                    format!("{field}[{i}]"),
+                    r,
+                    "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                ));
+            }
+        }
+    }
+    let health = spec
+        .get("healthCheckNodePort")
+        .filter(|p| p.as_i64() != Some(0) && !p.is_null());
+    if let Some(p) = health {
+        match needs_health_check(&spec) {
+            false => causes.push(Cause::invalid(
+                "spec.healthCheckNodePort",
+                p,
+                "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+            )),
+            true => port_number(p, "spec.healthCheckNodePort", &mut causes),
+        }
+    }
     if old.and_then(|o| o.pointer("/spec/clusterIP")).is_some() {
         causes.extend(immutable(obj, old, "/spec/clusterIP", "spec.clusterIPs[0]"));
     }
     causes
+}
+
+/// Whether a Service's spec needs a health check node port (kube-proxy answers on it how
+/// many of its endpoints this node has): a LoadBalancer with `externalTrafficPolicy: Local`.
+pub fn needs_health_check(spec: &Value) -> bool {
+    spec.get("type").and_then(Value::as_str) == Some("LoadBalancer")
+        && spec.get("externalTrafficPolicy").and_then(Value::as_str) == Some("Local")
+}
+
+/// `a.b.c.d/n` or an IPv6 address with a prefix of at most 128.
+fn is_cidr(s: &str) -> bool {
+    let Some((ip, prefix)) = s.split_once('/') else {
+        return false;
+    };
+    let max = match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => 32,
+        Ok(std::net::IpAddr::V6(_)) => 128,
+        Err(_) => return false,
+    };
+    !prefix.is_empty()
+        && prefix.bytes().all(|b| b.is_ascii_digit())
+        && prefix.parse::<u8>().is_ok_and(|p| p <= max)
 }
 
 #[cfg(test)]
@@ -86,5 +144,43 @@ mod tests {
         assert_eq!(service(&two, None).len(), 2);
         let bad = json!({"spec": {"ports": [{"port": 0}]}});
         assert_eq!(service(&bad, None)[0].field, "spec.ports[0].port");
+    }
+
+    #[test]
+    fn source_ranges_are_cidrs_of_load_balancers_only() {
+        let lb = json!({"spec": {"type": "LoadBalancer", "ports": [{"port": 80}],
+            "loadBalancerSourceRanges": ["10.0.0.0/8", " 192.0.2.0/24 ", "2001:db8::/64"]}});
+        assert!(service(&lb, None).is_empty());
+        let bad = json!({"spec": {"type": "LoadBalancer", "ports": [{"port": 80}],
+            "loadBalancerSourceRanges": ["10.0.0.0", "10.0.0.0/33"]}});
+        let fields: Vec<_> = service(&bad, None).into_iter().map(|c| c.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.LoadBalancerSourceRanges[0]",
+                "spec.LoadBalancerSourceRanges[1]"
+            ]
+        );
+        let cluster = json!({"spec": {"ports": [{"port": 80}],
+            "loadBalancerSourceRanges": ["10.0.0.0/8"]}});
+        assert_eq!(
+            service(&cluster, None)[0].field,
+            "spec.LoadBalancerSourceRanges"
+        );
+    }
+
+    #[test]
+    fn a_health_check_node_port_belongs_to_a_local_load_balancer_only() {
+        let local = json!({"spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+            "healthCheckNodePort": 31000, "ports": [{"port": 80}]}});
+        assert!(service(&local, None).is_empty());
+        let cluster = json!({"spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
+            "healthCheckNodePort": 31000, "ports": [{"port": 80}]}});
+        let causes = service(&cluster, None);
+        assert_eq!(causes[0].field, "spec.healthCheckNodePort");
+        assert!(
+            causes[0].message.contains("may only be set when"),
+            "{causes:?}"
+        );
     }
 }

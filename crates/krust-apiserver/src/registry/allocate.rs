@@ -66,8 +66,9 @@ impl Registry {
 
     /// Allocates the cluster IP and node ports a Service needs that `old` (the stored
     /// Service, on update) does not hold already: on create all of them; on update a cluster
-    /// IP when it leaves `ExternalName`, and node ports when it becomes `NodePort` or
-    /// `LoadBalancer` or gains ports. What it claimed is given back if it fails; on success
+    /// IP when it leaves `ExternalName`, node ports when it becomes `NodePort` or
+    /// `LoadBalancer` or gains ports, a health check node port when it becomes a LoadBalancer
+    /// with `externalTrafficPolicy: Local`. What it claimed is given back if it fails; on success
     /// the caller gives it back with [`Registry::unclaim`] if its write does not land.
     pub(super) async fn allocate_service(
         &self,
@@ -156,61 +157,78 @@ impl Registry {
             spec["ipFamilies"] = json!(["IPv4"]);
             spec["ipFamilyPolicy"] = json!("SingleStack");
         }
+        let held = node_ports(old);
         if matches!(spec["type"].as_str(), Some("NodePort" | "LoadBalancer")) {
-            let held = node_ports(old);
             let n = spec["ports"].as_array().map_or(0, Vec::len);
             for i in 0..n {
-                let wanted = spec["ports"][i]
-                    .get("nodePort")
-                    .and_then(Value::as_u64)
-                    .filter(|p| *p != 0)
-                    .map(|p| p as u32);
-                let port = match wanted {
-                    Some(p) if held.contains(&p) => p,
-                    Some(p)
-                        if NODE_PORTS.contains(&p)
-                            && self.claim(port_key(p), owner, claims).await? =>
-                    {
-                        p
-                    }
-                    Some(p) => {
-                        let why = if NODE_PORTS.contains(&p) {
-                            "provided port is already allocated".to_string()
-                        } else {
-                            format!(
-                                "provided port is not in the valid range. The range of valid ports is {}-{}",
-                                NODE_PORTS.start(),
-                                NODE_PORTS.end()
-                            )
-                        };
-                        let field = format!("spec.ports[{i}].nodePort");
-                        return Err(ApiError::invalid(
-                            "",
-                            "Service",
-                            &name,
-                            vec![Cause::invalid(field, &json!(p), why)],
-                        ));
-                    }
-                    None => {
-                        let span = NODE_PORTS.end() - NODE_PORTS.start() + 1;
-                        let start = seed(&format!("{owner}/{i}")) % span;
-                        let mut got = None;
-                        for k in 0..span {
-                            let p = NODE_PORTS.start() + (start + k) % span;
-                            if self.claim(port_key(p), owner, claims).await? {
-                                got = Some(p);
-                                break;
-                            }
-                        }
-                        got.ok_or_else(|| {
-                            ApiError::internal("failed to allocate a nodePort: range is full")
-                        })?
-                    }
-                };
+                let wanted = requested(&spec["ports"][i]["nodePort"]);
+                let field = format!("spec.ports[{i}].nodePort");
+                let port = self
+                    .node_port(wanted, &held, &field, &name, owner, claims)
+                    .await?;
                 spec["ports"][i]["nodePort"] = json!(port);
             }
         }
+        if krust_api::validation::needs_health_check(spec) {
+            let wanted = requested(&spec["healthCheckNodePort"]);
+            let field = "spec.healthCheckNodePort";
+            let port = self
+                .node_port(wanted, &held, field, &name, owner, claims)
+                .await?;
+            spec["healthCheckNodePort"] = json!(port);
+        }
         Ok(())
+    }
+
+    /// The node port `wanted` for `field` (kept if the Service holds it, claimed if free),
+    /// or any free one, looked for from a place the owner and field pick.
+    async fn node_port(
+        &self,
+        wanted: Option<u32>,
+        held: &[u32],
+        field: &str,
+        name: &str,
+        owner: &str,
+        claims: &mut Claims,
+    ) -> Result<u32, ApiError> {
+        match wanted {
+            Some(p) if held.contains(&p) => Ok(p),
+            Some(p)
+                if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner, claims).await? =>
+            {
+                Ok(p)
+            }
+            Some(p) => {
+                let why = if NODE_PORTS.contains(&p) {
+                    "provided port is already allocated".to_string()
+                } else {
+                    format!(
+                        "provided port is not in the valid range. The range of valid ports is {}-{}",
+                        NODE_PORTS.start(),
+                        NODE_PORTS.end()
+                    )
+                };
+                Err(ApiError::invalid(
+                    "",
+                    "Service",
+                    name,
+                    vec![Cause::invalid(field, &json!(p), why)],
+                ))
+            }
+            None => {
+                let span = NODE_PORTS.end() - NODE_PORTS.start() + 1;
+                let start = seed(&format!("{owner}/{field}")) % span;
+                for k in 0..span {
+                    let p = NODE_PORTS.start() + (start + k) % span;
+                    if self.claim(port_key(p), owner, claims).await? {
+                        return Ok(p);
+                    }
+                }
+                Err(ApiError::internal(
+                    "failed to allocate a nodePort: range is full",
+                ))
+            }
+        }
     }
 
     /// Releases what `svc` held and `kept` (the Service as written next, if any) does not.
@@ -237,13 +255,19 @@ fn cluster_ips(svc: Option<&Value>) -> Vec<Ipv4Addr> {
     ips.filter_map(|ip| ip.as_str()?.parse().ok()).collect()
 }
 
-/// The node ports a Service holds.
+/// The node ports a Service holds: its ports' and its health check's.
 fn node_ports(svc: Option<&Value>) -> Vec<u32> {
     let ports = svc.and_then(|s| s.pointer("/spec/ports"));
     let ports = ports.and_then(Value::as_array).into_iter().flatten();
+    let health = svc.and_then(|s| s.pointer("/spec/healthCheckNodePort"));
     ports
-        .filter_map(|p| p.get("nodePort")?.as_u64())
-        .filter(|p| *p != 0)
-        .map(|p| p as u32)
+        .filter_map(|p| p.get("nodePort"))
+        .chain(health)
+        .filter_map(|p| requested(p))
         .collect()
+}
+
+/// A node port a Service asks for (absent and 0 ask for none).
+fn requested(port: &Value) -> Option<u32> {
+    port.as_u64().filter(|p| *p != 0).map(|p| p as u32)
 }

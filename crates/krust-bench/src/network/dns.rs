@@ -10,7 +10,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -249,20 +249,29 @@ pub const LOST_AFTER: Duration = Duration::from_millis(500);
 /// Offers `load` to `server` with `questions` asked in turn.
 pub fn run(server: SocketAddr, questions: &[Question], load: Load) -> Result<Measured> {
     let warmup = load.duration / 10;
+    on_sockets(load.sockets, load.duration, |s| {
+        one_socket(
+            server,
+            questions,
+            s * 7919,
+            load.window,
+            warmup,
+            load.duration,
+        )
+    })
+}
+
+/// Runs `socket(i)` for each of `sockets` on a thread of its own and adds up what each
+/// answered (a count, the latencies, the queries lost) over `duration`.
+fn on_sockets(
+    sockets: usize,
+    duration: Duration,
+    socket: impl Fn(usize) -> Result<(u64, Vec<Duration>, u64)> + Sync,
+) -> Result<Measured> {
+    let socket = &socket;
     let results: Vec<Result<(u64, Vec<Duration>, u64)>> = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..load.sockets)
-            .map(|s| {
-                scope.spawn(move || {
-                    one_socket(
-                        server,
-                        questions,
-                        s * 7919,
-                        load.window,
-                        warmup,
-                        load.duration,
-                    )
-                })
-            })
+        let threads: Vec<_> = (0..sockets)
+            .map(|s| scope.spawn(move || socket(s)))
             .collect();
         threads
             .into_iter()
@@ -276,7 +285,7 @@ pub fn run(server: SocketAddr, questions: &[Question], load: Load) -> Result<Mea
     };
     for r in results {
         let (answered, latencies, lost) = r?;
-        measured.qps += answered as f64 / load.duration.as_secs_f64();
+        measured.qps += answered as f64 / duration.as_secs_f64();
         measured.latencies.extend(latencies);
         measured.lost += lost;
     }
@@ -366,6 +375,113 @@ fn one_socket(
     Ok((answered, latencies, lost))
 }
 
+/// Offers `questions` to `server` at a fixed `rate` (queries per second in all, shared by
+/// `sockets`), as an open-loop generator does: each socket sends on its schedule whatever the
+/// answers, a thread of its own receiving them, so that a slow answer delays no later query
+/// and the latency measured is the server's at that rate, not a queue the load itself keeps
+/// full. The schedule is kept in steps of [`PACE_STEP`]; a query lost counts among the
+/// latencies as [`LOST_AFTER`].
+pub fn paced(
+    server: SocketAddr,
+    questions: &[Question],
+    sockets: usize,
+    rate: f64,
+    duration: Duration,
+) -> Result<Measured> {
+    let warmup = duration / 10;
+    let per_socket = rate / sockets as f64;
+    on_sockets(sockets, duration, |s| {
+        paced_socket(server, questions, s * 7919, per_socket, warmup, duration)
+    })
+}
+
+/// How often a paced socket sends the queries that have come due.
+pub const PACE_STEP: Duration = Duration::from_micros(100);
+
+/// One socket of a paced load: this thread sends, another receives; the send time of each
+/// outstanding query id (nanoseconds since the start, plus one) is what they share.
+fn paced_socket(
+    server: SocketAddr,
+    questions: &[Question],
+    start: usize,
+    rate: f64,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<(u64, Vec<Duration>, u64)> {
+    let socket = UdpSocket::bind(local_for(server))?;
+    socket.connect(server)?;
+    socket.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let receiver = socket.try_clone()?;
+    let began = Instant::now();
+    let (measure_from, end) = (warmup, warmup + duration);
+    let since = |t: Instant| (t - began).as_nanos() as u64 + 1;
+    let sent_at: Vec<AtomicU64> = (0..1 << 16).map(|_| AtomicU64::new(0)).collect();
+    let done = AtomicBool::new(false);
+    let measured = |sent: u64| {
+        let sent = Duration::from_nanos(sent - 1);
+        sent >= measure_from && sent < end
+    };
+    std::thread::scope(|scope| {
+        let receiving = scope.spawn(|| {
+            let mut buf = vec![0u8; 65535];
+            let mut latencies = Vec::with_capacity(1 << 20);
+            while !done.load(Ordering::Relaxed) {
+                let Ok(n) = receiver.recv(&mut buf) else {
+                    continue;
+                };
+                let now = since(Instant::now());
+                if n < 12 {
+                    continue;
+                }
+                let id = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+                let sent = sent_at[id].swap(0, Ordering::AcqRel);
+                if sent != 0 && measured(sent) {
+                    latencies.push(Duration::from_nanos(now - sent));
+                }
+            }
+            latencies
+        });
+        let mut lost = 0u64;
+        let mut sent_n = 0u64;
+        loop {
+            let elapsed = began.elapsed();
+            if elapsed >= end {
+                break;
+            }
+            let due = (elapsed.as_secs_f64() * rate) as u64;
+            while sent_n < due {
+                let q = &questions[(start + sent_n as usize) % questions.len()];
+                let id = sent_n as u16;
+                let mut wire = q.wire.clone();
+                wire[..2].copy_from_slice(&id.to_be_bytes());
+                let earlier =
+                    sent_at[usize::from(id)].swap(since(Instant::now()), Ordering::AcqRel);
+                if earlier != 0 && measured(earlier) {
+                    lost += 1;
+                }
+                let _ = socket.send(&wire);
+                sent_n += 1;
+            }
+            std::thread::sleep(PACE_STEP);
+        }
+        // Answers still on their way get the time a lost query is given.
+        std::thread::sleep(LOST_AFTER);
+        done.store(true, Ordering::Relaxed);
+        let mut latencies = receiving.join().unwrap_or_else(|_| Vec::new());
+        let answered = latencies.len() as u64;
+        lost += sent_at
+            .iter()
+            .filter(|s| {
+                let s = s.load(Ordering::Acquire);
+                s != 0 && measured(s)
+            })
+            .count() as u64;
+        // A lost query counts among the latencies as [`LOST_AFTER`].
+        latencies.extend(std::iter::repeat_n(LOST_AFTER, lost as usize));
+        Ok((answered, latencies, lost))
+    })
+}
+
 fn local_for(server: SocketAddr) -> SocketAddr {
     match server.ip() {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
@@ -438,6 +554,16 @@ mod tests {
         let m = run(echo.addr, &qs, load).unwrap();
         assert!(m.qps > 0.0 && !m.latencies.is_empty());
         assert_eq!(m.lost, 0);
+    }
+
+    #[test]
+    fn a_paced_load_offers_its_rate_and_the_echo_server_answers_it_all() {
+        let echo = Echo::start(Ipv4Addr::LOCALHOST.into(), 1).unwrap();
+        let qs = questions(10, 2, 3, &[Ipv4Addr::new(10, 42, 0, 5)], 2).unwrap();
+        let m = paced(echo.addr, &qs, 2, 2000.0, Duration::from_millis(500)).unwrap();
+        assert_eq!(m.lost, 0);
+        assert!((1600.0..2400.0).contains(&m.qps), "{} queries/s", m.qps);
+        assert_eq!(m.latencies.len() as f64, m.qps * 0.5);
     }
 
     /// The records of the network benchmark's cluster, without the cluster: `services`
@@ -558,15 +684,23 @@ mod tests {
             window: 8,
             duration: Duration::from_secs(secs),
         };
+        let rate = crate::spec::target("network.dns-qps").value;
         let echo = Echo::start(Ipv4Addr::LOCALHOST.into(), 2).unwrap();
         let r = run(echo.addr, &qs, load).unwrap();
+        let rp = paced(echo.addr, &qs, load.sockets, rate, load.duration).unwrap();
         drop(echo);
         let m = run(server.addr, &qs, load).unwrap();
+        let mp = paced(server.addr, &qs, load.sockets, rate, load.duration).unwrap();
         stop.store(true, Ordering::Relaxed);
         if let Some(t) = churner {
             t.join().unwrap();
         }
-        for (what, m) in [("echo", r), ("krust", m)] {
+        for (what, m) in [
+            ("echo", r),
+            ("krust", m),
+            ("echo paced", rp),
+            ("krust paced", mp),
+        ] {
             let s = crate::pods::stats::Summary::of(&m.latencies);
             println!(
                 "{what}: {:.0} queries/s, p50 {:?}, p99 {:?}, lost {}",
