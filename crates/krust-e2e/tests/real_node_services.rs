@@ -3,8 +3,11 @@
 //! and LoadBalancer address lead to the pods, from the host and from a pod, round robin over
 //! the replicas; a replica scaled away or failing its readiness probe gets no more requests;
 //! a Service without endpoints refuses; a pod reaches itself through its Service (hairpin);
-//! UDP reaches a selector-less Service backed by the node; the rules survive a kill -9 and go
-//! with a stop or `krust killall`; nothing for the cluster's ranges leaves the host.
+//! UDP reaches a selector-less Service backed by the node; a LoadBalancer with
+//! `externalTrafficPolicy: Local` answers its health check node port (200 with a local
+//! endpoint, 503 without) and admits only its `loadBalancerSourceRanges`; the rules survive a
+//! kill -9 and go with a stop or `krust killall`; nothing for the cluster's ranges leaves the
+//! host.
 
 mod real_node_support;
 
@@ -539,5 +542,114 @@ endpoints: [{{addresses: ["{gateway}"]}}]
     assert!(
         received(b"krust", &from_pod),
         "nothing from a pod reached {gateway}:{port}"
+    );
+}
+
+/// Whether a TCP connection to `host:port` opens within a second.
+fn connects(host: &str, port: u16) -> bool {
+    let addr = std::net::SocketAddr::new(host.parse().unwrap(), port);
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+}
+
+#[test]
+fn a_local_load_balancer_answers_its_health_check_and_admits_only_its_source_ranges() {
+    let leaks = leak_check();
+    let c = cluster();
+    let node_ip = node_ip(&c);
+    let pods = web_deployment(&c, "1");
+    let lb_port = free_port();
+    apply(
+        &c,
+        &format!(
+            "apiVersion: v1
+kind: Service
+metadata:
+  name: web-local
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  loadBalancerSourceRanges: [{node_ip}/32]
+  selector: {{app: web}}
+  ports: [{{port: {lb_port}, targetPort: 8080}}]
+"
+        ),
+    );
+    let health: u16 = c
+        .jsonpath(&["service", "web-local"], "{.spec.healthCheckNodePort}")
+        .parse()
+        .expect("a health check node port");
+
+    // The node holds the one ready endpoint: 200, with kube-proxy's body.
+    let check = || http_get_at("127.0.0.1", health, "/");
+    assert!(
+        true_within(Duration::from_secs(10), || {
+            let a = check();
+            a.starts_with("HTTP/1.1 200") && a.contains("\"localEndpoints\": 1")
+        }),
+        "health check on {health}: {:?}",
+        std::panic::catch_unwind(check)
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(check().split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(
+        body["service"],
+        serde_json::json!({"namespace": "default", "name": "web-local"})
+    );
+
+    // A range holding the node admits it; one leaving it out drops its connections; with
+    // no range left, anyone is admitted again.
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &node_ip, lb_port, 3, &pods
+        )),
+        "{node_ip}:{lb_port} admitting {node_ip}/32: {:?}",
+        from_host(&node_ip, lb_port)
+    );
+    let ranges = r#"{"spec":{"loadBalancerSourceRanges":["198.51.100.0/24"]}}"#;
+    c.ok(&["patch", "service", "web-local", "-p", ranges]);
+    assert!(
+        true_within(Duration::from_secs(10), || !connects(&node_ip, lb_port)),
+        "{node_ip}:{lb_port} admitted a client outside 198.51.100.0/24"
+    );
+    let ranges = r#"{"spec":{"loadBalancerSourceRanges":null}}"#;
+    c.ok(&["patch", "service", "web-local", "-p", ranges]);
+    assert!(
+        true_within(Duration::from_secs(10), || host_reaches(
+            &node_ip, lb_port, 3, &pods
+        )),
+        "{node_ip}:{lb_port} without source ranges: {:?}",
+        from_host(&node_ip, lb_port)
+    );
+
+    // No endpoint left on the node: 503.
+    c.ok(&["scale", "deployment", "web", "--replicas", "0"]);
+    assert!(
+        true_within(Duration::from_secs(20), || {
+            let a = check();
+            a.starts_with("HTTP/1.1 503") && a.contains("\"localEndpoints\": 0")
+        }),
+        "health check after scaling to 0: {:?}",
+        std::panic::catch_unwind(check)
+    );
+    // Cluster policy: the port is given back and closed.
+    c.ok(&[
+        "patch",
+        "service",
+        "web-local",
+        "-p",
+        r#"{"spec":{"externalTrafficPolicy":"Cluster"}}"#,
+    ]);
+    assert_eq!(
+        c.jsonpath(&["service", "web-local"], "{.spec.healthCheckNodePort}"),
+        ""
+    );
+    assert!(
+        true_within(Duration::from_secs(10), || !connects("127.0.0.1", health)),
+        "the health check port {health} is still open"
+    );
+    assert_eq!(
+        leaks.leaked(),
+        0,
+        "packets for the cluster's ranges left the host"
     );
 }

@@ -95,6 +95,27 @@ impl Recorder {
         self.post(object, node, EventType::Normal, reason, message);
     }
 
+    /// A Warning event about a Service, from the node's service proxy (a health check port
+    /// it could not open). As kube-proxy, the reference's uid is `namespace/name`.
+    pub fn service_warning(
+        &self,
+        namespace: &str,
+        name: &str,
+        host: &str,
+        reason: &str,
+        message: String,
+    ) {
+        let object = ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Service".into()),
+            namespace: Some(namespace.into()),
+            name: Some(name.into()),
+            uid: Some(format!("{namespace}/{name}")),
+            ..Default::default()
+        };
+        self.post(object, host, EventType::Warning, reason, message);
+    }
+
     /// Posts a record made elsewhere (the image manager's Events).
     pub fn emit(&self, record: Record) {
         if let Some(recorder) = &self.0 {

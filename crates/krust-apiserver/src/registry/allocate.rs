@@ -263,7 +263,7 @@ fn node_ports(svc: Option<&Value>) -> Vec<u32> {
     ports
         .filter_map(|p| p.get("nodePort"))
         .chain(health)
-        .filter_map(|p| requested(p))
+        .filter_map(requested)
         .collect()
 }
 

@@ -5,7 +5,9 @@
 //! Services it had); after that, every change is programmed at once, changes arriving
 //! together in one transaction. A failed sync is retried after a second; a table someone
 //! removed is written again within `CHECK_PERIOD`. LoadBalancer
-//! Services get this node's address (`service_lb.rs`).
+//! Services get this node's address (`service_lb.rs`); those with `externalTrafficPolicy:
+//! Local` get their health check node port answered after each sync
+//! (`krust_net::proxy::HealthServer`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use krust_net::proxy::{ProxyConfig, ServiceProxy};
+use krust_net::proxy::{HealthServer, ProxyConfig, ServiceProxy, health_checks};
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
@@ -120,6 +122,8 @@ pub async fn run(shared: Arc<Shared>) {
     let mut dirty = false;
     let mut retry: Option<tokio::time::Instant> = None;
     let mut check = tokio::time::interval(CHECK_PERIOD);
+    // The health check node ports, closed when the proxy stops (this task ends).
+    let mut health = HealthServer::new(None);
     loop {
         let wake = retry.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
@@ -157,10 +161,26 @@ pub async fn run(shared: Arc<Shared>) {
         dirty = false;
         service_lb::ensure(&shared, svc_cache.objects.values());
         let start = Instant::now();
-        match proxy
+        let synced = proxy
             .sync(svc_cache.objects.values(), slice_cache.objects.values())
-            .await
-        {
+            .await;
+        let slices: Vec<&EndpointSlice> = slice_cache.objects.values().collect();
+        let checks = health_checks(svc_cache.objects.values(), &slices, &shared.name);
+        for (check, port, e) in health.sync(checks, synced.is_ok()).await {
+            let service = format!("{}/{}", check.namespace, check.name);
+            tracing::warn!(%service, port, error = %e, "opening a service health check");
+            shared.events.service_warning(
+                &check.namespace,
+                &check.name,
+                &shared.name,
+                "FailedToStartServiceHealthcheck",
+                format!(
+                    "node {} failed to start healthcheck {service:?} on port {port}: {e}",
+                    shared.name
+                ),
+            );
+        }
+        match synced {
             Ok(s) if s.full => tracing::info!(
                 services = svc_cache.objects.len(),
                 endpoint_slices = slice_cache.objects.len(),

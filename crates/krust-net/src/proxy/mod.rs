@@ -3,7 +3,8 @@
 //! parallel clusters on one host never share one), from the API's Services and
 //! EndpointSlices. `model.rs` reads the objects, `rules.rs` turns them into a [`Ruleset`]
 //! (pure), `ruleset.rs` writes the difference to what the kernel holds as one `nft -f`
-//! transaction; this file is the proxier that runs it on the host.
+//! transaction; this file is the proxier that runs it on the host. `health.rs` answers the
+//! health check node ports of LoadBalancers with `externalTrafficPolicy: Local`.
 //!
 //! Network safety: the pod network routes the service range `unreachable` before anything.
 //! The proxy adds a more preferred route of the range to the bridge ([`ROUTE_METRIC`]), which
@@ -12,6 +13,7 @@
 //! or rejected by `cluster-ips-check`, and could only reach the bridge anyway: nothing
 //! addressed to the service range leaves the host.
 
+mod health;
 mod model;
 mod rules;
 #[cfg(test)]
@@ -31,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::netns::run_in;
 use crate::routes::PROTO;
 
+pub use health::{HealthCheck, HealthServer, checks as health_checks};
 pub use model::{L4, SERVICE_NAME_LABEL};
 pub(crate) use rules::hash;
 pub use rules::{Node, build};

@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use krust_api::cidr::Cidr;
 
 /// The label naming an EndpointSlice's Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -55,6 +56,13 @@ pub struct ServicePort {
     pub node_port: Option<u16>,
     /// `spec.externalIPs` and `status.loadBalancer.ingress[].ip`: external addresses.
     pub external_ips: Vec<Ipv4Addr>,
+    /// `status.loadBalancer.ingress[].ip` of a LoadBalancer (among `external_ips` too).
+    pub load_balancer_ips: Vec<Ipv4Addr>,
+    /// `spec.loadBalancerSourceRanges` of a LoadBalancer: the only clients its
+    /// load-balancer addresses admit (empty: any; IPv6 ranges left out).
+    pub source_ranges: Vec<Cidr>,
+    /// `spec.healthCheckNodePort` of a LoadBalancer with `externalTrafficPolicy: Local`.
+    pub health_check_node_port: Option<u16>,
     /// `sessionAffinity: ClientIP`'s timeout in seconds.
     pub affinity_timeout: Option<u32>,
     /// `internalTrafficPolicy: Local`.
@@ -111,20 +119,32 @@ pub fn service_ports(svc: &Service) -> Vec<ServicePort> {
         .flatten()
         .filter_map(|ip| ip.parse().ok())
         .collect();
-    if spec.type_.as_deref() == Some("LoadBalancer") {
+    let load_balancer = spec.type_.as_deref() == Some("LoadBalancer");
+    let mut load_balancer_ips: Vec<Ipv4Addr> = Vec::new();
+    let mut source_ranges: Vec<Cidr> = Vec::new();
+    if load_balancer {
         let ingress = svc
             .status
             .as_ref()
             .and_then(|s| s.load_balancer.as_ref())
             .and_then(|lb| lb.ingress.as_ref());
-        external_ips.extend(
+        load_balancer_ips.extend(
             ingress
                 .into_iter()
                 .flatten()
                 .filter_map(|i| i.ip.as_deref()?.parse::<Ipv4Addr>().ok()),
         );
+        dedup(&mut load_balancer_ips);
+        external_ips.extend(&load_balancer_ips);
+        let ranges = spec.load_balancer_source_ranges.iter().flatten();
+        source_ranges.extend(ranges.filter_map(|r| r.trim().parse::<Cidr>().ok()));
     }
     dedup(&mut external_ips);
+    let health_check_node_port = spec
+        .health_check_node_port
+        .filter(|_| load_balancer && spec.external_traffic_policy.as_deref() == Some("Local"))
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p != 0);
     let affinity_timeout = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
         spec.session_affinity_config
             .as_ref()
@@ -152,6 +172,9 @@ pub fn service_ports(svc: &Service) -> Vec<ServicePort> {
                 .and_then(|n| u16::try_from(n).ok())
                 .filter(|n| *n != 0),
             external_ips: external_ips.clone(),
+            load_balancer_ips: load_balancer_ips.clone(),
+            source_ranges: source_ranges.clone(),
+            health_check_node_port,
             affinity_timeout,
             internal_local: spec.internal_traffic_policy.as_deref() == Some("Local"),
             external_local: spec.external_traffic_policy.as_deref() == Some("Local"),

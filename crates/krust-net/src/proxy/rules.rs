@@ -21,6 +21,9 @@
 //!   run in `prerouting` (kube-proxy: `forward`) for packets from pods: a packet routed
 //!   back out of the bridge it came from makes the kernel send an ICMP redirect first,
 //!   which uses up the per-host ICMP rate limit and the rejection's port unreachable with it.
+//! - A LoadBalancer's `loadBalancerSourceRanges` are a `firewall-…` chain dropping other
+//!   clients, reached through the `firewall-ips` map (load-balancer address, protocol, port)
+//!   from `firewall-check`, before NAT on the way in and from the node itself.
 //! - Masquerading is a mark (`0x4000`) set on the way in and acted on in `nat-postrouting`.
 
 use std::collections::{BTreeSet, HashMap};
@@ -132,6 +135,7 @@ fn base(node: &Node) -> Ruleset {
     rs.sets.insert("service-nodeports".into(), set(key2));
     rs.sets.insert("no-endpoint-services".into(), set(key3));
     rs.sets.insert("no-endpoint-nodeports".into(), set(key2));
+    rs.sets.insert("firewall-ips".into(), set(key3));
     let filter =
         |hook: &str, prio: &str| format!("type filter hook {hook} priority {prio}; policy accept;");
     let nat =
@@ -152,7 +156,10 @@ fn base(node: &Node) -> Ruleset {
             "filter-prerouting",
             chain(
                 &filter("prerouting", "-110"),
-                &["ct state new jump service-endpoints-check"],
+                &[
+                    "ct state new jump firewall-check",
+                    "ct state new jump service-endpoints-check",
+                ],
             ),
         ),
         (
@@ -166,7 +173,10 @@ fn base(node: &Node) -> Ruleset {
             "filter-output",
             chain(
                 &filter("output", "-110"),
-                &["ct state new jump service-endpoints-check"],
+                &[
+                    "ct state new jump firewall-check",
+                    "ct state new jump service-endpoints-check",
+                ],
             ),
         ),
         (
@@ -218,6 +228,13 @@ fn base(node: &Node) -> Ruleset {
             chain(
                 "",
                 &["ip daddr . meta l4proto . th dport vmap @no-endpoint-services"],
+            ),
+        ),
+        (
+            "firewall-check",
+            chain(
+                "",
+                &["ip daddr . meta l4proto . th dport vmap @firewall-ips"],
             ),
         ),
         (
@@ -354,6 +371,19 @@ fn add_port(rs: &mut Ruleset, node: &Node, port: &ServicePort, usable: &Usable) 
                 rules,
             },
         );
+    }
+    if !port.source_ranges.is_empty() && !port.load_balancer_ips.is_empty() {
+        // loadBalancerSourceRanges: the load-balancer addresses admit these clients only
+        // (node ports and external IPs are not subject to them, as in kube-proxy).
+        let firewall_chain = chain_name("firewall", &port.id);
+        let ranges: Vec<String> = port.source_ranges.iter().map(|r| r.to_string()).collect();
+        let rule = format!("ip saddr != {{ {} }} drop", ranges.join(", "));
+        rs.chains
+            .insert(firewall_chain.clone(), chain("", &[&rule]));
+        for ip in &port.load_balancer_ips {
+            let key = format!("{ip} . {proto} . {p}");
+            insert(rs, "firewall-ips", key, format!("goto {firewall_chain}"));
+        }
     }
     let mut targets: Vec<(&str, String)> = port
         .external_ips

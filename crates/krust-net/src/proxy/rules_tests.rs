@@ -205,6 +205,38 @@ fn node_ports_load_balancers_and_external_ips_go_through_an_external_chain_that_
 }
 
 #[test]
+fn load_balancer_source_ranges_drop_other_clients_of_its_addresses_only() {
+    let mut svc = service(
+        "web",
+        json!({"type": "LoadBalancer", "externalIPs": ["192.0.2.50"],
+            "loadBalancerSourceRanges": ["198.51.100.0/24", " 10.0.0.0/8 "],
+            "ports": [{"name": "http", "port": 80, "nodePort": 30080}]}),
+    );
+    svc.status = Some(
+        serde_json::from_value(json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}))
+            .unwrap(),
+    );
+    let rs = rules(&[svc], &[slice("web", http(8080), &[ready("10.42.0.5")])]);
+    let (firewall, r) = chain_of(&rs, "firewall-");
+    assert_eq!(*r, ["ip saddr != { 198.51.100.0/24, 10.0.0.0/8 } drop"]);
+    assert_eq!(
+        element(&rs, "firewall-ips", "192.0.2.1 . tcp . 80"),
+        Some(format!("goto {firewall}").as_str())
+    );
+    // The external IP and the node port are not subject to them, as in kube-proxy.
+    assert_eq!(rs.sets["firewall-ips"].elements.len(), 1);
+    // Without ranges, no firewall.
+    let open = service("open", json!({"type": "LoadBalancer"}));
+    let rs = rules(&[open], &[]);
+    assert!(rs.sets["firewall-ips"].elements.is_empty());
+    assert!(
+        !rs.chains
+            .keys()
+            .any(|c| c.starts_with("firewall-") && c.contains('/'))
+    );
+}
+
+#[test]
 fn external_traffic_policy_local_keeps_the_client_address_and_uses_local_endpoints() {
     let svc = service(
         "web",
