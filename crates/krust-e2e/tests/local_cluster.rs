@@ -227,12 +227,9 @@ fn a_local_cluster_starts_serves_stops_comes_back_and_is_deleted_without_a_trace
 
     // A Deployment exposed as a NodePort Service answers at `krust service --url`.
     let archive = BusyboxImage::default().archive(local.home.path(), IMAGE);
-    let mut load = Command::new(krust_bin());
-    load.args(["image", "load", "--data-dir"])
-        .arg(local.dir())
-        .arg(&archive);
-    let loaded = run_with_timeout(load, Duration::from_secs(60));
-    assert!(loaded.success(), "krust image load: {}", loaded.stderr);
+    // `krust image -p`, as `minikube image -p`: into the profile's node.
+    let loaded = local.krust_ok(&["image", "load", archive.to_str().expect("path")]);
+    assert!(loaded.contains("Loaded image: "), "{loaded}");
     let serve = format!(
         "mkdir -p /srv-lc{n} && hostname > /srv-lc{n}/index.html && exec httpd -f -p 8080 -h /srv-lc{n}"
     );
@@ -394,4 +391,10 @@ fn a_taken_port_is_named_with_its_process_and_no_profile_is_made() {
     let status = local.krust(&["status"]);
     assert_eq!(status.status.code(), Some(85), "{}", status.stdout);
     assert!(status.stdout.contains("not found"), "{}", status.stdout);
+    let images = local.krust(&["image", "ls"]);
+    assert!(
+        !images.success() && images.stderr.contains("start it with `krust start -p "),
+        "{}",
+        images.stderr
+    );
 }

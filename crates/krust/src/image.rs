@@ -2,7 +2,8 @@
 //! the command line, as `docker load`, `docker images` (`crictl images`), `docker rmi`,
 //! `docker build` (the classic builder's output; RUN steps in krust's runtime, `build_executor.rs`),
 //! `docker tag`, `docker push` and `docker save` show it. The store is the one the node uses:
-//! `--data-dir D` gives `D/images` ([`krust_image::store_dir`]), so a built image is at once
+//! the local cluster's (`krust start`; `-p` names another profile, as `minikube image -p`), or
+//! with `--data-dir D` `D/images` ([`krust_image::store_dir`]), so a built image is at once
 //! usable by pods (`imagePullPolicy: IfNotPresent` or `Never`).
 
 use std::collections::BTreeMap;
@@ -15,9 +16,13 @@ use krust_image::{Digest, Error, ImageStore, Reference, archive, build, store_di
 /// Options of `krust image`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The node's data dir (its images are under `images/`).
-    #[arg(long, default_value = "/var/lib/krust", global = true)]
-    data_dir: PathBuf,
+    /// The node's data dir (its images are under `images/`); default: the local cluster's
+    /// (`krust start`) when there is one, else `krust server`'s default, /var/lib/krust.
+    #[arg(long, global = true, conflicts_with = "profile")]
+    data_dir: Option<PathBuf>,
+    /// The local cluster whose node's store to use (as `minikube image -p`; default `krust`).
+    #[arg(short = 'p', long = "profile", global = true)]
+    profile: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -108,9 +113,30 @@ pub fn main(args: Args) -> ! {
     }
 }
 
+/// The data dir whose store `args` name: `--data-dir`, else the profile's (`-p`, or the
+/// default profile when it was ever started), else `krust server`'s default.
+fn data_dir(args: &Args) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &args.data_dir {
+        return Ok(dir.clone());
+    }
+    let profile = crate::local::Profile::named(args.profile.as_deref().unwrap_or("krust"))?;
+    if profile.settings()?.is_some() {
+        return Ok(profile.dir);
+    }
+    if args.profile.is_some() {
+        bail!(
+            "there is no {:?} cluster: start it with `krust start{}`",
+            profile.name,
+            profile.flag()
+        );
+    }
+    Ok(PathBuf::from("/var/lib/krust"))
+}
+
 /// Runs `krust image …` (no async runtime needed: the store is files).
 fn run(args: Args) -> anyhow::Result<()> {
-    let dir = store_dir(&args.data_dir);
+    let data_dir = data_dir(&args)?;
+    let dir = store_dir(&data_dir);
     let store = ImageStore::open(&dir).map_err(|e| anyhow!("open {}: {e}", dir.display()))?;
     let mut out = std::io::stdout().lock();
     match args.command {
@@ -155,7 +181,6 @@ fn run(args: Args) -> anyhow::Result<()> {
                 pull: registry_options(),
             };
             drop(out);
-            let data_dir = args.data_dir.clone();
             async_runtime()?.block_on(async move {
                 let executor = Executor::new(&data_dir).await?;
                 let mut out = std::io::stdout();
