@@ -4,7 +4,8 @@
 //! - Routes (`krust server`'s default): this host and two test hosts `krt-mn<n>a`, `…b` share
 //!   one L2 segment, a test bridge `krt-mnb<n>` (`10.37.<n>.0/24`). Pods on the three nodes
 //!   reach each other by pod IP and see each other's real addresses (an httpd CGI printing
-//!   `REMOTE_ADDR`), a pod reaches a Service whose only pod is on another node, a deleted
+//!   `REMOTE_ADDR`), a pod reaches a Service whose only pod is on another node, a
+//!   NetworkPolicy admits a pod of one node and not one of another, a deleted
 //!   Node's route goes from its peers, and stopping an agent or `krust killall` leaves no
 //!   peer route.
 //! - VXLAN (`--pod-network vxlan`, followed by the agents from the cluster's ConfigMap): test
@@ -321,6 +322,14 @@ fn peer_seen(c: &Cluster, from: &str, to: &str) -> String {
     .to_string()
 }
 
+/// Whether pod `from` opens a TCP connection to `to`'s port 8080 within two seconds.
+fn connects(c: &Cluster, from: &str, to: &str) -> bool {
+    let script = format!("nc -w 2 {to} 8080 </dev/null && echo open");
+    c.kubectl(&["exec", from, "--", "sh", "-c", &script])
+        .stdout
+        .contains("open")
+}
+
 /// Every pod of `pods` (name, IP) reaches every other one by pod IP and is seen with its
 /// own address (nothing masqueraded).
 fn all_reach_each_other(c: &Cluster, pods: &[(&str, &str)]) {
@@ -448,6 +457,28 @@ fn pods_on_one_l2_segment_reach_each_other_through_routes() {
             peer_seen(&c, from.0, &format!("{cluster_ip}:80"))
         );
     }
+
+    // A NetworkPolicy on web-b admits web-s (this host's node) and not web-a (node a):
+    // enforced on node b for pods of other nodes, by their own addresses.
+    let policy = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "b-from-s"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "web-b"}},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web-s"}}}]}],
+        },
+    });
+    apply(&c, &policy.to_string());
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || !connects(&c, "web-a", &b_ip)),
+        "web-a still reaches web-b through the policy"
+    );
+    assert_eq!(peer_seen(&c, "web-s", &b_ip), server_ip);
+    c.ok(&["delete", "networkpolicy", "b-from-s"]);
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || connects(&c, "web-a", &b_ip)),
+        "web-a does not reach web-b once the policy is gone"
+    );
 
     // A stopped agent removes its peer routes (its pods keep running, unreachable from
     // elsewhere); `krust killall` leaves nothing in the cluster range.
