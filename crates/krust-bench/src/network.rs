@@ -493,7 +493,7 @@ async fn dns_phase(
     let (kp_qps, kp_lat, kp_lost) = summarize(&krust_paced);
     let (rp_qps, rp_lat, rp_lost) = summarize(&reference_paced);
     println!(
-        "  paced at {rate:.0} queries/s ({} sockets, sent on a schedule whatever the answers):",
+        "  paced at {rate:.0} queries/s ({} sockets on one thread, sent on a schedule whatever the answers):",
         DNS_LOAD.sockets
     );
     println!(

@@ -35,7 +35,7 @@ pub use forward::{Upstreams, nameservers};
 pub use hickory_proto;
 pub use lookup::{Outcome, TTL, lookup};
 pub use records::{Records, ServiceRecord, SliceRecord};
-pub use server::{Handler, Server};
+pub use server::{Handler, Server, reuse_port_udp};
 
 /// The cluster's DNS domain.
 pub const CLUSTER_DOMAIN: &str = "cluster.local";

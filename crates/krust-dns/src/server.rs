@@ -234,7 +234,7 @@ fn udp_sockets() -> usize {
 
 /// A non-blocking UDP socket bound to `addr` with `SO_REUSEPORT`: the sockets of one server
 /// share its address, each client's queries going to one of them.
-fn reuse_port_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+pub fn reuse_port_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     use rustix::net::{AddressFamily, SocketType, bind, socket, sockopt};
     let family = if addr.is_ipv4() {
         AddressFamily::INET

@@ -205,6 +205,23 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     set(&mut page, "ns", "default", "change");
     assert!(page.wait_for(&row, WAIT).is_some(), "{}", page.text());
 
+    // A reload right after streaming watches: the page's watches share one connection
+    // (`/krust/watches`), so the new page never waits for the old one's to close.
+    page.reload();
+    assert!(
+        page.wait_for(&row, WAIT).is_some(),
+        "after a reload: {}",
+        page.text()
+    );
+    let direct = page.eval(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('watch=')).length",
+    );
+    assert_eq!(
+        direct,
+        serde_json::json!(0),
+        "a watch outside the page's stream"
+    );
+
     let deleting = Instant::now();
     c.ok(&["delete", "pod", &pod, "--wait=false"]);
     let seen = page.wait_for(

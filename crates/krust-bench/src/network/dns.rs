@@ -10,7 +10,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -375,11 +375,13 @@ fn one_socket(
     Ok((answered, latencies, lost))
 }
 
-/// Offers `questions` to `server` at a fixed `rate` (queries per second in all, shared by
-/// `sockets`), as an open-loop generator does: each socket sends on its schedule whatever the
-/// answers, a thread of its own receiving them, so that a slow answer delays no later query
-/// and the latency measured is the server's at that rate, not a queue the load itself keeps
-/// full. The schedule is kept in steps of [`PACE_STEP`]; a query lost counts among the
+/// Offers `questions` to `server` at a fixed `rate` (queries per second in all, spread over
+/// `sockets`), as an open-loop generator does: queries are sent on their schedule whatever
+/// the answers, so that a slow answer delays no later query and the latency measured is the
+/// server's at that rate, not a queue the load itself keeps full. One thread does it all
+/// (every socket non-blocking; in steps of [`PACE_STEP`], it sends what has come due and
+/// takes every answer waiting), so the generator's own threads do not crowd the machine's
+/// cores; an answer's latency includes up to one step. A query lost counts among the
 /// latencies as [`LOST_AFTER`].
 pub fn paced(
     server: SocketAddr,
@@ -388,98 +390,95 @@ pub fn paced(
     rate: f64,
     duration: Duration,
 ) -> Result<Measured> {
-    let warmup = duration / 10;
-    let per_socket = rate / sockets as f64;
-    on_sockets(sockets, duration, |s| {
-        paced_socket(server, questions, s * 7919, per_socket, warmup, duration)
+    on_sockets(1, duration, |_| {
+        paced_sockets(server, questions, sockets, rate, duration / 10, duration)
     })
 }
 
-/// How often a paced socket sends the queries that have come due.
+/// How often a paced load sends what has come due and reads the answers.
 pub const PACE_STEP: Duration = Duration::from_micros(100);
 
-/// One socket of a paced load: this thread sends, another receives; the send time of each
-/// outstanding query id (nanoseconds since the start, plus one) is what they share.
-fn paced_socket(
+/// The paced load of [`paced`] on one thread: query `k` goes to socket `k % sockets` with id
+/// `k / sockets`; each socket keeps the send time of its outstanding ids (nanoseconds since
+/// the start, plus one; 0: none).
+fn paced_sockets(
     server: SocketAddr,
     questions: &[Question],
-    start: usize,
+    sockets: usize,
     rate: f64,
     warmup: Duration,
     duration: Duration,
 ) -> Result<(u64, Vec<Duration>, u64)> {
-    let socket = UdpSocket::bind(local_for(server))?;
-    socket.connect(server)?;
-    socket.set_read_timeout(Some(Duration::from_millis(20)))?;
-    let receiver = socket.try_clone()?;
-    let began = Instant::now();
+    let socks = (0..sockets.max(1))
+        .map(|_| {
+            let s = UdpSocket::bind(local_for(server))?;
+            s.connect(server)?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        })
+        .collect::<Result<Vec<UdpSocket>>>()?;
+    let mut sent_at = vec![vec![0u64; 1 << 16]; socks.len()];
     let (measure_from, end) = (warmup, warmup + duration);
-    let since = |t: Instant| (t - began).as_nanos() as u64 + 1;
-    let sent_at: Vec<AtomicU64> = (0..1 << 16).map(|_| AtomicU64::new(0)).collect();
-    let done = AtomicBool::new(false);
     let measured = |sent: u64| {
         let sent = Duration::from_nanos(sent - 1);
         sent >= measure_from && sent < end
     };
-    std::thread::scope(|scope| {
-        let receiving = scope.spawn(|| {
-            let mut buf = vec![0u8; 65535];
-            let mut latencies = Vec::with_capacity(1 << 20);
-            while !done.load(Ordering::Relaxed) {
-                let Ok(n) = receiver.recv(&mut buf) else {
-                    continue;
+    let began = Instant::now();
+    let since = |t: Instant| (t - began).as_nanos() as u64 + 1;
+    let mut buf = vec![0u8; 65535];
+    let mut latencies = Vec::with_capacity(1 << 20);
+    let (mut sent_n, mut lost) = (0u64, 0u64);
+    loop {
+        let elapsed = began.elapsed();
+        if elapsed < end {
+            let due = (elapsed.as_secs_f64() * rate) as u64;
+            while sent_n < due {
+                let socket = sent_n as usize % socks.len();
+                let id = (sent_n / socks.len() as u64) as u16;
+                let q = &questions[sent_n as usize % questions.len()];
+                let mut wire = q.wire.clone();
+                wire[..2].copy_from_slice(&id.to_be_bytes());
+                let slot = &mut sent_at[socket][usize::from(id)];
+                if *slot != 0 && measured(*slot) {
+                    lost += 1;
+                }
+                *slot = since(Instant::now());
+                let _ = socks[socket].send(&wire);
+                sent_n += 1;
+            }
+        }
+        for (socket, s) in socks.iter().enumerate() {
+            loop {
+                let n = match s.recv(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e.into()),
                 };
                 let now = since(Instant::now());
                 if n < 12 {
                     continue;
                 }
                 let id = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
-                let sent = sent_at[id].swap(0, Ordering::AcqRel);
+                let sent = std::mem::take(&mut sent_at[socket][id]);
                 if sent != 0 && measured(sent) {
                     latencies.push(Duration::from_nanos(now - sent));
                 }
             }
-            latencies
-        });
-        let mut lost = 0u64;
-        let mut sent_n = 0u64;
-        loop {
-            let elapsed = began.elapsed();
-            if elapsed >= end {
-                break;
-            }
-            let due = (elapsed.as_secs_f64() * rate) as u64;
-            while sent_n < due {
-                let q = &questions[(start + sent_n as usize) % questions.len()];
-                let id = sent_n as u16;
-                let mut wire = q.wire.clone();
-                wire[..2].copy_from_slice(&id.to_be_bytes());
-                let earlier =
-                    sent_at[usize::from(id)].swap(since(Instant::now()), Ordering::AcqRel);
-                if earlier != 0 && measured(earlier) {
-                    lost += 1;
-                }
-                let _ = socket.send(&wire);
-                sent_n += 1;
-            }
-            std::thread::sleep(PACE_STEP);
         }
         // Answers still on their way get the time a lost query is given.
-        std::thread::sleep(LOST_AFTER);
-        done.store(true, Ordering::Relaxed);
-        let mut latencies = receiving.join().unwrap_or_else(|_| Vec::new());
-        let answered = latencies.len() as u64;
-        lost += sent_at
-            .iter()
-            .filter(|s| {
-                let s = s.load(Ordering::Acquire);
-                s != 0 && measured(s)
-            })
-            .count() as u64;
-        // A lost query counts among the latencies as [`LOST_AFTER`].
-        latencies.extend(std::iter::repeat_n(LOST_AFTER, lost as usize));
-        Ok((answered, latencies, lost))
-    })
+        if elapsed >= end + LOST_AFTER {
+            break;
+        }
+        std::thread::sleep(PACE_STEP);
+    }
+    let answered = latencies.len() as u64;
+    lost += sent_at
+        .iter()
+        .flatten()
+        .filter(|s| **s != 0 && measured(**s))
+        .count() as u64;
+    latencies.extend(std::iter::repeat_n(LOST_AFTER, lost as usize));
+    Ok((answered, latencies, lost))
 }
 
 fn local_for(server: SocketAddr) -> SocketAddr {
@@ -489,8 +488,9 @@ fn local_for(server: SocketAddr) -> SocketAddr {
     }
 }
 
-/// The reference server: every query sent back as its own answer, from `threads` threads
-/// sharing one socket on `ip`. Stops when dropped.
+/// The reference server: every query sent back as its own answer, from `threads` threads,
+/// each with its own socket on one address of `ip` (`SO_REUSEPORT`, as the DNS server's
+/// sockets, so the kernel spreads clients over them alike). Stops when dropped.
 pub struct Echo {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -499,13 +499,19 @@ pub struct Echo {
 
 impl Echo {
     pub fn start(ip: IpAddr, threads: usize) -> Result<Echo> {
-        let socket = UdpSocket::bind((ip, 0))?;
-        socket.set_read_timeout(Some(Duration::from_millis(100)))?;
-        let addr = socket.local_addr()?;
+        let first = krust_dns::reuse_port_udp((ip, 0).into())?;
+        let addr = first.local_addr()?;
+        let mut sockets = vec![first];
+        for _ in 1..threads {
+            sockets.push(krust_dns::reuse_port_udp(addr)?);
+        }
         let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..threads)
-            .map(|_| {
-                let (socket, stop) = (socket.try_clone()?, stop.clone());
+        let threads = sockets
+            .into_iter()
+            .map(|socket| {
+                socket.set_nonblocking(false)?;
+                socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+                let stop = stop.clone();
                 Ok(std::thread::spawn(move || {
                     let mut buf = vec![0u8; 65535];
                     while !stop.load(Ordering::Relaxed) {

@@ -2,10 +2,12 @@
 //! `kubectl proxy` in front of the Kubernetes Dashboard). krust serves both halves itself, on
 //! 127.0.0.1 only: the page's static files, embedded in the binary ([`assets`]), and a proxy
 //! of the API to the profile's server with its admin credentials ([`proxy`]), so the page is
-//! logged in for the local user and nothing listens beyond loopback.
+//! logged in for the local user and nothing listens beyond loopback; a page's watches share
+//! one response ([`watches`]).
 
 mod assets;
 mod proxy;
+mod watches;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -69,9 +71,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         open(&url);
     }
     std::io::Write::flush(&mut std::io::stdout())?;
-    let app = axum::Router::new()
-        .fallback(serve)
-        .with_state(Arc::new(client));
+    let state = Arc::new(Dashboard {
+        client,
+        streams: Default::default(),
+    });
+    let app = axum::Router::new().fallback(serve).with_state(state);
     tokio::select! {
         r = axum::serve(listener, app) => r.context("serving the dashboard")?,
         r = crate::stop_requested() => r?,
@@ -90,12 +94,22 @@ async fn client(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
     Ok(kube::Client::try_from(config)?)
 }
 
-/// One request: the API's paths go to the server, the rest are the page's files.
-async fn serve(State(client): State<Arc<kube::Client>>, request: Request) -> Response {
-    if proxy::is_api(request.uri().path()) {
-        proxy::forward(&client, request).await
+/// What the dashboard's requests share: the API server's client, the pages' watch streams.
+struct Dashboard {
+    client: kube::Client,
+    streams: Arc<watches::Streams>,
+}
+
+/// One request: the API's paths go to the server, the pages' watch streams to [`watches`],
+/// the rest are the page's files.
+async fn serve(State(dashboard): State<Arc<Dashboard>>, request: Request) -> Response {
+    let path = request.uri().path();
+    if proxy::is_api(path) {
+        proxy::forward(&dashboard.client, request).await
+    } else if watches::is_watches(path) {
+        watches::serve(&dashboard.streams, &dashboard.client, request).await
     } else {
-        assets::get(request.uri().path())
+        assets::get(path)
     }
 }
 

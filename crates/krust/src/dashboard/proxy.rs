@@ -140,7 +140,7 @@ pub async fn forward(client: &kube::Client, mut request: Request) -> Response {
 }
 
 /// A Kubernetes `Status` failure, as the API server writes them.
-fn status(code: StatusCode, reason: &str, message: &str) -> Response {
+pub fn status(code: StatusCode, reason: &str, message: &str) -> Response {
     let body = serde_json::json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": message, "reason": reason, "code": code.as_u16(),

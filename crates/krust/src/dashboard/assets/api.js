@@ -1,5 +1,6 @@
 // Talking to the API through krust's proxy (same origin: the proxy adds the credentials):
-// requests, discovery, and live lists (a list, then a watch from its resourceVersion).
+// requests, discovery, and live lists (a list, then a watch from its resourceVersion, on
+// the page's one stream of watches).
 
 /** An API error: the HTTP status and the server's Status message. */
 export class ApiError extends Error {
@@ -103,11 +104,60 @@ export function live(path, params, onChange, onError) {
   return () => ctrl.abort();
 }
 
-/** Reads a watch stream (one JSON event per line) until it ends. */
+/**
+ * The page's one stream of watches (krust's `/krust/watches`): every watch of the page
+ * shares one connection, of the six a browser opens to one host. Opened on first use, and
+ * again after it breaks (each watch on it ends, and its list relists).
+ */
+let stream = null;
+let lastWatch = 0;
+
+function openStream() {
+  stream ??= new Promise((resolve, reject) => {
+    const handlers = new Map();
+    let opened = false;
+    (async () => {
+      try {
+        const res = await fetch('/krust/watches');
+        if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+        await lines(res, line => {
+          const msg = JSON.parse(line);
+          if (msg.stream) { opened = true; resolve({ id: msg.stream, handlers }); }
+          else handlers.get(msg.watch)?.(msg);
+        });
+      } catch (e) {
+        if (!opened) reject(e);
+      }
+      stream = null;
+      for (const h of [...handlers.values()]) h({ end: { code: 503, status: { message: 'the watch stream ended' } } });
+    })();
+  });
+  return stream;
+}
+
+/** Watches `path` (one JSON event to `onEvent` each) until it ends, on the page's stream. */
 async function watch(path, params, signal, onEvent) {
-  const res = await fetch(path + '?' + query({ ...params, watch: 1, allowWatchBookmarks: true }), { signal });
-  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
-  await lines(res, line => onEvent(JSON.parse(line)));
+  const s = await openStream();
+  if (signal.aborted) return;
+  const n = ++lastWatch;
+  const url = path + '?' + query({ ...params, watch: 1, allowWatchBookmarks: true });
+  await new Promise((resolve, reject) => {
+    const stop = () => fetch(`/krust/watches/${s.id}/${n}`, { method: 'DELETE' }).catch(() => {});
+    const finish = settle => { s.handlers.delete(n); signal.removeEventListener('abort', aborted); settle(); };
+    const aborted = () => { stop(); finish(() => reject(new DOMException('stopped', 'AbortError'))); };
+    signal.addEventListener('abort', aborted);
+    s.handlers.set(n, msg => {
+      if (msg.event) {
+        try { onEvent(msg.event); } catch (e) { stop(); finish(() => reject(e)); }
+      } else if (msg.end) {
+        const { code, status } = msg.end;
+        finish(() => code === 200 ? resolve() : reject(new ApiError(code, status)));
+      }
+    });
+    api(`/krust/watches/${s.id}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ watch: n, path: url }),
+    }).catch(e => finish(() => reject(e)));
+  });
 }
 
 /** Calls `onLine` for each line of a streamed response, as it arrives. */

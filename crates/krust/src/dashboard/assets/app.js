@@ -1,6 +1,6 @@
 // The dashboard's shell: the kinds in the sidebar (from discovery), the namespace, label and
 // name filters, and a hash router to one view at a time (each view returns its cleanup).
-import { api, discover } from './api.js';
+import { api, discover, live } from './api.js';
 import { overview } from './overview.js';
 import { list } from './list.js';
 import { detail } from './detail.js';
@@ -97,20 +97,17 @@ function show() {
   }
 }
 
-/** Chromium opens at most 6 HTTP/1.1 connections to one host and every watch holds one:
- * the namespaces are read when the page loads and when the picker is opened, not watched. */
+/** The filters: the namespace picker (kept current by a watch of the namespaces), label and name. */
 function filters() {
   const ns = document.getElementById('ns');
-  const load = () => api('/api/v1/namespaces').then(list => {
-    const names = list.items.map(n => n.metadata.name).sort();
+  live('/api/v1/namespaces', {}, items => {
+    const names = items.map(n => n.metadata.name).sort();
+    if (names.join() === (ctx.namespaces || []).join()) return;
     ctx.namespaces = names;
     ns.replaceChildren(h('option', { value: '' }, 'all'), ...names.map(n => h('option', { value: n }, n)));
     ns.value = names.includes(ctx.ns) ? ctx.ns : '';
     document.dispatchEvent(new Event('krust-namespaces'));
-  }, () => {});
-  load();
-  ns.addEventListener('mousedown', load);
-  ns.addEventListener('focus', load);
+  });
   ns.addEventListener('change', () => { ctx.ns = ns.value; show(); });
   const label = document.getElementById('label');
   label.addEventListener('change', () => { ctx.label = label.value.trim(); show(); });

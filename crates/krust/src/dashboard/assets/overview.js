@@ -1,7 +1,7 @@
 // The cluster at a glance: nodes (with usage from metrics.k8s.io when it is served),
 // namespaces, Deployments and Pods with their health, and the recent Warning Events; the
-// four lists live (watched: four of the browser's six connections), requested in parallel
-// so the first paint comes at once.
+// four lists live (watched, on the page's one stream of watches), requested in parallel so
+// the first paint comes at once.
 import { api, live, query } from './api.js';
 import { h, age, ctx } from './app.js';
 
