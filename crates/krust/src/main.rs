@@ -52,12 +52,6 @@ enum Command {
         #[arg(long, default_value = "/var/lib/krust")]
         data_dir: std::path::PathBuf,
     },
-    /// A container's monitor (started by the node's runtime, not by people).
-    #[command(hide = true)]
-    Monitor {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<std::ffi::OsString>,
-    },
 }
 
 /// Waits for Ctrl-C or SIGTERM (how an operator or a supervisor stops krust), so that the
@@ -80,9 +74,17 @@ fn monitor_argv() -> anyhow::Result<Vec<std::ffi::OsString>> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The monitor (`krust monitor`, started by the node's runtime, not by people) first,
+    // before any thread exists (it forks and waits for its container) and before the whole
+    // command line's parser is built: it is on every container's start path, and what it
+    // allocates stays in each container's memory.
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|a| a == "monitor") {
+        let args: Vec<std::ffi::OsString> = args.collect();
+        std::process::exit(krust_runtime::monitor_main(&args));
+    }
     let cli = Cli::parse();
-    // Commands that run without a Tokio runtime (the monitor: before any thread exists, as
-    // it forks and waits for its container).
+    // Commands that run without a Tokio runtime.
     let command = match cli.command {
         Command::Image(args) => image::main(args),
         Command::Server(args) if args.detached => {
@@ -90,7 +92,6 @@ fn main() -> anyhow::Result<()> {
             rustix::process::setsid()?;
             Command::Server(args)
         }
-        Command::Monitor { args } => std::process::exit(krust_runtime::monitor_main(&args)),
         command => command,
     };
     // The local-cluster commands talk to people: only the libraries' warnings (and none from
@@ -121,7 +122,7 @@ fn main() -> anyhow::Result<()> {
             Command::Killall { data_dir } => krust_kubelet::node::reset(&data_dir).await,
             Command::Local(command) => std::process::exit(local::run(command).await),
             Command::Dashboard(args) => std::process::exit(dashboard::main(args).await),
-            Command::Image(_) | Command::Monitor { .. } => unreachable!("run above"),
+            Command::Image(_) => unreachable!("run above"),
         }
     })
 }
