@@ -80,7 +80,18 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     );
     page.screenshot(&shots.join("deployment.png"));
 
-    // A YAML edit, applied server-side (a conflict would be forced from the page).
+    // A YAML edit, applied server-side: the label it changes is kubectl's, so the apply
+    // conflicts; the page shows the conflict and forces it when asked.
+    c.ok(&["label", "deployment", "web", "edited=by-kubectl"]);
+    assert!(
+        page.wait_for(
+            "document.querySelector('#yaml')?.textContent.includes('edited: by-kubectl')",
+            WAIT
+        )
+        .is_some(),
+        "the label never showed:\n{}",
+        page.text()
+    );
     page.eval("document.querySelector('#edit').click()");
     assert!(
         page.wait_for("document.querySelector('#editor')", WAIT)
@@ -90,27 +101,39 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     );
     let edited = page.eval(
         "(() => { const t = document.querySelector('#editor'); const before = t.value; \
-         t.value = t.value.replace('\\n  labels:\\n', '\\n  labels:\\n    edited: by-dashboard\\n'); \
+         t.value = t.value.replace('edited: by-kubectl', 'edited: by-dashboard'); \
          document.querySelector('#apply').click(); return t.value !== before; })()",
     );
     assert_eq!(
         edited,
         serde_json::json!(true),
-        "no metadata.labels in the editor"
+        "no edited label in the editor"
     );
-    if page
-        .wait_for("document.querySelector('#force')", Duration::from_secs(2))
-        .is_some()
-    {
-        let conflict = page.eval("document.querySelector('.error').textContent");
-        eprintln!("apply conflicted: {conflict}");
-        page.eval("document.querySelector('#force').click()");
-    }
+    assert!(
+        page.wait_for("document.querySelector('#force')", WAIT)
+            .is_some(),
+        "no conflict shown:\n{}",
+        page.text()
+    );
+    let conflict = page.eval("document.querySelector('.error').textContent");
+    assert!(
+        conflict.as_str().is_some_and(|m| m.contains("conflict")
+            && m.contains("kubectl-label")
+            && m.contains(".metadata.labels.edited")),
+        "{conflict}"
+    );
+    page.screenshot(&shots.join("conflict.png"));
+    assert_eq!(
+        c.jsonpath(&["deployment", "web"], "{.metadata.labels.edited}"),
+        "by-kubectl",
+        "a conflicting apply changed the object"
+    );
+    page.eval("document.querySelector('#force').click()");
     assert!(
         true_within(WAIT, || {
             c.jsonpath(&["deployment", "web"], "{.metadata.labels.edited}") == "by-dashboard"
         }),
-        "the edit was not applied:\n{}",
+        "the forced edit was not applied:\n{}",
         page.text()
     );
     let managers = c.jsonpath(
