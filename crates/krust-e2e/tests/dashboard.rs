@@ -160,7 +160,8 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     page.screenshot(&shots.join("logs.png"));
     assert!(logged.is_some(), "no log line:\n{}", page.text());
 
-    // A command in the pod, through the proxy's WebSocket tunnel.
+    // A shell in the pod with a terminal, through the proxy's WebSocket tunnel: keys typed,
+    // the shell's echo and answer drawn, the terminal's size the page's.
     page.eval(&format!("location.hash = '#/exec/default/{pod}'"));
     let connected = "document.querySelector('#exec-state').textContent === 'connected'";
     assert!(
@@ -168,12 +169,22 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
         "exec never connected:\n{}",
         page.text()
     );
+    assert!(
+        page.wait_for(
+            "document.querySelector('#exec-terminal').textContent.includes('#')",
+            WAIT
+        )
+        .is_some(),
+        "no prompt:\n{}",
+        page.text()
+    );
     page.eval(
-        "(() => { const i = document.querySelector('#exec-input'); i.value = 'echo $((6*7))'; \
-         i.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' })); })()",
+        "(() => { const t = document.querySelector('#exec-terminal'); \
+         for (const key of [...'echo $((6*7)) && stty size', 'Enter']) \
+           t.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true })); })()",
     );
     let answered = page.wait_for(
-        "document.querySelector('#exec-output').textContent.includes('\\n42')",
+        "/\\n42\\n\\d+ \\d+/.test(document.querySelector('#exec-terminal').textContent)",
         WAIT,
     );
     page.screenshot(&shots.join("exec.png"));

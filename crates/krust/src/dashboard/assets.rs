@@ -21,6 +21,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("/detail.js", JS, include_str!("assets/detail.js")),
     ("/logs.js", JS, include_str!("assets/logs.js")),
     ("/exec.js", JS, include_str!("assets/exec.js")),
+    ("/term.js", JS, include_str!("assets/term.js")),
 ];
 
 const HTML: &str = "text/html; charset=utf-8";
