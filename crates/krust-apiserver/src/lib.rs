@@ -29,4 +29,5 @@ mod watch_cache;
 pub use auth::Identity;
 pub use local::Local;
 pub use pki::Pki;
+pub use registry::{NODE_PORTS, parse_node_ports};
 pub use server::{Config, Running, start, start_with_store};

@@ -26,6 +26,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The service CIDR (`10.43.0.0/16`).
     pub service_cidr: String,
+    /// The node ports Services get (`30000..=32767`).
+    pub node_ports: std::ops::RangeInclusive<u32>,
     /// Whether pods must run as an existing service account and get its token volume (the
     /// ServiceAccount admission plugin); off when no controller makes the accounts.
     pub service_account_admission: bool,
@@ -72,6 +74,7 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
     let addr = listener.local_addr()?;
     let mut registry = Registry::new(store, &config.service_cidr)?;
     registry.service_account_admission = config.service_account_admission;
+    registry.node_ports = config.node_ports.clone();
     let service_ip = IpAddr::V4(registry.kubernetes_service_ip());
     let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse()?, "::1".parse()?, service_ip];
     // Listening on every address, the server is reached at the host's: its primary one is

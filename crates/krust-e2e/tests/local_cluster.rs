@@ -107,6 +107,12 @@ impl Local {
         krust_e2e::tail(&log, 40)
     }
 
+    /// The test's node ports (ten of its own: other tests' clusters share this host).
+    fn node_ports(&self) -> String {
+        let low = 20000 + 10 * self.n;
+        format!("{low}-{}", low + 9)
+    }
+
     /// `krust start` with the test's names and ranges; how long it took.
     fn start(&self, api_port: u16, kubelet_port: u16) -> (String, Duration) {
         let n = self.n;
@@ -125,6 +131,8 @@ impl Local {
             &api_port.to_string(),
             "--kubelet-port",
             &kubelet_port.to_string(),
+            "--service-node-port-range",
+            &self.node_ports(),
         ]);
         (out, started.elapsed())
     }
@@ -257,9 +265,16 @@ fn a_local_cluster_starts_serves_stops_comes_back_and_is_deleted_without_a_trace
         .trim()
         .to_string();
     let ip = local.krust_ok(&["ip"]).trim().to_string();
+    let port: u32 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let low = 20000 + 10 * n;
     assert!(
-        url.starts_with(&format!("http://{ip}:3")),
-        "{url} (node {ip})"
+        url.starts_with(&format!("http://{ip}:")) && (low..low + 10).contains(&port),
+        "{url} (node {ip}, node ports {})",
+        local.node_ports()
     );
     let pod_named = |name: &str| name.starts_with("web-");
     assert!(

@@ -79,6 +79,7 @@ fn config(dir: &TempDir) -> Config {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("an address"),
         service_cidr: "10.43.0.0/16".into(),
+        node_ports: krust_apiserver::NODE_PORTS,
         service_account_admission: false,
     }
 }

@@ -23,6 +23,10 @@ pub struct Args {
     /// The range Service cluster IPs come from.
     #[arg(long, default_value = "10.43.0.0/16")]
     service_cidr: String,
+    /// The ports NodePort and LoadBalancer Services get on every node, as kube-apiserver's
+    /// flag (`krust start` gives each further profile a range of its own).
+    #[arg(long, default_value = "30000-32767")]
+    service_node_port_range: String,
     /// Serve the API only: no scheduler, no controllers (objects stay as written).
     #[arg(long)]
     api_only: bool,
@@ -89,6 +93,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
         service_cidr: args.service_cidr.clone(),
+        node_ports: krust_apiserver::parse_node_ports(&args.service_node_port_range)
+            .map_err(|e| anyhow::anyhow!("--service-node-port-range: {e}"))?,
         service_account_admission: !args.api_only,
     };
     let running = krust_apiserver::start(config).await?;

@@ -10,8 +10,6 @@ use krust_api::status::{ApiError, Cause};
 use serde_json::{Value, json};
 use std::net::Ipv4Addr;
 
-const NODE_PORTS: std::ops::RangeInclusive<u32> = 30000..=32767;
-
 fn ip_key(ip: Ipv4Addr) -> String {
     format!("/registry/ipallocations/{ip}")
 }
@@ -194,18 +192,19 @@ impl Registry {
         match wanted {
             Some(p) if held.contains(&p) => Ok(p),
             Some(p)
-                if NODE_PORTS.contains(&p) && self.claim(port_key(p), owner, claims).await? =>
+                if self.node_ports.contains(&p)
+                    && self.claim(port_key(p), owner, claims).await? =>
             {
                 Ok(p)
             }
             Some(p) => {
-                let why = if NODE_PORTS.contains(&p) {
+                let why = if self.node_ports.contains(&p) {
                     "provided port is already allocated".to_string()
                 } else {
                     format!(
                         "provided port is not in the valid range. The range of valid ports is {}-{}",
-                        NODE_PORTS.start(),
-                        NODE_PORTS.end()
+                        self.node_ports.start(),
+                        self.node_ports.end()
                     )
                 };
                 Err(ApiError::invalid(
@@ -216,10 +215,10 @@ impl Registry {
                 ))
             }
             None => {
-                let span = NODE_PORTS.end() - NODE_PORTS.start() + 1;
+                let span = self.node_ports.end() - self.node_ports.start() + 1;
                 let start = seed(&format!("{owner}/{field}")) % span;
                 for k in 0..span {
-                    let p = NODE_PORTS.start() + (start + k) % span;
+                    let p = self.node_ports.start() + (start + k) % span;
                     if self.claim(port_key(p), owner, claims).await? {
                         return Ok(p);
                     }

@@ -70,11 +70,29 @@ impl Part {
     }
 }
 
+/// Kubernetes' default node port range (`--service-node-port-range`).
+pub const NODE_PORTS: std::ops::RangeInclusive<u32> = 30000..=32767;
+
+/// A node port range as kube-apiserver's `--service-node-port-range` takes it (`30000-32767`).
+pub fn parse_node_ports(s: &str) -> anyhow::Result<std::ops::RangeInclusive<u32>> {
+    let (low, high) = s
+        .split_once('-')
+        .ok_or_else(|| anyhow::anyhow!("{s:?}: not a port range such as 30000-32767"))?;
+    let (low, high): (u32, u32) = (low.trim().parse()?, high.trim().parse()?);
+    anyhow::ensure!(
+        (1..=65535).contains(&low) && (low..=65535).contains(&high),
+        "{s:?}: not a port range such as 30000-32767"
+    );
+    Ok(low..=high)
+}
+
 /// The registry over one store.
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn Store>,
     pub service_cidr: Cidr,
+    /// The node ports Services get (kube-apiserver's `--service-node-port-range`).
+    pub node_ports: std::ops::RangeInclusive<u32>,
     /// Whether the ServiceAccount admission plugin runs on pod creation (not when no
     /// controller makes the accounts it needs: `krust server --api-only`).
     pub service_account_admission: bool,
@@ -92,6 +110,7 @@ impl Registry {
         Ok(Registry {
             store,
             service_cidr,
+            node_ports: NODE_PORTS,
             service_account_admission: false,
         })
     }
@@ -307,6 +326,15 @@ mod tests {
         };
         assert_eq!(written(obj.clone(), &kv), decode(&kv).unwrap());
         assert_eq!(decode(&kv).unwrap()["metadata"]["resourceVersion"], "9");
+    }
+
+    #[test]
+    fn a_node_port_range_is_low_dash_high() {
+        assert_eq!(parse_node_ports("30000-32767").unwrap(), 30000..=32767);
+        assert_eq!(parse_node_ports("29000 - 29999").unwrap(), 29000..=29999);
+        for bad in ["30000", "3-2", "0-10", "1-70000", "a-b"] {
+            assert!(parse_node_ports(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

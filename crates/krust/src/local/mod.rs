@@ -94,6 +94,9 @@ pub struct Settings {
     /// The Service cluster IP range.
     #[serde(rename = "serviceCIDR")]
     pub service_cidr: String,
+    /// The node ports Services get (profiles share the host's addresses: each its own).
+    #[serde(default = "default_node_ports")]
+    pub node_port_range: String,
     /// Whether this host is the cluster's node (root only), as `krust server` without
     /// `--disable-agent`.
     pub real_node: bool,
@@ -106,8 +109,9 @@ pub struct Settings {
 
 impl Settings {
     /// The defaults of slot `n`: the first profile gets `krust server`'s (port 6443, kubelet
-    /// 10250, bridge `krust0`, pods 10.42.0.0/16, Services 10.43.0.0/16), the next ones the
-    /// following ports, bridges and pairs of /16s (10.44 and 10.45, …).
+    /// 10250, bridge `krust0`, pods 10.42.0.0/16, Services 10.43.0.0/16, node ports
+    /// 30000-32767), the next ones the following ports, bridges and pairs of /16s (10.44 and
+    /// 10.45, …) and a thousand node ports each below 30000 (29000-29999, …).
     pub fn for_slot(n: u16, name: &str) -> Settings {
         Settings {
             slot: n,
@@ -117,6 +121,14 @@ impl Settings {
             node_name: name.to_string(),
             cluster_cidr: format!("10.{}.0.0/16", 42 + 2 * n),
             service_cidr: format!("10.{}.0.0/16", 43 + 2 * n),
+            node_port_range: match n {
+                0 => default_node_ports(),
+                n => format!(
+                    "{}-{}",
+                    30000 - 1000 * u32::from(n),
+                    30999 - 1000 * u32::from(n)
+                ),
+            },
             real_node: true,
             sim_nodes: 0,
             insecure_registries: Vec::new(),
@@ -247,6 +259,12 @@ impl Profile {
     }
 }
 
+/// Kubernetes' node port range, the first profile's (and that of profiles made before they
+/// had ranges of their own).
+fn default_node_ports() -> String {
+    "30000-32767".to_string()
+}
+
 /// The settings file in a profile's directory.
 const SETTINGS: &str = "profile.json";
 
@@ -282,6 +300,9 @@ mod tests {
             ("10.44.0.0/16", "10.45.0.0/16")
         );
         assert_eq!(second.node_name, "dev");
+        assert_eq!(first.node_port_range, "30000-32767");
+        assert_eq!(second.node_port_range, "29000-29999");
+        assert_eq!(Settings::for_slot(9, "x").node_port_range, "21000-21999");
     }
 
     #[test]

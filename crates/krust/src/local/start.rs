@@ -40,6 +40,11 @@ pub struct Args {
     /// The Services' range (default: 10.43.0.0/16 for the first profile, then 10.45.0.0/16, …).
     #[arg(long)]
     service_cidr: Option<String>,
+    /// The node ports Services get (default: 30000-32767 for the first profile, then
+    /// 29000-29999, 28000-28999, …: profiles share this host's addresses, so their node ports
+    /// must not meet).
+    #[arg(long)]
+    service_node_port_range: Option<String>,
     /// Registries pulled from over plain HTTP (e.g. `localhost:5000`).
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
@@ -114,6 +119,7 @@ fn with_flags(args: &Args, base: &Settings) -> anyhow::Result<Settings> {
     set(&mut s.node_name, &args.node_name);
     set(&mut s.cluster_cidr, &args.cluster_cidr);
     set(&mut s.service_cidr, &args.service_cidr);
+    set(&mut s.node_port_range, &args.service_node_port_range);
     s.apiserver_port = args.apiserver_port.unwrap_or(s.apiserver_port);
     s.kubelet_port = args.kubelet_port.unwrap_or(s.kubelet_port);
     s.sim_nodes = args.sim_nodes.unwrap_or(s.sim_nodes);
@@ -127,6 +133,8 @@ fn with_flags(args: &Args, base: &Settings) -> anyhow::Result<Settings> {
         cidr.parse::<krust_api::cidr::Cidr>()
             .map_err(|e| anyhow::anyhow!("{flag} {cidr}: {e}"))?;
     }
+    krust_apiserver::parse_node_ports(&s.node_port_range)
+        .map_err(|e| anyhow::anyhow!("--service-node-port-range: {e}"))?;
     Ok(s)
 }
 
@@ -148,8 +156,8 @@ fn describe(s: &Settings) -> String {
     let mut parts = vec![format!("API server on port {}", s.apiserver_port)];
     if s.real_node {
         parts.push(format!(
-            "this host as node {:?} (bridge {}, pods {}, Services {})",
-            s.node_name, s.bridge, s.cluster_cidr, s.service_cidr
+            "this host as node {:?} (bridge {}, pods {}, Services {}, node ports {})",
+            s.node_name, s.bridge, s.cluster_cidr, s.service_cidr, s.node_port_range
         ));
     }
     if s.sim_nodes > 0 {
@@ -171,6 +179,7 @@ fn spawn(profile: &Profile, s: &Settings) -> anyhow::Result<Child> {
         .arg("--listen")
         .arg(format!("0.0.0.0:{}", s.apiserver_port))
         .args(["--service-cidr", &s.service_cidr])
+        .args(["--service-node-port-range", &s.node_port_range])
         .args(["--cluster-cidr", &s.cluster_cidr])
         .args(["--sim-nodes", &s.sim_nodes.to_string()]);
     if s.real_node {
