@@ -55,23 +55,9 @@ pub fn checks<'a>(
         let Some(port) = ports.iter().find_map(|p| p.health_check_node_port) else {
             continue;
         };
-        let (Some(namespace), Some(name)) = (
-            svc.metadata.namespace.as_deref(),
-            svc.metadata.name.as_deref(),
-        ) else {
-            continue;
-        };
         let mut local: BTreeSet<(Ipv4Addr, u16)> = BTreeSet::new();
         for p in &ports {
-            let port_name = p.id.rsplit('/').next().unwrap_or("");
-            let eps = model::endpoints(
-                namespace,
-                name,
-                port_name,
-                p.protocol,
-                slices.iter().copied(),
-                node,
-            );
+            let eps = p.endpoints(slices.iter().copied(), node);
             local.extend(
                 eps.iter()
                     .filter(|e| e.local && e.ready)
@@ -81,8 +67,8 @@ pub fn checks<'a>(
         out.insert(
             port,
             HealthCheck {
-                namespace: namespace.to_string(),
-                name: name.to_string(),
+                namespace: ports[0].namespace.clone(),
+                name: ports[0].service.clone(),
                 local_endpoints: local.len(),
             },
         );

@@ -50,6 +50,10 @@ impl L4 {
 pub struct ServicePort {
     /// `namespace/name/protocol/portname`, as kube-proxy names chains.
     pub id: String,
+    /// The Service's namespace and name, and the port's name (`""` when it has none).
+    pub namespace: String,
+    pub service: String,
+    pub name: String,
     pub protocol: L4,
     pub cluster_ips: Vec<Ipv4Addr>,
     pub port: u16,
@@ -75,6 +79,22 @@ impl ServicePort {
     /// Whether traffic reaches it from outside the cluster (node ports, external IPs).
     pub fn has_external(&self) -> bool {
         self.node_port.is_some() || !self.external_ips.is_empty()
+    }
+
+    /// Its endpoints in `slices` (`node` is this node's name).
+    pub fn endpoints<'a>(
+        &self,
+        slices: impl IntoIterator<Item = &'a EndpointSlice>,
+        node: &str,
+    ) -> Vec<Endpoint> {
+        endpoints(
+            &self.namespace,
+            &self.service,
+            &self.name,
+            self.protocol,
+            slices,
+            node,
+        )
     }
 }
 
@@ -163,6 +183,9 @@ pub fn service_ports(svc: &Service) -> Vec<ServicePort> {
         let port_name = p.name.as_deref().unwrap_or("");
         ports.push(ServicePort {
             id: format!("{namespace}/{name}/{}/{port_name}", protocol.nft()),
+            namespace: namespace.to_string(),
+            service: name.to_string(),
+            name: port_name.to_string(),
             protocol,
             cluster_ips: cluster_ips.clone(),
             port,
@@ -191,7 +214,7 @@ fn dedup(ips: &mut Vec<Ipv4Addr>) {
 /// The endpoints the slices of `svc` give its port named `port_name` with `protocol`
 /// (`node` is this node's name). The first address of each endpoint counts, an endpoint in
 /// two slices once.
-pub fn endpoints<'a>(
+fn endpoints<'a>(
     namespace: &str,
     service: &str,
     port_name: &str,

@@ -85,15 +85,7 @@ pub fn build<'a>(
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         for port in model::service_ports(svc) {
-            let port_name = port.id.rsplit('/').next().unwrap_or("");
-            let eps = model::endpoints(
-                ns,
-                name,
-                port_name,
-                port.protocol,
-                mine.iter().copied(),
-                &node.name,
-            );
+            let eps = port.endpoints(mine.iter().copied(), &node.name);
             add_port(&mut rs, node, &port, &model::categorize(&eps));
         }
     }
