@@ -31,6 +31,7 @@ pub mod peers;
 pub mod policy;
 pub mod proxy;
 mod routes;
+mod table;
 mod veth;
 
 pub use config::{HostPort, NetworkConfig, PodAddress, Protocol};

@@ -1,9 +1,9 @@
 //! NetworkPolicy enforcement on a node, as the policy engines k3s ships (kube-router's netpol
 //! controller) and Calico do it, with nftables: every node programs its own table,
 //! `ip krust-policy-<bridge>`, for the pods it runs. `model.rs` computes what the policies
-//! mean for those pods (pure), `rules.rs` turns that into a [`Ruleset`] (pure), and the
-//! proxy's `Ruleset` writes the difference to what the kernel holds as one `nft -f`
-//! transaction; this file is the enforcer that runs it on the host.
+//! mean for those pods (pure), `rules.rs` turns that into a proxy's `Ruleset` (pure), and
+//! the node's table writer (`table.rs`) writes the difference to what the kernel holds as
+//! one `nft -f` transaction; this file is the enforcer that runs it on the host.
 //!
 //! Bridged packets between two pods of the node reach the `ip` family's `forward` hook
 //! through `bridge-nf-call-iptables`, which the enforcer turns on, as the service proxy does.
@@ -20,12 +20,11 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use tokio::sync::Mutex;
 
 use crate::cmd;
 use crate::error::{Error, Result};
 use crate::netns::run_in;
-use crate::proxy::{Ruleset, Synced};
+use crate::table::{self, Synced, Table};
 
 pub use model::{Allow, Plan, PortRange, Target, build as plan};
 pub use rules::{build as ruleset, table_name};
@@ -47,16 +46,13 @@ pub struct PolicyConfig {
 #[derive(Clone, Debug)]
 pub struct PolicyEnforcer {
     config: Arc<PolicyConfig>,
-    /// What the kernel holds, as last written; `None` until the first full sync.
-    applied: Arc<Mutex<Option<Ruleset>>>,
-    /// Held by the thread that runs `nft`, so that a write whose caller was cancelled ends
-    /// before [`PolicyEnforcer::stop`] removes the table.
-    kernel: Arc<std::sync::Mutex<()>>,
+    table: Table,
 }
 
 impl PolicyEnforcer {
     /// Readies the host: `bridge-nf-call-iptables`, so that packets bridged between two
-    /// pods of the node are filtered. The table is written by the first sync.
+    /// pods of the node reach the `forward` hook. The table is written by the first
+    /// [`PolicyEnforcer::sync`].
     pub async fn start(config: PolicyConfig) -> Result<PolicyEnforcer> {
         if !crate::config::plain_link_name(&config.bridge) {
             return Err(Error::Config(format!("bridge name {:?}", config.bridge)));
@@ -68,10 +64,10 @@ impl PolicyEnforcer {
             Ok(())
         })
         .await?;
+        let table = Table::new(table_name(&config.bridge), config.host_netns.clone());
         Ok(PolicyEnforcer {
             config: Arc::new(config),
-            applied: Arc::new(Mutex::new(None)),
-            kernel: Default::default(),
+            table,
         })
     }
 
@@ -86,72 +82,22 @@ impl PolicyEnforcer {
     ) -> Result<Synced> {
         let plan = model::build(&self.config.node_name, policies, pods, namespaces);
         let new = rules::build(&table_name(&self.config.bridge), &plan);
-        let mut applied = self.applied.lock().await;
-        let (script, full) = match applied.as_ref() {
-            Some(old) => (old.diff(&new), false),
-            None => (new.full(), true),
-        };
-        if script.is_empty() {
-            return Ok(Synced::default());
-        }
-        let lines = script.lines().count();
-        let mut result = self.run(script).await;
-        if let (Err(e), false) = (&result, full) {
-            tracing::warn!(error = %e, "a partial policy sync failed; writing the whole table");
-            result = self.run(new.full()).await;
-        }
-        match result {
-            Ok(()) => {
-                *applied = Some(new);
-                Ok(Synced { full, lines })
-            }
-            Err(e) => {
-                *applied = None;
-                Err(e)
-            }
-        }
+        self.table.write(new, |_, _| || {}).await
     }
 
     /// Whether the table is still in the kernel; when someone removed it, the next sync
     /// writes it whole again.
     pub async fn check(&self) -> Result<bool> {
-        let table = table_name(&self.config.bridge);
-        let listed = run_in(self.config.host_netns.clone(), cmd::nft_list_tables).await?;
-        let present = listed
-            .lines()
-            .any(|l| l.trim() == format!("table ip {table}"));
-        if !present {
-            *self.applied.lock().await = None;
-        }
-        Ok(present)
-    }
-
-    async fn run(&self, script: String) -> Result<()> {
-        let kernel = self.kernel.clone();
-        run_in(self.config.host_netns.clone(), move || {
-            let _kernel = kernel.lock().unwrap_or_else(|e| e.into_inner());
-            cmd::nft(&script)
-        })
-        .await
+        self.table.check().await
     }
 
     /// Removes the table (the agent stops, `krust killall`).
     pub async fn stop(&self) -> Result<()> {
-        let mut applied = self.applied.lock().await;
-        let kernel = self.kernel.clone();
-        let table = table_name(&self.config.bridge);
-        run_in(self.config.host_netns.clone(), move || {
-            let _kernel = kernel.lock().unwrap_or_else(|e| e.into_inner());
-            cmd::nft(&Ruleset::delete(&table))
-        })
-        .await?;
-        *applied = None;
-        Ok(())
+        self.table.delete().await
     }
 }
 
 /// Removes the table an enforcer on `bridge` made (whether it exists or not).
 pub async fn remove(bridge: &str, host_netns: Option<PathBuf>) -> Result<()> {
-    let table = table_name(bridge);
-    run_in(host_netns, move || cmd::nft(&Ruleset::delete(&table))).await
+    table::delete(&table_name(bridge), host_netns).await
 }

@@ -2,8 +2,9 @@
 //! its own table, `ip krust-proxy-<bridge>` (named after the bridge, as the hostPort table, so
 //! parallel clusters on one host never share one), from the API's Services and
 //! EndpointSlices. `model.rs` reads the objects, `rules.rs` turns them into a [`Ruleset`]
-//! (pure), `ruleset.rs` writes the difference to what the kernel holds as one `nft -f`
-//! transaction; this file is the proxier that runs it on the host. `health.rs` answers the
+//! (pure), `ruleset.rs` gives the `nft -f` transaction between two rulesets, and the node's
+//! table writer (`table.rs`) writes only the difference to what the kernel holds; this file
+//! is the proxier that runs it on the host. `health.rs` answers the
 //! health check node ports of LoadBalancers with `externalTrafficPolicy: Local`.
 //!
 //! Network safety: the pod network routes the service range `unreachable` before anything.
@@ -26,13 +27,14 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use krust_api::cidr::Cidr;
-use tokio::sync::Mutex;
 
 use crate::cmd;
 use crate::error::{Error, Result};
 use crate::netns::run_in;
 use crate::routes::PROTO;
+use crate::table::{self, Table};
 
+pub use crate::table::Synced;
 pub use health::{HealthCheck, HealthServer, checks as health_checks};
 pub use model::{L4, SERVICE_NAME_LABEL};
 pub(crate) use rules::hash;
@@ -82,25 +84,12 @@ impl ProxyConfig {
     }
 }
 
-/// What a sync did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Synced {
-    /// Whether the whole table was written (the first sync, or after a failed partial one).
-    pub full: bool,
-    /// Lines of the transaction (0: nothing had changed).
-    pub lines: usize,
-}
-
 /// A node's service proxy; clones share it. Dropping it leaves the rules in place (an agent
 /// restart keeps traffic flowing); [`ServiceProxy::stop`] removes them.
 #[derive(Clone, Debug)]
 pub struct ServiceProxy {
     config: Arc<ProxyConfig>,
-    /// What the kernel holds, as last written; `None` until the first full sync.
-    applied: Arc<Mutex<Option<Ruleset>>>,
-    /// Held by the thread that runs `nft`, so that a write whose caller was cancelled
-    /// (the agent stopping) ends before [`ServiceProxy::stop`] removes the table.
-    kernel: Arc<std::sync::Mutex<()>>,
+    table: Table,
 }
 
 impl ServiceProxy {
@@ -120,10 +109,10 @@ impl ServiceProxy {
             Ok(())
         })
         .await?;
+        let table = Table::new(table_name(&config.bridge), config.host_netns.clone());
         Ok(ServiceProxy {
             config: Arc::new(config),
-            applied: Arc::new(Mutex::new(None)),
-            kernel: Default::default(),
+            table,
         })
     }
 
@@ -142,96 +131,47 @@ impl ServiceProxy {
     ) -> Result<Synced> {
         let slices: Vec<&EndpointSlice> = slices.into_iter().collect();
         let new = rules::build(&self.config.node(), services, &slices);
-        let mut applied = self.applied.lock().await;
-        let (script, full) = match applied.as_ref() {
-            Some(old) => (old.diff(&new), false),
-            None => (new.full(), true),
-        };
-        if script.is_empty() {
-            return Ok(Synced::default());
-        }
-        let gone_udp: Vec<String> = match applied.as_ref() {
-            Some(old) => {
-                let now = rules::udp_endpoints(&new);
-                rules::udp_endpoints(old)
+        self.table
+            .write(new, |old, new| {
+                let now = rules::udp_endpoints(new);
+                let gone: Vec<String> = rules::udp_endpoints(old)
                     .into_iter()
                     .filter(|ip| !now.contains(ip))
-                    .collect()
-            }
-            None => Vec::new(),
-        };
-        let lines = script.lines().count();
-        let mut result = self.run(script, gone_udp.clone()).await;
-        if let (Err(e), false) = (&result, full) {
-            tracing::warn!(error = %e, "a partial sync failed; writing the whole table");
-            result = self.run(new.full(), Vec::new()).await;
-        }
-        match result {
-            Ok(()) => {
-                *applied = Some(new);
-                Ok(Synced { full, lines })
-            }
-            Err(e) => {
-                *applied = None;
-                Err(e)
-            }
-        }
+                    .collect();
+                move || {
+                    for ip in &gone {
+                        cmd::forget_udp_flows_to(ip);
+                    }
+                }
+            })
+            .await
     }
 
     /// Whether the table is still in the kernel; when someone removed it (`nft flush
     /// ruleset`), the next [`ServiceProxy::sync`] writes it whole again.
     pub async fn check(&self) -> Result<bool> {
-        let table = table_name(&self.config.bridge);
-        let listed = run_in(self.config.host_netns.clone(), cmd::nft_list_tables).await?;
-        let present = listed
-            .lines()
-            .any(|l| l.trim() == format!("table ip {table}"));
-        if !present {
-            *self.applied.lock().await = None;
-        }
-        Ok(present)
+        self.table.check().await
     }
 
-    /// Runs one transaction in the host's namespace, then forgets the UDP flows to `gone`.
-    async fn run(&self, script: String, gone: Vec<String>) -> Result<()> {
-        let kernel = self.kernel.clone();
-        run_in(self.config.host_netns.clone(), move || {
-            let _kernel = kernel.lock().unwrap_or_else(|e| e.into_inner());
-            cmd::nft(&script)?;
-            for ip in &gone {
-                cmd::forget_udp_flows_to(ip);
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    /// Removes the proxy's table and route (the agent stops, `krust killall`).
+    /// Removes the proxy's route and table (the agent stops, `krust killall`).
     pub async fn stop(&self) -> Result<()> {
-        let mut applied = self.applied.lock().await;
-        remove_holding(&self.config, Some(self.kernel.clone())).await?;
-        *applied = None;
-        Ok(())
+        remove_route(&self.config).await;
+        self.table.delete().await
     }
 }
 
 /// Removes the table and route a proxy with `config` made (whether they exist or not).
 pub async fn remove(config: &ProxyConfig) -> Result<()> {
-    remove_holding(config, None).await
+    remove_route(config).await;
+    table::delete(&table_name(&config.bridge), config.host_netns.clone()).await
 }
 
-/// [`remove`], once the writing thread holding `kernel` (if any) is done.
-async fn remove_holding(
-    config: &ProxyConfig,
-    kernel: Option<Arc<std::sync::Mutex<()>>>,
-) -> Result<()> {
-    let (table, route) = (table_name(&config.bridge), config.route());
-    run_in(config.host_netns.clone(), move || {
-        let _kernel = kernel
-            .as_ref()
-            .map(|k| k.lock().unwrap_or_else(|e| e.into_inner()));
+/// Removes the route of the service range to the bridge (whether it exists or not).
+async fn remove_route(config: &ProxyConfig) {
+    let route = config.route();
+    let _ = run_in(config.host_netns.clone(), move || {
         cmd::ip_batch_forced(&[format!("route del {route}")]);
-        cmd::nft(&Ruleset::delete(&table))
+        Ok(())
     })
-    .await
+    .await;
 }
