@@ -52,7 +52,15 @@ pub fn service(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
             .get("nodePort")
             .filter(|n| n.as_i64().is_some_and(|n| n != 0))
         {
-            port_number(n, &format!("{field}.nodePort"), &mut causes);
+            match kind {
+                "NodePort" | "LoadBalancer" => {
+                    port_number(n, &format!("{field}.nodePort"), &mut causes)
+                }
+                _ => causes.push(Cause::forbidden(
+                    format!("{field}.nodePort"),
+                    format!("may not be used when `type` is '{kind}'"),
+                )),
+            }
         }
         if let Some(t) = p.get("targetPort").filter(|t| t.is_number()) {
             port_number(t, &format!("{field}.targetPort"), &mut causes);

@@ -5,37 +5,6 @@ use super::certificates;
 use krust_api::resources::Resource;
 use serde_json::{Map, Value, json};
 
-/// What a Service's new spec no longer uses, and the update left as it was, goes (Kubernetes'
-/// `dropTypeDependentFields`): the node ports once it is neither NodePort nor LoadBalancer,
-/// the health check node port once it is not a LoadBalancer with `externalTrafficPolicy:
-/// Local`. Set anew, they stay, for validation to refuse.
-fn drop_type_dependent_fields(obj: &mut Value, old: &Value) {
-    let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else {
-        return;
-    };
-    let node_ports = |spec: &Value| -> Vec<Value> {
-        let ports = spec.get("ports").and_then(Value::as_array);
-        ports
-            .into_iter()
-            .flatten()
-            .map(|p| p.get("nodePort").cloned().unwrap_or(Value::Null))
-            .collect()
-    };
-    let old_spec = &old["spec"];
-    let external = matches!(spec["type"].as_str(), Some("NodePort" | "LoadBalancer"));
-    if !external && node_ports(spec) == node_ports(old_spec) {
-        for p in spec["ports"].as_array_mut().into_iter().flatten() {
-            p.as_object_mut().map(|p| p.remove("nodePort"));
-        }
-    }
-    if !krust_api::validation::needs_health_check(spec)
-        && spec.get("healthCheckNodePort") == old_spec.get("healthCheckNodePort")
-    {
-        spec.as_object_mut()
-            .map(|s| s.remove("healthCheckNodePort"));
-    }
-}
-
 /// Kinds whose `metadata.generation` counts spec changes.
 pub fn has_generation(resource: &Resource) -> bool {
     matches!(resource.kind, "Deployment" | "ReplicaSet")
@@ -140,5 +109,36 @@ pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, part: P
     if has_generation(resource) && obj.get("spec") != old.get("spec") {
         let g = old["metadata"]["generation"].as_i64().unwrap_or(0);
         obj["metadata"]["generation"] = json!(g + 1);
+    }
+}
+
+/// What a Service's new spec no longer uses, and the update left as it was, goes (Kubernetes'
+/// `dropTypeDependentFields`): the node ports once it is neither NodePort nor LoadBalancer,
+/// the health check node port once it is not a LoadBalancer with `externalTrafficPolicy:
+/// Local`. Set anew, they stay, for validation to refuse.
+fn drop_type_dependent_fields(obj: &mut Value, old: &Value) {
+    let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    let node_ports = |spec: &Value| -> Vec<Value> {
+        let ports = spec.get("ports").and_then(Value::as_array);
+        ports
+            .into_iter()
+            .flatten()
+            .map(|p| p.get("nodePort").cloned().unwrap_or(Value::Null))
+            .collect()
+    };
+    let old_spec = &old["spec"];
+    let external = matches!(spec["type"].as_str(), Some("NodePort" | "LoadBalancer"));
+    if !external && node_ports(spec) == node_ports(old_spec) {
+        for p in spec["ports"].as_array_mut().into_iter().flatten() {
+            p.as_object_mut().map(|p| p.remove("nodePort"));
+        }
+    }
+    if !krust_api::validation::needs_health_check(spec)
+        && spec.get("healthCheckNodePort") == old_spec.get("healthCheckNodePort")
+    {
+        spec.as_object_mut()
+            .map(|s| s.remove("healthCheckNodePort"));
     }
 }
