@@ -94,6 +94,29 @@ pub fn terminate(mut child: Child) {
     let _ = child.wait();
 }
 
+/// This test process's number, 0 to 127, which no other running test process holds: the
+/// names and address ranges of what a test makes on the host (bridges, nodes, namespaces,
+/// tables) come from it, so tests running side by side never meet. A lock on a file per
+/// number (in the temporary directory) claims it; the kernel lets it go when the process
+/// ends, however it ends.
+pub fn test_number() -> u32 {
+    static HELD: std::sync::OnceLock<(u32, std::fs::File)> = std::sync::OnceLock::new();
+    HELD.get_or_init(|| {
+        let dir = std::env::temp_dir().join("krust-e2e-numbers");
+        std::fs::create_dir_all(&dir).expect("the test numbers' directory");
+        let first = std::process::id() % 128;
+        for k in 0..128 {
+            let n = (first + k) % 128;
+            let file = std::fs::File::create(dir.join(n.to_string())).expect("a number's file");
+            if file.try_lock().is_ok() {
+                return (n, file);
+            }
+        }
+        panic!("128 test processes hold every test number")
+    })
+    .0
+}
+
 /// Runs `cmd` to completion with stdin closed, killing it after `timeout`.
 ///
 /// # Panics
@@ -201,7 +224,7 @@ impl Cluster {
     /// # Panics
     /// As [`Cluster::start`].
     pub fn start_real_node(args: &[&str]) -> Cluster {
-        let n = std::process::id() % 128;
+        let n = test_number();
         let defaults: Vec<String> = vec![
             "--node-name".into(),
             format!("krt-e2e-{n}"),
@@ -248,7 +271,7 @@ impl Cluster {
             .position(|a| a == "--node-name")
             .and_then(|i| self.args.get(i + 1))
             .cloned()
-            .unwrap_or_else(|| format!("krt-e2e-{}", std::process::id() % 128))
+            .unwrap_or_else(|| format!("krt-e2e-{}", test_number()))
     }
 
     /// Runs `krust ARGS` (e.g. `image load`), with `--data-dir` of this cluster appended.

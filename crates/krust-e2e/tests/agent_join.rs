@@ -19,7 +19,7 @@ use real_node_support::*;
 
 /// The test's number: names and ranges of its own.
 fn n() -> u32 {
-    std::process::id() % 128
+    krust_e2e::test_number()
 }
 
 fn netns() -> String {

@@ -410,7 +410,7 @@ fn get(port: u16, host: &str, path: &str) -> String {
 
 #[test]
 fn a_started_profile_is_served_with_its_admin_credentials_on_loopback_only() {
-    let n = std::process::id() % 128;
+    let n = krust_e2e::test_number();
     let profile = Profile {
         home: tempfile::Builder::new()
             .prefix("krust-db-")

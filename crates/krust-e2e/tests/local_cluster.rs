@@ -38,7 +38,7 @@ impl Local {
             .expect("tempdir");
         std::fs::create_dir_all(home.path().join(".kube")).expect(".kube");
         std::fs::write(home.path().join(".kube/config"), OTHER).expect("kubeconfig");
-        let n = std::process::id() % 128;
+        let n = krust_e2e::test_number();
         Local {
             home,
             n,

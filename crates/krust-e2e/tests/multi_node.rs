@@ -16,7 +16,7 @@
 //!   FDB entry or route.
 //!
 //! The node bridges are `krt-mn<n>x`, the cluster range `10.36.<4n>.0/22`, the services
-//! `10.35.<n>.0/24` (n = pid % 64). Namespaces, links and agents are removed by Drop guards,
+//! `10.35.<n>.0/24` (n = the test number `krust_e2e::test_number()` % 64). Namespaces, links and agents are removed by Drop guards,
 //! also when a test fails; every address is on this machine, and a counter on the
 //! default-route interface checks that no packet for these ranges left it.
 
@@ -35,7 +35,7 @@ use serde_json::json;
 
 /// The test's number: names and ranges of its own.
 fn n() -> u32 {
-    std::process::id() % 64
+    krust_e2e::test_number() % 64
 }
 
 /// Tests of one process share its names: they run one at a time (nextest runs each test in

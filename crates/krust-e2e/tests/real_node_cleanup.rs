@@ -29,7 +29,7 @@ struct Footprint {
 fn footprint(c: &Cluster, host_port: u16) -> Footprint {
     let data = c.data_dir();
     let data = data.to_str().expect("path");
-    let bridge = format!("krt-e2e{}", std::process::id() % 128);
+    let bridge = format!("krt-e2e{}", krust_e2e::test_number());
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     let links = output("ip", &["-o", "link", "show", "master", &bridge]);
     let table = output(

@@ -12,7 +12,7 @@ use real_node_support::*;
 
 /// The last octet of the test's ranges (`Cluster::start_real_node`).
 fn n() -> u32 {
-    128 + std::process::id() % 128
+    128 + krust_e2e::test_number()
 }
 
 /// `nslookup ARGS` in the pod against the node's DNS server: its output (and errors).

@@ -368,7 +368,7 @@ spec:
 
 /// The proxy's nftables table of this test's node (named after its bridge).
 fn proxy_table_exists() -> bool {
-    let table = format!("krust-proxy-krt-e2e{}", std::process::id() % 128);
+    let table = format!("krust-proxy-krt-e2e{}", krust_e2e::test_number());
     std::process::Command::new("nft")
         .args(["list", "table", "ip", &table])
         .output()
@@ -377,7 +377,7 @@ fn proxy_table_exists() -> bool {
 
 /// The host's routes, neighbours and proxy table, for a failure's message.
 fn debug_network() -> String {
-    let n = std::process::id() % 128;
+    let n = krust_e2e::test_number();
     let table = format!("krust-proxy-krt-e2e{n}");
     [
         vec!["ip", "route"],
@@ -621,15 +621,17 @@ spec:
         from_host(&node_ip, lb_port)
     );
 
-    // No endpoint left on the node: 503.
+    // No endpoint left on the node: 503 (the pod, terminating, is no longer ready).
     c.ok(&["scale", "deployment", "web", "--replicas", "0"]);
     assert!(
-        true_within(Duration::from_secs(20), || {
+        true_within(ROLLOUT_TIMEOUT, || {
             let a = check();
             a.starts_with("HTTP/1.1 503") && a.contains("\"localEndpoints\": 0")
         }),
-        "health check after scaling to 0: {:?}",
-        std::panic::catch_unwind(check)
+        "health check after scaling to 0: {:?}\n{}\n{}",
+        std::panic::catch_unwind(check),
+        c.ok(&["get", "pods,endpointslices", "-o", "wide"]),
+        krust_e2e::tail(&c.server_stderr(), 30)
     );
     // Cluster policy: the port is given back and closed.
     c.ok(&[

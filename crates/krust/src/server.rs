@@ -209,13 +209,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let _ = leader.await;
         }
     };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), released).await;
-    if let Some(nodes) = nodes {
-        nodes.shutdown().await;
-    }
-    if let Some(node) = node {
-        node.shutdown().await;
-    }
+    // The nodes clean up (rules, routes, DNS endpoint) while the leaders give their Leases
+    // up, not after: whoever stopped the server may kill it once a few seconds have passed.
+    let nodes_down = async {
+        if let Some(nodes) = nodes {
+            nodes.shutdown().await;
+        }
+        if let Some(node) = node {
+            node.shutdown().await;
+        }
+    };
+    let released = tokio::time::timeout(std::time::Duration::from_secs(5), released);
+    let _ = tokio::join!(released, nodes_down);
     Ok(())
 }
 
