@@ -4,6 +4,8 @@
 //! number of directories; `!` re-includes. A path is excluded when the last pattern matching
 //! it, or one of its parent directories, is not an exception.
 
+use super::context::clean;
+
 /// The patterns of a `.dockerignore`.
 #[derive(Debug, Default, Clone)]
 pub struct Ignore {
@@ -72,21 +74,6 @@ impl Ignore {
     pub fn has_exceptions(&self) -> bool {
         self.patterns.iter().any(|p| p.exception)
     }
-}
-
-/// `filepath.Clean` made relative: `.` and empty parts dropped, `..` resolved, no leading `/`.
-fn clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    parts.join("/")
 }
 
 fn tokens(pattern: &str) -> Vec<Token> {
