@@ -218,19 +218,16 @@ impl Agent {
         }
     }
 
-    /// `krust killall` of the agent's node, in its namespace.
+    /// `krust killall` of the agent's node, in its namespace: what it printed.
+    fn run_killall(&self) -> Output {
+        let data_dir = self.data_dir();
+        let args = ["killall", "--data-dir", data_dir.to_str().expect("path")];
+        run_with_timeout(krust_in(&self.ns, &args), Duration::from_secs(60))
+    }
+
+    /// `krust killall` of the agent's node, which must succeed.
     fn killall(&self) {
-        let out = run_with_timeout(
-            krust_in(
-                &self.ns,
-                &[
-                    "killall",
-                    "--data-dir",
-                    self.data_dir().to_str().expect("path"),
-                ],
-            ),
-            Duration::from_secs(60),
-        );
+        let out = self.run_killall();
         assert!(
             out.success(),
             "krust killall in {}: {}",
@@ -243,17 +240,7 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         self.stop();
-        let _ = run_with_timeout(
-            krust_in(
-                &self.ns,
-                &[
-                    "killall",
-                    "--data-dir",
-                    self.data_dir().to_str().expect("path"),
-                ],
-            ),
-            Duration::from_secs(60),
-        );
+        let _ = self.run_killall();
     }
 }
 
