@@ -142,7 +142,7 @@ impl PodNetwork {
             }
             if let Some(netns) = netns {
                 netns::enter(&netns)?;
-                cmd::ip_batch_forced(&[format!("link del {}", veth::POD_IFNAME)]);
+                veth::delete(&[veth::POD_IFNAME.to_string()]);
             }
             Ok(())
         })

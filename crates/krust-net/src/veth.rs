@@ -8,14 +8,20 @@
 //! The kernel enables a bridge port asynchronously once both ends are up; a packet sent
 //! before that is dropped (a lost ARP costs a second). So an attach ends only when the host
 //! end is forwarding, as the bridge plugin checks its port state before returning.
+//!
+//! All of it is rtnetlink requests made in-process (`krust-netlink`), not `ip` runs: a pod
+//! attach costs no process.
 
+use std::fs::File;
+use std::io::ErrorKind;
 use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use krust_netlink::{Netlink, Veth};
 use sha2::{Digest, Sha256};
 
-use crate::cmd::{already_exists, ip, ip_batch, ip_batch_forced};
 use crate::config::{NetworkConfig, PodAddress};
 use crate::error::{Error, Result};
 
@@ -41,53 +47,63 @@ pub(crate) const POD_IFNAME: &str = "eth0";
 /// host side (run in the host namespace). A pair left by an earlier attach of the same pod is
 /// replaced.
 pub(crate) fn create(config: &NetworkConfig, host: &str, netns: &Path, ip: Ipv4Addr) -> Result<()> {
-    let netns = netns
-        .to_str()
-        .filter(|p| !p.contains(char::is_whitespace))
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "network namespace path {} is not a plain path",
-                netns.display()
-            ))
-        })?;
-    let (bridge, mtu, mac) = (&config.bridge, config.mtu, mac_for(ip));
-    let lines = [
-        format!(
-            "link add {host} mtu {mtu} master {bridge} up type veth peer name {POD_IFNAME} address {mac} mtu {mtu} netns {netns}"
-        ),
-        format!("link set {host} type bridge_slave hairpin on"),
-    ];
-    match ip_batch(&lines) {
-        Err(e) if already_exists(&e) => {
-            ip_batch_forced(&[format!("link del {host}")]);
-            ip_batch(&lines)
+    let what = || format!("making the veth pair {host}");
+    let netns = File::open(netns).map_err(Error::io(format!(
+        "opening network namespace {}",
+        netns.display()
+    )))?;
+    let [a, b, c, d] = ip.octets();
+    let veth = Veth {
+        name: host,
+        bridge: &config.bridge,
+        mtu: config.mtu,
+        peer: POD_IFNAME,
+        peer_mac: [0x0a, 0x58, a, b, c, d],
+        peer_netns: netns.as_fd(),
+    };
+    let mut link = open()?;
+    match link.add_veth(&veth) {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let _ = link.delete(host);
+            link.add_veth(&veth)
         }
         other => other,
     }
+    .map_err(Error::io(what()))?;
+    let index = link.index(host).map_err(Error::io(what()))?;
+    link.set_hairpin(index).map_err(Error::io(what()))
 }
 
-/// Gives the pod's end its address and routes (run in the pod's namespace).
+/// Gives the pod's end its address and routes, `lo` up (run in the pod's namespace).
 pub(crate) fn configure_pod(address: PodAddress) -> Result<()> {
     let PodAddress {
         ip,
         gateway,
         prefix,
     } = address;
-    ip_batch(&[
-        "link set lo up".to_string(),
-        format!("addr replace {ip}/{prefix} dev {POD_IFNAME}"),
-        format!("link set {POD_IFNAME} up"),
-        format!("route replace default via {gateway} dev {POD_IFNAME}"),
-    ])
+    let what = || format!("configuring {POD_IFNAME} as {ip}/{prefix} via {gateway}");
+    let mut link = open()?;
+    (|| {
+        let lo = link.index("lo")?;
+        link.set_up(lo)?;
+        let eth0 = link.index(POD_IFNAME)?;
+        link.replace_address(eth0, ip, prefix)?;
+        link.set_up(eth0)?;
+        link.replace_default_route(eth0, gateway)
+    })()
+    .map_err(Error::io(what()))
 }
 
 /// Waits until the host end `host` forwards on the bridge (run in the host namespace).
 pub(crate) fn wait_forwarding(host: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(2);
-    let mut pause = Duration::from_millis(1);
+    let mut pause = Duration::from_micros(100);
+    let mut link = open()?;
     loop {
-        let shown = ip(&["-d", "-o", "link", "show", "dev", host])?;
-        if shown.contains("bridge_slave state forwarding") {
+        let forwarding = link
+            .forwarding(host)
+            .map_err(Error::io(format!("reading bridge port {host}")))?;
+        if forwarding {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -98,10 +114,18 @@ pub(crate) fn wait_forwarding(host: &str) -> Result<()> {
     }
 }
 
-/// Removes the host ends `names` (their pod ends go with them); missing ones are skipped.
+/// Removes the links `names` of this namespace (a veth's peer goes with it); missing ones
+/// are skipped.
 pub(crate) fn delete(names: &[String]) {
-    let lines: Vec<String> = names.iter().map(|n| format!("link del {n}")).collect();
-    ip_batch_forced(&lines);
+    let Ok(mut link) = open() else { return };
+    for name in names {
+        let _ = link.delete(name);
+    }
+}
+
+/// An rtnetlink socket of the calling thread's namespace.
+fn open() -> Result<Netlink> {
+    Netlink::open().map_err(Error::io("opening an rtnetlink socket"))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod capabilities;
 mod cgroup;
 mod console;
 mod container;
+mod dynmods;
 mod error;
 mod exec;
 mod exits;
@@ -26,6 +27,7 @@ mod stop;
 
 pub use capabilities::DEFAULT_CAPABILITIES;
 pub use cgroup::ContainerStats;
+pub use dynmods::favor_dynamic_changes;
 pub use error::{Error, Result};
 pub use exec::Exec;
 pub use monitor::monitor_main;

@@ -1,10 +1,12 @@
 //! Pod sandboxes without a pause process: the network, IPC and UTS namespaces are held by
-//! bind mounts of their `/proc/<pid>/ns/*` files (as `ip netns add` and CNI's `ns` package
-//! hold a network namespace), made by util-linux `unshare`, and the pod cgroup is a
-//! directory in every cgroup hierarchy with the pod's limits (the kubelet's pod cgroup).
+//! bind mounts of their `/proc/thread-self/ns/*` files (as `ip netns add` and CNI's `ns`
+//! package hold a network namespace), made in-process by a thread of their own, and the pod
+//! cgroup is a directory in every cgroup hierarchy with the pod's limits (the kubelet's pod
+//! cgroup).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+
+use rustix::thread::UnshareFlags;
 
 use crate::Error;
 use crate::cgroup;
@@ -12,8 +14,6 @@ use crate::error::{Context, Result};
 use crate::runtime::{Runtime, valid_id};
 use crate::spec::{Sandbox, SandboxSpec};
 use crate::state;
-
-const UNSHARE: &str = "unshare";
 
 impl Runtime {
     /// Creates the sandbox of a pod, or returns the one it has (one per `pod_uid`).
@@ -60,38 +60,18 @@ impl Runtime {
             Some(file("ipc")?)
         };
         let uts_ns = file("uts")?;
-        let mut command = tokio::process::Command::new(UNSHARE);
-        if let Some(net) = &netns {
-            command.arg(format!("--net={}", net.display()));
-        }
-        if let Some(ipc) = &ipc_ns {
-            command.arg(format!("--ipc={}", ipc.display()));
-        }
-        command.arg(format!("--uts={}", uts_ns.display()));
         let hostname = if spec.hostname.is_empty() {
             &spec.name
         } else {
             &spec.hostname
         };
-        // The loopback device of a new network namespace starts down (CNI's loopback
-        // plugin brings it up).
-        let script = if netns.is_some() {
-            r#"hostname "$1" && ip link set lo up"#
-        } else {
-            r#"hostname "$1""#
-        };
-        command.args(["sh", "-c", script, "sh", hostname]);
-        let output = command
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .context("running unshare")?;
-        if !output.status.success() {
-            return Err(Error::Other(format!(
-                "unshare: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
+        hold_namespaces(Held {
+            net: netns.clone(),
+            ipc: ipc_ns.clone(),
+            uts: uts_ns.clone(),
+            hostname: hostname.clone(),
+        })
+        .await?;
         {
             let _cgroups = self.inner.sandboxes.lock().await;
             cgroup::create_pod(&self.pod_cgroup(&spec.cgroup_parent), &spec.resources)?;
@@ -171,4 +151,67 @@ pub(crate) fn release_namespaces(dir: &Path) {
         let path = dir.join(name);
         while rustix::mount::unmount(&path, rustix::mount::UnmountFlags::DETACH).is_ok() {}
     }
+}
+
+/// The namespaces of a new sandbox: where each is held, and the pod's hostname.
+struct Held {
+    net: Option<PathBuf>,
+    ipc: Option<PathBuf>,
+    uts: PathBuf,
+    hostname: String,
+}
+
+/// Makes the namespaces of `held` on a new thread, which unshares them, sets the hostname,
+/// brings `lo` up and binds each namespace to its file; the files hold them once the thread
+/// has ended. Only that thread ever is in them: a thread that changed namespaces is never
+/// reused (not one of Tokio's blocking pool).
+async fn hold_namespaces(held: Held) -> Result<()> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("krust-sandbox".to_string())
+        .spawn(move || {
+            let _ = done.send(make_namespaces(&held));
+        })
+        .context("starting a thread for a sandbox")?;
+    result
+        .await
+        .map_err(|_| Error::Other("the sandbox thread panicked".into()))?
+}
+
+fn make_namespaces(held: &Held) -> Result<()> {
+    let mut flags = UnshareFlags::NEWUTS;
+    if held.net.is_some() {
+        flags |= UnshareFlags::NEWNET;
+    }
+    if held.ipc.is_some() {
+        flags |= UnshareFlags::NEWIPC;
+    }
+    // `unshare_unsafe` is unsafe because unsharing the file table under other threads
+    // breaks them; these namespaces are per thread, so the safe (deprecated) spelling is
+    // used (the workspace forbids unsafe code).
+    #[allow(deprecated)]
+    rustix::thread::unshare(flags).context("unsharing the pod's namespaces")?;
+    rustix::system::sethostname(held.hostname.as_bytes())
+        .context(format_args!("setting the hostname {:?}", held.hostname))?;
+    if held.net.is_some() {
+        // The loopback device of a new network namespace starts down (CNI's loopback
+        // plugin brings it up).
+        let mut link = krust_netlink::Netlink::open().context("opening rtnetlink")?;
+        link.index("lo")
+            .and_then(|lo| link.set_up(lo))
+            .context("setting lo up")?;
+    }
+    let namespaces = [
+        ("net", &held.net),
+        ("ipc", &held.ipc),
+        ("uts", &Some(held.uts.clone())),
+    ];
+    for (kind, file) in namespaces {
+        if let Some(file) = file {
+            rustix::mount::mount_bind(format!("/proc/thread-self/ns/{kind}"), file).context(
+                format_args!("holding the {kind} namespace at {}", file.display()),
+            )?;
+        }
+    }
+    Ok(())
 }

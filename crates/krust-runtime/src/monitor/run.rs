@@ -16,7 +16,7 @@ use super::attach::Attach;
 use super::isolate;
 use super::log::CriLog;
 use super::pump::{self, Stream};
-use super::speed::{self, SealedBinary};
+use super::speed::SealedBinary;
 use crate::console::ConsoleSocket;
 use crate::state::{self, ContainerDir, Exit, MonitorConfig, ProcessId, Started};
 
@@ -58,7 +58,6 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     let me = ProcessId::of(std::process::id()).ok_or("reading /proc/self/stat")?;
     state::write_atomic(&dir.monitor(), me.encode().as_bytes()).map_err(|e| e.to_string())?;
     isolate::private_mount_namespace().map_err(|e| format!("mount namespace: {e}"))?;
-    speed::start_cgroup_grace_period();
     let sealed = SealedBinary::copy(&config.crun).ok();
 
     let log = CriLog::new(open_log(&config.log_path));
