@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use futures::future::join_all;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
 use krust_net::{HostPort, Protocol};
 use krust_runtime::{ContainerSpec, Sandbox, SandboxSpec};
@@ -34,39 +35,56 @@ pub struct Prepared {
 pub async fn objects(shared: &Shared, pod: &Pod) -> ObjectMap {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let (config_maps, secrets) = references(pod);
-    let mut map = ObjectMap::default();
     let cms: Api<ConfigMap> = Api::namespaced(shared.client.clone(), namespace);
-    for name in config_maps {
-        if let Ok(Some(cm)) = cms.get_opt(&name).await {
-            map.add_config_map(cm);
-        }
-    }
     let api: Api<Secret> = Api::namespaced(shared.client.clone(), namespace);
-    for name in secrets {
-        if let Ok(Some(s)) = api.get_opt(&name).await {
-            map.add_secret(s);
-        }
-    }
-    for (audience, seconds) in token_sources(pod) {
-        let token = shared
-            .tokens
-            .get(&shared.client, pod, &audience, seconds)
-            .await;
-        map.tokens.insert((audience, seconds), token);
-    }
     let links = pod.spec.as_ref().and_then(|s| s.enable_service_links) != Some(false);
-    if links {
-        let services: Api<Service> = Api::namespaced(shared.client.clone(), namespace);
-        if let Ok(list) = services.list(&Default::default()).await {
-            map.services.extend(list.items);
+    let services = async {
+        let mut services = Vec::new();
+        if links {
+            let api: Api<Service> = Api::namespaced(shared.client.clone(), namespace);
+            if let Ok(list) = api.list(&Default::default()).await {
+                services.extend(list.items);
+            }
         }
-    }
-    if !links || namespace != "default" {
-        let default: Api<Service> = Api::namespaced(shared.client.clone(), "default");
-        if let Ok(Some(s)) = default.get_opt("kubernetes").await {
-            map.services.push(s);
+        if !links || namespace != "default" {
+            let default: Api<Service> = Api::namespaced(shared.client.clone(), "default");
+            if let Ok(Some(s)) = default.get_opt("kubernetes").await {
+                services.push(s);
+            }
         }
+        services
+    };
+    let tokens = token_sources(pod)
+        .into_iter()
+        .map(|(audience, seconds)| async move {
+            let token = shared
+                .tokens
+                .get(&shared.client, pod, &audience, seconds)
+                .await;
+            ((audience, seconds), token)
+        });
+    // Each is a request of its own; they go together (a pod start waits for the slowest).
+    let (cms, secrets, tokens, services) = futures::join!(
+        join_all(config_maps.into_iter().map(|name| {
+            let cms = cms.clone();
+            async move { cms.get_opt(&name).await }
+        })),
+        join_all(secrets.into_iter().map(|name| {
+            let api = api.clone();
+            async move { api.get_opt(&name).await }
+        })),
+        join_all(tokens),
+        services,
+    );
+    let mut map = ObjectMap::default();
+    for cm in cms.into_iter().filter_map(|r| r.ok().flatten()) {
+        map.add_config_map(cm);
     }
+    for secret in secrets.into_iter().filter_map(|r| r.ok().flatten()) {
+        map.add_secret(secret);
+    }
+    map.tokens.extend(tokens);
+    map.services.extend(services);
     map
 }
 

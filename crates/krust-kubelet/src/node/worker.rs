@@ -291,24 +291,31 @@ impl Worker {
     /// and message.
     async fn create_sandbox(&mut self, pod: &Pod) -> Result<(), (&'static str, String)> {
         let shared = self.shared.clone();
-        let objects = prepare::objects(&shared, pod).await;
-        let volumes = prepare::volumes(&shared, pod, &objects).map_err(|m| ("FailedMount", m))?;
         let failed = |m: String| {
             (
                 "FailedCreatePodSandBox",
                 format!("Failed to create pod sandbox: {m}"),
             )
         };
-        if self.sandbox.is_none() {
-            let spec = prepare::sandbox_spec(&shared, pod);
-            let sandbox = shared
-                .runtime
-                .run_sandbox(&spec)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
+        // The sandbox is made while the pod's objects are fetched (neither needs the
+        // other); it counts as ready only once its volumes and network are.
+        let making = async {
+            match &self.sandbox {
+                Some(_) => None,
+                None => Some(
+                    shared
+                        .runtime
+                        .run_sandbox(&prepare::sandbox_spec(&shared, pod))
+                        .await,
+                ),
+            }
+        };
+        let (objects, made) = tokio::join!(prepare::objects(&shared, pod), making);
+        if let Some(made) = made {
+            self.sandbox = Some(made.map_err(|e| failed(e.to_string()))?);
             self.started = jiff::Timestamp::now();
-            self.sandbox = Some(sandbox);
         }
+        let volumes = prepare::volumes(&shared, pod, &objects).map_err(|m| ("FailedMount", m))?;
         let sandbox = self.sandbox.clone().expect("sandbox");
         if let Some(netns) = &sandbox.netns {
             let network = shared.network().await.map_err(failed)?;
@@ -756,7 +763,7 @@ impl Worker {
             host_ip: self.shared.host_ip.clone(),
             pod_ip: self.pod_ip.clone(),
             started: self.started,
-            sandbox_ready: self.sandbox.is_some(),
+            sandbox_ready: self.prepared.is_some(),
         };
         let body = status::patch(pod, &placement, &self.records);
         if self.posted.as_ref() == Some(&body) {
