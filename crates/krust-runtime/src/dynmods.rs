@@ -15,8 +15,7 @@ use std::io;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use rustix::mount::{MountFlags, MountPropagationFlags};
-use rustix::thread::UnshareFlags;
+use rustix::mount::MountFlags;
 
 /// Whether this process holds the hierarchy (`Err`: why not; then starts are slower).
 static HELD: OnceLock<Result<(), String>> = OnceLock::new();
@@ -50,15 +49,7 @@ pub fn favor_dynamic_changes() -> Result<(), String> {
 /// On the calling thread: a private mount namespace, and the hierarchy mounted over the
 /// cgroup directory there.
 fn hold() -> io::Result<()> {
-    // Unsharing the mount namespace gives this thread a file-system context of its own;
-    // the other threads keep theirs (the unsafe spelling is for the file table, which is
-    // not unshared here).
-    #[allow(deprecated)]
-    rustix::thread::unshare(UnshareFlags::NEWNS)?;
-    rustix::mount::mount_change(
-        "/",
-        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-    )?;
+    crate::monitor::isolate::private_mounts()?;
     rustix::mount::mount(
         "cgroup",
         Path::new(crate::cgroup::MOUNT),

@@ -14,8 +14,18 @@ const CONTROLLERS: &str = "/sys/fs/cgroup/unified/cgroup.controllers";
 /// Moves the calling process (which must have one thread) into a private mount namespace
 /// with the cgroup2 controllers file masked.
 pub fn private_mount_namespace() -> io::Result<()> {
-    // `unshare_unsafe` is unsafe because unsharing the file table under other threads
-    // breaks them; a new mount namespace in a single-threaded process cannot, and the
+    private_mounts()?;
+    if Path::new(CONTROLLERS).exists() {
+        rustix::mount::mount_bind("/dev/null", CONTROLLERS)?;
+    }
+    Ok(())
+}
+
+/// Moves the calling thread into a new mount namespace whose mounts propagate nowhere.
+pub(crate) fn private_mounts() -> io::Result<()> {
+    // Unsharing the mount namespace gives the calling thread a file-system context of its
+    // own (other threads keep theirs). `unshare_unsafe` is unsafe because unsharing the file
+    // table under other threads breaks them; that table is not unshared here, and the
     // workspace forbids unsafe code, so the safe (deprecated) spelling is used.
     #[allow(deprecated)]
     rustix::thread::unshare(UnshareFlags::NEWNS)?;
@@ -23,8 +33,5 @@ pub fn private_mount_namespace() -> io::Result<()> {
         "/",
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
     )?;
-    if Path::new(CONTROLLERS).exists() {
-        rustix::mount::mount_bind("/dev/null", CONTROLLERS)?;
-    }
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! mount namespace crun needs on this host (`isolate.rs`).
 
 mod attach;
-mod isolate;
+pub(crate) mod isolate;
 pub mod log;
 mod pump;
 mod run;
