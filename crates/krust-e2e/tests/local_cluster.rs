@@ -108,9 +108,15 @@ impl Local {
     }
 
     /// The test's node ports (ten of its own: other tests' clusters share this host).
-    fn node_ports(&self) -> String {
+    fn node_ports(&self) -> std::ops::Range<u32> {
         let low = 20000 + 10 * self.n;
-        format!("{low}-{}", low + 9)
+        low..low + 10
+    }
+
+    /// [`Local::node_ports`] as `--service-node-port-range` takes them.
+    fn node_port_range(&self) -> String {
+        let ports = self.node_ports();
+        format!("{}-{}", ports.start, ports.end - 1)
     }
 
     /// `krust start` with the test's names and ranges; how long it took.
@@ -132,7 +138,7 @@ impl Local {
             "--kubelet-port",
             &kubelet_port.to_string(),
             "--service-node-port-range",
-            &self.node_ports(),
+            &self.node_port_range(),
         ]);
         (out, started.elapsed())
     }
@@ -270,11 +276,10 @@ fn a_local_cluster_starts_serves_stops_comes_back_and_is_deleted_without_a_trace
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
-    let low = 20000 + 10 * n;
     assert!(
-        url.starts_with(&format!("http://{ip}:")) && (low..low + 10).contains(&port),
+        url.starts_with(&format!("http://{ip}:")) && local.node_ports().contains(&port),
         "{url} (node {ip}, node ports {})",
-        local.node_ports()
+        local.node_port_range()
     );
     let pod_named = |name: &str| name.starts_with("web-");
     assert!(

@@ -16,9 +16,10 @@
 //!   FDB entry or route.
 //!
 //! The node bridges are `krt-mn<n>x`, the cluster range `10.36.<4n>.0/22`, the services
-//! `10.35.<n>.0/24` (n = the test number `krust_e2e::test_number()` % 64). Namespaces, links and agents are removed by Drop guards,
-//! also when a test fails; every address is on this machine, and a counter on the
-//! default-route interface checks that no packet for these ranges left it.
+//! `10.35.<n>.0/24` (n = the test number `krust_e2e::test_number()` % 64). Namespaces,
+//! links and agents are removed by Drop guards, also when a test fails; every address is on
+//! this machine, and a counter on the default-route interface checks that no packet for
+//! these ranges left it.
 
 mod real_node_support;
 

@@ -36,8 +36,14 @@ pub fn host_veth_name(pod_uid: &str) -> String {
 /// The MAC address that goes with an IPv4 address on the pod network: `0a:58:` (locally
 /// administered, unicast) and the address's four bytes.
 pub(crate) fn mac_for(ip: Ipv4Addr) -> String {
+    let hex: Vec<String> = mac_bytes(ip).iter().map(|b| format!("{b:02x}")).collect();
+    hex.join(":")
+}
+
+/// [`mac_for`]'s address as bytes.
+fn mac_bytes(ip: Ipv4Addr) -> [u8; 6] {
     let [a, b, c, d] = ip.octets();
-    format!("0a:58:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+    [0x0a, 0x58, a, b, c, d]
 }
 
 /// The pod's end, inside its namespace.
@@ -52,13 +58,12 @@ pub(crate) fn create(config: &NetworkConfig, host: &str, netns: &Path, ip: Ipv4A
         "opening network namespace {}",
         netns.display()
     )))?;
-    let [a, b, c, d] = ip.octets();
     let veth = Veth {
         name: host,
         bridge: &config.bridge,
         mtu: config.mtu,
         peer: POD_IFNAME,
-        peer_mac: [0x0a, 0x58, a, b, c, d],
+        peer_mac: mac_bytes(ip),
         peer_netns: netns.as_fd(),
     };
     let mut link = open()?;

@@ -58,7 +58,7 @@ impl Runtime {
         if config.monitor.is_empty() {
             return Err(Error::Other("the monitor command is empty".into()));
         }
-        // Without it every start is slower, nothing else: the caller may say so
+        // Without it every start is slower, nothing else: the node agent says so
         // (`favor_dynamic_changes` answers again).
         let _ = crate::dynmods::favor_dynamic_changes();
         let (exits, _) = broadcast::channel(1024);

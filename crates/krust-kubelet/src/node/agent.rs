@@ -228,6 +228,9 @@ impl RealNode {
             cgroup_root: opts.cgroup_root.clone(),
         })
         .context("starting the container runtime")?;
+        if let Err(why) = krust_runtime::favor_dynamic_changes() {
+            tracing::info!(%why, "container starts will wait for the kernel's cgroup grace periods");
+        }
         let events = Recorder::correlated(client.clone());
         let store = ImageStore::open(krust_image::store_dir(&opts.data_dir))
             .context("opening the image store")?;

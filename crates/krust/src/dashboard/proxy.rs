@@ -141,11 +141,18 @@ pub async fn forward(client: &kube::Client, mut request: Request) -> Response {
 
 /// A Kubernetes `Status` failure, as the API server writes them.
 pub fn status(code: StatusCode, reason: &str, message: &str) -> Response {
-    let body = serde_json::json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "code": code.as_u16(),
-    });
+    let mut body = failure(message);
+    body["reason"] = reason.into();
+    body["code"] = code.as_u16().into();
     (code, axum::Json(body)).into_response()
+}
+
+/// The body of a `Status` failure saying `message`.
+pub fn failure(message: &str) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message,
+    })
 }
 
 #[cfg(test)]

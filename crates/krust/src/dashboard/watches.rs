@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -110,7 +109,7 @@ pub async fn serve(
 
 /// Opens a page's stream.
 fn open(streams: Arc<Streams>) -> Response {
-    let id = random_id();
+    let id = krust_api::meta::new_uid();
     let (lines, mut rx) = mpsc::channel::<Bytes>(QUEUED);
     let first = format!("{{\"stream\":\"{id}\"}}\n");
     let _ = lines.try_send(Bytes::from(first));
@@ -197,7 +196,7 @@ fn start(streams: &Arc<Streams>, client: &kube::Client, id: &str, body: &[u8]) -
 
 /// Watch `n` of `path`: its events onto `lines` as they come, then its end.
 async fn relay(client: kube::Client, path: String, n: u64, lines: mpsc::Sender<Bytes>) {
-    let end = |code: u16, status: &str| {
+    let end = |code: u16, status: &serde_json::Value| {
         Bytes::from(format!(
             "{{\"watch\":{n},\"end\":{{\"code\":{code},\"status\":{status}}}}}\n"
         ))
@@ -208,7 +207,7 @@ async fn relay(client: kube::Client, path: String, n: u64, lines: mpsc::Sender<B
     let answer = match request {
         Ok(r) => client.send(r).await,
         Err(e) => {
-            let _ = lines.send(end(400, &status_json(&e.to_string()))).await;
+            let _ = lines.send(end(400, &proxy::failure(&e.to_string()))).await;
             return;
         }
     };
@@ -216,7 +215,7 @@ async fn relay(client: kube::Client, path: String, n: u64, lines: mpsc::Sender<B
         Ok(a) => a,
         Err(e) => {
             let why = format!("the API server did not answer: {e}");
-            let _ = lines.send(end(502, &status_json(&why))).await;
+            let _ = lines.send(end(502, &proxy::failure(&why))).await;
             return;
         }
     };
@@ -227,17 +226,17 @@ async fn relay(client: kube::Client, path: String, n: u64, lines: mpsc::Sender<B
         while let Some(Ok(chunk)) = body.next().await {
             text.extend_from_slice(&chunk);
         }
-        let status = match serde_json::from_slice::<serde_json::Value>(&text) {
-            Ok(v) => v.to_string(),
-            Err(_) => status_json(&String::from_utf8_lossy(&text)),
-        };
+        let status = serde_json::from_slice(&text)
+            .unwrap_or_else(|_| proxy::failure(&String::from_utf8_lossy(&text)));
         let _ = lines.send(end(code, &status)).await;
         return;
     }
     let mut pending: Vec<u8> = Vec::new();
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else {
-            let _ = lines.send(end(502, &status_json("the watch broke"))).await;
+            let _ = lines
+                .send(end(502, &proxy::failure("the watch broke")))
+                .await;
             return;
         };
         pending.extend_from_slice(&chunk);
@@ -255,23 +254,5 @@ async fn relay(client: kube::Client, path: String, n: u64, lines: mpsc::Sender<B
             }
         }
     }
-    let _ = lines.send(end(200, "{}")).await;
-}
-
-/// A `Status` failure's JSON with `message`.
-fn status_json(message: &str) -> String {
-    serde_json::json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message,
-    })
-    .to_string()
-}
-
-/// 16 random bytes from the kernel, in hex.
-fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let _ = lines.send(end(200, &serde_json::json!({}))).await;
 }

@@ -262,7 +262,8 @@ impl Profile {
 /// Kubernetes' node port range, the first profile's (and that of profiles made before they
 /// had ranges of their own).
 fn default_node_ports() -> String {
-    "30000-32767".to_string()
+    let ports = krust_apiserver::NODE_PORTS;
+    format!("{}-{}", ports.start(), ports.end())
 }
 
 /// The settings file in a profile's directory.

@@ -41,6 +41,7 @@ export function exec(main, ns, name) {
   const send = (channel, bytes) => {
     if (socket?.readyState === WebSocket.OPEN) socket.send(new Uint8Array([channel, ...bytes]));
   };
+  const sendSize = ({ rows, cols }) => send(4, encoder.encode(JSON.stringify({ Width: cols, Height: rows })));
   const resize = () => {
     if (!term) return;
     const { rows, cols } = size();
@@ -49,7 +50,7 @@ export function exec(main, ns, name) {
     term = new Terminal(rows, cols);
     term.write(old.screen());
     draw();
-    send(4, encoder.encode(JSON.stringify({ Width: cols, Height: rows })));
+    sendSize(term);
   };
 
   function connect() {
@@ -66,7 +67,7 @@ export function exec(main, ns, name) {
     state.textContent = 'connecting…';
     socket.onopen = () => {
       state.textContent = 'connected';
-      send(4, encoder.encode(JSON.stringify({ Width: cols, Height: rows })));
+      sendSize(term);
       screen.focus();
     };
     socket.onmessage = ev => {
