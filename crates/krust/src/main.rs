@@ -77,12 +77,20 @@ fn main() -> anyhow::Result<()> {
     // The monitor (`krust monitor`, started by the node's runtime, not by people) first,
     // before any thread exists (it forks and waits for its container) and before the whole
     // command line's parser is built: it is on every container's start path, and what it
-    // allocates stays in each container's memory.
+    // allocates or touches stays in each container's memory.
     let mut args = std::env::args_os();
     if args.nth(1).is_some_and(|a| a == "monitor") {
         let args: Vec<std::ffi::OsString> = args.collect();
         std::process::exit(krust_runtime::monitor_main(&args));
     }
+    command_line()
+}
+
+/// Every command but the monitor. A function of its own, never inlined into `main`: its
+/// stack frame holds the commands' futures (tens of KiB, each page probed on entry), which
+/// every monitor would otherwise touch and keep.
+#[inline(never)]
+fn command_line() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Commands that run without a Tokio runtime.
     let command = match cli.command {
