@@ -1,12 +1,18 @@
 //! The cluster DNS on a real node (root): the `kube-system/kube-dns` Service at the tenth
 //! service address and the node's EndpointSlice naming its server on the bridge's gateway,
-//! pods' `/etc/resolv.conf` per `dnsPolicy`, and busybox's `nslookup` inside a pod asking the
+//! pods' `/etc/resolv.conf` per `dnsPolicy` (ClusterFirst, ClusterFirstWithHostNet, Default,
+//! None), and busybox's `nslookup` inside a pod asking the
 //! node's server directly (the gateway; the Service address needs the service proxy): a
 //! Service, a headless Service and its pod's hostname, SRV, PTR, an ExternalName, and an
-//! unknown name.
+//! unknown name. From the host, through the kube-dns Service: UDP and TCP, NODATA and
+//! NXDOMAIN, a pod record, and a truncated UDP answer whose whole is over TCP.
 
 mod real_node_support;
 
+use std::time::Duration;
+
+use krust_dns::hickory_proto::op::{Edns, Message, Query, ResponseCode};
+use krust_dns::hickory_proto::rr::{Name, RecordType};
 use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
 use real_node_support::*;
 
@@ -110,6 +116,14 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {{name: host-net}}
+spec:
+  hostNetwork: true
+  dnsPolicy: ClusterFirstWithHostNet
+  containers: [{{name: main, image: {IMAGE}, command: [sleep, "3600"]}}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {{name: own-dns}}
 spec:
   dnsPolicy: None
@@ -121,7 +135,7 @@ spec:
 "#
         ),
     );
-    for pod in ["web", "db-0", "client", "host-dns", "own-dns"] {
+    for pod in ["web", "db-0", "client", "host-dns", "host-net", "own-dns"] {
         wait_running(&c, pod);
     }
 
@@ -134,6 +148,8 @@ spec:
             && cluster_first.ends_with("options ndots:5\n"),
         "{cluster_first}"
     );
+    // A pod on the host's network asks the cluster DNS too with ClusterFirstWithHostNet.
+    assert_eq!(sh(&c, "host-net", "cat /etc/resolv.conf"), cluster_first);
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let host_dns = sh(&c, "host-dns", "cat /etc/resolv.conf");
     for server in krust_dns::nameservers(&host) {
@@ -249,4 +265,154 @@ spec:
     });
     assert!(back, "kube-dns was not re-created");
     remove_pods(&c);
+}
+
+/// One query for `name` of type `qtype` (with EDNS if `edns`) to `server` over UDP.
+fn over_udp(server: &str, name: &str, qtype: RecordType, edns: bool) -> Message {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    socket
+        .send_to(&query(name, qtype, edns), (server, 53))
+        .expect("send");
+    let mut buf = vec![0; 65535];
+    let n = socket.recv(&mut buf).expect("an answer over UDP");
+    assert!(edns || n <= 512, "{n} bytes over UDP without EDNS");
+    Message::from_vec(&buf[..n]).expect("a DNS message")
+}
+
+/// The same over TCP (a two-byte length before each message).
+fn over_tcp(server: &str, name: &str, qtype: RecordType) -> Message {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect((server, 53)).expect("tcp");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let bytes = query(name, qtype, false);
+    stream
+        .write_all(&(bytes.len() as u16).to_be_bytes())
+        .expect("write");
+    stream.write_all(&bytes).expect("write");
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).expect("length");
+    let mut buf = vec![0; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut buf).expect("message");
+    Message::from_vec(&buf).expect("a DNS message")
+}
+
+fn query(name: &str, qtype: RecordType, edns: bool) -> Vec<u8> {
+    let mut m = Message::query();
+    m.metadata.id = 7;
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    if edns {
+        let mut e = Edns::new();
+        e.set_max_payload(4096);
+        m.set_edns(e);
+    }
+    m.to_vec().expect("encode")
+}
+
+fn addresses(m: &Message) -> Vec<String> {
+    m.answers.iter().map(|r| r.data.to_string()).collect()
+}
+
+#[test]
+fn the_cluster_dns_answers_the_host_over_udp_and_tcp_as_coredns_does() {
+    let c = cluster();
+    let dns_ip = format!("10.43.{}.10", n());
+    // A headless Service with 40 ready endpoints: more A records than 512 bytes hold.
+    let endpoints: String = (100..140)
+        .map(|i| {
+            format!(
+                "- addresses: [10.42.{}.{i}]\n  conditions: {{ready: true}}\n",
+                n()
+            )
+        })
+        .collect();
+    apply(
+        &c,
+        &format!(
+            r#"apiVersion: v1
+kind: Service
+metadata: {{name: many}}
+spec:
+  clusterIP: None
+  ports: [{{name: http, port: 80}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: many-1
+  labels: {{kubernetes.io/service-name: many}}
+addressType: IPv4
+ports: [{{name: http, port: 80, protocol: TCP}}]
+endpoints:
+{endpoints}"#
+        ),
+    );
+    let kubernetes = "kubernetes.default.svc.cluster.local.";
+    let answered = true_within(ROLLOUT_TIMEOUT, || {
+        std::panic::catch_unwind(|| {
+            over_udp(
+                &dns_ip,
+                "many.default.svc.cluster.local.",
+                RecordType::A,
+                true,
+            )
+        })
+        .is_ok_and(|m| m.answers.len() == 40)
+    });
+    assert!(
+        answered,
+        "the kube-dns Service never answered the host with the 40 endpoints: {}",
+        krust_e2e::tail(&c.server_stderr(), 40)
+    );
+
+    // The same Service over UDP and TCP.
+    let api = c.jsonpath(&["svc", "kubernetes"], "{.spec.clusterIP}");
+    for m in [
+        over_udp(&dns_ip, kubernetes, RecordType::A, false),
+        over_tcp(&dns_ip, kubernetes, RecordType::A),
+    ] {
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(m.metadata.authoritative, "{m:?}");
+        assert_eq!(addresses(&m), std::slice::from_ref(&api));
+    }
+    // NODATA: the name exists, not its AAAA (an IPv4 cluster); the zone's SOA says so.
+    let nodata = over_udp(&dns_ip, kubernetes, RecordType::AAAA, false);
+    assert_eq!(
+        (nodata.metadata.response_code, nodata.answers.len()),
+        (ResponseCode::NoError, 0)
+    );
+    assert_eq!(nodata.authorities[0].record_type(), RecordType::SOA);
+    // NXDOMAIN for a name that is not there.
+    let nx = over_tcp(&dns_ip, "nope.default.svc.cluster.local.", RecordType::A);
+    assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+    // A pod record carries its address.
+    let pod_name = format!("10-42-{}-7.default.pod.cluster.local.", n());
+    assert_eq!(
+        addresses(&over_udp(&dns_ip, &pod_name, RecordType::A, false)),
+        [format!("10.42.{}.7", n())]
+    );
+    // Truncation: 40 A records do not fit 512 bytes over UDP; TCP (or EDNS) has them all.
+    let cut = over_udp(
+        &dns_ip,
+        "many.default.svc.cluster.local.",
+        RecordType::A,
+        false,
+    );
+    assert!(
+        cut.metadata.truncation && cut.answers.len() < 40,
+        "{}",
+        cut.answers.len()
+    );
+    let whole = over_tcp(&dns_ip, "many.default.svc.cluster.local.", RecordType::A);
+    assert_eq!(
+        (whole.metadata.truncation, whole.answers.len()),
+        (false, 40)
+    );
+    c.ok(&["delete", "service", "many"]);
+    c.ok(&["delete", "endpointslice", "many-1"]);
 }

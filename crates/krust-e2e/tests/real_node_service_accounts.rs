@@ -140,6 +140,21 @@ spec:
         who.contains("system:serviceaccount:default:default"),
         "in-cluster kubectl: {who}"
     );
+    // What this identity may see and do (a SelfSubjectRulesReview): discovery and asking
+    // about itself, nothing of the namespace's objects.
+    let may = sh(&c, "in-cluster", "kubectl auth can-i --list 2>&1; true");
+    for rule in [
+        "selfsubjectaccessreviews.authorization.k8s.io",
+        "selfsubjectrulesreviews.authorization.k8s.io",
+        "[/api/*]",
+        "[/version]",
+    ] {
+        assert!(
+            may.contains(rule),
+            "{rule} in kubectl auth can-i --list: {may}"
+        );
+    }
+    assert!(!may.lines().any(|l| l.starts_with("pods ")), "{may}");
     let pods = sh(&c, "in-cluster", "kubectl get pods 2>&1; true");
     assert!(
         pods.contains(r#"pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default""#),

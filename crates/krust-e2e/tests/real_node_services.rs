@@ -17,9 +17,6 @@ use std::time::Duration;
 use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
 use real_node_support::*;
 
-/// What `web`'s pods serve: their own name.
-const SERVE_HOSTNAME: &str = "mkdir -p /www && hostname > /www/index.html && touch /www/ready && exec httpd -f -p 8080 -h /www";
-
 /// `kubectl expose deployment web --port 80 --target-port 8080`: the Service's ClusterIP.
 fn expose_web(c: &Cluster) -> String {
     c.ok(&[
@@ -34,45 +31,6 @@ fn expose_web(c: &Cluster) -> String {
     c.jsonpath(&["service", "web"], "{.spec.clusterIP}")
 }
 
-/// The body of `GET /index.html` at `host:port` from the host, trimmed ("" when nothing
-/// answered).
-fn from_host(host: &str, port: u16) -> String {
-    let answer =
-        std::panic::catch_unwind(|| http_get_at(host, port, "/index.html")).unwrap_or_default();
-    answer
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-/// The bodies of `n` GETs of `host:port` from inside `pod` (one line each).
-fn from_pod(c: &Cluster, pod: &str, host: &str, port: u16, n: usize) -> Vec<String> {
-    // busybox's wget is static glibc, whose service lookup crashes without NSS: plain nc.
-    let script = format!(
-        r"for i in $(seq {n}); do printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc -w 5 {host} {port} | tail -n 1; echo; done"
-    );
-    let out = c.kubectl(&["exec", pod, "--", "sh", "-c", &script]);
-    out.stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// The names of the pods labelled `app=<app>`.
-fn pod_names(c: &Cluster, app: &str) -> BTreeSet<String> {
-    c.pods(&format!("app={app}")).into_keys().collect()
-}
-
-/// Whether `n` GETs from the host reach exactly the pods `want`.
-fn host_reaches(host: &str, port: u16, n: usize, want: &BTreeSet<String>) -> bool {
-    let got: BTreeSet<String> = (0..n).map(|_| from_host(host, port)).collect();
-    &got == want
-}
-
 /// The pods labelled `app=<app>` that are not being deleted.
 fn staying(c: &Cluster, app: &str) -> BTreeSet<String> {
     let list = c.get_json(&["pods", "-l", &format!("app={app}")]);
@@ -83,12 +41,6 @@ fn staying(c: &Cluster, app: &str) -> BTreeSet<String> {
         .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
         .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
         .collect()
-}
-
-/// Counts the packets for the cluster's ranges (all of 10.42.0.0/16 and 10.43.0.0/16) leaving
-/// through the host's default-route interface while it lives.
-fn leak_check() -> LeakCheck {
-    LeakCheck::start(&["10.42.0.0/16", "10.43.0.0/16"])
 }
 
 fn client(c: &Cluster) {

@@ -12,6 +12,10 @@ use std::time::Duration;
 use krust_e2e::{Cluster, ROLLOUT_TIMEOUT, true_within};
 use krust_image::testing::BusyboxImage;
 
+pub mod web;
+#[allow(unused_imports)]
+pub use web::*;
+
 /// The default busybox image (`Cmd ["sh"]`).
 pub const IMAGE: &str = "krust.test/busybox:1";
 
@@ -233,4 +237,10 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// Counts the packets for the cluster's ranges (all of 10.42.0.0/16 and 10.43.0.0/16) leaving
+/// through the host's default-route interface while it lives.
+pub fn leak_check() -> LeakCheck {
+    LeakCheck::start(&["10.42.0.0/16", "10.43.0.0/16"])
 }
