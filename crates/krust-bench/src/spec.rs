@@ -133,6 +133,7 @@ mod tests {
             "network.dns-p99",
             "start.cold-ready",
             "start.first-pod",
+            "start.dashboard-paint",
         ] {
             target(id);
         }

@@ -10,6 +10,10 @@
 //! benchmark's own: `krt-bench-start`, HOME and KUBECONFIG in a temporary directory, bridge
 //! `krt-bstart`, pods from 10.41.0.0/24, Services from 10.41.1.0/24 (routed locally by the
 //! node), free ports; deleted at the end.
+//!
+//! Then the dashboard's first paint on that profile ([`dashboard`]).
+
+mod dashboard;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,6 +83,23 @@ pub async fn run(args: StartArgs) -> Result<Verdicts> {
         reference.push(podman.run_detached(IMAGE, &format!("krt-bench-start-{round}"))?);
     }
 
+    // The dashboard's first paint, on a started profile running a Deployment.
+    local.load_image(&archive)?;
+    local.start()?;
+    dashboard::deploy_web(&local.client().await?, IMAGE, bound).await?;
+    let page = dashboard::Dashboard::spawn(local.command(&["dashboard", "--url", "--port", "0"]))?;
+    let (url, rounds) = (page.url.clone(), args.rounds);
+    let (overview, static_page) =
+        tokio::task::spawn_blocking(move || dashboard::paints(&url, PROFILE, rounds)).await??;
+    drop(page);
+    local.krust(&["delete"])?;
+    let millis = |v: Vec<f64>| -> Vec<Duration> {
+        v.into_iter()
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+            .collect()
+    };
+    let [overview, static_page] = [millis(overview), millis(static_page)].map(|s| Summary::of(&s));
+
     let [cold, cold_pod, warm, warm_pod, reference] =
         [cold, cold_pod, warm, warm_pod, reference].map(|s| Summary::of(&s));
     println!("\n`krust start` → Ready node, DNS answering (the command's own wait):");
@@ -101,6 +122,18 @@ pub async fn run(args: StartArgs) -> Result<Verdicts> {
             total / cold_pod.p50.as_secs_f64()
         );
     }
+    println!(
+        "`krust dashboard`: navigation → overview painted with the node and a Deployment (a fresh headless Chromium each):"
+    );
+    println!("  overview:                      {}", overview.line());
+    println!(
+        "  a static one-table page (loopback): {}",
+        static_page.line()
+    );
+    println!(
+        "  overview ÷ static page: {:.1}x",
+        ratio(overview.p50, static_page.p50)
+    );
     let mut verdicts = Verdicts::default();
     verdicts.check(
         "start.cold-ready",
@@ -116,6 +149,13 @@ pub async fn run(args: StartArgs) -> Result<Verdicts> {
         true,
         &format!(" — {}", ms(cold_pod.p50)),
     );
+    verdicts.check(
+        "start.dashboard-paint",
+        "  the dashboard overview's first meaningful paint, median",
+        overview.p50.as_secs_f64(),
+        true,
+        &format!(" — {}", ms(overview.p50)),
+    );
     Ok(verdicts)
 }
 
@@ -130,11 +170,8 @@ struct Local {
 impl Local {
     /// `krust ARGS -p krt-bench-start` with the benchmark's HOME; its stdout.
     fn krust(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(&self.krust)
-            .args(args)
-            .args(["-p", PROFILE])
-            .env("HOME", &self.home)
-            .env("KUBECONFIG", self.kubeconfig())
+        let out = self
+            .command(args)
             .output()
             .with_context(|| format!("running {}", self.krust.display()))?;
         if !out.status.success() {
@@ -146,6 +183,17 @@ impl Local {
             );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The command line `krust ARGS -p krt-bench-start` with the benchmark's HOME.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.krust);
+        command
+            .args(args)
+            .args(["-p", PROFILE])
+            .env("HOME", &self.home)
+            .env("KUBECONFIG", self.kubeconfig());
+        command
     }
 
     fn kubeconfig(&self) -> PathBuf {
@@ -161,10 +209,8 @@ impl Local {
         crate::pods::server::load_image(&self.krust, &self.data_dir(), archive)
     }
 
-    /// `krust start` (the command returns once the cluster is Ready), then one pod created
-    /// and seen Running, then deleted: both times from the start of the command.
-    async fn start_and_run_a_pod(&self, bound: Duration) -> Result<(Duration, Duration)> {
-        let t0 = Instant::now();
+    /// `krust start`, which returns once the cluster is Ready.
+    fn start(&self) -> Result<()> {
         self.krust(&[
             "start",
             "--apiserver-port",
@@ -180,11 +226,24 @@ impl Local {
             "--service-cidr",
             "10.41.1.0/24",
         ])?;
-        let ready = t0.elapsed();
+        Ok(())
+    }
+
+    /// A client of the profile's cluster, through the kubeconfig `krust start` wrote.
+    async fn client(&self) -> Result<kube::Client> {
         let kubeconfig = Kubeconfig::read_from(self.kubeconfig())?;
         let config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-        let client = kube::Client::try_from(config)?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// `krust start`, then one pod created and seen Running, then deleted: both times from
+    /// the start of the command.
+    async fn start_and_run_a_pod(&self, bound: Duration) -> Result<(Duration, Duration)> {
+        let t0 = Instant::now();
+        self.start()?;
+        let ready = t0.elapsed();
+        let client = self.client().await?;
         let mut watch = startup::RunningWatch::start(client.clone()).await?;
         startup::create_running(&client, &mut watch, IMAGE, "first", 1, bound).await?;
         let running = t0.elapsed();

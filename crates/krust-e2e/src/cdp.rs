@@ -3,8 +3,6 @@
 //! WebSocket client is needed): open a page, evaluate JavaScript in it, take screenshots.
 //! Debian's `chromium` is installed with apt when it is missing.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -34,6 +32,15 @@ pub fn chromium_bin() -> &'static str {
         );
     }
     "chromium"
+}
+
+/// A JavaScript condition: `krust dashboard`'s overview lists the node `node` and the
+/// Deployment `deployment` (its first meaningful paint).
+pub fn overview_shows(node: &str, deployment: &str) -> String {
+    format!(
+        "document.querySelector('#deployments tr[data-name={deployment}]') && \
+         document.querySelector('#nodes').textContent.includes('{node}')"
+    )
 }
 
 /// A headless browser with one page; killed when dropped.
@@ -180,6 +187,37 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// Navigates to `url` and returns when `condition` (a JavaScript expression) first held
+    /// in the page, in milliseconds after the navigation started (`performance.now()` at the
+    /// animation frame that paints it, seen by an observer of the document's changes that the
+    /// page runs before its own scripts), or `None` after `timeout`.
+    pub fn paint_time(&mut self, url: &str, condition: &str, timeout: Duration) -> Option<f64> {
+        let observer = format!(
+            "(() => {{ \
+               const held = () => {{ try {{ return !!({condition}); }} catch {{ return false; }} }}; \
+               const seen = new MutationObserver(() => {{ \
+                 if (!held()) return; \
+                 seen.disconnect(); \
+                 requestAnimationFrame(() => {{ window.__krustPainted = performance.now(); }}); \
+               }}); \
+               seen.observe(document, {{subtree: true, childList: true, characterData: true, attributes: true}}); \
+             }})()"
+        );
+        let added = self.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": observer}),
+        );
+        self.goto(url);
+        let painted = self
+            .wait_for("window.__krustPainted !== undefined", timeout)
+            .and_then(|_| self.eval("window.__krustPainted").as_f64());
+        self.call(
+            "Page.removeScriptToEvaluateOnNewDocument",
+            json!({"identifier": added["identifier"]}),
+        );
+        painted
     }
 
     /// The page's text (for failure messages).

@@ -12,6 +12,8 @@
 
 #![warn(missing_docs)]
 
+pub mod cdp;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

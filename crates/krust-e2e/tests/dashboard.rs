@@ -2,16 +2,17 @@
 //! lists the node and a Deployment, the Deployment is scaled from the page and kubectl sees
 //! it, a YAML edit is applied server-side, a pod's log shows, a pod kubectl deletes leaves
 //! the page's list at once (a watch, no polling), a broken rollout is rolled back, a Secret's
-//! value shows only when asked, and the Deployment is deleted after the confirmation. Screenshots are kept under
-//! `target/tmp/dashboard/`.
+//! value shows only when asked, and the Deployment is deleted after the confirmation; the
+//! overview's node usage (metrics.k8s.io) and recent warnings, a container picked for its
+//! logs and its previous run's, a Deployment restarted from the page. Screenshots are kept
+//! under `target/tmp/dashboard/`.
 
-mod cdp;
 mod real_node_support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use krust_e2e::{Background, krust_bin, true_within};
+use krust_e2e::{Background, cdp, krust_bin, true_within};
 use real_node_support::{IMAGE, apply, cluster, free_port};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -40,25 +41,13 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
     let mut page = cdp::Browser::start(1280, 800);
-    // Overview: the node and the Deployment, painted from watched lists.
+    // Overview: the node and the Deployment, painted from watched lists (the figure the
+    // `krust-bench start` dashboard row measures in a release build).
     let node = c.node_name();
-    let started = Instant::now();
-    page.goto(&url);
-    let painted = page.wait_for(
-        &format!(
-            "document.querySelector('#deployments tr[data-name=web]') && \
-             document.querySelector('#nodes').textContent.includes('{node}')"
-        ),
-        WAIT,
-    );
-    let in_page = page.eval("performance.now()");
-    let painted = painted.map(|_| started.elapsed());
+    let painted = page.paint_time(&url, &cdp::overview_shows(&node, "web"), WAIT);
     page.screenshot(&shots.join("overview.png"));
-    assert!(painted.is_some(), "overview incomplete:\n{}", page.text());
-    eprintln!(
-        "overview painted {in_page} ms after navigation started (seen by the test after {:?})",
-        painted.expect("painted")
-    );
+    let painted = painted.unwrap_or_else(|| panic!("overview incomplete:\n{}", page.text()));
+    eprintln!("overview painted {painted:.0} ms after navigation started");
 
     // Scale from the page, seen by kubectl.
     page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
@@ -352,8 +341,6 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
         serde_json::json!(true),
         "the page scrolls sideways at 760 px"
     );
-    drop(page);
-    dashboard.kill();
 }
 
 /// A `krust start` profile under a temporary HOME (this test's names and ranges); deleted
@@ -478,4 +465,156 @@ fn a_started_profile_is_served_with_its_admin_credentials_on_loopback_only() {
         "{ours:?}"
     );
     dashboard.kill();
+}
+
+#[test]
+fn the_dashboard_shows_node_usage_warnings_a_containers_previous_log_and_restarts_a_deployment() {
+    let c = cluster();
+    apply(
+        &c,
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: two}}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{{name: runs, emptyDir: {{}}}}]
+  containers:
+  - name: steady
+    image: {IMAGE}
+    command: [sh, -c, 'echo steady-says-hello; exec sleep 3600']
+  - name: counting
+    image: {IMAGE}
+    volumeMounts: [{{name: runs, mountPath: /runs}}]
+    command: [sh, -c, 'n=$(($(cat /runs/n 2>/dev/null || echo 0) + 1)); echo $n > /runs/n; echo run-$n; sleep 1; exit 1']
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: never}}
+spec:
+  containers: [{{name: main, image: krust.test/not-here:1, imagePullPolicy: Never}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{{name: web, image: {IMAGE}, command: [sleep, "3600"]}}]
+"#
+        ),
+    );
+    assert!(c.deployment_ready("web", "1/1"), "web never became ready");
+    // The counting container has run at least twice: a previous log exists.
+    assert!(
+        true_within(Duration::from_secs(60), || c
+            .jsonpath(
+                &["pod", "two"],
+                "{.status.containerStatuses[?(@.name==\"counting\")].restartCount}"
+            )
+            .parse::<u32>()
+            .is_ok_and(|n| n >= 1)),
+        "{}",
+        c.ok(&["describe", "pod", "two"])
+    );
+    // The metrics API has the node's usage before the page asks for it (once, at load).
+    assert!(
+        true_within(Duration::from_secs(60), || c
+            .kubectl(&["top", "nodes"])
+            .stdout
+            .contains(&c.node_name())),
+        "no node metrics"
+    );
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::create_dir_all(&shots).expect("artifacts dir");
+    let mut cmd = Command::new(krust_bin());
+    cmd.args(["dashboard", "--port", "0", "--url", "--kubeconfig"])
+        .arg(c.kubeconfig());
+    let mut dashboard = Background::spawn(cmd);
+    let url = dashboard.next_line(Duration::from_secs(20));
+    let mut page = cdp::Browser::start(1280, 800);
+
+    // The overview: the node's CPU and memory in use (from metrics.k8s.io) with meters, and
+    // the never-pulled image among the recent warnings.
+    page.goto(&url);
+    assert!(
+        page.wait_for(
+            "document.querySelectorAll('#nodes .meter').length === 2 && \
+             document.querySelector('#warnings')?.textContent.includes('ErrImageNeverPull')",
+            WAIT
+        )
+        .is_some(),
+        "overview without usage or warnings:\n{}",
+        page.text()
+    );
+    let usage = page.eval("document.querySelector('#nodes tr:nth-child(2)').textContent");
+    assert!(usage.as_str().is_some_and(|u| u.contains(" / ")), "{usage}");
+    page.screenshot(&shots.join("usage-and-warnings.png"));
+
+    // Logs: the first container's, then the other's picked, then its previous run's.
+    page.eval("location.hash = '#/logs/default/two'");
+    let log_says = |page: &mut cdp::Browser, text: &str| {
+        page.wait_for(
+            &format!("document.querySelector('#log')?.textContent.includes('{text}')"),
+            WAIT,
+        )
+        .is_some()
+    };
+    assert!(log_says(&mut page, "steady-says-hello"), "{}", page.text());
+    page.eval(
+        "(() => { const p = document.querySelector('#container'); p.value = 'counting'; \
+         p.dispatchEvent(new Event('change')); })()",
+    );
+    assert!(log_says(&mut page, "run-"), "{}", page.text());
+    let current = page.eval("document.querySelector('#log').textContent");
+    page.eval(
+        "(() => { const p = document.querySelector('#previous'); p.checked = true; \
+         p.dispatchEvent(new Event('change')); })()",
+    );
+    assert!(
+        page.wait_for(
+            &format!(
+                "(t => t.includes('run-') && t !== {current})(document.querySelector('#log')?.textContent || '')"
+            ),
+            WAIT
+        )
+        .is_some(),
+        "no previous log (current: {current}):\n{}",
+        page.text()
+    );
+    page.screenshot(&shots.join("previous-log.png"));
+
+    // Restart: a new template annotation, as `kubectl rollout restart`, and a new pod.
+    let before = c.ok(&["get", "pods", "-l", "app=web", "-o", "name"]);
+    page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
+    assert!(
+        page.wait_for("document.querySelector('#restart')", WAIT)
+            .is_some(),
+        "{}",
+        page.text()
+    );
+    page.eval("document.querySelector('#restart').click()");
+    assert!(
+        true_within(WAIT, || !c
+            .jsonpath(
+                &["deployment", "web"],
+                "{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}"
+            )
+            .is_empty()),
+        "kubectl sees no restart:\n{}",
+        page.text()
+    );
+    let status = c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    assert!(status.contains("successfully rolled out"), "{status}");
+    assert!(
+        true_within(WAIT, || {
+            let now = c.ok(&["get", "pods", "-l", "app=web", "-o", "name"]);
+            !now.is_empty() && !now.lines().any(|p| before.contains(p))
+        }),
+        "the old pod stayed: {}",
+        c.ok(&["get", "pods", "-o", "wide"])
+    );
 }

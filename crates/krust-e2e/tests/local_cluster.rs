@@ -1,7 +1,8 @@
 //! The local cluster as a newcomer drives it (root), as minikube's: `krust start` merges its
 //! context into the user's kubeconfig (another context there stays) → `kubectl get nodes`
-//! Ready → a Deployment exposed as a NodePort Service answers at `krust service --url` →
-//! `krust status` exits 0 → `krust stop` (status 7, no container left) → `krust start`
+//! Ready → `krust image build` of a small web app → a Deployment of it exposed as a NodePort
+//! Service answers at `krust service --url` → a second build, `kubectl set image` and
+//! `rollout status` → `krust status` exits 0 → `krust stop` (status 7, no container left) → `krust start`
 //! (the Deployment back and serving) → `krust delete` (no process, mount, nft table, route,
 //! link or kubeconfig entry of it left). HOME and KUBECONFIG point into a temporary
 //! directory; the profile uses this test's own names and ranges.
@@ -201,6 +202,18 @@ impl Drop for Local {
     }
 }
 
+/// The test's web app: a page with the pod's name and the context's version, served from
+/// a directory named for test `n` (so that `traces` recognises its process).
+fn web_dockerfile(n: u32) -> String {
+    format!(
+        r#"FROM {IMAGE}
+WORKDIR /app
+COPY version.txt ./
+CMD ["sh", "-c", "mkdir -p /srv-lc{n} && echo \"$(hostname) $(cat version.txt)\" > /srv-lc{n}/index.html && exec httpd -f -p 8080 -h /srv-lc{n}"]
+"#
+    )
+}
+
 /// `curl URL/index.html`'s body, trimmed ("" when nothing answered).
 fn curl(url: &str) -> String {
     let out = Command::new("curl")
@@ -239,24 +252,28 @@ fn a_local_cluster_starts_serves_stops_comes_back_and_is_deleted_without_a_trace
     let again = local.krust_ok(&["start"]);
     assert!(again.contains("already running"), "{again}");
 
-    // A Deployment exposed as a NodePort Service answers at `krust service --url`.
+    // The seed's flow without docker: a small web app built into the profile's node
+    // (`krust image -p`, as `minikube image -p`) FROM the busybox loaded there, run as a
+    // Deployment, exposed as a NodePort Service that answers at `krust service --url`.
     let archive = BusyboxImage::default().archive(local.home.path(), IMAGE);
-    // `krust image -p`, as `minikube image -p`: into the profile's node.
     let loaded = local.krust_ok(&["image", "load", archive.to_str().expect("path")]);
     assert!(loaded.contains("Loaded image: "), "{loaded}");
-    let serve = format!(
-        "mkdir -p /srv-lc{n} && hostname > /srv-lc{n}/index.html && exec httpd -f -p 8080 -h /srv-lc{n}"
+    let app = local.home.path().join("app");
+    std::fs::create_dir_all(&app).expect("build context");
+    std::fs::write(app.join("Dockerfile"), web_dockerfile(n)).expect("Dockerfile");
+    std::fs::write(app.join("version.txt"), "v1").expect("version.txt");
+    let context = app.to_str().expect("path");
+    let built = local.krust_ok(&["image", "build", "-t", "krust.test/lc-web:1", context]);
+    assert!(
+        built.contains("Successfully tagged krust.test/lc-web:1"),
+        "{built}"
     );
     local.ok(&[
         "create",
         "deployment",
         "web",
         "--image",
-        IMAGE,
-        "--",
-        "sh",
-        "-c",
-        &serve,
+        "krust.test/lc-web:1",
     ]);
     local.ok(&[
         "expose",
@@ -281,12 +298,33 @@ fn a_local_cluster_starts_serves_stops_comes_back_and_is_deleted_without_a_trace
         "{url} (node {ip}, node ports {})",
         local.node_port_range()
     );
-    let pod_named = |name: &str| name.starts_with("web-");
+    let serves = |version: &str| {
+        let page = curl(&url);
+        page.starts_with("web-") && page.ends_with(&format!(" {version}"))
+    };
     assert!(
-        true_within(ROLLOUT_TIMEOUT, || pod_named(&curl(&url))),
+        true_within(ROLLOUT_TIMEOUT, || serves("v1")),
         "{url} did not answer: {}\n{}",
         local.ok(&["get", "pods", "-o", "wide"]),
         local.log()
+    );
+
+    // A change, a second tag (its unchanged steps cached), `kubectl set image`, rollout.
+    std::fs::write(app.join("version.txt"), "v2").expect("version.txt");
+    let second = local.krust_ok(&["image", "build", "-t", "krust.test/lc-web:2", context]);
+    assert!(second.contains(" ---> Using cache"), "{second}");
+    local.ok(&[
+        "set",
+        "image",
+        "deployment/web",
+        "lc-web=krust.test/lc-web:2",
+    ]);
+    let rollout = local.ok(&["rollout", "status", "deployment/web", "--timeout=120s"]);
+    assert!(rollout.contains("successfully rolled out"), "{rollout}");
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || serves("v2")),
+        "{url} still serves {:?}",
+        curl(&url)
     );
     let missing = local.krust(&["service", "nope", "--url"]);
     assert!(
@@ -351,7 +389,7 @@ fn a_local_cluster_starts_serves_stops_comes_back_and_is_deleted_without_a_trace
         "krust start (again, one pod to bring back) to a Ready node with DNS serving: {took:?}"
     );
     assert!(
-        true_within(ROLLOUT_TIMEOUT, || pod_named(&curl(&url))),
+        true_within(ROLLOUT_TIMEOUT, || serves("v2")),
         "{url} did not answer after the restart: {}\n{}",
         local.ok(&["get", "pods", "-o", "wide"]),
         local.log()

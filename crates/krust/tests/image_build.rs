@@ -247,6 +247,94 @@ fn a_failing_run_prints_its_output_and_dockers_message_and_exits_with_its_code()
 }
 
 #[test]
+fn a_scratch_image_gets_its_labels_entrypoint_and_user_and_runs_as_that_user() {
+    if !root() {
+        eprintln!("skipped: RUN steps need root");
+        return;
+    }
+    let app = App::new();
+    std::fs::copy(
+        krust_image::testing::busybox::HOST_BUSYBOX,
+        app.context().join("busybox"),
+    )
+    .unwrap();
+    app.write(
+        "Dockerfile",
+        "FROM scratch\n\
+         COPY busybox /bin/busybox\n\
+         LABEL org.example.app=hello version=\"1.0\"\n\
+         USER 1234:5678\n\
+         RUN [\"/bin/busybox\", \"id\"]\n\
+         ENTRYPOINT [\"/bin/busybox\", \"echo\"]\n\
+         CMD [\"hello\", \"from\", \"scratch\"]\n",
+    );
+    let built = app.build(&["-t", "krust.test/scratch:1"]);
+    let out = text(&built);
+    assert!(built.status.success(), "{out}");
+    assert!(out.contains("uid=1234 gid=5678"), "RUN as the USER: {out}");
+    app.assert_clean();
+    let store = app.store();
+    let digest = store.resolve("krust.test/scratch:1").unwrap();
+    let manifest = store.manifest(&digest).unwrap();
+    assert_eq!(
+        manifest.layers.len(),
+        2,
+        "a layer of COPY and one of RUN, as docker makes"
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(&manifest.config.digest).unwrap()).unwrap();
+    let c = &config["config"];
+    assert_eq!(
+        c["Labels"],
+        serde_json::json!({"org.example.app": "hello", "version": "1.0"})
+    );
+    assert_eq!(c["User"], "1234:5678");
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/busybox", "echo"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["hello", "from", "scratch"]));
+}
+
+#[test]
+fn a_run_step_as_another_user_than_root_is_refused_with_how_to_run_it() {
+    let tmp = tempfile::Builder::new()
+        .prefix("krust-build-test")
+        .tempdir()
+        .unwrap();
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nRUN [\"/bin/true\"]\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // As nobody (a root test drops to it; a user's run is that user already).
+    let mut cmd = if root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_krust"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_krust"))
+    };
+    let out = cmd
+        .args(["image", "build", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .args(["-t", "krust.test/x:1"])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "RUN steps run in containers of krust's runtime, which needs root: run krust image build as root (sudo)"
+        ),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn a_missing_copy_source_gets_dockers_message() {
     let app = App::new();
     app.write("Dockerfile", "FROM krust.test/busybox:1\nCOPY x /x\n");

@@ -2,6 +2,9 @@
 //! again), as minikube's `kubeconfig` package and `kubectl config set-*` do it. The file is
 //! `$KUBECONFIG`'s first path, else `~/.kube/config`; it is parsed and rewritten as a whole,
 //! so other entries and fields krust does not know stay; its mode stays (0600 when new).
+//! Under `sudo` the home is the invoking user's, and what krust makes there is theirs (as
+//! minikube's none driver does with `CHANGE_MINIKUBE_NONE_USER`): the user runs kubectl,
+//! not root.
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +18,50 @@ pub fn path() -> anyhow::Result<PathBuf> {
     {
         return Ok(first);
     }
-    let home = std::env::var_os("HOME").context("HOME is not set")?;
-    Ok(PathBuf::from(home).join(".kube").join("config"))
+    let home = match invoker(|name| std::env::var(name).ok(), &passwd()) {
+        Some(user) => user.home,
+        None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?),
+    };
+    Ok(home.join(".kube").join("config"))
+}
+
+/// The user who ran `sudo krust …`: their home, and who owns what krust makes there.
+#[derive(Debug, PartialEq)]
+struct Invoker {
+    home: PathBuf,
+    uid: u32,
+    gid: u32,
+}
+
+/// The invoking user under `sudo` (root running with `SUDO_USER`, `SUDO_UID` and `SUDO_GID`
+/// of another user), from the environment (`var`) and `/etc/passwd`'s text.
+fn invoker(var: impl Fn(&str) -> Option<String>, passwd: &str) -> Option<Invoker> {
+    if !rustix::process::geteuid().is_root() {
+        return None;
+    }
+    let name = var("SUDO_USER").filter(|u| !u.is_empty() && u != "root")?;
+    let uid = var("SUDO_UID")?.parse().ok().filter(|&uid| uid != 0)?;
+    let gid = var("SUDO_GID")?.parse().ok()?;
+    let home = passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 7 && fields[0] == name).then(|| PathBuf::from(fields[5]))
+    })?;
+    Some(Invoker { home, uid, gid })
+}
+
+fn passwd() -> String {
+    std::fs::read_to_string("/etc/passwd").unwrap_or_default()
+}
+
+/// Gives `path`, and the directories above it up to `user`'s home, to `user`.
+fn hand_over(path: &Path, user: &Invoker) -> std::io::Result<()> {
+    for p in path
+        .ancestors()
+        .take_while(|p| p.starts_with(&user.home) && *p != user.home)
+    {
+        std::os::unix::fs::chown(p, Some(user.uid), Some(user.gid))?;
+    }
+    Ok(())
 }
 
 /// Merges the cluster, user and context of `server` (the kubeconfig the server wrote), all
@@ -153,6 +198,9 @@ fn write(path: &Path, config: &Value) -> anyhow::Result<()> {
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(text.as_bytes())?;
+    if let Some(user) = invoker(|name| std::env::var(name).ok(), &passwd()) {
+        hand_over(path, &user).with_context(|| format!("giving {} to its user", path.display()))?;
+    }
     Ok(())
 }
 
@@ -176,6 +224,56 @@ mod tests {
             std::fs::set_permissions(&user, std::fs::Permissions::from_mode(0o640)).unwrap();
         }
         (dir, server, user)
+    }
+
+    #[test]
+    fn under_sudo_the_kubeconfig_is_the_invoking_users_and_made_theirs() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nada:x:1234:1235:Ada:/home/ada:/bin/sh\n";
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let sudo = env(&[
+            ("SUDO_USER", "ada"),
+            ("SUDO_UID", "1234"),
+            ("SUDO_GID", "1235"),
+        ]);
+        assert_eq!(
+            invoker(sudo, passwd),
+            Some(Invoker {
+                home: "/home/ada".into(),
+                uid: 1234,
+                gid: 1235
+            })
+        );
+        assert_eq!(invoker(env(&[]), passwd), None, "not under sudo");
+        let root = env(&[("SUDO_USER", "root"), ("SUDO_UID", "0"), ("SUDO_GID", "0")]);
+        assert_eq!(invoker(root, passwd), None, "sudo by root");
+        let unknown = env(&[("SUDO_USER", "bob"), ("SUDO_UID", "7"), ("SUDO_GID", "7")]);
+        assert_eq!(invoker(unknown, passwd), None, "no such user");
+
+        // What krust makes under the user's home becomes theirs; the home itself stays.
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join(".kube").join("config");
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::write(&config, "").unwrap();
+        let ada = Invoker {
+            home: home.path().into(),
+            uid: 1234,
+            gid: 1235,
+        };
+        hand_over(&config, &ada).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let owner = |p: &Path| {
+            let m = std::fs::metadata(p).unwrap();
+            (m.uid(), m.gid())
+        };
+        assert_eq!(owner(&config), (1234, 1235));
+        assert_eq!(owner(config.parent().unwrap()), (1234, 1235));
+        assert_eq!(owner(home.path()), (0, 0));
     }
 
     #[test]

@@ -254,22 +254,44 @@ fn configure_kubectl(profile: &Profile) -> anyhow::Result<()> {
         profile.name
     );
     if let Some(user) = std::env::var("SUDO_USER").ok().filter(|u| u != "root") {
-        // As minikube's none driver warns: root's kubeconfig is not the user's.
+        // Under sudo the kubeconfig written is the user's, not root's.
         println!(
-            "! kubectl's configuration is root's ({}): for {user}, run kubectl with sudo, or copy it with \
-             `sudo install -D -o {user} -m 600 {} ~{user}/.kube/config` (this replaces that file)",
-            path.display(),
+            "* kubectl's configuration is {user}'s ({}): run kubectl as {user}, without sudo",
             path.display()
         );
     }
-    let on_path = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()));
-    if !on_path {
-        println!(
-            "! kubectl is not installed: get it from https://kubernetes.io/docs/tasks/tools/ \
-             (e.g. curl -LO https://dl.k8s.io/release/v1.33.0/bin/linux/amd64/kubectl && \
-             install kubectl /usr/local/bin/)"
-        );
+    if let Some(hint) = kubectl_missing(std::env::var_os("PATH")) {
+        println!("{hint}");
     }
     Ok(())
+}
+
+/// How to get kubectl when no directory of `path` (a `PATH` value) has it.
+fn kubectl_missing(path: Option<std::ffi::OsString>) -> Option<&'static str> {
+    let on_path =
+        path.is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()));
+    (!on_path).then_some(
+        "! kubectl is not installed: get it from https://kubernetes.io/docs/tasks/tools/ \
+         (e.g. curl -LO https://dl.k8s.io/release/v1.33.0/bin/linux/amd64/kubectl && \
+         install kubectl /usr/local/bin/)",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_without_kubectl_gets_how_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |dirs: &[&std::path::Path]| Some(std::env::join_paths(dirs).unwrap());
+        let hint = kubectl_missing(path(&[dir.path()])).expect("a hint");
+        assert!(hint.contains("kubectl is not installed") && hint.contains("dl.k8s.io"));
+        assert!(kubectl_missing(None).is_some());
+        std::fs::write(dir.path().join("kubectl"), "").unwrap();
+        assert_eq!(
+            kubectl_missing(path(&[std::path::Path::new("/nowhere"), dir.path()])),
+            None
+        );
+    }
 }
