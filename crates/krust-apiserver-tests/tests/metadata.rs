@@ -34,7 +34,19 @@ async fn lists_gets_and_watches_carry_metadata_only() {
         Some(WatchEvent::Added(o)) => {
             assert_eq!(o.metadata.name.as_deref(), Some("b"));
             assert_eq!(o.types.unwrap().kind, "PartialObjectMetadata");
+            let b = cms.get("b").await.unwrap();
+            assert_eq!(o.metadata.resource_version, b.metadata.resource_version);
+            assert_eq!(o.metadata.uid, b.metadata.uid);
         }
         other => panic!("expected ADDED, got {other:?}"),
+    }
+    cms.delete("a", &Default::default()).await.unwrap();
+    match events.try_next().await.unwrap() {
+        Some(WatchEvent::Deleted(o)) => {
+            assert_eq!(o.metadata.name.as_deref(), Some("a"));
+            assert_eq!(o.metadata.labels.unwrap()["team"], "x");
+            assert!(o.metadata.resource_version.is_some_and(|rv| rv != "0"));
+        }
+        other => panic!("expected DELETED, got {other:?}"),
     }
 }

@@ -59,6 +59,27 @@ impl Decoded {
         })
     }
 
+    /// The revision of the write that stored it.
+    pub fn revision(&self) -> Revision {
+        self.kv.mod_revision
+    }
+
+    /// The object with only its `metadata` (`resourceVersion` at revision `rev`), decoded
+    /// from the stored bytes each time: what metadata-only watchers are sent (the garbage
+    /// collector watches every resource so), without the whole object staying decoded here
+    /// for as long as the value is cached.
+    pub fn metadata_at(&self, rev: Revision) -> Value {
+        #[derive(serde::Deserialize)]
+        struct Metadata {
+            #[serde(default)]
+            metadata: Value,
+        }
+        let metadata = serde_json::from_slice::<Metadata>(&self.kv.value)
+            .map(|m| m.metadata)
+            .unwrap_or(Value::Null);
+        crate::registry::at_revision(serde_json::json!({ "metadata": metadata }), rev)
+    }
+
     /// The whole object, `resourceVersion` included.
     pub fn value(&self) -> &Value {
         self.value

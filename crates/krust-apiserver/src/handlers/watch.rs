@@ -78,6 +78,14 @@ impl Encoder {
             out.push(Bytes::from_static(b"}\n"));
             return;
         }
+        if self.metadata_only && !self.table {
+            let obj = match sent {
+                Sent::Current(d) => d.metadata_at(d.revision()),
+                Sent::Left(d, rev) => d.metadata_at(rev),
+            };
+            out.push(self.event(kind, obj));
+            return;
+        }
         let obj = match sent {
             Sent::Current(d) => d.value().clone(),
             Sent::Left(d, rev) => {

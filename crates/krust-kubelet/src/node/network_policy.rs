@@ -54,11 +54,14 @@ pub async fn run(shared: Arc<Shared>) {
     )
     .default_backoff()
     .boxed();
+    // The caches keep every pod and namespace of the cluster: without `managedFields`.
     let mut pods = watcher(Api::<Pod>::all(client.clone()), Default::default())
         .default_backoff()
+        .modify(|pod| pod.metadata.managed_fields = None)
         .boxed();
     let mut namespaces = watcher(Api::<Namespace>::all(client.clone()), Default::default())
         .default_backoff()
+        .modify(|ns| ns.metadata.managed_fields = None)
         .boxed();
     let mut policy_cache = Cache::<NetworkPolicy>::new();
     let mut pod_cache = Cache::<Pod>::new();

@@ -23,7 +23,11 @@ use crate::pod_workers::PodWorkers;
 pub async fn watch(shared: Arc<Shared>) {
     let api: Api<Pod> = Api::all(shared.client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={}", shared.name));
-    let mut stream = watcher(api, config).default_backoff().boxed();
+    // Nothing of the node reads `managedFields`: not kept with each pod's latest version.
+    let mut stream = watcher(api, config)
+        .default_backoff()
+        .modify(|pod| pod.metadata.managed_fields = None)
+        .boxed();
     let mut workers = PodWorkers::new();
     // Declared after `workers`, so dropped (every worker aborted) before the senders are.
     let mut tasks: JoinSet<()> = JoinSet::new();

@@ -112,11 +112,14 @@ pub async fn run(shared: Arc<Shared>) {
     let _ = shared.proxy.set(proxy.clone());
     let services: Api<Service> = Api::all(shared.client.clone());
     let slices: Api<EndpointSlice> = Api::all(shared.client.clone());
+    // The caches keep every Service and EndpointSlice of the cluster: without `managedFields`.
     let mut services = watcher(services, watcher::Config::default())
         .default_backoff()
+        .modify(|svc| svc.metadata.managed_fields = None)
         .boxed();
     let mut slices = watcher(slices, watcher::Config::default())
         .default_backoff()
+        .modify(|slice| slice.metadata.managed_fields = None)
         .boxed();
     let (mut svc_cache, mut slice_cache) = (Cache::<Service>::new(), Cache::<EndpointSlice>::new());
     let mut dirty = false;
