@@ -1,7 +1,8 @@
 //! The service proxy on a node whose "host" is a network namespace: a cluster IP reaches the
 //! pod behind it from the node, from another pod and from the pod itself (hairpin); a node
 //! port answers on 127.0.0.1 and the node's address; UDP too; a Service without endpoints
-//! refuses; an endpoint change is followed; stopping removes the table and its route.
+//! refuses; an endpoint change is followed; stopping removes the table and its route; an
+//! SCTP port is programmed beside TCP (nftables matches SCTP itself, this kernel has no SCTP).
 
 mod support;
 
@@ -466,4 +467,40 @@ async fn a_selectorless_service_backed_by_the_nodes_own_address_answers_the_node
         drop(server);
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+#[tokio::test]
+async fn an_sctp_port_is_programmed_beside_tcp_whether_or_not_the_kernel_carries_sctp() {
+    let s = setup("pxs").await;
+    let ports = json!([{"name": "http", "port": 80, "protocol": "TCP"},
+                       {"name": "sig", "port": 9000, "protocol": "SCTP"}]);
+    let svc = service("sig", "10.43.0.12", json!({ "ports": ports }));
+    let mut eps = slice("sig", &["10.42.0.2"]);
+    eps.ports = serde_json::from_value(json!([
+        {"name": "http", "port": 8080, "protocol": "TCP"},
+        {"name": "sig", "port": 9000, "protocol": "SCTP"}
+    ]))
+    .unwrap();
+    assert!(s.proxy.sync([&svc], [&eps]).await.unwrap().full);
+    // nftables matches SCTP headers itself: the rules load even on a kernel without the
+    // SCTP module (this one), and the Service's other ports work.
+    let (ok, table) = s
+        .node
+        .host
+        .nft(&["list", "table", "ip", "krust-proxy-krt-br0"]);
+    assert!(ok, "{table}");
+    assert!(
+        table.contains("10.43.0.12 . sctp . 9000 : goto service-")
+            && table.contains("meta l4proto sctp dnat to 10.42.0.2:9000"),
+        "{table}"
+    );
+    assert_eq!(
+        tcp_roundtrip(
+            &s.other,
+            at([10, 43, 0, 12], 80),
+            &s.web,
+            at([0, 0, 0, 0], 8080)
+        ),
+        "hello"
+    );
 }
