@@ -2,10 +2,12 @@
 //! context into the user's kubeconfig (another context there stays) → `kubectl get nodes`
 //! Ready → `krust image build` of a small web app → a Deployment of it exposed as a NodePort
 //! Service answers at `krust service --url` → a second build, `kubectl set image` and
-//! `rollout status` → `krust status` exits 0 → `krust stop` (status 7, no container left) → `krust start`
-//! (the Deployment back and serving) → `krust delete` (no process, mount, nft table, route,
-//! link or kubeconfig entry of it left). HOME and KUBECONFIG point into a temporary
-//! directory; the profile uses this test's own names and ranges.
+//! `rollout status` → `krust status` exits 0 → `krust stop` (status 7, no container left) →
+//! `krust start` (the Deployment back and serving) → a second profile beside it (its own
+//! node, context and node ports; both listed running; deleted leaving the first serving) →
+//! `krust delete` (no process, mount, nft table, route, link or kubeconfig entry of it left).
+//! HOME and KUBECONFIG point into a temporary directory; the profiles use this test's own
+//! names and ranges.
 
 mod real_node_support;
 
@@ -26,8 +28,10 @@ const OTHER: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  c
 /// One local cluster profile under a temporary HOME; deleted (or at least killed and its
 /// node removed) when dropped.
 struct Local {
-    home: tempfile::TempDir,
+    home: std::sync::Arc<tempfile::TempDir>,
     n: u32,
+    /// 0 for the test's first profile, 1 for a second one beside it (same HOME).
+    slot: u32,
     name: String,
 }
 
@@ -41,10 +45,33 @@ impl Local {
         std::fs::write(home.path().join(".kube/config"), OTHER).expect("kubeconfig");
         let n = krust_e2e::test_number();
         Local {
-            home,
+            home: std::sync::Arc::new(home),
             n,
+            slot: 0,
             name: format!("krt-e2e-lc{n}"),
         }
+    }
+
+    /// A second profile of the same user, with names, ranges and ports of its own.
+    fn beside(&self) -> Local {
+        Local {
+            home: self.home.clone(),
+            n: self.n,
+            slot: 1,
+            name: format!("{}b", self.name),
+        }
+    }
+
+    /// The node's bridge (`krt-lc<n>`, `krt-lc<n>b` for the second profile).
+    fn bridge(&self) -> String {
+        let suffix = if self.slot == 0 { "" } else { "b" };
+        format!("krt-lc{}{suffix}", self.n)
+    }
+
+    /// The third octet of the profile's pod (`10.34.x.0/24`) and service (`10.33.x.0/24`)
+    /// ranges.
+    fn octet(&self) -> u32 {
+        self.n + 128 * self.slot
     }
 
     fn env(&self, cmd: &mut Command) {
@@ -110,7 +137,7 @@ impl Local {
 
     /// The test's node ports (ten of its own: other tests' clusters share this host).
     fn node_ports(&self) -> std::ops::Range<u32> {
-        let low = 20000 + 10 * self.n;
+        let low = 20000 + 10 * (self.n + 128 * self.slot);
         low..low + 10
     }
 
@@ -122,18 +149,18 @@ impl Local {
 
     /// `krust start` with the test's names and ranges; how long it took.
     fn start(&self, api_port: u16, kubelet_port: u16) -> (String, Duration) {
-        let n = self.n;
+        let octet = self.octet();
         let started = Instant::now();
         let out = self.krust_ok(&[
             "start",
             "--node-name",
-            &format!("krt-lc-{n}"),
+            &self.bridge().replace("krt-lc", "krt-lc-"),
             "--bridge",
-            &format!("krt-lc{n}"),
+            &self.bridge(),
             "--cluster-cidr",
-            &format!("10.34.{n}.0/24"),
+            &format!("10.34.{octet}.0/24"),
             "--service-cidr",
-            &format!("10.33.{n}.0/24"),
+            &format!("10.33.{octet}.0/24"),
             "--apiserver-port",
             &api_port.to_string(),
             "--kubelet-port",
@@ -147,10 +174,11 @@ impl Local {
     /// What of the profile is on the host: processes, mounts, nft tables, routes, the bridge.
     fn traces(&self) -> Vec<String> {
         let dir = self.dir().to_string_lossy().into_owned();
-        let n = self.n;
+        // The web app of the first profile serves from `/srv-lc<n>` (`web_dockerfile`).
+        let app = format!("/srv-lc{}", self.octet());
         let mut left: Vec<String> = processes()
             .map(|(_, cmdline)| cmdline)
-            .filter(|p| p.contains(&dir) || p.contains(&format!("/srv-lc{n}")))
+            .filter(|p| p.contains(&dir) || p.contains(&app))
             .collect();
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
         left.extend(
@@ -159,16 +187,17 @@ impl Local {
                 .filter(|l| l.contains(&dir))
                 .map(String::from),
         );
-        let bridge = format!("krt-lc{n}");
+        let bridge = self.bridge();
         let tables = output("nft", &["list", "tables"]);
         left.extend(
             tables
                 .lines()
-                .filter(|l| l.contains(&bridge))
+                .filter(|l| l.trim_end().ends_with(&format!("-{bridge}")))
                 .map(String::from),
         );
         let routes = output("ip", &["route"]);
-        let ranges = [format!("10.34.{n}."), format!("10.33.{n}.")];
+        let octet = self.octet();
+        let ranges = [format!("10.34.{octet}."), format!("10.33.{octet}.")];
         left.extend(
             routes
                 .lines()
@@ -363,10 +392,7 @@ fn a_local_cluster_starts_serves_stops_comes_back_and_is_deleted_without_a_trace
     );
 
     // stop: nothing runs, the state stays.
-    let veths = output(
-        "ip",
-        &["-o", "link", "show", "master", &format!("krt-lc{n}")],
-    );
+    let veths = output("ip", &["-o", "link", "show", "master", &local.bridge()]);
     let veths: Vec<String> = veths
         .lines()
         .filter_map(|l| l.split(": ").nth(1)?.split('@').next().map(String::from))
@@ -402,6 +428,35 @@ fn a_local_cluster_starts_serves_stops_comes_back_and_is_deleted_without_a_trace
         "jsonpath={.status.readyReplicas}",
     ]);
     assert_eq!(ready, "1");
+
+    // A second profile beside it: its own node, context and node ports; both listed as
+    // running; deleting it leaves the first serving.
+    let second = local.beside();
+    let (said, _) = second.start(free_port(), free_port());
+    assert!(said.contains(&format!("\"{}\"", second.name)), "{said}");
+    let nodes = second.ok(&["get", "nodes", "--no-headers"]);
+    assert!(
+        nodes.starts_with(&second.bridge().replace("krt-lc", "krt-lc-"))
+            && nodes.contains(" Ready "),
+        "{nodes}"
+    );
+    let list = local.krust_ok(&["profile", "list"]);
+    for (profile, current) in [(&local.name, false), (&second.name, true)] {
+        assert!(
+            list.lines().any(|l| l.starts_with(profile.as_str())
+                && l.contains("Running")
+                && l.ends_with('*') == current),
+            "{profile} in {list}"
+        );
+    }
+    second.krust_ok(&["delete"]);
+    assert_eq!(
+        second.traces(),
+        Vec::<String>::new(),
+        "left by the second profile"
+    );
+    local.ok(&["config", "use-context", &local.name]);
+    assert!(serves("v2"), "{url} after the second profile's deletion");
 
     // delete: no trace left, the other context alone in the kubeconfig.
     local.krust_ok(&["delete"]);
