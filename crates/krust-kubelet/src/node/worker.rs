@@ -297,36 +297,45 @@ impl Worker {
                 format!("Failed to create pod sandbox: {m}"),
             )
         };
-        // The sandbox is made while the pod's objects are fetched (neither needs the
-        // other); it counts as ready only once its volumes and network are.
+        // The sandbox and its network are made while the pod's objects are fetched (neither
+        // needs the other); it counts as ready only once its volumes and network are.
+        let existing = self.sandbox.clone();
+        let uid = self.uid.as_str();
         let making = async {
-            match &self.sandbox {
-                Some(_) => None,
-                None => Some(
-                    shared
-                        .runtime
-                        .run_sandbox(&prepare::sandbox_spec(&shared, pod))
-                        .await,
-                ),
-            }
+            let sandbox = match existing {
+                Some(sandbox) => sandbox,
+                None => match shared
+                    .runtime
+                    .run_sandbox(&prepare::sandbox_spec(&shared, pod))
+                    .await
+                {
+                    Ok(sandbox) => sandbox,
+                    Err(e) => return (None, Err(failed(e.to_string()))),
+                },
+            };
+            let ip = match &sandbox.netns {
+                Some(netns) => match shared.network().await {
+                    Ok(network) => network
+                        .attach(uid, netns, &prepare::host_ports(pod))
+                        .await
+                        .map(|address| address.ip.to_string())
+                        .map_err(|e| failed(format!("failed to set up the pod network: {e}"))),
+                    Err(e) => Err(failed(e)),
+                },
+                None => Ok(shared.host_ip.clone()),
+            };
+            (Some(sandbox), ip)
         };
-        let (objects, made) = tokio::join!(prepare::objects(&shared, pod), making);
-        if let Some(made) = made {
-            self.sandbox = Some(made.map_err(|e| failed(e.to_string()))?);
-            self.started = jiff::Timestamp::now();
+        let (objects, (sandbox, ip)) = tokio::join!(prepare::objects(&shared, pod), making);
+        if let Some(sandbox) = sandbox {
+            if self.sandbox.is_none() {
+                self.started = jiff::Timestamp::now();
+            }
+            self.sandbox = Some(sandbox);
         }
+        let ip = ip?;
         let volumes = prepare::volumes(&shared, pod, &objects).map_err(|m| ("FailedMount", m))?;
-        let sandbox = self.sandbox.clone().expect("sandbox");
-        if let Some(netns) = &sandbox.netns {
-            let network = shared.network().await.map_err(failed)?;
-            let address = network
-                .attach(&self.uid, netns, &prepare::host_ports(pod))
-                .await
-                .map_err(|e| failed(format!("failed to set up the pod network: {e}")))?;
-            self.pod_ip = Some(address.ip.to_string());
-        } else {
-            self.pod_ip = Some(shared.host_ip.clone());
-        }
+        self.pod_ip = Some(ip);
         let (files, warnings) =
             prepare::pod_files(&shared, pod, &self.pod_ips()).map_err(failed)?;
         for w in warnings {
