@@ -26,9 +26,10 @@ pub enum Error {
         /// The system's error.
         source: std::io::Error,
     },
-    /// A pod's veth end did not start forwarding on the bridge in time.
-    #[error("bridge port {0} did not start forwarding")]
-    NotForwarding(String),
+    /// A pod's veth end did not come up in time (forwarding on the bridge, or operationally
+    /// up in the pod).
+    #[error("link {0} did not come up in time")]
+    LinkNotUp(String),
     /// Every address of the node's range is taken.
     #[error("no free address left in {0}")]
     Exhausted(Cidr),

@@ -5,9 +5,12 @@
 //! (`0a:58:` and the four bytes, as the bridge plugin and kubenet do), so a pair made again for
 //! the same pod leaves the node's and the other pods' neighbour caches right.
 //!
-//! The kernel enables a bridge port asynchronously once both ends are up; a packet sent
-//! before that is dropped (a lost ARP costs a second). So an attach ends only when the host
-//! end is forwarding, as the bridge plugin checks its port state before returning.
+//! The kernel enables a bridge port, and gives each end of the pair its queueing discipline,
+//! asynchronously once both ends are up (its link watch, which runs at most once a second for
+//! veths: the two ends can fall in different runs); a packet sent before that is dropped (a
+//! lost ARP costs a second). So an attach ends only when the host end is forwarding, as the
+//! bridge plugin checks its port state before returning, and the pod's end is
+//! operationally up.
 //!
 //! All of it is rtnetlink requests made in-process (`krust-netlink`), not `ip` runs: a pod
 //! attach costs no process.
@@ -96,23 +99,30 @@ pub(crate) fn configure_pod(address: PodAddress) -> Result<()> {
         link.set_up(eth0)?;
         link.replace_default_route(eth0, gateway)
     })()
-    .map_err(Error::io(what()))
+    .map_err(Error::io(what()))?;
+    wait_until(POD_IFNAME, |link| link.operationally_up(POD_IFNAME))
 }
 
 /// Waits until the host end `host` forwards on the bridge (run in the host namespace).
 pub(crate) fn wait_forwarding(host: &str) -> Result<()> {
+    wait_until(host, |link| link.forwarding(host))
+}
+
+/// Polls `ready` about the link `name` of this namespace until it holds (for two seconds at
+/// most, which the kernel's link watch never takes).
+fn wait_until(
+    name: &str,
+    mut ready: impl FnMut(&mut Netlink) -> std::io::Result<bool>,
+) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut pause = Duration::from_micros(100);
     let mut link = open()?;
     loop {
-        let forwarding = link
-            .forwarding(host)
-            .map_err(Error::io(format!("reading bridge port {host}")))?;
-        if forwarding {
+        if ready(&mut link).map_err(Error::io(format!("reading link {name}")))? {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(Error::NotForwarding(host.to_string()));
+            return Err(Error::LinkNotUp(name.to_string()));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));

@@ -143,7 +143,8 @@ async fn a_pod_is_reachable_the_moment_attach_returns_also_when_attached_again()
         net.attach(&uid, &pod.path, &[]).await.unwrap();
         let ip = net.attach(&uid, &pod.path, &[]).await.unwrap().ip;
         // One datagram, no retry: lost if the bridge port were not forwarding yet, late
-        // (a second) if the node had to ask again for the pod's MAC address.
+        // (a second) if the node had to ask again for the pod's MAC address (its first
+        // answer dropped by a pod end the link watch had not given a queue yet).
         let start = Instant::now();
         let received = support::udp_receive_once(&pod, at(Ipv4Addr::UNSPECIFIED, 5300));
         support::udp_send(&node.host, at(ip, 5300), "first");

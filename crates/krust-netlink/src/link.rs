@@ -10,7 +10,7 @@ use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth,
-    LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
 };
 
 use crate::Netlink;
@@ -90,6 +90,16 @@ impl Netlink {
             }),
             _ => false,
         }))
+    }
+
+    /// Whether the link `name` is operationally up: the kernel's link watch has seen its
+    /// carrier and given it its queueing discipline (until then what it sends is dropped).
+    pub fn operationally_up(&mut self, name: &str) -> io::Result<bool> {
+        let link = self.link(name)?;
+        Ok(link
+            .attributes
+            .iter()
+            .any(|a| matches!(a, LinkAttribute::OperState(State::Up))))
     }
 
     /// Removes the link `name` (a veth's peer goes with it); `NotFound` if there is none.
