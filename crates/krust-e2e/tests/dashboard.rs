@@ -17,6 +17,20 @@ use real_node_support::{IMAGE, apply, cluster, free_port};
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// `krust dashboard --url` of `c` (stopped when the handle is dropped), its URL, and the
+/// directory kept for screenshots.
+fn dashboard(c: &krust_e2e::Cluster) -> (Background, String, std::path::PathBuf) {
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::create_dir_all(&shots).expect("artifacts dir");
+    let mut cmd = Command::new(krust_bin());
+    cmd.args(["dashboard", "--port", "0", "--url", "--kubeconfig"])
+        .arg(c.kubeconfig());
+    let mut dashboard = Background::spawn(cmd);
+    let url = dashboard.next_line(Duration::from_secs(20));
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    (dashboard, url, shots)
+}
+
 #[test]
 fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     let c = cluster();
@@ -30,15 +44,7 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
         ),
     );
     assert!(c.deployment_ready("web", "1/1"), "web never became ready");
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
-    std::fs::create_dir_all(&shots).expect("artifacts dir");
-
-    let mut cmd = Command::new(krust_bin());
-    cmd.args(["dashboard", "--port", "0", "--url", "--kubeconfig"])
-        .arg(c.kubeconfig());
-    let mut dashboard = Background::spawn(cmd);
-    let url = dashboard.next_line(Duration::from_secs(20));
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let (_dashboard, url, shots) = dashboard(&c);
 
     let mut page = cdp::Browser::start(1280, 800);
     // Overview: the node and the Deployment, painted from watched lists (the figure the
@@ -528,13 +534,7 @@ spec:
             .contains(&c.node_name())),
         "no node metrics"
     );
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
-    std::fs::create_dir_all(&shots).expect("artifacts dir");
-    let mut cmd = Command::new(krust_bin());
-    cmd.args(["dashboard", "--port", "0", "--url", "--kubeconfig"])
-        .arg(c.kubeconfig());
-    let mut dashboard = Background::spawn(cmd);
-    let url = dashboard.next_line(Duration::from_secs(20));
+    let (_dashboard, url, shots) = dashboard(&c);
     let mut page = cdp::Browser::start(1280, 800);
 
     // The overview: the node's CPU and memory in use (from metrics.k8s.io) with meters, and

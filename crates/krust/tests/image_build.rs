@@ -1,8 +1,11 @@
 //! `krust image build|tag|save|push` run as a user runs them (root: RUN steps are containers
 //! of krust's runtime): a small web app built FROM the offline busybox in two stages, the
 //! cache on a second build and after a change, docker's messages for a failing RUN and a
-//! missing source, nothing left behind, a save → load round trip, and a push to a loopback
-//! registry pulled back with the same digest.
+//! missing source, nothing left behind, a save → load round trip, a push to a loopback
+//! registry pulled back with the same digest, a scratch image's LABEL, USER (its RUN as that
+//! user) and ENTRYPOINT, and RUN refused without root with how to run it.
+
+mod nobody;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -308,16 +311,7 @@ fn a_run_step_as_another_user_than_root_is_refused_with_how_to_run_it() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    // As nobody (a root test drops to it; a user's run is that user already).
-    let mut cmd = if root() {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_krust"));
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_krust"))
-    };
-    let out = cmd
+    let out = nobody::krust()
         .args(["image", "build", "--data-dir"])
         .arg(tmp.path().join("data"))
         .args(["-t", "krust.test/x:1"])

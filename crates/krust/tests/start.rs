@@ -2,7 +2,7 @@
 //! user is told how to start it instead (with sudo, or with simulated nodes); no profile is
 //! made.
 
-use std::process::Command;
+mod nobody;
 
 #[test]
 fn a_start_without_root_says_how_to_start_and_makes_no_profile() {
@@ -12,16 +12,7 @@ fn a_start_without_root_says_how_to_start_and_makes_no_profile() {
         .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    // As nobody (a root test drops to it; a user's run is that user already).
-    let mut cmd = if rustix::process::geteuid().is_root() {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_krust"));
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_krust"))
-    };
-    let out = cmd
+    let out = nobody::krust()
         .args(["start", "-p", "krt-nonroot"])
         .env("HOME", home.path())
         .env_remove("KUBECONFIG")
