@@ -11,9 +11,10 @@ if ! need cargo-nextest && ! cargo nextest --version >/dev/null 2>&1; then
 fi
 # Real nodes: the runtime's, the pod network's and the e2e tests run real containers.
 ./scripts/node-deps.sh
-# The dashboard's end-to-end test drives a headless browser.
-if ! need chromium; then
-    apt-get update && apt-get install -y chromium
+# The dashboard's end-to-end test drives a headless browser; `krust image save`'s archive is
+# read back by podman (what `docker load` reads).
+if ! need chromium || ! need podman; then
+    apt-get update && apt-get install -y chromium podman
 fi
 if ! need kubectl; then
     echo "kubectl is required for the end-to-end tests (the machine image carries v1.32.4)" >&2

@@ -2,10 +2,11 @@
 //! lists the node and a Deployment, the Deployment is scaled from the page and kubectl sees
 //! it, a YAML edit is applied server-side, a pod's log shows, a pod kubectl deletes leaves
 //! the page's list at once (a watch, no polling), a broken rollout is rolled back, a Secret's
-//! value shows only when asked, and the Deployment is deleted after the confirmation; the
-//! overview's node usage (metrics.k8s.io) and recent warnings, a container picked for its
-//! logs and its previous run's, a Deployment restarted from the page. Screenshots are kept
-//! under `target/tmp/dashboard/`.
+//! value shows only when asked, and the Deployment is kept when the confirmation is cancelled
+//! and deleted when it is given; the overview's node usage (metrics.k8s.io) and recent
+//! warnings, a container picked for its logs and its previous run's, a Deployment restarted
+//! from the page; without `--url` on a desktop, the URL opened with `xdg-open`. Screenshots
+//! are kept under `target/tmp/dashboard/`.
 
 mod real_node_support;
 
@@ -317,11 +318,24 @@ fn the_dashboard_shows_scales_edits_and_follows_the_cluster_in_a_browser() {
     );
     page.screenshot(&shots.join("secret.png"));
 
-    // Delete, confirmed in the page's dialog.
+    // Delete: the page asks first; cancelled, nothing happens; confirmed, it is deleted.
     page.eval("location.hash = '#/r/apps/v1/deployments/default/web'");
     assert!(
         page.wait_for("document.querySelector('#delete')", WAIT)
             .is_some()
+    );
+    let asked = page.eval(
+        "(() => { let asked = ''; window.confirm = m => { asked = m; return false; }; \
+         document.querySelector('#delete').click(); return asked; })()",
+    );
+    assert!(
+        asked.as_str().is_some_and(|m| m.contains("web")),
+        "no confirmation asked: {asked}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        c.kubectl(&["get", "deployment", "web"]).success(),
+        "deleted although cancelled"
     );
     page.eval("window.confirm = () => true; document.querySelector('#delete').click()");
     assert!(
@@ -471,6 +485,37 @@ fn a_started_profile_is_served_with_its_admin_credentials_on_loopback_only() {
         "{ours:?}"
     );
     dashboard.kill();
+
+    // Without --url, on a desktop, the URL is opened in the desktop's browser (xdg-open,
+    // here a stand-in that writes down what it was given).
+    let bin = profile.home.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let opened = profile.home.path().join("opened");
+    let xdg_open = bin.join("xdg-open");
+    std::fs::write(
+        &xdg_open,
+        format!("#!/bin/sh\necho \"$@\" > {}\n", opened.display()),
+    )
+    .expect("xdg-open");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&xdg_open, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(krust_bin());
+    cmd.args(["dashboard", "-p", &profile.name])
+        .env("HOME", profile.home.path())
+        .env("DISPLAY", ":99")
+        .env("PATH", path);
+    let desktop = Background::spawn(cmd);
+    assert!(
+        true_within(Duration::from_secs(20), || std::fs::read_to_string(&opened)
+            .is_ok_and(|u| u.starts_with("http://127.0.0.1:"))),
+        "xdg-open was not run"
+    );
+    desktop.kill();
 }
 
 #[test]

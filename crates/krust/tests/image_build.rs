@@ -388,6 +388,40 @@ fn a_saved_image_loads_back_with_the_same_digest_and_a_tag_names_it_again() {
         loaded.resolve("docker.io/library/static:latest").unwrap(),
         digest
     );
+
+    // What `docker load` reads: podman loads the archive (storage of its own, removed with
+    // the temporary directory) and names both tags.
+    let podman = |args: &[&str]| {
+        let storage = app.tmp.path().join("podman");
+        Command::new("podman")
+            .arg("--root")
+            .arg(storage.join("root"))
+            .arg("--runroot")
+            .arg(storage.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .output()
+            .expect("podman (scripts/test.sh installs it)")
+    };
+    let loaded = podman(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(loaded.status.success(), "podman load: {}", text(&loaded));
+    let images = podman(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let names = String::from_utf8_lossy(&images.stdout);
+    assert!(
+        names.contains("krust.test/static:1") && names.contains("static:latest"),
+        "{names}"
+    );
+    let config = podman(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.Cmd}}",
+        "krust.test/static:1",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&config.stdout).trim(),
+        "[cat /srv/index.html]"
+    );
 }
 
 #[test]
@@ -428,6 +462,41 @@ fn a_pushed_image_is_pulled_back_from_the_registry_with_the_same_digest() {
     .unwrap();
     let pulled = rt.block_on(puller.pull(&other, &target)).unwrap();
     assert_eq!(pulled.digest, digest);
+}
+
+#[test]
+fn a_base_image_not_in_the_store_is_pulled_from_its_registry() {
+    let app = App::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let registry = rt.block_on(Registry::start(None));
+    let base = format!("{}/lib/busybox:1", registry.addr());
+    let push = krust(&app.data(), &["push", BASE, &base]);
+    assert!(push.status.success(), "{}", text(&push));
+    // Another store, without the base: the build pulls it (loopback registries over HTTP,
+    // as docker does).
+    let fresh = app.tmp.path().join("fresh");
+    app.write("Dockerfile", &format!("FROM {base}\nCOPY site /srv\n"));
+    let built = krust(
+        &fresh,
+        &[
+            "build",
+            "-t",
+            "krust.test/on-pulled:1",
+            app.context().to_str().unwrap(),
+        ],
+    );
+    assert!(built.status.success(), "{}", text(&built));
+    assert_eq!(registry.manifest_requests("lib/busybox"), 1);
+    let store = ImageStore::open(store_dir(&fresh)).unwrap();
+    let pulled = store.resolve(&base).unwrap();
+    assert_eq!(pulled, app.store().resolve(BASE).unwrap());
+    let base_layers = store.manifest(&pulled).unwrap().layers;
+    let layers = store
+        .manifest(&store.resolve("krust.test/on-pulled:1").unwrap())
+        .unwrap()
+        .layers;
+    assert_eq!(layers.len(), base_layers.len() + 1);
+    assert_eq!(layers[..base_layers.len()], base_layers[..]);
 }
 
 #[test]
