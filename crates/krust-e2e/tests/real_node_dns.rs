@@ -5,7 +5,9 @@
 //! node's server directly (the gateway; the Service address needs the service proxy): a
 //! Service, a headless Service and its pod's hostname, SRV, PTR, an ExternalName, and an
 //! unknown name. From the host, through the kube-dns Service: UDP and TCP, NODATA and
-//! NXDOMAIN, a pod record, and a truncated UDP answer whose whole is over TCP.
+//! NXDOMAIN, a pod record, and a truncated UDP answer whose whole is over TCP. Names outside
+//! the cluster go to the resolvers of the node's `--resolv-conf` (an upstream of the test's
+//! own on a loopback address), which `dnsPolicy: Default` pods get too.
 
 mod real_node_support;
 
@@ -415,4 +417,77 @@ endpoints:
     );
     c.ok(&["delete", "service", "many"]);
     c.ok(&["delete", "endpointslice", "many-1"]);
+}
+
+/// An upstream resolver on `ip`:53 (UDP) answering every A question with 192.0.2.77, on a
+/// thread of its own for the rest of the test process.
+fn upstream(ip: std::net::Ipv4Addr) {
+    use krust_dns::hickory_proto::rr::rdata::A;
+    use krust_dns::hickory_proto::rr::{RData, Record};
+    let socket = std::net::UdpSocket::bind((ip, 53)).expect("the upstream's port");
+    std::thread::spawn(move || {
+        let mut buf = vec![0; 4096];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut m = Message::response(q.metadata.id, q.metadata.op_code);
+            m.metadata.recursion_available = true;
+            m.add_queries(q.queries.iter().cloned());
+            if let Some(question) = q.queries.first()
+                && question.query_type() == RecordType::A
+            {
+                let answer = RData::A(A([192, 0, 2, 77].into()));
+                m.add_answer(Record::from_rdata(question.name().clone(), 60, answer));
+            }
+            let _ = socket.send_to(&m.to_vec().expect("encode"), from);
+        }
+    });
+}
+
+#[test]
+fn names_outside_the_cluster_go_to_the_resolvers_of_the_nodes_resolv_conf() {
+    // The kubelet's --resolv-conf: an upstream of the test's own on a loopback address.
+    let ip = std::net::Ipv4Addr::new(127, 0, 77, krust_e2e::test_number() as u8 + 1);
+    upstream(ip);
+    let dir = tempfile::Builder::new()
+        .prefix("krust-resolv-")
+        .tempdir()
+        .expect("tempdir");
+    let resolv_conf = dir.path().join("resolv.conf");
+    std::fs::write(
+        &resolv_conf,
+        format!("nameserver {ip}\nsearch example.test\n"),
+    )
+    .expect("resolv.conf");
+    let c = cluster_with(&["--resolv-conf", resolv_conf.to_str().expect("path")]);
+    let dns_ip = format!("10.43.{}.10", n());
+    let answered = || {
+        std::panic::catch_unwind(|| {
+            over_udp(&dns_ip, "outside.example.test.", RecordType::A, false)
+        })
+        .ok()
+    };
+    assert!(
+        true_within(ROLLOUT_TIMEOUT, || answered().is_some()),
+        "the kube-dns Service never answered: {}",
+        krust_e2e::tail(&c.server_stderr(), 40)
+    );
+    let m = answered().expect("an answer");
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(!m.metadata.authoritative, "not the cluster's name: {m:?}");
+    assert_eq!(addresses(&m), ["192.0.2.77"]);
+    // A pod with dnsPolicy Default gets that resolv.conf.
+    apply(
+        &c,
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: host-dns}}\nspec:\n  dnsPolicy: Default\n  \
+             containers: [{{name: main, image: {IMAGE}, command: [sleep, \"3600\"]}}]\n"
+        ),
+    );
+    wait_running(&c, "host-dns");
+    assert_eq!(
+        sh(&c, "host-dns", "cat /etc/resolv.conf"),
+        format!("search example.test\nnameserver {ip}\n")
+    );
 }

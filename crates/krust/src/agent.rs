@@ -41,6 +41,10 @@ pub struct Args {
     /// Registries pulled from over plain HTTP (e.g. `localhost:5000`).
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
+    /// The resolver configuration the node's pods with `dnsPolicy: Default` get and its
+    /// cluster DNS forwards other names to (the kubelet's `--resolv-conf`).
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    resolv_conf: std::path::PathBuf,
 }
 
 /// The ConfigMap where `krust server` publishes what nodes need to know of the cluster (as
@@ -112,6 +116,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     opts.kubelet_port = args.kubelet_port;
     opts.bridge = args.bridge.clone();
     opts.insecure_registries = args.insecure_registries.clone();
+    opts.resolv_conf = args.resolv_conf.clone();
     let parse = |key: &str| -> anyhow::Result<Option<krust_api::cidr::Cidr>> {
         config
             .get(key)

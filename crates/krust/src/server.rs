@@ -60,6 +60,10 @@ pub struct Args {
     /// Registries pulled from over plain HTTP (e.g. `localhost:5000`).
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
+    /// The resolver configuration the node's pods with `dnsPolicy: Default` get and its
+    /// cluster DNS forwards other names to (the kubelet's `--resolv-conf`).
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    resolv_conf: std::path::PathBuf,
     /// How long a node may stay silent before it is marked not ready (sim nodes renew their
     /// leases four times as often).
     #[arg(long, default_value = "40s", value_parser = parse_duration)]
@@ -181,6 +185,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         opts.pod_network = args.pod_network;
         opts.insecure_registries = args.insecure_registries.clone();
+        opts.resolv_conf = args.resolv_conf.clone();
         Some(RealNode::start(client, opts).await?)
     };
     // One line on stdout for people and scripts: where kubectl's configuration is.

@@ -59,6 +59,9 @@ pub struct NodeOptions {
     pub pod_network: Mode,
     /// Registries pulled over plain HTTP (`localhost:5000`).
     pub insecure_registries: Vec<String>,
+    /// The resolver configuration pods with `dnsPolicy: Default` get and the cluster DNS
+    /// forwards to (the kubelet's `--resolv-conf`).
+    pub resolv_conf: PathBuf,
     pub lease_interval: Duration,
     pub status_interval: Duration,
     /// The kubelet API's certificate (signed by the cluster CA, for the node's name and
@@ -90,6 +93,7 @@ impl NodeOptions {
             service_cidr: "10.43.0.0/16".parse().expect("cidr"),
             pod_network: Mode::default(),
             insecure_registries: Vec::new(),
+            resolv_conf: "/etc/resolv.conf".into(),
             lease_interval: Duration::from_secs(10),
             status_interval: Duration::from_secs(60),
             tls,

@@ -5,7 +5,6 @@
 //! the agent stops.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +26,7 @@ pub async fn serve(shared: Arc<Shared>) {
             return;
         }
     };
-    let upstreams = Upstreams::from_resolv_conf(Path::new("/etc/resolv.conf"), &[gateway]);
+    let upstreams = Upstreams::from_resolv_conf(&shared.opts.resolv_conf, &[gateway]);
     let addr = SocketAddr::new(gateway, PORT);
     let _dns = loop {
         match NodeDns::start(shared.client.clone(), addr, upstreams.clone()).await {

@@ -189,9 +189,6 @@ pub async fn update_volumes(shared: &Shared, pod: &Pod) -> Result<Vec<String>, S
     .map_err(|e| e.to_string())
 }
 
-/// The host's resolv.conf (the kubelet's `--resolv-conf` default).
-const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
-
 /// Writes the pod's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` once it has its
 /// address; returns them with the `DNSConfigForming` warnings of its DNS settings.
 pub fn pod_files(
@@ -211,7 +208,9 @@ pub fn pod_files(
     let node = NodeDns {
         cluster_dns: vec![cluster_dns(shared)],
         cluster_domain: CLUSTER_DOMAIN.into(),
-        host: DnsConfig::parse(&std::fs::read_to_string(HOST_RESOLV_CONF).unwrap_or_default()),
+        host: DnsConfig::parse(
+            &std::fs::read_to_string(&shared.opts.resolv_conf).unwrap_or_default(),
+        ),
     };
     let (dns, warnings) = pod_dns(pod, &node);
     let path = write_resolv_conf(&shared.pods_dir(), pod, &dns.render())
