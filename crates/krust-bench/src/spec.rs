@@ -134,6 +134,7 @@ mod tests {
             "start.cold-ready",
             "start.first-pod",
             "start.dashboard-paint",
+            "start.dashboard-live",
         ] {
             target(id);
         }

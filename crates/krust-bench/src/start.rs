@@ -89,8 +89,12 @@ pub async fn run(args: StartArgs) -> Result<Verdicts> {
     dashboard::deploy_web(&local.client().await?, IMAGE, bound).await?;
     let page = dashboard::Dashboard::spawn(local.command(&["dashboard", "--url", "--port", "0"]))?;
     let (url, rounds) = (page.url.clone(), args.rounds);
-    let (overview, static_page) =
-        tokio::task::spawn_blocking(move || dashboard::paints(&url, PROFILE, rounds)).await??;
+    let (overview, static_page, live) = tokio::task::spawn_blocking(move || {
+        let (overview, static_page) = dashboard::paints(&url, PROFILE, rounds)?;
+        let live = dashboard::live_updates(&url, PROFILE, rounds)?;
+        anyhow::Ok((overview, static_page, live))
+    })
+    .await??;
     drop(page);
     local.krust(&["delete"])?;
     let millis = |v: Vec<f64>| -> Vec<Duration> {
@@ -98,7 +102,8 @@ pub async fn run(args: StartArgs) -> Result<Verdicts> {
             .map(|ms| Duration::from_secs_f64(ms / 1000.0))
             .collect()
     };
-    let [overview, static_page] = [millis(overview), millis(static_page)].map(|s| Summary::of(&s));
+    let [overview, static_page, live] =
+        [millis(overview), millis(static_page), millis(live)].map(|s| Summary::of(&s));
 
     let [cold, cold_pod, warm, warm_pod, reference] =
         [cold, cold_pod, warm, warm_pod, reference].map(|s| Summary::of(&s));
@@ -134,6 +139,10 @@ pub async fn run(args: StartArgs) -> Result<Verdicts> {
         "  overview ÷ static page: {:.1}x",
         ratio(overview.p50, static_page.p50)
     );
+    println!(
+        "  a scale through the dashboard's API → the overview shows it (live, a watch): {}",
+        live.line()
+    );
     let mut verdicts = Verdicts::default();
     verdicts.check(
         "start.cold-ready",
@@ -155,6 +164,13 @@ pub async fn run(args: StartArgs) -> Result<Verdicts> {
         overview.p50.as_secs_f64(),
         true,
         &format!(" — {}", ms(overview.p50)),
+    );
+    verdicts.check(
+        "start.dashboard-live",
+        "  a change on the dashboard's screen after the API took it, median",
+        live.p50.as_secs_f64(),
+        true,
+        &format!(" — {}", ms(live.p50)),
     );
     Ok(verdicts)
 }

@@ -3,7 +3,8 @@
 //! loads, each in a fresh headless Chromium (nothing cached), timed from the navigation's
 //! start to the animation frame that paints the overview with the node and the Deployment.
 //! The reference, in the same run and the same browser: a static page of one table served
-//! from loopback, timed alike (the browser's own share of a paint).
+//! from loopback, timed alike (the browser's own share of a paint). Then live updates: a
+//! scale through the dashboard's API timed until the overview shows it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -103,6 +104,65 @@ pub fn paints(url: &str, node: &str, rounds: usize) -> Result<(Vec<f64>, Vec<f64
         static_page.push(at.context("the static page never painted")?);
     }
     Ok((overview, static_page))
+}
+
+/// `rounds` live updates: with the overview open, the Deployment `web` scaled to one more
+/// replica through the dashboard's own API proxy, timed from just before the request to
+/// the frame showing the new count (`ready/replicas`). Milliseconds.
+pub fn live_updates(url: &str, node: &str, rounds: usize) -> Result<Vec<f64>> {
+    let mut browser = Browser::start(1280, 800);
+    browser
+        .paint_time(url, &overview_shows(node, "web"), PAGE_BOUND)
+        .context("the overview never showed")?;
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut took = vec![];
+    for replicas in 2..rounds + 2 {
+        browser.eval(&format!(
+            "(() => {{ window.__krustSeen = undefined; \
+               const shown = () => document.querySelector('#deployments tr[data-name=web]')?.textContent.includes('/{replicas}'); \
+               const seen = new MutationObserver(() => {{ \
+                 if (!shown()) return; \
+                 seen.disconnect(); \
+                 requestAnimationFrame(() => {{ window.__krustSeen = Date.now(); }}); \
+               }}); \
+               seen.observe(document, {{subtree: true, childList: true, characterData: true}}); \
+             }})()"
+        ));
+        let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+        scale(&address, replicas)?;
+        browser
+            .wait_for("window.__krustSeen !== undefined", PAGE_BOUND)
+            .with_context(|| format!("the overview never showed {replicas} replicas"))?;
+        let seen = browser
+            .eval("window.__krustSeen")
+            .as_f64()
+            .context("a time")?;
+        took.push(seen - before.as_secs_f64() * 1000.0);
+    }
+    Ok(took)
+}
+
+/// `kubectl scale deployment web --replicas N`, through the dashboard's API proxy at
+/// `address` (plain HTTP on loopback, the admin's credentials added by the proxy).
+fn scale(address: &str, replicas: usize) -> Result<()> {
+    let body = format!(r#"{{"spec":{{"replicas":{replicas}}}}}"#);
+    let mut stream = std::net::TcpStream::connect(address)?;
+    write!(
+        stream,
+        "PATCH /apis/apps/v1/namespaces/default/deployments/web/scale HTTP/1.1\r\n\
+         Host: {address}\r\ncontent-type: application/merge-patch+json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    if !answer.starts_with("HTTP/1.1 200") {
+        bail!("scaling web: {}", answer.lines().next().unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// A page of one table naming the node, served from loopback by a thread until the process
