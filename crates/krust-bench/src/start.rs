@@ -11,7 +11,8 @@
 //! `krt-bstart`, pods from 10.41.0.0/24, Services from 10.41.1.0/24 (routed locally by the
 //! node), free ports; deleted at the end.
 //!
-//! Then the dashboard's first paint on that profile ([`dashboard`]).
+//! Then the dashboard on that profile ([`dashboard`]): its overview's first paint, and a
+//! change seen on it.
 
 mod dashboard;
 

@@ -25,9 +25,11 @@ pub fn path() -> anyhow::Result<PathBuf> {
     Ok(home.join(".kube").join("config"))
 }
 
-/// The user who ran `sudo krust …`: their home, and who owns what krust makes there.
+/// The user who ran `sudo krust …`: their name and home, and who owns what krust makes
+/// there.
 #[derive(Debug, PartialEq)]
 struct Invoker {
+    name: String,
     home: PathBuf,
     uid: u32,
     gid: u32,
@@ -46,11 +48,22 @@ fn invoker(var: impl Fn(&str) -> Option<String>, passwd: &str) -> Option<Invoker
         let fields: Vec<&str> = line.split(':').collect();
         (fields.len() >= 7 && fields[0] == name).then(|| PathBuf::from(fields[5]))
     })?;
-    Some(Invoker { home, uid, gid })
+    Some(Invoker {
+        name,
+        home,
+        uid,
+        gid,
+    })
 }
 
 fn passwd() -> String {
     std::fs::read_to_string("/etc/passwd").unwrap_or_default()
+}
+
+/// The user who ran `sudo krust …`, whose kubeconfig [`path`] is (when `$KUBECONFIG` does
+/// not name one).
+pub fn sudo_user() -> Option<String> {
+    invoker(|name| std::env::var(name).ok(), &passwd()).map(|user| user.name)
 }
 
 /// Gives `path`, and the directories above it up to `user`'s home, to `user`.
@@ -244,6 +257,7 @@ mod tests {
         assert_eq!(
             invoker(sudo, passwd),
             Some(Invoker {
+                name: "ada".into(),
                 home: "/home/ada".into(),
                 uid: 1234,
                 gid: 1235
@@ -261,6 +275,7 @@ mod tests {
         std::fs::create_dir_all(config.parent().unwrap()).unwrap();
         std::fs::write(&config, "").unwrap();
         let ada = Invoker {
+            name: "ada".into(),
             home: home.path().into(),
             uid: 1234,
             gid: 1235,

@@ -253,8 +253,7 @@ fn configure_kubectl(profile: &Profile) -> anyhow::Result<()> {
         "* Done! kubectl is now configured to use {:?} cluster and \"default\" namespace by default",
         profile.name
     );
-    if let Some(user) = std::env::var("SUDO_USER").ok().filter(|u| u != "root") {
-        // Under sudo the kubeconfig written is the user's, not root's.
+    if let Some(user) = kubeconfig::sudo_user() {
         println!(
             "* kubectl's configuration is {user}'s ({}): run kubectl as {user}, without sudo",
             path.display()
