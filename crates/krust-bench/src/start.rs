@@ -145,34 +145,32 @@ pub async fn run(args: StartArgs) -> Result<Verdicts> {
         live.line()
     );
     let mut verdicts = Verdicts::default();
-    verdicts.check(
-        "start.cold-ready",
-        "  cold start to a Ready cluster, median",
-        cold.p50.as_secs_f64(),
-        true,
-        &format!(" — {}", ms(cold.p50)),
-    );
-    verdicts.check(
-        "start.first-pod",
-        "  cold start to the first pod Running, median",
-        cold_pod.p50.as_secs_f64(),
-        true,
-        &format!(" — {}", ms(cold_pod.p50)),
-    );
-    verdicts.check(
-        "start.dashboard-paint",
-        "  the dashboard overview's first meaningful paint, median",
-        overview.p50.as_secs_f64(),
-        true,
-        &format!(" — {}", ms(overview.p50)),
-    );
-    verdicts.check(
-        "start.dashboard-live",
-        "  a change on the dashboard's screen after the API took it, median",
-        live.p50.as_secs_f64(),
-        true,
-        &format!(" — {}", ms(live.p50)),
-    );
+    for (id, what, measured) in [
+        ("start.cold-ready", "cold start to a Ready cluster", cold),
+        (
+            "start.first-pod",
+            "cold start to the first pod Running",
+            cold_pod,
+        ),
+        (
+            "start.dashboard-paint",
+            "the dashboard overview's first meaningful paint",
+            overview,
+        ),
+        (
+            "start.dashboard-live",
+            "a change on the dashboard's screen after the API took it",
+            live,
+        ),
+    ] {
+        verdicts.check(
+            id,
+            &format!("  {what}, median"),
+            measured.p50.as_secs_f64(),
+            true,
+            &format!(" — {}", ms(measured.p50)),
+        );
+    }
     Ok(verdicts)
 }
 
