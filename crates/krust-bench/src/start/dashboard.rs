@@ -64,7 +64,8 @@ impl Dashboard {
             .stderr(Stdio::null())
             .spawn()
             .context("krust dashboard")?;
-        let stdout = child.stdout.take().context("stdout")?;
+        // Read through a borrow: the pipe stays open with the child, whatever it prints later.
+        let stdout = child.stdout.as_mut().context("stdout")?;
         let mut url = String::new();
         BufReader::new(stdout).read_line(&mut url)?;
         let url = url.trim().to_string();
