@@ -47,6 +47,7 @@ mod streams;
 mod testing;
 mod tokens;
 pub mod volumes;
+mod watch;
 mod worker;
 
 pub(crate) use agent::Shared;

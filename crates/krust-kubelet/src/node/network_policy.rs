@@ -15,10 +15,10 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use krust_net::policy::{PolicyConfig, PolicyEnforcer};
 use kube::api::Api;
-use kube::runtime::{WatchStreamExt, watcher};
 
 use super::Shared;
 use super::proxy::Cache;
+use super::watch::watch;
 
 /// How often the controller checks that its table is still there.
 const CHECK_PERIOD: Duration = Duration::from_secs(30);
@@ -48,21 +48,12 @@ pub async fn run(shared: Arc<Shared>) {
     };
     let _ = shared.policies.set(enforcer.clone());
     let client = &shared.client;
-    let mut policies = watcher(
+    let mut policies = watch(
         Api::<NetworkPolicy>::all(client.clone()),
         Default::default(),
-    )
-    .default_backoff()
-    .boxed();
-    // The caches keep every pod and namespace of the cluster: without `managedFields`.
-    let mut pods = watcher(Api::<Pod>::all(client.clone()), Default::default())
-        .default_backoff()
-        .modify(|pod| pod.metadata.managed_fields = None)
-        .boxed();
-    let mut namespaces = watcher(Api::<Namespace>::all(client.clone()), Default::default())
-        .default_backoff()
-        .modify(|ns| ns.metadata.managed_fields = None)
-        .boxed();
+    );
+    let mut pods = watch(Api::<Pod>::all(client.clone()), Default::default());
+    let mut namespaces = watch(Api::<Namespace>::all(client.clone()), Default::default());
     let mut policy_cache = Cache::<NetworkPolicy>::new();
     let mut pod_cache = Cache::<Pod>::new();
     let mut ns_cache = Cache::<Namespace>::new();

@@ -18,10 +18,11 @@ use krust_net::peers::{
     MODE_ANNOTATION, Mode, Peer, PeerNetwork, PeersConfig, VTEP_MAC_ANNOTATION,
 };
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use serde_json::json;
 
 use super::Shared;
+use super::watch::watch;
 
 /// How often the kernel's entries are compared with the peers.
 const CHECK_PERIOD: Duration = Duration::from_secs(30);
@@ -96,9 +97,7 @@ pub async fn run(shared: Arc<Shared>) {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let api: Api<Node> = Api::all(shared.client.clone());
-    let mut nodes = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let mut nodes = watch(api, watcher::Config::default());
     let mut known: BTreeMap<String, Node> = BTreeMap::new();
     let mut listing: Option<BTreeMap<String, Node>> = None;
     let mut listed = false;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use tokio::task::JoinSet;
 
 use super::Shared;
@@ -23,11 +23,7 @@ use crate::pod_workers::PodWorkers;
 pub async fn watch(shared: Arc<Shared>) {
     let api: Api<Pod> = Api::all(shared.client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={}", shared.name));
-    // Nothing of the node reads `managedFields`: not kept with each pod's latest version.
-    let mut stream = watcher(api, config)
-        .default_backoff()
-        .modify(|pod| pod.metadata.managed_fields = None)
-        .boxed();
+    let mut stream = super::watch::watch(api, config);
     let mut workers = PodWorkers::new();
     // Declared after `workers`, so dropped (every worker aborted) before the senders are.
     let mut tasks: JoinSet<()> = JoinSet::new();

@@ -18,8 +18,9 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use krust_net::proxy::{HealthServer, ProxyConfig, ServiceProxy, health_checks};
 use kube::api::Api;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 
+use super::watch::watch;
 use super::{Shared, service_lb};
 
 /// How often the proxy checks that its table is still there (kube-proxy: a full resync
@@ -112,15 +113,8 @@ pub async fn run(shared: Arc<Shared>) {
     let _ = shared.proxy.set(proxy.clone());
     let services: Api<Service> = Api::all(shared.client.clone());
     let slices: Api<EndpointSlice> = Api::all(shared.client.clone());
-    // The caches keep every Service and EndpointSlice of the cluster: without `managedFields`.
-    let mut services = watcher(services, watcher::Config::default())
-        .default_backoff()
-        .modify(|svc| svc.metadata.managed_fields = None)
-        .boxed();
-    let mut slices = watcher(slices, watcher::Config::default())
-        .default_backoff()
-        .modify(|slice| slice.metadata.managed_fields = None)
-        .boxed();
+    let mut services = watch(services, watcher::Config::default());
+    let mut slices = watch(slices, watcher::Config::default());
     let (mut svc_cache, mut slice_cache) = (Cache::<Service>::new(), Cache::<EndpointSlice>::new());
     let mut dirty = false;
     let mut retry: Option<tokio::time::Instant> = None;

@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use serde_json::{Value, json};
 use tokio::time::MissedTickBehavior;
 
@@ -154,7 +154,7 @@ async fn post_status(shared: &Shared) {
 pub async fn watch(shared: Arc<Shared>) {
     let api: Api<Node> = Api::all(shared.client.clone());
     let config = watcher::Config::default().fields(&format!("metadata.name={}", shared.name));
-    let mut stream = watcher(api, config).default_backoff().boxed();
+    let mut stream = super::watch::watch(api, config);
     while let Some(event) = stream.next().await {
         match event {
             Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) => note(&shared, &n),
