@@ -43,6 +43,24 @@ pub fn overview_shows(node: &str, deployment: &str) -> String {
     )
 }
 
+/// JavaScript that observes the document's changes until `condition` holds, then sets
+/// `window.__krustSeen` to `clock` (a JavaScript expression) at the animation frame that
+/// paints it.
+fn observer(condition: &str, clock: &str) -> String {
+    format!(
+        "(() => {{ \
+           window.__krustSeen = undefined; \
+           const held = () => {{ try {{ return !!({condition}); }} catch {{ return false; }} }}; \
+           const seen = new MutationObserver(() => {{ \
+             if (!held()) return; \
+             seen.disconnect(); \
+             requestAnimationFrame(() => {{ window.__krustSeen = {clock}; }}); \
+           }}); \
+           seen.observe(document, {{subtree: true, childList: true, characterData: true, attributes: true}}); \
+         }})()"
+    )
+}
+
 /// A headless browser with one page; killed when dropped.
 pub struct Browser {
     child: Child,
@@ -194,30 +212,30 @@ impl Browser {
     /// animation frame that paints it, seen by an observer of the document's changes that the
     /// page runs before its own scripts), or `None` after `timeout`.
     pub fn paint_time(&mut self, url: &str, condition: &str, timeout: Duration) -> Option<f64> {
-        let observer = format!(
-            "(() => {{ \
-               const held = () => {{ try {{ return !!({condition}); }} catch {{ return false; }} }}; \
-               const seen = new MutationObserver(() => {{ \
-                 if (!held()) return; \
-                 seen.disconnect(); \
-                 requestAnimationFrame(() => {{ window.__krustPainted = performance.now(); }}); \
-               }}); \
-               seen.observe(document, {{subtree: true, childList: true, characterData: true, attributes: true}}); \
-             }})()"
-        );
         let added = self.call(
             "Page.addScriptToEvaluateOnNewDocument",
-            json!({"source": observer}),
+            json!({"source": observer(condition, "performance.now()")}),
         );
         self.goto(url);
-        let painted = self
-            .wait_for("window.__krustPainted !== undefined", timeout)
-            .and_then(|_| self.eval("window.__krustPainted").as_f64());
+        let painted = self.seen(timeout);
         self.call(
             "Page.removeScriptToEvaluateOnNewDocument",
             json!({"identifier": added["identifier"]}),
         );
         painted
+    }
+
+    /// Watches the open page, from now on, for `condition` to hold; [`Browser::seen`] then
+    /// gives the wall-clock time (`Date.now()`, milliseconds) of the frame that paints it.
+    pub fn watch_for(&mut self, condition: &str) {
+        self.eval(&observer(condition, "Date.now()"));
+    }
+
+    /// The time an observer ([`Browser::paint_time`], [`Browser::watch_for`]) recorded, once
+    /// it has, or `None` after `timeout`.
+    pub fn seen(&mut self, timeout: Duration) -> Option<f64> {
+        self.wait_for("window.__krustSeen !== undefined", timeout)
+            .and_then(|_| self.eval("window.__krustSeen").as_f64())
     }
 
     /// The page's text (for failure messages).

@@ -121,26 +121,14 @@ pub fn live_updates(url: &str, node: &str, rounds: usize) -> Result<Vec<f64>> {
         .to_string();
     let mut took = vec![];
     for replicas in 2..rounds + 2 {
-        browser.eval(&format!(
-            "(() => {{ window.__krustSeen = undefined; \
-               const shown = () => document.querySelector('#deployments tr[data-name=web]')?.textContent.includes('/{replicas}'); \
-               const seen = new MutationObserver(() => {{ \
-                 if (!shown()) return; \
-                 seen.disconnect(); \
-                 requestAnimationFrame(() => {{ window.__krustSeen = Date.now(); }}); \
-               }}); \
-               seen.observe(document, {{subtree: true, childList: true, characterData: true}}); \
-             }})()"
+        browser.watch_for(&format!(
+            "document.querySelector('#deployments tr[data-name=web]')?.textContent.includes('/{replicas}')"
         ));
         let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
         scale(&address, replicas)?;
-        browser
-            .wait_for("window.__krustSeen !== undefined", PAGE_BOUND)
-            .with_context(|| format!("the overview never showed {replicas} replicas"))?;
         let seen = browser
-            .eval("window.__krustSeen")
-            .as_f64()
-            .context("a time")?;
+            .seen(PAGE_BOUND)
+            .with_context(|| format!("the overview never showed {replicas} replicas"))?;
         took.push(seen - before.as_secs_f64() * 1000.0);
     }
     Ok(took)
