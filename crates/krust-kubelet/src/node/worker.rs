@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 use super::Shared;
 use super::backoff::{self, Backoff};
+use super::context::ObjectMap;
 use super::hooks::{self, Running};
 use super::prepare::{self, Prepared};
 use super::probes::schedule::{Change, Kind};
@@ -44,6 +45,9 @@ pub struct Worker {
     sandbox: Option<Sandbox>,
     /// Its volumes and hosts file, once set up.
     prepared: Option<Prepared>,
+    /// The objects fetched for the sandbox's volumes, which the containers started in the
+    /// same sync use rather than fetching them again (dropped when the sync ends).
+    fetched: Option<ObjectMap>,
     pod_ip: Option<String>,
     started: jiff::Timestamp,
     /// Init containers, then containers, in the pod's order.
@@ -79,6 +83,7 @@ impl Worker {
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             sandbox: None,
             prepared: None,
+            fetched: None,
             pod_ip: None,
             started: jiff::Timestamp::now(),
             records,
@@ -175,6 +180,12 @@ impl Worker {
 
     /// One pass of syncPod; returns when to pass again if nothing else happens.
     async fn sync(&mut self, pod: &Pod) -> Option<Instant> {
+        let wake = self.sync_containers(pod).await;
+        self.fetched = None;
+        wake
+    }
+
+    async fn sync_containers(&mut self, pod: &Pod) -> Option<Instant> {
         if self.finished(pod) {
             return None;
         }
@@ -345,6 +356,7 @@ impl Worker {
             volumes,
             files: Some(files),
         });
+        self.fetched = Some(objects);
         Ok(())
     }
 
@@ -433,7 +445,10 @@ impl Worker {
         self.records[i].image_id = pulled.repo_digest();
         let sandbox = self.sandbox.clone().expect("sandbox exists");
         let attempt = self.records[i].restart_count;
-        let objects = prepare::objects(&shared, pod).await;
+        let objects = match &self.fetched {
+            Some(objects) => objects.clone(),
+            None => prepare::objects(&shared, pod).await,
+        };
         let prepared = self.prepared.as_ref().expect("prepared with the sandbox");
         let built = prepare::container_spec(
             &shared,

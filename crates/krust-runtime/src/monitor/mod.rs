@@ -3,7 +3,10 @@
 //! that the container outlives it. It holds the container's stdio, writes the CRI log,
 //! waits for the container's process as its child subreaper, records the exit and removes
 //! crun's state. `krust monitor crun <crun> <args…>` runs one crun command in the private
-//! mount namespace crun needs on this host (`isolate.rs`).
+//! mount namespace crun needs on this host (`isolate.rs`). crun always runs with an empty
+//! environment: it needs none, and the agent's could only slow it (`LD_LIBRARY_PATH`, as
+//! `cargo run` sets it, made the loader search a dozen directories for each of crun's ten
+//! libraries at every start).
 
 mod attach;
 pub(crate) mod isolate;
@@ -36,6 +39,7 @@ pub fn monitor_main(args: &[OsString]) -> i32 {
             let e = std::process::Command::new(program)
                 .arg0("crun")
                 .args(&args[2..])
+                .env_clear()
                 .exec();
             eprintln!("krust monitor: running {}: {e}", args[1].to_string_lossy());
             127

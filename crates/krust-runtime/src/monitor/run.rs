@@ -179,13 +179,13 @@ fn since_spawn() -> Duration {
         .unwrap_or_default()
 }
 
-/// A crun command with the runtime's state root and a JSON error log.
+/// A crun command with the runtime's state root, a JSON error log and no environment.
 fn crun(config: &MonitorConfig, dir: &ContainerDir, sealed: Option<&SealedBinary>) -> Command {
     let mut command = match sealed {
         Some(sealed) => Command::new(sealed.path()),
         None => Command::new(&config.crun),
     };
-    command.arg0("crun");
+    command.arg0("crun").env_clear();
     command.arg("--root").arg(&config.crun_root);
     command
         .arg("--log")
