@@ -5,8 +5,8 @@
 //! (a temporary file renamed over it) before the pod gets its address, so allocations
 //! survive an agent restart. Like host-local's files, it is not synced: it must outlive the
 //! agent, not the host, whose crash takes the pods' network namespaces with it (and a sync
-//! cost a pod start a disk flush, ~0.5 ms here). A pod's hostPorts are kept with its address: they are what the
-//! nftables table is rebuilt from.
+//! cost a pod start a disk flush, ~0.5 ms here). A pod's hostPorts are kept with its
+//! address: they are what the nftables table is rebuilt from.
 
 use std::collections::BTreeMap;
 use std::io::Write;
