@@ -130,6 +130,14 @@ impl Runtime {
         Ok(out)
     }
 
+    /// The sandbox of the pod with this uid, if it has one (its id is the uid's hash: one
+    /// file read, where `list_sandboxes` reads every pod's).
+    pub fn pod_sandbox(&self, pod_uid: &str) -> Option<Sandbox> {
+        self.sandbox(&state::sandbox_id(pod_uid))
+            .ok()
+            .filter(|s| s.spec.pod_uid == pod_uid)
+    }
+
     /// A sandbox by id.
     pub(crate) fn sandbox(&self, id: &str) -> Result<Sandbox> {
         if !valid_id(id) {

@@ -6,7 +6,7 @@ use krust_runtime::{Error, Resources, SandboxSpec};
 use support::Fixture;
 
 #[tokio::test]
-async fn a_sandbox_is_made_once_per_pod_with_its_limits_on_the_pod_cgroup() {
+async fn a_sandbox_is_made_once_per_pod_found_by_its_uid_with_its_limits_on_the_pod_cgroup() {
     let f = Fixture::new();
     let spec = SandboxSpec {
         pod_uid: format!("{}-limits", f.config.cgroup_root),
@@ -29,6 +29,8 @@ async fn a_sandbox_is_made_once_per_pod_with_its_limits_on_the_pod_cgroup() {
         f.runtime.list_sandboxes().await.unwrap(),
         vec![sandbox.clone()]
     );
+    assert_eq!(f.runtime.pod_sandbox(&spec.pod_uid), Some(sandbox.clone()));
+    assert_eq!(f.runtime.pod_sandbox("another-pod"), None);
     let pod = format!("{}/kubepods/burstable/podlimits", f.config.cgroup_root);
     let read = |controller: &str, file: &str| {
         std::fs::read_to_string(format!("/sys/fs/cgroup/{controller}/{pod}/{file}"))
@@ -51,6 +53,7 @@ async fn a_sandbox_is_made_once_per_pod_with_its_limits_on_the_pod_cgroup() {
         Err(Error::NotFound(_))
     ));
     assert!(f.runtime.list_sandboxes().await.unwrap().is_empty());
+    assert_eq!(f.runtime.pod_sandbox(&spec.pod_uid), None);
 }
 
 #[tokio::test]

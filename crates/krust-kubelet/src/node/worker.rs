@@ -145,9 +145,7 @@ impl Worker {
     /// latest attempt of each container, with its restart count.
     async fn adopt(&mut self, pod: &Pod) {
         let runtime = &self.shared.runtime;
-        if let Ok(sandboxes) = runtime.list_sandboxes().await {
-            self.sandbox = sandboxes.into_iter().find(|s| s.spec.pod_uid == self.uid);
-        }
+        self.sandbox = runtime.pod_sandbox(&self.uid);
         if self.sandbox.is_none() {
             return;
         }
