@@ -5,6 +5,7 @@
 //! `kube-system/krust-config`.
 
 use crate::join;
+use crate::node_flags::NodeFlags;
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use krust_kubelet::node::{KubeletTls, NodeOptions, RealNode};
 use kube::Api;
@@ -25,26 +26,12 @@ pub struct Args {
     /// Where the node keeps its credentials, images, containers and pod network state.
     #[arg(long, default_value = "/var/lib/krust")]
     data_dir: PathBuf,
-    /// The node's name (default: the host name).
-    #[arg(long)]
-    node_name: Option<String>,
-    /// The node's pod bridge.
-    #[arg(long, default_value = "krust0")]
-    bridge: String,
+    #[command(flatten)]
+    node: NodeFlags,
     /// How pods reach other nodes' pods (`routes` or `vxlan`; default: what the server
     /// publishes).
     #[arg(long)]
     pod_network: Option<krust_net::peers::Mode>,
-    /// The kubelet API's port (0 picks a free port).
-    #[arg(long, default_value_t = 10250)]
-    kubelet_port: u16,
-    /// Registries pulled from over plain HTTP (e.g. `localhost:5000`).
-    #[arg(long = "insecure-registry")]
-    insecure_registries: Vec<String>,
-    /// The resolver configuration the node's pods with `dnsPolicy: Default` get and its
-    /// cluster DNS forwards other names to (the kubelet's `--resolv-conf`).
-    #[arg(long, default_value = "/etc/resolv.conf")]
-    resolv_conf: std::path::PathBuf,
 }
 
 /// The ConfigMap where `krust server` publishes what nodes need to know of the cluster (as
@@ -90,10 +77,7 @@ async fn announce(client: &kube::Client, name: &str, address: IpAddr) -> anyhow:
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let name = args
-        .node_name
-        .clone()
-        .unwrap_or_else(krust_kubelet::node::host::hostname);
+    let name = args.node.name();
     std::fs::create_dir_all(&args.data_dir)?;
     let (client, ca) =
         join::node_client(&args.server, args.token.as_deref(), &args.data_dir, &name).await?;
@@ -113,10 +97,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut opts = NodeOptions::for_host(args.data_dir.clone(), crate::monitor_argv()?, tls);
     opts.name = name;
     opts.address = address;
-    opts.kubelet_port = args.kubelet_port;
-    opts.bridge = args.bridge.clone();
-    opts.insecure_registries = args.insecure_registries.clone();
-    opts.resolv_conf = args.resolv_conf.clone();
+    args.node.apply(&mut opts);
     let parse = |key: &str| -> anyhow::Result<Option<krust_api::cidr::Cidr>> {
         config
             .get(key)

@@ -7,6 +7,7 @@ mod dashboard;
 mod image;
 mod join;
 mod local;
+mod node_flags;
 mod server;
 mod sim;
 mod token;

@@ -2,6 +2,7 @@
 //! controller manager) and, as root on Linux, this host as a real node (as `k3s server`
 //! does), optionally with simulated nodes beside it.
 
+use crate::node_flags::NodeFlags;
 use crate::sim;
 use krust_component::supervise::supervise;
 use krust_kubelet::node::{KubeletTls, NodeOptions, RealNode};
@@ -39,15 +40,8 @@ pub struct Args {
     /// Do not run this host as a node (the control plane only, with any sim nodes).
     #[arg(long)]
     disable_agent: bool,
-    /// The real node's name (default: the host name).
-    #[arg(long)]
-    node_name: Option<String>,
-    /// The real node's kubelet API port (0 picks a free port).
-    #[arg(long, default_value_t = 10250)]
-    kubelet_port: u16,
-    /// The real node's pod bridge.
-    #[arg(long, default_value = "krust0")]
-    bridge: String,
+    #[command(flatten)]
+    node: NodeFlags,
     /// The real node's address (InternalIP; default: the source address of the default
     /// route), as k3s' `--node-ip`.
     #[arg(long)]
@@ -57,13 +51,6 @@ pub struct Args {
     /// follow it.
     #[arg(long, default_value = "routes")]
     pod_network: krust_net::peers::Mode,
-    /// Registries pulled from over plain HTTP (e.g. `localhost:5000`).
-    #[arg(long = "insecure-registry")]
-    insecure_registries: Vec<String>,
-    /// The resolver configuration the node's pods with `dnsPolicy: Default` get and its
-    /// cluster DNS forwards other names to (the kubelet's `--resolv-conf`).
-    #[arg(long, default_value = "/etc/resolv.conf")]
-    resolv_conf: std::path::PathBuf,
     /// How long a node may stay silent before it is marked not ready (sim nodes renew their
     /// leases four times as often).
     #[arg(long, default_value = "40s", value_parser = parse_duration)]
@@ -162,8 +149,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tracing::warn!("not root: this host does not run as a node (--disable-agent to say so)");
         None
     } else {
-        let client = client(&format!("system:node:{}", node_name(&args)));
-        let name = node_name(&args);
+        let name = args.node.name();
+        let client = client(&format!("system:node:{name}"));
         let address = args
             .node_ip
             .unwrap_or_else(krust_kubelet::node::host::primary_ip);
@@ -176,16 +163,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let mut opts = NodeOptions::for_host(args.data_dir.clone(), crate::monitor_argv()?, tls);
         opts.name = name;
         opts.address = address;
-        opts.kubelet_port = args.kubelet_port;
-        opts.bridge = args.bridge.clone();
+        args.node.apply(&mut opts);
         opts.cluster_cidr = cluster_cidr;
         opts.service_cidr = args
             .service_cidr
             .parse()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         opts.pod_network = args.pod_network;
-        opts.insecure_registries = args.insecure_registries.clone();
-        opts.resolv_conf = args.resolv_conf.clone();
         Some(RealNode::start(client, opts).await?)
     };
     // One line on stdout for people and scripts: where kubectl's configuration is.
@@ -251,10 +235,4 @@ async fn publish_cluster_config(client: &kube::Client, args: &Args) -> anyhow::R
     )
     .await?;
     Ok(())
-}
-
-fn node_name(args: &Args) -> String {
-    args.node_name
-        .clone()
-        .unwrap_or_else(krust_kubelet::node::host::hostname)
 }

@@ -443,9 +443,13 @@ impl Worker {
         self.records[i].image_id = pulled.repo_digest();
         let sandbox = self.sandbox.clone().expect("sandbox exists");
         let attempt = self.records[i].restart_count;
+        let fresh;
         let objects = match &self.fetched {
-            Some(objects) => objects.clone(),
-            None => prepare::objects(&shared, pod).await,
+            Some(objects) => objects,
+            None => {
+                fresh = prepare::objects(&shared, pod).await;
+                &fresh
+            }
         };
         let prepared = self.prepared.as_ref().expect("prepared with the sandbox");
         let built = prepare::container_spec(
@@ -456,7 +460,7 @@ impl Worker {
             &pulled,
             attempt,
             &self.pod_ips(),
-            &objects,
+            objects,
             prepared,
         );
         let mut spec = match built {
