@@ -1,7 +1,8 @@
 //! Conversion between a served version and the stored one.
 //!
-//! Only events need it: `events.k8s.io/v1` Events are a second view of the stored
-//! `v1` Events, with some fields renamed.
+//! `events.k8s.io/v1` Events are a second view of the stored `v1` Events, with some fields
+//! renamed; a custom resource's versions differ only by `apiVersion` (conversion strategy
+//! `None`), its objects stored at its storage version.
 
 use crate::resources::{Resource, find};
 use serde_json::{Map, Value, json};
@@ -24,6 +25,9 @@ fn is_events_v1(resource: &Resource) -> bool {
 /// Whether objects of `resource` are stored as they are served (no conversion).
 pub fn is_stored_as_served(resource: &'static Resource) -> bool {
     std::ptr::eq(storage_resource(resource), resource)
+        && resource
+            .custom
+            .is_none_or(|c| c.storage_version == resource.version)
 }
 
 /// The resource whose objects are actually stored for `resource`.
@@ -55,8 +59,18 @@ fn rename(
     Value::Object(m)
 }
 
+fn with_api_version(mut obj: Value, api_version: String) -> Value {
+    if let Some(m) = obj.as_object_mut() {
+        m.insert("apiVersion".into(), Value::String(api_version));
+    }
+    obj
+}
+
 /// Converts an object as served by `resource` into its stored form.
 pub fn to_storage(resource: &Resource, obj: Value) -> Value {
+    if resource.custom.is_some() {
+        return with_api_version(obj, resource.storage_api_version());
+    }
     if !is_events_v1(resource) {
         return obj;
     }
@@ -65,6 +79,9 @@ pub fn to_storage(resource: &Resource, obj: Value) -> Value {
 
 /// Converts a stored object into the form `resource` serves.
 pub fn from_storage(resource: &Resource, obj: Value) -> Value {
+    if resource.custom.is_some() {
+        return with_api_version(obj, resource.api_version());
+    }
     if !is_events_v1(resource) {
         return obj;
     }

@@ -4,10 +4,14 @@
 //! not survive the round trip is an unknown field. The stored object is the request's own
 //! JSON with unknown fields pruned, so the representation of known fields is kept as sent.
 
+use crate::custom::Custom;
+use crate::resources::Resource;
 use crate::status::ApiError;
 use k8s_openapi::api::{
     apps, authentication, authorization, coordination, core, discovery, events,
 };
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Map, Value};
 
 /// How unknown fields are treated (`fieldValidation`).
@@ -119,8 +123,31 @@ fn typed(api_version: &str, kind: &str, v: &Value) -> Option<Result<Vec<Vec<Step
             unknown_fields::<discovery::v1::EndpointSlice>(v)
         }
         ("events.k8s.io/v1", "Event") => unknown_fields::<events::v1::Event>(v),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => {
+            unknown_fields::<CustomResourceDefinition>(v)
+        }
         _ => return None,
     })
+}
+
+/// Prunes what a custom object's schema does not declare (its metadata as any object's),
+/// returning the pruned fields' paths.
+fn custom_unknown_fields(custom: &Custom, obj: &mut Value) -> Result<Vec<String>, String> {
+    let mut unknown = Vec::new();
+    if let Some(metadata) = obj.get("metadata") {
+        let paths = unknown_fields::<ObjectMeta>(metadata)?;
+        for mut path in paths {
+            path.insert(0, Step::Key("metadata".into()));
+            unknown.extend(remove(obj, &path));
+        }
+    }
+    let pruned = crate::custom::structural::prune(&custom.schema, obj);
+    unknown.extend(
+        pruned
+            .into_iter()
+            .map(|p| p.trim_start_matches('.').to_string()),
+    );
+    Ok(unknown)
 }
 
 /// Removes the field at `path` from `obj`, returning it as Kubernetes' strict decoding errors
@@ -156,39 +183,64 @@ fn remove(obj: &mut Value, path: &[Step]) -> Option<String> {
     Some(rendered)
 }
 
-/// Decodes `obj` as `kind`: type errors give a 400 as Kubernetes words them; unknown fields
-/// are rejected (`Strict`) or pruned, returning warnings (`Warn`) or nothing (`Ignore`).
+/// Decodes `obj` as an object of `resource`: type errors give a 400 as Kubernetes words
+/// them; unknown fields (those a custom resource's schema does not declare) are rejected
+/// (`Strict`) or pruned, returning warnings (`Warn`) or nothing (`Ignore`).
 pub fn decode(
+    obj: &mut Value,
+    resource: &Resource,
+    mode: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
+    let Some(custom) = resource.custom else {
+        return decode_kind(obj, &resource.api_version(), resource.kind, mode);
+    };
+    let unknown = custom_unknown_fields(custom, obj);
+    verdict(unknown, mode, resource.version, resource.kind)
+}
+
+/// Decodes `obj` as the built-in `kind` of `api_version` (see [`decode`]).
+pub fn decode_kind(
     obj: &mut Value,
     api_version: &str,
     kind: &str,
     mode: FieldValidation,
 ) -> Result<Vec<String>, ApiError> {
     let version = api_version.rsplit('/').next().unwrap_or(api_version);
-    let cannot = |why: String| {
-        ApiError::bad_request(format!(
-            "{kind} in version {version:?} cannot be handled as a {kind}: {why}"
-        ))
-    };
     let Some(result) = typed(api_version, kind, obj) else {
         return Ok(Vec::new());
     };
-    let paths = result.map_err(cannot)?;
-    check_quantities(obj).map_err(cannot)?;
+    let paths = result.map_err(|why| cannot(version, kind, why))?;
+    check_quantities(obj).map_err(|why| cannot(version, kind, why))?;
     let unknown: Vec<String> = paths.iter().filter_map(|p| remove(obj, p)).collect();
     if let Some(definition) = crate::schema::definition_for(group_of(api_version), version, kind) {
         drop_empty_maps(obj, definition);
     }
+    verdict(Ok(unknown), mode, version, kind)
+}
+
+/// The 400 of a body that cannot be decoded as `kind`.
+fn cannot(version: &str, kind: &str, why: String) -> ApiError {
+    ApiError::bad_request(format!(
+        "{kind} in version {version:?} cannot be handled as a {kind}: {why}"
+    ))
+}
+
+/// What `mode` makes of the unknown fields found (or of a type error).
+fn verdict(
+    unknown: Result<Vec<String>, String>,
+    mode: FieldValidation,
+    version: &str,
+    kind: &str,
+) -> Result<Vec<String>, ApiError> {
+    let unknown = unknown.map_err(|why| cannot(version, kind, why))?;
     match mode {
         FieldValidation::Strict if !unknown.is_empty() => {
             let list: Vec<String> = unknown
                 .iter()
                 .map(|f| format!("unknown field {f:?}"))
                 .collect();
-            Err(cannot(format!(
-                "strict decoding error: {}",
-                list.join(", ")
-            )))
+            let why = format!("strict decoding error: {}", list.join(", "));
+            Err(cannot(version, kind, why))
         }
         FieldValidation::Warn => Ok(unknown
             .into_iter()
@@ -305,7 +357,7 @@ mod tests {
         let mut d = deployment();
         let before = d.clone();
         assert!(
-            decode(&mut d, "apps/v1", "Deployment", FieldValidation::Strict)
+            decode_kind(&mut d, "apps/v1", "Deployment", FieldValidation::Strict)
                 .unwrap()
                 .is_empty()
         );
@@ -317,7 +369,7 @@ mod tests {
         let mut d = deployment();
         d["spec"]["replicaz"] = json!(3);
         d["spec"]["template"]["spec"]["containers"][0]["imagee"] = json!("x");
-        let err = decode(
+        let err = decode_kind(
             &mut d.clone(),
             "apps/v1",
             "Deployment",
@@ -337,7 +389,7 @@ mod tests {
             "{}",
             err.message
         );
-        let warnings = decode(&mut d, "apps/v1", "Deployment", FieldValidation::Warn).unwrap();
+        let warnings = decode_kind(&mut d, "apps/v1", "Deployment", FieldValidation::Warn).unwrap();
         assert_eq!(warnings.len(), 2);
         assert!(d["spec"].get("replicaz").is_none());
     }
@@ -346,7 +398,7 @@ mod tests {
     fn type_errors_are_bad_requests() {
         let mut d = deployment();
         d["spec"]["replicas"] = json!("three");
-        let err = decode(&mut d, "apps/v1", "Deployment", FieldValidation::Warn).unwrap_err();
+        let err = decode_kind(&mut d, "apps/v1", "Deployment", FieldValidation::Warn).unwrap_err();
         assert!(
             err.message
                 .starts_with("Deployment in version \"v1\" cannot be handled as a Deployment:")
@@ -357,14 +409,14 @@ mod tests {
     fn empty_maps_are_dropped() {
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "c", "labels": {}, "annotations": {}}, "data": {}});
-        decode(&mut cm, "v1", "ConfigMap", FieldValidation::Strict).unwrap();
+        decode_kind(&mut cm, "v1", "ConfigMap", FieldValidation::Strict).unwrap();
         assert_eq!(
             cm,
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
         );
         let mut d = deployment();
         d["spec"]["template"]["spec"]["nodeSelector"] = json!({});
-        decode(&mut d, "apps/v1", "Deployment", FieldValidation::Strict).unwrap();
+        decode_kind(&mut d, "apps/v1", "Deployment", FieldValidation::Strict).unwrap();
         assert!(d["spec"]["template"]["spec"].get("nodeSelector").is_none());
         assert_eq!(d["spec"]["strategy"], json!({}), "empty structs stay");
     }
@@ -380,6 +432,6 @@ mod tests {
         let mut d = deployment();
         d["spec"]["template"]["spec"]["containers"][0]["resources"] =
             json!({"requests": {"cpu": "lots"}});
-        assert!(decode(&mut d, "apps/v1", "Deployment", FieldValidation::Warn).is_err());
+        assert!(decode_kind(&mut d, "apps/v1", "Deployment", FieldValidation::Warn).is_err());
     }
 }

@@ -6,6 +6,7 @@
 pub mod cidr;
 pub mod convert;
 pub mod csr;
+pub mod custom;
 pub mod decode;
 pub mod defaults;
 pub mod meta;

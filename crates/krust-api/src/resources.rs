@@ -1,9 +1,13 @@
 //! The resource table: every served resource described once.
 //!
 //! Discovery, OpenAPI, routing, storage keys and printing are all derived from this table.
+//! Custom resources are entries made at run time from CustomResourceDefinitions
+//! ([`crate::custom`]); the server keeps them beside this static part.
+
+use crate::custom::Custom;
 
 /// A subresource of a served resource.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Subresource {
     /// Path segment, e.g. `status`.
     pub name: &'static str,
@@ -15,7 +19,7 @@ pub struct Subresource {
 }
 
 /// One served resource (one group/version/plural).
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Resource {
     pub group: &'static str,
     pub version: &'static str,
@@ -32,6 +36,9 @@ pub struct Resource {
     /// Whether `spec` and `status` are split: writes to the main resource ignore `status`,
     /// `/status` writes touch only `status`.
     pub has_status: bool,
+    /// What a custom resource adds (from its CustomResourceDefinition); `None` for the
+    /// built-in kinds, whose rules are keyed by their kind.
+    pub custom: Option<&'static Custom>,
 }
 
 /// The verbs every served resource supports.
@@ -77,31 +84,37 @@ pub static RESOURCES: &[Resource] = &[
             sub!("portforward", "", "v1", "PodPortForwardOptions", &["create", "get"]),
             sub!("status", "", "v1", "Pod", STATUS_VERBS),
         ],
+        custom: None,
     },
     Resource {
         group: "", version: "v1", kind: "Service", plural: "services", singular: "service",
         short_names: &["svc"], categories: ALL, namespaced: true, storage: "services/specs", has_status: true,
         subresources: &[sub!("status", "", "v1", "Service", STATUS_VERBS)],
+        custom: None,
     },
     Resource {
         group: "", version: "v1", kind: "Binding", plural: "bindings", singular: "binding",
         short_names: &[], categories: &[], namespaced: true, storage: "bindings", has_status: false,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap",
         short_names: &["cm"], categories: &[], namespaced: true, storage: "configmaps", has_status: false,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "", version: "v1", kind: "Endpoints", plural: "endpoints", singular: "endpoints",
         short_names: &["ep"], categories: &[], namespaced: true, storage: "services/endpoints", has_status: false,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "", version: "v1", kind: "Event", plural: "events", singular: "event",
         short_names: &["ev"], categories: &[], namespaced: true, storage: "events", has_status: false,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace",
@@ -110,21 +123,25 @@ pub static RESOURCES: &[Resource] = &[
             sub!("finalize", "", "v1", "Namespace", &["update"]),
             sub!("status", "", "v1", "Namespace", STATUS_VERBS),
         ],
+        custom: None,
     },
     Resource {
         group: "", version: "v1", kind: "Node", plural: "nodes", singular: "node",
         short_names: &["no"], categories: &[], namespaced: false, storage: "minions", has_status: true,
         subresources: &[sub!("status", "", "v1", "Node", STATUS_VERBS)],
+        custom: None,
     },
     Resource {
         group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret",
         short_names: &[], categories: &[], namespaced: true, storage: "secrets", has_status: false,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", singular: "serviceaccount",
         short_names: &["sa"], categories: &[], namespaced: true, storage: "serviceaccounts", has_status: false,
         subresources: &[sub!("token", "authentication.k8s.io", "v1", "TokenRequest", &["create"])],
+        custom: None,
     },
     Resource {
         group: "apps", version: "v1", kind: "Deployment", plural: "deployments", singular: "deployment",
@@ -133,6 +150,7 @@ pub static RESOURCES: &[Resource] = &[
             sub!("scale", "autoscaling", "v1", "Scale", STATUS_VERBS),
             sub!("status", "apps", "v1", "Deployment", STATUS_VERBS),
         ],
+        custom: None,
     },
     Resource {
         group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets", singular: "replicaset",
@@ -141,40 +159,47 @@ pub static RESOURCES: &[Resource] = &[
             sub!("scale", "autoscaling", "v1", "Scale", STATUS_VERBS),
             sub!("status", "apps", "v1", "ReplicaSet", STATUS_VERBS),
         ],
+        custom: None,
     },
     Resource {
         group: "authentication.k8s.io", version: "v1", kind: "SelfSubjectReview", plural: "selfsubjectreviews",
         singular: "selfsubjectreview", short_names: &[], categories: &[], namespaced: false,
         storage: "selfsubjectreviews", has_status: true, subresources: &[],
+        custom: None,
     },
     Resource {
         group: "authentication.k8s.io", version: "v1", kind: "TokenReview", plural: "tokenreviews",
         singular: "tokenreview", short_names: &[], categories: &[], namespaced: false,
         storage: "tokenreviews", has_status: true, subresources: &[],
+        custom: None,
     },
     Resource {
         group: "authorization.k8s.io", version: "v1", kind: "LocalSubjectAccessReview",
         plural: "localsubjectaccessreviews", singular: "localsubjectaccessreview", short_names: &[],
         categories: &[], namespaced: true, storage: "localsubjectaccessreviews", has_status: true,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectAccessReview",
         plural: "selfsubjectaccessreviews", singular: "selfsubjectaccessreview", short_names: &[],
         categories: &[], namespaced: false, storage: "selfsubjectaccessreviews", has_status: true,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectRulesReview",
         plural: "selfsubjectrulesreviews", singular: "selfsubjectrulesreview", short_names: &[],
         categories: &[], namespaced: false, storage: "selfsubjectrulesreviews", has_status: true,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "authorization.k8s.io", version: "v1", kind: "SubjectAccessReview",
         plural: "subjectaccessreviews", singular: "subjectaccessreview", short_names: &[],
         categories: &[], namespaced: false, storage: "subjectaccessreviews", has_status: true,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "certificates.k8s.io", version: "v1", kind: "CertificateSigningRequest",
@@ -185,26 +210,39 @@ pub static RESOURCES: &[Resource] = &[
             sub!("approval", "certificates.k8s.io", "v1", "CertificateSigningRequest", STATUS_VERBS),
             sub!("status", "certificates.k8s.io", "v1", "CertificateSigningRequest", STATUS_VERBS),
         ],
+        custom: None,
     },
     Resource {
         group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease",
         short_names: &[], categories: &[], namespaced: true, storage: "leases", has_status: false,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", plural: "endpointslices",
         singular: "endpointslice", short_names: &[], categories: &[], namespaced: true,
         storage: "endpointslices", has_status: false, subresources: &[],
+        custom: None,
     },
     Resource {
         group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", singular: "event",
         short_names: &["ev"], categories: &[], namespaced: true, storage: "events", has_status: false,
         subresources: &[],
+        custom: None,
     },
     Resource {
         group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies",
         singular: "networkpolicy", short_names: &["netpol"], categories: &[], namespaced: true,
         storage: "networkpolicies", has_status: false, subresources: &[],
+        custom: None,
+    },
+    Resource {
+        group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition",
+        plural: "customresourcedefinitions", singular: "customresourcedefinition",
+        short_names: &["crd", "crds"], categories: &["api-extensions"], namespaced: false,
+        storage: "apiextensions.k8s.io/customresourcedefinitions", has_status: true,
+        subresources: &[sub!("status", "apiextensions.k8s.io", "v1", "CustomResourceDefinition", STATUS_VERBS)],
+        custom: None,
     },
 ];
 
@@ -212,6 +250,22 @@ impl Resource {
     /// `v1` for the core group, `apps/v1` otherwise.
     pub fn api_version(&self) -> String {
         group_version(self.group, self.version)
+    }
+
+    /// The kind whose built-in rules (defaults, validation, write hooks) apply: the kind of a
+    /// built-in resource, `""` for a custom one (a custom `Pod` of another group follows none
+    /// of the core Pod's rules).
+    pub fn builtin_kind(&self) -> &'static str {
+        if self.custom.is_some() { "" } else { self.kind }
+    }
+
+    /// The `apiVersion` its objects are stored with: a custom resource's storage version
+    /// (all its versions share one storage), else [`Resource::api_version`].
+    pub fn storage_api_version(&self) -> String {
+        match self.custom {
+            Some(c) => group_version(self.group, &c.storage_version),
+            None => self.api_version(),
+        }
     }
 
     /// The list kind, e.g. `PodList`.

@@ -1,11 +1,12 @@
 //! Discovery: aggregated (`apidiscovery.k8s.io/v2` and `v2beta1`) and legacy, derived from the
-//! resource table, plus `metrics.k8s.io` ([`crate::resource_metrics`]), served beside it.
+//! resource table (its static part and the custom resources served), plus `metrics.k8s.io`
+//! ([`crate::resource_metrics`]), served beside it.
 
 use crate::resource_metrics::discovery as metrics;
 use crate::respond;
 use axum::response::Response;
 use http::HeaderMap;
-use krust_api::resources::{RESOURCES, Resource, VERBS, group_version, groups};
+use krust_api::resources::{Resource, VERBS, group_version};
 use serde_json::{Value, json};
 
 /// The versions of aggregated discovery served, newest first: `v2`, and `v2beta1`, which
@@ -62,13 +63,32 @@ fn aggregated_resource(r: &Resource) -> Value {
     v
 }
 
-fn aggregated_group(group: &str, version: &str) -> Value {
-    let resources: Vec<Value> = RESOURCES
+/// The groups served, in table order, each with its versions (the preferred one first).
+fn groups<'a>(all: &[&'a Resource]) -> Vec<(&'a str, Vec<&'a str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in all {
+        match out.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, versions)) if !versions.contains(&r.version) => versions.push(r.version),
+            Some(_) => {}
+            None => out.push((r.group, vec![r.version])),
+        }
+    }
+    out
+}
+
+fn aggregated_group(all: &[&Resource], group: &str, versions: &[&str]) -> Value {
+    let versions: Vec<Value> = versions
         .iter()
-        .filter(|r| r.group == group && r.version == version)
-        .map(aggregated_resource)
+        .map(|version| {
+            let resources: Vec<Value> = all
+                .iter()
+                .filter(|r| r.group == group && r.version == *version)
+                .map(|r| aggregated_resource(r))
+                .collect();
+            json!({"version": version, "resources": resources, "freshness": "Current"})
+        })
         .collect();
-    json!({"metadata": {"name": group}, "versions": [{"version": version, "resources": resources, "freshness": "Current"}]})
+    json!({"metadata": {"name": group}, "versions": versions})
 }
 
 fn aggregated(version: &'static str, items: Vec<Value>) -> Response {
@@ -86,9 +106,9 @@ fn aggregated(version: &'static str, items: Vec<Value>) -> Response {
 }
 
 /// `GET /api`.
-pub fn api(headers: &HeaderMap, server_address: &str) -> Response {
+pub fn api(all: &[&Resource], headers: &HeaderMap, server_address: &str) -> Response {
     if let Some(version) = aggregated_version(headers) {
-        return aggregated(version, vec![aggregated_group("", "v1")]);
+        return aggregated(version, vec![aggregated_group(all, "", &["v1"])]);
     }
     respond::json(
         200,
@@ -97,19 +117,23 @@ pub fn api(headers: &HeaderMap, server_address: &str) -> Response {
     )
 }
 
-fn api_group(group: &str, version: &str) -> Value {
-    let gv = json!({"groupVersion": group_version(group, version), "version": version});
-    json!({"name": group, "versions": [gv], "preferredVersion": gv})
+fn api_group(group: &str, versions: &[&str]) -> Value {
+    let gv = |v: &&str| json!({"groupVersion": group_version(group, v), "version": v});
+    let listed: Vec<Value> = versions.iter().map(gv).collect();
+    json!({"name": group, "versions": listed, "preferredVersion": gv(&versions[0])})
 }
 
 /// `GET /apis`.
-pub fn apis(headers: &HeaderMap) -> Response {
-    let named: Vec<(&str, &str)> = groups()
+pub fn apis(all: &[&Resource], headers: &HeaderMap) -> Response {
+    let named: Vec<(&str, Vec<&str>)> = groups(all)
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .collect();
     if let Some(version) = aggregated_version(headers) {
-        let mut items: Vec<Value> = named.iter().map(|(g, v)| aggregated_group(g, v)).collect();
+        let mut items: Vec<Value> = named
+            .iter()
+            .map(|(g, v)| aggregated_group(all, g, v))
+            .collect();
         items.push(metrics::aggregated());
         return aggregated(version, items);
     }
@@ -122,20 +146,21 @@ pub fn apis(headers: &HeaderMap) -> Response {
 }
 
 /// `GET /apis/<group>`.
-pub fn group(name: &str) -> Option<Response> {
-    let (g, v) = groups()
+pub fn group(all: &[&Resource], name: &str) -> Option<Response> {
+    let (g, v) = groups(all)
         .into_iter()
         .find(|(g, _)| *g == name && !g.is_empty())?;
-    let mut body = api_group(g, v);
+    let mut body = api_group(g, &v);
     body["kind"] = json!("APIGroup");
     body["apiVersion"] = json!("v1");
     Some(respond::json(200, &body))
 }
 
 /// `GET /api/v1` or `GET /apis/<group>/<version>`: an `APIResourceList`.
-pub fn resource_list(group: &str, version: &str) -> Option<Response> {
-    let served: Vec<&Resource> = RESOURCES
+pub fn resource_list(all: &[&Resource], group: &str, version: &str) -> Option<Response> {
+    let served: Vec<&Resource> = all
         .iter()
+        .copied()
         .filter(|r| r.group == group && r.version == version)
         .collect();
     if served.is_empty() {

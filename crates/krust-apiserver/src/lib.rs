@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod bootstrap;
 pub mod bootstrap_token;
+mod custom;
 mod discovery;
 mod handlers;
 mod kubelet_client;

@@ -2,6 +2,7 @@
 //! its protobuf form in [`v2_proto`]), generated from the resource table and the k8s-openapi
 //! schemas (`krust_api::schema`), as kube-apiserver's kube-openapi builds them.
 
+mod custom;
 mod swagger;
 mod v2_proto;
 mod wire;
@@ -204,17 +205,31 @@ pub static V3: LazyLock<Vec<(String, Document)>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The `/openapi/v3` index.
-pub fn v3_index() -> Value {
-    let paths: Map<String, Value> = V3
+/// The document of a custom resources' group-version (`apis/<group>/<version>`), if any
+/// is served there.
+pub fn custom_document(all: &[&Resource], prefix: &str) -> Option<Document> {
+    let (group, version) = prefix.strip_prefix("apis/")?.split_once('/')?;
+    custom::document(all, group, version)
+}
+
+/// The `/openapi/v3` index: the built-in group-versions, then the custom resources'.
+pub fn v3_index(all: &[&Resource]) -> Value {
+    let entry = |p: &str, d: &Document| {
+        let url = format!("/openapi/v3/{p}?hash={}", d.hash);
+        (p.to_string(), json!({"serverRelativeURL": url}))
+    };
+    let mut paths: Map<String, Value> = V3.iter().map(|(p, d)| entry(p, d)).collect();
+    let mut custom: Vec<String> = all
         .iter()
-        .map(|(p, d)| {
-            (
-                p.clone(),
-                json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", d.hash)}),
-            )
-        })
+        .filter(|r| r.custom.is_some())
+        .map(|r| format!("apis/{}/{}", r.group, r.version))
         .collect();
+    custom.dedup();
+    for p in custom {
+        if let Some(d) = custom_document(all, &p) {
+            paths.extend([entry(&p, &d)]);
+        }
+    }
     json!({"paths": paths})
 }
 
@@ -327,7 +342,7 @@ mod tests {
         );
         assert!(v["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"].is_object());
         assert!(
-            v3_index()["paths"]["api/v1"]["serverRelativeURL"]
+            v3_index(&[])["paths"]["api/v1"]["serverRelativeURL"]
                 .as_str()
                 .unwrap()
                 .contains("hash=")

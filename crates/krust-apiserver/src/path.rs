@@ -1,5 +1,6 @@
 //! Parsing resource paths: `/api/v1/namespaces/default/pods/nginx/status` and friends.
 
+use crate::custom::CustomResources;
 use krust_api::resources::{self, Resource, Subresource};
 use krust_api::status::ApiError;
 
@@ -24,15 +25,20 @@ pub fn not_found() -> ApiError {
     e
 }
 
-/// Parses a path under `/api/v1` or `/apis/<group>/<version>`.
-pub fn parse(path: &str) -> Result<Target, ApiError> {
+/// Parses a path under `/api/v1` or `/apis/<group>/<version>`, of a built-in resource or
+/// one of `custom`.
+pub fn parse(path: &str, custom: &CustomResources) -> Result<Target, ApiError> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Err(not_found()),
     };
-    let find = |plural: &str| resources::find(group, version, plural).ok_or_else(not_found);
+    let find = |plural: &str| {
+        resources::find(group, version, plural)
+            .or_else(|| custom.find(group, version, plural))
+            .ok_or_else(not_found)
+    };
     let sub = |r: &'static Resource, s: &str| r.subresource(s).ok_or_else(not_found);
     let namespaced =
         |ns: &str, r: &'static Resource, name: Option<&str>, s: Option<&'static Subresource>| {
@@ -89,32 +95,36 @@ pub fn parse(path: &str) -> Result<Target, ApiError> {
 mod tests {
     use super::*;
 
+    fn parse_builtin(path: &str) -> Result<Target, ApiError> {
+        parse(path, &CustomResources::default())
+    }
+
     #[test]
     fn paths() {
-        let t = parse("/api/v1/namespaces/default/pods/nginx/status").unwrap();
+        let t = parse_builtin("/api/v1/namespaces/default/pods/nginx/status").unwrap();
         assert_eq!(
             (t.resource.plural, t.namespace.as_deref(), t.name.as_deref()),
             ("pods", Some("default"), Some("nginx"))
         );
         assert_eq!(t.subresource.unwrap().name, "status");
-        let t = parse("/api/v1/namespaces/kube-system").unwrap();
+        let t = parse_builtin("/api/v1/namespaces/kube-system").unwrap();
         assert_eq!(
             (t.resource.plural, t.name.as_deref()),
             ("namespaces", Some("kube-system"))
         );
-        let t = parse("/api/v1/namespaces/foo/finalize").unwrap();
+        let t = parse_builtin("/api/v1/namespaces/foo/finalize").unwrap();
         assert_eq!(t.subresource.unwrap().name, "finalize");
-        let t = parse("/api/v1/namespaces/foo/configmaps").unwrap();
+        let t = parse_builtin("/api/v1/namespaces/foo/configmaps").unwrap();
         assert_eq!((t.resource.plural, t.name), ("configmaps", None));
-        let t = parse("/apis/apps/v1/namespaces/default/deployments").unwrap();
+        let t = parse_builtin("/apis/apps/v1/namespaces/default/deployments").unwrap();
         assert_eq!(
             (t.resource.plural, t.namespace.as_deref()),
             ("deployments", Some("default"))
         );
-        let t = parse("/apis/apps/v1/deployments").unwrap();
+        let t = parse_builtin("/apis/apps/v1/deployments").unwrap();
         assert!(t.namespace.is_none());
-        assert!(parse("/api/v1/pods/x").is_err());
-        assert!(parse("/apis/apps/v1/namespaces/d/deployments/x/nope").is_err());
-        assert!(parse("/api/v1/nodes/n1/status").is_ok());
+        assert!(parse_builtin("/api/v1/pods/x").is_err());
+        assert!(parse_builtin("/apis/apps/v1/namespaces/d/deployments/x/nope").is_err());
+        assert!(parse_builtin("/api/v1/nodes/n1/status").is_ok());
     }
 }

@@ -114,6 +114,11 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<R
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     tokio::spawn(bootstrap::keep(registry.clone(), endpoint));
+    registry
+        .reload_custom()
+        .await
+        .map_err(|e| anyhow::anyhow!("custom resource definitions: {e}"))?;
+    tokio::spawn(crate::custom::keep(registry.clone()));
     let join_token =
         crate::bootstrap_token::ensure(&registry, &config.data_dir.join("token"), &pki.ca_cert)
             .await?;
@@ -151,8 +156,12 @@ fn primary_ip() -> Option<IpAddr> {
 /// The routes: fixed documents, then every resource path.
 pub fn router(api: Arc<Api>, server_address: String) -> Router {
     let ok = || async { respond::with_type(200, "text/plain; charset=utf-8", b"ok".to_vec()) };
-    let api_doc = move |req: Request| async move { discovery::api(req.headers(), &server_address) };
-    let apis_doc = |req: Request| async move { discovery::apis(req.headers()) };
+    let api_doc = move |State(api): State<Arc<Api>>, req: Request| async move {
+        discovery::api(&served(&api), req.headers(), &server_address)
+    };
+    let apis_doc = |State(api): State<Arc<Api>>, req: Request| async move {
+        discovery::apis(&served(&api), req.headers())
+    };
     // kube-apiserver serves these three with a trailing slash too (the Python client asks
     // for `/version/`).
     Router::new()
@@ -170,7 +179,9 @@ pub fn router(api: Arc<Api>, server_address: String) -> Router {
         .route("/openapi/v2", get(openapi_v2))
         .route(
             "/openapi/v3",
-            get(|| async { respond::json(200, &openapi::v3_index()) }),
+            get(|State(api): State<Arc<Api>>| async move {
+                respond::json(200, &openapi::v3_index(&served(&api)))
+            }),
         )
         .route("/openapi/v3/{*path}", get(openapi_v3))
         .route(tokens::oidc::CONFIGURATION, get(oidc_configuration))
@@ -269,11 +280,22 @@ async fn openapi_v2(req: Request) -> Response {
     r
 }
 
-async fn openapi_v3(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
-    match openapi::V3.iter().find(|(p, _)| *p == path) {
-        Some((_, doc)) => respond::with_type(200, "application/json", doc.body.clone()),
+async fn openapi_v3(
+    State(api): State<Arc<Api>>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Response {
+    if let Some((_, doc)) = openapi::V3.iter().find(|(p, _)| *p == path) {
+        return respond::with_type(200, "application/json", doc.body.clone());
+    }
+    match openapi::custom_document(&served(&api), &path) {
+        Some(doc) => respond::with_type(200, "application/json", doc.body),
         None => respond::error(&crate::path::not_found()),
     }
+}
+
+/// Every served resource: the static table's and the custom ones.
+fn served(api: &Api) -> Vec<&'static krust_api::resources::Resource> {
+    crate::custom::all_resources(&api.registry.custom)
 }
 
 /// Discovery documents under `/api/v1` and `/apis/…`, and every resource path.
@@ -293,10 +315,11 @@ async fn resources(state: State<Arc<Api>>, req: Request) -> Response {
         return handlers::kubelet_proxy::serve(state.0.clone(), req.method(), node, &path, query)
             .await;
     }
+    let all = served(&state.0);
     let doc = match (req.method() == http::Method::GET, segs.as_slice()) {
-        (true, ["api", v]) => Some(discovery::resource_list("", v)),
-        (true, ["apis", g]) => Some(discovery::group(g)),
-        (true, ["apis", g, v]) => Some(discovery::resource_list(g, v)),
+        (true, ["api", v]) => Some(discovery::resource_list(&all, "", v)),
+        (true, ["apis", g]) => Some(discovery::group(&all, g)),
+        (true, ["apis", g, v]) => Some(discovery::resource_list(&all, g, v)),
         _ => None,
     };
     match doc {

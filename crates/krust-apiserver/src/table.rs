@@ -1,10 +1,14 @@
-//! Server-side printing: `meta.k8s.io/v1` Tables for `kubectl get`.
+//! Server-side printing: `meta.k8s.io/v1` Tables for `kubectl get` (a custom resource's by
+//! its printer columns).
 
 use krust_api::printers;
 use krust_api::resources::Resource;
 use serde_json::{Value, json};
 
 fn column_definitions(resource: &Resource) -> Vec<Value> {
+    if let Some(custom) = resource.custom {
+        return custom.columns.iter().map(|c| c.to_json()).collect();
+    }
     printers::columns(resource.group, resource.plural)
         .iter()
         .map(|c| {
@@ -16,8 +20,12 @@ fn column_definitions(resource: &Resource) -> Vec<Value> {
 
 fn row(resource: &Resource, obj: &Value, now: jiff::Timestamp) -> Value {
     let metadata = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let cells = match resource.custom {
+        Some(custom) => krust_api::custom::columns::cells(&custom.columns, obj, now),
+        None => printers::cells(resource.group, resource.plural, obj, now),
+    };
     json!({
-        "cells": printers::cells(resource.group, resource.plural, obj, now),
+        "cells": cells,
         "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata},
     })
 }

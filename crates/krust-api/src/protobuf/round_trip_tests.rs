@@ -61,6 +61,14 @@ fn objects() -> impl Iterator<Item = (&'static str, Value)> {
         .map(|(name, text)| (*name, serde_json::from_str(text).unwrap()))
 }
 
+/// The served resources with a protobuf form: all but CustomResourceDefinitions, served as
+/// JSON only (their protobuf form carries schemas as nested JSON; no client asks for it).
+fn with_protobuf() -> impl Iterator<Item = &'static crate::resources::Resource> {
+    RESOURCES
+        .iter()
+        .filter(|r| r.kind != "CustomResourceDefinition")
+}
+
 fn kind_of(v: &Value) -> (&str, &str) {
     (
         v["apiVersion"].as_str().unwrap(),
@@ -86,7 +94,7 @@ fn every_served_kind_has_a_round_trip_object() {
             (v.to_owned(), k.to_owned())
         })
         .collect();
-    for r in RESOURCES {
+    for r in with_protobuf() {
         let kind = (r.api_version(), r.kind.to_owned());
         assert!(covered.contains(&kind), "no round-trip object of {kind:?}");
     }
@@ -94,7 +102,7 @@ fn every_served_kind_has_a_round_trip_object() {
 
 #[test]
 fn every_served_kind_its_list_and_its_subresources_are_in_the_table() {
-    for r in RESOURCES {
+    for r in with_protobuf() {
         let api_version = r.api_version();
         assert!(supports(&api_version, r.kind), "{api_version} {}", r.kind);
         // Bindings and reviews are only ever created: Kubernetes has no lists of them.
@@ -129,7 +137,7 @@ fn round_trip_objects_hold_no_field_unknown_to_k8s_openapi() {
     for (name, mut object) in objects() {
         let (api_version, kind) = kind_of(&object);
         let (api_version, kind) = (api_version.to_owned(), kind.to_owned());
-        crate::decode::decode(&mut object, &api_version, &kind, FieldValidation::Strict)
+        crate::decode::decode_kind(&mut object, &api_version, &kind, FieldValidation::Strict)
             .unwrap_or_else(|e| panic!("{name}: {}", e.message));
     }
 }

@@ -4,6 +4,7 @@ use k8s_openapi::Resource;
 use k8s_openapi::api::{
     apps, authentication, authorization, autoscaling, coordination, core, discovery, events,
 };
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::JsonSchema;
 use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -62,6 +63,7 @@ pub(super) fn build() -> (Map<String, Value>, Vec<Kind>) {
         kind::<discovery::v1::EndpointSlice>(&mut generator, true),
         kind::<events::v1::Event>(&mut generator, true),
         kind::<k8s_openapi::api::networking::v1::NetworkPolicy>(&mut generator, true),
+        kind::<CustomResourceDefinition>(&mut generator, true),
     ];
     // Meta types that are not `Resource`s in k8s-openapi.
     generator.subschema_for::<meta::Status>();

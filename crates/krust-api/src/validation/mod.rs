@@ -20,14 +20,18 @@ use serde_json::Value;
 /// Validates an object about to be created (`old` is `None`) or updated.
 pub fn validate(resource: &Resource, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
     let mut causes = metadata(resource, obj);
-    match resource.kind {
+    match resource.builtin_kind() {
         "Pod" => causes.extend(pod::pod(obj, old)),
         "Deployment" | "ReplicaSet" => causes.extend(workloads::workload(resource.kind, obj, old)),
         "Service" => causes.extend(service::service(obj, old)),
         "ConfigMap" | "Secret" => causes.extend(config::config(resource.kind, obj)),
         "CertificateSigningRequest" => causes.extend(certificates::csr(obj, old)),
         "NetworkPolicy" => causes.extend(networking::network_policy(obj)),
+        "CustomResourceDefinition" => causes.extend(crate::custom::definition::validate(obj, old)),
         _ => {}
+    }
+    if let Some(custom) = resource.custom {
+        causes.extend(crate::custom::structural::validate(&custom.schema, obj));
     }
     verdict(resource, obj, causes)
 }
@@ -47,6 +51,9 @@ pub fn validate_ephemeral_containers(
 }
 
 fn name_rule(resource: &Resource) -> fn(&str) -> Vec<String> {
+    if resource.custom.is_some() {
+        return dns1123_subdomain;
+    }
     match resource.plural {
         "namespaces" => dns1123_label,
         "services" => dns1035_label,

@@ -47,7 +47,7 @@ pub fn body_object(
     obj["kind"] = json!(resource.kind);
     krust_api::meta::drop_nulls(&mut obj);
     let mode = FieldValidation::parse(call.params.get("fieldValidation"))?;
-    let warnings = decode(&mut obj, &api_version, resource.kind, mode)?;
+    let warnings = decode(&mut obj, resource, mode)?;
     Ok((convert::to_storage(resource, obj), warnings))
 }
 
@@ -64,8 +64,13 @@ pub async fn create(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     if call.target.resource.plural == "bindings" {
         return binding(call, &body).await;
     }
+    if call.target.resource.custom.is_some_and(|c| c.terminating) {
+        return Err(ApiError::method_not_allowed(
+            "create not allowed while custom resource definition is terminating",
+        ));
+    }
     let (mut obj, warnings) = body_object(call, call.target.resource, &body)?;
-    if call.target.resource.kind == "CertificateSigningRequest" {
+    if call.target.resource.builtin_kind() == "CertificateSigningRequest" {
         crate::registry::set_requester(&mut obj, &call.identity);
     }
     let created = call

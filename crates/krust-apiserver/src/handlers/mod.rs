@@ -188,7 +188,7 @@ async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
 /// Serves every request under `/api/v1` and `/apis/<group>/<version>`.
 pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
     let started = std::time::Instant::now();
-    if let Ok(target) = path::parse(req.uri().path())
+    if let Ok(target) = path::parse(req.uri().path(), &api.registry.custom)
         && let Some(sub) = target.subresource
         && node_proxy::SUBRESOURCES.contains(&sub.name)
     {
@@ -208,8 +208,8 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
         return response;
     }
     let (parts, body) = req.into_parts();
-    let parsed =
-        path::parse(parts.uri.path()).and_then(|t| Ok((t, Params::parse(parts.uri.query())?)));
+    let parsed = path::parse(parts.uri.path(), &api.registry.custom)
+        .and_then(|t| Ok((t, Params::parse(parts.uri.query())?)));
     let (target, params) = match parsed {
         Ok(p) => p,
         Err(e) => return respond::error(&e),
@@ -275,6 +275,14 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
     }
     .await;
     let mut response = result.unwrap_or_else(|e| respond::error(&e));
+    let writes = !matches!(verb, "get" | "list" | "watch");
+    if writes
+        && call.target.resource.builtin_kind() == "CustomResourceDefinition"
+        && response.status().is_success()
+        && let Err(e) = api.registry.reload_custom().await
+    {
+        tracing::warn!(error = %e, "custom resource definitions");
+    }
     if protobuf_only {
         response = respond::protobuf(response).await;
     }

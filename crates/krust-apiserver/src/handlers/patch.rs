@@ -85,7 +85,7 @@ pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {
     let mut warnings = Vec::new();
     let finish = |mut obj: Value, warnings: &mut Vec<String>| -> Result<Value, ApiError> {
         krust_api::meta::drop_nulls(&mut obj);
-        *warnings = decode(&mut obj, &resource.api_version(), resource.kind, mode)?;
+        *warnings = decode(&mut obj, resource, mode)?;
         Ok(convert::to_storage(resource, obj))
     };
     let registry = &call.api.registry;

@@ -1,14 +1,65 @@
-//! The `scale` subresource of deployments and replicasets: an `autoscaling/v1 Scale` view
-//! of `spec.replicas`.
+//! The `scale` subresource of deployments, replicasets and custom resources: an
+//! `autoscaling/v1 Scale` view of `spec.replicas` (of the paths a custom resource's scale
+//! subresource names).
 
 use super::Call;
 use crate::registry::Part;
 use crate::{negotiate, respond};
 use axum::response::Response;
+use krust_api::resources::Resource;
 use krust_api::status::ApiError;
 use serde_json::{Value, json};
 
-fn scale_of(obj: &Value) -> Value {
+/// A JSON pointer of a scale path (`.spec.replicas` → `/spec/replicas`).
+fn pointer(path: &str) -> String {
+    path.replace('.', "/")
+}
+
+/// Where the desired replicas are.
+fn spec_replicas(resource: &Resource) -> String {
+    resource
+        .custom
+        .and_then(|c| c.scale.as_ref())
+        .map_or("/spec/replicas".into(), |s| pointer(&s.spec_replicas))
+}
+
+/// The observed replicas and the label selector (as a string) of `obj`.
+fn observed(resource: &Resource, obj: &Value) -> (Value, Value) {
+    let Some(scale) = resource.custom.and_then(|c| c.scale.as_ref()) else {
+        let selector = obj.pointer("/spec/selector").unwrap_or(&Value::Null);
+        return (
+            obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            json!(krust_api::selectors::label_selector_string(selector)),
+        );
+    };
+    let replicas = obj.pointer(&pointer(&scale.status_replicas));
+    let selector = scale
+        .label_selector
+        .as_ref()
+        .and_then(|p| obj.pointer(&pointer(p)));
+    (
+        replicas.cloned().unwrap_or(json!(0)),
+        selector.cloned().unwrap_or(json!("")),
+    )
+}
+
+/// Sets the value at `pointer`, making the objects on the way.
+fn set_at(obj: &mut Value, pointer: &str, value: Value) {
+    let mut at = obj;
+    for key in pointer.trim_start_matches('/').split('/') {
+        if !at.is_object() {
+            *at = json!({});
+        }
+        at = at
+            .as_object_mut()
+            .expect("an object")
+            .entry(key)
+            .or_insert(Value::Null);
+    }
+    *at = value;
+}
+
+fn scale_of(resource: &Resource, obj: &Value) -> Value {
     let meta = &obj["metadata"];
     let mut metadata = json!({});
     for f in [
@@ -22,15 +73,13 @@ fn scale_of(obj: &Value) -> Value {
             metadata[f] = v.clone();
         }
     }
+    let (replicas, selector) = observed(resource, obj);
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": metadata,
-        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
-        "status": {
-            "replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
-            "selector": krust_api::selectors::label_selector_string(obj.pointer("/spec/selector").unwrap_or(&Value::Null)),
-        },
+        "spec": {"replicas": obj.pointer(&spec_replicas(resource)).cloned().unwrap_or(json!(0))},
+        "status": {"replicas": replicas, "selector": selector},
     })
 }
 
@@ -40,7 +89,7 @@ pub async fn get(call: &Call) -> Result<Response, ApiError> {
         .registry
         .get(call.stored(), call.namespace(), call.name())
         .await?;
-    Ok(respond::json(200, &scale_of(&obj)))
+    Ok(respond::json(200, &scale_of(call.target.resource, &obj)))
 }
 
 /// Sets `spec.replicas` from the Scale that `change` makes of the current one.
@@ -59,7 +108,7 @@ async fn set(
             Part::Scale,
             &opts,
             |obj| {
-                let scale = change(scale_of(obj))?;
+                let scale = change(scale_of(call.target.resource, obj))?;
                 let replicas = scale
                     .pointer("/spec/replicas")
                     .and_then(Value::as_i64)
@@ -77,7 +126,11 @@ async fn set(
                     ));
                 }
                 let mut obj = obj.clone();
-                obj["spec"]["replicas"] = json!(replicas);
+                set_at(
+                    &mut obj,
+                    &spec_replicas(call.target.resource),
+                    json!(replicas),
+                );
                 // The Scale's resourceVersion, if it names one, is the write's precondition.
                 if let Some(rv) = scale.pointer("/metadata/resourceVersion") {
                     obj["metadata"]["resourceVersion"] = rv.clone();
@@ -86,7 +139,10 @@ async fn set(
             },
         )
         .await?;
-    Ok(respond::json(200, &scale_of(&updated.object)))
+    Ok(respond::json(
+        200,
+        &scale_of(call.target.resource, &updated.object),
+    ))
 }
 
 pub async fn update(call: &Call, body: &[u8]) -> Result<Response, ApiError> {

@@ -76,7 +76,7 @@ impl Registry {
                 "the body of the request must be an object",
             ));
         }
-        obj["apiVersion"] = json!(resource.api_version());
+        obj["apiVersion"] = json!(resource.storage_api_version());
         obj["kind"] = json!(resource.kind);
         let m = meta::metadata_mut(&mut obj);
         if resource.namespaced {
@@ -115,13 +115,16 @@ impl Registry {
         m.insert("uid".into(), json!(meta::new_uid()));
         m.insert("creationTimestamp".into(), json!(meta::now()));
         hooks::prepare_create(resource, &mut obj);
-        defaults::on_create(resource.kind, &mut obj);
+        if resource.builtin_kind() == "CustomResourceDefinition" {
+            obj["status"] = self.definition_status(&obj);
+        }
+        defaults::on_create(resource.builtin_kind(), &mut obj);
         validation::validate(resource, &obj, None)?;
         let name = meta::name(&obj).to_string();
         if let (true, Some(ns)) = (resource.namespaced, meta::namespace(&obj).map(String::from)) {
             self.check_namespace(resource, &ns, &name).await?;
         }
-        if resource.kind == "Pod" && self.service_account_admission {
+        if resource.builtin_kind() == "Pod" && self.service_account_admission {
             self.admit_service_account(&mut obj).await?;
         }
         let mut obj = super::track_fields(resource, None, obj, super::Part::Main, opts)?;
@@ -134,7 +137,7 @@ impl Registry {
         let owner = format!("{}/{name}", meta::namespace(&obj).unwrap_or(""));
         let key = resource.key(meta::namespace(&obj), &name);
         let mut claims = super::allocate::Claims::default();
-        if resource.kind == "Service" {
+        if resource.builtin_kind() == "Service" {
             // Refuse a duplicate before it can hold addresses.
             if self
                 .store

@@ -110,7 +110,7 @@ impl Registry {
             .await
             .map_err(|e| store_error(resource, name, e))?
             .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, name))?;
-        if resource.kind == "Namespace" && PROTECTED_NAMESPACES.contains(&name) {
+        if resource.builtin_kind() == "Namespace" && PROTECTED_NAMESPACES.contains(&name) {
             let msg =
                 format!("namespaces {name:?} is forbidden: this namespace may not be deleted");
             let mut e = ApiError::new(403, "Forbidden", msg);
@@ -154,8 +154,15 @@ impl Registry {
         {
             finalizers.push(f.to_string());
         }
+        // A definition's objects go first (apiextensions-apiserver's finalizer controller).
+        let cleanup = krust_api::custom::definition::CLEANUP_FINALIZER;
+        if resource.builtin_kind() == "CustomResourceDefinition"
+            && !finalizers.iter().any(|x| x == cleanup)
+        {
+            finalizers.push(cleanup.to_string());
+        }
         let grace = self.grace_period(resource, &obj, opts);
-        let namespace_pending = resource.kind == "Namespace"
+        let namespace_pending = resource.builtin_kind() == "Namespace"
             && obj
                 .pointer("/spec/finalizers")
                 .and_then(Value::as_array)
@@ -178,6 +185,9 @@ impl Registry {
             if namespace_pending {
                 obj["status"]["phase"] = json!("Terminating");
             }
+            if resource.builtin_kind() == "CustomResourceDefinition" {
+                obj["status"] = self.definition_status(&obj);
+            }
             let updated = self
                 .store
                 .update(&key, super::encode(&obj), kv.mod_revision)
@@ -191,7 +201,7 @@ impl Registry {
         let Some(gone) = unless_overtaken(deleted, resource, name)? else {
             return Ok(None);
         };
-        if resource.kind == "Service" {
+        if resource.builtin_kind() == "Service" {
             self.release_service(&obj, None).await;
         }
         obj["metadata"]["resourceVersion"] = json!(gone.mod_revision.to_string());
@@ -200,7 +210,7 @@ impl Registry {
 
     /// The grace period of a delete: pods that may be running get theirs, all else 0.
     fn grace_period(&self, resource: &Resource, obj: &Value, opts: &DeleteOptions) -> i64 {
-        if resource.kind != "Pod" {
+        if resource.builtin_kind() != "Pod" {
             return 0;
         }
         let scheduled = obj

@@ -5,9 +5,29 @@ use super::certificates;
 use krust_api::resources::Resource;
 use serde_json::{Map, Value, json};
 
-/// Kinds whose `metadata.generation` counts spec changes.
+/// Kinds whose `metadata.generation` counts spec changes (custom resources' counts every
+/// change but to metadata and, with a status subresource, status).
 pub fn has_generation(resource: &Resource) -> bool {
-    matches!(resource.kind, "Deployment" | "ReplicaSet")
+    resource.custom.is_some()
+        || matches!(
+            resource.builtin_kind(),
+            "Deployment" | "ReplicaSet" | "CustomResourceDefinition"
+        )
+}
+
+/// Whether an update changed what `metadata.generation` counts.
+fn generation_changed(resource: &Resource, obj: &Value, old: &Value) -> bool {
+    if resource.custom.is_none() {
+        return obj.get("spec") != old.get("spec");
+    }
+    let counted = |v: &Value| -> Vec<(String, Value)> {
+        let fields = v.as_object().into_iter().flatten();
+        fields
+            .filter(|(k, _)| *k != "metadata" && !(resource.has_status && *k == "status"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    counted(obj) != counted(old)
 }
 
 /// Kinds whose DELETE answers the deleted object rather than a success `Status` (their
@@ -15,18 +35,25 @@ pub fn has_generation(resource: &Resource) -> bool {
 /// (grace period, finalizers) is answered for every kind.
 pub fn returns_deleted_object(resource: &Resource) -> bool {
     matches!(
-        resource.kind,
+        resource.builtin_kind(),
         "Pod" | "Service" | "Namespace" | "ServiceAccount"
     )
 }
 
 /// Clears what a client may not set on create (status, for most kinds with a status).
 pub fn prepare_create(resource: &Resource, obj: &mut Value) {
-    match resource.kind {
+    match resource.builtin_kind() {
         "Deployment" | "ReplicaSet" => obj["status"] = json!({}),
         "Service" => obj["status"] = json!({"loadBalancer": {}}),
         "CertificateSigningRequest" => obj["status"] = json!({}),
+        "CustomResourceDefinition" => krust_api::custom::definition::set_defaults(obj),
         _ => {}
+    }
+    if let Some(custom) = resource.custom {
+        if resource.has_status {
+            obj.as_object_mut().map(|m| m.remove("status"));
+        }
+        krust_api::custom::structural::default(&custom.schema, obj);
     }
     if has_generation(resource) {
         obj["metadata"]["generation"] = json!(1);
@@ -51,7 +78,7 @@ pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, part: P
             _ => {}
         }
         *obj = merged;
-    } else if resource.kind == "CertificateSigningRequest" {
+    } else if resource.builtin_kind() == "CertificateSigningRequest" {
         certificates::prepare_update(obj, old, part);
     } else if part == Part::Status {
         // The old object but its status, which (with labels and annotations, which may
@@ -90,7 +117,7 @@ pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, part: P
             }
         }
     }
-    if resource.kind == "Service" && part == Part::Main {
+    if resource.builtin_kind() == "Service" && part == Part::Main {
         drop_type_dependent_fields(obj, old);
     }
     let meta = obj["metadata"].as_object_mut().expect("metadata");
@@ -106,7 +133,13 @@ pub fn prepare_update(resource: &Resource, obj: &mut Value, old: &Value, part: P
             None => meta.remove(f),
         };
     }
-    if has_generation(resource) && obj.get("spec") != old.get("spec") {
+    if let Some(custom) = resource.custom {
+        krust_api::custom::structural::default(&custom.schema, obj);
+    }
+    if resource.builtin_kind() == "CustomResourceDefinition" && part == Part::Main {
+        krust_api::custom::definition::set_defaults(obj);
+    }
+    if has_generation(resource) && generation_changed(resource, obj, old) {
         let g = old["metadata"]["generation"].as_i64().unwrap_or(0);
         obj["metadata"]["generation"] = json!(g + 1);
     }

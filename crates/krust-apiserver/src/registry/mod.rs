@@ -96,6 +96,8 @@ pub struct Registry {
     /// Whether the ServiceAccount admission plugin runs on pod creation (not when no
     /// controller makes the accounts it needs: `krust server --api-only`).
     pub service_account_admission: bool,
+    /// The custom resources served (from the stored CustomResourceDefinitions).
+    pub custom: Arc<crate::custom::CustomResources>,
 }
 
 impl Registry {
@@ -112,6 +114,7 @@ impl Registry {
             service_cidr,
             node_ports: NODE_PORTS,
             service_account_admission: false,
+            custom: Default::default(),
         })
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 /// Kinds that PUT may create (as in Kubernetes' `AllowCreateOnUpdate`).
 fn create_on_update(resource: &Resource) -> bool {
-    matches!(resource.kind, "Endpoints" | "Event" | "Lease")
+    matches!(resource.builtin_kind(), "Endpoints" | "Event" | "Lease")
 }
 
 /// A replacement must be an object, and may not rename the one it replaces.
@@ -145,7 +145,7 @@ impl Registry {
                 &why,
             ));
         }
-        obj["apiVersion"] = json!(resource.api_version());
+        obj["apiVersion"] = json!(resource.storage_api_version());
         obj["kind"] = json!(resource.kind);
         let m = meta::metadata_mut(&mut obj);
         m.insert("name".into(), json!(name));
@@ -154,7 +154,10 @@ impl Registry {
             _ => m.remove("namespace"),
         };
         hooks::prepare_update(resource, &mut obj, &old, part);
-        defaults::on_write(resource.kind, &mut obj);
+        if resource.builtin_kind() == "CustomResourceDefinition" && part == Part::Main {
+            obj["status"] = self.definition_status(&obj);
+        }
+        defaults::on_write(resource.builtin_kind(), &mut obj);
         if part == Part::EphemeralContainers {
             validation::validate_ephemeral_containers(resource, &obj, &old)?;
         } else {
@@ -172,7 +175,7 @@ impl Registry {
             .pointer("/spec/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty())
-            && resource.kind == "Namespace";
+            && resource.builtin_kind() == "Namespace";
         if meta::is_terminating(&obj)
             && meta::finalizers(&obj).is_empty()
             && !namespace_finalizers
@@ -182,21 +185,21 @@ impl Registry {
             let Some(kv) = unless_overtaken(deleted, resource, name)? else {
                 return Ok(None);
             };
-            if resource.kind == "Service" {
+            if resource.builtin_kind() == "Service" {
                 self.release_service(&obj, None).await;
             }
             return Ok(Some(Written::unstored(obj, &kv)));
         }
         let mut obj = obj;
         let owner = format!("{}/{name}", namespace.unwrap_or(""));
-        let claims = match resource.kind {
+        let claims = match resource.builtin_kind() {
             "Service" => self.allocate_service(&mut obj, Some(&old), &owner).await?,
             _ => Default::default(),
         };
         let updated = self.store.update(key, encode(&obj), expected).await;
         match unless_overtaken(updated, resource, name) {
             Ok(Some(kv)) => {
-                if resource.kind == "Service" {
+                if resource.builtin_kind() == "Service" {
                     self.release_service(&old, Some(&obj)).await;
                 }
                 Ok(Some(Written::stored(obj, kv)))
