@@ -50,12 +50,33 @@ pub fn apply_patch(
         "application/strategic-merge-patch+json" => {
             let definition =
                 schema::definition_for(resource.group, resource.version, resource.kind)
-                    .ok_or_else(|| ApiError::unsupported_media_type(ct))?;
+                    .ok_or_else(|| unsupported_patch(resource))?;
             patch::strategic_merge_patch(current, &negotiate::parse_json(body)?, definition)
                 .map_err(patch_error)
         }
-        other => Err(ApiError::unsupported_media_type(other)),
+        _ => Err(unsupported_patch(resource)),
     }
+}
+
+/// The 415 of a patch type `resource` does not take (custom resources take no strategic
+/// merge patch), naming those it takes, as kube-apiserver does.
+fn unsupported_patch(resource: &Resource) -> ApiError {
+    let mut types = vec![
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        APPLY,
+    ];
+    if resource.custom.is_none() {
+        types.push("application/strategic-merge-patch+json");
+    }
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: {}",
+            types.join(", ")
+        ),
+    )
 }
 
 pub async fn patch(call: &Call, body: Bytes) -> Result<Response, ApiError> {

@@ -141,10 +141,17 @@ pub fn track_fields(
     let Some(manager) = &opts.field_manager else {
         return Ok(obj);
     };
-    let Some(definition) =
-        krust_api::schema::definition_for(resource.group, resource.version, resource.kind)
-    else {
-        return Ok(obj);
+    // A custom resource's fields are tracked without a definition: every map by key, every
+    // list as a whole (what its schema's defaults mean to server-side apply).
+    let definition = match resource.custom {
+        Some(_) => "",
+        None => {
+            match krust_api::schema::definition_for(resource.group, resource.version, resource.kind)
+            {
+                Some(definition) => definition,
+                None => return Ok(obj),
+            }
+        }
     };
     let manager = krust_api::patch::Manager {
         name: manager,
