@@ -110,8 +110,23 @@ pub(super) fn build() -> (Map<String, Value>, Vec<Kind>) {
         "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
         &delete_gvks,
     );
+    untyped_alternatives(&mut defs);
     annotate(&mut defs);
     (defs, kinds)
+}
+
+/// The JSON-schema values that are one of two shapes (`JSONSchemaPropsOrArray`, `…OrBool`,
+/// `…OrStringArray`) are published by Kubernetes with a description alone: Swagger 2.0 has no
+/// `oneOf`.
+fn untyped_alternatives(defs: &mut Map<String, Value>) {
+    for (name, def) in defs.iter_mut() {
+        if name.starts_with(
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOr",
+        ) && let Some(def) = def.as_object_mut()
+        {
+            def.retain(|k, _| k == "description");
+        }
+    }
 }
 
 /// The `<Kind>List` schema Kubernetes publishes for a listable kind.
