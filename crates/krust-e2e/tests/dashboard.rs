@@ -5,8 +5,9 @@
 //! value shows only when asked, and the Deployment is kept when the confirmation is cancelled
 //! and deleted when it is given; the overview's node usage (metrics.k8s.io) and recent
 //! warnings, a container picked for its logs and its previous run's, a Deployment restarted
-//! from the page; without `--url` on a desktop, the URL opened with `xdg-open`. Screenshots
-//! are kept under `target/tmp/dashboard/`.
+//! from the page; without `--url` on a desktop, the URL opened with `xdg-open`; a custom
+//! resource defined while the page is open, listed by its printer columns. Screenshots are
+//! kept under `target/tmp/dashboard/`.
 
 mod real_node_support;
 
@@ -661,5 +662,96 @@ spec:
         }),
         "the old pod stayed: {}",
         c.ok(&["get", "pods", "-o", "wide"])
+    );
+}
+
+const CRONTABS: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: crontabs.stable.example.com
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: crontabs, kind: CronTab}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {cronSpec: {type: string}, image: {type: string}}}
+    additionalPrinterColumns:
+    - {name: Spec, type: string, jsonPath: .spec.cronSpec}
+    - {name: Image, type: string, jsonPath: .spec.image}
+---
+apiVersion: stable.example.com/v1
+kind: CronTab
+metadata: {name: nightly}
+spec: {cronSpec: '0 3 * * *', image: backup:1}
+";
+
+#[test]
+fn a_custom_resource_appears_in_the_dashboard_with_its_printer_columns_when_defined() {
+    let c = krust_e2e::Cluster::start();
+    let (_dashboard, url, shots) = dashboard(&c);
+    let mut page = cdp::Browser::start(1280, 800);
+    page.goto(&url);
+    page.eval("location.hash = '#/r/stable.example.com/v1/crontabs'");
+    assert!(
+        page.wait_for(
+            "document.body.textContent.includes('does not serve crontabs')",
+            WAIT
+        )
+        .is_some(),
+        "{}",
+        page.text()
+    );
+    // Defined while the page is open: the page learns it from its watch of the definitions.
+    let file = c.write_file("crontabs.yaml", CRONTABS);
+    let applied = c.kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    if !applied.success() {
+        // The object can race its definition's first discovery: kubectl is told to retry.
+        c.ok(&["apply", "-f", file.to_str().unwrap()]);
+    }
+    let row = "document.querySelector('#list tr[data-name=nightly]')";
+    assert!(
+        page.wait_for(&format!("{row}?.textContent.includes('0 3 * * *')"), WAIT)
+            .is_some(),
+        "no CronTab row:\n{}",
+        page.text()
+    );
+    let head = page.eval("document.querySelector('#list tr').textContent");
+    assert!(
+        head.as_str()
+            .is_some_and(|h| h.contains("Spec") && h.contains("Image")),
+        "{head}"
+    );
+    assert!(
+        page.wait_for("document.querySelector('nav a[data-kind=CronTab]')", WAIT)
+            .is_some(),
+        "not in the sidebar:\n{}",
+        page.text()
+    );
+    page.screenshot(&shots.join("custom-resources.png"));
+    // Its details and YAML, then gone from the list once kubectl deletes it.
+    page.eval(&format!("{row}.click()"));
+    assert!(
+        page.wait_for(
+            "document.querySelector('#yaml')?.textContent.includes('backup:1')",
+            WAIT
+        )
+        .is_some(),
+        "{}",
+        page.text()
+    );
+    page.eval("location.hash = '#/r/stable.example.com/v1/crontabs'");
+    assert!(page.wait_for(row, WAIT).is_some(), "{}", page.text());
+    c.ok(&["delete", "crontab", "nightly"]);
+    assert!(
+        page.wait_for(&format!("!{row}"), WAIT).is_some(),
+        "the deleted CronTab stayed:\n{}",
+        page.text()
     );
 }

@@ -34,8 +34,8 @@ export function age(time) {
 export const route = (r, o) =>
   `#/r/${r.group || 'core'}/${r.version}/${r.name}/${o.metadata.namespace || '-'}/${encodeURIComponent(o.metadata.name)}`;
 
-/** What every view shares: the served resources and the filters. */
-export const ctx = { resources: [], namespaces: null, ns: '', label: '', name: '' };
+/** What every view shares: the served resources, the custom resource definitions and the filters. */
+export const ctx = { resources: [], crds: [], namespaces: null, ns: '', label: '', name: '' };
 
 /** The resource named `name` in `group` (core: ''). */
 export const resource = (group, name) => ctx.resources.find(r => r.group === group && r.name === name);
@@ -67,12 +67,14 @@ function sidebar() {
 
 let cleanup = () => {};
 let discovered = null; // the discovery's promise, resolved once ctx.resources is known
+let missing = false; // whether the view shown names a resource not served (yet)
 
 function show() {
   cleanup();
   const main = document.getElementById('main');
   main.replaceChildren();
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  missing = false;
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('here', a.getAttribute('href') === location.hash.split('/').slice(0, 5).join('/'));
   try {
     if (parts[0] === 'r' && !ctx.resources.length) {
@@ -82,7 +84,7 @@ function show() {
       discovered.then(() => { if (location.hash === hash) show(); });
     } else if (parts[0] === 'r') {
       const r = resource(parts[1] === 'core' ? '' : parts[1], parts[3]);
-      if (!r) { main.append(h('p', { class: 'error' }, `The server does not serve ${parts[3]}.`)); cleanup = () => {}; return; }
+      if (!r) { main.append(h('p', { class: 'error' }, `The server does not serve ${parts[3]}.`)); cleanup = () => {}; missing = true; return; }
       cleanup = parts[5] ? detail(main, r, parts[4] === '-' ? '' : parts[4], parts[5]) : list(main, r);
     } else if (parts[0] === 'logs') {
       cleanup = logs(main, parts[1], parts[2]);
@@ -115,10 +117,25 @@ function filters() {
   name.addEventListener('input', () => { ctx.name = name.value.trim(); document.dispatchEvent(new Event('krust-filter')); });
 }
 
+/** Custom resources come and go with their definitions: discovery is run again when they change. */
+function definitions() {
+  let served = null;
+  live('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {}, items => {
+    ctx.crds = items;
+    document.dispatchEvent(new Event('krust-crds'));
+    const now = items.map(c => c.metadata.name + ':' + c.metadata.resourceVersion).sort().join();
+    if (served !== null && now !== served) {
+      discover().then(resources => { ctx.resources = resources; sidebar(); if (missing) show(); });
+    }
+    served = now;
+  });
+}
+
 function start() {
   filters();
   // The overview needs no discovery: it paints at once, the sidebar follows.
   discovered = discover().then(resources => { ctx.resources = resources; sidebar(); });
+  definitions();
   addEventListener('hashchange', show);
   show();
   discovered.catch(e => document.getElementById('main').append(h('p', { class: 'error' }, 'The API did not answer: ' + e.message)));

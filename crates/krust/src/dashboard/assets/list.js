@@ -1,5 +1,6 @@
 // Every object of one kind, live (watched), filtered by namespace, label selector and name,
-// with the columns kubectl's `get` prints for the common kinds.
+// with the columns kubectl's `get` prints for the common kinds, and a custom resource's
+// printer columns (`additionalPrinterColumns` of its definition).
 import { live, collection } from './api.js';
 import { h, age, ctx, route } from './app.js';
 
@@ -41,14 +42,33 @@ const COLUMNS = {
     ['Message', e => e.message]],
 };
 
+/** A printer column's value: its JSONPath's dotted fields (`.spec.replicas`); '' for what else. */
+function at(o, path) {
+  let v = o;
+  for (const f of path.replace(/^\./, '').split('.')) {
+    if (v === null || typeof v !== 'object' || /[[\]]/.test(f)) return '';
+    v = v[f];
+  }
+  return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+/** A custom resource's default printer columns (Age is always shown). */
+function printerColumns(r) {
+  const crd = ctx.crds.find(c => c.spec.group === r.group && c.spec.names.plural === r.name);
+  const version = crd?.spec.versions.find(v => v.name === r.version);
+  return (version?.additionalPrinterColumns || [])
+    .filter(c => !c.priority && c.jsonPath !== '.metadata.creationTimestamp')
+    .map(c => [c.name, o => at(o, c.jsonPath)]);
+}
+
 export function list(main, r) {
-  const cols = COLUMNS[r.name] || [];
   const count = h('span', { class: 'muted' });
   const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   const error = h('div');
   main.append(h('h2', {}, r.kind, ' ', count), error, body);
   let items = [];
   function render() {
+    const cols = COLUMNS[r.name] || (r.group ? printerColumns(r) : []);
     const shown = items.filter(o => o.metadata.name.includes(ctx.name))
       .sort((a, b) => (a.metadata.namespace || '').localeCompare(b.metadata.namespace || '') || a.metadata.name.localeCompare(b.metadata.name));
     count.textContent = `(${shown.length})`;
@@ -62,5 +82,6 @@ export function list(main, r) {
   const stop = live(collection(r, ctx.ns), { labelSelector: ctx.label }, got => { items = got; error.replaceChildren(); render(); },
     e => error.replaceChildren(h('p', { class: 'error' }, e.message)));
   document.addEventListener('krust-filter', render);
-  return () => { stop(); document.removeEventListener('krust-filter', render); };
+  document.addEventListener('krust-crds', render);
+  return () => { stop(); document.removeEventListener('krust-filter', render); document.removeEventListener('krust-crds', render); };
 }
