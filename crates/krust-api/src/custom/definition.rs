@@ -91,6 +91,18 @@ pub fn validate(crd: &Value, old: Option<&Value>) -> Vec<Cause> {
         )),
     }
     causes.extend(validate_versions(crd));
+    // Conversion webhooks are not called: only versions that differ by apiVersion alone.
+    let strategy = crd
+        .pointer("/spec/conversion/strategy")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if !matches!(strategy.as_str(), None | Some("None")) {
+        causes.push(Cause::not_supported(
+            "spec.conversion.strategy",
+            &strategy,
+            &["None"],
+        ));
+    }
     if let Some(old) = old
         && old.pointer("/spec/scope") != crd.pointer("/spec/scope")
     {

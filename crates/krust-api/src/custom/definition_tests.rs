@@ -135,3 +135,17 @@ fn versions_sort_by_kubernetes_priority() {
         ["v2", "v1", "v1beta2", "v1beta1", "v1alpha1", "bar", "foo"]
     );
 }
+
+#[test]
+fn a_conversion_webhook_is_refused_as_unsupported() {
+    let mut crd = crontab();
+    crd["spec"]["conversion"] = json!({"strategy": "Webhook"});
+    set_defaults(&mut crd);
+    let causes = validate(&crd, None);
+    assert_eq!(causes[0].field, "spec.conversion.strategy");
+    assert!(
+        causes[0].message.contains("supported values: \"None\""),
+        "{}",
+        causes[0].message
+    );
+}
