@@ -2,7 +2,7 @@
 //! plugin's `kube-api-access-*` volume, the kubelet's bound token, the cluster CA and the
 //! namespace at `/var/run/secrets/kubernetes.io/serviceaccount`; the token authenticates as
 //! the pod's account until the pod is deleted; `automountServiceAccountToken: false` and a
-//! missing account.
+//! missing account; a short-lived token refreshed in the pod's files before it expires.
 
 mod real_node_support;
 
@@ -160,4 +160,67 @@ spec:
         pods.contains(r#"pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default""#),
         "{pods}"
     );
+}
+
+/// The `exp` claim of a JWT.
+fn expiry(token: &str) -> i64 {
+    use base64::Engine;
+    let payload = token.trim().split('.').nth(1).expect("a JWT");
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    let claims: serde_json::Value = serde_json::from_slice(&claims).expect("JSON claims");
+    claims["exp"].as_i64().expect("exp")
+}
+
+/// The kubelet requests a token again once 80% of its life has passed and rewrites the
+/// projected file; the shortest lifetime Kubernetes allows is ten minutes, so this test
+/// waits eight (it runs beside the others).
+#[test]
+fn a_short_lived_token_is_refreshed_in_the_pod_before_it_expires() {
+    let c = cluster();
+    apply(
+        &c,
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: short-lived}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: {IMAGE}
+    command: [sleep, "3600"]
+    volumeMounts: [{{name: token, mountPath: /token}}]
+  volumes:
+  - name: token
+    projected:
+      sources:
+      - serviceAccountToken: {{path: token, expirationSeconds: 600}}
+"#
+        ),
+    );
+    wait_running(&c, "short-lived");
+    let first = sh(&c, "short-lived", "cat /token/token");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let second = loop {
+        let now = sh(&c, "short-lived", "cat /token/token");
+        if now != first {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token was not refreshed within its lifetime"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(10));
+    };
+    let (old, new) = (expiry(&first), expiry(&second));
+    assert!(
+        (new - old) >= 470,
+        "the new token lives on from its refresh: exp {old} → {new}"
+    );
+    let as_pod = c.token_kubeconfig("refreshed", second.trim());
+    let who = c.kubectl_with(&as_pod, &["auth", "whoami"]);
+    assert!(who.success(), "{}", who.stderr);
+    assert!(who.stdout.contains("short-lived"), "{}", who.stdout);
 }
