@@ -111,6 +111,32 @@ fn default_of(s: &Value) -> Option<&Value> {
     s.get("default").filter(|d| !d.is_null())
 }
 
+/// Calls `visit` with every value of `obj` the schema declares (properties,
+/// additionalProperties as `path[key]`, items as `path[i]`), the root first, each with its
+/// schema and path.
+fn walk(s: &Value, x: &Value, path: &str, visit: &mut impl FnMut(&Value, &Value, &str)) {
+    visit(s, x, path);
+    match x {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if let Some(p) = property(s, k) {
+                    walk(p, v, &child(path, k), visit);
+                } else if let Some(Some(extra)) = additional(s) {
+                    walk(extra, v, &format!("{path}[{k}]"), visit);
+                }
+            }
+        }
+        Value::Array(list) => {
+            if let Some(items) = items(s) {
+                for (i, v) in list.iter().enumerate() {
+                    walk(items, v, &format!("{path}[{i}]"), visit);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// `a.b`: property `b` of path `a` (the root's own properties have no leading dot).
 fn child(path: &str, key: &str) -> String {
     if path.is_empty() {

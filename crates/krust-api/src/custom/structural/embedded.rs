@@ -2,7 +2,7 @@
 //! `schema/objectmeta` validation), below the root (whose own are validated elsewhere).
 
 use super::render::{self, shown};
-use super::{EMBEDDED_RESOURCE, additional, child, flag, items, property};
+use super::{EMBEDDED_RESOURCE, child, flag, walk};
 use crate::status::Cause;
 use crate::validation::dns1035_label;
 use serde_json::{Map, Value};
@@ -11,34 +11,15 @@ use serde_json::{Map, Value};
 pub(super) fn validate(schema: &Value, obj: &Value) -> Vec<Cause> {
     let mut out = Vec::new();
     // The root is a resource too, but its apiVersion, kind and metadata are not ours.
-    walk(schema, obj, "", &mut out);
+    walk(schema, obj, "", &mut |s, x, path| {
+        if let Value::Object(map) = x
+            && !path.is_empty()
+            && flag(s, EMBEDDED_RESOURCE)
+        {
+            resource(map, path, &mut out);
+        }
+    });
     out
-}
-
-/// Walks the declared structure (properties, additionalProperties as `path[key]`, items).
-fn walk(s: &Value, x: &Value, path: &str, out: &mut Vec<Cause>) {
-    match x {
-        Value::Object(map) => {
-            if !path.is_empty() && flag(s, EMBEDDED_RESOURCE) {
-                resource(map, path, out);
-            }
-            for (k, v) in map {
-                if let Some(p) = property(s, k) {
-                    walk(p, v, &child(path, k), out);
-                } else if let Some(Some(extra)) = additional(s) {
-                    walk(extra, v, &format!("{path}[{k}]"), out);
-                }
-            }
-        }
-        Value::Array(list) => {
-            if let Some(items) = items(s) {
-                for (i, v) in list.iter().enumerate() {
-                    walk(items, v, &format!("{path}[{i}]"), out);
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// An embedded object needs a string `apiVersion` (a group version) and `kind` (a

@@ -2,7 +2,7 @@
 //! `schema/listtype`).
 
 use super::render::{self, shown};
-use super::{additional, child, items, property};
+use super::walk;
 use crate::status::Cause;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -10,40 +10,21 @@ use std::collections::HashMap;
 /// The causes of the sets and maps in `obj`.
 pub(super) fn validate(schema: &Value, obj: &Value) -> Vec<Cause> {
     let mut out = Vec::new();
-    walk(schema, obj, "", &mut out);
+    walk(schema, obj, "", &mut |s, x, path| {
+        let Value::Array(list) = x else {
+            return;
+        };
+        match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
+            Some("set") => {
+                for i in repeated(list) {
+                    out.push(render::duplicate(format!("{path}[{i}]"), &list[i]));
+                }
+            }
+            Some("map") => map_list(s, list, path, &mut out),
+            _ => {}
+        }
+    });
     out
-}
-
-/// Walks the declared structure (properties, additionalProperties as `path[key]`, items).
-fn walk(s: &Value, x: &Value, path: &str, out: &mut Vec<Cause>) {
-    match x {
-        Value::Object(map) => {
-            for (k, v) in map {
-                if let Some(p) = property(s, k) {
-                    walk(p, v, &child(path, k), out);
-                } else if let Some(Some(extra)) = additional(s) {
-                    walk(extra, v, &format!("{path}[{k}]"), out);
-                }
-            }
-        }
-        Value::Array(list) => {
-            match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
-                Some("set") => {
-                    for i in repeated(list) {
-                        out.push(render::duplicate(format!("{path}[{i}]"), &list[i]));
-                    }
-                }
-                Some("map") => map_list(s, list, path, out),
-                _ => {}
-            }
-            if let Some(items) = items(s) {
-                for (i, v) in list.iter().enumerate() {
-                    walk(items, v, &format!("{path}[{i}]"), out);
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// The indices where a value shows up for the second time (once per repeated value).
