@@ -25,9 +25,9 @@ pub struct SqliteOptions {
     pub watch_buffer: usize,
     /// The most writes committed in one transaction.
     pub max_batch: usize,
-    /// Under load (a batch found more than one write waiting), how long the writer waits
+    /// Under load (a batch found four writes or more waiting), how long the writer waits
     /// for more before it commits, so that one fsync serves more writes (PostgreSQL's
-    /// `commit_delay` with `commit_siblings`). A lone write never waits.
+    /// `commit_delay` with `commit_siblings`). A lone write, or two or three, never waits.
     pub commit_delay: Duration,
 }
 

@@ -6,7 +6,8 @@
 //! order, commits them in one transaction (one fsync), then publishes them to the in-memory
 //! state and the watchers, and only then answers the callers. While it waits on the disk,
 //! new requests pile up and go into the next batch, so throughput grows with concurrency;
-//! when it finds more than one waiting, it also waits up to `commit_delay` for more.
+//! when it finds at least [`COMMIT_SIBLINGS`] waiting, it also waits up to `commit_delay`
+//! for more.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -21,6 +22,12 @@ use crate::ops::Op;
 use crate::state::{Shared, State};
 use crate::{Error, Event, KeyValue, Result};
 
+/// How many writes a batch must have found waiting before it waits `commit_delay` for more
+/// (PostgreSQL's `commit_siblings`): a few writes that meet by chance (a pod's status and
+/// its Event, a binding and its `Scheduled` Event) commit at once; a load that keeps
+/// more waiting shares its fsyncs.
+pub(crate) const COMMIT_SIBLINGS: usize = 4;
+
 /// A write and where to send its outcome.
 #[derive(Debug)]
 pub(crate) struct Request {
@@ -34,7 +41,8 @@ pub(crate) struct Writer {
     pub(crate) shared: Arc<Shared>,
     pub(crate) requests: Receiver<Request>,
     pub(crate) max_batch: usize,
-    /// How long a batch of more than one write waits for more (`SqliteOptions::commit_delay`).
+    /// How long a batch of [`COMMIT_SIBLINGS`] writes or more waits for more
+    /// (`SqliteOptions::commit_delay`).
     pub(crate) commit_delay: Duration,
     /// Held (with its exclusive lock) until the thread ends, after the connection closes.
     pub(crate) _lock: File,
@@ -52,7 +60,7 @@ impl Writer {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
-            if batch.len() > 1 {
+            if batch.len() >= COMMIT_SIBLINGS {
                 // Under load: more writes are on their way; let one fsync serve them too.
                 let until = Instant::now() + self.commit_delay;
                 while batch.len() < self.max_batch {
