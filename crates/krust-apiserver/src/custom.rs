@@ -4,7 +4,7 @@
 //! (set in its status as it is written), and the finalizer controller (a deleted
 //! definition's objects are deleted before it goes).
 
-use crate::registry::{DeleteOptions, ListQuery, Part, Registry, WriteOptions};
+use crate::registry::{DeleteOptions, Deleted, ListQuery, Part, Registry, WriteOptions};
 use krust_api::custom::definition::{self, CLEANUP_FINALIZER};
 use krust_api::resources::{RESOURCES, Resource, find};
 use krust_api::status::ApiError;
@@ -61,11 +61,11 @@ fn definitions() -> &'static Resource {
 }
 
 impl Registry {
-    /// Reads every stored definition and serves what they make.
-    pub async fn reload_custom(&self) -> Result<(), ApiError> {
+    /// Reads every stored definition and serves what they make; returns the definitions.
+    pub async fn reload_custom(&self) -> Result<Vec<Value>, ApiError> {
         let mut page = self.list(definitions(), &ListQuery::default()).await?;
         self.custom.set(&mut page.items);
-        Ok(())
+        Ok(page.items)
     }
 
     /// The status a definition being written gets: its names checked against the rest of
@@ -88,26 +88,22 @@ impl Registry {
             return self.release(name).await;
         };
         let left = self.list(resource, &ListQuery::default()).await?;
+        let mut all_gone = true;
         for obj in &left.items {
             let ns = krust_api::meta::namespace(obj);
-            let gone = self
-                .delete(
-                    resource,
-                    ns,
-                    krust_api::meta::name(obj),
-                    &DeleteOptions::default(),
-                )
-                .await;
-            if let Some(e) = gone.as_ref().err().filter(|e| e.code != 404) {
-                tracing::warn!(definition = name, error = %e, "deleting a custom object");
+            let (name_of, opts) = (krust_api::meta::name(obj), DeleteOptions::default());
+            match self.delete(resource, ns, name_of, &opts).await {
+                Ok(Deleted::Gone(_)) => {}
+                Err(e) if e.code == 404 => {}
+                // Its finalizers hold it: the definition waits.
+                Ok(Deleted::Pending(_)) => all_gone = false,
+                Err(e) => {
+                    tracing::warn!(definition = name, error = %e, "deleting a custom object");
+                    all_gone = false;
+                }
             }
         }
-        if self
-            .list(resource, &ListQuery::default())
-            .await?
-            .items
-            .is_empty()
-        {
+        if all_gone {
             self.release(name).await?;
         }
         Ok(())
@@ -157,10 +153,8 @@ pub async fn keep(registry: Registry) {
 /// One round: serve what is stored, and clean up the definitions being deleted. Returns
 /// whether a cleanup is still pending.
 async fn sync(registry: &Registry) -> Result<bool, ApiError> {
-    registry.reload_custom().await?;
-    let stored = registry.list(definitions(), &ListQuery::default()).await?;
+    let stored = registry.reload_custom().await?;
     let terminating: Vec<&Value> = stored
-        .items
         .iter()
         .filter(|c| krust_api::meta::is_terminating(c))
         .collect();
