@@ -10,7 +10,7 @@
 mod certificates;
 mod cluster;
 mod config;
-mod docs;
+pub(crate) mod docs;
 mod events;
 mod networking;
 mod pods;

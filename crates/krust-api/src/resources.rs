@@ -340,15 +340,30 @@ pub fn find_kind(api_version: &str, kind: &str) -> Option<&'static Resource> {
         .find(|r| r.api_version() == api_version && r.kind == kind)
 }
 
-/// The API groups served, in discovery order, with their versions.
-pub fn groups() -> Vec<(&'static str, &'static str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
-    for r in RESOURCES {
-        if !out.contains(&(r.group, r.version)) {
-            out.push((r.group, r.version));
+/// The API groups of `resources`, in their order, each with its versions in their order
+/// (a custom group's preferred version first).
+pub fn groups<'a>(
+    resources: impl IntoIterator<Item = &'a Resource>,
+) -> Vec<(&'a str, Vec<&'a str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in resources {
+        match out.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, versions)) if !versions.contains(&r.version) => versions.push(r.version),
+            Some(_) => {}
+            None => out.push((r.group, vec![r.version])),
         }
     }
     out
+}
+
+/// Every group-version of `resources`, in their order.
+pub fn group_versions<'a>(
+    resources: impl IntoIterator<Item = &'a Resource>,
+) -> Vec<(&'a str, &'a str)> {
+    let groups = groups(resources).into_iter();
+    groups
+        .flat_map(|(g, versions)| versions.into_iter().map(move |v| (g, v)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::resource_metrics::discovery as metrics;
 use crate::respond;
 use axum::response::Response;
 use http::HeaderMap;
-use krust_api::resources::{Resource, VERBS, group_version};
+use krust_api::resources::{Resource, VERBS, group_version, groups};
 use serde_json::{Value, json};
 
 /// The versions of aggregated discovery served, newest first: `v2`, and `v2beta1`, which
@@ -63,19 +63,6 @@ fn aggregated_resource(r: &Resource) -> Value {
     v
 }
 
-/// The groups served, in table order, each with its versions (the preferred one first).
-fn groups<'a>(all: &[&'a Resource]) -> Vec<(&'a str, Vec<&'a str>)> {
-    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
-    for r in all {
-        match out.iter_mut().find(|(g, _)| *g == r.group) {
-            Some((_, versions)) if !versions.contains(&r.version) => versions.push(r.version),
-            Some(_) => {}
-            None => out.push((r.group, vec![r.version])),
-        }
-    }
-    out
-}
-
 fn aggregated_group(all: &[&Resource], group: &str, versions: &[&str]) -> Value {
     let versions: Vec<Value> = versions
         .iter()
@@ -125,7 +112,7 @@ fn api_group(group: &str, versions: &[&str]) -> Value {
 
 /// `GET /apis`.
 pub fn apis(all: &[&Resource], headers: &HeaderMap) -> Response {
-    let named: Vec<(&str, Vec<&str>)> = groups(all)
+    let named: Vec<(&str, Vec<&str>)> = groups(all.iter().copied())
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .collect();
@@ -147,7 +134,7 @@ pub fn apis(all: &[&Resource], headers: &HeaderMap) -> Response {
 
 /// `GET /apis/<group>`.
 pub fn group(all: &[&Resource], name: &str) -> Option<Response> {
-    let (g, v) = groups(all)
+    let (g, v) = groups(all.iter().copied())
         .into_iter()
         .find(|(g, _)| *g == name && !g.is_empty())?;
     let mut body = api_group(g, &v);

@@ -8,7 +8,7 @@ mod v2_proto;
 mod wire;
 
 use bytes::Bytes;
-use krust_api::resources::{RESOURCES, Resource, group_version, groups};
+use krust_api::resources::{RESOURCES, Resource, group_version, group_versions};
 use krust_api::schema::{self, REF_PREFIX};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -190,7 +190,7 @@ fn group_version_document(group: &str, version: &str) -> Value {
 
 /// `<prefix>` → document, for every served group-version (`api/v1`, `apis/apps/v1`, …).
 pub static V3: LazyLock<Vec<(String, Document)>> = LazyLock::new(|| {
-    groups()
+    group_versions(RESOURCES)
         .into_iter()
         .map(|(g, v)| {
             let prefix = if g.is_empty() {
@@ -249,7 +249,7 @@ pub struct V2Document {
 fn swagger() -> Value {
     let mut paths = Map::new();
     let mut definitions = Map::new();
-    for (g, v) in groups() {
+    for (g, v) in group_versions(RESOURCES) {
         let doc = group_version_document(g, v);
         for (path, item) in doc["paths"].as_object().into_iter().flatten() {
             paths.insert(path.clone(), swagger::path_item(path, item));

@@ -8,17 +8,13 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::printers::age;
+use crate::printers::docs::{CREATION_TIMESTAMP, NAME};
 
 pub use super::jsonpath::{is_valid_path, jsonpath};
 
 #[cfg(test)]
 mod tests;
 
-/// The `Name` column's description: `ObjectMeta.name`'s documentation.
-const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
-/// The default `Age` column's description: `ObjectMeta.creationTimestamp`'s
-/// documentation.
-const CREATION_TIMESTAMP_DESCRIPTION: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 /// The path of the `Name` column.
 const NAME_PATH: &str = ".metadata.name";
 
@@ -71,7 +67,7 @@ pub fn columns(version: &Value) -> Vec<Column> {
         name: "Name".into(),
         kind: "string".into(),
         format: "name".into(),
-        description: NAME_DESCRIPTION.into(),
+        description: NAME.into(),
         priority: 0,
         json_path: NAME_PATH.into(),
     }];
@@ -84,7 +80,7 @@ pub fn columns(version: &Value) -> Vec<Column> {
             name: "Age".into(),
             kind: "date".into(),
             format: String::new(),
-            description: CREATION_TIMESTAMP_DESCRIPTION.into(),
+            description: CREATION_TIMESTAMP.into(),
             priority: 0,
             json_path: ".metadata.creationTimestamp".into(),
         });
