@@ -118,6 +118,22 @@ fn composition(s: &Value, x: &Value, path: &str, out: &mut Vec<Cause>) {
     }
 }
 
+/// `min<What>` and `max<What>` (`Items`, `Properties`) of a value holding `n` of them.
+fn counted(s: &Value, n: usize, what: &str, path: &str, out: &mut Vec<Cause>) {
+    if let Some(min) = checks::count(s, &format!("min{what}"))
+        && (n as i64) < min
+    {
+        let noun = what.to_lowercase();
+        let why = format!("{path} in body should have at least {min} {noun}");
+        out.push(render::invalid(field(path), n.to_string(), why));
+    }
+    if let Some(max) = checks::count(s, &format!("max{what}"))
+        && (n as i64) > max
+    {
+        out.push(render::too_many(field(path), n, max));
+    }
+}
+
 /// `items` (each at `path[i]`), `minItems`, `maxItems`, `uniqueItems`.
 fn array(s: &Value, list: &[Value], path: &str, out: &mut Vec<Cause>) {
     if let Some(items) = super::items(s) {
@@ -125,18 +141,7 @@ fn array(s: &Value, list: &[Value], path: &str, out: &mut Vec<Cause>) {
             value(items, item, &format!("{path}[{i}]"), out);
         }
     }
-    let n = list.len();
-    if let Some(min) = checks::count(s, "minItems")
-        && (n as i64) < min
-    {
-        let why = format!("{path} in body should have at least {min} items");
-        out.push(render::invalid(field(path), n.to_string(), why));
-    }
-    if let Some(max) = checks::count(s, "maxItems")
-        && (n as i64) > max
-    {
-        out.push(render::too_many(field(path), n, max));
-    }
+    counted(s, list.len(), "Items", path, out);
     let unique = super::flag(s, "uniqueItems");
     if unique && list.iter().enumerate().any(|(i, a)| list[..i].contains(a)) {
         let why = format!("{path} in body shouldn't contain duplicates");
@@ -148,18 +153,7 @@ fn array(s: &Value, list: &[Value], path: &str, out: &mut Vec<Cause>) {
 /// forbidden; a schema: each undeclared value is validated at `path.key`), `properties`,
 /// `required`.
 fn object(s: &Value, map: &Map<String, Value>, path: &str, out: &mut Vec<Cause>) {
-    let n = map.len();
-    if let Some(min) = checks::count(s, "minProperties")
-        && (n as i64) < min
-    {
-        let why = format!("{path} in body should have at least {min} properties");
-        out.push(render::invalid(field(path), n.to_string(), why));
-    }
-    if let Some(max) = checks::count(s, "maxProperties")
-        && (n as i64) > max
-    {
-        out.push(render::too_many(field(path), n, max));
-    }
+    counted(s, map.len(), "Properties", path, out);
     let declared = |k: &str| super::property(s, k).is_some();
     match s.get("additionalProperties") {
         Some(Value::Bool(false)) => {
