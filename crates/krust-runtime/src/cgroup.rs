@@ -1,7 +1,7 @@
 //! cgroup v1 directories, as the kubelet's cgroupfs driver and runc's `fs` cgroup manager
 //! keep them: one directory per pod in every mounted hierarchy (`<mount>/<root>/<parent>`),
-//! pod limits written there, container cgroups (made by crun) below; counters read for
-//! stats and OOM kills.
+//! pod limits written there, container cgroups (made by the launcher) below with theirs and
+//! their device rules; counters read for stats and OOM kills.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -43,8 +43,8 @@ pub fn relative(root: &str, parent: &str, leaf: Option<&str>) -> String {
     path
 }
 
-/// Creates the pod cgroup in every hierarchy and writes its limits.
-pub fn create_pod(relative: &str, resources: &Resources) -> Result<()> {
+/// Creates a pod's or a container's cgroup in every hierarchy and writes its limits.
+pub fn create(relative: &str, resources: &Resources) -> Result<()> {
     for hierarchy in hierarchies() {
         let dir = join(&hierarchy, relative);
         std::fs::create_dir_all(&dir).context(format_args!("creating {}", dir.display()))?;
@@ -96,6 +96,54 @@ fn write_limits(relative: &str, r: &Resources) -> Result<()> {
             .context(format_args!("writing {value} to {}", path.display()))?;
     }
     Ok(())
+}
+
+/// A device cgroup rule as `devices.allow`/`devices.deny` take it: `c 1:3 rwm`, `a` for
+/// every device.
+pub struct DeviceRule {
+    pub allow: bool,
+    /// `c`, `b`, or `a` (all).
+    pub kind: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
+/// Writes a container's device rules in order (runc's `fs` devices manager; the first
+/// usually denies everything).
+pub fn restrict_devices(relative: &str, rules: &[DeviceRule]) -> Result<()> {
+    let dir = join(&Path::new(MOUNT).join("devices"), relative);
+    for rule in rules {
+        let number = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+        let line = if rule.kind == 'a' {
+            "a".to_string()
+        } else {
+            format!(
+                "{} {}:{} {}",
+                rule.kind,
+                number(rule.major),
+                number(rule.minor),
+                rule.access
+            )
+        };
+        let file = dir.join(if rule.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        });
+        std::fs::write(&file, &line)
+            .context(format_args!("writing {line:?} to {}", file.display()))?;
+    }
+    Ok(())
+}
+
+/// The `cgroup.procs` file of a cgroup in every hierarchy: writing `0` there moves the
+/// writer in.
+pub fn procs_files(relative: &str) -> Vec<PathBuf> {
+    hierarchies()
+        .iter()
+        .map(|h| join(h, relative).join("cgroup.procs"))
+        .collect()
 }
 
 /// Removes a cgroup from every hierarchy, then its ancestors up to `stop_at` (a relative

@@ -47,8 +47,6 @@ impl Runtime {
             state::write_atomic(&dir.bundle().join("config.json"), &bytes)?;
             let monitor = MonitorConfig {
                 id: id.clone(),
-                crun: self.config().crun.clone(),
-                crun_root: self.config().root.join("crun"),
                 log_path: spec.log_path.clone(),
                 tty: spec.tty,
                 cgroup,
@@ -134,21 +132,20 @@ impl Runtime {
         Ok(self.container_dir(id).0.join("upper"))
     }
 
-    /// Removes a container, killing it first if it runs: its monitor, crun state, cgroup,
-    /// root filesystem mount and directory all go.
+    /// Removes a container, killing it first if it runs: its monitor, cgroup, root
+    /// filesystem mount and directory all go.
     pub async fn remove_container(&self, id: &str) -> Result<()> {
         let record = self.record(id)?;
         let dir = self.container_dir(id);
         if let ContainerState::Running { .. } = self.container_status(id).await?.state {
             self.kill(id, rustix::process::Signal::KILL).await;
         }
-        // The monitor records the exit, then deletes crun's state: let it finish.
+        // The monitor records the exit, then removes the cgroup: let it finish.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while crate::exits::monitor_alive(&dir) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         cgroup::kill_all(&record.cgroup);
-        self.crun_delete(id).await;
         cgroup::remove(&record.cgroup, &record.cgroup)?;
         clear_dir(&dir);
         if dir.0.exists() {

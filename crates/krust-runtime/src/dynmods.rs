@@ -1,8 +1,8 @@
-//! Container starts without an RCU grace period. crun moves every container's process into
-//! its cgroup, which takes the kernel's cgroup threadgroup semaphore for writing; after a
+//! Container starts without an RCU grace period. Every container's process moves into its
+//! cgroup, which takes the kernel's cgroup threadgroup semaphore for writing; after a
 //! quiet spell that waits for an RCU grace period first, most of a cold start here
-//! (`crun run --detach` of the same bundle: 20–28 ms half a second apart, 6–7 ms back to
-//! back). The cgroup mount option `favordynmods` (Linux 6.0) keeps the semaphore in its
+//! (measured with crun, which the runtime used then: `crun run --detach` of the same
+//! bundle 20–28 ms half a second apart, 6–7 ms back to back). The cgroup mount option `favordynmods` (Linux 6.0) keeps the semaphore in its
 //! writer-friendly mode while a hierarchy mounted with it exists, at the price of slightly
 //! dearer forks and exits: the trade a node that starts containers wants (measured with it:
 //! 8.5–12 ms half a second apart).
@@ -49,7 +49,12 @@ pub fn favor_dynamic_changes() -> Result<(), String> {
 /// On the calling thread: a private mount namespace, and the hierarchy mounted over the
 /// cgroup directory there.
 fn hold() -> io::Result<()> {
-    crate::monitor::isolate::private_mounts()?;
+    #[allow(deprecated)] // unshare_unsafe's only unsafety is CLONE_FILES
+    rustix::thread::unshare(rustix::thread::UnshareFlags::NEWNS)?;
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::REC | rustix::mount::MountPropagationFlags::PRIVATE,
+    )?;
     rustix::mount::mount(
         "cgroup",
         Path::new(crate::cgroup::MOUNT),

@@ -1,6 +1,6 @@
-//! `kubectl exec`: a process started in a running container with `crun exec` (as CRI's
-//! ExecSync/Exec reach `runc exec` through containerd's shim), with pipes for its stdio or
-//! a terminal received on a console socket, and its exit code. The process is the
+//! `kubectl exec`: a process started in a running container by `krust monitor exec` (as
+//! CRI's ExecSync/Exec reach `runc exec` through containerd's shim), with pipes for its
+//! stdio or a terminal received on a console socket, and its exit code. The process is the
 //! container's own (user, env, cwd, capabilities, no_new_privs) with the exec's args, as
 //! containerd's CRI plugin builds an exec's process from the container's spec.
 
@@ -47,18 +47,20 @@ impl Runtime {
             return Err(Error::Other("exec: no command".into()));
         }
         let process = self.exec_process(id, &args, tty)?;
-        let mut command = self.crun_command();
-        command.arg("exec").arg("--process").arg(&process.0);
+        let mut command = self.monitor_command();
+        command
+            .arg("exec")
+            .arg(&self.container_dir(id).0)
+            .arg(&process.0);
         if tty {
             let console = ConsoleSocket::new().context("console socket")?;
-            command.arg("--console-socket").arg(&console.path);
-            command.arg(id);
+            command.arg(&console.path);
             let mut child = command
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .context("running crun exec")?;
+                .context("running the exec's monitor")?;
             let path = console.path.clone();
             let receive = tokio::task::spawn_blocking(move || console.receive());
             let master = tokio::select! {
@@ -66,7 +68,7 @@ impl Runtime {
                 status = child.wait() => {
                     // Wake the waiting accept, so the socket is closed and removed.
                     let _ = std::os::unix::net::UnixStream::connect(&path);
-                    return Err(Error::Other(format!("crun exec ended before its terminal came: {status:?}")));
+                    return Err(Error::Other(format!("the exec ended before its terminal came: {status:?}")));
                 }
             };
             let (reader, writer) = crate::pty::split(master).context("terminal")?;
@@ -89,13 +91,12 @@ impl Runtime {
                 }),
             });
         }
-        command.arg(id);
         let mut child = command
             .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .context("running crun exec")?;
+            .context("running the exec's monitor")?;
         Ok(Exec {
             stdin: child
                 .stdin

@@ -1,8 +1,9 @@
 //! krust's builtin container runtime, shaped like CRI's RuntimeService: pod sandboxes (held
 //! network, IPC and UTS namespaces plus a cgroup parent; no pause process) and containers
-//! run by the OCI runtime crun, each under a small monitor process (the krust binary
-//! re-executed) that holds its stdio, writes CRI-format logs and records its exit, so
-//! containers outlive the agent and a restarted agent adopts them.
+//! described as OCI bundles and started by its own OCI runtime (`launch/`), each under a
+//! small monitor process (the krust binary re-executed) that starts it, holds its stdio,
+//! writes CRI-format logs and records its exit, so containers outlive the agent and a
+//! restarted agent adopts them.
 
 mod attach;
 mod attaching;
@@ -14,6 +15,9 @@ mod dynmods;
 mod error;
 mod exec;
 mod exits;
+#[allow(unsafe_code)]
+mod kernel;
+mod launch;
 mod monitor;
 mod oci;
 mod pty;

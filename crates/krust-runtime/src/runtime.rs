@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
@@ -17,13 +16,10 @@ use crate::state::{self, ContainerDir, ContainerRecord};
 /// How the runtime is set up.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// The state directory: `sandboxes/<id>/…`, `containers/<id>/…` (bundle, state, exit),
-    /// `crun/` (crun's own state).
+    /// The state directory: `sandboxes/<id>/…`, `containers/<id>/…` (bundle, state, exit).
     pub root: PathBuf,
     /// The argv prefix that re-executes the monitor, e.g. `[<krust exe>, "monitor"]`.
     pub monitor: Vec<OsString>,
-    /// The crun executable (`/usr/bin/crun`).
-    pub crun: PathBuf,
     /// The cgroup every pod cgroup is under: `"krust"` puts a container at
     /// `/sys/fs/cgroup/<controller>/krust/<cgroup_parent>/<container id>`.
     pub cgroup_root: String,
@@ -51,7 +47,7 @@ impl Runtime {
     /// (their exits are still seen) and clearing what a crash left half-created. Called
     /// from within a Tokio runtime.
     pub fn new(config: RuntimeConfig) -> Result<Runtime> {
-        for dir in ["sandboxes", "containers", "crun"] {
+        for dir in ["sandboxes", "containers"] {
             let path = config.root.join(dir);
             std::fs::create_dir_all(&path).context(format_args!("creating {}", path.display()))?;
         }
@@ -101,16 +97,11 @@ impl Runtime {
             .ok_or_else(|| Error::NotFound(format!("container {id}")))
     }
 
-    /// A crun command run through the monitor in crun's mount namespace, with the
-    /// runtime's crun state root.
-    pub(crate) fn crun_command(&self) -> tokio::process::Command {
+    /// The monitor command: `krust monitor …` with `args`.
+    pub(crate) fn monitor_command(&self) -> tokio::process::Command {
         let config = self.config();
         let mut command = tokio::process::Command::new(&config.monitor[0]);
-        command
-            .args(&config.monitor[1..])
-            .arg("crun")
-            .arg(&config.crun);
-        command.arg("--root").arg(config.root.join("crun"));
+        command.args(&config.monitor[1..]);
         command
     }
 
@@ -131,21 +122,6 @@ impl Runtime {
     pub(crate) fn forget_pod_lock(&self, id: &str) {
         let mut pods = self.inner.pods.lock().unwrap_or_else(|e| e.into_inner());
         pods.remove(id);
-    }
-
-    /// `crun delete --force`, for a container whose monitor did not get to it.
-    pub(crate) async fn crun_delete(&self, id: &str) {
-        if !self.config().root.join("crun").join(id).exists() {
-            return;
-        }
-        let _ = self
-            .crun_command()
-            .args(["delete", "--force", id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
     }
 }
 

@@ -74,7 +74,7 @@ impl Runtime {
         .await?;
         {
             let _cgroups = self.inner.sandboxes.lock().await;
-            cgroup::create_pod(&self.pod_cgroup(&spec.cgroup_parent), &spec.resources)?;
+            cgroup::create(&self.pod_cgroup(&spec.cgroup_parent), &spec.resources)?;
         }
         let sandbox = Sandbox {
             id,

@@ -53,8 +53,6 @@ pub struct Exit {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MonitorConfig {
     pub id: String,
-    pub crun: PathBuf,
-    pub crun_root: PathBuf,
     pub log_path: PathBuf,
     pub tty: bool,
     pub cgroup: String,
@@ -93,9 +91,6 @@ impl ContainerDir {
     }
     pub fn exit(&self) -> PathBuf {
         self.0.join("exit.json")
-    }
-    pub fn crun_log(&self) -> PathBuf {
-        self.0.join("crun.log")
     }
 }
 

@@ -30,8 +30,8 @@ async fn start_to_exit_of_true_with_a_memory_limit_is_measured() {
             }
         }
         let t3 = Instant::now();
-        // The monitor's own account of the start: "monitor exec N us, setup N us, crun run
-        // N us, then N us".
+        // The monitor's own account of the start: "monitor exec N us, setup N us, launch N
+        // us, then N us".
         let log = f
             .config
             .root
@@ -47,7 +47,7 @@ async fn start_to_exit_of_true_with_a_memory_limit_is_measured() {
             .split(|c: char| !c.is_ascii_digit())
             .filter_map(|n| n.parse().ok())
             .collect();
-        let [exec, setup, crun, then] = micros[..4] else {
+        let [exec, setup, launch, then] = micros[..4] else {
             panic!("{monitor}")
         };
         for (phase, value) in phases.iter_mut().zip([
@@ -56,23 +56,23 @@ async fn start_to_exit_of_true_with_a_memory_limit_is_measured() {
             t2 - t1,
             Duration::from_micros(exec),
             Duration::from_micros(setup),
-            Duration::from_micros(crun),
+            Duration::from_micros(launch),
             Duration::from_micros(then),
-            (t2 - t1).saturating_sub(Duration::from_micros(exec + setup + crun + then)),
+            (t2 - t1).saturating_sub(Duration::from_micros(exec + setup + launch + then)),
             t3 - t2,
         ]) {
             phase.push(value);
         }
         f.runtime.remove_container(&id).await.unwrap();
     }
-    let [total, create, start, exec, setup, crun, then, agent, exit] = phases.map(|mut v| {
+    let [total, create, start, exec, setup, launch, then, agent, exit] = phases.map(|mut v| {
         v.sort();
         v[v.len() / 2]
     });
     eprintln!(
         "start→exit of /bin/true, 64 MiB limit, medians of {runs}: total {total:?} = create \
-         {create:?} + start {start:?} (monitor exec {exec:?}, its setup {setup:?}, crun run \
-         --detach {crun:?}, its reply {then:?}, the agent's own part {agent:?}) + exit seen {exit:?}"
+         {create:?} + start {start:?} (monitor exec {exec:?}, its setup {setup:?}, the \
+         container's launch {launch:?}, its reply {then:?}, the agent's own part {agent:?}) + exit seen {exit:?}"
     );
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
 }

@@ -85,7 +85,7 @@ async fn removing_a_sandbox_leaves_no_process_mount_cgroup_or_file() {
     let state = f.config.root.to_string_lossy().into_owned();
     assert_eq!(processes_naming(&f.config.cgroup_root), Vec::<u32>::new());
     assert_eq!(processes_naming(&state), Vec::<u32>::new());
-    let left: Vec<_> = ["sandboxes", "containers", "crun"]
+    let left: Vec<_> = ["sandboxes", "containers"]
         .iter()
         .flat_map(|d| {
             std::fs::read_dir(f.config.root.join(d))
@@ -208,7 +208,6 @@ async fn agent(state: std::path::PathBuf) {
     let config = krust_runtime::RuntimeConfig {
         root: state,
         monitor: vec![support::MONITOR.into()],
-        crun: "/usr/bin/crun".into(),
         cgroup_root: var("KRT_AGENT_CGROUP"),
     };
     let runtime = Runtime::new(config).unwrap();
@@ -303,11 +302,5 @@ async fn many_create_and_delete_cycles_leave_no_descriptor_zombie_mount_or_cgrou
     assert_eq!(
         processes_naming(&f.config.root.to_string_lossy()),
         Vec::<u32>::new()
-    );
-    assert_eq!(
-        std::fs::read_dir(f.config.root.join("crun"))
-            .unwrap()
-            .count(),
-        0
     );
 }

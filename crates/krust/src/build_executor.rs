@@ -58,7 +58,6 @@ fn runtime_at(dir: &Path) -> anyhow::Result<Runtime> {
     Ok(Runtime::new(RuntimeConfig {
         root: dir.join("runtime"),
         monitor: crate::monitor_argv()?,
-        crun: "/usr/bin/crun".into(),
         cgroup_root: "krust-build".into(),
     })?)
 }

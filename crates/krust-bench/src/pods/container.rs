@@ -30,7 +30,6 @@ impl KrustRuntime {
         let runtime = Runtime::new(RuntimeConfig {
             root: dir.join("state"),
             monitor: vec![krust.into(), "monitor".into()],
-            crun: "/usr/bin/crun".into(),
             cgroup_root: cgroup_root.clone(),
         })
         .context("starting the krust runtime")?;

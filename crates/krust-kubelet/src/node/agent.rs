@@ -47,8 +47,6 @@ pub struct NodeOptions {
     pub kubelet_port: u16,
     /// argv prefix that runs a container monitor (`[krust, "monitor"]`).
     pub monitor: Vec<OsString>,
-    /// The OCI runtime binary.
-    pub crun: PathBuf,
     /// Pod cgroups live under `/sys/fs/cgroup/<controller>/<cgroup_root>/kubepods`.
     pub cgroup_root: String,
     /// The pod bridge.
@@ -86,7 +84,6 @@ impl NodeOptions {
             address: host::primary_ip(),
             kubelet_port: 10250,
             monitor,
-            crun: "/usr/bin/crun".into(),
             cgroup_root: "krust".into(),
             bridge: "krust0".into(),
             cluster_cidr: "10.42.0.0/16".parse().expect("cidr"),
@@ -228,7 +225,6 @@ impl RealNode {
         let runtime = Runtime::new(RuntimeConfig {
             root: opts.data_dir.join("runtime"),
             monitor: opts.monitor.clone(),
-            crun: opts.crun.clone(),
             cgroup_root: opts.cgroup_root.clone(),
         })
         .context("starting the container runtime")?;

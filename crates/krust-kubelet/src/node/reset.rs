@@ -26,7 +26,6 @@ struct Installed {
     cluster_cidr: String,
     service_cidr: String,
     cgroup_root: String,
-    crun: PathBuf,
     monitor: Vec<OsString>,
 }
 
@@ -48,7 +47,6 @@ pub fn record(opts: &NodeOptions, pod_cidr: Option<Cidr>) -> anyhow::Result<()> 
         cluster_cidr: opts.cluster_cidr.to_string(),
         service_cidr: opts.service_cidr.to_string(),
         cgroup_root: opts.cgroup_root.clone(),
-        crun: opts.crun.clone(),
         monitor: opts.monitor.clone(),
     };
     let tmp = file.with_extension("json.tmp");
@@ -61,7 +59,6 @@ fn runtime_config(data_dir: &Path, installed: &Installed) -> RuntimeConfig {
     RuntimeConfig {
         root: data_dir.join("runtime"),
         monitor: installed.monitor.clone(),
-        crun: installed.crun.clone(),
         cgroup_root: installed.cgroup_root.clone(),
     }
 }

@@ -32,7 +32,6 @@ impl Fixture {
         let config = RuntimeConfig {
             root: dir.path().join("state"),
             monitor: vec![MONITOR.into()],
-            crun: "/usr/bin/crun".into(),
             cgroup_root: format!("krt-{}-{n}", std::process::id()),
         };
         let runtime = Runtime::new(config.clone()).unwrap();
@@ -122,17 +121,6 @@ impl Drop for Fixture {
         }
         std::thread::sleep(Duration::from_millis(200));
         for container in dirs(&state.join("containers")) {
-            let id = container
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let _ = std::process::Command::new(MONITOR)
-                .args(["crun", "/usr/bin/crun", "--root"])
-                .arg(state.join("crun"))
-                .args(["delete", "--force", &id])
-                .stderr(std::process::Stdio::null())
-                .status();
             umount_all(&container.join("bundle/rootfs"));
         }
         for sandbox in dirs(&state.join("sandboxes")) {
