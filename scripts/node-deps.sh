@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Installs what a krust node runs on this host, when missing (Debian packages): crun runs the
-# containers, iproute2 and nftables make the pod network, conntrack clears stale UDP flows
-# of hostPorts, busybox-static is what the tests' images are made of.
+# Installs what a krust node runs on this host, when missing (Debian packages): iproute2 and
+# nftables make the pod network, conntrack clears stale UDP flows of hostPorts,
+# busybox-static is what the tests' images are made of. (Containers are krust's own work.)
 set -euo pipefail
 missing=()
-command -v crun >/dev/null 2>&1 || missing+=(crun)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v conntrack >/dev/null 2>&1 || missing+=(conntrack)

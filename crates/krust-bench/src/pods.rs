@@ -119,7 +119,7 @@ pub async fn run(args: PodsArgs) -> Result<Verdicts> {
         Summary::of(&samples.podman),
     );
     println!("\n(1) start→exit of /bin/true");
-    println!("  krust runtime (crun under krust monitor): {}", k.line());
+    println!("  krust runtime (under its monitor):       {}", k.line());
     println!("  runc run:                                 {}", r.line());
     println!(
         "  podman run --rm ({}):                   {}",

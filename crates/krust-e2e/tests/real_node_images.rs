@@ -232,7 +232,7 @@ spec:
         events(&c, "missing-key")
     );
 
-    // A command that is not there: the container ends, as crun reports it, with an Event.
+    // A command that is not there: the container ends, as runc words it, with an Event.
     assert!(
         true_within(ROLLOUT_TIMEOUT, || !c
             .jsonpath(

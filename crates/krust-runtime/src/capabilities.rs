@@ -77,7 +77,7 @@ pub fn capability_name(name: &str) -> String {
 
 /// Every capability this process's bounding set holds: a privileged container gets those
 /// (containerd's `WithAllCurrentCapabilities`), since asking for one the runtime lacks
-/// (`CAP_SYS_RESOURCE` in a restricted host) makes crun's `capset` fail.
+/// (`CAP_SYS_RESOURCE` in a restricted host) makes the container's `capset` fail.
 pub fn current_capabilities() -> Vec<String> {
     let bounding = std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -1,6 +1,6 @@
 //! Exit events without polling, as containerd's shim reports `TaskExit`: a monitor this
 //! agent started closes its stdout pipe once the exit is recorded; one adopted after a
-//! restart is watched through a pidfd (readable once it ends, right after `crun delete`).
+//! restart is watched through a pidfd (readable once it ends, right after the cgroup's removal).
 
 use std::os::fd::OwnedFd;
 

@@ -10,7 +10,7 @@
 //!                        monitor        the monitor's pid and start time
 //!                        started.json   the container process and when it started
 //!                        exit.json      how it ended
-//! <root>/crun/           crun's own state (`crun --root`)
+//!                        monitor.json   what the monitor is told; monitor.log its errors
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ pub struct ContainerRecord {
     pub cgroup: String,
 }
 
-/// The container's process once crun started it (`started.json`).
+/// The container's process once it started (`started.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Started {
     pub pid: u32,

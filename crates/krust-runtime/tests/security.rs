@@ -79,3 +79,28 @@ async fn a_root_container_holds_exactly_its_capabilities() {
     assert!(log.contains("CapBnd:\t0000000000000021"), "{log}");
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn runtime_default_seccomp_denies_its_calls_even_to_a_container_with_the_capability() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("seccomp").await;
+    // dmesg reads the kernel log with syslog(2), which CAP_SYSLOG allows and the filter
+    // denies (EPERM) before the kernel looks.
+    let script = "dmesg >/dev/null 2>/tmp/err; echo status $?; cat /tmp/err";
+    let mut filtered = f.container(&sandbox, "filtered", &["sh", "-c", script]);
+    filtered.capabilities.push("CAP_SYSLOG".into());
+    let mut unfiltered = f.container(&sandbox, "unfiltered", &["sh", "-c", script]);
+    unfiltered.capabilities.push("CAP_SYSLOG".into());
+    unfiltered.seccomp_runtime_default = false;
+    for spec in [&filtered, &unfiltered] {
+        let id = f.run(spec).await;
+        assert_eq!(f.exit_code(&id).await, 0, "{}", f.log(spec));
+    }
+    let (denied, allowed) = (f.log(&filtered), f.log(&unfiltered));
+    assert!(
+        denied.contains("klogctl: Operation not permitted"),
+        "{denied}"
+    );
+    assert!(allowed.contains("status 0"), "{allowed}");
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}

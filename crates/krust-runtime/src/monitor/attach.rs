@@ -62,7 +62,7 @@ impl Attach {
         self.stdin = stdin;
     }
 
-    /// The terminal master, once crun sent it: the container's input goes there.
+    /// The terminal master, once the container's process sent it: the container's input goes there.
     pub fn set_terminal(&mut self, master: &File, stdin: bool) {
         self.terminal = master.try_clone().ok();
         if stdin {

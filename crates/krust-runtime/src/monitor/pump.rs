@@ -139,7 +139,7 @@ pub fn run(pid: u32, mut streams: Vec<Stream>, log: &CriLog, attach: &mut Attach
     }
 }
 
-/// Reaps the children that ended (crun's orphans come to the monitor as subreaper); the
+/// Reaps the children that ended (orphans of the container's come to the monitor as subreaper); the
 /// exit code of `pid` if it is among them.
 fn reap(pid: u32) -> Option<i32> {
     let mut code = None;

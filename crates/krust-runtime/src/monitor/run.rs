@@ -88,9 +88,6 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
     let started = launch::read_config(&dir.bundle())
         .and_then(|spec| launch::run(&dir.bundle(), spec, stdio, theirs));
     let t2 = std::time::Instant::now();
-    // A session of our own, away from the agent's terminal and its signals (after the
-    // start: the kernel makes a scheduler autogroup per session, which takes a while).
-    let _ = rustix::process::setsid();
     let pid = match started {
         Ok(pid) => pid,
         Err(failure) => {
@@ -128,6 +125,10 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
         streams.push(Stream::new(master.into(), "stdout"));
     }
     report("ok");
+    // A session of our own, away from the agent's terminal and its signals (once the agent
+    // has its answer: the kernel makes a scheduler autogroup per session, which takes a
+    // while).
+    let _ = rustix::process::setsid();
     attach.bind();
 
     let exit_code = pump::run(pid, streams, &log, &mut attach);

@@ -1,5 +1,5 @@
 //! Exec probes and exec hooks, the prober's `execprobe` and the handler runner's exec: the
-//! command runs inside the running container (`crun exec`, as CRI's ExecSync), its
+//! command runs inside the running container (`Runtime::exec`, as CRI's ExecSync), its
 //! combined output kept (the first 10 KiB) and its exit code decides.
 
 use std::time::Duration;
