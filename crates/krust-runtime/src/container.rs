@@ -74,35 +74,12 @@ impl Runtime {
             .create_new(true)
             .open(dir.start_claim())
             .map_err(|_| Error::Other(format!("container {id} was already started")))?;
-        let config = self.config();
-        let monitor_log =
-            std::fs::File::create(dir.0.join("monitor.log")).context("monitor.log")?;
-        let mut child = tokio::process::Command::new(&config.monitor[0])
-            .args(&config.monitor[1..])
-            .arg("run")
-            .arg(&dir.0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(monitor_log)
-            .env("KRUST_SPAWNED_AT", unix_nanos().to_string())
-            // The krust binary allocates with mimalloc, whose first arena (1 GiB by
-            // default) keeps ~180 KiB of bitmaps resident: most of a monitor's heap, which
-            // needs a few KiB; and what the monitor frees once its container runs goes back
-            // to the kernel at once rather than after a second (40 KiB less resident per
-            // monitor). Other monitor programs ignore the variables.
-            .env("MIMALLOC_ARENA_RESERVE", "4MiB")
-            .env("MIMALLOC_PURGE_DELAY", "0")
-            .spawn()
-            .context(format_args!(
-                "running the monitor {}",
-                config.monitor[0].to_string_lossy()
-            ))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::Other("no monitor pipe".into()))?;
-        // The child is left to Tokio, which reaps it when it exits.
-        drop(child);
+        let stdout = match self.take_spare(&dir.0).await {
+            Some(stdout) => stdout,
+            None => self.spawn_monitor(&dir)?,
+        };
+        // The next start's monitor, started while this one starts its container.
+        self.ensure_spare();
         let mut stdout = tokio::io::BufReader::new(stdout);
         let mut line = String::new();
         let read = stdout.read_line(&mut line).await;
@@ -123,6 +100,30 @@ impl Runtime {
                     .trim()
             ))),
         }
+    }
+
+    /// Starts a monitor of its own for the container at `dir`; its report pipe.
+    fn spawn_monitor(&self, dir: &ContainerDir) -> Result<tokio::process::ChildStdout> {
+        let monitor_log =
+            std::fs::File::create(dir.0.join("monitor.log")).context("monitor.log")?;
+        let mut child = self
+            .monitor_command()
+            .arg("run")
+            .arg(&dir.0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(monitor_log)
+            .env("KRUST_SPAWNED_AT", unix_nanos().to_string())
+            .spawn()
+            .context(format_args!(
+                "running the monitor {}",
+                self.config().monitor[0].to_string_lossy()
+            ))?;
+        // The child is left to Tokio, which reaps it when it exits.
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Other("no monitor pipe".into()))
     }
 
     /// The upper directory of a container's overlayfs root: what its processes changed, with
@@ -158,7 +159,7 @@ impl Runtime {
     }
 }
 
-fn unix_nanos() -> u128 {
+pub(crate) fn unix_nanos() -> u128 {
     let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     now.unwrap_or_default().as_nanos()
 }

@@ -24,6 +24,7 @@ mod pty;
 mod runtime;
 mod sandbox;
 mod seccomp;
+mod spare;
 pub mod spec;
 mod state;
 mod status;

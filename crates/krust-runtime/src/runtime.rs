@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) sandboxes: tokio::sync::Mutex<()>,
     /// One sandbox call per pod at a time (pods in parallel): by sandbox id.
     pub(crate) pods: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The monitor waiting for the next container (`spare.rs`).
+    pub(crate) spare: Mutex<Option<crate::spare::Spare>>,
 }
 
 impl Runtime {
@@ -65,6 +67,7 @@ impl Runtime {
                 watched: Mutex::new(HashSet::new()),
                 sandboxes: tokio::sync::Mutex::new(()),
                 pods: Mutex::new(HashMap::new()),
+                spare: Mutex::new(None),
             }),
         };
         runtime.adopt();
@@ -95,14 +98,6 @@ impl Runtime {
         }
         state::read_json(&self.container_dir(id).record())?
             .ok_or_else(|| Error::NotFound(format!("container {id}")))
-    }
-
-    /// The monitor command: `krust monitor …` with `args`.
-    pub(crate) fn monitor_command(&self) -> tokio::process::Command {
-        let config = self.config();
-        let mut command = tokio::process::Command::new(&config.monitor[0]);
-        command.args(&config.monitor[1..]);
-        command
     }
 
     /// Holds sandbox `id` for one call: its creation or removal.

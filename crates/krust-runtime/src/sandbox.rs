@@ -26,6 +26,9 @@ impl Runtime {
         if let Some(sandbox) = state::read_json::<Sandbox>(&dir.join("sandbox.json"))? {
             return Ok(sandbox);
         }
+        // Its containers' first monitor, started while the sandbox is made (`spare.rs`).
+        let runtime = self.clone();
+        tokio::task::spawn_blocking(move || runtime.ensure_spare());
         // A sandbox half-made by an agent that died is made again.
         release_namespaces(&dir);
         std::fs::create_dir_all(&dir).context(format_args!("creating {}", dir.display()))?;

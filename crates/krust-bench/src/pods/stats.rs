@@ -91,14 +91,18 @@ pub fn memory_of(pid: u32) -> Option<Memory> {
 }
 
 /// Whether a NUL-separated `/proc/PID/cmdline` is a container monitor of the node whose data
-/// directory is `data_dir`: `KRUST monitor run DATA_DIR/runtime/containers/ID`.
+/// directory is `data_dir`: `KRUST monitor run DATA_DIR/runtime/containers/ID`, or its spare
+/// monitor (waiting, or running the container it was given since):
+/// `KRUST monitor spare DATA_DIR/runtime`.
 pub fn is_monitor_of(cmdline: &[u8], data_dir: &Path) -> bool {
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-    let containers = data_dir.join("runtime").join("containers");
-    args.len() >= 4
-        && args[1] == b"monitor"
-        && args[2] == b"run"
-        && Path::new(std::str::from_utf8(args[3]).unwrap_or("")).starts_with(&containers)
+    let path = |arg: &[u8]| std::path::PathBuf::from(std::str::from_utf8(arg).unwrap_or(""));
+    let runtime = data_dir.join("runtime");
+    match args.get(1..4) {
+        Some([b"monitor", b"run", dir]) => path(dir).starts_with(runtime.join("containers")),
+        Some([b"monitor", b"spare", root]) => path(root) == runtime,
+        _ => false,
+    }
 }
 
 /// The pids of the monitors of the node at `data_dir`.
@@ -177,7 +181,11 @@ mod tests {
         let ours = b"/x/krust\0monitor\0run\0/tmp/krt-bench-1/runtime/containers/abc\0";
         let other = b"/x/krust\0monitor\0run\0/var/lib/krust/runtime/containers/abc\0";
         let server = b"/x/krust\0server\0--data-dir\0/tmp/krt-bench-1\0";
+        let spare = b"/x/krust\0monitor\0spare\0/tmp/krt-bench-1/runtime\0";
+        let others = b"/x/krust\0monitor\0spare\0/var/lib/krust/runtime\0";
         assert!(is_monitor_of(ours, dir));
+        assert!(is_monitor_of(spare, dir));
+        assert!(!is_monitor_of(others, dir));
         assert!(!is_monitor_of(other, dir));
         assert!(!is_monitor_of(server, dir));
         assert!(!is_monitor_of(b"", dir));

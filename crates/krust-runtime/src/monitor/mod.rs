@@ -2,7 +2,8 @@
 //! (`krust monitor run <container dir>`), one per container, detached from the agent so
 //! that the container outlives it. It starts the container's process (`crate::launch`),
 //! holds its stdio, writes the CRI log, waits for it as its child subreaper, records the
-//! exit and removes its cgroup. `krust monitor exec <container dir> <process.json>
+//! exit and removes its cgroup; `krust monitor spare <runtime root>` is one started ahead,
+//! waiting to be given its container (`crate::spare`). `krust monitor exec <container dir> <process.json>
 //! [<console socket>]` starts one process in a running container and waits for it.
 
 mod attach;
@@ -21,6 +22,7 @@ use std::path::Path;
 pub fn monitor_main(args: &[OsString]) -> i32 {
     match (args.first().and_then(|a| a.to_str()), args.len()) {
         (Some("run"), 2) => run::run(Path::new(&args[1])),
+        (Some("spare"), 2) => run::spare(),
         (Some("exec"), 3 | 4) => exec::exec(
             Path::new(&args[1]),
             Path::new(&args[2]),
@@ -28,7 +30,8 @@ pub fn monitor_main(args: &[OsString]) -> i32 {
         ),
         _ => {
             eprintln!(
-                "usage: monitor run <container dir> | monitor exec <container dir> <process.json> [<console socket>]"
+                "usage: monitor run <container dir> | monitor spare <runtime root> | monitor exec \
+                 <container dir> <process.json> [<console socket>]"
             );
             2
         }

@@ -20,8 +20,57 @@ use crate::state::{self, ContainerDir, Exit, MonitorConfig, ProcessId, Started};
 
 /// Runs the container of `dir`; the monitor's exit code.
 pub fn run(dir: &Path) -> i32 {
+    monitor(dir, since_spawn())
+}
+
+/// A spare monitor (`crate::spare`): it waits for its instructions on stdin, one line
+/// `<unix nanos> <container dir>`, then runs that container with its stderr in the
+/// container's `monitor.log`. End of file first (the runtime gone) ends it.
+pub fn spare() -> i32 {
+    let Some(line) = instructions() else {
+        return 0;
+    };
+    let Some((at, dir)) = line.split_once(' ') else {
+        return 2;
+    };
+    let dir = Path::new(dir);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("monitor.log"));
+    if let Ok(log) = log {
+        let _ = rustix::stdio::dup2_stderr(&log);
+    }
+    if let Ok(null) = File::open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdin(&null);
+    }
+    monitor(dir, since(at.parse().ok()))
+}
+
+/// The one line a spare monitor waits for on its stdin, without its newline; `None` at end
+/// of file. Read a few bytes at a time into a small buffer (no 8 KiB reader kept resident).
+fn instructions() -> Option<String> {
+    let mut line = Vec::with_capacity(256);
+    let mut chunk = [0u8; 256];
+    loop {
+        match rustix::io::read(rustix::stdio::stdin(), &mut chunk) {
+            Ok(0) => return None,
+            Ok(n) => line.extend_from_slice(&chunk[..n]),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+        if let Some(end) = line.iter().position(|b| *b == b'\n') {
+            line.truncate(end);
+            return String::from_utf8(line).ok();
+        }
+    }
+}
+
+/// Runs the container of `dir`; `exec` is how long the monitor took to begin since the
+/// agent asked.
+fn monitor(dir: &Path, exec: Duration) -> i32 {
     let dir = ContainerDir(dir.to_path_buf());
-    match supervise(&dir) {
+    match supervise(&dir, exec) {
         Ok(()) => 0,
         Err(message) => {
             report(&format!("error {}", message.replace('\n', " ")));
@@ -45,9 +94,8 @@ fn hang_up() {
     }
 }
 
-fn supervise(dir: &ContainerDir) -> Result<(), String> {
+fn supervise(dir: &ContainerDir, exec: Duration) -> Result<(), String> {
     let t0 = std::time::Instant::now();
-    let exec = since_spawn();
     let config: MonitorConfig = state::read_json(&dir.monitor_config())
         .map_err(|e| e.to_string())?
         .ok_or("no monitor.json")?;
@@ -149,13 +197,19 @@ fn supervise(dir: &ContainerDir) -> Result<(), String> {
 
 /// How long ago the agent spawned this monitor (it says when in `KRUST_SPAWNED_AT`).
 fn since_spawn() -> Duration {
-    let spawned = std::env::var("KRUST_SPAWNED_AT")
-        .ok()
-        .and_then(|n| n.parse::<u64>().ok());
+    since(
+        std::env::var("KRUST_SPAWNED_AT")
+            .ok()
+            .and_then(|n| n.parse().ok()),
+    )
+}
+
+/// How long ago `unix_nanos` was (zero if unknown).
+fn since(unix_nanos: Option<u64>) -> Duration {
     let now = SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    spawned
+    unix_nanos
         .map(|n| now.saturating_sub(Duration::from_nanos(n)))
         .unwrap_or_default()
 }
