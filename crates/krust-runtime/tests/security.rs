@@ -104,3 +104,44 @@ async fn runtime_default_seccomp_denies_its_calls_even_to_a_container_with_the_c
     assert!(allowed.contains("status 0"), "{allowed}");
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn mounts_follow_the_images_links_inside_its_root_never_out_of_it() {
+    let f = Fixture::new();
+    let sandbox = f.sandbox("links").await;
+    // A layer over busybox whose /etc/resolv.conf links to a file that is not there (as
+    // some images have it) and whose /etc/hosts links out of the root, to the host.
+    let layer = f.dir.path().join("links-layer");
+    std::fs::create_dir_all(layer.join("etc")).unwrap();
+    std::os::unix::fs::symlink("../run/krt/resolv.conf", layer.join("etc/resolv.conf")).unwrap();
+    let outside = f.dir.path().join("krt-escaped");
+    let escape = format!("/../../../..{}", outside.display());
+    std::os::unix::fs::symlink(&escape, layer.join("etc/hosts")).unwrap();
+    let file = |name: &str, text: &str| {
+        let path = f.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let resolv = file("resolv.conf", "nameserver 10.9.9.9\n");
+    let hosts = file("hosts", "10.9.9.10 krt-host\n");
+    let script = "cat /etc/resolv.conf /run/krt/resolv.conf /etc/hosts";
+    let mut spec = f.container(&sandbox, "main", &["sh", "-c", script]);
+    spec.lower_dirs.insert(0, layer);
+    for (destination, source) in [("/etc/resolv.conf", resolv), ("/etc/hosts", hosts)] {
+        spec.mounts.push(Mount {
+            destination: destination.into(),
+            kind: MountKind::Bind { source },
+            readonly: true,
+        });
+    }
+    let id = f.run(&spec).await;
+    assert_eq!(f.exit_code(&id).await, 0, "{}", f.log(&spec));
+    let log = f.log(&spec);
+    assert_eq!(log.matches("nameserver 10.9.9.9").count(), 2, "{log}");
+    assert!(log.contains("10.9.9.10 krt-host"), "{log}");
+    assert!(
+        !outside.exists(),
+        "a mount target was made outside the root"
+    );
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}

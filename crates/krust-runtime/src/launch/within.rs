@@ -4,30 +4,38 @@
 //! parts are made; the result is an `O_PATH` descriptor whose `/proc/self/fd` path names
 //! exactly that file for `mount`.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, PathBuf};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 /// Opens `path` (absolute, inside `root`), making what is missing: directories, and the last
-/// part as a directory or, when `dir` is false, an empty file.
+/// part as a directory or, when `dir` is false, an empty file. A dangling symbolic link on
+/// the way is followed and what it names made (runc's `securejoin` then create: a bind
+/// mount on an image's `/etc/resolv.conf` linked to a missing file lands on that file).
 pub fn ensure(root: &OwnedFd, path: &str, dir: bool) -> io::Result<OwnedFd> {
-    match open(root, path) {
+    ensure_following(root, PathBuf::from(path), dir, 8)
+}
+
+fn ensure_following(root: &OwnedFd, path: PathBuf, dir: bool, links: u32) -> io::Result<OwnedFd> {
+    match open(root, &path.to_string_lossy()) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         other => return other,
     }
-    let parts: Vec<&std::ffi::OsStr> = Path::new(path)
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(name) => Some(name),
-            _ => None,
-        })
-        .collect();
+    // Its parts, `..` taken lexically (a link's target may have some).
+    let mut parts: Vec<&OsStr> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(name) => parts.push(name),
+            Component::ParentDir => drop(parts.pop()),
+            _ => {}
+        }
+    }
     let mut prefix = PathBuf::from("/");
     for (i, name) in parts.iter().enumerate() {
         let parent = open(root, &prefix.to_string_lossy())?;
-        prefix.push(name);
         let last = i + 1 == parts.len();
         let made = if last && !dir {
             rustix::fs::openat2(
@@ -43,11 +51,29 @@ pub fn ensure(root: &OwnedFd, path: &str, dir: bool) -> io::Result<OwnedFd> {
         };
         match made {
             Ok(()) => {}
-            Err(rustix::io::Errno::EXIST) => {}
+            // There already, or a symbolic link (which `open` below follows).
+            Err(rustix::io::Errno::EXIST | rustix::io::Errno::LOOP) => {}
             Err(e) => return Err(e.into()),
         }
+        let here = prefix.join(name);
+        match open(root, &here.to_string_lossy()) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && links > 0 => {
+                // A dangling link: go on from what it names.
+                let target = PathBuf::from(
+                    rustix::fs::readlinkat(&parent, *name, Vec::new())?
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+                let mut next = prefix.join(target);
+                next.extend(&parts[i + 1..]);
+                return ensure_following(root, next, dir, links - 1);
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        prefix = here;
     }
-    open(root, path)
+    open(root, &path.to_string_lossy())
 }
 
 /// Opens `path` (absolute, inside `root`) as an `O_PATH` descriptor.
