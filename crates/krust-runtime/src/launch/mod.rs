@@ -207,9 +207,7 @@ impl Child {
         }
         process::finish(&self.config.process, self.seccomp.as_deref(), self.last_cap)
     }
-}
 
-impl Child {
     /// A terminal on the container's own `/dev/pts`: its master sent on the console
     /// socket, its other side this process's stdio.
     fn terminal(&self) -> io::Result<()> {
