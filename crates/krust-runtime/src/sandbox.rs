@@ -68,17 +68,19 @@ impl Runtime {
         } else {
             &spec.hostname
         };
-        hold_namespaces(Held {
+        // The namespaces are made on a thread of their own while the pod cgroup is made here.
+        let namespaces = hold_namespaces(Held {
             net: netns.clone(),
             ipc: ipc_ns.clone(),
             uts: uts_ns.clone(),
             hostname: hostname.clone(),
-        })
-        .await?;
-        {
+        });
+        let pod_cgroup = async {
             let _cgroups = self.inner.sandboxes.lock().await;
-            cgroup::create(&self.pod_cgroup(&spec.cgroup_parent), &spec.resources)?;
-        }
+            cgroup::create(&self.pod_cgroup(&spec.cgroup_parent), &spec.resources)
+        };
+        let (namespaces, pod_cgroup) = tokio::join!(namespaces, pod_cgroup);
+        namespaces.and(pod_cgroup)?;
         let sandbox = Sandbox {
             id,
             spec: spec.clone(),
