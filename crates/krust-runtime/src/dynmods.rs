@@ -49,12 +49,7 @@ pub fn favor_dynamic_changes() -> Result<(), String> {
 /// On the calling thread: a private mount namespace, and the hierarchy mounted over the
 /// cgroup directory there.
 fn hold() -> io::Result<()> {
-    #[allow(deprecated)] // unshare_unsafe's only unsafety is CLONE_FILES
-    rustix::thread::unshare(rustix::thread::UnshareFlags::NEWNS)?;
-    rustix::mount::mount_change(
-        "/",
-        rustix::mount::MountPropagationFlags::REC | rustix::mount::MountPropagationFlags::PRIVATE,
-    )?;
+    crate::launch::private_mount_namespace()?;
     rustix::mount::mount(
         "cgroup",
         Path::new(crate::cgroup::MOUNT),

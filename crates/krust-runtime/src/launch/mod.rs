@@ -22,6 +22,7 @@ use std::process::{Command, Stdio};
 use rustix::thread::{LinkNameSpaceType, UnshareFlags};
 
 pub use config::{Config, Process};
+pub(crate) use mounts::private_mount_namespace;
 
 use crate::cgroup::{self, DeviceRule};
 use crate::seccomp::filter::{self, Instruction};
@@ -188,9 +189,8 @@ impl Child {
                 .map_err(|e| Failure::new(format!("joining a {kind:?} namespace"), e.into()))?;
         }
         if let Some(root) = &self.root {
-            #[allow(deprecated)] // unshare_unsafe's only unsafety is CLONE_FILES
-            rustix::thread::unshare(UnshareFlags::NEWNS)
-                .map_err(|e| Failure::new("a new mount namespace", e.into()))?;
+            mounts::private_mount_namespace()
+                .map_err(|e| Failure::new("a new private mount namespace", e))?;
             mounts::prepare(root, &self.config)?;
         }
         if self.config.process.terminal {

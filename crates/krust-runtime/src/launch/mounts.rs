@@ -37,17 +37,24 @@ const DEV_LINKS: &[(&str, &str)] = &[
     ("/proc/kcore", "core"),
 ];
 
-/// Makes the container's filesystem from `root` and makes it this process's root.
+/// Moves this thread into a new mount namespace whose mounts propagate nowhere (nor
+/// receive anything): the container's, or the one the runtime's cgroup hierarchy is held in.
+pub(crate) fn private_mount_namespace() -> io::Result<()> {
+    #[allow(deprecated)] // unshare_unsafe's only unsafety is CLONE_FILES
+    rustix::thread::unshare(rustix::thread::UnshareFlags::NEWNS)?;
+    rustix::mount::mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )?;
+    Ok(())
+}
+
+/// Makes the container's filesystem from `root` (in a new private mount namespace) and makes it this process's root.
 pub fn prepare(root: &Path, config: &Config) -> Result<(), Failure> {
     let step = |what: &str| {
         let what = what.to_string();
         move |e: io::Error| Failure::new(what, e)
     };
-    rustix::mount::mount_change(
-        "/",
-        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-    )
-    .map_err(|e| step("making the mounts private")(e.into()))?;
     rustix::mount::mount_bind_recursive(root, root)
         .map_err(|e| step("bind-mounting the root")(e.into()))?;
     let root_fd = rustix::fs::open(

@@ -52,14 +52,7 @@ fn wait(pid: u32) -> i32 {
     };
     loop {
         match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()) {
-            Ok(Some((_, status))) => {
-                if let Some(code) = status.exit_status() {
-                    return code;
-                }
-                if let Some(signal) = status.terminating_signal() {
-                    return 128 + signal;
-                }
-            }
+            Ok(Some((_, status))) => return super::pump::exit_code(status),
             Err(rustix::io::Errno::INTR) => continue,
             _ => return 255,
         }

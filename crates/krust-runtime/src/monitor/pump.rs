@@ -141,17 +141,22 @@ pub fn run(pid: u32, mut streams: Vec<Stream>, log: &CriLog, attach: &mut Attach
 
 /// Reaps the children that ended (orphans of the container's come to the monitor as subreaper); the
 /// exit code of `pid` if it is among them.
+/// A process's exit code, `128 + n` when signal n killed it.
+pub(super) fn exit_code(status: rustix::process::WaitStatus) -> i32 {
+    match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        _ => 255,
+    }
+}
+
 fn reap(pid: u32) -> Option<i32> {
     let mut code = None;
     loop {
         match rustix::process::wait(WaitOptions::NOHANG) {
             Ok(Some((reaped, status))) => {
                 if reaped.as_raw_nonzero().get() as u32 == pid {
-                    code = Some(match (status.exit_status(), status.terminating_signal()) {
-                        (Some(code), _) => code,
-                        (None, Some(signal)) => 128 + signal,
-                        _ => 255,
-                    });
+                    code = Some(exit_code(status));
                 }
             }
             Err(rustix::io::Errno::INTR) => {}
