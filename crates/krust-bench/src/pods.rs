@@ -210,15 +210,19 @@ async fn pods_phase(
             })?);
         }
     }
-    let (one, reference) = (Summary::of(&one), Summary::of(&reference));
+    let scheduled: Vec<Duration> = one.iter().map(|s| s.scheduled).collect();
+    let total: Vec<Duration> = one.iter().map(|s| s.total).collect();
+    let (one, scheduled) = (Summary::of(&total), Summary::of(&scheduled));
+    let reference = Summary::of(&reference);
     println!("\n(2) pod startup, create → Running seen through a watch");
     println!("  one pod at a time:           {}", one.line());
+    println!("    of which create → bound:   {}", scheduled.line());
     println!("  podman run -d (sleep):       {}", reference.line());
 
     // Many at once.
     let (many, all) =
         startup::create_running(client, watch, IMAGE, "many", args.pods, bound).await?;
-    let many = Summary::of(&many);
+    let many = Summary::of(&many.iter().map(|s| s.total).collect::<Vec<_>>());
     println!("  {} pods created at once:     {}", args.pods, many.line());
     println!("  all {} Running after:        {}", args.pods, ms(all));
     let faster = reference.p50.as_secs_f64() / one.p50.as_secs_f64().max(1e-9);

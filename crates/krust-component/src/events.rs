@@ -16,7 +16,9 @@
 //!   filter per object; or none of these.
 //! - [`Sending`]: [`Sending::Queued`] posts from a background task through a bounded queue
 //!   (recording never waits for the API; when the queue is full the Event is dropped, as
-//!   client-go's broadcaster drops Events), with a bound on the requests in flight;
+//!   client-go's broadcaster drops Events), with a bound on the requests in flight, each
+//!   Event a moment (30 ms) after it was recorded: the writes it goes with (a pod's status
+//!   after its container's `Started`) reach the store first rather than queue behind it;
 //!   [`Sending::Direct`] posts before recording returns.
 //!
 //! Its users: the controllers ([`Recorder::new`], client-go's defaults, or

@@ -78,11 +78,11 @@ impl Runtime {
             Some(stdout) => stdout,
             None => self.spawn_monitor(&dir)?,
         };
-        // The next start's monitor, started while this one starts its container.
-        self.ensure_spare();
         let mut stdout = tokio::io::BufReader::new(stdout);
         let mut line = String::new();
         let read = stdout.read_line(&mut line).await;
+        // The next start's monitor (`spare.rs`).
+        self.replenish_later(Runtime::ensure_spare);
         // The pipe ends once the exit is recorded (or the monitor is gone).
         self.watch_pipe(id, stdout);
         read.context("reading the monitor")?;

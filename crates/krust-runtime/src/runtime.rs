@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) pods: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The monitor waiting for the next container (`spare.rs`).
     pub(crate) spare: Mutex<Option<crate::spare::Spare>>,
+    /// Where the spare network namespace is held, if one is (`spare.rs`).
+    pub(crate) spare_netns: Mutex<Option<PathBuf>>,
 }
 
 impl Runtime {
@@ -68,6 +70,7 @@ impl Runtime {
                 sandboxes: tokio::sync::Mutex::new(()),
                 pods: Mutex::new(HashMap::new()),
                 spare: Mutex::new(None),
+                spare_netns: Mutex::new(None),
             }),
         };
         runtime.adopt();

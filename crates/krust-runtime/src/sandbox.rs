@@ -1,8 +1,8 @@
 //! Pod sandboxes without a pause process: the network, IPC and UTS namespaces are held by
 //! bind mounts of their `/proc/thread-self/ns/*` files (as `ip netns add` and CNI's `ns`
-//! package hold a network namespace), made in-process by a thread of their own, and the pod
-//! cgroup is a directory in every cgroup hierarchy with the pod's limits (the kubelet's pod
-//! cgroup).
+//! package hold a network namespace), made in-process by a thread of their own (the network
+//! namespace usually ahead, `spare.rs`), and the pod cgroup is a directory in every cgroup
+//! hierarchy with the pod's limits (the kubelet's pod cgroup).
 
 use std::path::{Path, PathBuf};
 
@@ -68,16 +68,27 @@ impl Runtime {
         } else {
             &spec.hostname
         };
-        // The namespaces are made on a thread of their own while the pod cgroup is made here.
+        // The network namespace made ahead, if there is one (`spare.rs`); the others are
+        // made on a thread of their own while the pod cgroup is made here.
+        let spare_net = netns.as_deref().is_some_and(|f| self.take_spare_netns(f));
+        if netns.is_some() {
+            self.replenish_later(Runtime::ensure_spare_netns);
+        }
         let namespaces = hold_namespaces(Held {
-            net: netns.clone(),
+            net: netns.clone().filter(|_| !spare_net),
             ipc: ipc_ns.clone(),
-            uts: uts_ns.clone(),
-            hostname: hostname.clone(),
+            uts: Some(uts_ns.clone()),
+            hostname: Some(hostname.clone()),
         });
         let pod_cgroup = async {
             let _cgroups = self.inner.sandboxes.lock().await;
-            cgroup::create(&self.pod_cgroup(&spec.cgroup_parent), &spec.resources)
+            let (relative, resources) =
+                (self.pod_cgroup(&spec.cgroup_parent), spec.resources.clone());
+            // On a blocking thread: the caller's other work (the pod's objects fetched)
+            // goes on meanwhile.
+            tokio::task::spawn_blocking(move || cgroup::create(&relative, &resources))
+                .await
+                .map_err(|_| Error::Other("making the pod cgroup panicked".into()))?
         };
         let (namespaces, pod_cgroup) = tokio::join!(namespaces, pod_cgroup);
         namespaces.and(pod_cgroup)?;
@@ -166,12 +177,12 @@ pub(crate) fn release_namespaces(dir: &Path) {
     }
 }
 
-/// The namespaces of a new sandbox: where each is held, and the pod's hostname.
-struct Held {
-    net: Option<PathBuf>,
-    ipc: Option<PathBuf>,
-    uts: PathBuf,
-    hostname: String,
+/// Namespaces to make: where each is held (none: not made), and the pod's hostname.
+pub(crate) struct Held {
+    pub(crate) net: Option<PathBuf>,
+    pub(crate) ipc: Option<PathBuf>,
+    pub(crate) uts: Option<PathBuf>,
+    pub(crate) hostname: Option<String>,
 }
 
 /// Makes the namespaces of `held` on a new thread, which unshares them, sets the hostname,
@@ -191,8 +202,13 @@ async fn hold_namespaces(held: Held) -> Result<()> {
         .map_err(|_| Error::Other("the sandbox thread panicked".into()))?
 }
 
-fn make_namespaces(held: &Held) -> Result<()> {
-    let mut flags = UnshareFlags::NEWUTS;
+/// Makes the namespaces of `held` on the calling thread, which stays in them: a thread of
+/// its own.
+pub(crate) fn make_namespaces(held: &Held) -> Result<()> {
+    let mut flags = UnshareFlags::empty();
+    if held.uts.is_some() {
+        flags |= UnshareFlags::NEWUTS;
+    }
     if held.net.is_some() {
         flags |= UnshareFlags::NEWNET;
     }
@@ -204,8 +220,10 @@ fn make_namespaces(held: &Held) -> Result<()> {
     // used (the workspace forbids unsafe code).
     #[allow(deprecated)]
     rustix::thread::unshare(flags).context("unsharing the pod's namespaces")?;
-    rustix::system::sethostname(held.hostname.as_bytes())
-        .context(format_args!("setting the hostname {:?}", held.hostname))?;
+    if let Some(hostname) = &held.hostname {
+        rustix::system::sethostname(hostname.as_bytes())
+            .context(format_args!("setting the hostname {hostname:?}"))?;
+    }
     if held.net.is_some() {
         // The loopback device of a new network namespace starts down (CNI's loopback
         // plugin brings it up).
@@ -214,11 +232,7 @@ fn make_namespaces(held: &Held) -> Result<()> {
             .and_then(|lo| link.set_up(lo))
             .context("setting lo up")?;
     }
-    let namespaces = [
-        ("net", &held.net),
-        ("ipc", &held.ipc),
-        ("uts", &Some(held.uts.clone())),
-    ];
+    let namespaces = [("net", &held.net), ("ipc", &held.ipc), ("uts", &held.uts)];
     for (kind, file) in namespaces {
         if let Some(file) = file {
             rustix::mount::mount_bind(format!("/proc/thread-self/ns/{kind}"), file).context(

@@ -1,14 +1,27 @@
-//! The spare monitor: one monitor process started before any container needs it, so that a
-//! start does not wait for the exec of a monitor (1.4–2 ms of a pod's start in the server
-//! here, the kernel's exec and the loader, beside the container's own launch, 3–4 ms). It
-//! is `<monitor> spare <root>`: it waits on its stdin for the directory of the container it
-//! is to run (`monitor/run.rs`, `spare`). The runtime starts one when a sandbox
-//! is made (none on a node that never ran a pod: a spawn's code costs an idle agent ~0.7 MiB
-//! of resident text) and the next as soon as one is taken; closing its stdin (the runtime
-//! dropped, the agent gone) ends it. A container whose start finds none (several at once)
-//! gets a monitor of its own.
+//! Spares: what a start would otherwise wait for, made before a pod needs it.
+//!
+//! - A spare monitor: one monitor process started ahead, so that a start does not wait for
+//!   the exec of a monitor (1.4–2 ms of a pod's start in the server here, the kernel's exec
+//!   and the loader, beside the container's own launch, 3–4 ms). It is `<monitor> spare
+//!   <root>`: it waits on its stdin for the directory of the container it is to run
+//!   (`monitor/run.rs`, `spare`). Closing its stdin (the runtime dropped, the agent gone)
+//!   ends it. A container whose start finds none (several at once) gets a monitor of its
+//!   own.
+//! - A spare network namespace, `lo` up, held at `sandboxes/spare/net`: a new sandbox takes
+//!   it (bound where the pod's is held, the spare's mount then detached) rather than
+//!   unsharing one, which took 0.5–2.5 ms here, holding the kernel's rtnl lock, which the
+//!   pod cgroup's `net_prio` waits for. A sandbox that finds none makes its own. Having no
+//!   `sandbox.json`, it is no pod's; the runtime releases it when it goes (the last clone
+//!   dropped), and the next runtime's start (`exits.rs`, `adopt`) one a crash left.
+//!
+//! Each is made [`REPLENISH_AFTER`] the one before was taken: the monitor when a container
+//! starts, the network namespace when a pod's sandbox is made with one (so a node that
+//! never ran a pod has neither, and image builds, on the host's network, no namespace).
+//! Made during the launch, they slowed it by 2–3 ms on two cores, and right after it the
+//! pod's status write by 1–2 ms. The first sandbox also starts a monitor at once, beside
+//! itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
@@ -16,6 +29,11 @@ use tokio::process::{ChildStdin, ChildStdout, Command};
 
 use crate::container::unix_nanos;
 use crate::runtime::Runtime;
+use crate::sandbox::{Held, make_namespaces};
+
+/// How long after one is taken a spare is made again: once the pod's start and its status
+/// write (10–20 ms here) are likely done.
+const REPLENISH_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A spare monitor's pipes: its instructions and its report.
 pub(crate) struct Spare {
@@ -88,5 +106,88 @@ impl Runtime {
         // A spare that is gone (killed) takes nothing: the start runs a monitor of its own.
         stdin.write_all(line.as_bytes()).await.ok()?;
         Some(stdout)
+    }
+}
+
+impl Runtime {
+    /// Runs `make` (a spare's) on a blocking thread [`REPLENISH_AFTER`] from now.
+    pub(crate) fn replenish_later(&self, make: fn(&Runtime)) {
+        let runtime = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(REPLENISH_AFTER).await;
+            let _ = tokio::task::spawn_blocking(move || make(&runtime)).await;
+        });
+    }
+
+    /// Makes the spare network namespace unless one is held. A failure only means the
+    /// next sandbox makes its own.
+    pub(crate) fn ensure_spare_netns(&self) {
+        let mut spare = self
+            .inner
+            .spare_netns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if spare.is_some() {
+            return;
+        }
+        let dir = self.sandbox_dir("spare");
+        let net = dir.join("net");
+        let held = Held {
+            net: Some(net.clone()),
+            ipc: None,
+            uts: None,
+            hostname: None,
+        };
+        let made = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::File::create(&net))
+            .is_ok()
+            && std::thread::Builder::new()
+                .name("krust-spare-netns".to_string())
+                .spawn(move || make_namespaces(&held))
+                .is_ok_and(|thread| thread.join().is_ok_and(|r| r.is_ok()));
+        if made {
+            *spare = Some(net);
+        } else {
+            crate::sandbox::release_namespaces(&dir);
+        }
+    }
+
+    /// Holds the spare network namespace at `file` (an empty file) in its place; whether
+    /// there was one to take. One being made is not waited for.
+    pub(crate) fn take_spare_netns(&self, file: &Path) -> bool {
+        let Ok(mut spare) = self.inner.spare_netns.try_lock() else {
+            return false;
+        };
+        let Some(net) = spare.take() else {
+            return false;
+        };
+        let taken = rustix::mount::mount_bind(&net, file).is_ok();
+        while rustix::mount::unmount(&net, rustix::mount::UnmountFlags::DETACH).is_ok() {}
+        taken
+    }
+
+    /// Where the spare network namespace is held, if one is (no pod's: tests count what a
+    /// pod leaves without it).
+    pub fn spare_network_namespace(&self) -> Option<PathBuf> {
+        let spare = self
+            .inner
+            .spare_netns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        spare.clone()
+    }
+}
+
+impl Drop for crate::runtime::Inner {
+    /// The spare network namespace goes with the runtime (the spare monitor ends as its
+    /// stdin closes).
+    fn drop(&mut self) {
+        let spare = self
+            .spare_netns
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(net) = spare.take() {
+            while rustix::mount::unmount(&net, rustix::mount::UnmountFlags::DETACH).is_ok() {}
+        }
     }
 }

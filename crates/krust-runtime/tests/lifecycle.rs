@@ -278,6 +278,10 @@ async fn many_create_and_delete_cycles_leave_no_descriptor_zombie_mount_or_cgrou
     let id = f.run(&f.container(&warm, "c", &["true"])).await;
     f.exit_code(&id).await;
     f.runtime.remove_sandbox(&warm.id).await.unwrap();
+    // And the spares made a moment after a start (the spare monitor's pipes are ours).
+    while f.runtime.spare_monitor().is_none() || f.runtime.spare_network_namespace().is_none() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let fds_before = fds();
     for round in 0..5 {
         let sandbox = f.sandbox(&format!("cycle{round}")).await;

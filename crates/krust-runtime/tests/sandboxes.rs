@@ -2,7 +2,11 @@
 
 mod support;
 
-use krust_runtime::{Error, Resources, SandboxSpec};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use krust_runtime::{Error, Resources, Runtime, RuntimeConfig, SandboxSpec};
 use support::Fixture;
 
 #[tokio::test]
@@ -102,4 +106,65 @@ async fn exec_into_a_container_that_is_not_running_fails() {
             .is_err()
     );
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}
+
+/// Waits until `runtime` holds a spare network namespace; where.
+async fn spare_of(runtime: &Runtime) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(spare) = runtime.spare_network_namespace() {
+            return spare;
+        }
+        assert!(Instant::now() < deadline, "no spare network namespace");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sandbox_takes_the_network_namespace_made_after_the_one_before() {
+    let f = Fixture::new();
+    let first = f.sandbox("first").await;
+    let inode = |path: &Path| std::fs::metadata(path).unwrap().ino();
+    let spare = spare_of(&f.runtime).await;
+    let spare_inode = inode(&spare);
+    assert_ne!(spare_inode, inode(first.netns.as_ref().unwrap()));
+
+    let second = f.sandbox("second").await;
+    let netns = second.netns.as_ref().unwrap();
+    assert_eq!(inode(netns), spare_inode, "the second pod has the spare");
+    assert!(!support::mount_points(f.dir.path()).contains(&spare));
+    // Its loopback device is up, as in a namespace made for the pod.
+    let lo = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args(["ip", "-o", "link", "show", "lo"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&lo.stdout).contains(",UP"),
+        "{lo:?}"
+    );
+    // And the next one comes.
+    assert_ne!(inode(&spare_of(&f.runtime).await), spare_inode);
+}
+
+#[tokio::test]
+async fn the_spare_network_namespace_goes_with_the_runtime() {
+    let f = Fixture::new();
+    let config = RuntimeConfig {
+        root: f.dir.path().join("other"),
+        ..f.config.clone()
+    };
+    let runtime = Runtime::new(config.clone()).unwrap();
+    let spec = SandboxSpec {
+        pod_uid: format!("{}-going", f.config.cgroup_root),
+        name: "going".into(),
+        cgroup_parent: "kubepods/besteffort/podgoing".into(),
+        ..Default::default()
+    };
+    let sandbox = runtime.run_sandbox(&spec).await.unwrap();
+    spare_of(&runtime).await;
+    runtime.remove_sandbox(&sandbox.id).await.unwrap();
+    assert_eq!(support::mount_points(&config.root).len(), 1);
+    drop(runtime);
+    assert_eq!(support::mount_points(&config.root), Vec::<PathBuf>::new());
 }

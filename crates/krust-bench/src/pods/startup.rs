@@ -18,9 +18,10 @@ use tokio::sync::mpsc;
 const LABEL: &str = "krt-bench";
 const NAMESPACE: &str = "default";
 
-/// A watch on the benchmark's pods: the instant each pod was first seen Running.
+/// A watch on the benchmark's pods: the instants each pod was first seen bound to a node and
+/// first seen Running.
 pub struct RunningWatch {
-    seen: mpsc::UnboundedReceiver<(String, Instant)>,
+    seen: mpsc::UnboundedReceiver<(String, Seen)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -48,8 +49,14 @@ impl RunningWatch {
                 let now = Instant::now();
                 let running =
                     pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
-                if let (true, Some(uid)) = (running, pod.metadata.uid) {
-                    let _ = tx.send((uid, now));
+                let bound = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+                let Some(uid) = pod.metadata.uid else {
+                    continue;
+                };
+                if running {
+                    let _ = tx.send((uid, Seen::Running(now)));
+                } else if bound {
+                    let _ = tx.send((uid, Seen::Bound(now)));
                 }
             }
         });
@@ -60,16 +67,18 @@ impl RunningWatch {
     }
 
     /// Waits until each uid of `created` (uid → when its create was sent) has been seen
-    /// Running; each pod's latency.
+    /// Running; each pod's latency, and how much of it passed before the pod was seen bound
+    /// to the node (the scheduler's part; zero when the bind was not seen on its own).
     async fn latencies(
         &mut self,
         created: &HashMap<String, Instant>,
         bound: Duration,
-    ) -> Result<HashMap<String, Duration>> {
+    ) -> Result<HashMap<String, Startup>> {
         let deadline = tokio::time::Instant::now() + bound;
-        let mut latencies = HashMap::new();
+        let mut latencies: HashMap<String, Startup> = HashMap::new();
+        let mut bound_at: HashMap<String, Instant> = HashMap::new();
         while latencies.len() < created.len() {
-            let Ok(Some((uid, at))) = tokio::time::timeout_at(deadline, self.seen.recv()).await
+            let Ok(Some((uid, seen))) = tokio::time::timeout_at(deadline, self.seen.recv()).await
             else {
                 bail!(
                     "{} of {} pods Running after {bound:?}",
@@ -77,12 +86,37 @@ impl RunningWatch {
                     created.len()
                 );
             };
-            if let Some(start) = created.get(&uid) {
-                latencies.entry(uid).or_insert(at - *start);
+            let Some(start) = created.get(&uid) else {
+                continue;
+            };
+            match seen {
+                Seen::Bound(at) => {
+                    bound_at.entry(uid).or_insert(at);
+                }
+                Seen::Running(at) => {
+                    let scheduled = bound_at.get(&uid).map_or(Duration::ZERO, |b| *b - *start);
+                    latencies.entry(uid).or_insert(Startup {
+                        total: at - *start,
+                        scheduled,
+                    });
+                }
             }
         }
         Ok(latencies)
     }
+}
+
+/// What the watch saw of a pod, and when.
+enum Seen {
+    Bound(Instant),
+    Running(Instant),
+}
+
+/// One pod's startup: create → Running, and create → seen bound to the node.
+#[derive(Clone, Copy, Debug)]
+pub struct Startup {
+    pub total: Duration,
+    pub scheduled: Duration,
 }
 
 impl Drop for RunningWatch {
@@ -111,8 +145,7 @@ fn pod(name: &str, image: &str) -> Result<Pod> {
 }
 
 /// Creates `count` pods at once (concurrent requests) named `prefix-N` and waits until all
-/// run; each pod's create→Running latency and the time from the first create to the last
-/// pod Running.
+/// run; each pod's startup and the time from the first create to the last pod Running.
 pub async fn create_running(
     client: &kube::Client,
     watch: &mut RunningWatch,
@@ -120,7 +153,7 @@ pub async fn create_running(
     prefix: &str,
     count: usize,
     bound: Duration,
-) -> Result<(Vec<Duration>, Duration)> {
+) -> Result<(Vec<Startup>, Duration)> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
     let first = Instant::now();
     let creates = (0..count).map(|i| {
@@ -139,7 +172,7 @@ pub async fn create_running(
     let latencies = watch.latencies(&created, bound).await?;
     let all = latencies
         .iter()
-        .map(|(uid, l)| created[uid] + *l)
+        .map(|(uid, l)| created[uid] + l.total)
         .max()
         .map_or(Duration::ZERO, |last| last - first);
     Ok((latencies.into_values().collect(), all))

@@ -190,14 +190,23 @@ pub fn busybox_rootfs(dir: &Path) -> PathBuf {
 }
 
 /// Mount points under `dir` in this mount namespace (other tests mount elsewhere at the
-/// same time).
+/// same time), but the spare network namespace's (no pod's, made a moment after a sandbox).
 pub fn mounts_under(dir: &Path) -> usize {
+    mount_points(dir)
+        .iter()
+        .filter(|point| !point.ends_with("sandboxes/spare/net"))
+        .count()
+}
+
+/// Every mount point under `dir` in this mount namespace.
+pub fn mount_points(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
-        .filter(|point| Path::new(point).starts_with(dir))
-        .count()
+        .map(PathBuf::from)
+        .filter(|point| point.starts_with(dir))
+        .collect()
 }
 
 /// Processes whose command line or cgroup names `needle`.
