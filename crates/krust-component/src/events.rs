@@ -16,10 +16,10 @@
 //!   filter per object; or none of these.
 //! - [`Sending`]: [`Sending::Queued`] posts from a background task through a bounded queue
 //!   (recording never waits for the API; when the queue is full the Event is dropped, as
-//!   client-go's broadcaster drops Events), with a bound on the requests in flight, each
-//!   Event a moment (30 ms) after it was recorded: the writes it goes with (a pod's status
-//!   after its container's `Started`) reach the store first rather than queue behind it;
-//!   [`Sending::Direct`] posts before recording returns.
+//!   client-go's broadcaster drops Events), with a bound on the requests in flight, and
+//!   optionally each Event a moment after it was recorded (the real kubelet's: the writes it
+//!   goes with, a pod's status after its container's `Started`, reach the store first rather
+//!   than queue behind it); [`Sending::Direct`] posts before recording returns.
 //!
 //! Its users: the controllers ([`Recorder::new`], client-go's defaults, or
 //! [`Recorder::direct`]), the scheduler and the sim kubelet ([`Recorder::with`]). Recording
@@ -38,6 +38,7 @@ use kube::{Client, Resource};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicI64;
+use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 
 /// The `type` of an Event.
@@ -118,6 +119,9 @@ pub enum Sending {
         capacity: usize,
         /// The most requests in flight (1: one after the other).
         concurrency: usize,
+        /// How long each Event waits before it is posted (its timestamps are when it was
+        /// recorded).
+        linger: Duration,
     },
 }
 
@@ -148,6 +152,7 @@ impl Recorder {
         let sending = Sending::Queued {
             capacity: 1000,
             concurrency: 1,
+            linger: Duration::ZERO,
         };
         Self::with(client, options(component, Correlation::counting(), sending))
     }
@@ -179,10 +184,11 @@ impl Recorder {
             Sending::Queued {
                 capacity,
                 concurrency,
+                linger,
             } => {
                 let (tx, rx) = mpsc::channel(capacity.max(1));
                 let limit = Arc::new(Semaphore::new(concurrency.max(1)));
-                tokio::spawn(send::run(inner.clone(), rx, limit));
+                tokio::spawn(send::run(inner.clone(), rx, limit, linger));
                 Some(tx)
             }
         };

@@ -87,6 +87,7 @@ async fn a_full_queue_drops_events_instead_of_waiting() {
         sending: Sending::Queued {
             capacity: 1,
             concurrency: 1,
+            linger: std::time::Duration::ZERO,
         },
     };
     let recorder = Recorder::with(client.clone(), options);

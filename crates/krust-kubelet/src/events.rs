@@ -2,11 +2,20 @@
 //! node) through `krust_component::events`: posted in the background from a bounded queue
 //! (dropped when it is full) with a bound on the requests in flight, so that they never slow
 //! a pod's status. Sim nodes post each as a new Event; a real node correlates them as
-//! client-go does (a container's repeated BackOff becomes one Event with a count).
+//! client-go does (a container's repeated BackOff becomes one Event with a count) and posts
+//! each a moment after it was recorded ([`LINGER`]).
+
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use krust_component::events::{self, Correlation, EventType, Options, Record, Sending};
 use kube::{Client, Resource, ResourceExt};
+
+/// How long a real node's Event waits before it is posted: the writes of the moment that
+/// caused it go first. A pod's status, written a few milliseconds after its container's
+/// `Started` is recorded, waited behind that Event's commit (the store commits one batch at
+/// a time): 1–2 ms of a pod's start here.
+const LINGER: Duration = Duration::from_millis(30);
 
 /// Events waiting to be posted at most; more are dropped.
 const QUEUED: usize = 16_384;
@@ -19,21 +28,35 @@ impl Recorder {
     /// A sim nodes' recorder posting with up to `concurrency` requests in flight, if
     /// `enabled`; nothing is correlated.
     pub fn new(client: Client, enabled: bool, concurrency: usize) -> Self {
-        Self::with(client, enabled, concurrency, Correlation::none())
+        Self::with(
+            client,
+            enabled,
+            concurrency,
+            Correlation::none(),
+            Duration::ZERO,
+        )
     }
 
-    /// A real kubelet's recorder: Events correlated as client-go's recorder does.
+    /// A real kubelet's recorder: Events correlated as client-go's recorder does, each posted
+    /// [`LINGER`] after it was recorded.
     pub fn correlated(client: Client) -> Self {
-        Self::with(client, true, 8, Correlation::client_go())
+        Self::with(client, true, 8, Correlation::client_go(), LINGER)
     }
 
-    fn with(client: Client, enabled: bool, concurrency: usize, correlation: Correlation) -> Self {
+    fn with(
+        client: Client,
+        enabled: bool,
+        concurrency: usize,
+        correlation: Correlation,
+        linger: Duration,
+    ) -> Self {
         let options = Options {
             component: "kubelet".into(),
             correlation,
             sending: Sending::Queued {
                 capacity: QUEUED,
                 concurrency,
+                linger,
             },
         };
         Self(enabled.then(|| events::Recorder::with(client, options)))

@@ -32,6 +32,7 @@ impl Recorder {
             sending: Sending::Queued {
                 capacity: MAX_IN_FLIGHT,
                 concurrency: MAX_IN_FLIGHT,
+                linger: std::time::Duration::ZERO,
             },
         };
         Self(events::Recorder::with(client, options))

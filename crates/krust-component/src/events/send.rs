@@ -113,21 +113,16 @@ async fn patch(client: &Client, api: &Api<Event>, event: &Event) -> Result<(), k
     client.request::<IgnoredAny>(request).await.map(drop)
 }
 
-/// How long a queued Event waits before it is posted: the writes of the moment that
-/// caused it go first (a pod's status, a few milliseconds after its container's `Started`
-/// is recorded, waited behind that Event's commit, 1–2 ms of a pod's start here). Its
-/// timestamps are when it was recorded.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(30);
-
-/// A queued recorder's task: correlates each Event in order, then posts it [`LINGER`] after
+/// A queued recorder's task: correlates each Event in order, then posts it `linger` after
 /// it came, with up to `limit` requests in flight. Ends when every sender is gone.
 pub(super) async fn run(
     sink: Arc<Sink>,
     mut queue: mpsc::Receiver<(Record, Timestamp)>,
     limit: Arc<Semaphore>,
+    linger: std::time::Duration,
 ) {
     while let Some((record, at)) = queue.recv().await {
-        let due = tokio::time::Instant::now() + LINGER;
+        let due = tokio::time::Instant::now() + linger;
         let Some(write) = sink.prepare(record, at) else {
             continue;
         };
@@ -136,7 +131,9 @@ pub(super) async fn run(
         };
         let client = sink.client.clone();
         tokio::spawn(async move {
-            tokio::time::sleep_until(due).await;
+            if !linger.is_zero() {
+                tokio::time::sleep_until(due).await;
+            }
             write.send(&client).await;
             drop(permit);
         });
