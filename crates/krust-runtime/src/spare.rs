@@ -107,9 +107,7 @@ impl Runtime {
         stdin.write_all(line.as_bytes()).await.ok()?;
         Some(stdout)
     }
-}
 
-impl Runtime {
     /// Runs `make` (a spare's) on a blocking thread [`REPLENISH_AFTER`] from now.
     pub(crate) fn replenish_later(&self, make: fn(&Runtime)) {
         let runtime = self.clone();
