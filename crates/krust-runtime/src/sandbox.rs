@@ -172,9 +172,13 @@ impl Runtime {
 /// Unmounts the namespace files of a sandbox directory (each may be absent or unmounted).
 pub(crate) fn release_namespaces(dir: &Path) {
     for name in ["net", "ipc", "uts"] {
-        let path = dir.join(name);
-        while rustix::mount::unmount(&path, rustix::mount::UnmountFlags::DETACH).is_ok() {}
+        release(&dir.join(name));
     }
+}
+
+/// Unmounts whatever is mounted at `file`, a namespace's holder (nothing if none is).
+pub(crate) fn release(file: &Path) {
+    while rustix::mount::unmount(file, rustix::mount::UnmountFlags::DETACH).is_ok() {}
 }
 
 /// Namespaces to make: where each is held (none: not made), and the pod's hostname.

@@ -29,7 +29,7 @@ use tokio::process::{ChildStdin, ChildStdout, Command};
 
 use crate::container::unix_nanos;
 use crate::runtime::Runtime;
-use crate::sandbox::{Held, make_namespaces};
+use crate::sandbox::{Held, make_namespaces, release};
 
 /// How long after one is taken a spare is made again: once the pod's start and its status
 /// write (10–20 ms here) are likely done.
@@ -146,7 +146,7 @@ impl Runtime {
         if made {
             *spare = Some(net);
         } else {
-            crate::sandbox::release_namespaces(&dir);
+            release(&net);
         }
     }
 
@@ -160,7 +160,7 @@ impl Runtime {
             return false;
         };
         let taken = rustix::mount::mount_bind(&net, file).is_ok();
-        while rustix::mount::unmount(&net, rustix::mount::UnmountFlags::DETACH).is_ok() {}
+        release(&net);
         taken
     }
 
@@ -185,7 +185,7 @@ impl Drop for crate::runtime::Inner {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner());
         if let Some(net) = spare.take() {
-            while rustix::mount::unmount(&net, rustix::mount::UnmountFlags::DETACH).is_ok() {}
+            release(&net);
         }
     }
 }
