@@ -18,13 +18,28 @@ use crate::state;
 impl Runtime {
     /// Creates the sandbox of a pod, or returns the one it has (one per `pod_uid`).
     pub async fn run_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox> {
+        let (sandbox, ()) = self.run_sandbox_with(spec, async |_| ()).await?;
+        Ok(sandbox)
+    }
+
+    /// Creates the sandbox of a pod as [`Runtime::run_sandbox`], and runs `network` with
+    /// its network namespace (none: the host's) as soon as the namespaces are held, while
+    /// the pod cgroup is still being made (the kubelet's network attach needs only the
+    /// namespace). Its output comes back with the sandbox; when the sandbox cannot be made
+    /// it may have run, so the caller undoes what it did.
+    pub async fn run_sandbox_with<T>(
+        &self,
+        spec: &SandboxSpec,
+        network: impl AsyncFnOnce(Option<&Path>) -> T,
+    ) -> Result<(Sandbox, T)> {
         let id = state::sandbox_id(&spec.pod_uid);
         let dir = self.sandbox_dir(&id);
         // Namespaces of different pods are made in parallel (a burst of pods waits for no
         // other's `unshare`); only their cgroups are made one at a time.
         let _pod = self.pod_lock(&id).await;
         if let Some(sandbox) = state::read_json::<Sandbox>(&dir.join("sandbox.json"))? {
-            return Ok(sandbox);
+            let output = network(sandbox.netns.as_deref()).await;
+            return Ok((sandbox, output));
         }
         // Its containers' first monitor, started while the sandbox is made (`spare.rs`).
         let runtime = self.clone();
@@ -32,7 +47,7 @@ impl Runtime {
         // A sandbox half-made by an agent that died is made again.
         release_namespaces(&dir);
         std::fs::create_dir_all(&dir).context(format_args!("creating {}", dir.display()))?;
-        let result = self.make_sandbox(id, &dir, spec).await;
+        let result = self.make_sandbox(id, &dir, spec, network).await;
         if result.is_err() {
             release_namespaces(&dir);
             let _ = std::fs::remove_dir_all(&dir);
@@ -46,7 +61,13 @@ impl Runtime {
         result
     }
 
-    async fn make_sandbox(&self, id: String, dir: &Path, spec: &SandboxSpec) -> Result<Sandbox> {
+    async fn make_sandbox<T>(
+        &self,
+        id: String,
+        dir: &Path,
+        spec: &SandboxSpec,
+        network: impl AsyncFnOnce(Option<&Path>) -> T,
+    ) -> Result<(Sandbox, T)> {
         let file = |name: &str| -> Result<PathBuf> {
             let path = dir.join(name);
             std::fs::File::create(&path).context(format_args!("creating {}", path.display()))?;
@@ -90,8 +111,12 @@ impl Runtime {
                 .await
                 .map_err(|_| Error::Other("making the pod cgroup panicked".into()))?
         };
-        let (namespaces, pod_cgroup) = tokio::join!(namespaces, pod_cgroup);
-        namespaces.and(pod_cgroup)?;
+        let networked = async {
+            namespaces.await?;
+            Ok(network(netns.as_deref()).await)
+        };
+        let (output, pod_cgroup) = tokio::join!(networked, pod_cgroup);
+        let output = output.and_then(|output| pod_cgroup.map(|()| output))?;
         let sandbox = Sandbox {
             id,
             spec: spec.clone(),
@@ -100,7 +125,7 @@ impl Runtime {
             uts_ns,
         };
         state::write_json(&dir.join("sandbox.json"), &sandbox)?;
-        Ok(sandbox)
+        Ok((sandbox, output))
     }
 
     /// Stops and removes the sandbox's containers, then releases its namespaces and cgroup.

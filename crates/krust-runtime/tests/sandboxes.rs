@@ -168,3 +168,45 @@ async fn the_spare_network_namespace_goes_with_the_runtime() {
     drop(runtime);
     assert_eq!(support::mount_points(&config.root), Vec::<PathBuf>::new());
 }
+
+#[tokio::test]
+async fn a_sandbox_hands_its_network_namespace_to_the_network_set_up_before_it_is_done() {
+    let f = Fixture::new();
+    let spec = SandboxSpec {
+        pod_uid: format!("{}-networked", f.config.cgroup_root),
+        name: "networked".into(),
+        cgroup_parent: "kubepods/besteffort/podnetworked".into(),
+        ..Default::default()
+    };
+    // The set-up sees the namespace already held (a network namespace of its own, not
+    // the host's), and what it returns comes back with the sandbox.
+    let host = std::fs::metadata("/proc/self/ns/net").unwrap().ino();
+    let seen = async |netns: Option<&Path>| {
+        let netns = netns.expect("a network namespace").to_path_buf();
+        let ino = std::fs::metadata(&netns).unwrap().ino();
+        assert_ne!(ino, host);
+        (netns, ino)
+    };
+    let (sandbox, (netns, ino)) = f.runtime.run_sandbox_with(&spec, seen).await.unwrap();
+    assert_eq!(sandbox.netns.as_deref(), Some(netns.as_path()));
+    assert_eq!(std::fs::metadata(&netns).unwrap().ino(), ino);
+    // A sandbox that exists is handed to it again, unchanged.
+    let again = async |netns: Option<&Path>| netns.map(Path::to_path_buf);
+    let (same, netns_again) = f.runtime.run_sandbox_with(&spec, again).await.unwrap();
+    assert_eq!(same, sandbox);
+    assert_eq!(netns_again, Some(netns));
+    // A host-network sandbox has none.
+    let host_spec = SandboxSpec {
+        pod_uid: format!("{}-hostnet", f.config.cgroup_root),
+        name: "hostnet".into(),
+        cgroup_parent: "kubepods/besteffort/podhostnet".into(),
+        host_network: true,
+        ..Default::default()
+    };
+    let none = async |netns: Option<&Path>| netns.is_none();
+    let (host_sandbox, had_none) = f.runtime.run_sandbox_with(&host_spec, none).await.unwrap();
+    assert!(had_none);
+    for id in [&sandbox.id, &host_sandbox.id] {
+        f.runtime.remove_sandbox(id).await.unwrap();
+    }
+}

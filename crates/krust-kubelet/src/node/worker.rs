@@ -307,33 +307,37 @@ impl Worker {
             )
         };
         // The sandbox and its network are made while the pod's objects are fetched (neither
-        // needs the other); it counts as ready only once its volumes and network are.
+        // needs the other), the network as soon as the namespace is held (beside the pod
+        // cgroup); it counts as ready only once its volumes and network are.
         let existing = self.sandbox.clone();
         let uid = self.uid.as_str();
-        let making = async {
-            let sandbox = match existing {
-                Some(sandbox) => sandbox,
-                None => match shared
-                    .runtime
-                    .run_sandbox(&prepare::sandbox_spec(&shared, pod))
+        let attach = async |netns: Option<&std::path::Path>| match netns {
+            Some(netns) => match shared.network().await {
+                Ok(network) => network
+                    .attach(uid, netns, &prepare::host_ports(pod))
                     .await
-                {
-                    Ok(sandbox) => sandbox,
-                    Err(e) => return (None, Err(failed(e.to_string()))),
-                },
-            };
-            let ip = match &sandbox.netns {
-                Some(netns) => match shared.network().await {
-                    Ok(network) => network
-                        .attach(uid, netns, &prepare::host_ports(pod))
-                        .await
-                        .map(|address| address.ip.to_string())
-                        .map_err(|e| failed(format!("failed to set up the pod network: {e}"))),
-                    Err(e) => Err(failed(e)),
-                },
-                None => Ok(shared.host_ip.clone()),
-            };
-            (Some(sandbox), ip)
+                    .map(|address| address.ip.to_string())
+                    .map_err(|e| failed(format!("failed to set up the pod network: {e}"))),
+                Err(e) => Err(failed(e)),
+            },
+            None => Ok(shared.host_ip.clone()),
+        };
+        let making = async {
+            if let Some(sandbox) = existing {
+                let ip = attach(sandbox.netns.as_deref()).await;
+                return (Some(sandbox), ip);
+            }
+            let spec = prepare::sandbox_spec(&shared, pod);
+            match shared.runtime.run_sandbox_with(&spec, attach).await {
+                Ok((sandbox, ip)) => (Some(sandbox), ip),
+                Err(e) => {
+                    // The network may have been attached before the sandbox failed.
+                    if let Ok(network) = shared.network().await {
+                        let _ = network.detach(uid, None).await;
+                    }
+                    (None, Err(failed(e.to_string())))
+                }
+            }
         };
         let (objects, (sandbox, ip)) = tokio::join!(prepare::objects(&shared, pod), making);
         if let Some(sandbox) = sandbox {
