@@ -28,6 +28,7 @@ pub use util::{HASH_LABEL, compute_hash};
 use crate::controller_ref::Claimer;
 use crate::error::Error;
 use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
+use crate::informers::Informers;
 use crate::selector;
 use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -55,10 +56,11 @@ pub(crate) struct Context {
 type Queue = mpsc::UnboundedSender<ObjectRef<Deployment>>;
 
 /// Runs this controller until it fails.
-pub async fn run(client: Client) -> anyhow::Result<()> {
-    let (deployments, d_events) = Cache::reflect(Api::<Deployment>::all(client.clone()));
-    let (replicasets, rs_events) = Cache::reflect(Api::<ReplicaSet>::all(client.clone()));
-    let (pods, pod_events) = Cache::reflect(Api::<Pod>::all(client.clone()));
+pub async fn run(informers: Informers) -> anyhow::Result<()> {
+    let client = informers.client().clone();
+    let (deployments, d_events) = Cache::<Deployment>::reflect(&informers);
+    let (replicasets, rs_events) = Cache::<ReplicaSet>::reflect(&informers);
+    let (pods, pod_events) = Cache::<Pod>::reflect(&informers);
     let ctx = Arc::new(Context {
         client: client.clone(),
         deployments: deployments.clone(),

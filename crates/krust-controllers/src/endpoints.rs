@@ -9,7 +9,8 @@
 //! pod change concerns) and `endpoint_util.rs` (what an endpoint of a pod is).
 
 use crate::endpoint_util::{self, HEADLESS, is_headless, should_be_in_endpoints};
-use crate::informer::{Key, Outcome, WorkQueue, for_each_change, key_of, reflect, synced};
+use crate::informer::{Key, Outcome, WorkQueue, for_each_change, key_of, synced};
+use crate::informers::Informers;
 use crate::pod_util::is_ready;
 use crate::service_pods::{queue_services, selects};
 use k8s_openapi::api::core::v1::{
@@ -18,7 +19,6 @@ use k8s_openapi::api::core::v1::{
 use krust_component::events::{Recorder, versioned_reference};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -46,11 +46,11 @@ struct Ctx {
 }
 
 /// Runs this controller until it fails.
-pub async fn run(client: Client) -> anyhow::Result<()> {
-    let cfg = watcher::Config::default;
-    let (services, svc_events) = reflect(Api::<Service>::all(client.clone()), cfg());
-    let (pods, pod_events) = reflect(Api::<Pod>::all(client.clone()), cfg());
-    let (endpoints, ep_events) = reflect(Api::<Endpoints>::all(client.clone()), cfg());
+pub async fn run(informers: Informers) -> anyhow::Result<()> {
+    let client = informers.client().clone();
+    let (services, svc_events) = informers.reflect::<Service>();
+    let (pods, pod_events) = informers.reflect::<Pod>();
+    let (endpoints, ep_events) = informers.reflect::<Endpoints>();
     let ctx = Arc::new(Ctx {
         recorder: Recorder::direct(client.clone(), CONTROLLER_NAME),
         client,

@@ -13,6 +13,7 @@ mod plan;
 
 use crate::endpoint_util::{self, HEADLESS, is_headless, should_be_in_endpoints};
 use crate::informer::{Key, Outcome, WorkQueue, for_each_change, reflect, synced};
+use crate::informers::Informers;
 use crate::pod_util::is_ready;
 use crate::service_pods::{queue_services, selects};
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -67,13 +68,13 @@ struct Ctx {
 }
 
 /// Runs this controller until it fails.
-pub async fn run(client: Client) -> anyhow::Result<()> {
-    let cfg = watcher::Config::default;
-    let (services, svc_events) = reflect(Api::<Service>::all(client.clone()), cfg());
-    let (pods, pod_events) = reflect(Api::<Pod>::all(client.clone()), cfg());
+pub async fn run(informers: Informers) -> anyhow::Result<()> {
+    let client = informers.client().clone();
+    let (services, svc_events) = informers.reflect::<Service>();
+    let (pods, pod_events) = informers.reflect::<Pod>();
     let (slices, slice_events) = reflect(
         Api::<EndpointSlice>::all(client.clone()),
-        cfg().labels(&format!("{MANAGED_BY}={CONTROLLER_NAME}")),
+        watcher::Config::default().labels(&format!("{MANAGED_BY}={CONTROLLER_NAME}")),
     );
     let ctx = Arc::new(Ctx {
         recorder: Recorder::direct(client.clone(), CONTROLLER_NAME),

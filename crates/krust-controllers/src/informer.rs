@@ -13,6 +13,7 @@
 //!   `ObjectRef`s for kube-runtime's `applier` ([`reconcile_objects`]): there, a wake-up brings
 //!   forward a requeue asked for later instead of adding a run.
 
+use crate::informers::Informers;
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -75,8 +76,26 @@ where
 {
     fn wait_synced(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {
-            let _ = self.wait_until_ready().await;
+            listed(self).await;
         })
+    }
+}
+
+/// Waits until `store` has taken in its first list; false if its watch ended before.
+///
+/// kube's `Store::wait_until_ready` wakes only the last of several tasks waiting at once (one
+/// oneshot receiver's waker is behind it), and a store may be shared by several controllers
+/// ([`crate::informers`]): each waiter polls it again every 10 ms until it resolves.
+pub async fn listed<K>(store: &Store<K>) -> bool
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    loop {
+        let ready = tokio::time::timeout(Duration::from_millis(10), store.wait_until_ready());
+        if let Ok(result) = ready.await {
+            return result.is_ok();
+        }
     }
 }
 
@@ -340,10 +359,10 @@ impl<K> Cache<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    /// A cache of every object `api` lists (see [`reflect`]), and the events [`Cache::run`]
+    /// A cache of every `K` (the store `informers` shares), and the events [`Cache::run`]
     /// fills it with.
-    pub fn reflect(api: Api<K>) -> (Self, Events<K>) {
-        let (store, events) = reflect(api, watcher::Config::default());
+    pub fn reflect(informers: &Informers) -> (Self, Events<K>) {
+        let (store, events) = informers.reflect::<K>();
         let cache = Cache {
             store,
             index: Arc::default(),

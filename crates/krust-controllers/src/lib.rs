@@ -16,6 +16,7 @@ pub mod endpointslice;
 pub(crate) mod error;
 pub mod garbage_collector;
 pub mod informer;
+pub mod informers;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -75,6 +76,8 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
         ..node_ipam::Options::default()
     };
     let c = &client;
+    // One watch of each kind several controllers read (pods, ReplicaSets, Services).
+    let informers = &informers::Informers::new(client.clone());
     let with_ca = async {
         match &opts.signing_ca {
             Some(ca) => {
@@ -95,15 +98,15 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
     let never = tokio::join!(
         with_ca,
         supervise("csrapproving", || certificates::approver::run(c.clone())),
-        supervise("replicaset", || replicaset::run(c.clone())),
-        supervise("deployment", || deployment::run(c.clone())),
-        supervise("endpoints", || endpoints::run(c.clone())),
-        supervise("endpointslice", || endpointslice::run(c.clone())),
+        supervise("replicaset", || replicaset::run(informers.clone())),
+        supervise("deployment", || deployment::run(informers.clone())),
+        supervise("endpoints", || endpoints::run(informers.clone())),
+        supervise("endpointslice", || endpointslice::run(informers.clone())),
         supervise("garbage-collector", || garbage_collector::run(c.clone())),
         supervise("namespace", || namespace::run(c.clone())),
         supervise("node-ipam", || node_ipam::run_with(c.clone(), ipam.clone())),
         supervise("node-lifecycle", || {
-            node_lifecycle::run_with(c.clone(), lifecycle.clone())
+            node_lifecycle::run_with(informers.clone(), lifecycle.clone())
         }),
         supervise("serviceaccount", || serviceaccount::run(c.clone())),
         supervise("tokencleaner", || tokencleaner::run(c.clone())),

@@ -27,6 +27,7 @@ mod health;
 use self::eviction::{Verdict, verdict};
 use self::health::{NO_EXECUTE, retainted, silenced, status};
 use crate::informer::{for_each_change, reflect, synced};
+use crate::informers::Informers;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use krust_component::events::{Recorder, versioned_reference};
@@ -95,19 +96,20 @@ struct Ctx {
 }
 
 /// Runs this controller with the default timings until it fails.
-pub async fn run(client: Client) -> anyhow::Result<()> {
-    run_with(client, Options::default()).await
+pub async fn run(informers: Informers) -> anyhow::Result<()> {
+    run_with(informers, Options::default()).await
 }
 
 /// Runs this controller until it fails.
-pub async fn run_with(client: Client, opts: Options) -> anyhow::Result<()> {
+pub async fn run_with(informers: Informers, opts: Options) -> anyhow::Result<()> {
+    let client = informers.client().clone();
     let cfg = watcher::Config::default;
     let (nodes, node_events) = reflect(Api::<Node>::all(client.clone()), cfg());
     let (leases, lease_events) = reflect(
         Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE),
         cfg(),
     );
-    let (pods, pod_events) = reflect(Api::<Pod>::all(client.clone()), cfg());
+    let (pods, pod_events) = informers.reflect::<Pod>();
     let ctx = Arc::new(Ctx {
         node_recorder: Recorder::direct(client.clone(), NODE_CONTROLLER),
         eviction_recorder: Recorder::direct(client.clone(), EVICTION_CONTROLLER),

@@ -17,6 +17,7 @@ mod sync;
 
 use crate::error::Error;
 use crate::informer::{Cache, Change, controller_of, reconcile_objects, synced};
+use crate::informers::Informers;
 use crate::pod_control::PodControl;
 use expectations::Expectations;
 use futures::channel::mpsc;
@@ -26,7 +27,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use krust_component::events::Recorder;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 use sync::reconcile;
@@ -58,9 +59,10 @@ pub(crate) fn key(namespace: &str, name: &str) -> String {
 }
 
 /// Runs this controller until it fails.
-pub async fn run(client: Client) -> anyhow::Result<()> {
-    let (replicasets, rs_events) = Cache::reflect(Api::<ReplicaSet>::all(client.clone()));
-    let (pods, pod_events) = Cache::reflect(Api::<Pod>::all(client.clone()));
+pub async fn run(informers: Informers) -> anyhow::Result<()> {
+    let client = informers.client().clone();
+    let (replicasets, rs_events) = Cache::reflect(&informers);
+    let (pods, pod_events) = Cache::<Pod>::reflect(&informers);
     let ctx = Arc::new(Context {
         client: client.clone(),
         replicasets: replicasets.clone(),

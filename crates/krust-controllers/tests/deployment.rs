@@ -5,6 +5,7 @@
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Pod};
+use krust_controllers::informers::Informers;
 use krust_testkit::{Spawned, eventually, spawn};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -26,15 +27,14 @@ struct Env {
 async fn start() -> Env {
     let server = krust_testkit::start().await;
     let client = server.client.clone();
+    // Both read pods and ReplicaSets through one watch each, as in the controller manager.
+    let informers = Informers::new(client.clone());
     let tasks = vec![
         spawn(
             "replicaset",
-            krust_controllers::replicaset::run(client.clone()),
+            krust_controllers::replicaset::run(informers.clone()),
         ),
-        spawn(
-            "deployment",
-            krust_controllers::deployment::run(client.clone()),
-        ),
+        spawn("deployment", krust_controllers::deployment::run(informers)),
     ];
     Env {
         _server: server,

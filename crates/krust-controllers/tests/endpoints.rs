@@ -3,6 +3,7 @@
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use krust_controllers::informers::Informers;
 use krust_testkit::{create, eventually, pod_json, set_pod_status, spawn};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
@@ -51,7 +52,7 @@ async fn endpoints_follow_pod_readiness_and_named_ports() {
     let client = server.client.clone();
     let _ctl = spawn(
         "endpoints",
-        krust_controllers::endpoints::run(client.clone()),
+        krust_controllers::endpoints::run(Informers::new(client.clone())),
     );
 
     let _svc: Service = create(&client, "default", service_json("web")).await;
@@ -169,7 +170,7 @@ async fn endpoints_leave_selectorless_services_and_kubernetes_alone() {
     let client = server.client.clone();
     let _ctl = spawn(
         "endpoints",
-        krust_controllers::endpoints::run(client.clone()),
+        krust_controllers::endpoints::run(Informers::new(client.clone())),
     );
     let _svc: Service = create(
         &client,
@@ -233,7 +234,7 @@ async fn endpoint_slices_follow_pods() {
     let client = server.client.clone();
     let _ctl = spawn(
         "endpointslice",
-        krust_controllers::endpointslice::run(client.clone()),
+        krust_controllers::endpointslice::run(Informers::new(client.clone())),
     );
     let svc: Service = create(&client, "default", service_json("web")).await;
 
@@ -379,7 +380,7 @@ async fn endpoint_slices_are_recreated_when_deleted() {
     let client = server.client.clone();
     let _ctl = spawn(
         "endpointslice",
-        krust_controllers::endpointslice::run(client.clone()),
+        krust_controllers::endpointslice::run(Informers::new(client.clone())),
     );
     let _svc: Service = create(&client, "default", service_json("web")).await;
     let _a: Pod = create(

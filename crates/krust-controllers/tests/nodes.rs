@@ -3,6 +3,7 @@
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use krust_controllers::informers::Informers;
 use krust_controllers::node_lifecycle::{self, Options};
 use krust_testkit::{create, eventually, pod_json, set_pod_status, spawn};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -198,7 +199,7 @@ async fn a_silent_node_becomes_unknown_tainted_and_its_pods_are_evicted() {
     let started = Instant::now();
     let _ctl = spawn(
         "node_lifecycle",
-        node_lifecycle::run_with(client.clone(), fast()),
+        node_lifecycle::run_with(Informers::new(client.clone()), fast()),
     );
 
     let nodes: Api<Node> = Api::all(client.clone());
@@ -332,7 +333,7 @@ async fn not_ready_and_custom_no_execute_taints() {
     let _beat = heartbeat(&client, "n");
     let _ctl = spawn(
         "node_lifecycle",
-        node_lifecycle::run_with(client.clone(), fast()),
+        node_lifecycle::run_with(Informers::new(client.clone()), fast()),
     );
     let nodes: Api<Node> = Api::all(client.clone());
 
@@ -394,7 +395,7 @@ async fn a_node_that_never_posts_status_becomes_unknown() {
     node(&client, "mute", json!({})).await;
     let _ctl = spawn(
         "node_lifecycle",
-        node_lifecycle::run_with(client.clone(), fast()),
+        node_lifecycle::run_with(Informers::new(client.clone()), fast()),
     );
     let nodes: Api<Node> = Api::all(client.clone());
     let n = eventually(Duration::from_secs(10), "mute node unknown", || async {

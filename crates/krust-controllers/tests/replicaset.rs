@@ -4,6 +4,7 @@
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, Pod};
+use krust_controllers::informers::Informers;
 use krust_testkit::{Spawned, eventually, spawn};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -40,7 +41,7 @@ async fn start() -> Env {
     let client = server.client.clone();
     let controller = spawn(
         "replicaset",
-        krust_controllers::replicaset::run(client.clone()),
+        krust_controllers::replicaset::run(Informers::new(client.clone())),
     );
     Env {
         _server: server,
