@@ -93,6 +93,7 @@ pub async fn run(args: PodsArgs) -> Result<Verdicts> {
         krust.display()
     );
     let speed_before = reference::rate_now().await;
+    let memory_cgroups_before = stats::memory_cgroups();
     let mut verdicts = Verdicts::default();
 
     // (1) start→exit.
@@ -156,6 +157,13 @@ pub async fn run(args: PodsArgs) -> Result<Verdicts> {
         after: reference::rate_now().await,
     };
     println!("\n{}", speed.line());
+    let count = |n: Option<u64>| n.map_or("?".to_string(), |n| n.to_string());
+    println!(
+        "host: {} memory cgroups before, {} after (/proc/cgroups; removed ones stay while page \
+         cache is charged to them, and many slow every container start)",
+        count(memory_cgroups_before),
+        count(stats::memory_cgroups())
+    );
     Ok(verdicts)
 }
 

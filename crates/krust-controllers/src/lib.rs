@@ -76,7 +76,7 @@ pub async fn run_all_with(client: Client, opts: Options) -> anyhow::Result<()> {
         ..node_ipam::Options::default()
     };
     let c = &client;
-    // One watch of each kind several controllers read (pods, ReplicaSets, Services).
+    // The controllers' shared watches, one per kind (pods are read by five of them).
     let informers = &informers::Informers::new(client.clone());
     let with_ca = async {
         match &opts.signing_ca {

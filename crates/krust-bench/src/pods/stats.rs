@@ -125,6 +125,23 @@ pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// The host's memory cgroups (`num_cgroups` of `memory` in `/proc/cgroups`): removed ones
+/// stay while page cache charged to them does, and many of them slow every container's
+/// start (krust's, runc's and podman's alike), so the report says how many there were.
+pub fn memory_cgroups() -> Option<u64> {
+    memory_cgroups_in(&std::fs::read_to_string("/proc/cgroups").ok()?)
+}
+
+fn memory_cgroups_in(text: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields[..] {
+            ["memory", _, count, _] => count.parse().ok(),
+            _ => None,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +212,13 @@ mod tests {
     fn memories_add_up() {
         let a = Memory { rss: 3, pss: 1 };
         assert_eq!(a + a, Memory { rss: 6, pss: 2 });
+    }
+
+    #[test]
+    fn the_memory_line_of_proc_cgroups_gives_the_count() {
+        let text =
+            "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t3\t1\t1\nmemory\t4\t346\t1\n";
+        assert_eq!(memory_cgroups_in(text), Some(346));
+        assert_eq!(memory_cgroups_in("cpu\t1\t1\t1\n"), None);
     }
 }
