@@ -3,7 +3,7 @@
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use krust_testkit::{configmap, next_within};
+use krust_testkit::{configmap, next_within, registered_watchers};
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
 use kube::{Client, ResourceExt};
 use std::time::Duration;
@@ -43,10 +43,10 @@ async fn a_local_client_reads_writes_and_watches_as_its_user() {
     }
 
     // Dropping the watch ends it on the server.
-    assert_eq!(configmap_watchers(&local).await, 1);
+    assert_eq!(registered_watchers(&local, "configmaps").await, 1);
     drop(events);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while configmap_watchers(&local).await != 0 {
+    while registered_watchers(&local, "configmaps").await != 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the watch stayed open"
@@ -63,14 +63,4 @@ async fn a_local_client_reads_writes_and_watches_as_its_user() {
         }
         other => panic!("expected a 404 Status, got {other:?}"),
     }
-}
-
-/// `apiserver_registered_watchers` of configmaps, from `/metrics`.
-async fn configmap_watchers(client: &Client) -> u64 {
-    let req = http::Request::get("/metrics").body(Vec::new()).unwrap();
-    let text = client.request_text(req).await.expect("reading /metrics");
-    text.lines()
-        .find(|l| l.starts_with("apiserver_registered_watchers{") && l.contains("configmaps"))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0)
 }

@@ -4,24 +4,13 @@
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use krust_controllers::informers::Informers;
-use krust_testkit::{create, eventually, pod_json};
-use kube::Client;
+use krust_testkit::{create, eventually, pod_json, registered_watchers};
 use kube::api::{Api, DeleteParams};
 use kube::runtime::watcher::Event;
 use serde_json::json;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The API server's `apiserver_registered_watchers` of pods.
-async fn pod_watchers(client: &Client) -> usize {
-    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
-    let metrics = client.request_text(request).await.unwrap();
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(r#"apiserver_registered_watchers{resource="pods"} "#))
-        .map_or(0, |n| n.trim().parse().unwrap())
-}
 
 /// The name of the object an event carries, with what it is.
 fn seen(event: &Event<Pod>) -> String {
@@ -69,12 +58,16 @@ async fn readers_of_a_kind_share_one_watch_and_each_gets_the_list_then_the_chang
     for events in [&mut first, &mut second] {
         assert_eq!(next(events).await, "delete before");
     }
-    assert_eq!(pod_watchers(&client).await, 1, "one watch for both");
+    assert_eq!(
+        registered_watchers(&client, "pods").await,
+        1,
+        "one watch for both"
+    );
 
     // The last clone dropped, the watch ends.
     drop(informers);
     eventually(WAIT, "the pod watch to end", || async {
-        (pod_watchers(&client).await == 0).then_some(())
+        (registered_watchers(&client, "pods").await == 0).then_some(())
     })
     .await;
 }

@@ -65,3 +65,17 @@ pub fn names<'a, K: ResourceExt + 'a>(objects: impl IntoIterator<Item = &'a K>) 
     v.sort();
     v
 }
+
+/// The API server's `apiserver_registered_watchers` of `resource` (a plural), from
+/// `/metrics`; 0 when it has none.
+pub async fn registered_watchers(client: &Client, resource: &str) -> u64 {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client
+        .request_text(request)
+        .await
+        .expect("reading /metrics");
+    let series = format!("apiserver_registered_watchers{{resource=\"{resource}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0, |n| n.trim().parse().expect("a count"))
+}

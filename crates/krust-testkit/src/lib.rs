@@ -17,7 +17,7 @@ mod server;
 mod spawn;
 mod wait;
 
-pub use calls::{create, names, namespace, set_pod_status, status};
+pub use calls::{create, names, namespace, registered_watchers, set_pod_status, status};
 pub use objects::{configmap, deployment, pod, pod_json};
 pub use server::{TestServer, client_for, start, start_with_options};
 pub use spawn::{Spawned, spawn, trace};
