@@ -250,3 +250,28 @@ async fn a_container_given_another_s_pid_namespace_sees_its_processes() {
     );
     f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn what_making_a_containers_filesystem_reads_into_the_page_cache_is_not_charged_to_it() {
+    // Page cache charged to a container's memory cgroup outlives the container: its removed
+    // cgroup stays alive until those pages are reclaimed, and a busy host collects hundreds.
+    let f = Fixture::new();
+    let sandbox = f.sandbox("charged").await;
+    let spec = f.container(&sandbox, "main", &["sleep", "1000"]);
+    let id = f.runtime.create_container(&spec).await.unwrap();
+    // Nothing cached, but what the process itself reads when it execs.
+    std::process::Command::new("sync").status().unwrap();
+    std::fs::write("/proc/sys/vm/drop_caches", "3").unwrap();
+    std::fs::read(f.rootfs.join("bin/busybox")).unwrap();
+    f.runtime.start_container(&id).await.unwrap();
+    // A cgroup's memory.stat is brought up to date every 2 s.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let cgroup = format!(
+        "/sys/fs/cgroup/memory/{}/kubepods/besteffort/podcharged/{id}",
+        f.config.cgroup_root
+    );
+    let stat = std::fs::read_to_string(format!("{cgroup}/memory.stat")).unwrap();
+    let cache = stat.lines().find_map(|l| l.strip_prefix("total_cache "));
+    assert_eq!(cache, Some("0"), "{stat}");
+    f.runtime.remove_sandbox(&sandbox.id).await.unwrap();
+}

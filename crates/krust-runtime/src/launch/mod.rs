@@ -3,9 +3,9 @@
 //! (`exec`, `runc exec`), by the monitor, which calls them before it has a thread of its
 //! own. Before the fork: the container's cgroup with its limits and device rules, the
 //! namespaces to join opened, a new PID namespace for the children (or one joined), the
-//! seccomp program compiled. In the child, before it execs: the cgroup joined, the
-//! namespaces joined, a new mount namespace with the container's filesystem
-//! (`mounts.rs`), then `process.rs`. A failure there reaches the monitor as a message on
+//! seccomp program compiled, the cgroup's `cgroup.procs` opened. In the child, before it
+//! execs: the namespaces joined, a new mount namespace with the container's filesystem
+//! (`mounts.rs`), the cgroup joined, then `process.rs`. A failure there reaches the monitor as a message on
 //! a pipe, worded as runc words it.
 
 mod config;
@@ -112,7 +112,7 @@ pub fn run(
         ));
     }
     let child = Child {
-        cgroup_procs: cgroup::procs_files(&cgroup),
+        cgroup_procs: open_procs(&cgroup)?,
         joins,
         root: Some(bundle.join(&config.root.path)),
         seccomp: seccomp(&config)?,
@@ -153,7 +153,7 @@ pub fn exec(
     let mut config = config;
     config.process = process;
     let child = Child {
-        cgroup_procs: cgroup::procs_files(&config.linux.cgroups_path),
+        cgroup_procs: open_procs(&config.linux.cgroups_path)?,
         joins,
         root: None,
         seccomp,
@@ -167,7 +167,8 @@ pub fn exec(
 /// What the child does between fork and exec.
 struct Child {
     config: Config,
-    cgroup_procs: Vec<PathBuf>,
+    /// Each hierarchy's `cgroup.procs` of the container's cgroup, opened before the fork.
+    cgroup_procs: Vec<(PathBuf, File)>,
     joins: Vec<(LinkNameSpaceType, OwnedFd)>,
     /// The root to make the container's filesystem from; `None` to keep the one the mount
     /// namespace joined has.
@@ -180,10 +181,6 @@ struct Child {
 
 impl Child {
     fn setup(&self) -> Result<(), Failure> {
-        for procs in &self.cgroup_procs {
-            std::fs::write(procs, "0")
-                .map_err(|e| Failure::new(format!("joining {}", procs.display()), e))?;
-        }
         for (kind, fd) in &self.joins {
             rustix::thread::move_into_link_name_space(fd.as_fd(), Some(*kind))
                 .map_err(|e| Failure::new(format!("joining a {kind:?} namespace"), e.into()))?;
@@ -204,6 +201,15 @@ impl Child {
                 std::fs::write(path, adj.to_string())
                     .map_err(|e| Failure::new("writing oom_score_adj", e))?;
             }
+        }
+        // Last: what making the filesystem read into the page cache (directory and inode
+        // blocks) stays charged to the runtime, not to a cgroup removed with the container,
+        // which those pages would keep alive (a dying memory cgroup) until reclaimed.
+        for (path, procs) in &self.cgroup_procs {
+            let mut procs: &File = procs;
+            procs
+                .write_all(b"0")
+                .map_err(|e| Failure::new(format!("joining {}", path.display()), e))?;
         }
         process::finish(&self.config.process, self.seccomp.as_deref(), self.last_cap)
     }
@@ -273,6 +279,20 @@ fn spawn(child: Child, stdio: Stdio3) -> Result<u32, Failure> {
             }
         }
     }
+}
+
+/// The cgroup's `cgroup.procs` in every hierarchy, open for writing (close-on-exec).
+fn open_procs(cgroup: &str) -> Result<Vec<(PathBuf, File)>, Failure> {
+    cgroup::procs_files(cgroup)
+        .into_iter()
+        .map(|path| {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| Failure::new(format!("opening {}", path.display()), e))?;
+            Ok((path, file))
+        })
+        .collect()
 }
 
 fn pipe() -> Result<(File, OwnedFd), Failure> {
