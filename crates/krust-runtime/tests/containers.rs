@@ -257,12 +257,12 @@ async fn what_making_a_containers_filesystem_reads_into_the_page_cache_is_not_ch
     // cgroup stays alive until those pages are reclaimed, and a busy host collects hundreds.
     let f = Fixture::new();
     let sandbox = f.sandbox("charged").await;
-    let spec = f.container(&sandbox, "main", &["sleep", "1000"]);
+    let spec = f.container(&sandbox, "main", &["/bin/sleep", "1000"]);
     let id = f.runtime.create_container(&spec).await.unwrap();
-    // Nothing cached, but what the process itself reads when it execs.
+    // Nothing cached, but what the process itself reads when it execs (no PATH search).
     std::process::Command::new("sync").status().unwrap();
     std::fs::write("/proc/sys/vm/drop_caches", "3").unwrap();
-    std::fs::read(f.rootfs.join("bin/busybox")).unwrap();
+    std::fs::read(f.rootfs.join("bin/sleep")).unwrap();
     f.runtime.start_container(&id).await.unwrap();
     // A cgroup's memory.stat is brought up to date every 2 s.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
