@@ -146,25 +146,33 @@ pub fn procs_files(relative: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Removes a cgroup from every hierarchy, then its ancestors up to `stop_at` (a relative
-/// path, itself included) while they are empty. A cgroup whose last tasks are still exiting
-/// is busy for a moment: retried for up to a second.
-pub fn remove(relative: &str, stop_at: &str) -> Result<()> {
+/// Removes a cgroup from every hierarchy (its ancestors stay, as the kubelet's QoS
+/// cgroups do). A cgroup whose last tasks are still exiting is busy for a moment: retried
+/// for up to a second.
+pub fn remove(relative: &str) -> Result<()> {
     for hierarchy in hierarchies() {
         let dir = join(&hierarchy, relative);
         if dir.exists() {
             rmdir_retrying(&dir)?;
         }
-        let base = join(&hierarchy, stop_at);
-        let mut up = dir.parent().map(Path::to_path_buf);
-        while let Some(parent) = up {
-            if !parent.starts_with(&base) || std::fs::remove_dir(&parent).is_err() {
-                break;
-            }
-            up = parent.parent().map(Path::to_path_buf);
-        }
     }
     Ok(())
+}
+
+/// Removes a cgroup and every cgroup below it, deepest first, in every hierarchy; those
+/// with tasks stay (and so do their ancestors).
+pub fn remove_tree(relative: &str) {
+    fn remove(dir: &Path) {
+        for child in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if child.file_type().is_ok_and(|t| t.is_dir()) {
+                remove(&child.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    for hierarchy in hierarchies() {
+        remove(&join(&hierarchy, relative));
+    }
 }
 
 fn rmdir_retrying(dir: &Path) -> Result<()> {

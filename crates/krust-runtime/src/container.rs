@@ -147,7 +147,7 @@ impl Runtime {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         cgroup::kill_all(&record.cgroup);
-        cgroup::remove(&record.cgroup, &record.cgroup)?;
+        cgroup::remove(&record.cgroup)?;
         clear_dir(&dir);
         if dir.0.exists() {
             return Err(Error::Other(format!(

@@ -36,8 +36,6 @@ pub(crate) struct Inner {
     pub(crate) exits: broadcast::Sender<String>,
     /// Containers whose monitor is being watched for its exit.
     pub(crate) watched: Mutex<HashSet<String>>,
-    /// Pod cgroups made and removed one at a time (they share cgroup ancestors).
-    pub(crate) sandboxes: tokio::sync::Mutex<()>,
     /// One sandbox call per pod at a time (pods in parallel): by sandbox id.
     pub(crate) pods: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The monitor waiting for the next container (`spare.rs`).
@@ -67,7 +65,6 @@ impl Runtime {
                 config,
                 exits,
                 watched: Mutex::new(HashSet::new()),
-                sandboxes: tokio::sync::Mutex::new(()),
                 pods: Mutex::new(HashMap::new()),
                 spare: Mutex::new(None),
                 spare_netns: Mutex::new(None),

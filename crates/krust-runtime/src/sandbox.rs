@@ -34,8 +34,8 @@ impl Runtime {
     ) -> Result<(Sandbox, T)> {
         let id = state::sandbox_id(&spec.pod_uid);
         let dir = self.sandbox_dir(&id);
-        // Namespaces of different pods are made in parallel (a burst of pods waits for no
-        // other's `unshare`); only their cgroups are made one at a time.
+        // Sandboxes of different pods are made in parallel (a burst of pods waits for no
+        // other's `unshare`).
         let _pod = self.pod_lock(&id).await;
         if let Some(sandbox) = state::read_json::<Sandbox>(&dir.join("sandbox.json"))? {
             let output = network(sandbox.netns.as_deref()).await;
@@ -51,12 +51,7 @@ impl Runtime {
         if result.is_err() {
             release_namespaces(&dir);
             let _ = std::fs::remove_dir_all(&dir);
-            let relative = self.pod_cgroup(&spec.cgroup_parent);
-            let _cgroups = self.inner.sandboxes.lock().await;
-            let _ = cgroup::remove(
-                &relative,
-                &cgroup::relative(&self.config().cgroup_root, "", None),
-            );
+            let _ = cgroup::remove(&self.pod_cgroup(&spec.cgroup_parent));
         }
         result
     }
@@ -102,7 +97,6 @@ impl Runtime {
             hostname: Some(hostname.clone()),
         });
         let pod_cgroup = async {
-            let _cgroups = self.inner.sandboxes.lock().await;
             let (relative, resources) =
                 (self.pod_cgroup(&spec.cgroup_parent), spec.resources.clone());
             // On a blocking thread: the caller's other work (the pod's objects fetched)
@@ -144,14 +138,7 @@ impl Runtime {
             }
         }
         release_namespaces(&dir);
-        let relative = self.pod_cgroup(&sandbox.spec.cgroup_parent);
-        {
-            let _cgroups = self.inner.sandboxes.lock().await;
-            cgroup::remove(
-                &relative,
-                &cgroup::relative(&self.config().cgroup_root, "", None),
-            )?;
-        }
+        cgroup::remove(&self.pod_cgroup(&sandbox.spec.cgroup_parent))?;
         std::fs::remove_dir_all(&dir).context(format_args!("removing {}", dir.display()))?;
         self.forget_pod_lock(id);
         Ok(())
@@ -186,6 +173,14 @@ impl Runtime {
         }
         state::read_json(&self.sandbox_dir(id).join("sandbox.json"))?
             .ok_or_else(|| Error::NotFound(format!("sandbox {id}")))
+    }
+
+    /// Removes the runtime's cgroups where nothing runs in them: its root and the QoS
+    /// classes' (`kubepods`, `kubepods/burstable`, `kubepods/besteffort`), which outlive
+    /// their pods as the kubelet's do (a node's only pod does not make and remove three
+    /// levels of directories in every hierarchy each time).
+    pub fn remove_cgroups(&self) {
+        cgroup::remove_tree(&cgroup::relative(&self.config().cgroup_root, "", None));
     }
 
     /// The pod cgroup, relative to every hierarchy.

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use krust_runtime::{ContainerState, Runtime};
-use support::{Fixture, cgroup_dirs, mounts_under, processes_naming};
+use support::{Fixture, cgroup_dirs, cgroups_below, mounts_under, processes_naming};
 
 /// Processes naming the runtime's state directory but its spare monitor (no container's).
 fn leftover_processes(f: &Fixture) -> Vec<u32> {
@@ -90,6 +90,12 @@ async fn removing_a_sandbox_leaves_no_process_mount_cgroup_or_file() {
     let code = exec.exit.await;
     assert_ne!(code, 0, "the exec process was killed");
     assert_eq!(mounts_under(f.dir.path()), 0);
+    // The QoS class's cgroups stay for the next pod, as the kubelet's do.
+    assert_eq!(
+        cgroups_below(&f.config.cgroup_root),
+        ["kubepods", "kubepods/besteffort"]
+    );
+    f.runtime.remove_cgroups();
     assert_eq!(cgroup_dirs(&f.config.cgroup_root), 0);
     assert_eq!(processes_naming(&f.config.cgroup_root), Vec::<u32>::new());
     assert_eq!(leftover_processes(&f), Vec::<u32>::new());
@@ -313,6 +319,9 @@ async fn many_create_and_delete_cycles_leave_no_descriptor_zombie_mount_or_cgrou
     assert_eq!(zombies(), 0);
     assert_eq!(fds(), fds_before);
     assert_eq!(mounts_under(f.dir.path()), 0);
-    assert_eq!(cgroup_dirs(&f.config.cgroup_root), 0);
+    assert_eq!(
+        cgroups_below(&f.config.cgroup_root),
+        ["kubepods", "kubepods/besteffort"]
+    );
     assert_eq!(leftover_processes(&f), Vec::<u32>::new());
 }

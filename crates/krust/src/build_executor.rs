@@ -66,6 +66,7 @@ async fn remove_all(runtime: &Runtime) {
     for sandbox in runtime.list_sandboxes().await.unwrap_or_default() {
         let _ = runtime.remove_sandbox(&sandbox.id).await;
     }
+    runtime.remove_cgroups();
 }
 
 /// Removes what builds whose process is gone left under `dir` (`<pid>/`).

@@ -78,6 +78,7 @@ pub async fn reset(data_dir: &Path) -> anyhow::Result<()> {
         // Its volumes too: a memory-backed emptyDir is a tmpfs mounted on the host.
         super::volumes::teardown(&data_dir.join("pods"), &sandbox.spec.pod_uid)?;
     }
+    runtime.remove_cgroups();
     if let Some(pod_cidr) = &installed.pod_cidr {
         let parse = |s: &str| s.parse::<Cidr>().map_err(|e| anyhow::anyhow!("{s}: {e}"));
         let config = NetworkConfig {

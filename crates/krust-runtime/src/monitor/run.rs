@@ -218,7 +218,7 @@ fn since(unix_nanos: Option<u64>) -> Duration {
 /// escaped it (without a PID namespace of its own), and its cgroup.
 fn delete(config: &MonitorConfig) {
     crate::cgroup::kill_all(&config.cgroup);
-    let _ = crate::cgroup::remove(&config.cgroup, &config.cgroup);
+    let _ = crate::cgroup::remove(&config.cgroup);
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {

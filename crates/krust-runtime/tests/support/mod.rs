@@ -232,3 +232,21 @@ pub fn cgroup_dirs(name: &str) -> usize {
         .filter(|h| h.join(name).exists())
         .count()
 }
+
+/// The cgroups below `name` in any hierarchy, relative to it, sorted and each once.
+pub fn cgroups_below(name: &str) -> Vec<String> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+        for child in dirs(dir).into_iter().filter(|c| c.is_dir()) {
+            out.push(child.strip_prefix(base).unwrap().display().to_string());
+            walk(&child, base, out);
+        }
+    }
+    let mut out = Vec::new();
+    for hierarchy in dirs(Path::new("/sys/fs/cgroup")) {
+        let base = hierarchy.join(name);
+        walk(&base, &base, &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
