@@ -1,5 +1,5 @@
 //! Containers: the bundle (an overlayfs root over the image's layers, with upper and work
-//! directories of its own, and the OCI `config.json`), the start (a detached monitor, as
+//! directories of its own, and the OCI `config.json`) and its cgroup, the start (a detached monitor, as
 //! CRI-O starts conmon), the removal (nothing left: process, mount, cgroup, files).
 
 use std::path::Path;
@@ -12,7 +12,7 @@ use crate::error::{Context, Result};
 use crate::runtime::Runtime;
 use crate::spec::{ContainerSpec, ContainerState};
 use crate::state::{self, ContainerDir, ContainerRecord, MonitorConfig};
-use crate::{Error, cgroup, oci};
+use crate::{Error, cgroup, launch, oci};
 
 impl Runtime {
     /// Creates a container in its sandbox: root filesystem and OCI bundle, not started.
@@ -35,6 +35,16 @@ impl Runtime {
             created_at: SystemTime::now(),
             cgroup: cgroup.clone(),
         };
+        let config = oci::config(spec, &sandbox, &cgroup);
+        let bytes = serde_json::to_vec(&config).context("encoding config.json")?;
+        // Its cgroup is made meanwhile, on a thread of its own.
+        let cgroup_made = {
+            let config = serde_json::from_slice::<launch::Config>(&bytes)
+                .map_err(|e| Error::Other(format!("reading config.json: {e}")))?;
+            tokio::task::spawn_blocking(move || {
+                launch::make_cgroup(&config).map_err(|e| Error::Other(e.to_string()))
+            })
+        };
         let made = (|| {
             for sub in ["upper", "work", "bundle/rootfs"] {
                 let path = dir.0.join(sub);
@@ -42,8 +52,6 @@ impl Runtime {
                     .context(format_args!("creating {}", path.display()))?;
             }
             mount_rootfs(&dir, &spec.lower_dirs)?;
-            let config = oci::config(spec, &sandbox, &cgroup);
-            let bytes = serde_json::to_vec(&config).context("encoding config.json")?;
             state::write_atomic(&dir.bundle().join("config.json"), &bytes)?;
             let monitor = MonitorConfig {
                 id: id.clone(),
@@ -56,8 +64,12 @@ impl Runtime {
             state::write_json(&dir.monitor_config(), &monitor)?;
             state::write_json(&dir.record(), &record)
         })();
-        if let Err(e) = made {
+        let cgroup_made = cgroup_made
+            .await
+            .unwrap_or_else(|_| Err(Error::Other("making the cgroup panicked".into())));
+        if let Err(e) = made.and(cgroup_made) {
             clear_dir(&dir);
+            let _ = cgroup::remove(&record.cgroup);
             return Err(e);
         }
         Ok(id)

@@ -81,8 +81,13 @@ async fn removing_a_sandbox_leaves_no_process_mount_cgroup_or_file() {
         .exec(&running, vec!["sleep".into(), "1000".into()], false, false)
         .await
         .unwrap();
-    // The two root filesystems and the three namespaces.
-    assert_eq!(mounts_under(f.dir.path()), 5);
+    // And one created, never started: its root filesystem and cgroup are made already.
+    f.runtime
+        .create_container(&f.container(&sandbox, "created", &["true"]))
+        .await
+        .unwrap();
+    // The three root filesystems and the three namespaces.
+    assert_eq!(mounts_under(f.dir.path()), 6);
     assert!(cgroup_dirs(&f.config.cgroup_root) > 0);
     assert!(!processes_naming(&f.config.cgroup_root).is_empty());
 

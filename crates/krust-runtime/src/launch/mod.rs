@@ -1,8 +1,8 @@
 //! krust's own OCI runtime: a container's process started from its bundle's `config.json`
 //! (`run`, what `runc run --detach` does) and a process started in a running container
 //! (`exec`, `runc exec`), by the monitor, which calls them before it has a thread of its
-//! own. Before the fork: the container's cgroup with its limits and device rules, the
-//! namespaces to join opened, a new PID namespace for the children (or one joined), the
+//! own. Its cgroup with its limits and device rules is made before, when the container is
+//! created (`make_cgroup`). Before the fork: the namespaces to join opened, a new PID namespace for the children (or one joined), the
 //! seccomp program compiled, the cgroup's `cgroup.procs` opened. In the child, before it
 //! execs: the namespaces joined, a new mount namespace with the container's filesystem
 //! (`mounts.rs`), the cgroup joined, then `process.rs`. A failure there reaches the monitor as a message on
@@ -67,7 +67,17 @@ pub fn read_config(bundle: &Path) -> Result<Config, Failure> {
         .map_err(|e| Failure::message(format!("reading config.json: {e}")))
 }
 
-/// Starts the container of `bundle` with `stdio` (with a terminal, the process's own, whose
+/// Makes the container's cgroup with its limits and device rules: before `run`, when the
+/// container is created (as `runc create` makes it).
+pub fn make_cgroup(config: &Config) -> Result<(), Failure> {
+    let linux = &config.linux;
+    let cgroup = &linux.cgroups_path;
+    cgroup::create(cgroup, &resources(&linux.resources))
+        .and_then(|()| cgroup::restrict_devices(cgroup, &device_rules(&linux.resources)))
+        .map_err(|e| Failure::message(format!("making the cgroup: {e}")))
+}
+
+/// Starts the container of `bundle` (its cgroup made, `make_cgroup`) with `stdio` (with a terminal, the process's own, whose
 /// master it sends on `console`); its process's id. The caller reaps it.
 pub fn run(
     bundle: &Path,
@@ -77,9 +87,6 @@ pub fn run(
 ) -> Result<u32, Failure> {
     let linux = &config.linux;
     let cgroup = linux.cgroups_path.clone();
-    cgroup::create(&cgroup, &resources(&linux.resources))
-        .and_then(|()| cgroup::restrict_devices(&cgroup, &device_rules(&linux.resources)))
-        .map_err(|e| Failure::message(format!("making the cgroup: {e}")))?;
     let mut joins = Vec::new();
     let mut new_mounts = false;
     for ns in &linux.namespaces {
