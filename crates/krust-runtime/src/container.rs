@@ -37,11 +37,11 @@ impl Runtime {
         };
         let config = oci::config(spec, &sandbox, &cgroup);
         let bytes = serde_json::to_vec(&config).context("encoding config.json")?;
-        // Its cgroup is made meanwhile, on a thread of its own.
+        // Its cgroup is made meanwhile.
         let cgroup_made = {
             let config = serde_json::from_slice::<launch::Config>(&bytes)
                 .map_err(|e| Error::Other(format!("reading config.json: {e}")))?;
-            tokio::task::spawn_blocking(move || {
+            self.make_cgroup(move || {
                 launch::make_cgroup(&config).map_err(|e| Error::Other(e.to_string()))
             })
         };
@@ -64,10 +64,7 @@ impl Runtime {
             state::write_json(&dir.monitor_config(), &monitor)?;
             state::write_json(&dir.record(), &record)
         })();
-        let cgroup_made = cgroup_made
-            .await
-            .unwrap_or_else(|_| Err(Error::Other("making the cgroup panicked".into())));
-        if let Err(e) = made.and(cgroup_made) {
+        if let Err(e) = made.and(cgroup_made.await) {
             clear_dir(&dir);
             let _ = cgroup::remove(&record.cgroup);
             return Err(e);

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) spare: Mutex<Option<crate::spare::Spare>>,
     /// Where the spare network namespace is held, if one is (`spare.rs`).
     pub(crate) spare_netns: Mutex<Option<PathBuf>>,
+    /// cgroups are made one at a time (`make_cgroup`).
+    pub(crate) cgroups: tokio::sync::Mutex<()>,
 }
 
 impl Runtime {
@@ -68,10 +70,32 @@ impl Runtime {
                 pods: Mutex::new(HashMap::new()),
                 spare: Mutex::new(None),
                 spare_netns: Mutex::new(None),
+                cgroups: tokio::sync::Mutex::new(()),
             }),
         };
         runtime.adopt();
         Ok(runtime)
+    }
+
+    /// Runs `make` (a pod's or a container's cgroup) on a blocking thread, started at once
+    /// and one at a time: its caller goes on meanwhile, and a burst of pods keeps one such
+    /// thread busy rather than starting one for each (a thread's stack and allocator heap
+    /// stay resident until it has been idle ten seconds).
+    pub(crate) fn make_cgroup<F>(&self, make: F) -> impl Future<Output = Result<()>> + use<F>
+    where
+        F: FnOnce() -> Result<()> + Send + 'static,
+    {
+        let runtime = self.clone();
+        let made = tokio::spawn(async move {
+            let _one = runtime.inner.cgroups.lock().await;
+            tokio::task::spawn_blocking(make).await
+        });
+        async move {
+            made.await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_else(|| Err(Error::Other("making a cgroup panicked".into())))
+        }
     }
 
     /// Container ids as their containers exit (once the exit is recorded).

@@ -96,14 +96,11 @@ impl Runtime {
             uts: Some(uts_ns.clone()),
             hostname: Some(hostname.clone()),
         });
-        let pod_cgroup = async {
+        // The caller's other work (the pod's objects fetched) goes on meanwhile.
+        let pod_cgroup = {
             let (relative, resources) =
                 (self.pod_cgroup(&spec.cgroup_parent), spec.resources.clone());
-            // On a blocking thread: the caller's other work (the pod's objects fetched)
-            // goes on meanwhile.
-            tokio::task::spawn_blocking(move || cgroup::create(&relative, &resources))
-                .await
-                .map_err(|_| Error::Other("making the pod cgroup panicked".into()))?
+            self.make_cgroup(move || cgroup::create(&relative, &resources))
         };
         let networked = async {
             namespaces.await?;
