@@ -1,6 +1,7 @@
 //! Containers: the bundle (an overlayfs root over the image's layers, with upper and work
-//! directories of its own, and the OCI `config.json`) and its cgroup, the start (a detached monitor, as
-//! CRI-O starts conmon), the removal (nothing left: process, mount, cgroup, files).
+//! directories of its own, and the OCI `config.json`) and its cgroup, the start (a detached
+//! monitor, as CRI-O starts conmon), the removal (nothing left: process, mount, cgroup,
+//! files).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -41,7 +42,7 @@ impl Runtime {
         let cgroup_made = {
             let config = serde_json::from_slice::<launch::Config>(&bytes)
                 .map_err(|e| Error::Other(format!("reading config.json: {e}")))?;
-            self.make_cgroup(move || {
+            self.spawn_cgroup_work(move || {
                 launch::make_cgroup(&config).map_err(|e| Error::Other(e.to_string()))
             })
         };

@@ -42,7 +42,7 @@ pub(crate) struct Inner {
     pub(crate) spare: Mutex<Option<crate::spare::Spare>>,
     /// Where the spare network namespace is held, if one is (`spare.rs`).
     pub(crate) spare_netns: Mutex<Option<PathBuf>>,
-    /// cgroups are made one at a time (`make_cgroup`).
+    /// cgroups are made one at a time (`spawn_cgroup_work`).
     pub(crate) cgroups: tokio::sync::Mutex<()>,
 }
 
@@ -81,7 +81,7 @@ impl Runtime {
     /// and one at a time: its caller goes on meanwhile, and a burst of pods keeps one such
     /// thread busy rather than starting one for each (a thread's stack and allocator heap
     /// stay resident until it has been idle ten seconds).
-    pub(crate) fn make_cgroup<F>(&self, make: F) -> impl Future<Output = Result<()>> + use<F>
+    pub(crate) fn spawn_cgroup_work<F>(&self, make: F) -> impl Future<Output = Result<()>> + use<F>
     where
         F: FnOnce() -> Result<()> + Send + 'static,
     {

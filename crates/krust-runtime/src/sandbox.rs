@@ -100,7 +100,7 @@ impl Runtime {
         let pod_cgroup = {
             let (relative, resources) =
                 (self.pod_cgroup(&spec.cgroup_parent), spec.resources.clone());
-            self.make_cgroup(move || cgroup::create(&relative, &resources))
+            self.spawn_cgroup_work(move || cgroup::create(&relative, &resources))
         };
         let networked = async {
             namespaces.await?;

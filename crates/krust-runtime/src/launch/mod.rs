@@ -2,11 +2,12 @@
 //! (`run`, what `runc run --detach` does) and a process started in a running container
 //! (`exec`, `runc exec`), by the monitor, which calls them before it has a thread of its
 //! own. Its cgroup with its limits and device rules is made before, when the container is
-//! created (`make_cgroup`). Before the fork: the namespaces to join opened, a new PID namespace for the children (or one joined), the
-//! seccomp program compiled, the cgroup's `cgroup.procs` opened. In the child, before it
-//! execs: the namespaces joined, a new mount namespace with the container's filesystem
-//! (`mounts.rs`), the cgroup joined, then `process.rs`. A failure there reaches the monitor as a message on
-//! a pipe, worded as runc words it.
+//! created (`make_cgroup`). Before the fork: the namespaces to join opened, a new PID
+//! namespace for the children (or one joined), the seccomp program compiled, the cgroup's
+//! `cgroup.procs` opened. In the child, before it execs: the namespaces joined, a new mount
+//! namespace with the container's filesystem (`mounts.rs`), the cgroup joined, then
+//! `process.rs`. A failure there reaches the monitor as a message on a pipe, worded as runc
+//! words it.
 
 mod config;
 mod mounts;
@@ -77,8 +78,9 @@ pub fn make_cgroup(config: &Config) -> Result<(), Failure> {
         .map_err(|e| Failure::message(format!("making the cgroup: {e}")))
 }
 
-/// Starts the container of `bundle` (its cgroup made, `make_cgroup`) with `stdio` (with a terminal, the process's own, whose
-/// master it sends on `console`); its process's id. The caller reaps it.
+/// Starts the container of `bundle` (its cgroup made, `make_cgroup`) with `stdio` (with a
+/// terminal, the process's own, whose master it sends on `console`); its process's id. The
+/// caller reaps it.
 pub fn run(
     bundle: &Path,
     config: Config,
