@@ -159,19 +159,13 @@ pub fn remove(relative: &str) -> Result<()> {
     Ok(())
 }
 
-/// Removes a cgroup and every cgroup below it, deepest first, in every hierarchy; those
-/// with tasks stay (and so do their ancestors).
-pub fn remove_tree(relative: &str) {
-    fn remove(dir: &Path) {
-        for child in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if child.file_type().is_ok_and(|t| t.is_dir()) {
-                remove(&child.path());
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
-    }
+/// Removes cgroups from every hierarchy, in the order given, where they are empty (no
+/// task, no cgroup below); the others stay.
+pub fn remove_if_empty(relatives: &[String]) {
     for hierarchy in hierarchies() {
-        remove(&join(&hierarchy, relative));
+        for relative in relatives {
+            let _ = std::fs::remove_dir(join(&hierarchy, relative));
+        }
     }
 }
 

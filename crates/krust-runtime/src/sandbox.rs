@@ -172,12 +172,15 @@ impl Runtime {
             .ok_or_else(|| Error::NotFound(format!("sandbox {id}")))
     }
 
-    /// Removes the runtime's cgroups where nothing runs in them: its root and the QoS
-    /// classes' (`kubepods`, `kubepods/burstable`, `kubepods/besteffort`), which outlive
-    /// their pods as the kubelet's do (a node's only pod does not make and remove three
-    /// levels of directories in every hierarchy each time).
+    /// Removes the runtime's cgroups where they are empty: the QoS classes'
+    /// (`kubepods/burstable`, `kubepods/besteffort`, `kubepods`), which outlive their pods as
+    /// the kubelet's do (a node's only pod does not make and remove three levels of
+    /// directories in every hierarchy each time), and its root. Never a pod's: another
+    /// runtime on the same root (a node in a network namespace, a build) may be making one.
     pub fn remove_cgroups(&self) {
-        cgroup::remove_tree(&cgroup::relative(&self.config().cgroup_root, "", None));
+        let root = &self.config().cgroup_root;
+        let levels = ["kubepods/burstable", "kubepods/besteffort", "kubepods", ""];
+        cgroup::remove_if_empty(&levels.map(|level| cgroup::relative(root, level, None)));
     }
 
     /// The pod cgroup, relative to every hierarchy.
