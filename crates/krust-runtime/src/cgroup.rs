@@ -3,6 +3,7 @@
 //! pod limits written there, container cgroups (made by the launcher) below with theirs and
 //! their device rules; counters read for stats and OOM kills.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -137,12 +138,19 @@ pub fn restrict_devices(relative: &str, rules: &[DeviceRule]) -> Result<()> {
     Ok(())
 }
 
-/// The `cgroup.procs` file of a cgroup in every hierarchy: writing `0` there moves the
-/// writer in.
-pub fn procs_files(relative: &str) -> Vec<PathBuf> {
+/// The `cgroup.procs` file of a cgroup in every hierarchy, open for writing (close-on-exec):
+/// writing `0` there moves the writer in.
+pub fn open_procs(relative: &str) -> Result<Vec<(PathBuf, File)>> {
     hierarchies()
         .iter()
-        .map(|h| join(h, relative).join("cgroup.procs"))
+        .map(|h| {
+            let path = join(h, relative).join("cgroup.procs");
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .context(format_args!("opening {}", path.display()))?;
+            Ok((path, file))
+        })
         .collect()
 }
 

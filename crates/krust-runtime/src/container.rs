@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
+use serde::Deserialize;
 use tokio::io::AsyncBufReadExt;
 
 use crate::error::{Context, Result};
@@ -40,10 +41,11 @@ impl Runtime {
         let bytes = serde_json::to_vec(&config).context("encoding config.json")?;
         // Its cgroup is made meanwhile.
         let cgroup_made = {
-            let config = serde_json::from_slice::<launch::Config>(&bytes)
-                .map_err(|e| Error::Other(format!("reading config.json: {e}")))?;
+            let resources = launch::config::Resources::deserialize(&config["linux"]["resources"])
+                .map_err(|e| Error::Other(format!("reading linux.resources: {e}")))?;
+            let cgroup = cgroup.clone();
             self.spawn_cgroup_work(move || {
-                launch::make_cgroup(&config).map_err(|e| Error::Other(e.to_string()))
+                launch::make_cgroup(&cgroup, &resources).map_err(|e| Error::Other(e.to_string()))
             })
         };
         let made = (|| {

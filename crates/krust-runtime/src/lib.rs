@@ -38,6 +38,6 @@ pub use exec::Exec;
 pub use monitor::monitor_main;
 pub use runtime::{Runtime, RuntimeConfig};
 pub use spec::{
-    ContainerSpec, ContainerState, ContainerStatus, Mount, MountKind, Resources, Sandbox,
-    SandboxSpec, User,
+    ContainerSpec, ContainerState, ContainerStatus, Mount, MountKind, QOS_CGROUPS, Resources,
+    Sandbox, SandboxSpec, User,
 };

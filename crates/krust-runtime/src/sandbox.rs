@@ -12,7 +12,7 @@ use crate::Error;
 use crate::cgroup;
 use crate::error::{Context, Result};
 use crate::runtime::{Runtime, valid_id};
-use crate::spec::{Sandbox, SandboxSpec};
+use crate::spec::{QOS_CGROUPS, Sandbox, SandboxSpec};
 use crate::state;
 
 impl Runtime {
@@ -173,14 +173,16 @@ impl Runtime {
     }
 
     /// Removes the runtime's cgroups where they are empty: the QoS classes'
-    /// (`kubepods/burstable`, `kubepods/besteffort`, `kubepods`), which outlive their pods as
-    /// the kubelet's do (a node's only pod does not make and remove three levels of
+    /// (`QOS_CGROUPS`), which outlive their pods as the kubelet's do (a node's only pod does not make and remove three levels of
     /// directories in every hierarchy each time), and its root. Never a pod's: another
     /// runtime on the same root (a node in a network namespace, a build) may be making one.
     pub fn remove_cgroups(&self) {
         let root = &self.config().cgroup_root;
-        let levels = ["kubepods/burstable", "kubepods/besteffort", "kubepods", ""];
-        cgroup::remove_if_empty(&levels.map(|level| cgroup::relative(root, level, None)));
+        let levels = QOS_CGROUPS.iter().chain([&""]);
+        let levels: Vec<_> = levels
+            .map(|level| cgroup::relative(root, level, None))
+            .collect();
+        cgroup::remove_if_empty(&levels);
     }
 
     /// The pod cgroup, relative to every hierarchy.

@@ -23,6 +23,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdin, ChildStdout, Command};
@@ -59,10 +60,14 @@ impl Runtime {
         command
     }
 
-    /// Starts a spare monitor unless one waits. A failure only means the next start
-    /// starts its own monitor.
+    /// Starts a spare monitor unless one waits or is being started (or taken). A failure
+    /// only means the next start starts its own monitor.
     pub(crate) fn ensure_spare(&self) {
-        let mut spare = self.inner.spare.lock().unwrap_or_else(|e| e.into_inner());
+        // Not waiting for the lock: a burst of pods calls this once per pod and per start,
+        // each on a blocking thread, and each call waiting would hold a thread of its own.
+        let Some(mut spare) = unless_busy(&self.inner.spare) else {
+            return;
+        };
         if spare.is_some() {
             return;
         }
@@ -117,14 +122,13 @@ impl Runtime {
         });
     }
 
-    /// Makes the spare network namespace unless one is held. A failure only means the
-    /// next sandbox makes its own.
+    /// Makes the spare network namespace unless one is held or being made (or taken), not
+    /// waiting for the lock, as `ensure_spare`. A failure only means the next sandbox makes
+    /// its own.
     pub(crate) fn ensure_spare_netns(&self) {
-        let mut spare = self
-            .inner
-            .spare_netns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let Some(mut spare) = unless_busy(&self.inner.spare_netns) else {
+            return;
+        };
         if spare.is_some() {
             return;
         }
@@ -173,6 +177,15 @@ impl Runtime {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         spare.clone()
+    }
+}
+
+/// The lock of a spare, unless someone holds it (making or taking the spare).
+fn unless_busy<T>(lock: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match lock.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
     }
 }
 

@@ -24,12 +24,17 @@ pub struct SandboxSpec {
     pub host_ipc: bool,
     pub host_pid: bool,
     /// The pod's cgroup, relative to the runtime's cgroup root, as the kubelet's cgroupfs
-    /// driver names it: `kubepods/besteffort/pod<uid>`, `kubepods/burstable/pod<uid>`,
-    /// `kubepods/pod<uid>` (Guaranteed).
+    /// driver names it: `pod<uid>` below its QoS class's cgroup (`QOS_CGROUPS`).
     pub cgroup_parent: String,
     /// Pod-level limits written on the pod cgroup (the sum of its containers' limits).
     pub resources: Resources,
 }
+
+/// The QoS classes' cgroups, relative to the runtime's cgroup root, as the kubelet's
+/// cgroupfs driver names them, deepest first: BestEffort's, Burstable's, Guaranteed's
+/// (which is also the parent of the other two). Pods' cgroups go below them; they outlive
+/// their pods.
+pub const QOS_CGROUPS: [&str; 3] = ["kubepods/besteffort", "kubepods/burstable", "kubepods"];
 
 /// A created sandbox: paths of the held namespaces (bind mounts of `/proc/<pid>/ns/*`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -36,7 +36,7 @@ pub(super) struct Cache<K> {
     pub(super) listed: bool,
 }
 
-impl<K: kube::Resource> Cache<K> {
+impl<K: kube::Resource + PartialEq> Cache<K> {
     pub(super) fn new() -> Self {
         Cache {
             objects: BTreeMap::new(),
@@ -74,7 +74,11 @@ impl<K: kube::Resource> Cache<K> {
                 true
             }
             watcher::Event::Apply(k) => {
-                self.objects.insert(Self::key(&k), k);
+                let key = Self::key(&k);
+                if self.objects.get(&key) == Some(&k) {
+                    return false;
+                }
+                self.objects.insert(key, k);
                 true
             }
             watcher::Event::Delete(k) => {

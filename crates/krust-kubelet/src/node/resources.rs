@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use krust_runtime::Resources;
+use krust_runtime::{QOS_CGROUPS, Resources};
 
 use krust_api::quantity;
 
@@ -120,11 +120,13 @@ pub fn qos_class(pod: &Pod) -> QosClass {
 /// The pod's cgroup, relative to the cgroup root, as the cgroupfs driver names it.
 pub fn cgroup_parent(pod: &Pod) -> String {
     let uid = pod.metadata.uid.as_deref().unwrap_or_default();
-    match qos_class(pod) {
-        QosClass::Guaranteed => format!("kubepods/pod{uid}"),
-        QosClass::Burstable => format!("kubepods/burstable/pod{uid}"),
-        QosClass::BestEffort => format!("kubepods/besteffort/pod{uid}"),
-    }
+    let [best_effort, burstable, guaranteed] = QOS_CGROUPS;
+    let class = match qos_class(pod) {
+        QosClass::Guaranteed => guaranteed,
+        QosClass::Burstable => burstable,
+        QosClass::BestEffort => best_effort,
+    };
+    format!("{class}/pod{uid}")
 }
 
 /// `cpu.shares` for a CPU request in millicores.

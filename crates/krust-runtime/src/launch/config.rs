@@ -1,7 +1,7 @@
 //! The part of the OCI runtime spec (`config.json`, runtime-spec 1.0) that `oci.rs` writes
-//! and the launcher reads: the process, the root, mounts, namespaces, the cgroup and its
-//! resources, devices, masked and read-only paths, seccomp. Fields it does not write are
-//! not read.
+//! and the launcher reads: the process, the root, mounts, namespaces, the cgroup, devices,
+//! masked and read-only paths, seccomp; and the cgroup's resources, read when the container
+//! is created. Fields it does not write are not read.
 
 use std::path::PathBuf;
 
@@ -77,8 +77,6 @@ pub struct Linux {
     #[serde(default)]
     pub namespaces: Vec<Namespace>,
     #[serde(default)]
-    pub resources: Resources,
-    #[serde(default)]
     pub masked_paths: Vec<String>,
     #[serde(default)]
     pub readonly_paths: Vec<String>,
@@ -94,6 +92,8 @@ pub struct Namespace {
     pub path: Option<PathBuf>,
 }
 
+/// `linux.resources`: read when the container is created, to make its cgroup
+/// (`make_cgroup`); the launch itself needs none of it.
 #[derive(Debug, Default, Deserialize)]
 pub struct Resources {
     #[serde(default)]

@@ -9,7 +9,7 @@
 //! `process.rs`. A failure there reaches the monitor as a message on a pipe, worded as runc
 //! words it.
 
-mod config;
+pub mod config;
 mod mounts;
 mod process;
 mod within;
@@ -68,13 +68,12 @@ pub fn read_config(bundle: &Path) -> Result<Config, Failure> {
         .map_err(|e| Failure::message(format!("reading config.json: {e}")))
 }
 
-/// Makes the container's cgroup with its limits and device rules: before `run`, when the
-/// container is created (as `runc create` makes it).
-pub fn make_cgroup(config: &Config) -> Result<(), Failure> {
-    let linux = &config.linux;
-    let cgroup = &linux.cgroups_path;
-    cgroup::create(cgroup, &resources(&linux.resources))
-        .and_then(|()| cgroup::restrict_devices(cgroup, &device_rules(&linux.resources)))
+/// Makes the container's cgroup (`linux.cgroupsPath`) with the limits and device rules of
+/// its `linux.resources`: before `run`, when the container is created (as `runc create`
+/// makes it).
+pub fn make_cgroup(cgroup: &str, resources: &config::Resources) -> Result<(), Failure> {
+    cgroup::create(cgroup, &self::resources(resources))
+        .and_then(|()| cgroup::restrict_devices(cgroup, &device_rules(resources)))
         .map_err(|e| Failure::message(format!("making the cgroup: {e}")))
 }
 
@@ -121,7 +120,7 @@ pub fn run(
         ));
     }
     let child = Child {
-        cgroup_procs: open_procs(&cgroup)?,
+        cgroup_procs: cgroup::open_procs(&cgroup).map_err(|e| Failure::message(e.to_string()))?,
         joins,
         root: Some(bundle.join(&config.root.path)),
         seccomp: seccomp(&config)?,
@@ -162,7 +161,8 @@ pub fn exec(
     let mut config = config;
     config.process = process;
     let child = Child {
-        cgroup_procs: open_procs(&config.linux.cgroups_path)?,
+        cgroup_procs: cgroup::open_procs(&config.linux.cgroups_path)
+            .map_err(|e| Failure::message(e.to_string()))?,
         joins,
         root: None,
         seccomp,
@@ -288,20 +288,6 @@ fn spawn(child: Child, stdio: Stdio3) -> Result<u32, Failure> {
             }
         }
     }
-}
-
-/// The cgroup's `cgroup.procs` in every hierarchy, open for writing (close-on-exec).
-fn open_procs(cgroup: &str) -> Result<Vec<(PathBuf, File)>, Failure> {
-    cgroup::procs_files(cgroup)
-        .into_iter()
-        .map(|path| {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(|e| Failure::new(format!("opening {}", path.display()), e))?;
-            Ok((path, file))
-        })
-        .collect()
 }
 
 fn pipe() -> Result<(File, OwnedFd), Failure> {
