@@ -173,13 +173,13 @@ impl Runtime {
     }
 
     /// Removes the runtime's cgroups where they are empty: the QoS classes'
-    /// (`QOS_CGROUPS`), which outlive their pods as the kubelet's do (a node's only pod does not make and remove three levels of
-    /// directories in every hierarchy each time), and its root. Never a pod's: another
-    /// runtime on the same root (a node in a network namespace, a build) may be making one.
+    /// (`QOS_CGROUPS`), which outlive their pods as the kubelet's do (a node's only pod
+    /// does not make and remove three levels of directories in every hierarchy each time),
+    /// and its root. Never a pod's: another runtime on the same root (a node in a network
+    /// namespace, a build) may be making one.
     pub fn remove_cgroups(&self) {
         let root = &self.config().cgroup_root;
-        let levels = QOS_CGROUPS.iter().chain([&""]);
-        let levels: Vec<_> = levels
+        let levels: Vec<String> = (QOS_CGROUPS.into_iter().chain([""]))
             .map(|level| cgroup::relative(root, level, None))
             .collect();
         cgroup::remove_if_empty(&levels);
