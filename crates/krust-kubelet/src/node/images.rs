@@ -186,11 +186,6 @@ pub struct ImageManager {
     events: EventSink,
     backoff: Mutex<Backoff>,
     pulls: Mutex<HashMap<String, SharedPull>>,
-    /// Present images are looked up one at a time: a burst of pods would otherwise hold a
-    /// blocking thread each (resident ~0.7 MiB until idle 10 s) for lookups of a
-    /// millisecond or less. The first use of a loaded image unpacks its layers here: the
-    /// other pods of that image wait for that one unpack rather than each racing it.
-    lookups: tokio::sync::Mutex<()>,
 }
 
 impl ImageManager {
@@ -203,7 +198,6 @@ impl ImageManager {
             events,
             backoff: Mutex::new(backoff),
             pulls: Mutex::default(),
-            lookups: tokio::sync::Mutex::default(),
         }
     }
 
@@ -336,7 +330,6 @@ impl ImageManager {
     async fn present(&self, key: &str) -> Result<Pulled, String> {
         let store = self.store.clone();
         let key = key.to_owned();
-        let _one = self.lookups.lock().await;
         tokio::task::spawn_blocking(move || {
             let digest = store.resolve(&key).map_err(|e| e.to_string())?;
             let (lower_dirs, config) = unpack(&store, &key, &digest)
