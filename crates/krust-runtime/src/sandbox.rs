@@ -179,7 +179,9 @@ impl Runtime {
     /// namespace, a build) may be making one.
     pub fn remove_cgroups(&self) {
         let root = &self.config().cgroup_root;
-        let levels: Vec<String> = (QOS_CGROUPS.into_iter().chain([""]))
+        let levels: Vec<String> = QOS_CGROUPS
+            .into_iter()
+            .chain([""])
             .map(|level| cgroup::relative(root, level, None))
             .collect();
         cgroup::remove_if_empty(&levels);

@@ -47,6 +47,13 @@ impl Failure {
     }
 }
 
+/// A failure of the runtime's own code (its cgroups), worded as that code words it.
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Failure {
+        Failure::message(e.to_string())
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -120,7 +127,7 @@ pub fn run(
         ));
     }
     let child = Child {
-        cgroup_procs: cgroup::open_procs(&cgroup).map_err(|e| Failure::message(e.to_string()))?,
+        cgroup_procs: cgroup::open_procs(&cgroup)?,
         joins,
         root: Some(bundle.join(&config.root.path)),
         seccomp: seccomp(&config)?,
@@ -161,8 +168,7 @@ pub fn exec(
     let mut config = config;
     config.process = process;
     let child = Child {
-        cgroup_procs: cgroup::open_procs(&config.linux.cgroups_path)
-            .map_err(|e| Failure::message(e.to_string()))?,
+        cgroup_procs: cgroup::open_procs(&config.linux.cgroups_path)?,
         joins,
         root: None,
         seccomp,
